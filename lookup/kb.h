@@ -1,0 +1,178 @@
+/*
+ * kb.h - the lookup library: from pasted error text to ranked knowledge-base entries.
+ *
+ * This is the whole public API of libkb. kb-lookup (the CLI) and kb-compile (its self-test)
+ * both link it, so the compiler checks examples with exactly the code users run. The library
+ * never prints and never exits: every function returns an enum kb_status and, on failure, fills
+ * the caller-owned struct kb_error with a one-line message. Printing is the programs' job.
+ *
+ * Pipeline of one query (kb_query_run):
+ *   raw bytes -> normalise (kb_text.h) -> facts -> literal prefilter -> signatures (PCRE2)
+ *   -> full-text fallback (FTS5 BM25) -> merged, ranked, confidence-classed matches.
+ */
+#ifndef KB_H
+#define KB_H
+
+#include <stddef.h>
+
+enum kb_status {
+    KB_OK = 0,
+    KB_ERR_NOMEM,
+    KB_ERR_IO,          /* cannot open or read a file */
+    KB_ERR_DB,          /* SQLite failed, or the database is corrupt/not a KB database */
+    KB_ERR_DB_VERSION,  /* a KB database of another schema version */
+    KB_ERR_TOO_LARGE,   /* input over the caller's cap */
+    KB_ERR_NOT_FOUND,   /* no such entry id */
+    KB_ERR_INVALID,     /* invalid argument */
+};
+
+/* Caller-owned error detail. message is always NUL-terminated (may be truncated). */
+struct kb_error {
+    enum kb_status status;
+    char message[512];
+};
+
+/* Returns a static, lowercase description of a status ("out of memory", ...). */
+const char *kb_status_str(enum kb_status status);
+
+/* ---- the database ------------------------------------------------------------------------ */
+
+struct kb_db; /* opaque */
+
+/* Opens a compiled KB database read-only (immutable). On success *out must be released with
+ * kb_db_close. Checks the application id and schema version; a file that is missing, not
+ * SQLite, corrupt or of another version fails with a message naming the path. */
+enum kb_status kb_db_open_file(const char *path, struct kb_db **out, struct kb_error *err);
+
+/* Opens a database image held in memory (e.g. embedded in the executable). data must stay
+ * valid and unchanged until kb_db_close; it is never written. label names it in messages. */
+enum kb_status kb_db_open_memory(const unsigned char *data, size_t len, const char *label,
+                                 struct kb_db **out, struct kb_error *err);
+
+/* Releases everything the handle holds. Accepts NULL. */
+void kb_db_close(struct kb_db *db);
+
+/* Metadata of the open KB; strings owned by db, valid until kb_db_close. */
+const char *kb_db_build_hash(const struct kb_db *db); /* hex SHA-256 of the KB sources */
+const char *kb_db_label(const struct kb_db *db);      /* path or label given at open */
+int kb_db_schema_version(const struct kb_db *db);
+long kb_db_entry_count(const struct kb_db *db);
+
+/* ---- entries ----------------------------------------------------------------------------- */
+
+/* One entry as stored. All strings are heap copies owned by the struct; never NULL ("" when
+ * absent). Free with kb_entry_free. */
+struct kb_entry {
+    char *id;
+    char *title;
+    char *article;       /* article path relative to the KB folder, '/'-separated */
+    char *article_title;
+    char *provider;      /* comma-separated facet values, "" if none */
+    char *audience;
+    char *related;       /* comma-separated ids */
+    char *why_text;      /* "Why it happens": plain text, then with ANSI emphasis, then Markdown */
+    char *why_ansi;
+    char *why_md;
+    char *solution_text; /* from "Fix" onwards; may hold {{name|default}} placeholders */
+    char *solution_ansi;
+    char *solution_md;
+    char *body_md;       /* the whole entry (and article intro) as Markdown, for --show */
+    int signature_count;
+    int fulltext_only;   /* 1 for foreign Markdown with no kb-entry block */
+};
+
+void kb_entry_free(struct kb_entry *entry); /* accepts NULL */
+
+/* Loads the entry with this id into *out (caller frees). KB_ERR_NOT_FOUND if absent. */
+enum kb_status kb_entry_get(struct kb_db *db, const char *id, struct kb_entry **out,
+                            struct kb_error *err);
+
+/* Calls visit for every entry in id order; stops early when visit returns non-zero (which is
+ * then returned in *stopped if not NULL). The entry passed is valid only during the call. */
+enum kb_status kb_entry_each(struct kb_db *db,
+                             int (*visit)(const struct kb_entry *entry, void *arg), void *arg,
+                             struct kb_error *err);
+
+/* ---- queries ----------------------------------------------------------------------------- */
+
+enum kb_confidence { KB_CONF_WEAK = 0, KB_CONF_LIKELY, KB_CONF_EXACT };
+enum kb_via { KB_VIA_SIGNATURE = 0, KB_VIA_FULLTEXT };
+
+const char *kb_confidence_str(enum kb_confidence c); /* "weak" | "likely" | "exact" */
+const char *kb_via_str(enum kb_via v);               /* "signature" | "fulltext" */
+
+struct kb_query_options {
+    size_t top;        /* how many matches at most (0 means 3) */
+    size_t max_input;  /* refuse input longer than this many bytes (0 means 16 MiB) */
+};
+
+/* A line of the user's input that supports a match. line is 1-based in the original input;
+ * text is that original line with secrets masked and control bytes removed. */
+struct kb_evidence {
+    size_t line;
+    char *text;
+};
+
+/* A named value: a regex capture or an extracted fact. Secrets already masked. */
+struct kb_pair {
+    char *name;
+    char *value;
+};
+
+struct kb_match {
+    struct kb_entry *entry;   /* full entry (solution, why, ...) */
+    double score;
+    enum kb_confidence confidence;
+    enum kb_via via;
+    struct kb_evidence *evidence;
+    size_t evidence_count;
+    struct kb_pair *captures; /* named captures of the signatures that matched */
+    size_t capture_count;
+    char **explain;           /* human-readable lines: what matched and how the score was made */
+    size_t explain_count;
+    char **matched_signatures; /* source text of each signature that matched (for self-test) */
+    size_t matched_signature_count;
+};
+
+/* Facts extracted from the whole input. Strings are NULL when not found; port/code 0. */
+struct kb_facts {
+    int reply_code;      /* RFC 5321 three-digit reply code, e.g. 535 */
+    char *enhanced;      /* RFC 3463 class.subject.detail, e.g. "5.7.139" */
+    char *stage;         /* connect, ehlo, starttls, auth, mail, rcpt, data */
+    char *host;
+    int port;
+    char *user;
+    char *client;        /* recognised client library, e.g. "PHPMailer" */
+    char *provider;      /* recognised provider facet value, e.g. "m365" */
+    int mail_context;    /* 1 when the text is visibly about sending mail */
+};
+
+struct kb_result {
+    struct kb_facts facts;
+    struct kb_match *matches; /* best first */
+    size_t match_count;
+    size_t input_lines;
+};
+
+/* Runs one query over text (len bytes, any bytes: NUL, invalid UTF-8, CRLF, ANSI colour).
+ * On success *out holds the result (match_count may be 0) and must be freed with
+ * kb_result_free. Input over options->max_input fails with KB_ERR_TOO_LARGE. */
+enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
+                            const struct kb_query_options *options, struct kb_result **out,
+                            struct kb_error *err);
+
+void kb_result_free(struct kb_result *result); /* accepts NULL */
+
+/* Expands {{name|default}} placeholders of template using the match's captures, then the
+ * result's facts, then the default. Each substituted value (not defaults) is wrapped in
+ * open/close (e.g. ANSI codes; may be ""). Returns a heap string the caller frees, or NULL
+ * when out of memory. match and result may be NULL (then defaults are used). */
+char *kb_template_expand(const char *template_text, const struct kb_match *match,
+                         const struct kb_result *result, const char *open, const char *close);
+
+/* The value of a placeholder name for this match, or NULL: captures first, then facts.
+ * The returned string is owned by match/result, or by buf when the value is a number. */
+const char *kb_placeholder_value(const char *name, const struct kb_match *match,
+                                 const struct kb_result *result, char *buf, size_t buf_len);
+
+#endif

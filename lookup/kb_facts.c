@@ -1,0 +1,272 @@
+/*
+ * kb_facts.c - the facts every answer can use, pulled from the normalised text: SMTP reply
+ * code, enhanced status code, the stage of the SMTP dialogue, host, port, user, the client
+ * library and the provider, and whether the text is about sending mail at all.
+ *
+ * Facts feed ranking (signatures marked context=mail count only in mail context) and are shown
+ * to the support agent, who then does not have to dig the customer's values out of a log.
+ */
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_internal.h"
+
+/* In the patterns below group 1 is the value (and group 2 the port, where there is one). */
+static const char *const reply_patterns[] = {
+    /* "535 5.7.8 ...", "550-5.1.1 ..." : reply code with enhanced code */
+    "(?<![\\w.])([45]\\d\\d)[ -]+([45]\\.\\d{1,3}\\.\\d{1,3})(?![\\w.])",
+    /* a reply line of its own: "554 Relay access denied" */
+    "^([45]\\d\\d)[ -](?=[A-Za-z<\\[])",
+    /* wrapped by clients: 'got code "535"', "(535, b'...", "responseCode: 535", "code: 530" */
+    "(?i)(?:code|response|reply|status)\\W{0,5}([45]\\d\\d)\\b",
+    "\\(([45]\\d\\d), b?['\"]",
+};
+
+static const char enhanced_pattern[] = "(?<![\\w.])([45]\\.\\d{1,3}\\.\\d{1,3})(?![\\w.])";
+
+static const char *const host_patterns[] = {
+    "(?i)(?:tcp|ssl|tls|smtps?)://([a-z0-9-]+(?:\\.[a-z0-9-]+)+):(\\d{1,5})",
+    "(?i)\\bconnect(?:ion)?\\s+(?:to\\s+)?(?:ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH)?\\s*"
+    "((?:\\d{1,3}\\.){3}\\d{1,3}|[a-z0-9-]+(?:\\.[a-z0-9-]+)+):(\\d{1,5})\\b",
+    "(?i)\\b(?:smtp\\s+)?(?:host|server|hostname|relay)\\s*[:=]?\\s*[\"']?((?:\\d{1,3}\\.){3}\\d{1,3}|"
+    "[a-z0-9-]+(?:\\.[a-z0-9-]+)+)[\"']?(?:\\s*[:,]\\s*(?:port:?\\s*)?(\\d{1,5})\\b)?",
+    "(?i)\\b((?:smtp|mail|smtps|mx|relay|outbound|email-smtp|smtp-relay)[a-z0-9-]*"
+    "(?:\\.[a-z0-9-]+)+)(?::(\\d{1,5})\\b)?",
+    "(?i)\\b(smtp\\.[a-z0-9-]+(?:\\.[a-z0-9-]+)+)",
+};
+
+static const char port_pattern[] = "(?i)\\bport\\b[\"']?\\s*[:=]?\\s*(\\d{1,5})\\b";
+
+static const char *const user_patterns[] = {
+    "(?i)\\buser(?:name)?\\s*[\"']([^\"'\\s]{1,100})[\"']",
+    "(?i)\\b(?:user(?:name)?|login|auth-user|from|sender)\\b\\s*[:=]?\\s*[\"'<]?"
+    "([\\w.+-]+@[a-z0-9-]+(?:\\.[a-z0-9-]+)+)",
+    "([\\w.+-]+@[a-z0-9-]+(?:\\.[a-z0-9-]+)+)",
+};
+
+struct needle {
+    const char *text;
+    const char *value;
+};
+
+static const struct needle clients[] = {
+    {"PHPMailer", "PHPMailer"},
+    {"SMTP Error: Could not", "PHPMailer"},
+    {"SMTP connect() failed", "PHPMailer"},
+    {"Symfony\\Component\\Mailer", "Symfony Mailer"},
+    {"Symfony\\\\Component\\\\Mailer", "Symfony Mailer"},
+    {"Swift_TransportException", "SwiftMailer"},
+    {"Swift_", "SwiftMailer"},
+    {"Expected response code", "Symfony Mailer"},
+    {"nodemailer", "Nodemailer"},
+    {"Nodemailer", "Nodemailer"},
+    {"Invalid login:", "Nodemailer"},
+    {"Greeting never received", "Nodemailer"},
+    {"smtplib", "Python smtplib"},
+    {"SMTPAuthenticationError", "Python smtplib"},
+    {"SMTPServerDisconnected", "Python smtplib"},
+    {"SMTPRecipientsRefused", "Python smtplib"},
+    {"SMTPSenderRefused", "Python smtplib"},
+    {"SMTPDataError", "Python smtplib"},
+    {"SMTPNotSupportedError", "Python smtplib"},
+    {"javax.mail", "JavaMail"},
+    {"jakarta.mail", "Jakarta Mail"},
+    {"com.sun.mail", "JavaMail"},
+    {"MailKit", "MailKit"},
+    {"System.Net.Mail", ".NET SmtpClient"},
+    {"SmtpException", ".NET SmtpClient"},
+    {"net/smtp", "Go net/smtp"},
+    {"msmtp:", "msmtp"},
+    {"curl: (", "curl"},
+    {"Net::SMTP", "Ruby Net::SMTP"},
+    {"Net::OpenTimeout", "Ruby Net::SMTP"},
+    {"postfix/", "Postfix"},
+    {"swaks", "swaks"},
+};
+
+static const struct needle providers[] = {
+    {"gsmtp", "gmail"},
+    {"smtp.gmail.com", "gmail"},
+    {"support.google.com/mail", "gmail"},
+    {"smtp-relay.gmail.com", "google-workspace"},
+    {"outlook.com", "m365"},
+    {"office365.com", "m365"},
+    {"aka.ms/smtp", "m365"},
+    {"Microsoft.Exchange", "exchange"},
+    {"amazonaws.com", "ses"},
+    {"Amazon SES", "ses"},
+    {"sendgrid", "sendgrid"},
+    {"mailgun", "mailgun"},
+    {"postmarkapp", "postmark"},
+    {"yahoo.com", "yahoo"},
+    {"zoho", "zoho"},
+    {"icloud.com", "icloud"},
+    {"postfix", "postfix"},
+    {"exim", "exim"},
+};
+
+/* Text that shows the input is about sending mail (SMTP), beyond the reply/port/client facts. */
+static const char mail_word_pattern[] =
+    "(?i)(?<![a-z])smtp|\\b(?:EHLO|HELO|STARTTLS|RCPT TO|MAIL FROM|gsmtp|sendmail|postfix|exim|"
+    "mailer|MAIL_HOST|MAIL_PORT|mail server|mailserver|send(?:ing)? (?:an? )?e-?mail)\\b";
+
+struct stage_rule {
+    const char *stage;
+    const char *regex;
+};
+
+/* First rule that matches wins: the most specific SMTP command named in the text. */
+static const struct stage_rule stages[] = {
+    {"rcpt", "(?i)RCPT TO|Recipient address rejected|\\b5\\.1\\.[0-9]+\\b|recipient"},
+    {"mail", "(?i)MAIL FROM|Sender address rejected|send as|SendAsDenied"},
+    {"data", "(?i)\\bDATA\\b|message size|\\b5\\.3\\.4\\b|\\b5\\.2\\.3\\b"},
+    {"auth", "(?i)\\bAUTH\\b|authenticat|\\b53[45]\\b|Invalid login|password|credentials"},
+    {"starttls", "(?i)STARTTLS|\\bTLS\\b|\\bSSL\\b|certificate|handshake|wrong version number"},
+    {"ehlo", "(?i)\\bE?HLO\\b"},
+    {"connect", "(?i)ECONNREFUSED|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|connection refused|timed out|"
+                "could not connect|couldn't connect|getaddrinfo|name or service not known|"
+                "no such host|unreachable|failed to connect"},
+};
+
+static pcre2_code *compile(const char *regex)
+{
+    int errcode;
+    PCRE2_SIZE erroff;
+    return pcre2_compile((PCRE2_SPTR)regex, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &errcode,
+                         &erroff, NULL);
+}
+
+/* Runs regex over text; on a match copies group 1 (and group 2) into heap strings. Returns 1 on
+ * match, 0 on none, -1 when out of memory. */
+static int first_match(const char *regex, const struct kb_norm *norm, pcre2_match_data *md,
+                       pcre2_match_context *mc, char **g1, char **g2)
+{
+    pcre2_code *re = compile(regex);
+    if (!re)
+        return -1;
+    int found = 0;
+    int rc = pcre2_match(re, (PCRE2_SPTR)norm->text, norm->len, 0, 0, md, mc);
+    if (rc >= 1) {
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        found = 1;
+        for (int g = 1; g <= 2; g++) {
+            char **dst = g == 1 ? g1 : g2;
+            if (!dst || g >= rc || ov[2 * g] == PCRE2_UNSET)
+                continue;
+            size_t len = ov[2 * g + 1] - ov[2 * g];
+            if (!(*dst = malloc(len + 1))) {
+                found = -1;
+                break;
+            }
+            memcpy(*dst, norm->text + ov[2 * g], len);
+            (*dst)[len] = '\0';
+        }
+    }
+    pcre2_code_free(re);
+    return found;
+}
+
+static const char *find_needle(const struct kb_norm *norm, const struct needle *table, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strstr(norm->text, table[i].text))
+            return table[i].value;
+    return NULL;
+}
+
+static int is_mail_port(int port)
+{
+    return port == 25 || port == 465 || port == 587 || port == 2525 || port == 2587;
+}
+
+static enum kb_status masked_copy(char **value)
+{
+    if (!*value)
+        return KB_OK;
+    struct kb_buf out;
+    kb_buf_init(&out, 0);
+    enum kb_status st = kb_mask_secrets(*value, strlen(*value), &out);
+    free(*value);
+    *value = NULL;
+    if (st == KB_OK)
+        st = kb_buf_detach(&out, value);
+    kb_buf_release(&out);
+    return st;
+}
+
+enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
+{
+    memset(f, 0, sizeof *f);
+    pcre2_match_data *md = pcre2_match_data_create(8, NULL);
+    pcre2_match_context *mc = pcre2_match_context_create(NULL);
+    enum kb_status status = KB_ERR_NOMEM;
+    char *code = NULL, *port = NULL;
+    if (!md || !mc)
+        goto done;
+    /* Bounded work whatever the input: these patterns are simple, the limits are a guard. */
+    pcre2_set_match_limit(mc, 1000000);
+    pcre2_set_depth_limit(mc, 1000);
+
+    for (size_t i = 0; i < sizeof reply_patterns / sizeof reply_patterns[0] && !code; i++) {
+        if (first_match(reply_patterns[i], norm, md, mc, &code, i == 0 ? &f->enhanced : NULL) < 0)
+            goto done;
+    }
+    if (code)
+        f->reply_code = atoi(code);
+    if (!f->enhanced && first_match(enhanced_pattern, norm, md, mc, &f->enhanced, NULL) < 0)
+        goto done;
+
+    for (size_t i = 0; i < sizeof host_patterns / sizeof host_patterns[0] && !f->host; i++)
+        if (first_match(host_patterns[i], norm, md, mc, &f->host, &port) < 0)
+            goto done;
+    if (!port && first_match(port_pattern, norm, md, mc, &port, NULL) < 0)
+        goto done;
+    if (port) {
+        int p = atoi(port);
+        f->port = (p > 0 && p < 65536) ? p : 0;
+    }
+    for (size_t i = 0; i < sizeof user_patterns / sizeof user_patterns[0] && !f->user; i++)
+        if (first_match(user_patterns[i], norm, md, mc, &f->user, NULL) < 0)
+            goto done;
+
+    for (size_t i = 0; i < sizeof stages / sizeof stages[0] && !f->stage; i++) {
+        int rc = first_match(stages[i].regex, norm, md, mc, NULL, NULL);
+        if (rc < 0)
+            goto done;
+        if (rc && !(f->stage = strdup(stages[i].stage)))
+            goto done;
+    }
+    const char *client = find_needle(norm, clients, sizeof clients / sizeof clients[0]);
+    const char *provider = find_needle(norm, providers, sizeof providers / sizeof providers[0]);
+    if ((client && !(f->client = strdup(client))) || (provider && !(f->provider = strdup(provider))))
+        goto done;
+
+    int mail_words = first_match(mail_word_pattern, norm, md, mc, NULL, NULL);
+    if (mail_words < 0)
+        goto done;
+    f->mail_context = mail_words || (f->reply_code && f->enhanced) || is_mail_port(f->port)
+                      || (client && strcmp(client, "curl") != 0);
+    if (masked_copy(&f->host) != KB_OK || masked_copy(&f->user) != KB_OK)
+        goto done;
+    status = KB_OK;
+done:
+    free(code);
+    free(port);
+    pcre2_match_data_free(md);
+    pcre2_match_context_free(mc);
+    if (status != KB_OK)
+        kb_facts_release(f);
+    return status;
+}
+
+void kb_facts_release(struct kb_facts *f)
+{
+    free(f->enhanced);
+    free(f->stage);
+    free(f->host);
+    free(f->user);
+    free(f->client);
+    free(f->provider);
+    memset(f, 0, sizeof *f);
+}

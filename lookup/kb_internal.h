@@ -1,0 +1,47 @@
+/*
+ * kb_internal.h - declarations shared by libkb's own modules; not part of the public API.
+ */
+#ifndef KB_INTERNAL_H
+#define KB_INTERNAL_H
+
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "kb.h"
+#include "kb_text.h"
+
+struct kb_anchor {
+    uint64_t hash;
+    uint32_t sig_id;
+};
+
+struct kb_db {
+    sqlite3 *sql;
+    char *label;
+    char *build_hash;
+    int schema_version;
+    long entry_count;
+    struct kb_anchor *anchors; /* sorted by hash */
+    size_t anchor_count;
+    uint32_t *always;          /* signatures without anchor */
+    size_t always_count;
+    sqlite3_stmt *sig_by_id;
+    sqlite3_stmt *entry_by_rowid;
+    sqlite3_stmt *term_df;
+};
+
+/* Fills err (status + printf-style message) and returns status. */
+enum kb_status kb_fail(struct kb_error *err, enum kb_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* KB_ERR_DB with SQLite's message, naming the database. */
+enum kb_status kb_fail_sql(struct kb_db *db, struct kb_error *err, const char *what);
+
+/* Loads the entry with this rowid (caller frees). */
+enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry **out,
+                             struct kb_error *err);
+
+/* Extracts facts from normalised text; strings in facts are heap copies (secrets masked). */
+enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *facts);
+void kb_facts_release(struct kb_facts *facts);
+
+#endif

@@ -1,0 +1,155 @@
+/*
+ * kb_mask.c - keeps credentials in a pasted log from leaving the lookup: everything kb-lookup
+ * prints of the user's text (evidence lines, captures, facts) passes through kb_mask_secrets.
+ * Support agents paste whole SMTP transcripts, and those carry AUTH blobs and passwords.
+ */
+#include <string.h>
+
+#include "kb_text.h"
+
+#define MASK "***"
+
+static unsigned char lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+static int is_word(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static int is_b64(unsigned char c)
+{
+    return is_word(c) || c == '+' || c == '/' || c == '=' || c == '-';
+}
+
+static int iprefix(const char *s, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    if (n < m)
+        return 0;
+    for (size_t i = 0; i < m; i++)
+        if (lower((unsigned char)s[i]) != (unsigned char)lit[i])
+            return 0;
+    return 1;
+}
+
+/* "AUTH PLAIN <blob>": length of "AUTH MECH " when followed by a credential blob. */
+static size_t auth_command_len(const char *s, size_t n)
+{
+    static const char *const mechs[] = {"plain ", "login ", "xoauth2 ", "oauthbearer ",
+                                        "cram-md5 "};
+    if (!iprefix(s, n, "auth "))
+        return 0;
+    for (size_t k = 0; k < sizeof mechs / sizeof mechs[0]; k++)
+        if (iprefix(s + 5, n - 5, mechs[k]))
+            return 5 + strlen(mechs[k]);
+    return 0;
+}
+
+/* "password=", "pass: ", "\"smtp_password\": \"": length up to where the value starts. */
+static size_t secret_key_len(const char *s, size_t n)
+{
+    static const char *const keys[] = {"password", "passwd", "pass", "pwd", "secret",
+                                       "client_secret", "api_key", "apikey", "token",
+                                       "smtp_password", "auth_pass"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
+        size_t m = strlen(keys[k]);
+        if (!iprefix(s, n, keys[k]))
+            continue;
+        size_t i = m;
+        while (i < n && (s[i] == '"' || s[i] == '\'' || s[i] == ' '))
+            i++;
+        if (i >= n || (s[i] != '=' && s[i] != ':'))
+            continue;
+        i++;
+        while (i < n && (s[i] == ' ' || s[i] == '"' || s[i] == '\''))
+            i++;
+        return i < n ? i : 0;
+    }
+    return 0;
+}
+
+static size_t value_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && !strchr(" \t\"'&,;}<>", s[i]))
+        i++;
+    return i;
+}
+
+/* A client transcript line answering an AUTH challenge: "C: dXNlcg==" (the whole rest of the
+ * line one base64 token). Returns the length of the marker. */
+static size_t client_blob_marker(const char *s, size_t n, size_t at)
+{
+    if (!((at == 0 || s[at - 1] == ' ') && n - at >= 3 && s[at] == 'C' && s[at + 1] == ':'
+          && s[at + 2] == ' '))
+        return 0;
+    size_t i = at + 3, start = i;
+    while (i < n && is_b64((unsigned char)s[i]))
+        i++;
+    size_t end = i;
+    while (i < n && s[i] == ' ')
+        i++;
+    return (i == n && end - start >= 8) ? 3 : 0;
+}
+
+enum kb_status kb_mask_secrets(const char *line, size_t len, struct kb_buf *out)
+{
+    struct kb_buf clean;
+    kb_buf_init(&clean, 0);
+    enum kb_status st = kb_clean_line(line, len, &clean);
+    const char *s = clean.data ? clean.data : "";
+    size_t n = clean.len;
+    for (size_t i = 0; i < n && st == KB_OK;) {
+        size_t m;
+        int at_word_start = i == 0 || !is_word((unsigned char)s[i - 1]);
+        if (at_word_start && (m = auth_command_len(s + i, n - i))) {
+            size_t v = i + m;
+            size_t blob = 0;
+            while (v + blob < n && is_b64((unsigned char)s[v + blob]))
+                blob++;
+            st = kb_buf_append(out, s + i, m);
+            if (st == KB_OK && blob)
+                st = kb_buf_append_str(out, MASK);
+            i = v + blob;
+        } else if ((m = client_blob_marker(s, n, i))) {
+            st = kb_buf_append(out, s + i, m);
+            if (st == KB_OK)
+                st = kb_buf_append_str(out, MASK);
+            i = n;
+        } else if (s[i] == ':' && i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/') {
+            /* scheme://user:password@host */
+            size_t u = i + 3, j = u;
+            while (j < n && !strchr("/ @:\"'", s[j]))
+                j++;
+            size_t colon = j;
+            if (colon < n && s[colon] == ':') {
+                size_t k = colon + 1;
+                while (k < n && !strchr("/ @\"'", s[k]))
+                    k++;
+                if (k < n && s[k] == '@' && k > colon + 1) {
+                    st = kb_buf_append(out, s + i, colon + 1 - i);
+                    if (st == KB_OK)
+                        st = kb_buf_append_str(out, MASK);
+                    i = k;
+                    continue;
+                }
+            }
+            st = kb_buf_append(out, s + i, 3);
+            i += 3;
+        } else if (at_word_start && (m = secret_key_len(s + i, n - i))
+                   && value_len(s + i + m, n - i - m)) {
+            st = kb_buf_append(out, s + i, m);
+            if (st == KB_OK)
+                st = kb_buf_append_str(out, MASK);
+            i += m + value_len(s + i + m, n - i - m);
+        } else {
+            st = kb_buf_append_char(out, s[i]);
+            i++;
+        }
+    }
+    kb_buf_release(&clean);
+    return st;
+}

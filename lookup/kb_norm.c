@@ -1,0 +1,465 @@
+/*
+ * kb_norm.c - turns pasted text into matchable lines, remembering where each came from.
+ *
+ * Users paste whatever they have: a one-line message, a JSON log with "\n"-escaped stack
+ * traces, a Python repr of an SMTP reply, a docker-compose log with service prefixes, a
+ * coloured terminal dump. Signatures are written against the plain message, so this module
+ * peels the wrapping off once, here, for both the compiler's self-test and the lookup.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_text.h"
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_alnum(unsigned char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+enum kb_status kb_clean_line(const char *line, size_t len, struct kb_buf *out)
+{
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = (unsigned char)line[i];
+        if (c == 0x1b) {
+            /* CSI: ESC [ params final(0x40-0x7e); OSC: ESC ] ... BEL or ESC \; else ESC x. */
+            i++;
+            if (i < len && line[i] == '[') {
+                i++;
+                while (i < len && !((unsigned char)line[i] >= 0x40 && (unsigned char)line[i] <= 0x7e))
+                    i++;
+                i++;
+            } else if (i < len && line[i] == ']') {
+                while (i < len && line[i] != '\a' && !(line[i] == 0x1b && i + 1 < len && line[i + 1] == '\\'))
+                    i++;
+                i += (i < len && line[i] == 0x1b) ? 2 : 1;
+            } else {
+                i++;
+            }
+            continue;
+        }
+        enum kb_status st = KB_OK;
+        if (c == '\t' || c == '\0')
+            st = kb_buf_append_char(out, ' ');
+        else if (c >= 0x20 && c != 0x7f)
+            st = kb_buf_append_char(out, (char)c);
+        if (st != KB_OK)
+            return st;
+        i++;
+    }
+    return KB_OK;
+}
+
+/* ---- log prefixes ------------------------------------------------------------------------ */
+
+static int starts_with(const char *s, size_t n, const char *lit)
+{
+    size_t m = strlen(lit);
+    return n >= m && memcmp(s, lit, m) == 0;
+}
+
+/* "2022-11-16 11:57:21", "2021-07-13T10:41:36.005Z", optional fraction, zone, "UTC". */
+static size_t iso_timestamp_len(const char *s, size_t n)
+{
+    static const char shape[] = "dddd-dd-dd";
+    size_t i = 0;
+    for (; shape[i]; i++)
+        if (i >= n || (shape[i] == 'd' ? !is_digit((unsigned char)s[i]) : s[i] != shape[i]))
+            return 0;
+    if (i < n && (s[i] == 'T' || s[i] == ' ') && i + 5 < n && is_digit((unsigned char)s[i + 1])
+        && is_digit((unsigned char)s[i + 2]) && s[i + 3] == ':') {
+        i++;
+        while (i < n && (is_digit((unsigned char)s[i]) || s[i] == ':' || s[i] == '.' || s[i] == ','))
+            i++;
+        if (i < n && s[i] == 'Z')
+            i++;
+        else if (i + 4 < n && (s[i] == '+' || s[i] == '-') && is_digit((unsigned char)s[i + 1]))
+            for (i++; i < n && (is_digit((unsigned char)s[i]) || s[i] == ':'); i++)
+                ;
+        if (starts_with(s + i, n - i, " UTC"))
+            i += 4;
+    }
+    return i;
+}
+
+/* "Nov 23 17:12:53 " as syslog writes it. */
+static size_t syslog_timestamp_len(const char *s, size_t n)
+{
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    if (n < 15)
+        return 0;
+    int month = 0;
+    for (size_t m = 0; m < 12; m++)
+        if (memcmp(s, months[m], 3) == 0)
+            month = 1;
+    if (!month || s[3] != ' ' || !(s[4] == ' ' || is_digit((unsigned char)s[4]))
+        || !is_digit((unsigned char)s[5]) || s[6] != ' ' || s[9] != ':' || s[12] != ':')
+        return 0;
+    return 15;
+}
+
+/* "[2022-11-16 11:57:21]" and other bracketed groups that are only date/time characters. */
+static size_t bracketed_time_len(const char *s, size_t n)
+{
+    if (n < 3 || s[0] != '[' || !is_digit((unsigned char)s[1]))
+        return 0;
+    size_t i = 1;
+    while (i < n && i < 48 && (is_digit((unsigned char)s[i]) || strchr("-:.,/ TZ+", s[i])))
+        i++;
+    return (i < n && s[i] == ']') ? i + 1 : 0;
+}
+
+static size_t level_len(const char *s, size_t n)
+{
+    static const char *const levels[] = {"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "FATAL",
+                                         "TRACE", "NOTICE", "CRITICAL"};
+    size_t open = (n && s[0] == '[') ? 1 : 0;
+    for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++) {
+        size_t m = strlen(levels[k]);
+        if (n < open + m)
+            continue;
+        int same = 1;
+        for (size_t j = 0; j < m && same; j++) {
+            unsigned char c = (unsigned char)s[open + j];
+            unsigned char want = (unsigned char)levels[k][j];
+            /* bare levels must be upper case ("Error: ..." is message text); bracketed any case */
+            same = open ? (c == want || c == want + 32) : c == want;
+        }
+        if (!same)
+            continue;
+        size_t i = open + m;
+        if (open) {
+            if (i < n && s[i] == ']')
+                return i + 1;
+            continue;
+        }
+        if (i == n || s[i] == ' ' || s[i] == ':')
+            return (i < n && s[i] == ':') ? i + 1 : i;
+    }
+    return 0;
+}
+
+/* "[lHr1v5x3A]", "[410]": short bracketed ids that follow a timestamp or level. */
+static size_t short_id_len(const char *s, size_t n)
+{
+    if (n < 3 || s[0] != '[')
+        return 0;
+    size_t i = 1;
+    while (i < n && i <= 24 && (is_alnum((unsigned char)s[i]) || strchr("_.-", s[i])))
+        i++;
+    return (i > 1 && i < n && s[i] == ']') ? i + 1 : 0;
+}
+
+/* "postgres_1      | " (docker compose) and "0|app | " (pm2). */
+static size_t service_prefix_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && i < 40 && s[i] != ' ')
+        i++;
+    if (i == 0 || i >= n)
+        return 0;
+    while (i < n && s[i] == ' ')
+        i++;
+    if (i < n && s[i] == '|' && (i + 1 == n || s[i + 1] == ' '))
+        return i + 1;
+    return 0;
+}
+
+static size_t transcript_marker_len(const char *s, size_t n)
+{
+    static const char *const markers[] = {"S: ", "C: ", "<<< ", ">>> ", "<- ", "-> ",
+                                          "SERVER -> CLIENT: ", "CLIENT -> SERVER: "};
+    for (size_t k = 0; k < sizeof markers / sizeof markers[0]; k++)
+        if (starts_with(s, n, markers[k]))
+            return strlen(markers[k]);
+    return 0;
+}
+
+/* Length of the log decoration at the start of a line. */
+static size_t log_prefix_len(const char *s, size_t n)
+{
+    size_t total = 0;
+    int stamped = 0;
+    for (int round = 0; round < 8; round++) {
+        size_t k = 0;
+        while (total + k < n && s[total + k] == ' ')
+            k++;
+        size_t m;
+        if ((m = bracketed_time_len(s + total + k, n - total - k))
+            || (m = iso_timestamp_len(s + total + k, n - total - k))
+            || (m = syslog_timestamp_len(s + total + k, n - total - k))
+            || (m = level_len(s + total + k, n - total - k))) {
+            stamped = 1;
+        } else if (stamped && (m = short_id_len(s + total + k, n - total - k))) {
+        } else if ((m = service_prefix_len(s + total + k, n - total - k))) {
+        } else if ((m = transcript_marker_len(s + total + k, n - total - k))) {
+        } else {
+            total += k;
+            break;
+        }
+        total += k + m;
+    }
+    while (total < n && s[total] == ' ')
+        total++;
+    return total;
+}
+
+/* ---- escapes ----------------------------------------------------------------------------- */
+
+/* Undoes the quoting of JSON strings and Python reprs in one cleaned line, calling out for
+ * each logical line ("\n" escapes split lines). Runs of backslashes collapse, so doubly
+ * escaped text ("\\n" inside JSON inside JSON) unfolds too. */
+static enum kb_status unescape_lines(const char *s, size_t n, struct kb_buf *tmp,
+                                     enum kb_status (*line)(const char *, size_t, void *),
+                                     void *arg)
+{
+    kb_buf_reset(tmp);
+    enum kb_status st = KB_OK;
+    for (size_t i = 0; i < n && st == KB_OK; i++) {
+        if (s[i] != '\\') {
+            st = kb_buf_append_char(tmp, s[i]);
+            continue;
+        }
+        size_t j = i;
+        while (j < n && s[j] == '\\')
+            j++;
+        char c = j < n ? s[j] : '\0';
+        if (c == 'n') {
+            st = line(tmp->data ? tmp->data : "", tmp->len, arg);
+            kb_buf_reset(tmp);
+        } else if (c == 'r') {
+        } else if (c == 't') {
+            st = kb_buf_append_char(tmp, ' ');
+        } else if (c == '"' || c == '\'' || c == '/') {
+            st = kb_buf_append_char(tmp, c);
+        } else if (c == 'u' && j + 4 < n && s[j + 1] == '0' && s[j + 2] == '0'
+                   && strchr("01234567", s[j + 3]) && s[j + 3] >= '2') {
+            /* \u00XX for printable ASCII, as JSON encoders write quotes and angle brackets */
+            int hi = s[j + 3] - '0';
+            char lo = s[j + 4];
+            int lov = is_digit((unsigned char)lo) ? lo - '0'
+                      : (lo >= 'a' && lo <= 'f') ? lo - 'a' + 10
+                      : (lo >= 'A' && lo <= 'F') ? lo - 'A' + 10 : -1;
+            if (lov < 0) {
+                st = kb_buf_append(tmp, s + i, j - i + 1);
+                i = j;
+                continue;
+            }
+            st = kb_buf_append_char(tmp, (char)(hi * 16 + lov));
+            j += 4;
+        } else {
+            /* a Windows path or a regex: keep one backslash and the character */
+            st = kb_buf_append_char(tmp, '\\');
+            if (st == KB_OK && j < n)
+                st = kb_buf_append_char(tmp, c);
+        }
+        i = j < n ? j : n;
+    }
+    if (st == KB_OK)
+        st = line(tmp->data ? tmp->data : "", tmp->len, arg);
+    return st;
+}
+
+/* ---- building the normalised text -------------------------------------------------------- */
+
+struct builder {
+    struct kb_norm *norm;
+    struct kb_buf text;
+    size_t line_alloc;
+    size_t orig_line;   /* 1-based line of the input being processed */
+    char cont_code[4];  /* reply code of a multi-line reply still open ("535-..."), or "" */
+    char enhanced[16];  /* enhanced status code seen on the previous line, or "" */
+};
+
+static enum kb_status push_line(struct builder *b)
+{
+    struct kb_norm *n = b->norm;
+    if (n->line_count == b->line_alloc) {
+        size_t na = b->line_alloc ? b->line_alloc * 2 : 64;
+        size_t *ls = realloc(n->line_start, na * sizeof *ls);
+        if (!ls)
+            return KB_ERR_NOMEM;
+        n->line_start = ls;
+        size_t *ol = realloc(n->orig_line, na * sizeof *ol);
+        if (!ol)
+            return KB_ERR_NOMEM;
+        n->orig_line = ol;
+        b->line_alloc = na;
+    }
+    if (n->line_count) {
+        enum kb_status st = kb_buf_append_char(&b->text, '\n');
+        if (st != KB_OK)
+            return st;
+    }
+    n->line_start[n->line_count] = b->text.len;
+    n->orig_line[n->line_count] = b->orig_line;
+    n->line_count++;
+    return KB_OK;
+}
+
+/* Finds "ddd-" (a reply line announcing more lines) and an enhanced code in s. */
+static void scan_reply_state(const char *s, size_t n, char cont[4], char enhanced[16])
+{
+    cont[0] = '\0';
+    enhanced[0] = '\0';
+    for (size_t i = 0; i + 3 < n; i++) {
+        if ((i == 0 || !is_alnum((unsigned char)s[i - 1])) && s[i] >= '2' && s[i] <= '5'
+            && is_digit((unsigned char)s[i + 1]) && is_digit((unsigned char)s[i + 2])) {
+            if (s[i + 3] == '-' && (i + 4 == n || is_digit((unsigned char)s[i + 4]) || s[i + 4] == ' ' || s[i + 4] == '"')) {
+                memcpy(cont, s + i, 3);
+                cont[3] = '\0';
+            }
+        }
+        if ((i == 0 || !is_alnum((unsigned char)s[i - 1])) && s[i] >= '2' && s[i] <= '5'
+            && s[i + 1] == '.' && is_digit((unsigned char)s[i + 2])) {
+            size_t j = i + 2;
+            while (j < n && is_digit((unsigned char)s[j]))
+                j++;
+            if (j + 1 < n && s[j] == '.' && is_digit((unsigned char)s[j + 1])) {
+                j++;
+                while (j < n && is_digit((unsigned char)s[j]))
+                    j++;
+                if (j - i < 16 && !enhanced[0]) {
+                    memcpy(enhanced, s + i, j - i);
+                    enhanced[j - i] = '\0';
+                }
+            }
+        }
+    }
+}
+
+/* Is this line the continuation of the open multi-line reply? Returns how much of it to drop. */
+static size_t continuation_len(const struct builder *b, const char *s, size_t n)
+{
+    size_t skip = 0;
+    if (b->cont_code[0] && n >= 4 && memcmp(s, b->cont_code, 3) == 0
+        && (s[3] == '-' || s[3] == ' '))
+        skip = 4;
+    else if (!b->enhanced[0])
+        return 0;
+    size_t el = strlen(b->enhanced);
+    size_t k = skip;
+    while (k < n && s[k] == ' ')
+        k++;
+    if (b->enhanced[0] && n - k >= el && memcmp(s + k, b->enhanced, el) == 0
+        && (k + el == n || s[k + el] == ' '))
+        return k + el;
+    return skip;
+}
+
+static enum kb_status add_logical_line(const char *s, size_t n, void *arg)
+{
+    struct builder *b = arg;
+    size_t p = log_prefix_len(s, n);
+    s += p;
+    n -= p;
+    size_t drop = b->norm->line_count ? continuation_len(b, s, n) : 0;
+    enum kb_status st;
+    if (drop) {
+        st = kb_buf_append_char(&b->text, ' ');
+        s += drop;
+        n -= drop;
+        while (n && s[0] == ' ') {
+            s++;
+            n--;
+        }
+    } else {
+        st = push_line(b);
+    }
+    if (st == KB_OK)
+        st = kb_buf_append(&b->text, s, n);
+    if (st != KB_OK)
+        return st;
+    char cont[4], enhanced[16];
+    scan_reply_state(s, n, cont, enhanced);
+    /* A reply's last line ("535 5.7.8 ...") closes it; a "ddd-" line opens or continues it. */
+    memcpy(b->cont_code, cont, sizeof cont);
+    if (enhanced[0] || !drop)
+        memcpy(b->enhanced, enhanced, sizeof enhanced);
+    return KB_OK;
+}
+
+static enum kb_status index_original_lines(struct kb_norm *n)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < n->input_len; i++)
+        if (n->input[i] == '\n')
+            count++;
+    if (n->input_len && n->input[n->input_len - 1] != '\n')
+        count++;
+    n->orig_start = malloc((count + 1) * sizeof *n->orig_start);
+    if (!n->orig_start)
+        return KB_ERR_NOMEM;
+    size_t line = 0;
+    n->orig_start[0] = 0;
+    for (size_t i = 0; i < n->input_len && line < count; i++)
+        if (n->input[i] == '\n')
+            n->orig_start[++line] = i + 1;
+    n->orig_start[count] = n->input_len;
+    n->orig_line_count = count;
+    return KB_OK;
+}
+
+enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
+{
+    memset(out, 0, sizeof *out);
+    out->input = input;
+    out->input_len = len;
+    struct builder b = {.norm = out};
+    struct kb_buf clean, tmp;
+    kb_buf_init(&b.text, 0);
+    kb_buf_init(&clean, 0);
+    kb_buf_init(&tmp, 0);
+    enum kb_status st = index_original_lines(out);
+    for (size_t line = 0; st == KB_OK && line < out->orig_line_count; line++) {
+        size_t s = out->orig_start[line];
+        size_t e = out->orig_start[line + 1];
+        if (e > s && e - 1 < len && input[e - 1] == '\n')
+            e--;
+        kb_buf_reset(&clean);
+        b.orig_line = line + 1;
+        st = kb_clean_line(input + s, e - s, &clean);
+        if (st == KB_OK)
+            st = unescape_lines(clean.data ? clean.data : "", clean.len, &tmp, add_logical_line, &b);
+    }
+    if (st == KB_OK && out->line_count == 0) {
+        b.orig_line = 1;
+        st = push_line(&b);
+    }
+    if (st == KB_OK)
+        st = kb_buf_detach(&b.text, &out->text);
+    if (st == KB_OK)
+        out->len = strlen(out->text);
+    kb_buf_release(&b.text);
+    kb_buf_release(&clean);
+    kb_buf_release(&tmp);
+    return st;
+}
+
+void kb_norm_release(struct kb_norm *norm)
+{
+    free(norm->text);
+    free(norm->line_start);
+    free(norm->orig_line);
+    free(norm->orig_start);
+    memset(norm, 0, sizeof *norm);
+}
+
+size_t kb_norm_line_of(const struct kb_norm *norm, size_t off)
+{
+    size_t lo = 0, hi = norm->line_count;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (norm->line_start[mid] <= off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}

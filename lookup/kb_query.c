@@ -1,0 +1,817 @@
+/*
+ * kb_query.c - the matching engine: one pasted text in, ranked entries out.
+ *
+ * Cost must not grow with the size of the KB: the pasted text is cut into prefilter tokens,
+ * their hashes are merge-joined with the sorted anchor index, and only the signatures whose
+ * anchor occurs in the text are compiled and run (under PCRE2 match and depth limits, so no
+ * signature and no input can hang a lookup). Full-text search (FTS5 BM25 over a few of the
+ * rarest known terms of the text) is the fallback when no signature gives a likely answer.
+ */
+#include <pcre2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_internal.h"
+
+#define DEFAULT_TOP 3
+#define DEFAULT_MAX_INPUT ((size_t)16 << 20)
+#define MAX_EVIDENCE 5
+#define MAX_EVIDENCE_BYTES 400
+#define MAX_CAPTURE_BYTES 200
+/* Above this size a candidate regex is JIT-compiled: compiling costs more than it saves on
+ * short pastes, and saves a lot on whole logs. */
+#define JIT_THRESHOLD (64 * 1024)
+/* Full-text fallback: how many of the text's rarest known terms make the query, and how many
+ * distinct words of a huge log are looked up at most. */
+#define FTS_TERMS 10
+#define FTS_MAX_DISTINCT 2000
+
+/* ---- small growable arrays --------------------------------------------------------------- */
+
+static int grow(void **v, size_t *alloc, size_t need, size_t size)
+{
+    if (need <= *alloc)
+        return 0;
+    size_t na = *alloc ? *alloc : 16;
+    while (na < need)
+        na *= 2;
+    void *p = realloc(*v, na * size);
+    if (!p)
+        return -1;
+    *v = p;
+    *alloc = na;
+    return 0;
+}
+
+struct u64s {
+    uint64_t *v;
+    size_t n, alloc;
+};
+
+static int collect_hash(uint64_t hash, void *arg)
+{
+    struct u64s *a = arg;
+    if (grow((void **)&a->v, &a->alloc, a->n + 1, sizeof *a->v))
+        return -1;
+    a->v[a->n++] = hash;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* ---- per-query state --------------------------------------------------------------------- */
+
+struct hit {
+    size_t line;      /* normalised line of the match */
+    char *source;     /* signature as written */
+    char *explain;
+    double weight;
+};
+
+struct candidate {
+    long long rowid;
+    double score;
+    double best_weight;
+    enum kb_via via;
+    struct hit *hits;
+    size_t hit_count, hit_alloc;
+    struct kb_pair *captures;
+    size_t capture_count, capture_alloc;
+    size_t *lines;    /* normalised lines for evidence (full-text matches) */
+    size_t line_count, line_alloc;
+    char *fts_explain;
+};
+
+struct query {
+    struct kb_db *db;
+    const struct kb_query_options *options;
+    struct kb_norm norm;
+    struct kb_facts facts;
+    struct candidate *cands;
+    size_t cand_count, cand_alloc;
+    pcre2_match_context *mctx;
+    pcre2_match_data *mdata;
+    struct kb_error *err;
+};
+
+static void candidate_release(struct candidate *c)
+{
+    for (size_t i = 0; i < c->hit_count; i++) {
+        free(c->hits[i].source);
+        free(c->hits[i].explain);
+    }
+    free(c->hits);
+    for (size_t i = 0; i < c->capture_count; i++) {
+        free(c->captures[i].name);
+        free(c->captures[i].value);
+    }
+    free(c->captures);
+    free(c->lines);
+    free(c->fts_explain);
+}
+
+static struct candidate *candidate_for(struct query *q, long long rowid, enum kb_via via)
+{
+    for (size_t i = 0; i < q->cand_count; i++)
+        if (q->cands[i].rowid == rowid)
+            return &q->cands[i];
+    if (grow((void **)&q->cands, &q->cand_alloc, q->cand_count + 1, sizeof *q->cands))
+        return NULL;
+    struct candidate *c = &q->cands[q->cand_count++];
+    memset(c, 0, sizeof *c);
+    c->rowid = rowid;
+    c->via = via;
+    return c;
+}
+
+static enum kb_status nomem(struct query *q)
+{
+    return kb_fail(q->err, KB_ERR_NOMEM, "out of memory");
+}
+
+static char *dup_range(const char *s, size_t len)
+{
+    char *p = malloc(len + 1);
+    if (p) {
+        memcpy(p, s, len);
+        p[len] = '\0';
+    }
+    return p;
+}
+
+/* ---- signatures -------------------------------------------------------------------------- */
+
+/* Signature ids whose anchor occurs among the text's tokens, plus those without anchor. */
+static enum kb_status candidate_signatures(struct query *q, uint32_t **out, size_t *count)
+{
+    struct u64s hashes = {0};
+    uint32_t *ids = NULL;
+    size_t n = 0, alloc = 0;
+    *out = NULL;
+    *count = 0;
+    if (kb_text_tokens(q->norm.text, q->norm.len, collect_hash, &hashes))
+        goto oom;
+    if (hashes.n)
+        qsort(hashes.v, hashes.n, sizeof *hashes.v, cmp_u64);
+    const struct kb_anchor *a = q->db->anchors;
+    size_t i = 0, j = 0;
+    while (i < hashes.n && j < q->db->anchor_count) {
+        if (hashes.v[i] < a[j].hash) {
+            i++;
+        } else if (hashes.v[i] > a[j].hash) {
+            j++;
+        } else {
+            uint64_t h = a[j].hash;
+            for (; j < q->db->anchor_count && a[j].hash == h; j++) {
+                if (grow((void **)&ids, &alloc, n + 1, sizeof *ids))
+                    goto oom;
+                ids[n++] = a[j].sig_id;
+            }
+            while (i < hashes.n && hashes.v[i] == h)
+                i++;
+        }
+    }
+    if (grow((void **)&ids, &alloc, n + q->db->always_count + 1, sizeof *ids))
+        goto oom;
+    memcpy(ids + n, q->db->always, q->db->always_count * sizeof *ids);
+    n += q->db->always_count;
+    if (n)
+        qsort(ids, n, sizeof *ids, cmp_u32);
+    size_t u = 0;
+    for (size_t k = 0; k < n; k++)
+        if (u == 0 || ids[u - 1] != ids[k])
+            ids[u++] = ids[k];
+    free(hashes.v);
+    *out = ids;
+    *count = u;
+    return KB_OK;
+oom:
+    free(hashes.v);
+    free(ids);
+    return nomem(q);
+}
+
+static enum kb_status add_capture(struct candidate *c, const char *name, const char *value,
+                                  size_t len)
+{
+    for (size_t i = 0; i < c->capture_count; i++)
+        if (strcmp(c->captures[i].name, name) == 0)
+            return KB_OK; /* first signature to capture a name wins */
+    if (grow((void **)&c->captures, &c->capture_alloc, c->capture_count + 1, sizeof *c->captures))
+        return KB_ERR_NOMEM;
+    struct kb_buf masked;
+    kb_buf_init(&masked, 0);
+    if (len > MAX_CAPTURE_BYTES)
+        len = MAX_CAPTURE_BYTES;
+    enum kb_status st = kb_mask_secrets(value, len, &masked);
+    char *v = NULL, *n = NULL;
+    if (st == KB_OK)
+        st = kb_buf_detach(&masked, &v);
+    kb_buf_release(&masked);
+    if (st == KB_OK && !(n = strdup(name)))
+        st = KB_ERR_NOMEM;
+    if (st != KB_OK) {
+        free(v);
+        return st;
+    }
+    c->captures[c->capture_count].name = n;
+    c->captures[c->capture_count].value = v;
+    c->capture_count++;
+    return KB_OK;
+}
+
+static enum kb_status record_captures(struct candidate *c, const pcre2_code *re,
+                                      pcre2_match_data *md, const char *text)
+{
+    uint32_t count = 0, entry_size = 0;
+    PCRE2_SPTR table = NULL;
+    pcre2_pattern_info(re, PCRE2_INFO_NAMECOUNT, &count);
+    if (!count)
+        return KB_OK;
+    pcre2_pattern_info(re, PCRE2_INFO_NAMEENTRYSIZE, &entry_size);
+    pcre2_pattern_info(re, PCRE2_INFO_NAMETABLE, &table);
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+    uint32_t pairs = pcre2_get_ovector_count(md);
+    for (uint32_t i = 0; i < count; i++) {
+        PCRE2_SPTR e = table + (size_t)i * entry_size;
+        uint32_t group = ((uint32_t)e[0] << 8) | e[1];
+        if (group >= pairs || ov[2 * group] == PCRE2_UNSET || ov[2 * group + 1] <= ov[2 * group])
+            continue;
+        enum kb_status st = add_capture(c, (const char *)e + 2, text + ov[2 * group],
+                                        ov[2 * group + 1] - ov[2 * group]);
+        if (st != KB_OK)
+            return st;
+    }
+    return KB_OK;
+}
+
+/* Runs one candidate signature; on a match adds it to its entry's candidate. */
+static enum kb_status run_signature(struct query *q, uint32_t sig_id)
+{
+    sqlite3_stmt *st = q->db->sig_by_id;
+    enum kb_status status = KB_OK;
+    pcre2_code *re = NULL;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, sig_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE)
+        goto done; /* a damaged index pointing nowhere: nothing to run */
+    if (rc != SQLITE_ROW) {
+        status = kb_fail_sql(q->db, q->err, "cannot read a signature");
+        goto done;
+    }
+    long long entry = sqlite3_column_int64(st, 0);
+    int kind = sqlite3_column_int(st, 1);
+    const char *source = (const char *)sqlite3_column_text(st, 2);
+    const char *pattern = (const char *)sqlite3_column_text(st, 3);
+    double weight = sqlite3_column_double(st, 4);
+    int context = sqlite3_column_int(st, 5);
+    const char *path = (const char *)sqlite3_column_text(st, 6);
+    int line = sqlite3_column_int(st, 7);
+    if (!pattern || !source || (context == KB_CONTEXT_MAIL && !q->facts.mail_context))
+        goto done;
+
+    int errcode;
+    PCRE2_SIZE erroff;
+    re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, kb_signature_compile_options(),
+                       &errcode, &erroff, NULL);
+    if (!re)
+        goto done; /* the compiler validated it; a foreign database may not have */
+    if (q->norm.len > JIT_THRESHOLD)
+        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    rc = pcre2_match(re, (PCRE2_SPTR)q->norm.text, q->norm.len, 0, 0, q->mdata, q->mctx);
+    if (rc < 0)
+        goto done; /* no match, or a limit hit: a signature that cannot decide does not count */
+
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(q->mdata);
+    struct candidate *c = candidate_for(q, entry, KB_VIA_SIGNATURE);
+    if (!c || grow((void **)&c->hits, &c->hit_alloc, c->hit_count + 1, sizeof *c->hits)) {
+        status = nomem(q);
+        goto done;
+    }
+    struct hit *h = &c->hits[c->hit_count];
+    h->line = kb_norm_line_of(&q->norm, ov[0]);
+    h->weight = weight;
+    h->source = strdup(source);
+    char *explain = sqlite3_mprintf("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
+                                    kind == KB_SIG_REGEX ? "re" : "literal", source, weight,
+                                    context == KB_CONTEXT_MAIL ? ", mail context" : "",
+                                    path ? path : "?", line,
+                                    q->norm.orig_line[h->line]);
+    h->explain = explain ? strdup(explain) : NULL;
+    sqlite3_free(explain);
+    if (!h->source || !h->explain) {
+        free(h->source);
+        free(h->explain);
+        status = nomem(q);
+        goto done;
+    }
+    c->hit_count++;
+    c->score += weight;
+    if (weight > c->best_weight)
+        c->best_weight = weight;
+    if (record_captures(c, re, q->mdata, q->norm.text) != KB_OK)
+        status = nomem(q);
+done:
+    sqlite3_reset(st);
+    pcre2_code_free(re);
+    return status;
+}
+
+/* ---- full text --------------------------------------------------------------------------- */
+
+struct term {
+    char *text;
+    long df;
+    size_t first; /* order of appearance, for stable ties */
+};
+
+static int is_term_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+}
+
+static int useful_term(const char *t, size_t len)
+{
+    static const char *const stop[] = {"the", "and", "for", "you", "your", "this", "that", "with",
+                                       "are", "was", "not", "but", "have", "has", "from", "use",
+                                       "can", "please", "more", "information", "error", "at"};
+    if (len < 3 || len > 40)
+        return 0;
+    size_t digits = 0, alpha = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (t[i] >= '0' && t[i] <= '9')
+            digits++;
+        else if (t[i] != '_')
+            alpha++;
+    }
+    if (digits == len)
+        return len == 3 && t[0] >= '2' && t[0] <= '5'; /* reply codes, not numbers */
+    if (digits && alpha && len >= 10)
+        return 0; /* ids, hashes, queue ids */
+    for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
+        if (strlen(stop[i]) == len && memcmp(stop[i], t, len) == 0)
+            return 0;
+    return 1;
+}
+
+static int cmp_term(const void *a, const void *b)
+{
+    const struct term *x = a, *y = b;
+    if (x->df != y->df)
+        return x->df < y->df ? -1 : 1;
+    return (x->first > y->first) - (x->first < y->first);
+}
+
+static void terms_free(struct term *terms, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(terms[i].text);
+    free(terms);
+}
+
+/* The distinct useful words of the text that the KB knows, rarest first. */
+static enum kb_status fts_terms(struct query *q, const char *text, size_t len,
+                                struct term **out, size_t *count)
+{
+    struct term *terms = NULL;
+    size_t n = 0, alloc = 0, looked_up = 0;
+    struct u64s seen = {0};
+    enum kb_status status = KB_OK;
+    for (size_t i = 0; i < len && looked_up < FTS_MAX_DISTINCT;) {
+        if (!is_term_char((unsigned char)text[i])) {
+            i++;
+            continue;
+        }
+        size_t s = i;
+        while (i < len && is_term_char((unsigned char)text[i]))
+            i++;
+        if (!useful_term(text + s, i - s))
+            continue;
+        uint64_t h = kb_token_hash(text + s, i - s);
+        int dup = 0;
+        for (size_t k = 0; k < seen.n && !dup; k++)
+            dup = seen.v[k] == h;
+        if (dup)
+            continue;
+        if (collect_hash(h, &seen)) {
+            status = nomem(q);
+            break;
+        }
+        looked_up++;
+        sqlite3_stmt *st = q->db->term_df;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, text + s, (int)(i - s), SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        long df = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            status = kb_fail_sql(q->db, q->err, "cannot read term statistics");
+            break;
+        }
+        if (df <= 0)
+            continue; /* words the KB has never seen say nothing about its entries */
+        if (grow((void **)&terms, &alloc, n + 1, sizeof *terms)
+            || !(terms[n].text = dup_range(text + s, i - s))) {
+            status = nomem(q);
+            break;
+        }
+        terms[n].df = df;
+        terms[n].first = n;
+        n++;
+    }
+    free(seen.v);
+    if (status != KB_OK) {
+        terms_free(terms, n);
+        return status;
+    }
+    if (n)
+        qsort(terms, n, sizeof *terms, cmp_term);
+    *out = terms;
+    *count = n;
+    return KB_OK;
+}
+
+/* The first normalised line holding term as a whole word of the prepared text. */
+static int line_with_term(const char *text, size_t len, const char *term, size_t *off)
+{
+    size_t tl = strlen(term);
+    for (const char *p = text; (size_t)(p - text) + tl <= len;) {
+        const char *hit = strstr(p, term);
+        if (!hit)
+            return 0;
+        size_t at = (size_t)(hit - text);
+        if ((at == 0 || !is_term_char((unsigned char)text[at - 1]))
+            && (at + tl == len || !is_term_char((unsigned char)text[at + tl]))) {
+            *off = at;
+            return 1;
+        }
+        p = hit + 1;
+    }
+    return 0;
+}
+
+static enum kb_status run_fulltext(struct query *q, size_t want)
+{
+    struct kb_buf prepared, query;
+    kb_buf_init(&prepared, 0);
+    kb_buf_init(&query, 0);
+    struct term *terms = NULL;
+    size_t nterms = 0;
+    sqlite3_stmt *search = NULL, *has = NULL;
+    enum kb_status status = kb_fts_prepare(q->norm.text, q->norm.len, &prepared);
+    if (status != KB_OK)
+        goto done;
+    for (size_t i = 0; i < prepared.len; i++)
+        if (prepared.data[i] >= 'A' && prepared.data[i] <= 'Z')
+            prepared.data[i] = (char)(prepared.data[i] + 32);
+    if ((status = fts_terms(q, prepared.data, prepared.len, &terms, &nterms)) != KB_OK)
+        goto done;
+    size_t used = nterms < FTS_TERMS ? nterms : FTS_TERMS;
+    if (used < 2)
+        goto done; /* one shared word is not evidence */
+    for (size_t i = 0; i < used && status == KB_OK; i++)
+        status = kb_buf_printf(&query, "%s\"%s\"", i ? " OR " : "", terms[i].text);
+    if (status != KB_OK)
+        goto done;
+    if (sqlite3_prepare_v2(q->db->sql,
+                           "SELECT rowid, bm25(entry_fts, 4.0, 1.0, 2.0, 2.0) AS r FROM entry_fts "
+                           "WHERE entry_fts MATCH ?1 ORDER BY r LIMIT ?2",
+                           -1, &search, NULL) != SQLITE_OK
+        || sqlite3_prepare_v2(q->db->sql,
+                              "SELECT 1 FROM entry_fts WHERE entry_fts MATCH ?1 AND rowid = ?2",
+                              -1, &has, NULL) != SQLITE_OK) {
+        status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
+        goto done;
+    }
+    sqlite3_bind_text(search, 1, query.data, (int)query.len, SQLITE_STATIC);
+    sqlite3_bind_int64(search, 2, (sqlite3_int64)want * 2);
+    int rc;
+    while ((rc = sqlite3_step(search)) == SQLITE_ROW) {
+        long long rowid = sqlite3_column_int64(search, 0);
+        double bm25 = sqlite3_column_double(search, 1);
+        size_t matched = 0;
+        struct kb_buf which;
+        kb_buf_init(&which, 0);
+        size_t lines[3];
+        size_t nlines = 0;
+        for (size_t i = 0; i < used; i++) {
+            char quoted[128];
+            snprintf(quoted, sizeof quoted, "\"%s\"", terms[i].text);
+            sqlite3_reset(has);
+            sqlite3_bind_text(has, 1, quoted, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(has, 2, rowid);
+            if (sqlite3_step(has) == SQLITE_ROW) {
+                matched++;
+                kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
+                size_t off;
+                if (nlines < 3 && line_with_term(prepared.data, prepared.len, terms[i].text, &off))
+                    lines[nlines++] = kb_norm_line_of(&q->norm, off);
+            }
+        }
+        sqlite3_reset(has);
+        double coverage = (double)matched / (double)used;
+        /* A weak answer still needs several of the rarest words of the text to agree. */
+        if (matched >= 2 && coverage >= 0.3) {
+            struct candidate *c = candidate_for(q, rowid, KB_VIA_FULLTEXT);
+            if (!c) {
+                kb_buf_release(&which);
+                status = nomem(q);
+                goto done;
+            }
+            if (c->via == KB_VIA_FULLTEXT && c->score == 0) {
+                c->score = coverage;
+                char *e = sqlite3_mprintf("full-text: %zu of %zu rarest known terms matched (%s); "
+                                          "bm25 %.2f",
+                                          matched, used, which.data ? which.data : "", bm25);
+                c->fts_explain = e ? strdup(e) : NULL;
+                sqlite3_free(e);
+                for (size_t k = 0; k < nlines; k++)
+                    if (!grow((void **)&c->lines, &c->line_alloc, c->line_count + 1,
+                              sizeof *c->lines))
+                        c->lines[c->line_count++] = lines[k];
+            }
+        }
+        kb_buf_release(&which);
+    }
+    if (rc != SQLITE_DONE)
+        status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
+done:
+    sqlite3_finalize(search);
+    sqlite3_finalize(has);
+    terms_free(terms, nterms);
+    kb_buf_release(&prepared);
+    kb_buf_release(&query);
+    return status;
+}
+
+/* ---- ranking and results ----------------------------------------------------------------- */
+
+static int cmp_candidate(const void *a, const void *b)
+{
+    const struct candidate *x = a, *y = b;
+    if (x->via != y->via)
+        return x->via == KB_VIA_SIGNATURE ? -1 : 1;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    if (x->best_weight != y->best_weight)
+        return x->best_weight > y->best_weight ? -1 : 1;
+    return (x->rowid > y->rowid) - (x->rowid < y->rowid);
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const struct hit *x = a, *y = b;
+    if (x->weight != y->weight)
+        return x->weight > y->weight ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The original input line holding normalised line norm_line, masked and capped. */
+static enum kb_status evidence_for(const struct kb_norm *norm, size_t norm_line,
+                                   struct kb_evidence *ev)
+{
+    size_t line = norm->orig_line[norm_line];
+    ev->line = line;
+    ev->text = NULL;
+    size_t s = 0, e = 0;
+    if (line >= 1 && line <= norm->orig_line_count) {
+        s = norm->orig_start[line - 1];
+        e = norm->orig_start[line];
+        if (e > s && norm->input[e - 1] == '\n')
+            e--;
+    }
+    int cut = 0;
+    if (e - s > MAX_EVIDENCE_BYTES) {
+        e = s + MAX_EVIDENCE_BYTES;
+        cut = 1;
+    }
+    struct kb_buf out;
+    kb_buf_init(&out, 0);
+    enum kb_status st = kb_mask_secrets(norm->input + s, e - s, &out);
+    if (st == KB_OK && cut)
+        st = kb_buf_append_str(&out, " [...]");
+    if (st == KB_OK)
+        st = kb_buf_detach(&out, &ev->text);
+    kb_buf_release(&out);
+    return st;
+}
+
+static enum kb_status fill_match(struct query *q, struct candidate *c, struct kb_match *m)
+{
+    enum kb_status st = kb_entry_load(q->db, c->rowid, &m->entry, q->err);
+    if (st != KB_OK)
+        return st;
+    m->score = c->score;
+    m->via = c->via;
+    if (c->via == KB_VIA_FULLTEXT)
+        m->confidence = KB_CONF_WEAK;
+    else if (c->score >= KB_EXACT_SCORE)
+        m->confidence = KB_CONF_EXACT;
+    else if (c->score >= KB_LIKELY_SCORE)
+        m->confidence = KB_CONF_LIKELY;
+    else
+        m->confidence = KB_CONF_WEAK;
+
+    if (c->hit_count)
+        qsort(c->hits, c->hit_count, sizeof *c->hits, cmp_hit);
+    /* evidence: distinct lines, in input order */
+    size_t lines[MAX_EVIDENCE];
+    size_t n = 0;
+    for (size_t i = 0; i < c->hit_count && n < MAX_EVIDENCE; i++) {
+        int dup = 0;
+        for (size_t k = 0; k < n; k++)
+            dup |= q->norm.orig_line[lines[k]] == q->norm.orig_line[c->hits[i].line];
+        if (!dup)
+            lines[n++] = c->hits[i].line;
+    }
+    for (size_t i = 0; i < c->line_count && n < MAX_EVIDENCE; i++)
+        lines[n++] = c->lines[i];
+    qsort(lines, n, sizeof *lines, cmp_size);
+    m->evidence = calloc(n ? n : 1, sizeof *m->evidence);
+    if (!m->evidence)
+        return nomem(q);
+    for (size_t i = 0; i < n; i++) {
+        if ((st = evidence_for(&q->norm, lines[i], &m->evidence[i])) != KB_OK)
+            return nomem(q);
+        m->evidence_count++;
+    }
+
+    m->captures = c->captures;
+    m->capture_count = c->capture_count;
+    c->captures = NULL;
+    c->capture_count = 0;
+
+    size_t nexp = c->hit_count + 2;
+    m->explain = calloc(nexp, sizeof *m->explain);
+    m->matched_signatures = calloc(c->hit_count ? c->hit_count : 1, sizeof *m->matched_signatures);
+    if (!m->explain || !m->matched_signatures)
+        return nomem(q);
+    for (size_t i = 0; i < c->hit_count; i++) {
+        m->explain[m->explain_count++] = c->hits[i].explain;
+        c->hits[i].explain = NULL;
+        m->matched_signatures[m->matched_signature_count++] = c->hits[i].source;
+        c->hits[i].source = NULL;
+    }
+    if (c->fts_explain) {
+        m->explain[m->explain_count++] = c->fts_explain;
+        c->fts_explain = NULL;
+    }
+    struct kb_buf sum;
+    kb_buf_init(&sum, 0);
+    st = kb_buf_printf(&sum, "score %g (%s)", c->score,
+                       c->via == KB_VIA_FULLTEXT ? "share of the query's terms found"
+                                                 : "sum of the weights of matched signatures");
+    if (st == KB_OK)
+        st = kb_buf_detach(&sum, &m->explain[m->explain_count]);
+    kb_buf_release(&sum);
+    if (st != KB_OK)
+        return nomem(q);
+    m->explain_count++;
+    return KB_OK;
+}
+
+static void match_release(struct kb_match *m)
+{
+    kb_entry_free(m->entry);
+    for (size_t i = 0; i < m->evidence_count; i++)
+        free(m->evidence[i].text);
+    free(m->evidence);
+    for (size_t i = 0; i < m->capture_count; i++) {
+        free(m->captures[i].name);
+        free(m->captures[i].value);
+    }
+    free(m->captures);
+    for (size_t i = 0; i < m->explain_count; i++)
+        free(m->explain[i]);
+    free(m->explain);
+    for (size_t i = 0; i < m->matched_signature_count; i++)
+        free(m->matched_signatures[i]);
+    free(m->matched_signatures);
+}
+
+void kb_result_free(struct kb_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->match_count; i++)
+        match_release(&r->matches[i]);
+    free(r->matches);
+    kb_facts_release(&r->facts);
+    free(r);
+}
+
+static enum kb_status run_signatures(struct query *q)
+{
+    uint32_t *ids = NULL;
+    size_t n = 0;
+    enum kb_status st = candidate_signatures(q, &ids, &n);
+    for (size_t i = 0; i < n && st == KB_OK; i++)
+        st = run_signature(q, ids[i]);
+    free(ids);
+    return st;
+}
+
+static enum kb_status build_result(struct query *q, size_t top, struct kb_result *r)
+{
+    if (q->cand_count)
+        qsort(q->cands, q->cand_count, sizeof *q->cands, cmp_candidate);
+    size_t n = q->cand_count < top ? q->cand_count : top;
+    r->matches = calloc(n ? n : 1, sizeof *r->matches);
+    if (!r->matches)
+        return nomem(q);
+    for (size_t i = 0; i < n; i++) {
+        enum kb_status st = fill_match(q, &q->cands[i], &r->matches[i]);
+        r->match_count++;
+        if (st != KB_OK)
+            return st;
+    }
+    return KB_OK;
+}
+
+enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
+                            const struct kb_query_options *options, struct kb_result **out,
+                            struct kb_error *err)
+{
+    size_t top = options && options->top ? options->top : DEFAULT_TOP;
+    size_t max_input = options && options->max_input ? options->max_input : DEFAULT_MAX_INPUT;
+    *out = NULL;
+    if (len > max_input)
+        return kb_fail(err, KB_ERR_TOO_LARGE, "input is %zu bytes, over the limit of %zu bytes",
+                       len, max_input);
+    struct query q = {.db = db, .options = options, .err = err};
+    struct kb_result *r = calloc(1, sizeof *r);
+    enum kb_status st = KB_OK;
+    q.mctx = pcre2_match_context_create(NULL);
+    q.mdata = pcre2_match_data_create(32, NULL);
+    if (!r || !q.mctx || !q.mdata) {
+        st = nomem(&q);
+        goto done;
+    }
+    /* No signature may take long on any input: PCRE2 gives up instead, and the signature then
+     * simply does not count. */
+    pcre2_set_match_limit(q.mctx, 5000000);
+    pcre2_set_depth_limit(q.mctx, 5000);
+    pcre2_set_heap_limit(q.mctx, 20000);
+
+    if ((st = kb_norm_run(text, len, &q.norm)) != KB_OK
+        || (st = kb_facts_extract(&q.norm, &q.facts)) != KB_OK) {
+        if (st == KB_ERR_NOMEM)
+            nomem(&q);
+        goto done;
+    }
+    r->input_lines = q.norm.orig_line_count;
+    if ((st = run_signatures(&q)) != KB_OK)
+        goto done;
+    int likely = 0;
+    for (size_t i = 0; i < q.cand_count; i++)
+        likely |= q.cands[i].score >= KB_LIKELY_SCORE;
+    if (!likely && q.facts.mail_context && (st = run_fulltext(&q, top)) != KB_OK)
+        goto done;
+    st = build_result(&q, top, r);
+done:
+    if (r) {
+        r->facts = q.facts;
+        q.facts = (struct kb_facts){0};
+    }
+    for (size_t i = 0; i < q.cand_count; i++)
+        candidate_release(&q.cands[i]);
+    free(q.cands);
+    kb_norm_release(&q.norm);
+    kb_facts_release(&q.facts);
+    pcre2_match_context_free(q.mctx);
+    pcre2_match_data_free(q.mdata);
+    if (st != KB_OK) {
+        kb_result_free(r);
+        return st;
+    }
+    *out = r;
+    return KB_OK;
+}
+
+const char *kb_confidence_str(enum kb_confidence c)
+{
+    return c == KB_CONF_EXACT ? "exact" : c == KB_CONF_LIKELY ? "likely" : "weak";
+}
+
+const char *kb_via_str(enum kb_via v)
+{
+    return v == KB_VIA_FULLTEXT ? "fulltext" : "signature";
+}

@@ -1,0 +1,56 @@
+/*
+ * kb_schema.h - the database format, defined once.
+ *
+ * kb-compile writes it (kb_schema_create, plain INSERTs into the tables below, then
+ * kb_schema_finish); libkb reads it. Any change to the tables bumps KB_SCHEMA_VERSION.
+ *
+ * Tables (all written by the compiler in one transaction):
+ *   meta(key, value)          build_hash, schema_version, generator, entry_count, source_date
+ *   article(id, path, title, intro_md)
+ *   entry(id, slug, article_id, title, provider, audience, related, why_*, solution_*, body_md,
+ *         fulltext_only, line)                 -- slug is the public entry id
+ *   signature(id, entry_id, kind, source, pattern, weight, context, captures, anchor, path,
+ *             line)
+ *       kind: KB_SIG_LITERAL or KB_SIG_REGEX; source: the line as written (without "re:");
+ *       pattern: the PCRE2 pattern actually compiled (literals are translated by
+ *       kb_literal_to_pattern); context: KB_CONTEXT_ANY or KB_CONTEXT_MAIL; captures:
+ *       comma-separated capture names; anchor: kb_token_hash of the prefilter token, NULL when
+ *       the signature must run on every lookup.
+ *   example(id, entry_id, counter, text, also, path, line)
+ *   entry_fts (FTS5: title, body, examples, signatures; rowid = entry.id)
+ *   term_df(term, df)        built by kb_schema_finish from entry_fts's vocabulary
+ *   blob(name, data)          'anchors': the prefilter index built by kb_schema_finish
+ */
+#ifndef KB_SCHEMA_H
+#define KB_SCHEMA_H
+
+#include <sqlite3.h>
+
+#include "kb.h"
+
+#define KB_SCHEMA_VERSION 1
+#define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
+
+enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };
+enum kb_sig_context { KB_CONTEXT_ANY = 0, KB_CONTEXT_MAIL = 1 };
+
+/* Default weight of a signature block without weight=. */
+#define KB_DEFAULT_WEIGHT 2.0
+/* Scores at or above these are "exact" / "likely"; below, "weak". */
+#define KB_EXACT_SCORE 5.0
+#define KB_LIKELY_SCORE 2.0
+
+/* The DDL, for reference and for the compiler; executed by kb_schema_create. */
+extern const char kb_schema_sql[];
+
+/* Creates all tables in an empty database and sets application_id and user_version. Call
+ * inside the compiler's transaction. */
+enum kb_status kb_schema_create(sqlite3 *db, struct kb_error *err);
+
+/* After all rows are inserted: builds term_df and the 'anchors' blob, stores meta rows
+ * (build_hash as given, schema_version, entry_count, source_date when not NULL), and
+ * optimizes the FTS index. Call inside the same transaction. */
+enum kb_status kb_schema_finish(sqlite3 *db, const char *build_hash, const char *source_date,
+                                struct kb_error *err);
+
+#endif

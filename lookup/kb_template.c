@@ -1,0 +1,92 @@
+/*
+ * kb_template.c - fills {{name|default}} placeholders of pre-rendered solutions with the
+ * user's own values, so a fix step reads "connect to smtp.customer.com on port 465" rather
+ * than "connect to your server". Values come from the match's captures, then the facts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb.h"
+#include "kb_buf.h"
+
+const char *kb_placeholder_value(const char *name, const struct kb_match *match,
+                                 const struct kb_result *result, char *buf, size_t buf_len)
+{
+    if (match)
+        for (size_t i = 0; i < match->capture_count; i++)
+            if (strcmp(match->captures[i].name, name) == 0)
+                return match->captures[i].value;
+    if (!result)
+        return NULL;
+    const struct kb_facts *f = &result->facts;
+    if (strcmp(name, "host") == 0)
+        return f->host;
+    if (strcmp(name, "user") == 0)
+        return f->user;
+    if (strcmp(name, "enhanced") == 0)
+        return f->enhanced;
+    if (strcmp(name, "stage") == 0)
+        return f->stage;
+    if (strcmp(name, "client") == 0)
+        return f->client;
+    if (strcmp(name, "provider") == 0)
+        return f->provider;
+    int number = strcmp(name, "port") == 0 ? f->port : strcmp(name, "code") == 0 ? f->reply_code : 0;
+    if (number && buf && buf_len) {
+        snprintf(buf, buf_len, "%d", number);
+        return buf;
+    }
+    return NULL;
+}
+
+char *kb_template_expand(const char *template_text, const struct kb_match *match,
+                         const struct kb_result *result, const char *open, const char *close)
+{
+    struct kb_buf out;
+    kb_buf_init(&out, 0);
+    enum kb_status st = KB_OK;
+    const char *p = template_text;
+    while (*p && st == KB_OK) {
+        const char *start = strstr(p, "{{");
+        const char *end = start ? strstr(start + 2, "}}") : NULL;
+        if (!start || !end) {
+            st = kb_buf_append_str(&out, p);
+            break;
+        }
+        st = kb_buf_append(&out, p, (size_t)(start - p));
+        const char *bar = memchr(start + 2, '|', (size_t)(end - start - 2));
+        const char *name_end = bar ? bar : end;
+        char name[64];
+        size_t name_len = (size_t)(name_end - start - 2);
+        if (name_len == 0 || name_len >= sizeof name) {
+            /* not a placeholder: keep the braces */
+            if (st == KB_OK)
+                st = kb_buf_append(&out, start, 2);
+            p = start + 2;
+            continue;
+        }
+        memcpy(name, start + 2, name_len);
+        name[name_len] = '\0';
+        char num[32];
+        const char *value = kb_placeholder_value(name, match, result, num, sizeof num);
+        if (st == KB_OK && value) {
+            st = kb_buf_append_str(&out, open ? open : "");
+            if (st == KB_OK)
+                st = kb_buf_append_str(&out, value);
+            if (st == KB_OK)
+                st = kb_buf_append_str(&out, close ? close : "");
+        } else if (st == KB_OK && bar) {
+            st = kb_buf_append(&out, bar + 1, (size_t)(end - bar - 1));
+        } else if (st == KB_OK) {
+            st = kb_buf_printf(&out, "<%s>", name);
+        }
+        p = end + 2;
+    }
+    char *result_text = NULL;
+    if (st != KB_OK || kb_buf_detach(&out, &result_text) != KB_OK) {
+        kb_buf_release(&out);
+        return NULL;
+    }
+    return result_text;
+}

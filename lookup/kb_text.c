@@ -1,0 +1,491 @@
+/*
+ * kb_text.c - normalisation, prefilter tokens and anchors, literal translation, full-text
+ * preparation and secret masking; see kb_text.h. Everything here works on bytes: pasted text
+ * may hold invalid UTF-8 or NUL bytes, so lengths are explicit and nothing calls strlen on input.
+ */
+#include "kb_text.h"
+
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int is_word(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_space(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static unsigned char lower(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+}
+
+/* ---- prefilter tokens -------------------------------------------------------------------- */
+
+#define FNV_OFFSET 0xcbf29ce484222325ULL
+#define FNV_PRIME 0x100000001b3ULL
+/* Dotted tokens longer than this many parts are indexed by their shorter sub-sequences only;
+ * keeps the work per token bounded on hostile input like "a.a.a.a....". */
+#define MAX_PARTS 12
+
+uint64_t kb_token_hash(const char *token, size_t len)
+{
+    uint64_t h = FNV_OFFSET;
+    for (size_t i = 0; i < len; i++) {
+        h ^= lower((unsigned char)token[i]);
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+/* Emits the hashes of every contiguous run of up to MAX_PARTS parts of one dotted token
+ * text[start, end) whose part boundaries are given in part_start/part_end. */
+static int emit_compound(const char *text, const size_t *part_start, const size_t *part_end,
+                         size_t parts, int (*emit)(uint64_t, void *), void *arg)
+{
+    for (size_t i = 0; i < parts; i++) {
+        uint64_t h = FNV_OFFSET;
+        size_t pos = part_start[i];
+        for (size_t j = i; j < parts && j < i + MAX_PARTS; j++) {
+            for (; pos < part_end[j]; pos++) {
+                h ^= lower((unsigned char)text[pos]);
+                h *= FNV_PRIME;
+            }
+            int rc = emit(h, arg);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+int kb_text_tokens(const char *text, size_t len, int (*emit)(uint64_t hash, void *arg), void *arg)
+{
+    size_t part_start[MAX_PARTS], part_end[MAX_PARTS];
+    size_t i = 0;
+    while (i < len) {
+        if (!is_word((unsigned char)text[i])) {
+            i++;
+            continue;
+        }
+        /* A dotted token: parts separated by single dots between word characters. Parts past
+         * MAX_PARTS start a new window so every part is still emitted. */
+        size_t parts = 0;
+        for (;;) {
+            size_t s = i;
+            while (i < len && is_word((unsigned char)text[i]))
+                i++;
+            if (parts == MAX_PARTS) {
+                int rc = emit_compound(text, part_start, part_end, parts, emit, arg);
+                if (rc)
+                    return rc;
+                parts = 0;
+            }
+            part_start[parts] = s;
+            part_end[parts] = i;
+            parts++;
+            if (i + 1 < len && text[i] == '.' && is_word((unsigned char)text[i + 1]))
+                i++;
+            else
+                break;
+        }
+        int rc = emit_compound(text, part_start, part_end, parts, emit, arg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* A signature seen as a sequence of cells for anchor selection. */
+enum cell_kind {
+    CELL_CHAR,     /* this exact byte (compared caselessly) */
+    CELL_NONWORD,  /* some byte that is certainly not a word character */
+    CELL_BOUNDARY, /* zero-width: a word boundary is enforced here */
+    CELL_UNKNOWN,  /* anything, possibly word characters, possibly nothing */
+};
+
+struct cell {
+    enum cell_kind kind;
+    unsigned char c;
+};
+
+struct cells {
+    struct cell *v;
+    size_t n, alloc;
+};
+
+static int cells_push(struct cells *cs, enum cell_kind kind, unsigned char c)
+{
+    if (cs->n == cs->alloc) {
+        size_t na = cs->alloc ? cs->alloc * 2 : 64;
+        struct cell *p = realloc(cs->v, na * sizeof *p);
+        if (!p)
+            return -1;
+        cs->v = p;
+        cs->alloc = na;
+    }
+    cs->v[cs->n].kind = kind;
+    cs->v[cs->n].c = c;
+    cs->n++;
+    return 0;
+}
+
+static int cell_is_wordchar(const struct cell *c)
+{
+    return c->kind == CELL_CHAR && is_word(c->c);
+}
+
+/* Can this neighbour cell stand next to a token without extending it? */
+static int cell_bounds(const struct cell *c)
+{
+    if (!c)
+        return 0; /* pattern edge: a substring may continue */
+    return c->kind == CELL_NONWORD || c->kind == CELL_BOUNDARY
+           || (c->kind == CELL_CHAR && !is_word(c->c));
+}
+
+static int literal_cells(const char *s, size_t len, struct cells *cs)
+{
+    if (len && is_word((unsigned char)s[0]) && cells_push(cs, CELL_BOUNDARY, 0))
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (cells_push(cs, is_space(c) ? CELL_NONWORD : CELL_CHAR, c))
+            return -1;
+    }
+    if (len && is_word((unsigned char)s[len - 1]) && cells_push(cs, CELL_BOUNDARY, 0))
+        return -1;
+    return 0;
+}
+
+/* Index just past the character class starting at p[i] == '['. */
+static size_t skip_class(const char *p, size_t len, size_t i, int *nonword_only)
+{
+    size_t j = i + 1;
+    int negated = 0, only_nonword = 1;
+    if (j < len && p[j] == '^') {
+        negated = 1;
+        j++;
+    }
+    if (j < len && p[j] == ']') {
+        j++;
+    }
+    while (j < len && p[j] != ']') {
+        unsigned char c = (unsigned char)p[j];
+        if (c == '[' && j + 1 < len && p[j + 1] == ':') {
+            const char *end = memchr(p + j + 2, ']', len - j - 2);
+            only_nonword = 0;
+            j = end ? (size_t)(end - p) + 1 : len;
+            continue;
+        }
+        if (c == '\\' && j + 1 < len) {
+            unsigned char e = (unsigned char)p[j + 1];
+            if (is_word(e) && e != 's')
+                only_nonword = 0;
+            j += 2;
+            continue;
+        }
+        if (is_word(c) || c >= 0x80)
+            only_nonword = 0;
+        j++;
+    }
+    *nonword_only = only_nonword && !negated;
+    return j < len ? j + 1 : len;
+}
+
+/* Index just past the group starting at p[i] == '('. */
+static size_t skip_group(const char *p, size_t len, size_t i)
+{
+    int depth = 0;
+    size_t j = i;
+    while (j < len) {
+        char c = p[j];
+        if (c == '\\') {
+            j += 2;
+            continue;
+        }
+        if (c == '[') {
+            int dummy;
+            j = skip_class(p, len, j, &dummy);
+            continue;
+        }
+        if (c == '(')
+            depth++;
+        else if (c == ')' && --depth == 0)
+            return j + 1;
+        j++;
+    }
+    return len;
+}
+
+/* Does the regex have a '|' outside every group and class? */
+static int top_level_alternation(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        if (p[i] == '\\')
+            i += 2;
+        else if (p[i] == '[') {
+            int dummy;
+            i = skip_class(p, len, i, &dummy);
+        } else if (p[i] == '(')
+            i = skip_group(p, len, i);
+        else if (p[i] == '|')
+            return 1;
+        else
+            i++;
+    }
+    return 0;
+}
+
+static int hexval(unsigned char c)
+{
+    if (is_digit(c))
+        return c - '0';
+    c = lower(c);
+    return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+}
+
+/* Turns a regex into cells, conservatively: anything not understood becomes CELL_UNKNOWN. */
+static int regex_cells(const char *p, size_t len, struct cells *cs)
+{
+    size_t i = 0;
+    while (i < len) {
+        size_t atom_start_cell = cs->n;
+        unsigned char c = (unsigned char)p[i];
+        int rc = 0;
+        if (c == '\\' && i + 1 < len) {
+            unsigned char e = (unsigned char)p[i + 1];
+            i += 2;
+            if (e == 'b' || e == 'A' || e == 'z' || e == 'Z')
+                rc = cells_push(cs, CELL_BOUNDARY, 0);
+            else if (e == 's' || e == 'h' || e == 'v' || e == 'n' || e == 't' || e == 'r')
+                rc = cells_push(cs, CELL_NONWORD, 0);
+            else if (e == 'Q') {
+                while (i < len && !(p[i] == '\\' && i + 1 < len && p[i + 1] == 'E'))
+                    if ((rc = cells_push(cs, CELL_CHAR, (unsigned char)p[i++])))
+                        return rc;
+                i = i < len ? i + 2 : len;
+                continue;
+            } else if (e == 'x' && i + 1 < len && hexval((unsigned char)p[i]) >= 0
+                       && hexval((unsigned char)p[i + 1]) >= 0) {
+                rc = cells_push(cs, CELL_CHAR,
+                                (unsigned char)(hexval((unsigned char)p[i]) * 16
+                                                + hexval((unsigned char)p[i + 1])));
+                i += 2;
+            } else if (!is_word(e))
+                rc = cells_push(cs, CELL_CHAR, e);
+            else
+                rc = cells_push(cs, CELL_UNKNOWN, 0);
+        } else if (c == '[') {
+            int nonword_only;
+            i = skip_class(p, len, i, &nonword_only);
+            rc = cells_push(cs, nonword_only ? CELL_NONWORD : CELL_UNKNOWN, 0);
+        } else if (c == '(') {
+            size_t end = skip_group(p, len, i);
+            /* (?i) and similar option settings are zero-width; everything else is opaque. */
+            int option_only = end - i >= 3 && p[i + 1] == '?' && p[end - 1] == ')';
+            for (size_t k = i + 2; option_only && k + 1 < end; k++)
+                if (!(lower((unsigned char)p[k]) >= 'a' && lower((unsigned char)p[k]) <= 'z')
+                    && p[k] != '-')
+                    option_only = 0;
+            if (!option_only)
+                rc = cells_push(cs, CELL_UNKNOWN, 0);
+            i = end;
+        } else if (c == '^' || c == '$') {
+            rc = cells_push(cs, CELL_BOUNDARY, 0);
+            i++;
+        } else if (c == '.') {
+            rc = cells_push(cs, CELL_UNKNOWN, 0);
+            i++;
+        } else {
+            rc = cells_push(cs, is_space(c) ? CELL_NONWORD : CELL_CHAR, c);
+            i++;
+        }
+        if (rc)
+            return rc;
+        if (i >= len || cs->n == atom_start_cell)
+            continue;
+        /* A quantifier turns the atom into "unknown", unless it is a non-word atom repeated at
+         * least once (e.g. \s+), which stays non-word. */
+        char q = p[i];
+        if (q == '?' || q == '*' || q == '+' || q == '{') {
+            int at_least_once = q == '+';
+            if (q == '{') {
+                size_t k = i + 1;
+                if (k < len && is_digit((unsigned char)p[k]) && p[k] != '0')
+                    at_least_once = 1;
+                while (k < len && p[k] != '}')
+                    k++;
+                i = k < len ? k + 1 : len;
+            } else
+                i++;
+            if (i < len && (p[i] == '?' || p[i] == '+'))
+                i++;
+            struct cell *last = &cs->v[cs->n - 1];
+            if (!(at_least_once && last->kind == CELL_NONWORD))
+                last->kind = CELL_UNKNOWN;
+        }
+    }
+    return 0;
+}
+
+/* Picks the most selective complete token among the cells: dotted runs of word characters
+ * whose neighbours cannot extend them. Longer is rarer; bare numbers and very common words
+ * are poor anchors but still better than none. */
+static int choose_anchor(const struct cells *cs, uint64_t *hash, struct kb_buf *token_out)
+{
+    static const char *const common[] = {"the", "and", "for", "not", "error", "smtp", "mail",
+                                         "with", "from", "was", "failed", "server", "please"};
+    size_t best_start = 0, best_end = 0;
+    double best_score = 0;
+    size_t i = 0;
+    while (i < cs->n) {
+        if (!cell_is_wordchar(&cs->v[i])) {
+            i++;
+            continue;
+        }
+        /* Collect the parts of one dotted run. */
+        size_t ps[MAX_PARTS * 4], pe[MAX_PARTS * 4], parts = 0;
+        for (;;) {
+            size_t s = i;
+            while (i < cs->n && cell_is_wordchar(&cs->v[i]))
+                i++;
+            if (parts < MAX_PARTS * 4) {
+                ps[parts] = s;
+                pe[parts] = i;
+                parts++;
+            }
+            if (i + 1 < cs->n && cs->v[i].kind == CELL_CHAR && cs->v[i].c == '.'
+                && cell_is_wordchar(&cs->v[i + 1]))
+                i++;
+            else
+                break;
+        }
+        size_t first = 0, last = parts;
+        if (!cell_bounds(ps[0] ? &cs->v[ps[0] - 1] : NULL))
+            first++;
+        if (!cell_bounds(pe[parts - 1] < cs->n ? &cs->v[pe[parts - 1]] : NULL))
+            last--;
+        if (first >= last || last > parts)
+            continue;
+        if (last - first > MAX_PARTS)
+            last = first + MAX_PARTS;
+        size_t s = ps[first], e = pe[last - 1];
+        double score = (double)(e - s);
+        int digits_only = 1;
+        for (size_t k = s; k < e; k++)
+            if (!is_digit(cs->v[k].c) && cs->v[k].c != '.')
+                digits_only = 0;
+        if (digits_only && last - first == 1)
+            score /= 2;
+        for (size_t k = 0; k < sizeof common / sizeof common[0]; k++) {
+            size_t n = strlen(common[k]);
+            if (n == e - s) {
+                size_t m = 0;
+                while (m < n && lower(cs->v[s + m].c) == (unsigned char)common[k][m])
+                    m++;
+                if (m == n)
+                    score = 0.5;
+            }
+        }
+        if (score > best_score) {
+            best_score = score;
+            best_start = s;
+            best_end = e;
+        }
+    }
+    if (best_score <= 0)
+        return 0;
+    uint64_t h = FNV_OFFSET;
+    for (size_t k = best_start; k < best_end; k++) {
+        h ^= lower(cs->v[k].c);
+        h *= FNV_PRIME;
+        if (token_out && kb_buf_append_char(token_out, (char)cs->v[k].c) != KB_OK)
+            return -1;
+    }
+    *hash = h;
+    return 1;
+}
+
+int kb_signature_anchor(enum kb_sig_kind kind, const char *source, size_t len, uint64_t *hash,
+                        struct kb_buf *token_out)
+{
+    struct cells cs = {0};
+    int rc;
+    if (kind == KB_SIG_REGEX && top_level_alternation(source, len))
+        return 0;
+    if (kind == KB_SIG_REGEX)
+        rc = regex_cells(source, len, &cs);
+    else
+        rc = literal_cells(source, len, &cs);
+    if (rc == 0)
+        rc = choose_anchor(&cs, hash, token_out);
+    free(cs.v);
+    return rc;
+}
+
+/* ---- signatures -------------------------------------------------------------------------- */
+
+uint32_t kb_signature_compile_options(void)
+{
+    return PCRE2_CASELESS | PCRE2_MULTILINE;
+}
+
+enum kb_status kb_literal_to_pattern(const char *literal, size_t len, struct kb_buf *out)
+{
+    enum kb_status st = KB_OK;
+    while (len && is_space((unsigned char)literal[0])) {
+        literal++;
+        len--;
+    }
+    while (len && is_space((unsigned char)literal[len - 1]))
+        len--;
+    if (len && is_word((unsigned char)literal[0]))
+        st = kb_buf_append_str(out, "\\b");
+    for (size_t i = 0; i < len && st == KB_OK; i++) {
+        unsigned char c = (unsigned char)literal[i];
+        if (is_space(c)) {
+            while (i + 1 < len && is_space((unsigned char)literal[i + 1]))
+                i++;
+            st = kb_buf_append_str(out, "\\s+");
+        } else if (is_word(c) || c == ' ') {
+            st = kb_buf_append_char(out, (char)c);
+        } else if (c < 0x20 || c >= 0x7f) {
+            st = kb_buf_printf(out, "\\x{%02x}", c);
+        } else {
+            st = kb_buf_append_char(out, '\\');
+            if (st == KB_OK)
+                st = kb_buf_append_char(out, (char)c);
+        }
+    }
+    if (st == KB_OK && len && is_word((unsigned char)literal[len - 1]))
+        st = kb_buf_append_str(out, "\\b");
+    return st;
+}
+
+/* ---- full text --------------------------------------------------------------------------- */
+
+enum kb_status kb_fts_prepare(const char *text, size_t len, struct kb_buf *out)
+{
+    size_t start = out->len;
+    enum kb_status st = kb_buf_append(out, text, len);
+    if (st != KB_OK)
+        return st;
+    char *p = out->data + start;
+    for (size_t i = 1; i + 1 < len; i++)
+        if (p[i] == '.' && is_word((unsigned char)p[i - 1]) && is_word((unsigned char)p[i + 1]))
+            p[i] = '_';
+    for (size_t i = 0; i < len; i++)
+        if (p[i] == '\0')
+            p[i] = ' ';
+    return KB_OK;
+}

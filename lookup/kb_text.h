@@ -1,0 +1,95 @@
+/*
+ * kb_text.h - text handling shared by kb-compile and kb-lookup, defined in one place:
+ * normalisation of pasted text, the prefilter tokens and anchors, literal-to-regex
+ * translation, full-text preparation and secret masking.
+ *
+ * The compiler uses the same functions on signatures and articles that the lookup uses on
+ * pasted text, so both sides always agree on what a token is.
+ */
+#ifndef KB_TEXT_H
+#define KB_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kb.h"
+#include "kb_buf.h"
+#include "kb_schema.h"
+
+/* Appends line without ANSI escape sequences and control bytes: tab and NUL become spaces,
+ * CR and every other control byte are dropped. Shared by normalisation and masking. */
+enum kb_status kb_clean_line(const char *line, size_t len, struct kb_buf *out);
+
+/* ---- normalisation ----------------------------------------------------------------------- */
+
+/* Pasted text made matchable: CR removed, ANSI escape sequences and other control bytes
+ * dropped, NUL bytes turned into spaces, escaped quoting undone (\n \t \" \\ and Python
+ * b'...' reprs), log prefixes (timestamps, levels, "S:"/"C:" transcript markers) stripped,
+ * multi-line SMTP replies ("535-5.7.8 ..." / "535 5.7.8 ...") unfolded onto one line.
+ * Invalid UTF-8 bytes are kept as they are (PCRE2 runs without UTF mode). */
+struct kb_norm {
+    char *text;          /* normalised lines joined by '\n'; NUL-terminated; no NUL inside */
+    size_t len;
+    size_t line_count;   /* number of normalised lines */
+    size_t *line_start;  /* [line_count] offset in text of each normalised line */
+    size_t *orig_line;   /* [line_count] 1-based line of the original input it came from */
+    size_t orig_line_count;
+    size_t *orig_start;  /* [orig_line_count + 1] offsets of original lines in the input */
+    const char *input;   /* the caller's input (not owned) */
+    size_t input_len;
+};
+
+/* Normalises input (len bytes). out must be released with kb_norm_release, also on error. */
+enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out);
+void kb_norm_release(struct kb_norm *norm);
+/* Index of the normalised line holding byte offset off of norm->text. */
+size_t kb_norm_line_of(const struct kb_norm *norm, size_t off);
+
+/* ---- prefilter tokens -------------------------------------------------------------------- */
+
+/* A token is a run of [A-Za-z0-9_]; runs joined by single dots form a dotted token
+ * ("5.7.139", "smtp.office365.com"). The text side emits every word and every contiguous
+ * sub-sequence of a dotted token's parts, so a signature whose anchor is "outlook.com" is a
+ * candidate for a text holding "eur.prod.outlook.com". Hashes are of the lowercased token. */
+uint64_t kb_token_hash(const char *token, size_t len);
+
+/* Calls emit(hash, arg) for every prefilter token of text (duplicates possible). Stops and
+ * returns emit's non-zero value if it returns one. */
+int kb_text_tokens(const char *text, size_t len, int (*emit)(uint64_t hash, void *arg),
+                   void *arg);
+
+/* Chooses the prefilter anchor of a signature: a token that every text matching the signature
+ * must contain as a token. Returns 1 and sets *hash (and appends the token to token_out when
+ * not NULL) when there is one; 0 when the signature must run on every lookup (e.g. a regex
+ * with top-level alternation); -1 when out of memory. */
+int kb_signature_anchor(enum kb_sig_kind kind, const char *source, size_t len,
+                        uint64_t *hash, struct kb_buf *token_out);
+
+/* ---- signatures -------------------------------------------------------------------------- */
+
+/* Appends to out the PCRE2 pattern (compiled caseless, no UTF) matching literal the way the
+ * KB format defines: white-space runs match any white space, alphanumeric ends need word
+ * boundaries, everything else is literal. */
+enum kb_status kb_literal_to_pattern(const char *literal, size_t len, struct kb_buf *out);
+
+/* PCRE2 compile options every signature is compiled with (compiler and lookup agree). */
+uint32_t kb_signature_compile_options(void);
+
+/* ---- full text --------------------------------------------------------------------------- */
+
+/* Appends text prepared for the FTS5 index or query: status codes and dotted tokens made
+ * single tokens ("5.7.139" -> "5_7_139", "smtp.gmail.com" -> "smtp_gmail_com"), so that the
+ * unicode61 tokenizer (with '_' as a token character) keeps them whole. */
+enum kb_status kb_fts_prepare(const char *text, size_t len, struct kb_buf *out);
+
+/* The tokenizer declaration used for entry_fts; part of the schema. */
+#define KB_FTS_TOKENIZE "unicode61 remove_diacritics 2 tokenchars '_'"
+
+/* ---- secrets ----------------------------------------------------------------------------- */
+
+/* Appends line with credentials masked as "***": base64 blobs after AUTH PLAIN/AUTH LOGIN and
+ * in the client lines answering a 334 challenge, passwords in URLs (scheme://user:pass@host),
+ * password=/pass:/secret= style assignments. Control bytes other than tab are dropped. */
+enum kb_status kb_mask_secrets(const char *line, size_t len, struct kb_buf *out);
+
+#endif
