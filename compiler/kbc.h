@@ -1,0 +1,248 @@
+/*
+ * kbc.h - kb-compile's internal header: the in-memory model of a knowledge base and the
+ * functions of each compiler stage.
+ *
+ * Pipeline (main.c drives it):
+ *   scan.c      KB_DIR -> sorted list of *.md files, read whole
+ *   parse.c     one file -> front matter, cmark AST -> article, entries, signatures, examples
+ *   render.c    AST ranges -> plain text, ANSI text, Markdown (lookup does not link cmark)
+ *   validate.c  checks across files: ids, links, also=, placeholders; derives foreign ids
+ *   write.c     the SQLite database in a temporary file, renamed into place at the end
+ *   selftest.c  every example run through libkb's kb_query_run on the new database
+ *   diag.c      collects "path:line:col: error: message" diagnostics, printed sorted
+ *   sha256.c    build hash of the sources
+ * Nothing here is used outside compiler/. Strings in the model are heap-owned by the struct
+ * that holds them and freed by its _release function.
+ */
+#ifndef KBC_H
+#define KBC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cmark.h>
+
+#include "kb.h"
+#include "kb_buf.h"
+#include "kb_schema.h"
+
+#define KBC_PROGRAM "kb-compile"
+#define KBC_MAX_FILE_SIZE ((size_t)64 * 1024 * 1024) /* one article at most 64 MiB */
+#define KBC_BINARY_PROBE 8192                         /* NUL in the first 8 KB: binary */
+#define KBC_MAX_ID_LEN 64
+#define KBC_SELFTEST_TOP 3
+
+/* Small helpers shared by all stages (in diag.c). */
+void *kbc_grow(void *items, size_t *alloc, size_t count, size_t size); /* NULL: no memory */
+char *kbc_strndup(const char *s, size_t len);                         /* NULL: no memory */
+
+/* ---- diagnostics (diag.c) ---------------------------------------------------------------- */
+
+enum kbc_severity { KBC_WARNING = 0, KBC_ERROR = 1 };
+
+struct kbc_diag {
+    char *path; /* as shown: KB_DIR joined with the relative path */
+    size_t line, col;
+    enum kbc_severity severity;
+    char *message;
+    size_t seq; /* insertion order: keeps the sort stable */
+};
+
+struct kbc_diags {
+    struct kbc_diag *items;
+    size_t count, alloc;
+    size_t errors, warnings;
+    int nomem; /* a diagnostic was lost for lack of memory: counts as an error */
+};
+
+void kbc_diags_init(struct kbc_diags *diags);
+void kbc_diags_release(struct kbc_diags *diags);
+/* Records one diagnostic; line/col 0 print as 1. Out of memory sets diags->nomem. */
+void kbc_diag(struct kbc_diags *diags, enum kbc_severity severity, const char *path,
+              size_t line, size_t col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* Prints all diagnostics sorted by path, line, column (then insertion order) to out. */
+void kbc_diags_print(struct kbc_diags *diags, FILE *out);
+static inline int kbc_diags_failed(const struct kbc_diags *diags)
+{
+    return diags->errors > 0 || diags->nomem;
+}
+
+/* ---- files (scan.c) ---------------------------------------------------------------------- */
+
+struct kbc_file {
+    char *rel;     /* path relative to KB_DIR, '/'-separated */
+    char *display; /* path used in messages */
+    char *data;    /* whole content, NUL-terminated; NULL when unreadable */
+    size_t len;
+};
+
+struct kbc_files {
+    struct kbc_file *items;
+    size_t count, alloc;
+};
+
+/* Walks root for *.md files (see kb/README.md), sorted by relative path, and reads each.
+ * Unreadable files are reported in diags and kept with data NULL. Returns KB_ERR_IO with a
+ * message when root itself cannot be opened, KB_ERR_NOMEM when out of memory. */
+enum kb_status kbc_scan(const char *root, struct kbc_files *files, struct kbc_diags *diags,
+                        struct kb_error *err);
+void kbc_files_release(struct kbc_files *files);
+
+/* Hex SHA-256 (65 bytes with NUL) over every read file: rel, NUL, decimal size, NUL, data. */
+void kbc_build_hash(const struct kbc_files *files, char out[65]);
+
+/* ---- SHA-256 (sha256.c) ------------------------------------------------------------------ */
+
+struct kbc_sha256 {
+    uint32_t state[8];
+    uint64_t bytes;
+    unsigned char block[64];
+    size_t used;
+};
+
+void kbc_sha256_init(struct kbc_sha256 *ctx);
+void kbc_sha256_update(struct kbc_sha256 *ctx, const void *data, size_t len);
+void kbc_sha256_final(struct kbc_sha256 *ctx, unsigned char digest[32]);
+/* digest as 64 lowercase hex digits plus NUL. */
+void kbc_sha256_hex(const unsigned char digest[32], char out[65]);
+
+/* ---- the model --------------------------------------------------------------------------- */
+
+struct kbc_sig {
+    enum kb_sig_kind kind;
+    char *source;  /* as written, without "re:" */
+    char *pattern; /* what PCRE2 compiles */
+    double weight;
+    enum kb_sig_context context;
+    char *captures; /* comma-separated named groups */
+    int has_anchor;
+    int64_t anchor;
+    size_t line, col;
+};
+
+struct kbc_example {
+    int counter;
+    char *text;
+    char *also; /* comma-separated ids, "" if none */
+    size_t line, col;
+};
+
+/* A placeholder {{name|default}} seen in an entry's prose or code. */
+struct kbc_placeholder {
+    char *name;
+    int has_default;
+    size_t line, col;
+};
+
+enum kbc_ref_kind { KBC_REF_RELATED, KBC_REF_LINK, KBC_REF_ALSO };
+
+/* A reference to an entry id that must exist (related:, [text](kb:id), also=). */
+struct kbc_ref {
+    enum kbc_ref_kind kind;
+    char *id;
+    size_t line, col;
+};
+
+struct kbc_entry {
+    char *id;   /* NULL until known (foreign entries get theirs in kbc_validate) */
+    size_t id_line, id_col;
+    char *title;
+    size_t line, col; /* the level-2 heading (1:1 for foreign files) */
+    char *provider, *audience, *related;
+    char *why_text, *why_ansi, *why_md;
+    char *solution_text, *solution_ansi, *solution_md;
+    char *body_md;
+    char *body_text; /* plain text of the entry, for the full-text index only */
+    int fulltext_only;
+    struct kbc_sig *sigs;
+    size_t sig_count, sig_alloc;
+    struct kbc_example *examples;
+    size_t example_count, example_alloc;
+    struct kbc_placeholder *placeholders;
+    size_t placeholder_count, placeholder_alloc;
+    int64_t row_id; /* entry.id in the database, set by the writer */
+};
+
+struct kbc_article {
+    const struct kbc_file *file; /* not owned */
+    char *title;
+    char *intro_md;
+    int foreign; /* no kb- block: one full-text-only entry */
+    struct kbc_entry *entries;
+    size_t entry_count, entry_alloc;
+    struct kbc_ref *refs;
+    size_t ref_count, ref_alloc;
+};
+
+struct kbc_kb {
+    struct kbc_article *articles;
+    size_t count, alloc;
+};
+
+void kbc_kb_release(struct kbc_kb *kb);
+
+/* ---- parse.c ----------------------------------------------------------------------------- */
+
+/* Parses one read file into kb (appending zero or one article). Problems go to diags; a
+ * skipped file (empty, binary, too deeply nested) adds a warning and no article. Fails only
+ * when out of memory. */
+enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
+                              struct kbc_diags *diags);
+
+/* ---- render.c ---------------------------------------------------------------------------- */
+
+enum kbc_style { KBC_PLAIN = 0, KBC_ANSI = 1 };
+
+/* Appends the terminal rendering of the sibling blocks [first, end) (end may be NULL for
+ * "to the last sibling"). Code blocks whose info string starts with "kb-" are left out. */
+enum kb_status kbc_render_text(cmark_node *first, cmark_node *end, enum kbc_style style,
+                               struct kb_buf *out);
+
+/* Appends the CommonMark rendering of the sibling blocks [first, end). The nodes are moved
+ * into a scratch document for rendering and put back where they were before returning. */
+enum kb_status kbc_render_md(cmark_node *first, cmark_node *end, struct kb_buf *out);
+
+/* ---- validate.c -------------------------------------------------------------------------- */
+
+/* Checks across the whole KB: id syntax and uniqueness, references, placeholders; assigns
+ * derived ids to foreign entries. Problems go to diags. Fails only when out of memory. */
+enum kb_status kbc_validate(struct kbc_kb *kb, struct kbc_diags *diags);
+
+/* Is this a valid entry id? ([a-z0-9]+(-[a-z0-9]+)*, at most 64 characters) */
+int kbc_id_valid(const char *id, size_t len);
+
+/* ---- write.c ----------------------------------------------------------------------------- */
+
+struct kbc_counts {
+    size_t articles, entries, signatures, examples;
+};
+
+/* Writes the database for kb into path (an existing, empty file). build_hash is the hex
+ * SHA-256; source_date may be NULL. Sets each entry's row_id. */
+enum kb_status kbc_write_db(const char *path, struct kbc_kb *kb, const char *build_hash,
+                            const char *source_date, struct kbc_counts *counts,
+                            struct kb_error *err);
+
+/* The temporary output file. kbc_tmp_create makes "<dir_of_out>/<base>.tmp-XXXXXX" (or, when
+ * out is NULL, one in $TMPDIR) and registers it so SIGINT/SIGTERM remove it. */
+struct kbc_tmp {
+    char *path;
+    int fd;
+};
+enum kb_status kbc_tmp_create(const char *out, struct kbc_tmp *tmp, struct kb_error *err);
+/* fsyncs and renames the temporary file over out; on failure it is removed. */
+enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_error *err);
+/* Removes the temporary file (if any) and forgets it. Safe to call twice. */
+void kbc_tmp_discard(struct kbc_tmp *tmp);
+/* Installs the SIGINT/SIGTERM/SIGHUP handlers that remove the registered temporary file. */
+void kbc_install_signal_handlers(void);
+
+/* ---- selftest.c -------------------------------------------------------------------------- */
+
+/* Runs every example and counter-example of kb through kb_query_run on the database at
+ * db_path; failures go to diags as errors. *checked counts the examples run. */
+enum kb_status kbc_selftest(const char *db_path, const struct kbc_kb *kb,
+                            struct kbc_diags *diags, size_t *checked, struct kb_error *err);
+
+#endif

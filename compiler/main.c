@@ -1,0 +1,207 @@
+/*
+ * main.c - kb-compile's command line: options, the pipeline (scan, parse, validate, write,
+ * self-test, rename), the summary line, and the one place that maps outcomes to exit codes:
+ *   0  compiled (warnings allowed)
+ *   1  the knowledge base has errors (nothing written, the previous output untouched)
+ *   2  usage error, or the input directory or the output could not be used
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kbc.h"
+
+#define EXIT_KB_ERRORS 1
+#define EXIT_TROUBLE 2
+
+static const char usage_text[] =
+    "Usage: kb-compile [options] KB_DIR -o OUT.db\n"
+    "\n"
+    "Compiles the knowledge base in KB_DIR (every *.md below it, see kb/README.md) into one\n"
+    "SQLite database for kb-lookup. Every example is checked with the lookup code before the\n"
+    "database replaces OUT.db; on any error OUT.db is left as it was.\n"
+    "\n"
+    "Options:\n"
+    "  -o, --output FILE  write the database to FILE\n"
+    "      --check        validate (and self-test) only; write nothing\n"
+    "      --no-self-test do not run the examples through the lookup\n"
+    "      --quiet        no summary line\n"
+    "  -h, --help         show this help and exit\n"
+    "      --version      show the program and database schema version and exit\n"
+    "\n"
+    "Diagnostics go to stderr as 'path:line:col: error: message'. SOURCE_DATE_EPOCH, when set,\n"
+    "is stored as the build date.\n"
+    "\n"
+    "Exit status: 0 compiled, 1 the knowledge base has errors, 2 usage or I/O error.\n";
+
+struct options {
+    const char *kb_dir;
+    const char *output;
+    int check, quiet, self_test;
+};
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "%s: ", KBC_PROGRAM);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", KBC_PROGRAM);
+    return EXIT_TROUBLE;
+}
+
+/* Returns -1 to go on, else the exit code. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    int only_operands = 0;
+    o->self_test = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (only_operands || arg[0] != '-' || !arg[1]) {
+            if (o->kb_dir)
+                return usage_error("unexpected argument '%s' (one KB_DIR only)", arg);
+            o->kb_dir = arg;
+        } else if (strcmp(arg, "--") == 0) {
+            only_operands = 1;
+        } else if (strcmp(arg, "-h") == 0 || strcmp(arg, "--help") == 0) {
+            fputs(usage_text, stdout);
+            return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_SUCCESS : EXIT_TROUBLE;
+        } else if (strcmp(arg, "--version") == 0) {
+            printf("kb-compile %s (database schema %d)\n", KB_VERSION, KB_SCHEMA_VERSION);
+            return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_SUCCESS : EXIT_TROUBLE;
+        } else if (strcmp(arg, "--check") == 0) {
+            o->check = 1;
+        } else if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
+            o->quiet = 1;
+        } else if (strcmp(arg, "--no-self-test") == 0) {
+            o->self_test = 0;
+        } else if (strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("option '%s' needs a file name", arg);
+            o->output = argv[++i];
+        } else if (strncmp(arg, "--output=", 9) == 0) {
+            o->output = arg + 9;
+        } else if (strncmp(arg, "-o", 2) == 0) {
+            o->output = arg + 2;
+        } else {
+            return usage_error("unknown option '%s'", arg);
+        }
+    }
+    if (!o->kb_dir)
+        return usage_error("%s", "missing KB_DIR");
+    if (!o->check && (!o->output || !o->output[0]))
+        return usage_error("%s", "missing '-o OUT.db' (or use --check)");
+    if (o->check && o->output)
+        return usage_error("%s", "--check writes nothing: drop '-o'");
+    return -1;
+}
+
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+static void summary(const struct options *o, const struct kbc_counts *c, size_t examples,
+                    const struct timespec *start)
+{
+    if (o->quiet)
+        return;
+    const char *done = !o->self_test ? "not self-tested" : o->check ? "checked" : "verified";
+    fprintf(stderr, "%s: %zu articles, %zu entries, %zu signatures, %zu examples %s in %.2f s",
+            KBC_PROGRAM, c->articles, c->entries, c->signatures, examples, done,
+            seconds_since(start));
+    if (!o->check)
+        fprintf(stderr, " -> %s", o->output);
+    fputc('\n', stderr);
+}
+
+static void count_model(const struct kbc_kb *kb, struct kbc_counts *c)
+{
+    memset(c, 0, sizeof *c);
+    c->articles = kb->count;
+    for (size_t i = 0; i < kb->count; i++) {
+        c->entries += kb->articles[i].entry_count;
+        for (size_t j = 0; j < kb->articles[i].entry_count; j++) {
+            c->signatures += kb->articles[i].entries[j].sig_count;
+            c->examples += kb->articles[i].entries[j].example_count;
+        }
+    }
+}
+
+/* The whole compile; returns the exit code. */
+static int run(const struct options *o)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    struct kbc_files files = {0};
+    struct kbc_kb kb = {0};
+    struct kbc_diags diags;
+    struct kbc_tmp tmp = {NULL, -1};
+    struct kbc_counts counts;
+    struct kb_error err = {KB_OK, ""};
+    size_t checked = 0;
+    int code = EXIT_TROUBLE;
+    kbc_diags_init(&diags);
+
+    enum kb_status status = kbc_scan(o->kb_dir, &files, &diags, &err);
+    for (size_t i = 0; i < files.count && status == KB_OK; i++)
+        status = kbc_parse_file(&files.items[i], &kb, &diags);
+    if (status == KB_OK)
+        status = kbc_validate(&kb, &diags);
+    if (status != KB_OK)
+        goto trouble;
+    count_model(&kb, &counts);
+    if (kbc_diags_failed(&diags)) {
+        code = EXIT_KB_ERRORS;
+        goto cleanup;
+    }
+    if (o->check && !o->self_test) {
+        code = EXIT_SUCCESS;
+        goto cleanup;
+    }
+    char hash[65];
+    kbc_build_hash(&files, hash);
+    const char *date = getenv("SOURCE_DATE_EPOCH");
+    if (date && !date[0])
+        date = NULL;
+    if ((status = kbc_tmp_create(o->check ? NULL : o->output, &tmp, &err)) != KB_OK
+        || (status = kbc_write_db(tmp.path, &kb, hash, date, &counts, &err)) != KB_OK)
+        goto trouble;
+    if (o->self_test && (status = kbc_selftest(tmp.path, &kb, &diags, &checked, &err)) != KB_OK)
+        goto trouble;
+    if (kbc_diags_failed(&diags)) {
+        code = EXIT_KB_ERRORS;
+        goto cleanup;
+    }
+    if (!o->check && (status = kbc_tmp_commit(&tmp, o->output, &err)) != KB_OK)
+        goto trouble;
+    code = EXIT_SUCCESS;
+    goto cleanup;
+trouble:
+    fprintf(stderr, "%s: %s\n", KBC_PROGRAM,
+            err.message[0] ? err.message : kb_status_str(status));
+    code = EXIT_TROUBLE;
+cleanup:
+    kbc_tmp_discard(&tmp);
+    kbc_diags_print(&diags, stderr);
+    if (code == EXIT_KB_ERRORS)
+        fprintf(stderr, "%s: %zu error%s, %zu warning%s; nothing written\n", KBC_PROGRAM,
+                diags.errors, diags.errors == 1 ? "" : "s", diags.warnings,
+                diags.warnings == 1 ? "" : "s");
+    else if (code == EXIT_SUCCESS)
+        summary(o, &counts, o->self_test ? checked : counts.examples, &start);
+    kbc_diags_release(&diags);
+    kbc_kb_release(&kb);
+    kbc_files_release(&files);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    int code = parse_args(argc, argv, &o);
+    if (code >= 0)
+        return code;
+    kbc_install_signal_handlers();
+    return run(&o);
+}

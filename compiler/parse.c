@@ -1,0 +1,1204 @@
+/*
+ * parse.c - one Markdown file to the compiler's model (kbc.h), following kb/README.md.
+ *
+ *   1. empty and binary files are skipped with a warning;
+ *   2. a leading YAML front matter is read for title/description and blanked (replaced by
+ *      spaces, newlines kept) so cmark never sees it and line numbers stay right;
+ *   3. cmark parses the text; one cmark_iter walk collects the level-1/level-2 sections, the
+ *      `kb-` fenced blocks and the kb: links (no recursion: nesting depth is untrusted);
+ *   4. a file without any kb- block becomes one full-text-only entry; otherwise every level-2
+ *      section with a kb-entry block becomes an entry with its signatures and examples;
+ *   5. the kb- blocks are removed from the AST (kb-example ones kept as plain code) and the
+ *      entry's parts are rendered (render.c).
+ * Positions: cmark's sourcepos for nodes; a line inside a fenced block is at the block's line
+ * + 1 + its index, at the fence's column + its offset in the line.
+ */
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kbc.h"
+#include "kbc_sig.h"
+
+/* A file whose rendering would cost more than this (leaf lines x nesting depth, roughly the
+ * indentation the renderers would write) is skipped: deep nesting makes rendering quadratic
+ * and cmark aborts past 1 GiB of output. */
+#define MAX_RENDER_COST ((size_t)16 * 1024 * 1024)
+
+enum block_type { BLOCK_ENTRY, BLOCK_SIGNATURES, BLOCK_EXAMPLE, BLOCK_COUNTER, BLOCK_UNKNOWN };
+
+static const char *const block_names[] = {"kb-entry", "kb-signatures", "kb-example",
+                                          "kb-counterexample"};
+
+static const char *const providers[] = {
+    "any",   "m365",   "exchange", "gmail", "google-workspace", "outlook-com",
+    "yahoo", "icloud", "zoho",     "postfix", "exim",           "sendmail",
+    "ses",   "sendgrid", "mailgun", "postmark"};
+
+struct kb_block {
+    cmark_node *node;
+    enum block_type type;
+    long section; /* index into sections, -1 when before any level-2 heading */
+    size_t line, col, end_line;
+};
+
+struct section {
+    cmark_node *heading;
+    cmark_node *end; /* the next level-1/level-2 heading, NULL at the end of the file */
+    size_t line, col, end_line; /* end_line: first line after the section */
+    int used;                    /* has an entry */
+};
+
+struct parse {
+    const struct kbc_file *file;
+    struct kbc_diags *diags;
+    const char *path;
+    char *src; /* the file with front matter blanked */
+    size_t len;
+    char *fm_title, *fm_description;
+    cmark_node *doc;
+    cmark_node *h1;
+    cmark_node *first_heading;
+    struct section *sections;
+    size_t section_count, section_alloc;
+    struct kb_block *blocks;
+    size_t block_count, block_alloc;
+    size_t max_depth, cost;
+    struct kbc_article *article;
+};
+
+/* ---- small text helpers ------------------------------------------------------------------ */
+
+static int is_blank_char(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r';
+}
+
+static void trim(const char **s, size_t *len)
+{
+    while (*len && is_blank_char(**s)) {
+        (*s)++;
+        (*len)--;
+    }
+    while (*len && is_blank_char((*s)[*len - 1]))
+        (*len)--;
+}
+
+/* The plain text of a node's inline content (a heading's title), trimmed. */
+static char *node_text(cmark_node *node)
+{
+    struct kb_buf buf;
+    kb_buf_init(&buf, 0);
+    char *s = NULL;
+    cmark_node *child = cmark_node_first_child(node);
+    enum kb_status status = KB_OK;
+    for (; child && status == KB_OK; child = cmark_node_next(child)) {
+        cmark_iter *it = cmark_iter_new(child);
+        cmark_event_type ev;
+        while (status == KB_OK && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+            cmark_node *n = cmark_iter_get_node(it);
+            cmark_node_type t = cmark_node_get_type(n);
+            if (ev != CMARK_EVENT_ENTER)
+                continue;
+            if (t == CMARK_NODE_TEXT || t == CMARK_NODE_CODE)
+                status = kb_buf_append_str(&buf, cmark_node_get_literal(n));
+            else if (t == CMARK_NODE_SOFTBREAK || t == CMARK_NODE_LINEBREAK)
+                status = kb_buf_append_char(&buf, ' ');
+        }
+        cmark_iter_free(it);
+    }
+    if (status == KB_OK) {
+        const char *p = buf.data ? buf.data : "";
+        size_t n = buf.len;
+        trim(&p, &n);
+        s = kbc_strndup(p, n);
+    }
+    kb_buf_release(&buf);
+    return s;
+}
+
+static int heading_level(cmark_node *node)
+{
+    if (!node || cmark_node_get_type(node) != CMARK_NODE_HEADING)
+        return 0;
+    return cmark_node_get_heading_level(node);
+}
+
+static enum kb_status append_list_item(struct kb_buf *out, const char *s, size_t len)
+{
+    enum kb_status status = out->len ? kb_buf_append_char(out, ',') : KB_OK;
+    return status == KB_OK ? kb_buf_append(out, s, len) : status;
+}
+
+/* ---- front matter ------------------------------------------------------------------------ */
+
+/* Length of the line at p (without its '\n'), trailing blanks and CR excluded in *content. */
+static size_t line_at(const char *p, const char *end, size_t *content)
+{
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+    size_t c = n;
+    while (c && is_blank_char(p[c - 1]))
+        c--;
+    *content = c;
+    return n;
+}
+
+static char *fm_value(const char *line, size_t len, const char *key)
+{
+    size_t klen = strlen(key);
+    if (len <= klen || strncmp(line, key, klen) != 0 || line[klen] != ':')
+        return NULL;
+    const char *v = line + klen + 1;
+    size_t n = len - klen - 1;
+    trim(&v, &n);
+    if (n >= 2 && (v[0] == '"' || v[0] == '\'') && v[n - 1] == v[0]) {
+        v++;
+        n -= 2;
+    }
+    return kbc_strndup(v, n);
+}
+
+/* Recognises a leading "---" ... "---"/"..." block: keeps title and description, blanks it. */
+static enum kb_status front_matter(struct parse *p)
+{
+    char *s = p->src, *end = p->src + p->len;
+    size_t content;
+    if (p->len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+        s += 3; /* a UTF-8 byte order mark */
+    size_t n = line_at(s, end, &content);
+    if (content != 3 || memcmp(s, "---", 3) != 0 || s + n >= end)
+        return KB_OK;
+    char *line = s + n + 1, *close = NULL;
+    while (line < end) {
+        n = line_at(line, end, &content);
+        if (content == 3 && (memcmp(line, "---", 3) == 0 || memcmp(line, "...", 3) == 0)) {
+            close = line + n;
+            break;
+        }
+        line += n + (line + n < end);
+    }
+    if (!close)
+        return KB_OK; /* no closing line: "---" was a thematic break */
+    for (line = s + 4; line < close;) {
+        n = line_at(line, close, &content);
+        char *v;
+        if (!p->fm_title && (v = fm_value(line, content, "title")) != NULL)
+            p->fm_title = v;
+        else if (!p->fm_description && (v = fm_value(line, content, "description")) != NULL)
+            p->fm_description = v;
+        line += n + 1;
+    }
+    for (char *c = p->src; c < close; c++)
+        if (*c != '\n')
+            *c = ' ';
+    return KB_OK;
+}
+
+/* ---- the walk ---------------------------------------------------------------------------- */
+
+static enum block_type block_type_of(const char *info, size_t *word_len)
+{
+    size_t n = 0;
+    while (info[n] && !isspace((unsigned char)info[n]))
+        n++;
+    *word_len = n;
+    for (size_t i = 0; i < sizeof block_names / sizeof *block_names; i++)
+        if (strlen(block_names[i]) == n && strncmp(info, block_names[i], n) == 0)
+            return (enum block_type)i;
+    return BLOCK_UNKNOWN;
+}
+
+static enum kb_status add_ref(struct kbc_article *a, enum kbc_ref_kind kind, const char *id,
+                              size_t len, size_t line, size_t col)
+{
+    struct kbc_ref *refs = kbc_grow(a->refs, &a->ref_alloc, a->ref_count, sizeof *refs);
+    if (!refs)
+        return KB_ERR_NOMEM;
+    a->refs = refs;
+    char *copy = kbc_strndup(id, len);
+    if (!copy)
+        return KB_ERR_NOMEM;
+    refs[a->ref_count++] = (struct kbc_ref){kind, copy, line, col};
+    return KB_OK;
+}
+
+static enum kb_status top_heading(struct parse *p, cmark_node *node)
+{
+    int level = heading_level(node);
+    if (level > 2)
+        return KB_OK;
+    if (p->section_count) {
+        struct section *last = &p->sections[p->section_count - 1];
+        if (!last->end) {
+            last->end = node;
+            last->end_line = (size_t)cmark_node_get_start_line(node);
+        }
+    }
+    if (level == 1) {
+        if (!p->h1)
+            p->h1 = node;
+        return KB_OK;
+    }
+    struct section *s = kbc_grow(p->sections, &p->section_alloc, p->section_count, sizeof *s);
+    if (!s)
+        return KB_ERR_NOMEM;
+    p->sections = s;
+    s[p->section_count++] = (struct section){
+        node, NULL, (size_t)cmark_node_get_start_line(node),
+        (size_t)cmark_node_get_start_column(node), SIZE_MAX, 0};
+    return KB_OK;
+}
+
+static long current_section(const struct parse *p)
+{
+    if (!p->section_count || p->sections[p->section_count - 1].end)
+        return -1;
+    return (long)p->section_count - 1;
+}
+
+static enum kb_status code_block(struct parse *p, cmark_node *node)
+{
+    const char *info = cmark_node_get_fence_info(node);
+    if (!info || strncmp(info, "kb-", 3) != 0)
+        return KB_OK;
+    size_t word;
+    struct kb_block *b = kbc_grow(p->blocks, &p->block_alloc, p->block_count, sizeof *b);
+    if (!b)
+        return KB_ERR_NOMEM;
+    p->blocks = b;
+    b[p->block_count++] = (struct kb_block){
+        node, block_type_of(info, &word), current_section(p),
+        (size_t)cmark_node_get_start_line(node), (size_t)cmark_node_get_start_column(node),
+        (size_t)cmark_node_get_end_line(node)};
+    return KB_OK;
+}
+
+static enum kb_status link(struct parse *p, cmark_node *node)
+{
+    const char *url = cmark_node_get_url(node);
+    if (!url || strncmp(url, "kb:", 3) != 0)
+        return KB_OK;
+    return add_ref(p->article, KBC_REF_LINK, url + 3, strlen(url + 3),
+                   (size_t)cmark_node_get_start_line(node),
+                   (size_t)cmark_node_get_start_column(node));
+}
+
+/* One pass over the AST: sections, kb- blocks, kb: links, and the cost of rendering. */
+static enum kb_status walk(struct parse *p)
+{
+    cmark_iter *it = cmark_iter_new(p->doc);
+    if (!it)
+        return KB_ERR_NOMEM;
+    enum kb_status status = KB_OK;
+    size_t depth = 0;
+    cmark_event_type ev;
+    while (status == KB_OK && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *node = cmark_iter_get_node(it);
+        cmark_node_type type = cmark_node_get_type(node);
+        int container = type == CMARK_NODE_LIST || type == CMARK_NODE_ITEM
+                        || type == CMARK_NODE_BLOCK_QUOTE;
+        if (ev == CMARK_EVENT_EXIT) {
+            if (container)
+                depth--;
+            continue;
+        }
+        if (container && ++depth > p->max_depth)
+            p->max_depth = depth;
+        if (type == CMARK_NODE_PARAGRAPH || type == CMARK_NODE_HEADING
+            || type == CMARK_NODE_CODE_BLOCK || type == CMARK_NODE_HTML_BLOCK) {
+            size_t lines = (size_t)(cmark_node_get_end_line(node)
+                                    - cmark_node_get_start_line(node) + 1);
+            p->cost += lines * (depth + 1);
+        }
+        if (type == CMARK_NODE_HEADING && !p->first_heading)
+            p->first_heading = node;
+        if (type == CMARK_NODE_HEADING && cmark_node_parent(node) == p->doc)
+            status = top_heading(p, node);
+        else if (type == CMARK_NODE_CODE_BLOCK)
+            status = code_block(p, node);
+        else if (type == CMARK_NODE_LINK)
+            status = link(p, node);
+    }
+    cmark_iter_free(it);
+    return status;
+}
+
+/* ---- kb-entry ---------------------------------------------------------------------------- */
+
+static int in_list(const char *s, size_t n, const char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (strlen(list[i]) == n && strncmp(s, list[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Splits a comma-separated value; each item is checked (provider) or recorded as a reference
+ * (related) and appended to out in normal form "a,b". */
+static enum kb_status comma_values(struct parse *p, const char *key, const char *v, size_t n,
+                                   size_t line, size_t col, struct kb_buf *out)
+{
+    enum kb_status status = KB_OK;
+    size_t i = 0;
+    while (i <= n && status == KB_OK) {
+        size_t start = i;
+        while (i < n && v[i] != ',')
+            i++;
+        const char *item = v + start;
+        size_t len = i - start;
+        size_t lead = 0;
+        while (lead < len && is_blank_char(item[lead]))
+            lead++;
+        item += lead;
+        len -= lead;
+        trim(&item, &len);
+        size_t item_col = col + start + lead;
+        i++;
+        if (!len)
+            continue;
+        if (strcmp(key, "provider") == 0
+            && !in_list(item, len, providers, sizeof providers / sizeof *providers)) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, line, item_col, "unknown provider '%.*s'",
+                     (int)len, item);
+            continue;
+        }
+        if (strcmp(key, "related") == 0)
+            status = add_ref(p->article, KBC_REF_RELATED, item, len, line, item_col);
+        if (status == KB_OK)
+            status = append_list_item(out, item, len);
+    }
+    return status;
+}
+
+static enum kb_status set_string(char **field, const char *s, size_t n)
+{
+    char *copy = kbc_strndup(s, n);
+    if (!copy)
+        return KB_ERR_NOMEM;
+    free(*field);
+    *field = copy;
+    return KB_OK;
+}
+
+static enum kb_status entry_key(struct parse *p, struct kbc_entry *e, const char *key,
+                                size_t key_len, const char *v, size_t n, size_t line,
+                                size_t col, size_t value_col)
+{
+    static const char *const keys[] = {"id", "provider", "audience", "related"};
+    static const char *const audiences[] = {"user", "admin", "both"};
+    if (!in_list(key, key_len, keys, 4)) {
+        kbc_diag(p->diags, KBC_ERROR, p->path, line, col,
+                 "unknown key '%.*s' in kb-entry block (expected id, provider, audience or "
+                 "related)",
+                 (int)key_len, key);
+        return KB_OK;
+    }
+    if (key_len == 2) { /* id */
+        if (!kbc_id_valid(v, n))
+            kbc_diag(p->diags, KBC_ERROR, p->path, line, value_col,
+                     "malformed id '%.*s' (lowercase letters, digits and single hyphens, at "
+                     "most %d characters)",
+                     (int)n, v, KBC_MAX_ID_LEN);
+        e->id_line = line;
+        e->id_col = col;
+        return set_string(&e->id, v, n);
+    }
+    if (key_len == 8 && key[0] == 'a') { /* audience */
+        if (!in_list(v, n, audiences, 3)) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, line, value_col,
+                     "unknown audience '%.*s' (expected user, admin or both)", (int)n, v);
+            return KB_OK;
+        }
+        return set_string(&e->audience, v, n);
+    }
+    struct kb_buf buf;
+    kb_buf_init(&buf, 0);
+    char name[16];
+    snprintf(name, sizeof name, "%.*s", (int)key_len, key);
+    enum kb_status status = comma_values(p, name, v, n, line, value_col, &buf);
+    if (status == KB_OK)
+        status = set_string(key[0] == 'p' ? &e->provider : &e->related,
+                            buf.data ? buf.data : "", buf.len);
+    kb_buf_release(&buf);
+    return status;
+}
+
+/* Calls fn for every line of a fenced block with its line number and the column of its first
+ * character. */
+struct block_line {
+    const char *text;
+    size_t len, line, col;
+};
+
+static int next_block_line(const struct kb_block *b, const char **cursor, size_t *index,
+                           struct block_line *out)
+{
+    const char *s = *cursor;
+    if (!s || !*s)
+        return 0;
+    const char *nl = strchr(s, '\n');
+    size_t n = nl ? (size_t)(nl - s) : strlen(s);
+    out->text = s;
+    out->len = n;
+    out->line = b->line + 1 + *index;
+    out->col = b->col;
+    *cursor = nl ? nl + 1 : s + n;
+    (*index)++;
+    return 1;
+}
+
+/* Skips blanks at the start of l (updating its column) and trims its end. */
+static void trim_line(struct block_line *l)
+{
+    while (l->len && is_blank_char(*l->text)) {
+        l->text++;
+        l->len--;
+        l->col++;
+    }
+    while (l->len && is_blank_char(l->text[l->len - 1]))
+        l->len--;
+}
+
+static enum kb_status parse_entry_block(struct parse *p, const struct kb_block *b,
+                                        struct kbc_entry *e)
+{
+    const char *cursor = cmark_node_get_literal(b->node);
+    size_t index = 0;
+    unsigned seen = 0;
+    struct block_line l;
+    enum kb_status status = KB_OK;
+    while (status == KB_OK && next_block_line(b, &cursor, &index, &l)) {
+        trim_line(&l);
+        if (!l.len)
+            continue;
+        const char *colon = memchr(l.text, ':', l.len);
+        if (!colon) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
+                     "expected 'key: value' in kb-entry block");
+            continue;
+        }
+        const char *key = l.text, *v = colon + 1;
+        size_t key_len = (size_t)(colon - l.text), n = l.len - key_len - 1;
+        trim(&key, &key_len);
+        size_t value_col = l.col + key_len + 1;
+        while (n && is_blank_char(*v)) {
+            v++;
+            n--;
+            value_col++;
+        }
+        static const char *const keys[] = {"id", "provider", "audience", "related"};
+        for (unsigned k = 0; k < 4; k++) {
+            if (strlen(keys[k]) == key_len && strncmp(key, keys[k], key_len) == 0) {
+                if (seen & (1u << k))
+                    kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
+                             "duplicate key '%s' in kb-entry block", keys[k]);
+                seen |= 1u << k;
+            }
+        }
+        status = entry_key(p, e, key, key_len, v, n, l.line, l.col, value_col);
+    }
+    if (status == KB_OK && !e->id)
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col, "kb-entry block has no id");
+    return status;
+}
+
+/* ---- attributes of the info string ------------------------------------------------------- */
+
+/* The column of info + offset in the source line of a fence (info as cmark gives it). */
+static size_t info_col(const struct parse *p, const struct kb_block *b, size_t offset)
+{
+    const char *s = p->src;
+    size_t line = 1;
+    const char *end = p->src + p->len;
+    while (line < b->line && s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        if (!nl)
+            break;
+        s = nl + 1;
+        line++;
+    }
+    size_t col = b->col;
+    const char *c = s + (b->col - 1);
+    if (c >= end)
+        return b->col;
+    char fence = *c;
+    while (c < end && *c == fence) {
+        c++;
+        col++;
+    }
+    while (c < end && (*c == ' ' || *c == '\t')) {
+        c++;
+        col++;
+    }
+    return col + offset;
+}
+
+struct attr {
+    const char *key, *value;
+    size_t key_len, value_len;
+    size_t offset; /* of key in the info string */
+};
+
+/* Next "key=value" word of the info string after *pos. */
+static int next_attr(const char *info, size_t *pos, struct attr *a)
+{
+    size_t i = *pos;
+    while (info[i] && isspace((unsigned char)info[i]))
+        i++;
+    if (!info[i])
+        return 0;
+    size_t start = i;
+    while (info[i] && !isspace((unsigned char)info[i]))
+        i++;
+    a->key = info + start;
+    a->offset = start;
+    const char *eq = memchr(a->key, '=', i - start);
+    a->key_len = eq ? (size_t)(eq - a->key) : i - start;
+    a->value = eq ? eq + 1 : info + i;
+    a->value_len = eq ? (size_t)(info + i - eq - 1) : 0;
+    *pos = i;
+    return 1;
+}
+
+static int attr_is(const struct attr *a, const char *key)
+{
+    return a->key_len == strlen(key) && strncmp(a->key, key, a->key_len) == 0
+           && a->value != a->key + a->key_len;
+}
+
+static void unknown_attr(struct parse *p, const struct kb_block *b, const struct attr *a)
+{
+    size_t len = (size_t)(a->value + a->value_len - a->key);
+    kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a->offset),
+             "unknown attribute '%.*s' on %s block", (int)len, a->key, block_names[b->type]);
+}
+
+/* ---- kb-signatures ----------------------------------------------------------------------- */
+
+static enum kb_status add_signature(struct parse *p, struct kbc_entry *e, struct block_line *l,
+                                    double weight, enum kb_sig_context context)
+{
+    enum kb_sig_kind kind = KB_SIG_LITERAL;
+    const char *s = l->text;
+    size_t n = l->len, col = l->col;
+    if (n >= 3 && strncmp(s, "re:", 3) == 0) {
+        kind = KB_SIG_REGEX;
+        s += 3;
+        n -= 3;
+        col += 3;
+        while (n && is_blank_char(*s)) {
+            s++;
+            n--;
+            col++;
+        }
+        if (!n) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l->line, l->col, "empty regex");
+            return KB_OK;
+        }
+    }
+    struct kbc_sig *sigs = kbc_grow(e->sigs, &e->sig_alloc, e->sig_count, sizeof *sigs);
+    if (!sigs)
+        return KB_ERR_NOMEM;
+    e->sigs = sigs;
+    struct kbc_sig *sig = &sigs[e->sig_count];
+    memset(sig, 0, sizeof *sig);
+    sig->kind = kind;
+    sig->weight = weight;
+    sig->context = context;
+    sig->line = l->line;
+    sig->col = l->col;
+    if (!(sig->source = kbc_strndup(s, n)))
+        return KB_ERR_NOMEM;
+    e->sig_count++;
+    return kbc_sig_compile(sig, col, p->path, p->diags);
+}
+
+static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b,
+                                       struct kbc_entry *e)
+{
+    const char *info = cmark_node_get_fence_info(b->node);
+    size_t pos = strlen(block_names[BLOCK_SIGNATURES]);
+    double weight = KB_DEFAULT_WEIGHT;
+    enum kb_sig_context context = KB_CONTEXT_ANY;
+    struct attr a;
+    while (next_attr(info, &pos, &a)) {
+        if (attr_is(&a, "weight")) {
+            char *end = NULL;
+            char *v = kbc_strndup(a.value, a.value_len);
+            if (!v)
+                return KB_ERR_NOMEM;
+            double w = strtod(v, &end);
+            if (!a.value_len || *end || !isfinite(w) || w < 0.1 || w > 100)
+                kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a.offset),
+                         "bad weight '%s' (expected a number from 0.1 to 100)", v);
+            else
+                weight = w;
+            free(v);
+        } else if (attr_is(&a, "context")) {
+            if (a.value_len == 4 && strncmp(a.value, "mail", 4) == 0)
+                context = KB_CONTEXT_MAIL;
+            else
+                kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a.offset),
+                         "bad context '%.*s' (expected context=mail)", (int)a.value_len,
+                         a.value);
+        } else {
+            unknown_attr(p, b, &a);
+        }
+    }
+    const char *cursor = cmark_node_get_literal(b->node);
+    size_t index = 0, count = 0;
+    struct block_line l;
+    enum kb_status status = KB_OK;
+    while (status == KB_OK && next_block_line(b, &cursor, &index, &l)) {
+        trim_line(&l);
+        if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
+            continue;
+        count++;
+        status = add_signature(p, e, &l, weight, context);
+    }
+    if (status == KB_OK && count == 0)
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
+                 "kb-signatures block has no signatures");
+    return status;
+}
+
+/* ---- kb-example / kb-counterexample ------------------------------------------------------ */
+
+static enum kb_status parse_example(struct parse *p, const struct kb_block *b,
+                                    struct kbc_entry *e)
+{
+    int counter = b->type == BLOCK_COUNTER;
+    const char *info = cmark_node_get_fence_info(b->node);
+    size_t pos = strlen(block_names[b->type]);
+    struct kb_buf also;
+    kb_buf_init(&also, 0);
+    enum kb_status status = KB_OK;
+    struct attr a;
+    while (status == KB_OK && next_attr(info, &pos, &a)) {
+        if (counter || !attr_is(&a, "also")) {
+            unknown_attr(p, b, &a);
+            continue;
+        }
+        size_t i = 0;
+        while (i <= a.value_len && status == KB_OK) {
+            size_t start = i;
+            while (i < a.value_len && a.value[i] != ',')
+                i++;
+            if (i > start) {
+                size_t col = info_col(p, b, (size_t)(a.value - info) + start);
+                status = add_ref(p->article, KBC_REF_ALSO, a.value + start, i - start, b->line,
+                                 col);
+                if (status == KB_OK)
+                    status = append_list_item(&also, a.value + start, i - start);
+            }
+            i++;
+        }
+    }
+    const char *text = cmark_node_get_literal(b->node);
+    size_t n = text ? strlen(text) : 0;
+    while (n && (text[n - 1] == '\n' || is_blank_char(text[n - 1])))
+        n--;
+    size_t blank = 0;
+    while (blank < n && isspace((unsigned char)text[blank]))
+        blank++;
+    if (status == KB_OK && blank == n) {
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col, "%s block is empty",
+                 block_names[b->type]);
+        goto cleanup;
+    }
+    struct kbc_example *ex = NULL;
+    if (status != KB_OK
+        || !(ex = kbc_grow(e->examples, &e->example_alloc, e->example_count, sizeof *ex))) {
+        status = KB_ERR_NOMEM;
+        goto cleanup;
+    }
+    e->examples = ex;
+    ex += e->example_count;
+    memset(ex, 0, sizeof *ex);
+    ex->counter = counter;
+    ex->line = b->line;
+    ex->col = b->col;
+    ex->text = kbc_strndup(text, n);
+    if (!ex->text || kb_buf_detach(&also, &ex->also) != KB_OK) {
+        free(ex->text);
+        status = KB_ERR_NOMEM;
+        goto cleanup;
+    }
+    e->example_count++;
+cleanup:
+    kb_buf_release(&also);
+    return status;
+}
+
+/* ---- entries ----------------------------------------------------------------------------- */
+
+static struct kbc_entry *new_entry(struct kbc_article *a)
+{
+    struct kbc_entry *e = kbc_grow(a->entries, &a->entry_alloc, a->entry_count, sizeof *e);
+    if (!e)
+        return NULL;
+    a->entries = e;
+    e += a->entry_count++;
+    memset(e, 0, sizeof *e);
+    return e;
+}
+
+static int heading_is(const char *title, const char *const *names, size_t count)
+{
+    size_t n = strlen(title);
+    while (n && (title[n - 1] == ':' || is_blank_char(title[n - 1])))
+        n--;
+    for (size_t i = 0; i < count; i++)
+        if (strlen(names[i]) == n && strncasecmp(title, names[i], n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Renders [first, end) three ways into the given fields. */
+static enum kb_status render_three(cmark_node *first, cmark_node *end, char **text,
+                                   char **ansi, char **md)
+{
+    struct kb_buf buf;
+    kb_buf_init(&buf, 0);
+    enum kb_status status = kbc_render_text(first, end, KBC_PLAIN, &buf);
+    if (status == KB_OK)
+        status = kb_buf_detach(&buf, text);
+    if (status == KB_OK)
+        status = kbc_render_text(first, end, KBC_ANSI, &buf);
+    if (status == KB_OK)
+        status = kb_buf_detach(&buf, ansi);
+    if (status == KB_OK)
+        status = kbc_render_md(first, end, &buf);
+    if (status == KB_OK)
+        status = kb_buf_detach(&buf, md);
+    kb_buf_release(&buf);
+    return status;
+}
+
+static int line_in_kb_block(const struct parse *p, size_t line)
+{
+    for (size_t i = 0; i < p->block_count; i++)
+        if (line >= p->blocks[i].line && line <= p->blocks[i].end_line)
+            return 1;
+    return 0;
+}
+
+static enum kb_status add_placeholder(struct kbc_entry *e, const char *name, size_t len,
+                                      int has_default, size_t line, size_t col)
+{
+    struct kbc_placeholder *ph =
+        kbc_grow(e->placeholders, &e->placeholder_alloc, e->placeholder_count, sizeof *ph);
+    if (!ph)
+        return KB_ERR_NOMEM;
+    e->placeholders = ph;
+    char *copy = kbc_strndup(name, len);
+    if (!copy)
+        return KB_ERR_NOMEM;
+    ph[e->placeholder_count++] = (struct kbc_placeholder){copy, has_default, line, col};
+    return KB_OK;
+}
+
+static int name_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_' || c == '-';
+}
+
+/* Finds {{name}} and {{name|default}} in the entry's source lines (kb- blocks excluded). */
+static enum kb_status scan_placeholders(struct parse *p, struct kbc_entry *e, size_t first_line,
+                                        size_t end_line)
+{
+    const char *s = p->src, *end = p->src + p->len;
+    enum kb_status status = KB_OK;
+    for (size_t line = 1; s < end && line < end_line && status == KB_OK; line++) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
+        if (line >= first_line && !line_in_kb_block(p, line)) {
+            for (size_t i = 0; i + 1 < n && status == KB_OK; i++) {
+                if (s[i] != '{' || s[i + 1] != '{')
+                    continue;
+                size_t j = i + 2;
+                while (j < n && name_char(s[j]))
+                    j++;
+                if (j == i + 2 || j >= n)
+                    continue;
+                int has_default = s[j] == '|';
+                if (!has_default && !(j + 1 < n && s[j] == '}' && s[j + 1] == '}'))
+                    continue;
+                if (has_default) {
+                    const char *close = NULL;
+                    for (size_t k = j; k + 1 < n; k++)
+                        if (s[k] == '}' && s[k + 1] == '}') {
+                            close = s + k;
+                            break;
+                        }
+                    if (!close)
+                        continue;
+                }
+                status = add_placeholder(e, s + i + 2, j - i - 2, has_default, line, i + 1);
+                i = j;
+            }
+        }
+        s += n + 1;
+    }
+    return status;
+}
+
+/* The level-3 parts of an entry: "Why it happens"/"Cause" and "Fix"/"Solution"/"How to fix". */
+static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const struct section *s)
+{
+    static const char *const why_names[] = {"why it happens", "cause"};
+    static const char *const fix_names[] = {"fix", "solution", "how to fix"};
+    cmark_node *why = NULL, *why_end = NULL, *fix = NULL;
+    enum kb_status status = KB_OK;
+    for (cmark_node *n = cmark_node_next(s->heading); n && n != s->end; n = cmark_node_next(n)) {
+        int level = heading_level(n);
+        if (why && !why_end && level && level <= 3)
+            why_end = n;
+        if (level != 3)
+            continue;
+        char *title = node_text(n);
+        if (!title)
+            return KB_ERR_NOMEM;
+        if (!why && heading_is(title, why_names, 2))
+            why = n;
+        else if (!fix && heading_is(title, fix_names, 3))
+            fix = n;
+        free(title);
+    }
+    if (!why_end)
+        why_end = s->end;
+    if (!fix)
+        kbc_diag(p->diags, KBC_ERROR, p->path, s->line, s->col,
+                 "entry '%s' has no Fix section (a level-3 heading 'Fix', 'Solution' or 'How "
+                 "to fix')",
+                 e->id ? e->id : "");
+    if (why)
+        status = render_three(cmark_node_next(why), why_end, &e->why_text, &e->why_ansi,
+                              &e->why_md);
+    if (status == KB_OK && fix)
+        status = render_three(cmark_node_next(fix), s->end, &e->solution_text,
+                              &e->solution_ansi, &e->solution_md);
+    struct kb_buf buf;
+    kb_buf_init(&buf, 0);
+    if (status == KB_OK)
+        status = kbc_render_md(s->heading, s->end, &buf);
+    if (status == KB_OK)
+        status = kb_buf_detach(&buf, &e->body_md);
+    if (status == KB_OK)
+        status = kbc_render_text(s->heading, s->end, KBC_PLAIN, &buf);
+    if (status == KB_OK)
+        status = kb_buf_detach(&buf, &e->body_text);
+    kb_buf_release(&buf);
+    if (status == KB_OK)
+        status = scan_placeholders(p, e, s->line, s->end_line);
+    return status;
+}
+
+static enum kb_status fill_defaults(struct kbc_entry *e)
+{
+    char **fields[] = {&e->provider, &e->related, &e->why_text, &e->why_ansi, &e->why_md,
+                       &e->solution_text, &e->solution_ansi, &e->solution_md, &e->body_md,
+                       &e->body_text, &e->title};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        if (!*fields[i] && !(*fields[i] = kbc_strndup("", 0)))
+            return KB_ERR_NOMEM;
+    if (!e->audience && !(e->audience = kbc_strndup("both", 4)))
+        return KB_ERR_NOMEM;
+    return KB_OK;
+}
+
+static void stray_block(struct parse *p, const struct kb_block *b)
+{
+    if (b->type == BLOCK_ENTRY)
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
+                 "kb-entry block is not under a level-2 heading");
+    else if (b->type != BLOCK_UNKNOWN)
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
+                 "%s block is not in an entry (a level-2 section with a kb-entry block)",
+                 block_names[b->type]);
+}
+
+/* Builds the entry of section si from its blocks. */
+static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_block *entry_block)
+{
+    struct kbc_entry *e = new_entry(p->article);
+    if (!e)
+        return KB_ERR_NOMEM;
+    struct section *s = &p->sections[si];
+    s->used = 1;
+    e->line = s->line;
+    e->col = s->col;
+    if (!(e->title = node_text(s->heading)))
+        return KB_ERR_NOMEM;
+    enum kb_status status = parse_entry_block(p, entry_block, e);
+    for (size_t i = 0; i < p->block_count && status == KB_OK; i++) {
+        const struct kb_block *b = &p->blocks[i];
+        if (b->section != (long)si || b == entry_block)
+            continue;
+        if (b->type == BLOCK_ENTRY)
+            kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
+                     "second kb-entry block in entry '%s' (the first is at line %zu)",
+                     e->id ? e->id : "", entry_block->line);
+        else if (b->type == BLOCK_SIGNATURES)
+            status = parse_signatures(p, b, e);
+        else if (b->type == BLOCK_EXAMPLE || b->type == BLOCK_COUNTER)
+            status = parse_example(p, b, e);
+    }
+    return status;
+}
+
+/* Removes the metadata blocks from the AST so no rendering shows them; examples stay as
+ * plain code blocks (they show what the error looks like). */
+static void drop_kb_blocks(struct parse *p)
+{
+    for (size_t i = 0; i < p->block_count; i++) {
+        struct kb_block *b = &p->blocks[i];
+        if (b->type == BLOCK_EXAMPLE)
+            cmark_node_set_fence_info(b->node, "");
+        else
+            cmark_node_free(b->node);
+        b->node = NULL;
+    }
+}
+
+static enum kb_status kb_article(struct parse *p)
+{
+    enum kb_status status = KB_OK;
+    for (size_t i = 0; i < p->block_count; i++) {
+        struct kb_block *b = &p->blocks[i];
+        if (b->type == BLOCK_UNKNOWN) {
+            size_t word;
+            const char *info = cmark_node_get_fence_info(b->node);
+            block_type_of(info, &word);
+            kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
+                     "unknown block type '%.*s' (expected kb-entry, kb-signatures, kb-example "
+                     "or kb-counterexample)",
+                     (int)word, info);
+        } else if (b->section < 0) {
+            stray_block(p, b);
+        }
+    }
+    for (size_t si = 0; si < p->section_count && status == KB_OK; si++) {
+        const struct kb_block *entry_block = NULL;
+        for (size_t i = 0; i < p->block_count && !entry_block; i++)
+            if (p->blocks[i].section == (long)si && p->blocks[i].type == BLOCK_ENTRY)
+                entry_block = &p->blocks[i];
+        if (entry_block) {
+            status = build_entry(p, si, entry_block);
+            continue;
+        }
+        for (size_t i = 0; i < p->block_count; i++)
+            if (p->blocks[i].section == (long)si)
+                stray_block(p, &p->blocks[i]);
+        char *title = node_text(p->sections[si].heading);
+        if (!title)
+            return KB_ERR_NOMEM;
+        kbc_diag(p->diags, KBC_WARNING, p->path, p->sections[si].line, p->sections[si].col,
+                 "section '%s' has no kb-entry block; it is not indexed as an entry", title);
+        free(title);
+    }
+    if (status != KB_OK)
+        return status;
+    if (!p->h1 && p->article->entry_count)
+        kbc_diag(p->diags, KBC_ERROR, p->path, 1, 1,
+                 "article has entries but no title (a level-1 heading)");
+    p->article->title = p->h1 ? node_text(p->h1) : kbc_strndup("", 0);
+    if (!p->article->title)
+        return KB_ERR_NOMEM;
+
+    drop_kb_blocks(p);
+    size_t e = 0;
+    for (size_t si = 0; si < p->section_count && status == KB_OK; si++) {
+        if (!p->sections[si].used)
+            continue;
+        status = render_entry(p, &p->article->entries[e], &p->sections[si]);
+        if (status == KB_OK)
+            status = fill_defaults(&p->article->entries[e]);
+        e++;
+    }
+    struct kb_buf buf;
+    kb_buf_init(&buf, 0);
+    if (status == KB_OK && p->h1) {
+        cmark_node *end = cmark_node_next(p->h1);
+        while (end && !(heading_level(end) && heading_level(end) <= 2))
+            end = cmark_node_next(end);
+        status = kbc_render_md(cmark_node_next(p->h1), end, &buf);
+    }
+    if (status == KB_OK)
+        status = kb_buf_detach(&buf, &p->article->intro_md);
+    kb_buf_release(&buf);
+    return status;
+}
+
+/* ---- foreign Markdown -------------------------------------------------------------------- */
+
+static char *file_stem(const char *rel)
+{
+    const char *base = strrchr(rel, '/');
+    base = base ? base + 1 : rel;
+    size_t n = strlen(base);
+    if (n > 3 && strcmp(base + n - 3, ".md") == 0)
+        n -= 3;
+    return kbc_strndup(base, n);
+}
+
+static enum kb_status foreign_article(struct parse *p)
+{
+    struct kbc_article *a = p->article;
+    a->foreign = 1;
+    /* kb: links in Markdown not written for this KB are not checked */
+    for (size_t i = 0; i < a->ref_count; i++)
+        free(a->refs[i].id);
+    a->ref_count = 0;
+    if (p->fm_title)
+        a->title = kbc_strndup(p->fm_title, strlen(p->fm_title));
+    else if (p->first_heading)
+        a->title = node_text(p->first_heading);
+    if (a->title && !a->title[0]) {
+        free(a->title);
+        a->title = NULL;
+    }
+    if (!a->title)
+        a->title = file_stem(p->file->rel);
+    struct kbc_entry *e = a->title ? new_entry(a) : NULL;
+    if (!e || !(a->intro_md = kbc_strndup("", 0)) || !(e->title = kbc_strndup(a->title, strlen(a->title))))
+        return KB_ERR_NOMEM;
+    e->line = e->col = 1;
+    e->fulltext_only = 1;
+    cmark_node *first = cmark_node_first_child(p->doc);
+    enum kb_status status = render_three(first, NULL, &e->solution_text, &e->solution_ansi,
+                                         &e->solution_md);
+    if (status == KB_OK && !(e->body_md = kbc_strndup(e->solution_md, strlen(e->solution_md))))
+        status = KB_ERR_NOMEM;
+    if (status == KB_OK && !(e->body_text = kbc_strndup(e->solution_text, strlen(e->solution_text))))
+        status = KB_ERR_NOMEM;
+    if (status == KB_OK && p->fm_description && p->fm_description[0]) {
+        struct kb_buf buf;
+        kb_buf_init(&buf, 0);
+        if (kb_buf_printf(&buf, "%s\n", p->fm_description) != KB_OK
+            || !(e->why_text = kbc_strndup(buf.data, buf.len))
+            || !(e->why_ansi = kbc_strndup(buf.data, buf.len))
+            || kb_buf_detach(&buf, &e->why_md) != KB_OK)
+            status = KB_ERR_NOMEM;
+        kb_buf_release(&buf);
+    }
+    return status == KB_OK ? fill_defaults(e) : status;
+}
+
+/* ---- the file ---------------------------------------------------------------------------- */
+
+static int skip_file(const struct kbc_file *f, struct kbc_diags *diags)
+{
+    size_t i = 0;
+    while (i < f->len && isspace((unsigned char)f->data[i]))
+        i++;
+    if (i == f->len) {
+        kbc_diag(diags, KBC_WARNING, f->display, 1, 1, "empty file; skipped");
+        return 1;
+    }
+    size_t probe = f->len < KBC_BINARY_PROBE ? f->len : KBC_BINARY_PROBE;
+    if (memchr(f->data, '\0', probe)) {
+        kbc_diag(diags, KBC_WARNING, f->display, 1, 1,
+                 "binary file (NUL bytes in the first 8 KB); skipped");
+        return 1;
+    }
+    return 0;
+}
+
+static void article_release(struct kbc_article *a);
+
+enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
+                              struct kbc_diags *diags)
+{
+    if (!file->data || skip_file(file, diags))
+        return KB_OK;
+    struct parse p = {.file = file, .diags = diags, .path = file->display, .len = file->len};
+    struct kbc_article article = {.file = file};
+    p.article = &article;
+    enum kb_status status = KB_ERR_NOMEM;
+    if (!(p.src = kbc_strndup(file->data, file->len)))
+        goto cleanup;
+    if ((status = front_matter(&p)) != KB_OK)
+        goto cleanup;
+    status = KB_ERR_NOMEM;
+    p.doc = cmark_parse_document(p.src, p.len, CMARK_OPT_SOURCEPOS | CMARK_OPT_VALIDATE_UTF8);
+    if (!p.doc)
+        goto cleanup;
+    if ((status = walk(&p)) != KB_OK)
+        goto cleanup;
+    if (p.cost > MAX_RENDER_COST) {
+        kbc_diag(diags, KBC_WARNING, p.path, 1, 1,
+                 "markdown nested too deeply to render (%zu levels); skipped", p.max_depth);
+        goto cleanup;
+    }
+    status = p.block_count ? kb_article(&p) : foreign_article(&p);
+    if (status != KB_OK)
+        goto cleanup;
+    struct kbc_article *slot = kbc_grow(kb->articles, &kb->alloc, kb->count, sizeof *slot);
+    if (!slot) {
+        status = KB_ERR_NOMEM;
+        goto cleanup;
+    }
+    kb->articles = slot;
+    slot[kb->count++] = article;
+    memset(&article, 0, sizeof article);
+cleanup:
+    article_release(&article);
+    if (p.doc)
+        cmark_node_free(p.doc);
+    free(p.src);
+    free(p.fm_title);
+    free(p.fm_description);
+    free(p.sections);
+    free(p.blocks);
+    return status;
+}
+
+/* ---- releasing the model ----------------------------------------------------------------- */
+
+static void entry_release(struct kbc_entry *e)
+{
+    char *fields[] = {e->id, e->title, e->provider, e->audience, e->related, e->why_text,
+                      e->why_ansi, e->why_md, e->solution_text, e->solution_ansi,
+                      e->solution_md, e->body_md, e->body_text};
+    for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
+        free(fields[i]);
+    for (size_t i = 0; i < e->sig_count; i++) {
+        free(e->sigs[i].source);
+        free(e->sigs[i].pattern);
+        free(e->sigs[i].captures);
+    }
+    free(e->sigs);
+    for (size_t i = 0; i < e->example_count; i++) {
+        free(e->examples[i].text);
+        free(e->examples[i].also);
+    }
+    free(e->examples);
+    for (size_t i = 0; i < e->placeholder_count; i++)
+        free(e->placeholders[i].name);
+    free(e->placeholders);
+}
+
+static void article_release(struct kbc_article *a)
+{
+    free(a->title);
+    free(a->intro_md);
+    for (size_t i = 0; i < a->entry_count; i++)
+        entry_release(&a->entries[i]);
+    free(a->entries);
+    for (size_t i = 0; i < a->ref_count; i++)
+        free(a->refs[i].id);
+    free(a->refs);
+    memset(a, 0, sizeof *a);
+}
+
+void kbc_kb_release(struct kbc_kb *kb)
+{
+    for (size_t i = 0; i < kb->count; i++)
+        article_release(&kb->articles[i]);
+    free(kb->articles);
+    memset(kb, 0, sizeof *kb);
+}

@@ -1,0 +1,335 @@
+/*
+ * write.c - the database: rows inserted in one transaction in a fixed order (articles by
+ * path, entries in document order), so identical input gives a byte-identical file; and the
+ * temporary file it is written to, renamed over the output only when everything succeeded.
+ * A signal handler removes the temporary file on SIGINT/SIGTERM/SIGHUP.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kb_text.h"
+#include "kbc.h"
+
+/* ---- the temporary file ------------------------------------------------------------------ */
+
+/* The one piece of global state: a signal handler can reach nothing else. Published only once
+ * the path is complete, cleared before it is freed. */
+static char *volatile tmp_registered;
+
+static void on_signal(int sig)
+{
+    char *path = tmp_registered;
+    if (path)
+        unlink(path);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void kbc_install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+static enum kb_status io_error(struct kb_error *err, const char *what, const char *path)
+{
+    err->status = KB_ERR_IO;
+    snprintf(err->message, sizeof err->message, "%s '%s': %s", what, path, strerror(errno));
+    return KB_ERR_IO;
+}
+
+enum kb_status kbc_tmp_create(const char *out, struct kbc_tmp *tmp, struct kb_error *err)
+{
+    struct kb_buf buf;
+    kb_buf_init(&buf, 0);
+    enum kb_status status;
+    if (out) {
+        status = kb_buf_printf(&buf, "%s.tmp-XXXXXX", out);
+    } else {
+        const char *dir = getenv("TMPDIR");
+        status = kb_buf_printf(&buf, "%s/kb-compile-check-XXXXXX", dir && dir[0] ? dir : "/tmp");
+    }
+    tmp->fd = -1;
+    tmp->path = NULL;
+    if (status != KB_OK || kb_buf_detach(&buf, &tmp->path) != KB_OK) {
+        kb_buf_release(&buf);
+        err->status = KB_ERR_NOMEM;
+        snprintf(err->message, sizeof err->message, "out of memory");
+        return KB_ERR_NOMEM;
+    }
+    tmp->fd = mkstemp(tmp->path);
+    if (tmp->fd < 0) {
+        status = io_error(err, "cannot create a temporary file", tmp->path);
+        free(tmp->path);
+        tmp->path = NULL;
+        return status;
+    }
+    tmp_registered = tmp->path;
+    /* mkstemp makes the file 0600; the database should get the usual umask-based mode */
+    mode_t mask = umask(0);
+    umask(mask);
+    fchmod(tmp->fd, 0666 & ~mask);
+    return KB_OK;
+}
+
+void kbc_tmp_discard(struct kbc_tmp *tmp)
+{
+    if (tmp->path) {
+        tmp_registered = NULL;
+        unlink(tmp->path);
+        free(tmp->path);
+        tmp->path = NULL;
+    }
+    if (tmp->fd >= 0)
+        close(tmp->fd);
+    tmp->fd = -1;
+}
+
+enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_error *err)
+{
+    enum kb_status status = KB_OK;
+    if (fsync(tmp->fd) != 0)
+        status = io_error(err, "cannot write", tmp->path);
+    else if (close(tmp->fd) != 0)
+        status = io_error(err, "cannot write", tmp->path);
+    tmp->fd = -1;
+    if (status == KB_OK && rename(tmp->path, out) != 0)
+        status = io_error(err, "cannot rename the database to", out);
+    if (status != KB_OK) {
+        kbc_tmp_discard(tmp);
+        return status;
+    }
+    tmp_registered = NULL;
+    free(tmp->path);
+    tmp->path = NULL;
+    /* make the rename durable: fsync the directory (best effort) */
+    char *copy = kbc_strndup(out, strlen(out));
+    if (copy) {
+        int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd >= 0) {
+            fsync(dfd);
+            close(dfd);
+        }
+        free(copy);
+    }
+    return KB_OK;
+}
+
+/* ---- the rows ---------------------------------------------------------------------------- */
+
+enum { ST_ARTICLE, ST_ENTRY, ST_SIG, ST_EXAMPLE, ST_FTS, ST_COUNT };
+
+static const char *const statements[ST_COUNT] = {
+    "INSERT INTO article(id, path, title, intro_md) VALUES(?1, ?2, ?3, ?4)",
+    "INSERT INTO entry(id, slug, article_id, title, provider, audience, related, why_text,"
+    " why_ansi, why_md, solution_text, solution_ansi, solution_md, body_md, fulltext_only,"
+    " line) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    "INSERT INTO signature(id, entry_id, kind, source, pattern, weight, context, captures,"
+    " anchor, path, line) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    "INSERT INTO example(id, entry_id, counter, text, also, path, line)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "INSERT INTO entry_fts(rowid, title, body, examples, signatures) VALUES(?1, ?2, ?3, ?4, ?5)",
+};
+
+struct writer {
+    sqlite3 *db;
+    sqlite3_stmt *st[ST_COUNT];
+    struct kb_error *err;
+    int64_t next_sig, next_example;
+};
+
+static enum kb_status db_fail(struct writer *w, const char *what)
+{
+    w->err->status = KB_ERR_DB;
+    snprintf(w->err->message, sizeof w->err->message, "%s: %s", what, sqlite3_errmsg(w->db));
+    return KB_ERR_DB;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
+}
+
+static enum kb_status step(struct writer *w, int which, const char *what)
+{
+    sqlite3_stmt *st = w->st[which];
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? KB_OK : db_fail(w, what);
+}
+
+static enum kb_status fts_field(struct kb_buf *out, const char *s, size_t len)
+{
+    kb_buf_reset(out);
+    enum kb_status status = kb_fts_prepare(s, len, out);
+    if (status == KB_OK && !out->data)
+        status = kb_buf_append(out, "", 0);
+    return status;
+}
+
+/* The entry_fts row: title; body = entry text + article title; examples; literal sources. */
+static enum kb_status insert_fts(struct writer *w, const struct kbc_article *a,
+                                 const struct kbc_entry *e)
+{
+    struct kb_buf raw, prepared[4];
+    kb_buf_init(&raw, 0);
+    for (int i = 0; i < 4; i++)
+        kb_buf_init(&prepared[i], 0);
+    enum kb_status status = fts_field(&prepared[0], e->title, strlen(e->title));
+    if (status == KB_OK)
+        status = kb_buf_printf(&raw, "%s\n%s", e->body_text, a->title);
+    if (status == KB_OK)
+        status = fts_field(&prepared[1], raw.data, raw.len);
+    kb_buf_reset(&raw);
+    for (size_t i = 0; i < e->example_count && status == KB_OK; i++)
+        if (!e->examples[i].counter)
+            status = kb_buf_printf(&raw, "%s\n", e->examples[i].text);
+    if (status == KB_OK)
+        status = fts_field(&prepared[2], raw.data ? raw.data : "", raw.len);
+    kb_buf_reset(&raw);
+    for (size_t i = 0; i < e->sig_count && status == KB_OK; i++)
+        if (e->sigs[i].kind == KB_SIG_LITERAL)
+            status = kb_buf_printf(&raw, "%s\n", e->sigs[i].source);
+    if (status == KB_OK)
+        status = fts_field(&prepared[3], raw.data ? raw.data : "", raw.len);
+    if (status == KB_OK) {
+        sqlite3_stmt *st = w->st[ST_FTS];
+        sqlite3_bind_int64(st, 1, e->row_id);
+        for (int i = 0; i < 4; i++)
+            sqlite3_bind_text(st, 2 + i, prepared[i].data, (int)prepared[i].len, SQLITE_STATIC);
+        status = step(w, ST_FTS, "cannot index an entry");
+    } else if (status != KB_ERR_DB) {
+        w->err->status = status;
+        snprintf(w->err->message, sizeof w->err->message, "%s", kb_status_str(status));
+    }
+    kb_buf_release(&raw);
+    for (int i = 0; i < 4; i++)
+        kb_buf_release(&prepared[i]);
+    return status;
+}
+
+static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a,
+                                   int64_t article_id, struct kbc_entry *e)
+{
+    sqlite3_stmt *st = w->st[ST_ENTRY];
+    sqlite3_bind_int64(st, 1, e->row_id);
+    bind_text(st, 2, e->id);
+    sqlite3_bind_int64(st, 3, article_id);
+    const char *texts[] = {e->title,         e->provider,      e->audience,    e->related,
+                           e->why_text,      e->why_ansi,      e->why_md,      e->solution_text,
+                           e->solution_ansi, e->solution_md,   e->body_md};
+    for (int i = 0; i < 11; i++)
+        bind_text(st, 4 + i, texts[i]);
+    sqlite3_bind_int(st, 15, e->fulltext_only);
+    sqlite3_bind_int64(st, 16, (sqlite3_int64)e->line);
+    enum kb_status status = step(w, ST_ENTRY, "cannot store an entry");
+
+    for (size_t i = 0; i < e->sig_count && status == KB_OK; i++) {
+        const struct kbc_sig *s = &e->sigs[i];
+        st = w->st[ST_SIG];
+        sqlite3_bind_int64(st, 1, ++w->next_sig);
+        sqlite3_bind_int64(st, 2, e->row_id);
+        sqlite3_bind_int(st, 3, (int)s->kind);
+        bind_text(st, 4, s->source);
+        bind_text(st, 5, s->pattern);
+        sqlite3_bind_double(st, 6, s->weight);
+        sqlite3_bind_int(st, 7, (int)s->context);
+        bind_text(st, 8, s->captures);
+        if (s->has_anchor)
+            sqlite3_bind_int64(st, 9, s->anchor);
+        else
+            sqlite3_bind_null(st, 9);
+        bind_text(st, 10, a->file->rel);
+        sqlite3_bind_int64(st, 11, (sqlite3_int64)s->line);
+        status = step(w, ST_SIG, "cannot store a signature");
+    }
+    for (size_t i = 0; i < e->example_count && status == KB_OK; i++) {
+        const struct kbc_example *x = &e->examples[i];
+        st = w->st[ST_EXAMPLE];
+        sqlite3_bind_int64(st, 1, ++w->next_example);
+        sqlite3_bind_int64(st, 2, e->row_id);
+        sqlite3_bind_int(st, 3, x->counter);
+        bind_text(st, 4, x->text);
+        bind_text(st, 5, x->also);
+        bind_text(st, 6, a->file->rel);
+        sqlite3_bind_int64(st, 7, (sqlite3_int64)x->line);
+        status = step(w, ST_EXAMPLE, "cannot store an example");
+    }
+    return status == KB_OK ? insert_fts(w, a, e) : status;
+}
+
+static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc_counts *counts)
+{
+    enum kb_status status = KB_OK;
+    int64_t entry_id = 0;
+    for (size_t i = 0; i < kb->count && status == KB_OK; i++) {
+        struct kbc_article *a = &kb->articles[i];
+        sqlite3_stmt *st = w->st[ST_ARTICLE];
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)i + 1);
+        bind_text(st, 2, a->file->rel);
+        bind_text(st, 3, a->title);
+        bind_text(st, 4, a->intro_md);
+        status = step(w, ST_ARTICLE, "cannot store an article");
+        counts->articles++;
+        for (size_t j = 0; j < a->entry_count && status == KB_OK; j++) {
+            struct kbc_entry *e = &a->entries[j];
+            e->row_id = ++entry_id;
+            status = insert_entry(w, a, (int64_t)i + 1, e);
+            counts->entries++;
+            counts->signatures += e->sig_count;
+            counts->examples += e->example_count;
+        }
+    }
+    return status;
+}
+
+enum kb_status kbc_write_db(const char *path, struct kbc_kb *kb, const char *build_hash,
+                            const char *source_date, struct kbc_counts *counts,
+                            struct kb_error *err)
+{
+    struct writer w = {.err = err};
+    memset(counts, 0, sizeof *counts);
+    enum kb_status status = KB_OK;
+    if (sqlite3_open_v2(path, &w.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        status = db_fail(&w, "cannot open the temporary database");
+        goto cleanup;
+    }
+    /* A temporary file that is thrown away on any failure needs no journal. */
+    if (sqlite3_exec(w.db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN", NULL,
+                     NULL, NULL) != SQLITE_OK) {
+        status = db_fail(&w, "cannot start the transaction");
+        goto cleanup;
+    }
+    if ((status = kb_schema_create(w.db, err)) != KB_OK)
+        goto cleanup;
+    for (int i = 0; i < ST_COUNT; i++) {
+        if (sqlite3_prepare_v2(w.db, statements[i], -1, &w.st[i], NULL) != SQLITE_OK) {
+            status = db_fail(&w, "cannot prepare a statement");
+            goto cleanup;
+        }
+    }
+    if ((status = insert_all(&w, kb, counts)) != KB_OK)
+        goto cleanup;
+    if ((status = kb_schema_finish(w.db, build_hash, source_date, err)) != KB_OK)
+        goto cleanup;
+    if (sqlite3_exec(w.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        status = db_fail(&w, "cannot commit the database");
+cleanup:
+    for (int i = 0; i < ST_COUNT; i++)
+        sqlite3_finalize(w.st[i]);
+    if (w.db && sqlite3_close(w.db) != SQLITE_OK && status == KB_OK)
+        status = db_fail(&w, "cannot close the database");
+    return status;
+}
