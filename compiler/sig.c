@@ -66,8 +66,9 @@ enum kb_status kbc_sig_compile(struct kbc_sig *sig, size_t source_col, const cha
     enum kb_status status = KB_OK;
     int is_regex = sig->kind == KB_SIG_REGEX;
 
+    size_t prefix_len = 0; /* bytes kb_regex_to_pattern put before the source */
     if (is_regex)
-        status = kb_buf_append(&buf, sig->source, len);
+        status = kb_regex_to_pattern(sig->source, len, &buf, &prefix_len);
     else
         status = kb_literal_to_pattern(sig->source, len, &buf);
     if (status == KB_OK)
@@ -84,7 +85,8 @@ enum kb_status kbc_sig_compile(struct kbc_sig *sig, size_t source_col, const cha
         if (pcre2_get_error_message(errcode, msg, sizeof msg) < 0)
             strcpy((char *)msg, "unknown error");
         if (is_regex)
-            kbc_diag(diags, KBC_ERROR, path, sig->line, source_col + erroffset,
+            kbc_diag(diags, KBC_ERROR, path, sig->line,
+                     source_col + (erroffset > prefix_len ? erroffset - prefix_len : 0),
                      "regex does not compile: %s", (char *)msg);
         else
             kbc_diag(diags, KBC_ERROR, path, sig->line, source_col,

@@ -19,6 +19,12 @@ static int is_word(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
 }
 
+/* Keys such as MAIL_PASSWORD end in a known name after an underscore. */
+static int is_alnum(unsigned char c)
+{
+    return is_word(c) && c != '_';
+}
+
 static int is_b64(unsigned char c)
 {
     return is_word(c) || c == '+' || c == '/' || c == '=' || c == '-';
@@ -139,7 +145,8 @@ enum kb_status kb_mask_secrets(const char *line, size_t len, struct kb_buf *out)
             }
             st = kb_buf_append(out, s + i, 3);
             i += 3;
-        } else if (at_word_start && (m = secret_key_len(s + i, n - i))
+        } else if ((i == 0 || !is_alnum((unsigned char)s[i - 1]))
+                   && (m = secret_key_len(s + i, n - i))
                    && value_len(s + i + m, n - i - m)) {
             st = kb_buf_append(out, s + i, m);
             if (st == KB_OK)

@@ -8,6 +8,7 @@
  * rarest known terms of the text) is the fallback when no signature gives a likely answer.
  */
 #include <pcre2.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,23 @@ static struct candidate *candidate_for(struct query *q, long long rowid, enum kb
 static enum kb_status nomem(struct query *q)
 {
     return kb_fail(q->err, KB_ERR_NOMEM, "out of memory");
+}
+
+/* printf into a new heap string; NULL when out of memory. */
+static char *format_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *format_text(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (p) {
+        va_start(ap, fmt);
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    return p;
 }
 
 static char *dup_range(const char *s, size_t len)
@@ -304,13 +322,10 @@ static enum kb_status run_signature(struct query *q, uint32_t sig_id)
     h->line = kb_norm_line_of(&q->norm, ov[0]);
     h->weight = weight;
     h->source = strdup(source);
-    char *explain = sqlite3_mprintf("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
-                                    kind == KB_SIG_REGEX ? "re" : "literal", source, weight,
-                                    context == KB_CONTEXT_MAIL ? ", mail context" : "",
-                                    path ? path : "?", line,
-                                    q->norm.orig_line[h->line]);
-    h->explain = explain ? strdup(explain) : NULL;
-    sqlite3_free(explain);
+    h->explain = format_text("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
+                             kind == KB_SIG_REGEX ? "re" : "literal", source, weight,
+                             context == KB_CONTEXT_MAIL ? ", mail context" : "",
+                             path ? path : "?", line, q->norm.orig_line[h->line]);
     if (!h->source || !h->explain) {
         free(h->source);
         free(h->explain);
@@ -532,11 +547,9 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
             }
             if (c->via == KB_VIA_FULLTEXT && c->score == 0) {
                 c->score = coverage;
-                char *e = sqlite3_mprintf("full-text: %zu of %zu rarest known terms matched (%s); "
-                                          "bm25 %.2f",
-                                          matched, used, which.data ? which.data : "", bm25);
-                c->fts_explain = e ? strdup(e) : NULL;
-                sqlite3_free(e);
+                c->fts_explain = format_text("full-text: %zu of %zu rarest known terms matched "
+                                             "(%s); bm25 %.2f",
+                                             matched, used, which.data ? which.data : "", bm25);
                 for (size_t k = 0; k < nlines; k++)
                     if (!grow((void **)&c->lines, &c->line_alloc, c->line_count + 1,
                               sizeof *c->lines))

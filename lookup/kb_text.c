@@ -108,14 +108,21 @@ int kb_text_tokens(const char *text, size_t len, int (*emit)(uint64_t hash, void
 /* A signature seen as a sequence of cells for anchor selection. */
 enum cell_kind {
     CELL_CHAR,     /* this exact byte (compared caselessly) */
-    CELL_NONWORD,  /* some byte that is certainly not a word character */
     CELL_BOUNDARY, /* zero-width: a word boundary is enforced here */
-    CELL_UNKNOWN,  /* anything, possibly word characters, possibly nothing */
+    CELL_PIECE,    /* a class, group, escape or quantified atom: see the flags */
 };
+
+/* What is known of a CELL_PIECE. A piece without FIRST_NONWORD may extend a token on its left
+ * side into a longer word, and so on; an unknown piece has no flags at all. */
+#define FIRST_NONWORD 1 /* whatever it matches starts with a non-word character */
+#define LAST_NONWORD 2  /* ... ends with a non-word character */
+#define OPTIONAL 4      /* it may match nothing */
+#define NONWORD (FIRST_NONWORD | LAST_NONWORD)
 
 struct cell {
     enum cell_kind kind;
     unsigned char c;
+    unsigned char flags;
 };
 
 struct cells {
@@ -123,7 +130,7 @@ struct cells {
     size_t n, alloc;
 };
 
-static int cells_push(struct cells *cs, enum cell_kind kind, unsigned char c)
+static int cells_push(struct cells *cs, enum cell_kind kind, unsigned char c, unsigned char flags)
 {
     if (cs->n == cs->alloc) {
         size_t na = cs->alloc ? cs->alloc * 2 : 64;
@@ -135,6 +142,7 @@ static int cells_push(struct cells *cs, enum cell_kind kind, unsigned char c)
     }
     cs->v[cs->n].kind = kind;
     cs->v[cs->n].c = c;
+    cs->v[cs->n].flags = flags;
     cs->n++;
     return 0;
 }
@@ -144,25 +152,39 @@ static int cell_is_wordchar(const struct cell *c)
     return c->kind == CELL_CHAR && is_word(c->c);
 }
 
-/* Can this neighbour cell stand next to a token without extending it? */
-static int cell_bounds(const struct cell *c)
+/* Can nothing but a non-word character (or a word boundary) follow a token at idx, looking in
+ * direction dir (+1: the cell after the token, -1: the cell before it)? Optional pieces are
+ * passed over: whether they match or not, what lies beyond them must also bound the token. */
+static int cell_bounds(const struct cells *cs, size_t idx, int dir)
 {
-    if (!c)
-        return 0; /* pattern edge: a substring may continue */
-    return c->kind == CELL_NONWORD || c->kind == CELL_BOUNDARY
-           || (c->kind == CELL_CHAR && !is_word(c->c));
+    for (;;) {
+        if (idx >= cs->n)
+            return 0; /* pattern edge: a substring may continue */
+        const struct cell *c = &cs->v[idx];
+        if (c->kind == CELL_CHAR)
+            return !is_word(c->c);
+        if (c->kind == CELL_BOUNDARY)
+            return 1;
+        if (!(c->flags & (dir > 0 ? FIRST_NONWORD : LAST_NONWORD)))
+            return 0;
+        if (!(c->flags & OPTIONAL))
+            return 1;
+        if (dir < 0 && idx == 0)
+            return 0;
+        idx = dir < 0 ? idx - 1 : idx + 1;
+    }
 }
 
 static int literal_cells(const char *s, size_t len, struct cells *cs)
 {
-    if (len && is_word((unsigned char)s[0]) && cells_push(cs, CELL_BOUNDARY, 0))
+    if (len && is_word((unsigned char)s[0]) && cells_push(cs, CELL_BOUNDARY, 0, 0))
         return -1;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (cells_push(cs, is_space(c) ? CELL_NONWORD : CELL_CHAR, c))
+        if (is_space(c) ? cells_push(cs, CELL_PIECE, 0, NONWORD) : cells_push(cs, CELL_CHAR, c, 0))
             return -1;
     }
-    if (len && is_word((unsigned char)s[len - 1]) && cells_push(cs, CELL_BOUNDARY, 0))
+    if (len && is_word((unsigned char)s[len - 1]) && cells_push(cs, CELL_BOUNDARY, 0, 0))
         return -1;
     return 0;
 }
@@ -254,7 +276,44 @@ static int hexval(unsigned char c)
     return (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
 }
 
-/* Turns a regex into cells, conservatively: anything not understood becomes CELL_UNKNOWN. */
+/* Flags of a group body p[0, len): does every match start / end with a non-word character?
+ * Only the simple, common shapes are recognised: "(?: address)" does not end with one,
+ * "(?:, )" does both; alternations and nested constructs at an edge count as unknown. */
+static unsigned char group_flags(const char *p, size_t len)
+{
+    if (len >= 1 && p[0] == '?') {
+        size_t skip;
+        if (len >= 2 && (p[1] == ':' || p[1] == '>'))
+            skip = 2;
+        else if ((len >= 3 && p[1] == '<' && p[2] != '=' && p[2] != '!')
+                 || (len >= 3 && p[1] == 'P' && p[2] == '<')) {
+            const char *close = memchr(p, '>', len); /* (?<name>...) and (?P<name>...) */
+            if (!close)
+                return 0;
+            skip = (size_t)(close + 1 - p);
+        } else
+            return 0; /* lookaround, conditional, comment, option group... */
+        p += skip;
+        len -= skip;
+    }
+    if (len == 0 || top_level_alternation(p, len))
+        return 0;
+    unsigned char flags = 0;
+    unsigned char first = (unsigned char)p[0];
+    if (first == '\\' && len >= 2)
+        flags |= (!is_word((unsigned char)p[1]) || p[1] == 's') ? FIRST_NONWORD : 0;
+    else if (!is_word(first) && !strchr("([.^$|?*+{", first) && first < 0x80)
+        flags |= FIRST_NONWORD;
+    unsigned char last = (unsigned char)p[len - 1];
+    int escaped = len >= 2 && p[len - 2] == '\\';
+    if (escaped)
+        flags |= !is_word(last) ? LAST_NONWORD : 0;
+    else if (!is_word(last) && !strchr(")].^$|?*+}", last) && last < 0x80)
+        flags |= LAST_NONWORD;
+    return flags;
+}
+
+/* Turns a regex into cells, conservatively: anything not understood is a piece without flags. */
 static int regex_cells(const char *p, size_t len, struct cells *cs)
 {
     size_t i = 0;
@@ -266,12 +325,12 @@ static int regex_cells(const char *p, size_t len, struct cells *cs)
             unsigned char e = (unsigned char)p[i + 1];
             i += 2;
             if (e == 'b' || e == 'A' || e == 'z' || e == 'Z')
-                rc = cells_push(cs, CELL_BOUNDARY, 0);
+                rc = cells_push(cs, CELL_BOUNDARY, 0, 0);
             else if (e == 's' || e == 'h' || e == 'v' || e == 'n' || e == 't' || e == 'r')
-                rc = cells_push(cs, CELL_NONWORD, 0);
+                rc = cells_push(cs, CELL_PIECE, 0, NONWORD);
             else if (e == 'Q') {
                 while (i < len && !(p[i] == '\\' && i + 1 < len && p[i + 1] == 'E'))
-                    if ((rc = cells_push(cs, CELL_CHAR, (unsigned char)p[i++])))
+                    if ((rc = cells_push(cs, CELL_CHAR, (unsigned char)p[i++], 0)))
                         return rc;
                 i = i < len ? i + 2 : len;
                 continue;
@@ -279,43 +338,45 @@ static int regex_cells(const char *p, size_t len, struct cells *cs)
                        && hexval((unsigned char)p[i + 1]) >= 0) {
                 rc = cells_push(cs, CELL_CHAR,
                                 (unsigned char)(hexval((unsigned char)p[i]) * 16
-                                                + hexval((unsigned char)p[i + 1])));
+                                                + hexval((unsigned char)p[i + 1])),
+                                0);
                 i += 2;
             } else if (!is_word(e))
-                rc = cells_push(cs, CELL_CHAR, e);
+                rc = cells_push(cs, CELL_CHAR, e, 0);
             else
-                rc = cells_push(cs, CELL_UNKNOWN, 0);
+                rc = cells_push(cs, CELL_PIECE, 0, 0);
         } else if (c == '[') {
             int nonword_only;
             i = skip_class(p, len, i, &nonword_only);
-            rc = cells_push(cs, nonword_only ? CELL_NONWORD : CELL_UNKNOWN, 0);
+            rc = cells_push(cs, CELL_PIECE, 0, nonword_only ? NONWORD : 0);
         } else if (c == '(') {
             size_t end = skip_group(p, len, i);
-            /* (?i) and similar option settings are zero-width; everything else is opaque. */
+            /* (?i) and similar option settings are zero-width: they add no cell. */
             int option_only = end - i >= 3 && p[i + 1] == '?' && p[end - 1] == ')';
             for (size_t k = i + 2; option_only && k + 1 < end; k++)
                 if (!(lower((unsigned char)p[k]) >= 'a' && lower((unsigned char)p[k]) <= 'z')
                     && p[k] != '-')
                     option_only = 0;
             if (!option_only)
-                rc = cells_push(cs, CELL_UNKNOWN, 0);
+                rc = cells_push(cs, CELL_PIECE, 0,
+                                end - i >= 2 ? group_flags(p + i + 1, end - i - 2) : 0);
             i = end;
         } else if (c == '^' || c == '$') {
-            rc = cells_push(cs, CELL_BOUNDARY, 0);
+            rc = cells_push(cs, CELL_BOUNDARY, 0, 0);
             i++;
         } else if (c == '.') {
-            rc = cells_push(cs, CELL_UNKNOWN, 0);
+            rc = cells_push(cs, CELL_PIECE, 0, 0);
             i++;
         } else {
-            rc = cells_push(cs, is_space(c) ? CELL_NONWORD : CELL_CHAR, c);
+            rc = is_space(c) ? cells_push(cs, CELL_PIECE, 0, NONWORD) : cells_push(cs, CELL_CHAR, c, 0);
             i++;
         }
         if (rc)
             return rc;
         if (i >= len || cs->n == atom_start_cell)
             continue;
-        /* A quantifier turns the atom into "unknown", unless it is a non-word atom repeated at
-         * least once (e.g. \s+), which stays non-word. */
+        /* A quantifier makes the atom a piece: repeated, it keeps its edges; optional, it may
+         * also vanish. A repeated or optional word character is unknown. */
         char q = p[i];
         if (q == '?' || q == '*' || q == '+' || q == '{') {
             int at_least_once = q == '+';
@@ -331,8 +392,15 @@ static int regex_cells(const char *p, size_t len, struct cells *cs)
             if (i < len && (p[i] == '?' || p[i] == '+'))
                 i++;
             struct cell *last = &cs->v[cs->n - 1];
-            if (!(at_least_once && last->kind == CELL_NONWORD))
-                last->kind = CELL_UNKNOWN;
+            unsigned char flags = 0;
+            if (last->kind == CELL_CHAR)
+                flags = is_word(last->c) ? 0 : NONWORD;
+            else if (last->kind == CELL_PIECE)
+                flags = last->flags & NONWORD;
+            if (!at_least_once && flags)
+                flags |= OPTIONAL;
+            last->kind = CELL_PIECE;
+            last->flags = flags;
         }
     }
     return 0;
@@ -371,9 +439,9 @@ static int choose_anchor(const struct cells *cs, uint64_t *hash, struct kb_buf *
                 break;
         }
         size_t first = 0, last = parts;
-        if (!cell_bounds(ps[0] ? &cs->v[ps[0] - 1] : NULL))
+        if (ps[0] == 0 || !cell_bounds(cs, ps[0] - 1, -1))
             first++;
-        if (!cell_bounds(pe[parts - 1] < cs->n ? &cs->v[pe[parts - 1]] : NULL))
+        if (!cell_bounds(cs, pe[parts - 1], +1))
             last--;
         if (first >= last || last > parts)
             continue;
@@ -416,17 +484,60 @@ static int choose_anchor(const struct cells *cs, uint64_t *hash, struct kb_buf *
     return 1;
 }
 
+/* Does the regex end with a literal word character (not escaped, not quantified)? */
+static int ends_with_literal_word(const char *p, size_t len)
+{
+    if (!len || !is_word((unsigned char)p[len - 1]))
+        return 0;
+    size_t backslashes = 0;
+    while (backslashes + 1 < len && p[len - 2 - backslashes] == '\\')
+        backslashes++;
+    if (backslashes % 2)
+        return 0;
+    /* inside a {m,n} quantifier or a class the last character is not a literal atom */
+    for (size_t i = len; i-- > 0;) {
+        if (p[i] == '{' || p[i] == '[')
+            return 0;
+        if (p[i] == '}' || p[i] == ']' || !is_word((unsigned char)p[i]))
+            break;
+    }
+    return 1;
+}
+
+enum kb_status kb_regex_to_pattern(const char *regex, size_t len, struct kb_buf *out,
+                                   size_t *prefix_len)
+{
+    enum kb_status st = KB_OK;
+    int before = len && is_word((unsigned char)regex[0]) && !top_level_alternation(regex, len);
+    int after = ends_with_literal_word(regex, len) && !top_level_alternation(regex, len);
+    if (before)
+        st = kb_buf_append_str(out, "\\b");
+    if (st == KB_OK)
+        st = kb_buf_append(out, regex, len);
+    if (st == KB_OK && after)
+        st = kb_buf_append_str(out, "\\b");
+    if (prefix_len)
+        *prefix_len = before ? 2 : 0;
+    return st;
+}
+
 int kb_signature_anchor(enum kb_sig_kind kind, const char *source, size_t len, uint64_t *hash,
                         struct kb_buf *token_out)
 {
     struct cells cs = {0};
+    struct kb_buf pattern;
     int rc;
-    if (kind == KB_SIG_REGEX && top_level_alternation(source, len))
-        return 0;
-    if (kind == KB_SIG_REGEX)
-        rc = regex_cells(source, len, &cs);
-    else
+    if (kind == KB_SIG_LITERAL) {
         rc = literal_cells(source, len, &cs);
+    } else {
+        if (top_level_alternation(source, len))
+            return 0;
+        kb_buf_init(&pattern, 0);
+        rc = kb_regex_to_pattern(source, len, &pattern, NULL) == KB_OK
+                 ? regex_cells(pattern.data, pattern.len, &cs)
+                 : -1;
+        kb_buf_release(&pattern);
+    }
     if (rc == 0)
         rc = choose_anchor(&cs, hash, token_out);
     free(cs.v);

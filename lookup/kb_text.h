@@ -72,6 +72,12 @@ int kb_signature_anchor(enum kb_sig_kind kind, const char *source, size_t len,
  * boundaries, everything else is literal. */
 enum kb_status kb_literal_to_pattern(const char *literal, size_t len, struct kb_buf *out);
 
+/* Appends to out the PCRE2 pattern for a regex signature: the regex itself, with a word
+ * boundary (\b) added where it begins or ends with a literal letter or digit, as for literals.
+ * *prefix_len receives how many bytes were added in front (to map error offsets back). */
+enum kb_status kb_regex_to_pattern(const char *regex, size_t len, struct kb_buf *out,
+                                   size_t *prefix_len);
+
 /* PCRE2 compile options every signature is compiled with (compiler and lookup agree). */
 uint32_t kb_signature_compile_options(void);
 

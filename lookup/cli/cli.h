@@ -1,0 +1,41 @@
+/*
+ * cli.h - pieces of the kb-lookup program: input reading and the three printers. Printers
+ * only format what libkb returned; they never match or rank.
+ */
+#ifndef KB_CLI_H
+#define KB_CLI_H
+
+#include <stdio.h>
+
+#include "kb.h"
+
+struct print_options {
+    int color;    /* ANSI colour and emphasis */
+    int explain;  /* show how each score was made */
+};
+
+/* Reads all of stdin into *out (NUL-terminated, *len bytes, may hold NULs). Fails with
+ * KB_ERR_TOO_LARGE past max bytes, KB_ERR_IO on a read error (errno kept). */
+enum kb_status cli_read_stdin(size_t max, char **out, size_t *len);
+
+/* Result printers. Return 0, or -1 if writing failed. */
+int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result *r,
+                      const struct print_options *opt);
+int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_result *r,
+                          const struct print_options *opt);
+int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result *r,
+                      const struct print_options *opt);
+
+/* --show and --list. */
+int print_entry_text(FILE *out, const struct kb_entry *e, const struct print_options *opt);
+int print_entry_markdown(FILE *out, const struct kb_entry *e);
+int print_entry_json(FILE *out, const struct kb_db *db, const struct kb_entry *e);
+/* --list: one call per entry, then finish (JSON needs its closing brackets). */
+int print_list_begin_json(FILE *out, const struct kb_db *db);
+int print_list_item(FILE *out, const struct kb_entry *e, int json, int first);
+int print_list_end_json(FILE *out);
+
+/* JSON helpers shared by the printers. */
+void json_string(FILE *out, const char *s);
+
+#endif

@@ -1,0 +1,398 @@
+/*
+ * main.c - kb-lookup: pasted error text in, the matching knowledge-base entries out.
+ *
+ * Input comes from the arguments or stdin; the database is the one embedded at build time
+ * unless --db or KB_DB names another. Exit codes (documented in the README and --help):
+ * 0 a match, 1 no match, 2 usage, input, output or database error. Every status of libkb is
+ * turned into a message and an exit code here, and only here.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "kb_schema.h"
+
+extern const unsigned char kb_embedded_db[];
+extern const unsigned char kb_embedded_db_end[];
+
+enum { EXIT_MATCH = 0, EXIT_NO_MATCH = 1, EXIT_ERROR = 2 };
+enum format { FORMAT_TEXT, FORMAT_MARKDOWN, FORMAT_JSON };
+enum mode { MODE_QUERY, MODE_LIST, MODE_SHOW, MODE_VERSION, MODE_HELP };
+
+struct options {
+    enum mode mode;
+    enum format format;
+    int color; /* -1 auto */
+    int explain;
+    size_t top;
+    size_t max_input;
+    const char *db_path;
+    const char *show_id;
+    int first_text_arg; /* index into argv of the first text argument, 0 if none */
+    int text_argc;
+};
+
+static const char usage_text[] =
+    "Usage: kb-lookup [OPTIONS] [ERROR TEXT...]\n"
+    "       some-command 2>&1 | kb-lookup [OPTIONS]\n"
+    "\n"
+    "Finds the knowledge-base entries that explain a pasted error and prints their fix.\n"
+    "The text comes from the arguments, or from standard input when there is none or it is '-'.\n"
+    "\n"
+    "Options:\n"
+    "  --json               print JSON (same as --format json)\n"
+    "  --format FORMAT      text (default), markdown or json\n"
+    "  --top N              show at most N matches (default 3)\n"
+    "  --explain            show which signatures or terms matched and how scores were made\n"
+    "  --list               list every entry of the knowledge base\n"
+    "  --show ID            print one entry in full\n"
+    "  --db PATH            use this database instead of the built-in one (also: KB_DB)\n"
+    "  --max-input BYTES    refuse input larger than this (default 16M; K and M suffixes)\n"
+    "  --color WHEN         auto (default), always or never; NO_COLOR turns auto off\n"
+    "  --version            print program, schema and knowledge-base versions\n"
+    "  --help               print this help\n"
+    "\n"
+    "Exit status: 0 a match was found, 1 no match, 2 usage, input, output or database error.\n";
+
+static void usage_error(const char *fmt, const char *arg)
+{
+    fputs("kb-lookup: ", stderr);
+    fprintf(stderr, fmt, arg);
+    fputs("\nTry 'kb-lookup --help' for more information.\n", stderr);
+}
+
+static int parse_size(const char *s, size_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *s == '-')
+        return -1;
+    unsigned long long mult = 1;
+    if (*end == 'K' || *end == 'k')
+        mult = 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        mult = 1024 * 1024, end++;
+    else if (*end == 'G' || *end == 'g')
+        mult = 1024ULL * 1024 * 1024, end++;
+    if (*end || v == 0 || v > SIZE_MAX / mult)
+        return -1;
+    *out = (size_t)(v * mult);
+    return 0;
+}
+
+/* Value of an option given as "--opt VALUE" or "--opt=VALUE"; NULL if missing. */
+static const char *option_value(int argc, char **argv, int *i, const char *name)
+{
+    size_t n = strlen(name);
+    if (argv[*i][n] == '=')
+        return argv[*i] + n + 1;
+    if (*i + 1 < argc)
+        return argv[++*i];
+    return NULL;
+}
+
+static int is_option(const char *arg, const char *name)
+{
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
+/* Returns -1 on a usage error (already reported). */
+static int parse_options(int argc, char **argv, struct options *o)
+{
+    int only_text = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v;
+        if (only_text || a[0] != '-' || strcmp(a, "-") == 0) {
+            if (!o->first_text_arg)
+                o->first_text_arg = i;
+            else if (o->first_text_arg + o->text_argc != i) {
+                usage_error("%s", "error text must be given as consecutive arguments");
+                return -1;
+            }
+            o->text_argc++;
+        } else if (strcmp(a, "--") == 0) {
+            only_text = 1;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            o->mode = MODE_HELP;
+        } else if (strcmp(a, "--version") == 0) {
+            o->mode = MODE_VERSION;
+        } else if (strcmp(a, "--json") == 0) {
+            o->format = FORMAT_JSON;
+        } else if (strcmp(a, "--explain") == 0) {
+            o->explain = 1;
+        } else if (strcmp(a, "--list") == 0) {
+            o->mode = MODE_LIST;
+        } else if (is_option(a, "--show")) {
+            if (!(v = option_value(argc, argv, &i, "--show"))) {
+                usage_error("%s", "--show needs an entry id");
+                return -1;
+            }
+            o->mode = MODE_SHOW;
+            o->show_id = v;
+        } else if (is_option(a, "--format")) {
+            if (!(v = option_value(argc, argv, &i, "--format"))) {
+                usage_error("%s", "--format needs text, markdown or json");
+                return -1;
+            }
+            if (strcmp(v, "text") == 0)
+                o->format = FORMAT_TEXT;
+            else if (strcmp(v, "markdown") == 0 || strcmp(v, "md") == 0)
+                o->format = FORMAT_MARKDOWN;
+            else if (strcmp(v, "json") == 0)
+                o->format = FORMAT_JSON;
+            else {
+                usage_error("unknown format '%s' (text, markdown or json)", v);
+                return -1;
+            }
+        } else if (is_option(a, "--top")) {
+            size_t top;
+            if (!(v = option_value(argc, argv, &i, "--top")) || parse_size(v, &top) || top > 1000) {
+                usage_error("--top needs a number from 1 to 1000, not '%s'", v ? v : "");
+                return -1;
+            }
+            o->top = top;
+        } else if (is_option(a, "--max-input")) {
+            if (!(v = option_value(argc, argv, &i, "--max-input")) || parse_size(v, &o->max_input)) {
+                usage_error("--max-input needs a size such as 1048576, 512K or 16M, not '%s'",
+                            v ? v : "");
+                return -1;
+            }
+        } else if (is_option(a, "--db")) {
+            if (!(v = option_value(argc, argv, &i, "--db")) || !*v) {
+                usage_error("%s", "--db needs a path");
+                return -1;
+            }
+            o->db_path = v;
+        } else if (is_option(a, "--color") || is_option(a, "--colour")) {
+            const char *name = is_option(a, "--color") ? "--color" : "--colour";
+            if (!(v = option_value(argc, argv, &i, name))) {
+                usage_error("%s", "--color needs auto, always or never");
+                return -1;
+            }
+            if (strcmp(v, "auto") == 0)
+                o->color = -1;
+            else if (strcmp(v, "always") == 0)
+                o->color = 1;
+            else if (strcmp(v, "never") == 0)
+                o->color = 0;
+            else {
+                usage_error("--color needs auto, always or never, not '%s'", v);
+                return -1;
+            }
+        } else {
+            usage_error("unknown option '%s'", a);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int open_database(const struct options *o, struct kb_db **db, struct kb_error *err)
+{
+    const char *path = o->db_path ? o->db_path : getenv("KB_DB");
+    enum kb_status st;
+    if (path && *path)
+        st = kb_db_open_file(path, db, err);
+    else
+        st = kb_db_open_memory(kb_embedded_db, (size_t)(kb_embedded_db_end - kb_embedded_db),
+                               "built-in knowledge base", db, err);
+    if (st != KB_OK) {
+        fprintf(stderr, "kb-lookup: %s\n", err->message);
+        return -1;
+    }
+    return 0;
+}
+
+/* Joins the text arguments with spaces, or reads stdin. "-" alone means stdin. */
+static int read_input(const struct options *o, char **argv, char **text, size_t *len)
+{
+    if (o->text_argc && !(o->text_argc == 1 && strcmp(argv[o->first_text_arg], "-") == 0)) {
+        size_t total = 0;
+        for (int i = 0; i < o->text_argc; i++)
+            total += strlen(argv[o->first_text_arg + i]) + 1;
+        if (total - 1 > o->max_input) {
+            fprintf(stderr, "kb-lookup: input is %zu bytes, over the limit of %zu bytes "
+                            "(--max-input)\n", total - 1, o->max_input);
+            return -1;
+        }
+        char *p = malloc(total);
+        if (!p) {
+            fputs("kb-lookup: out of memory\n", stderr);
+            return -1;
+        }
+        size_t at = 0;
+        for (int i = 0; i < o->text_argc; i++) {
+            const char *a = argv[o->first_text_arg + i];
+            size_t n = strlen(a);
+            memcpy(p + at, a, n);
+            at += n;
+            p[at++] = i + 1 < o->text_argc ? ' ' : '\0';
+        }
+        *text = p;
+        *len = at - 1;
+        return 0;
+    }
+    if (!o->text_argc && isatty(STDIN_FILENO)) {
+        fputs("kb-lookup: paste an error as an argument, or pipe it in:\n"
+              "  kb-lookup '535 5.7.139 Authentication unsuccessful'\n"
+              "  your-app 2>&1 | kb-lookup\n"
+              "Try 'kb-lookup --help' for more information.\n",
+              stderr);
+        return -1;
+    }
+    enum kb_status st = cli_read_stdin(o->max_input, text, len);
+    if (st == KB_ERR_TOO_LARGE)
+        fprintf(stderr, "kb-lookup: input is over the limit of %zu bytes; nothing was matched "
+                        "(raise it with --max-input)\n", o->max_input);
+    else if (st == KB_ERR_IO)
+        fprintf(stderr, "kb-lookup: cannot read standard input: %s\n", strerror(errno));
+    else if (st != KB_OK)
+        fprintf(stderr, "kb-lookup: cannot read standard input: %s\n", kb_status_str(st));
+    return st == KB_OK ? 0 : -1;
+}
+
+static int print_version(const struct options *o, struct kb_error *err)
+{
+    struct kb_db *db = NULL;
+    printf("kb-lookup %s (database schema %d)\n", KB_VERSION, KB_SCHEMA_VERSION);
+    if (open_database(o, &db, err) != 0)
+        return EXIT_ERROR;
+    printf("knowledge base: %s, build %s, %ld entries\n", kb_db_label(db), kb_db_build_hash(db),
+           kb_db_entry_count(db));
+    kb_db_close(db);
+    return EXIT_MATCH;
+}
+
+struct list_state {
+    FILE *out;
+    int json;
+    int first;
+    int failed;
+};
+
+static int list_one(const struct kb_entry *e, void *arg)
+{
+    struct list_state *s = arg;
+    if (print_list_item(s->out, e, s->json, s->first) != 0)
+        s->failed = 1;
+    s->first = 0;
+    return s->failed;
+}
+
+static int run_list(struct kb_db *db, const struct options *o, struct kb_error *err)
+{
+    struct list_state s = {stdout, o->format == FORMAT_JSON, 1, 0};
+    if (s.json)
+        print_list_begin_json(stdout, db);
+    if (kb_entry_each(db, list_one, &s, err) != KB_OK) {
+        fprintf(stderr, "kb-lookup: %s\n", err->message);
+        return EXIT_ERROR;
+    }
+    if (s.json)
+        print_list_end_json(stdout);
+    return EXIT_MATCH;
+}
+
+static int run_show(struct kb_db *db, const struct options *o, const struct print_options *po,
+                    struct kb_error *err)
+{
+    struct kb_entry *e = NULL;
+    enum kb_status st = kb_entry_get(db, o->show_id, &e, err);
+    if (st != KB_OK) {
+        fprintf(stderr, "kb-lookup: %s\n", err->message);
+        return st == KB_ERR_NOT_FOUND ? EXIT_NO_MATCH : EXIT_ERROR;
+    }
+    if (o->format == FORMAT_JSON)
+        print_entry_json(stdout, db, e);
+    else if (o->format == FORMAT_MARKDOWN)
+        print_entry_markdown(stdout, e);
+    else
+        print_entry_text(stdout, e, po);
+    kb_entry_free(e);
+    return EXIT_MATCH;
+}
+
+static int run_query(struct kb_db *db, const struct options *o, char **argv,
+                     const struct print_options *po, struct kb_error *err)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (read_input(o, argv, &text, &len) != 0)
+        return EXIT_ERROR;
+    struct kb_query_options qo = {.top = o->top, .max_input = o->max_input};
+    struct kb_result *r = NULL;
+    enum kb_status st = kb_query_run(db, text, len, &qo, &r, err);
+    free(text);
+    if (st != KB_OK) {
+        fprintf(stderr, "kb-lookup: %s\n", err->message);
+        return EXIT_ERROR;
+    }
+    if (o->format == FORMAT_JSON)
+        print_result_json(stdout, db, r, po);
+    else if (o->format == FORMAT_MARKDOWN)
+        print_result_markdown(stdout, db, r, po);
+    else
+        print_result_text(stdout, db, r, po);
+    int code = r->match_count ? EXIT_MATCH : EXIT_NO_MATCH;
+    kb_result_free(r);
+    return code;
+}
+
+static int use_color(const struct options *o)
+{
+    if (o->color >= 0)
+        return o->color;
+    const char *no_color = getenv("NO_COLOR");
+    if (no_color && *no_color)
+        return 0;
+    const char *term = getenv("TERM");
+    return isatty(STDOUT_FILENO) && !(term && strcmp(term, "dumb") == 0);
+}
+
+int main(int argc, char **argv)
+{
+    /* A closed pipe must surface as a write error (exit 2), not kill us silently. */
+    signal(SIGPIPE, SIG_IGN);
+    struct options o = {.color = -1, .top = 3, .max_input = (size_t)16 << 20};
+    if (parse_options(argc, argv, &o) != 0)
+        return EXIT_ERROR;
+    if (o.mode == MODE_HELP) {
+        fputs(usage_text, stdout);
+        return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_MATCH : EXIT_ERROR;
+    }
+    if (o.text_argc && o.mode != MODE_QUERY) {
+        usage_error("%s", "--list, --show and --version take no error text");
+        return EXIT_ERROR;
+    }
+    struct kb_error err = {0};
+    int code;
+    struct print_options po = {.color = o.format == FORMAT_TEXT && use_color(&o),
+                               .explain = o.explain};
+    if (o.mode == MODE_VERSION) {
+        code = print_version(&o, &err);
+    } else {
+        struct kb_db *db = NULL;
+        if (open_database(&o, &db, &err) != 0)
+            return EXIT_ERROR;
+        if (o.mode == MODE_LIST)
+            code = run_list(db, &o, &err);
+        else if (o.mode == MODE_SHOW)
+            code = run_show(db, &o, &po, &err);
+        else
+            code = run_query(db, &o, argv, &po, &err);
+        kb_db_close(db);
+    }
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "kb-lookup: cannot write the answer: %s\n", strerror(errno));
+        return EXIT_ERROR;
+    }
+    return code;
+}

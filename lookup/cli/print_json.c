@@ -1,0 +1,309 @@
+/*
+ * print_json.c - the JSON answer for programs (chatbot backends). One object on one line.
+ * The layout is versioned (schema_version) and documented in docs/json-schema.md; fields are
+ * only ever added, never renamed, within a version. Never coloured.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "kb_schema.h"
+
+#define JSON_SCHEMA_VERSION 1
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t len;
+    unsigned min;
+    unsigned cp;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xe0) == 0xc0)
+        len = 2, min = 0x80, cp = s[0] & 0x1f;
+    else if ((s[0] & 0xf0) == 0xe0)
+        len = 3, min = 0x800, cp = s[0] & 0x0f;
+    else if ((s[0] & 0xf8) == 0xf0)
+        len = 4, min = 0x10000, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+/* Writes s as a JSON string; bytes that are not valid UTF-8 become U+FFFD. */
+void json_string(FILE *out, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    size_t n = strlen((const char *)p);
+    fputc('"', out);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        if (c == '"' || c == '\\') {
+            fputc('\\', out);
+            fputc(c, out);
+            i++;
+        } else if (c == '\n') {
+            fputs("\\n", out);
+            i++;
+        } else if (c == '\t') {
+            fputs("\\t", out);
+            i++;
+        } else if (c == '\r') {
+            fputs("\\r", out);
+            i++;
+        } else if (c < 0x20 || c == 0x7f) {
+            fprintf(out, "\\u%04x", c);
+            i++;
+        } else {
+            size_t len = utf8_len(p + i, n - i);
+            if (len == 0) {
+                fputs("\\ufffd", out);
+                i++;
+            } else {
+                fwrite(p + i, 1, len, out);
+                i += len;
+            }
+        }
+    }
+    fputc('"', out);
+}
+
+static void json_key(FILE *out, const char *key, int *first)
+{
+    if (!*first)
+        fputc(',', out);
+    *first = 0;
+    json_string(out, key);
+    fputc(':', out);
+}
+
+static void json_opt_string(FILE *out, const char *key, const char *value, int *first)
+{
+    json_key(out, key, first);
+    if (value)
+        json_string(out, value);
+    else
+        fputs("null", out);
+}
+
+static void json_opt_int(FILE *out, const char *key, int value, int *first)
+{
+    json_key(out, key, first);
+    if (value)
+        fprintf(out, "%d", value);
+    else
+        fputs("null", out);
+}
+
+/* A comma-separated list as a JSON array of strings. */
+static void json_csv_array(FILE *out, const char *csv)
+{
+    fputc('[', out);
+    int first = 1;
+    const char *p = csv ? csv : "";
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        if (t > p) {
+            char item[256];
+            size_t len = (size_t)(t - p) < sizeof item - 1 ? (size_t)(t - p) : sizeof item - 1;
+            memcpy(item, p, len);
+            item[len] = '\0';
+            if (!first)
+                fputc(',', out);
+            first = 0;
+            json_string(out, item);
+        }
+        p = e;
+    }
+    fputc(']', out);
+}
+
+static void json_kb(FILE *out, const struct kb_db *db)
+{
+    int first = 1;
+    fputc('{', out);
+    json_opt_string(out, "build", kb_db_build_hash(db), &first);
+    json_key(out, "schema_version", &first);
+    fprintf(out, "%d", kb_db_schema_version(db));
+    json_key(out, "entries", &first);
+    fprintf(out, "%ld", kb_db_entry_count(db));
+    fputc('}', out);
+}
+
+static void json_entry_fields(FILE *out, const struct kb_entry *e, int *first)
+{
+    json_opt_string(out, "id", e->id, first);
+    json_opt_string(out, "title", e->title, first);
+    json_opt_string(out, "article", e->article, first);
+    json_opt_string(out, "article_title", e->article_title, first);
+    json_key(out, "providers", first);
+    json_csv_array(out, e->provider);
+    json_opt_string(out, "audience", e->audience, first);
+    json_key(out, "related", first);
+    json_csv_array(out, e->related);
+}
+
+static void json_solution(FILE *out, const char *key, const char *md, const char *text,
+                          const struct kb_match *m, const struct kb_result *r, int *first)
+{
+    char *md_x = kb_template_expand(md, m, r, "", "");
+    char *text_x = kb_template_expand(text, m, r, "", "");
+    int f = 1;
+    json_key(out, key, first);
+    fputc('{', out);
+    json_opt_string(out, "markdown", md_x ? md_x : md, &f);
+    json_opt_string(out, "text", text_x ? text_x : text, &f);
+    fputc('}', out);
+    free(md_x);
+    free(text_x);
+}
+
+static void json_match(FILE *out, const struct kb_match *m, const struct kb_result *r,
+                       const struct print_options *opt)
+{
+    int first = 1;
+    fputc('{', out);
+    json_entry_fields(out, m->entry, &first);
+    json_key(out, "score", &first);
+    fprintf(out, "%.3g", m->score);
+    json_opt_string(out, "confidence", kb_confidence_str(m->confidence), &first);
+    json_opt_string(out, "via", kb_via_str(m->via), &first);
+    json_key(out, "evidence", &first);
+    fputc('[', out);
+    for (size_t i = 0; i < m->evidence_count; i++) {
+        int f = 1;
+        fputs(i ? ",{" : "{", out);
+        json_key(out, "line", &f);
+        fprintf(out, "%zu", m->evidence[i].line);
+        json_opt_string(out, "text", m->evidence[i].text, &f);
+        fputc('}', out);
+    }
+    fputc(']', out);
+    json_key(out, "captures", &first);
+    fputc('{', out);
+    int f = 1;
+    for (size_t i = 0; i < m->capture_count; i++)
+        json_opt_string(out, m->captures[i].name, m->captures[i].value, &f);
+    fputc('}', out);
+    json_solution(out, "why", m->entry->why_md, m->entry->why_text, m, r, &first);
+    json_solution(out, "solution", m->entry->solution_md, m->entry->solution_text, m, r, &first);
+    if (opt->explain) {
+        json_key(out, "explain", &first);
+        fputc('[', out);
+        for (size_t i = 0; i < m->explain_count; i++) {
+            if (i)
+                fputc(',', out);
+            json_string(out, m->explain[i]);
+        }
+        fputc(']', out);
+    }
+    fputc('}', out);
+}
+
+int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result *r,
+                      const struct print_options *opt)
+{
+    int first = 1;
+    const struct kb_facts *f = &r->facts;
+    fputc('{', out);
+    json_key(out, "schema_version", &first);
+    fprintf(out, "%d", JSON_SCHEMA_VERSION);
+    json_key(out, "kb", &first);
+    json_kb(out, db);
+    json_key(out, "facts", &first);
+    int ff = 1;
+    fputc('{', out);
+    json_opt_int(out, "reply_code", f->reply_code, &ff);
+    json_opt_string(out, "enhanced_code", f->enhanced, &ff);
+    json_opt_string(out, "stage", f->stage, &ff);
+    json_opt_string(out, "host", f->host, &ff);
+    json_opt_int(out, "port", f->port, &ff);
+    json_opt_string(out, "user", f->user, &ff);
+    json_opt_string(out, "client", f->client, &ff);
+    json_opt_string(out, "provider", f->provider, &ff);
+    json_key(out, "mail_context", &ff);
+    fputs(f->mail_context ? "true" : "false", out);
+    fputc('}', out);
+    json_key(out, "input_lines", &first);
+    fprintf(out, "%zu", r->input_lines);
+    json_key(out, "matches", &first);
+    fputc('[', out);
+    for (size_t i = 0; i < r->match_count; i++) {
+        if (i)
+            fputc(',', out);
+        json_match(out, &r->matches[i], r, opt);
+    }
+    fputs("]}\n", out);
+    return ferror(out) ? -1 : 0;
+}
+
+int print_entry_json(FILE *out, const struct kb_db *db, const struct kb_entry *e)
+{
+    int first = 1;
+    fputc('{', out);
+    json_key(out, "schema_version", &first);
+    fprintf(out, "%d", JSON_SCHEMA_VERSION);
+    json_key(out, "kb", &first);
+    json_kb(out, db);
+    json_key(out, "entry", &first);
+    int f = 1;
+    fputc('{', out);
+    json_entry_fields(out, e, &f);
+    json_solution(out, "why", e->why_md, e->why_text, NULL, NULL, &f);
+    json_solution(out, "solution", e->solution_md, e->solution_text, NULL, NULL, &f);
+    json_opt_string(out, "body_markdown", e->body_md, &f);
+    fputs("}}\n", out);
+    return ferror(out) ? -1 : 0;
+}
+
+int print_list_begin_json(FILE *out, const struct kb_db *db)
+{
+    int first = 1;
+    fputc('{', out);
+    json_key(out, "schema_version", &first);
+    fprintf(out, "%d", JSON_SCHEMA_VERSION);
+    json_key(out, "kb", &first);
+    json_kb(out, db);
+    json_key(out, "entries", &first);
+    fputc('[', out);
+    return ferror(out) ? -1 : 0;
+}
+
+int print_list_item(FILE *out, const struct kb_entry *e, int json, int first)
+{
+    if (!json) {
+        fprintf(out, "%-34s %s  (%s)\n", e->id, e->title, e->article);
+        return ferror(out) ? -1 : 0;
+    }
+    int f = 1;
+    fputs(first ? "{" : ",{", out);
+    json_entry_fields(out, e, &f);
+    json_key(out, "signatures", &f);
+    fprintf(out, "%d", e->signature_count);
+    json_key(out, "fulltext_only", &f);
+    fputs(e->fulltext_only ? "true" : "false", out);
+    fputc('}', out);
+    return ferror(out) ? -1 : 0;
+}
+
+int print_list_end_json(FILE *out)
+{
+    fputs("]}\n", out);
+    return ferror(out) ? -1 : 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * print_markdown.c - the answer as Markdown, for pasting into a ticket or a chat.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli.h"
+
+static void print_expanded(FILE *out, const char *md, const struct kb_match *m,
+                           const struct kb_result *r)
+{
+    char *x = kb_template_expand(md, m, r, "**", "**");
+    fputs(x ? x : md, out);
+    fputc('\n', out);
+    free(x);
+}
+
+int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_result *r,
+                          const struct print_options *opt)
+{
+    (void)db;
+    if (r->match_count == 0) {
+        fputs("No matching knowledge-base entry.\n", out);
+        return ferror(out) ? -1 : 0;
+    }
+    const struct kb_facts *f = &r->facts;
+    int any = 0;
+    if (f->reply_code)
+        fprintf(out, "%s reply `%d`", any++ ? "," : "**Found in the text:**", f->reply_code);
+    if (f->enhanced)
+        fprintf(out, "%s status `%s`", any++ ? "," : "**Found in the text:**", f->enhanced);
+    if (f->stage)
+        fprintf(out, "%s stage `%s`", any++ ? "," : "**Found in the text:**", f->stage);
+    if (f->host)
+        fprintf(out, "%s host `%s`", any++ ? "," : "**Found in the text:**", f->host);
+    if (f->port)
+        fprintf(out, "%s port `%d`", any++ ? "," : "**Found in the text:**", f->port);
+    if (f->user)
+        fprintf(out, "%s user `%s`", any++ ? "," : "**Found in the text:**", f->user);
+    if (f->client)
+        fprintf(out, "%s client %s", any++ ? "," : "**Found in the text:**", f->client);
+    if (any)
+        fputs("\n\n", out);
+    for (size_t i = 0; i < r->match_count; i++) {
+        const struct kb_match *m = &r->matches[i];
+        fprintf(out, "## %zu. %s\n\n", i + 1, m->entry->title);
+        fprintf(out, "*%s match* (%s, score %.3g) — id `%s`, article `%s`\n\n",
+                kb_confidence_str(m->confidence), kb_via_str(m->via), m->score, m->entry->id,
+                m->entry->article);
+        for (size_t k = 0; k < m->evidence_count; k++)
+            fprintf(out, "> line %zu: `%s`\n", m->evidence[k].line, m->evidence[k].text);
+        if (m->evidence_count)
+            fputc('\n', out);
+        for (size_t k = 0; opt->explain && k < m->explain_count; k++)
+            fprintf(out, "- %s\n", m->explain[k]);
+        if (opt->explain && m->explain_count)
+            fputc('\n', out);
+        if (m->entry->why_md[0]) {
+            fputs("### Why it happens\n\n", out);
+            print_expanded(out, m->entry->why_md, m, r);
+        }
+        print_expanded(out, m->entry->solution_md, m, r);
+    }
+    return ferror(out) ? -1 : 0;
+}
+
+int print_entry_markdown(FILE *out, const struct kb_entry *e)
+{
+    fputs(e->body_md, out);
+    fputc('\n', out);
+    return ferror(out) ? -1 : 0;
+}

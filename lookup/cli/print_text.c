@@ -1,0 +1,188 @@
+/*
+ * print_text.c - the answer for a support agent at a terminal: the facts found in the paste,
+ * then each matching entry with its evidence, why it happens and the numbered fix, with the
+ * customer's own values (host, port, user, codes) highlighted when colour is on.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define BOLD "\x1b[1m"
+#define DIM "\x1b[2m"
+#define VALUE "\x1b[1;33m"
+#define GREEN "\x1b[32m"
+#define YELLOW "\x1b[33m"
+#define RED "\x1b[31m"
+#define RESET "\x1b[0m"
+
+static const char *sgr(const struct print_options *opt, const char *code)
+{
+    return opt->color ? code : "";
+}
+
+/* Prints text with every line indented; in colour, occurrences of the needles highlighted. */
+static void print_indented(FILE *out, const char *text, const char *indent,
+                           const char *const *needles, size_t n_needles,
+                           const struct print_options *opt)
+{
+    int at_line_start = 1;
+    for (const char *p = text; *p;) {
+        if (at_line_start) {
+            if (*p != '\n')
+                fputs(indent, out);
+            at_line_start = 0;
+        }
+        size_t best_len = 0;
+        for (size_t i = 0; opt->color && i < n_needles; i++) {
+            size_t len = needles[i] ? strlen(needles[i]) : 0;
+            if (len >= 2 && len > best_len && strncmp(p, needles[i], len) == 0)
+                best_len = len;
+        }
+        if (best_len) {
+            fprintf(out, VALUE "%.*s" RESET, (int)best_len, p);
+            p += best_len;
+            continue;
+        }
+        fputc(*p, out);
+        if (*p == '\n')
+            at_line_start = 1;
+        p++;
+    }
+    if (!at_line_start)
+        fputc('\n', out);
+}
+
+static void print_facts(FILE *out, const struct kb_result *r, const struct print_options *opt)
+{
+    const struct kb_facts *f = &r->facts;
+    char code[16] = "", port[16] = "";
+    if (f->reply_code)
+        snprintf(code, sizeof code, "%d", f->reply_code);
+    if (f->port)
+        snprintf(port, sizeof port, "%d", f->port);
+    const char *labels[] = {"reply", "status", "stage", "host", "port", "user", "client", "provider"};
+    const char *values[] = {code[0] ? code : NULL, f->enhanced, f->stage, f->host,
+                            port[0] ? port : NULL, f->user, f->client, f->provider};
+    int any = 0;
+    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
+        if (!values[i])
+            continue;
+        fprintf(out, "%s%s%s %s%s%s", any ? "  " : "Found in your text: ", labels[i],
+                sgr(opt, ""), sgr(opt, VALUE), values[i], sgr(opt, RESET));
+        any = 1;
+    }
+    if (any)
+        fputs("\n\n", out);
+}
+
+static const char *confidence_color(enum kb_confidence c)
+{
+    return c == KB_CONF_EXACT ? GREEN : c == KB_CONF_LIKELY ? YELLOW : RED;
+}
+
+static void print_section(FILE *out, const char *heading, const char *body,
+                          const struct kb_match *m, const struct kb_result *r,
+                          const struct print_options *opt)
+{
+    if (!body || !*body)
+        return;
+    char *expanded = kb_template_expand(body, m, r, sgr(opt, VALUE), sgr(opt, RESET));
+    if (heading)
+        fprintf(out, "  %s%s%s\n", sgr(opt, BOLD), heading, sgr(opt, RESET));
+    print_indented(out, expanded ? expanded : body, "    ", NULL, 0, opt);
+    free(expanded);
+}
+
+static void print_match(FILE *out, size_t index, const struct kb_match *m,
+                        const struct kb_result *r, int full, const struct print_options *opt)
+{
+    const struct kb_entry *e = m->entry;
+    fprintf(out, "%s%zu. %s%s\n", sgr(opt, BOLD), index + 1, e->title, sgr(opt, RESET));
+    fprintf(out, "   %s%s%s match (%s, score %.3g)   id: %s   article: %s\n",
+            sgr(opt, confidence_color(m->confidence)), kb_confidence_str(m->confidence),
+            sgr(opt, RESET), kb_via_str(m->via), m->score, e->id, e->article);
+
+    char code[16] = "", port[16] = "";
+    if (r->facts.reply_code)
+        snprintf(code, sizeof code, "%d", r->facts.reply_code);
+    if (r->facts.port)
+        snprintf(port, sizeof port, "%d", r->facts.port);
+    const char *needles[8 + 16];
+    size_t nn = 0;
+    const char *facts[] = {r->facts.host, r->facts.user, r->facts.enhanced, code, port};
+    for (size_t i = 0; i < sizeof facts / sizeof facts[0]; i++)
+        if (facts[i] && *facts[i])
+            needles[nn++] = facts[i];
+    for (size_t i = 0; i < m->capture_count && nn < sizeof needles / sizeof needles[0]; i++)
+        needles[nn++] = m->captures[i].value;
+    if (m->evidence_count) {
+        fprintf(out, "   %sEvidence:%s\n", sgr(opt, DIM), sgr(opt, RESET));
+        for (size_t i = 0; i < m->evidence_count; i++) {
+            char prefix[48];
+            snprintf(prefix, sizeof prefix, "     line %zu: ", m->evidence[i].line);
+            fputs(prefix, out);
+            print_indented(out, m->evidence[i].text, "", needles, nn, opt);
+        }
+    }
+    for (size_t i = 0; i < m->capture_count; i++)
+        fprintf(out, "   %s: %s%s%s\n", m->captures[i].name, sgr(opt, VALUE),
+                m->captures[i].value, sgr(opt, RESET));
+    for (size_t i = 0; opt->explain && i < m->explain_count; i++)
+        fprintf(out, "   %s%s%s\n", sgr(opt, DIM), m->explain[i], sgr(opt, RESET));
+    fputc('\n', out);
+    const char *why = opt->color ? e->why_ansi : e->why_text;
+    const char *solution = opt->color ? e->solution_ansi : e->solution_text;
+    if (full) {
+        print_section(out, "Why it happens", why, m, r, opt);
+        if (why && *why)
+            fputc('\n', out);
+        print_section(out, NULL, solution, m, r, opt);
+        fputc('\n', out);
+    } else {
+        print_section(out, "Why it happens", why, m, r, opt);
+        fprintf(out, "  Full fix: kb-lookup --show %s\n\n", e->id);
+    }
+}
+
+int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result *r,
+                      const struct print_options *opt)
+{
+    (void)db;
+    if (r->match_count == 0) {
+        fputs("No matching entry. The text does not look like an error this knowledge base "
+              "knows.\nTry pasting the complete error message, including the SMTP reply line "
+              "(e.g. '535 5.7.8 ...').\n",
+              out);
+        return ferror(out) ? -1 : 0;
+    }
+    print_facts(out, r, opt);
+    /* Several causes sharing the top score are shown in full: the agent must pick between
+     * them, and their "why" sections tell them apart. */
+    size_t tied = 1;
+    while (tied < r->match_count && r->matches[tied].via == r->matches[0].via
+           && r->matches[tied].score == r->matches[0].score)
+        tied++;
+    if (tied > 1)
+        fprintf(out, "%zu causes fit this text equally well; compare what each says under "
+                     "\"Why it happens\" with what the customer sees.\n\n", tied);
+    for (size_t i = 0; i < r->match_count; i++)
+        print_match(out, i, &r->matches[i], r, i < tied, opt);
+    return ferror(out) ? -1 : 0;
+}
+
+int print_entry_text(FILE *out, const struct kb_entry *e, const struct print_options *opt)
+{
+    fprintf(out, "%s%s%s\n   id: %s   article: %s\n\n", sgr(opt, BOLD), e->title, sgr(opt, RESET),
+            e->id, e->article);
+    const char *why = opt->color ? e->why_ansi : e->why_text;
+    const char *solution = opt->color ? e->solution_ansi : e->solution_text;
+    print_section(out, "Why it happens", why, NULL, NULL, opt);
+    if (why && *why)
+        fputc('\n', out);
+    print_section(out, NULL, solution, NULL, NULL, opt);
+    if (e->related && *e->related)
+        fprintf(out, "\n  Related: %s\n", e->related);
+    return ferror(out) ? -1 : 0;
+}

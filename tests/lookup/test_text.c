@@ -1,0 +1,288 @@
+/*
+ * test_text.c - unit tests of the text module: prefilter anchors and tokens, literal and
+ * regex translation, normalisation, secret masking and fact extraction.
+ */
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "kb_internal.h"
+#include "kb_text.h"
+
+/* The anchor chosen for a signature, lowercased, or "" when it has none. */
+static char *anchor_of(enum kb_sig_kind kind, const char *source)
+{
+    struct kb_buf tok;
+    kb_buf_init(&tok, 0);
+    uint64_t hash = 0;
+    int rc = kb_signature_anchor(kind, source, strlen(source), &hash, &tok);
+    char *out = NULL;
+    if (rc == 1) {
+        kb_buf_detach(&tok, &out);
+        for (char *p = out; *p; p++)
+            if (*p >= 'A' && *p <= 'Z')
+                *p = (char)(*p + 32);
+        CHECK(hash == kb_token_hash(out, strlen(out)));
+    } else {
+        out = strdup("");
+    }
+    kb_buf_release(&tok);
+    return out;
+}
+
+#define CHECK_ANCHOR(kind, source, want)                                                       \
+    do {                                                                                       \
+        char *a_ = anchor_of(kind, source);                                                    \
+        CHECK_STR(a_, want);                                                                   \
+        free(a_);                                                                              \
+    } while (0)
+
+static void test_anchors(void)
+{
+    CHECK_ANCHOR(KB_SIG_LITERAL, "SmtpClientAuthentication is disabled", "smtpclientauthentication");
+    CHECK_ANCHOR(KB_SIG_LITERAL, "535 5.7.139", "5.7.139");
+    CHECK_ANCHOR(KB_SIG_LITERAL, "aka.ms/smtp_auth_disabled", "smtp_auth_disabled");
+    CHECK_ANCHOR(KB_SIG_LITERAL, "请使用授权码登录", "");
+    CHECK_ANCHOR(KB_SIG_REGEX, "535[ -]5\\.7\\.139", "5.7.139");
+    CHECK_ANCHOR(KB_SIG_REGEX, "AuthenticationFailedException:?\\s+535",
+                 "authenticationfailedexception");
+    CHECK_ANCHOR(KB_SIG_REGEX, "getaddrinfo (?:ENOTFOUND|EAI_AGAIN) \"?(?<host>[\\w.-]+)",
+                 "getaddrinfo");
+    CHECK_ANCHOR(KB_SIG_REGEX, "\\bIP(?: address)? (?:\\S+ )?(?:is )?not (?:allowed|permitted)", "ip");
+    /* a regex that starts or ends inside a word cannot anchor on that word */
+    CHECK_ANCHOR(KB_SIG_REGEX, "\\w+Exception", "");
+    CHECK_ANCHOR(KB_SIG_REGEX, "Relay|relaying", "");
+    CHECK_ANCHOR(KB_SIG_REGEX, "(?i)relay access denied", "access");
+    CHECK_ANCHOR(KB_SIG_REGEX, "[a-z]+\\.outlook\\.com", "outlook.com");
+    CHECK_ANCHOR(KB_SIG_REGEX, "x?", "");
+}
+
+static int find_hash(uint64_t hash, void *arg)
+{
+    return hash == *(uint64_t *)arg;
+}
+
+static void test_tokens(void)
+{
+    const char *text = "rejected by EUR05.prod.OUTLOOK.com; code 5.7.139.";
+    uint64_t want = kb_token_hash("outlook.com", 11);
+    CHECK(kb_text_tokens(text, strlen(text), find_hash, &want) == 1);
+    want = kb_token_hash("5.7.139", 7);
+    CHECK(kb_text_tokens(text, strlen(text), find_hash, &want) == 1);
+    want = kb_token_hash("139.", 4);
+    CHECK(kb_text_tokens(text, strlen(text), find_hash, &want) == 0);
+    /* hostile: a very long dotted token is still bounded work and finds its parts */
+    char *many = malloc(200001);
+    for (int i = 0; i < 100000; i++) {
+        many[2 * i] = 'a';
+        many[2 * i + 1] = '.';
+    }
+    many[200000] = '\0';
+    want = kb_token_hash("a.a.a", 5);
+    CHECK(kb_text_tokens(many, 200000, find_hash, &want) == 1);
+    free(many);
+}
+
+static int pattern_matches(const char *pattern, const char *text)
+{
+    int err;
+    PCRE2_SIZE off;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                   kb_signature_compile_options(), &err, &off, NULL);
+    if (!re)
+        return -1;
+    pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+    int rc = pcre2_match(re, (PCRE2_SPTR)text, strlen(text), 0, 0, md, NULL);
+    pcre2_match_data_free(md);
+    pcre2_code_free(re);
+    return rc >= 0;
+}
+
+static void test_patterns(void)
+{
+    struct kb_buf b;
+    kb_buf_init(&b, 0);
+    kb_literal_to_pattern("Relay  access denied", 20, &b);
+    CHECK_STR(b.data, "\\bRelay\\s+access\\s+denied\\b");
+    CHECK(pattern_matches(b.data, "554 5.7.1 <x@y>: RELAY\naccess denied") == 1);
+    CHECK(pattern_matches(b.data, "Relay access deniedx") == 0);
+    kb_buf_reset(&b);
+    kb_literal_to_pattern("(535, b'", 8, &b);
+    CHECK(pattern_matches(b.data, "SMTPAuthenticationError: (535, b'5.7.8") == 1);
+    kb_buf_reset(&b);
+    kb_literal_to_pattern("535", 3, &b);
+    CHECK(pattern_matches(b.data, "id 15350") == 0);
+    CHECK(pattern_matches(b.data, "got 535.") == 1);
+    kb_buf_reset(&b);
+    size_t prefix = 9;
+    kb_regex_to_pattern("5\\.7\\.8 Username", 16, &b, &prefix);
+    CHECK_STR(b.data, "\\b5\\.7\\.8 Username\\b");
+    CHECK(prefix == 2);
+    kb_buf_reset(&b);
+    kb_regex_to_pattern("(?<host>\\S+) refused", 20, &b, &prefix);
+    CHECK_STR(b.data, "(?<host>\\S+) refused\\b");
+    CHECK(prefix == 0);
+    kb_buf_reset(&b);
+    kb_regex_to_pattern("a|b", 3, &b, &prefix);
+    CHECK_STR(b.data, "a|b");
+    kb_buf_reset(&b);
+    kb_regex_to_pattern("x\\d", 3, &b, &prefix);
+    CHECK_STR(b.data, "\\bx\\d");
+    kb_buf_release(&b);
+}
+
+static char *normalised(const char *input, size_t len, size_t *lines)
+{
+    struct kb_norm n;
+    CHECK(kb_norm_run(input, len, &n) == KB_OK);
+    char *out = strdup(n.text);
+    if (lines)
+        *lines = n.line_count;
+    kb_norm_release(&n);
+    return out;
+}
+
+#define CHECK_NORM(input, want)                                                                \
+    do {                                                                                       \
+        char *n_ = normalised(input, strlen(input), NULL);                                    \
+        CHECK_STR(n_, want);                                                                   \
+        free(n_);                                                                              \
+    } while (0)
+
+static void test_normalise(void)
+{
+    CHECK_NORM("535-5.7.8 Username and Password not accepted. Learn more at\n"
+               "535 5.7.8  https://support.google.com/mail/?p=BadCredentials x - gsmtp",
+               "535-5.7.8 Username and Password not accepted. Learn more at "
+               "https://support.google.com/mail/?p=BadCredentials x - gsmtp");
+    CHECK_NORM("[Error: 535-5.7.8 Username and Password not accepted. Learn more at\n"
+               "535 5.7.8  https://support.google.com/mail/?p=BadCredentials]",
+               "[Error: 535-5.7.8 Username and Password not accepted. Learn more at "
+               "https://support.google.com/mail/?p=BadCredentials]");
+    CHECK_NORM("(534, b'5.7.9 Application-specific password required. For more information, go "
+               "to\\n5.7.9  https://support.google.com/mail/?p=InvalidSecondFactor')",
+               "(534, b'5.7.9 Application-specific password required. For more information, go "
+               "to https://support.google.com/mail/?p=InvalidSecondFactor')");
+    CHECK_NORM("\x1b[31mERROR\x1b[0m 550 5.1.1 User unknown", "550 5.1.1 User unknown");
+    CHECK_NORM("[2022-11-16 11:57:21] DEBUG [lHr1v5x3A] S: 535 5.7.139 Denied",
+               "535 5.7.139 Denied");
+    CHECK_NORM("2021-07-13T10:41:36.005Z [error][Notifications]: x", ": x");
+    CHECK_NORM("Nov 23 17:12:53 mx postfix/smtp[6569]: status=deferred",
+               "mx postfix/smtp[6569]: status=deferred");
+    CHECK_NORM("0|uptime-k |   reason: 'wrong version number',", "reason: 'wrong version number',");
+    CHECK_NORM("{\"message\":\"Invalid login: 535 Incorrect authentication data\\\\n\"}",
+               "{\"message\":\"Invalid login: 535 Incorrect authentication data\n\"}");
+    CHECK_NORM("a\r\nb\r\n", "a\nb");
+    CHECK_NORM("C:\\Users\\x", "C:\\Users\\x");
+    CHECK_NORM("", "");
+    size_t lines = 0;
+    char *n = normalised("abc\0def", 7, &lines);
+    CHECK_STR(n, "abc def");
+    CHECK(lines == 1);
+    free(n);
+
+    /* the line map points back at the user's own lines */
+    const char *log = "first\nsecond 550-5.1.1 a\n550 5.1.1 b\nthird";
+    struct kb_norm norm;
+    CHECK(kb_norm_run(log, strlen(log), &norm) == KB_OK);
+    CHECK(norm.line_count == 3);
+    CHECK(norm.orig_line_count == 4);
+    CHECK(norm.orig_line[1] == 2 && norm.orig_line[2] == 4);
+    CHECK(kb_norm_line_of(&norm, norm.line_start[2] + 1) == 2);
+    kb_norm_release(&norm);
+}
+
+#define CHECK_MASK(input, want)                                                                \
+    do {                                                                                       \
+        struct kb_buf m_;                                                                      \
+        kb_buf_init(&m_, 0);                                                                   \
+        CHECK(kb_mask_secrets(input, strlen(input), &m_) == KB_OK);                            \
+        CHECK_STR(m_.data ? m_.data : "", want);                                               \
+        kb_buf_release(&m_);                                                                   \
+    } while (0)
+
+static void test_mask(void)
+{
+    CHECK_MASK("C: AUTH PLAIN AHVzZXIAcGFzcw==", "C: AUTH PLAIN ***");
+    CHECK_MASK("auth login dXNlcg==", "auth login ***");
+    CHECK_MASK("smtp://user:s3cret@mail.example.com:587", "smtp://user:***@mail.example.com:587");
+    CHECK_MASK("MAIL_PASSWORD=hunter2 MAIL_PORT=587", "MAIL_PASSWORD=*** MAIL_PORT=587");
+    CHECK_MASK("auth: { user: 'a@b.c', pass: 'hunter2' }", "auth: { user: 'a@b.c', pass: '***' }");
+    CHECK_MASK("[2022] DEBUG [x] C: Lyogc2VjcmV0ICov", "[2022] DEBUG [x] C: ***");
+    CHECK_MASK("password authentication failed for user", "password authentication failed for user");
+    CHECK_MASK("https://support.google.com/mail/?p=BadCredentials",
+               "https://support.google.com/mail/?p=BadCredentials");
+    CHECK_MASK("\x1b[1mbold\x1b[0m\x07", "bold");
+}
+
+static struct kb_facts facts_of(const char *text)
+{
+    struct kb_norm n;
+    struct kb_facts f;
+    CHECK(kb_norm_run(text, strlen(text), &n) == KB_OK);
+    CHECK(kb_facts_extract(&n, &f) == KB_OK);
+    kb_norm_release(&n);
+    return f;
+}
+
+static void test_facts(void)
+{
+    struct kb_facts f = facts_of("Error: connect ECONNREFUSED 10.0.0.1:587\n  code: 'ESOCKET'");
+    CHECK_STR(f.host, "10.0.0.1");
+    CHECK(f.port == 587);
+    CHECK_STR(f.stage, "connect");
+    CHECK(f.mail_context == 1);
+    kb_facts_release(&f);
+
+    f = facts_of("ERR! Redis Client Error! Error: connect ECONNREFUSED 127.0.0.1:6379");
+    CHECK(f.mail_context == 0);
+    CHECK(f.port == 6379);
+    kb_facts_release(&f);
+
+    f = facts_of("Invalid login: 535 5.7.139 Authentication unsuccessful [X.prod.outlook.com]");
+    CHECK(f.reply_code == 535);
+    CHECK_STR(f.enhanced, "5.7.139");
+    CHECK_STR(f.stage, "auth");
+    CHECK_STR(f.client, "Nodemailer");
+    CHECK_STR(f.provider, "m365");
+    CHECK(f.mail_context == 1);
+    kb_facts_release(&f);
+
+    f = facts_of("Connection could not be established with host \"ssl://smtp.gmail.com:465\"");
+    CHECK_STR(f.host, "smtp.gmail.com");
+    CHECK(f.port == 465);
+    kb_facts_release(&f);
+
+    f = facts_of("javax.mail.MessagingException: Could not connect to SMTP host: smtp.gmail.com, "
+                 "port: 465;");
+    CHECK_STR(f.host, "smtp.gmail.com");
+    CHECK(f.port == 465);
+    CHECK_STR(f.client, "JavaMail");
+    kb_facts_release(&f);
+
+    f = facts_of("Expected response code \"235\" but got code \"535\", with message \"535 5.7.8\"");
+    CHECK(f.reply_code == 535);
+    CHECK_STR(f.client, "Symfony Mailer");
+    kb_facts_release(&f);
+
+    f = facts_of("IMAP command 'LOGIN' returned an error: NO [ALERT] Application-specific password "
+                 "required: https://support.google.com/accounts/answer/185833");
+    CHECK(f.mail_context == 0);
+    kb_facts_release(&f);
+
+    f = facts_of("INFO User \"myuser@mydomain.com\" failed to authenticate");
+    CHECK_STR(f.user, "myuser@mydomain.com");
+    kb_facts_release(&f);
+}
+
+int main(void)
+{
+    test_anchors();
+    test_tokens();
+    test_patterns();
+    test_normalise();
+    test_mask();
+    test_facts();
+    return check_report("test_text");
+}
