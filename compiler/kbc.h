@@ -235,7 +235,8 @@ enum kb_status kbc_tmp_create(const char *out, struct kbc_tmp *tmp, struct kb_er
 enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_error *err);
 /* Removes the temporary file (if any) and forgets it. Safe to call twice. */
 void kbc_tmp_discard(struct kbc_tmp *tmp);
-/* Installs the SIGINT/SIGTERM/SIGHUP handlers that remove the registered temporary file. */
+/* Installs the signal handlers (SIGINT, SIGTERM, SIGHUP, crashes) that remove the registered
+ * temporary file, then re-raise the signal. */
 void kbc_install_signal_handlers(void);
 
 /* ---- selftest.c -------------------------------------------------------------------------- */

@@ -178,13 +178,14 @@ static int run(const struct options *o)
     code = EXIT_SUCCESS;
     goto cleanup;
 trouble:
-    fprintf(stderr, "%s: %s\n", KBC_PROGRAM,
-            err.message[0] ? err.message : kb_status_str(status));
     code = EXIT_TROUBLE;
 cleanup:
     kbc_tmp_discard(&tmp);
     kbc_diags_print(&diags, stderr);
-    if (code == EXIT_KB_ERRORS)
+    if (code == EXIT_TROUBLE)
+        fprintf(stderr, "%s: %s\n", KBC_PROGRAM,
+                err.message[0] ? err.message : kb_status_str(status));
+    else if (code == EXIT_KB_ERRORS && !o->quiet)
         fprintf(stderr, "%s: %zu error%s, %zu warning%s; nothing written\n", KBC_PROGRAM,
                 diags.errors, diags.errors == 1 ? "" : "s", diags.warnings,
                 diags.warnings == 1 ? "" : "s");

@@ -27,7 +27,9 @@ struct frame {
     size_t width;    /* FRAME_ITEM: indentation of continuation lines */
     int pending;     /* FRAME_ITEM: marker not printed yet */
     int ordered, tight;
-    long number; /* FRAME_LIST: number of the next item */
+    int in_tight; /* inside a tight list (this frame or an enclosing one): kept per frame so
+                   * block_end need not search the stack, which is as deep as the input wants */
+    long number;  /* FRAME_LIST: number of the next item */
     char delim;
 };
 
@@ -118,13 +120,7 @@ static void block_start(struct writer *w)
 /* After a block: a blank line follows, except between the blocks of a tight list. */
 static void block_end(struct writer *w)
 {
-    int tight = 0;
-    for (size_t i = w->depth; i > 0; i--) {
-        if (w->frames[i - 1].kind == FRAME_LIST) {
-            tight = w->frames[i - 1].tight;
-            break;
-        }
-    }
+    int tight = w->depth ? w->frames[w->depth - 1].in_tight : 0;
     w->pending = tight ? SEP_NEWLINE : SEP_BLANK;
 }
 
@@ -139,6 +135,7 @@ static struct frame *push(struct writer *w, enum frame_kind kind)
     struct frame *f = &frames[w->depth++];
     memset(f, 0, sizeof *f);
     f->kind = kind;
+    f->in_tight = w->depth > 1 ? frames[w->depth - 2].in_tight : 0;
     return f;
 }
 
@@ -274,7 +271,7 @@ static void on_enter(struct writer *w, cmark_node *node)
         f = push(w, FRAME_LIST);
         if (f) {
             f->ordered = cmark_node_get_list_type(node) == CMARK_ORDERED_LIST;
-            f->tight = cmark_node_get_list_tight(node);
+            f->tight = f->in_tight = cmark_node_get_list_tight(node);
             f->number = cmark_node_get_list_start(node);
             f->delim = cmark_node_get_list_delim(node) == CMARK_PAREN_DELIM ? ')' : '.';
         }

@@ -175,11 +175,10 @@ static void check_refs(const struct kbc_kb *kb, const struct id_set *set,
             const struct kbc_ref *r = &a->refs[j];
             if (id_find(set, r->id))
                 continue;
-            const char *what = r->kind == KBC_REF_RELATED ? "related entry"
-                               : r->kind == KBC_REF_LINK  ? "link to entry"
-                                                          : "also= names entry";
-            kbc_diag(diags, KBC_ERROR, a->file->display, r->line, r->col, "%s '%s' does not exist",
-                     what, r->id);
+            const char *fmt = r->kind == KBC_REF_RELATED ? "unknown entry '%s' in related:"
+                              : r->kind == KBC_REF_LINK  ? "link to unknown entry '%s'"
+                                                         : "unknown entry '%s' in also=";
+            kbc_diag(diags, KBC_ERROR, a->file->display, r->line, r->col, fmt, r->id);
         }
     }
 }

@@ -1,0 +1,53 @@
+#!/bin/bash
+# cli.sh - kb-compile's command line: --help, --version, usage errors (exit 2 with a pointer
+# to --help), a missing KB_DIR, an unusable output path, --check writing nothing.
+. "$(dirname "$0")/lib.sh"
+
+"$KBC" --help >"$WORK/out" 2>"$WORK/err"
+expect_rc 0 $? "--help"
+expect_grep "Usage: kb-compile [options] KB_DIR -o OUT.db" "$WORK/out" "--help on stdout"
+[ -s "$WORK/err" ] && fail "--help wrote to stderr"
+
+"$KBC" --version >"$WORK/out" 2>&1
+expect_rc 0 $? "--version"
+grep -Eq '^kb-compile [0-9]+\.[0-9]+\.[0-9]+ \(database schema [0-9]+\)$' "$WORK/out" \
+    || fail "--version output: $(cat "$WORK/out")"
+
+for args in "" "--bogus $FIXTURES/good -o $WORK/x.db" "$FIXTURES/good" \
+    "$FIXTURES/good $FIXTURES/good -o $WORK/x.db" "$FIXTURES/good -o" \
+    "--check $FIXTURES/good -o $WORK/x.db"; do
+    # shellcheck disable=SC2086 # word splitting of $args is intended
+    "$KBC" $args >"$WORK/out" 2>"$WORK/err"
+    expect_rc 2 $? "usage error for '$args'"
+    expect_grep "Try 'kb-compile --help' for more information." "$WORK/err" "'$args'"
+    [ -s "$WORK/out" ] && fail "usage error for '$args' wrote to stdout"
+done
+
+"$KBC" "$WORK/no-such-dir" -o "$WORK/x.db" 2>"$WORK/err"
+expect_rc 2 $? "missing KB_DIR"
+expect_grep "kb-compile: cannot open '$WORK/no-such-dir': No such file or directory" \
+    "$WORK/err" "missing KB_DIR"
+
+"$KBC" --quiet "$FIXTURES/good" -o "$WORK/no-such-dir/x.db" 2>"$WORK/err"
+expect_rc 2 $? "output in a missing directory"
+expect_grep "kb-compile: cannot create a temporary file '$WORK/no-such-dir/x.db.tmp-" \
+    "$WORK/err" "output in a missing directory"
+
+mkdir "$WORK/check"
+(cd "$WORK/check" && TMPDIR=$WORK/check "$KBC" --check "$FIXTURES/good" 2>"$WORK/err")
+expect_rc 0 $? "--check"
+expect_grep "kb-compile: 4 articles, 5 entries, 5 signatures, 3 examples checked in" \
+    "$WORK/err" "--check summary"
+[ -n "$(ls -A "$WORK/check")" ] && fail "--check wrote something"
+
+"$KBC" --no-self-test "$FIXTURES/good" -o "$WORK/x.db" 2>"$WORK/err"
+expect_rc 0 $? "--no-self-test"
+expect_grep "examples not self-tested in" "$WORK/err" "--no-self-test summary"
+expect_grep " -> $WORK/x.db" "$WORK/err" "summary names the output"
+
+"$KBC" --quiet "$FIXTURES/good" -o "$WORK/y.db" 2>"$WORK/err"
+expect_rc 0 $? "--quiet"
+grep -q "kb-compile:" "$WORK/err" && fail "--quiet still printed a summary"
+[ -f "$WORK/y.db" ] || fail "no database written"
+no_temp_files "$WORK"
+finish

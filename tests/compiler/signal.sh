@@ -1,0 +1,47 @@
+#!/bin/bash
+# signal.sh - SIGTERM or SIGINT while the database is being written removes the temporary
+# file and leaves the previous output byte-identical. A KB big enough to keep the compiler
+# busy for a moment is generated; if the compile ends before the temporary file is seen the
+# test is skipped (77) rather than flaky.
+. "$(dirname "$0")/lib.sh"
+
+kb=$WORK/kb
+mkdir -p "$kb"
+awk -v dir="$kb" 'BEGIN { for (i = 0; i < 4000; i++) {
+    f = sprintf("%s/page-%05d.md", dir, i)
+    printf "# Page %d\n\n", i > f
+    for (j = 0; j < 40; j++) printf "Paragraph %d of page %d with words alpha%d beta%d gamma.\n\n", j, i, i * j, j > f
+    close(f) } }'
+out=$WORK/out/kb.db
+mkdir -p "$WORK/out"
+echo "previous database" >"$out"
+cp "$out" "$WORK/before"
+
+caught=0
+for sig in TERM INT; do
+    "$KBC" --quiet "$kb" -o "$out" 2>/dev/null &
+    pid=$!
+    for _ in $(seq 1 2000); do
+        if compgen -G "$out.tmp-*" >/dev/null; then
+            kill -s "$sig" "$pid"
+            caught=$((caught + 1))
+            break
+        fi
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.005
+    done
+    wait "$pid"
+    rc=$?
+    expect_same "$WORK/before" "$out" "output after SIG$sig"
+    no_temp_files "$WORK/out"
+    if [ "$caught" -gt 0 ] && [ "$rc" -lt 128 ] && [ "$rc" -ne 0 ]; then
+        fail "SIG$sig: exit status $rc, expected death by the signal"
+    fi
+    cp "$WORK/before" "$out"
+done
+echo "signals sent while the temporary file existed: $caught"
+if [ "$caught" -eq 0 ] && [ "$failures" -eq 0 ]; then
+    echo "the compile ended before a signal could be sent: skipped"
+    exit 77
+fi
+finish
