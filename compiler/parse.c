@@ -640,10 +640,12 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
         } else if (attr_is(&a, "context")) {
             if (a.value_len == 4 && strncmp(a.value, "mail", 4) == 0)
                 context = KB_CONTEXT_MAIL;
+            else if (a.value_len == 9 && strncmp(a.value, "mail-only", 9) == 0)
+                context = KB_CONTEXT_MAIL_ONLY;
             else
                 kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a.offset),
-                         "bad context '%.*s' (expected context=mail)", (int)a.value_len,
-                         a.value);
+                         "bad context '%.*s' (expected context=mail or context=mail-only)",
+                         (int)a.value_len, a.value);
         } else {
             unknown_attr(p, b, &a);
         }

@@ -144,8 +144,14 @@ struct kb_facts {
     char *user;
     char *client;        /* recognised client library, e.g. "PHPMailer" */
     char *provider;      /* recognised provider facet value, e.g. "m365" */
-    int mail_context;    /* 1 when the text is visibly about sending mail */
+    int mail_context;    /* KB_CONTEXT_IS_MAIL, _UNKNOWN or _OTHER (see below) */
 };
+
+/* What the text is about, for signatures marked context=mail: visibly about sending mail
+ * (they count fully), no sign either way (they count half), or visibly another program's
+ * error - a database, package manager, git, IMAP... (they do not count). */
+enum { KB_CONTEXT_IS_OTHER = -1, KB_CONTEXT_IS_UNKNOWN = 0, KB_CONTEXT_IS_MAIL = 1 };
+const char *kb_context_str(int mail_context); /* "mail" | "unknown" | "other" */
 
 struct kb_result {
     struct kb_facts facts;

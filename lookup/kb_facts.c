@@ -111,6 +111,23 @@ static const char mail_word_pattern[] =
     "(?i)(?<![a-z])smtp|\\b(?:EHLO|HELO|STARTTLS|RCPT TO|MAIL FROM|gsmtp|sendmail|postfix|exim|"
     "mailer|MAIL_HOST|MAIL_PORT|mail server|mailserver|send(?:ing)? (?:an? )?e-?mail)\\b";
 
+/* Another program's error: databases, caches, package managers, version control, IMAP/POP3
+ * mail reading (not sending), directory services. Checked only when nothing says SMTP. */
+static const char other_program_pattern[] =
+    "(?i)\\b(?:psql|postgres(?:ql)?|pg_hba|pgsql|mysql|mariadb|sqlstate|sql server|redis|"
+    "mongo(?:db)?|memcached|npm (?:ERR|http|WARN)|pip install|Collecting [\\w.-]+|"
+    "Retrying \\(Retry|docker|kubectl|github\\.com|gitlab|fatal: Authentication failed|imap|"
+    "pop3|ldap|kafka|amqp|rabbitmq|elasticsearch|registry\\.npmjs|fatal: unable to access|"
+    "HTTP/[12](?:\\.[01])?|Proxy-Authenticate|WEBALERT)\\b|"
+    /* IMAP tagged and untagged responses ("* NO [ALERT] ...", "a0 NO [AUTHENTICATIONFAILED]") */
+    "(?m)(?:^|\\s)(?:\\*|[a-z]?\\d+) (?:NO|BAD) \\[|"
+    /* Go's HTTP client: Get "https://registry.example/v2/": ... */
+    "\\b(?:Get|Post|Put|Head|Delete) \"https?://|"
+    "(?:port\\s*:?\\s*|:)(?:5432|3306|6379|27017|1433|9200|5672|11211)\\b";
+
+/* A weak cue that still says "mail": email, e-mail, mailer, send_mail, gmail... */
+static const char mail_cue_pattern[] = "(?i)mail";
+
 struct stage_rule {
     const char *stage;
     const char *regex;
@@ -245,8 +262,17 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
     int mail_words = first_match(mail_word_pattern, norm, md, mc, NULL, NULL);
     if (mail_words < 0)
         goto done;
-    f->mail_context = mail_words || (f->reply_code && f->enhanced) || is_mail_port(f->port)
-                      || (client && strcmp(client, "curl") != 0);
+    if (mail_words || (f->reply_code && f->enhanced) || is_mail_port(f->port)
+        || (client && strcmp(client, "curl") != 0)) {
+        f->mail_context = KB_CONTEXT_IS_MAIL;
+    } else {
+        int other = first_match(other_program_pattern, norm, md, mc, NULL, NULL);
+        int cue = other ? 0 : first_match(mail_cue_pattern, norm, md, mc, NULL, NULL);
+        if (other < 0 || cue < 0)
+            goto done;
+        f->mail_context = other ? KB_CONTEXT_IS_OTHER
+                          : cue ? KB_CONTEXT_IS_MAIL : KB_CONTEXT_IS_UNKNOWN;
+    }
     if (masked_copy(&f->host) != KB_OK || masked_copy(&f->user) != KB_OK)
         goto done;
     status = KB_OK;
@@ -258,6 +284,12 @@ done:
     if (status != KB_OK)
         kb_facts_release(f);
     return status;
+}
+
+const char *kb_context_str(int mail_context)
+{
+    return mail_context == KB_CONTEXT_IS_MAIL ? "mail"
+           : mail_context == KB_CONTEXT_IS_OTHER ? "other" : "unknown";
 }
 
 void kb_facts_release(struct kb_facts *f)

@@ -275,6 +275,7 @@ struct builder {
     size_t orig_line;   /* 1-based line of the input being processed */
     char cont_code[4];  /* reply code of a multi-line reply still open ("535-..."), or "" */
     char enhanced[16];  /* enhanced status code seen on the previous line, or "" */
+    struct kb_buf masked; /* scratch: the current logical line with secrets masked */
 };
 
 static enum kb_status push_line(struct builder *b)
@@ -353,14 +354,21 @@ static size_t continuation_len(const struct builder *b, const char *s, size_t n)
     return skip;
 }
 
-static enum kb_status add_logical_line(const char *s, size_t n, void *arg)
+static enum kb_status add_logical_line(const char *line, size_t len, void *arg)
 {
     struct builder *b = arg;
+    /* Credentials are masked before anything reads the text, so no fact, capture or
+     * full-text term can carry one out. */
+    kb_buf_reset(&b->masked);
+    enum kb_status st = kb_mask_secrets(line, len, &b->masked);
+    if (st != KB_OK)
+        return st;
+    const char *s = b->masked.data ? b->masked.data : "";
+    size_t n = b->masked.len;
     size_t p = log_prefix_len(s, n);
     s += p;
     n -= p;
     size_t drop = b->norm->line_count ? continuation_len(b, s, n) : 0;
-    enum kb_status st;
     if (drop) {
         st = kb_buf_append_char(&b->text, ' ');
         s += drop;
@@ -414,6 +422,7 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
     struct builder b = {.norm = out};
     struct kb_buf clean, tmp;
     kb_buf_init(&b.text, 0);
+    kb_buf_init(&b.masked, 0);
     kb_buf_init(&clean, 0);
     kb_buf_init(&tmp, 0);
     enum kb_status st = index_original_lines(out);
@@ -437,6 +446,7 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
     if (st == KB_OK)
         out->len = strlen(out->text);
     kb_buf_release(&b.text);
+    kb_buf_release(&b.masked);
     kb_buf_release(&clean);
     kb_buf_release(&tmp);
     return st;

@@ -297,8 +297,14 @@ static enum kb_status run_signature(struct query *q, uint32_t sig_id)
     int context = sqlite3_column_int(st, 5);
     const char *path = (const char *)sqlite3_column_text(st, 6);
     int line = sqlite3_column_int(st, 7);
-    if (!pattern || !source || (context == KB_CONTEXT_MAIL && !q->facts.mail_context))
+    if (!pattern || !source
+        || (context == KB_CONTEXT_MAIL && q->facts.mail_context == KB_CONTEXT_IS_OTHER)
+        || (context == KB_CONTEXT_MAIL_ONLY && q->facts.mail_context != KB_CONTEXT_IS_MAIL))
         goto done;
+    /* Generic text in a paste that shows no context at all is still a hint, a weaker one. */
+    int halved = context == KB_CONTEXT_MAIL && q->facts.mail_context == KB_CONTEXT_IS_UNKNOWN;
+    if (halved)
+        weight /= 2;
 
     int errcode;
     PCRE2_SIZE erroff;
@@ -324,7 +330,8 @@ static enum kb_status run_signature(struct query *q, uint32_t sig_id)
     h->source = strdup(source);
     h->explain = format_text("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
                              kind == KB_SIG_REGEX ? "re" : "literal", source, weight,
-                             context == KB_CONTEXT_MAIL ? ", mail context" : "",
+                             halved ? ", halved: no mail context in the text"
+                             : context != KB_CONTEXT_ANY ? ", mail context" : "",
                              path ? path : "?", line, q->norm.orig_line[h->line]);
     if (!h->source || !h->explain) {
         free(h->source);
@@ -494,6 +501,8 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
     if ((status = fts_terms(q, prepared.data, prepared.len, &terms, &nterms)) != KB_OK)
         goto done;
     size_t used = nterms < FTS_TERMS ? nterms : FTS_TERMS;
+    /* Specific: in at most 5% of the entries (at least one entry, of course). */
+    long specific_df = q->db->entry_count / 20 > 1 ? q->db->entry_count / 20 : 1;
     if (used < 2)
         goto done; /* one shared word is not evidence */
     for (size_t i = 0; i < used && status == KB_OK; i++)
@@ -516,7 +525,7 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
     while ((rc = sqlite3_step(search)) == SQLITE_ROW) {
         long long rowid = sqlite3_column_int64(search, 0);
         double bm25 = sqlite3_column_double(search, 1);
-        size_t matched = 0;
+        size_t matched = 0, specific = 0;
         struct kb_buf which;
         kb_buf_init(&which, 0);
         size_t lines[3];
@@ -529,6 +538,7 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
             sqlite3_bind_int64(has, 2, rowid);
             if (sqlite3_step(has) == SQLITE_ROW) {
                 matched++;
+                specific += terms[i].df <= specific_df;
                 kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
                 size_t off;
                 if (nlines < 3 && line_with_term(prepared.data, prepared.len, terms[i].text, &off))
@@ -537,8 +547,10 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
         }
         sqlite3_reset(has);
         double coverage = (double)matched / (double)used;
-        /* A weak answer still needs several of the rarest words of the text to agree. */
-        if (matched >= 2 && coverage >= 0.3) {
+        /* A weak answer still needs several of the rarest words of the text to agree, and
+         * one of them must be specific: common words ("failed", "send", "because") shared
+         * with many entries say nothing about which one applies. */
+        if (matched >= 2 && coverage >= 0.3 && specific >= 1) {
             struct candidate *c = candidate_for(q, rowid, KB_VIA_FULLTEXT);
             if (!c) {
                 kb_buf_release(&which);
@@ -796,7 +808,8 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
     int likely = 0;
     for (size_t i = 0; i < q.cand_count; i++)
         likely |= q.cands[i].score >= KB_LIKELY_SCORE;
-    if (!likely && q.facts.mail_context && (st = run_fulltext(&q, top)) != KB_OK)
+    if (!likely && q.facts.mail_context == KB_CONTEXT_IS_MAIL
+        && (st = run_fulltext(&q, top)) != KB_OK)
         goto done;
     st = build_result(&q, top, r);
 done:

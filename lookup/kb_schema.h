@@ -13,7 +13,7 @@
  *             line)
  *       kind: KB_SIG_LITERAL or KB_SIG_REGEX; source: the line as written (without "re:");
  *       pattern: the PCRE2 pattern actually compiled (literals are translated by
- *       kb_literal_to_pattern); context: KB_CONTEXT_ANY or KB_CONTEXT_MAIL; captures:
+ *       kb_literal_to_pattern); context: enum kb_sig_context; captures:
  *       comma-separated capture names; anchor: kb_token_hash of the prefilter token, NULL when
  *       the signature must run on every lookup.
  *   example(id, entry_id, counter, text, also, path, line)
@@ -32,7 +32,9 @@
 #define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
 
 enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };
-enum kb_sig_context { KB_CONTEXT_ANY = 0, KB_CONTEXT_MAIL = 1 };
+/* context=mail: full weight when the text is about mail, half when nothing tells, none when it
+ * is another program's error. context=mail-only: counts only when the text is about mail. */
+enum kb_sig_context { KB_CONTEXT_ANY = 0, KB_CONTEXT_MAIL = 1, KB_CONTEXT_MAIL_ONLY = 2 };
 
 /* Default weight of a signature block without weight=. */
 #define KB_DEFAULT_WEIGHT 2.0

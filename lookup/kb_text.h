@@ -25,7 +25,8 @@ enum kb_status kb_clean_line(const char *line, size_t len, struct kb_buf *out);
 /* Pasted text made matchable: CR removed, ANSI escape sequences and other control bytes
  * dropped, NUL bytes turned into spaces, escaped quoting undone (\n \t \" \\ and Python
  * b'...' reprs), log prefixes (timestamps, levels, "S:"/"C:" transcript markers) stripped,
- * multi-line SMTP replies ("535-5.7.8 ..." / "535 5.7.8 ...") unfolded onto one line.
+ * multi-line SMTP replies ("535-5.7.8 ..." / "535 5.7.8 ...") unfolded onto one line, and
+ * credentials masked (kb_mask_secrets) so that nothing downstream can print them.
  * Invalid UTF-8 bytes are kept as they are (PCRE2 runs without UTF mode). */
 struct kb_norm {
     char *text;          /* normalised lines joined by '\n'; NUL-terminated; no NUL inside */

@@ -1,0 +1,16 @@
+#!/bin/sh
+# Accuracy of the shipped KB on the shared development set, with the bar of the KB issue.
+# Skipped (exit 77) where ../shared is absent, e.g. on a fresh clone.
+# Usage: score.sh SOURCE_DIR PATH/TO/kb-lookup
+set -eu
+eval_dir="$1/../shared/eval"
+if [ ! -x "$eval_dir/score" ] && [ ! -f "$eval_dir/score" ]; then
+    echo "skipped: $eval_dir not found"
+    exit 77
+fi
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "skipped: python3 not installed"
+    exit 77
+fi
+exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.90 --min-top3 0.97 --min-negative 0.95 \
+    "$eval_dir/dev-errors.jsonl" "$eval_dir/dev-negatives.jsonl"
