@@ -236,7 +236,7 @@ static void test_facts(void)
     kb_facts_release(&f);
 
     f = facts_of("ERR! Redis Client Error! Error: connect ECONNREFUSED 127.0.0.1:6379");
-    CHECK(f.mail_context == 0);
+    CHECK(f.mail_context == KB_CONTEXT_IS_OTHER);
     CHECK(f.port == 6379);
     kb_facts_release(&f);
 
@@ -268,7 +268,19 @@ static void test_facts(void)
 
     f = facts_of("IMAP command 'LOGIN' returned an error: NO [ALERT] Application-specific password "
                  "required: https://support.google.com/accounts/answer/185833");
-    CHECK(f.mail_context == 0);
+    CHECK(f.mail_context == KB_CONTEXT_IS_OTHER);
+    kb_facts_release(&f);
+
+    f = facts_of("error:0A00010B:SSL routines:ssl3_get_record:wrong version number");
+    CHECK(f.mail_context == KB_CONTEXT_IS_UNKNOWN);
+    kb_facts_release(&f);
+
+    f = facts_of("Endpoint: admin/send-email\nInfo: self-signed certificate");
+    CHECK(f.mail_context == KB_CONTEXT_IS_MAIL);
+    kb_facts_release(&f);
+
+    f = facts_of("psql: error: connection to server at \"localhost\", port 5432 failed");
+    CHECK(f.mail_context == KB_CONTEXT_IS_OTHER);
     kb_facts_release(&f);
 
     f = facts_of("INFO User \"myuser@mydomain.com\" failed to authenticate");
