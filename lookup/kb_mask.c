@@ -101,6 +101,30 @@ static size_t client_blob_marker(const char *s, size_t n, size_t at)
     return (i == n && end - start >= 8) ? 3 : 0;
 }
 
+/* Every secret this module masks sits next to one of these words; most log lines hold none,
+ * and are copied whole instead of being examined byte by byte. One pass, no allocation. */
+static int may_hold_secret(const char *s, size_t n)
+{
+    static const char *const hints[] = {"auth", "://", "c: ", "pass", "pwd", "secret", "key",
+                                        "token"};
+    static const size_t hint_len[] = {4, 3, 3, 4, 3, 6, 3, 5};
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = lower((unsigned char)s[i]);
+        if (c != 'a' && c != ':' && c != 'c' && c != 'p' && c != 's' && c != 'k' && c != 't')
+            continue;
+        for (size_t k = 0; k < sizeof hints / sizeof hints[0]; k++) {
+            if ((unsigned char)hints[k][0] != c || n - i < hint_len[k])
+                continue;
+            size_t j = 1;
+            while (j < hint_len[k] && lower((unsigned char)s[i + j]) == (unsigned char)hints[k][j])
+                j++;
+            if (j == hint_len[k])
+                return 1;
+        }
+    }
+    return 0;
+}
+
 enum kb_status kb_mask_secrets(const char *line, size_t len, struct kb_buf *out)
 {
     struct kb_buf clean;
@@ -108,10 +132,16 @@ enum kb_status kb_mask_secrets(const char *line, size_t len, struct kb_buf *out)
     enum kb_status st = kb_clean_line(line, len, &clean);
     const char *s = clean.data ? clean.data : "";
     size_t n = clean.len;
+    if (st == KB_OK && !may_hold_secret(s, n)) {
+        st = kb_buf_append(out, s, n);
+        kb_buf_release(&clean);
+        return st;
+    }
     for (size_t i = 0; i < n && st == KB_OK;) {
         size_t m;
         int at_word_start = i == 0 || !is_word((unsigned char)s[i - 1]);
-        if (at_word_start && (m = auth_command_len(s + i, n - i))) {
+        unsigned char first = lower((unsigned char)s[i]);
+        if (at_word_start && first == 'a' && (m = auth_command_len(s + i, n - i))) {
             size_t v = i + m;
             size_t blob = 0;
             while (v + blob < n && is_b64((unsigned char)s[v + blob]))
@@ -146,6 +176,8 @@ enum kb_status kb_mask_secrets(const char *line, size_t len, struct kb_buf *out)
             st = kb_buf_append(out, s + i, 3);
             i += 3;
         } else if ((i == 0 || !is_alnum((unsigned char)s[i - 1]))
+                   && (first == 'p' || first == 's' || first == 't' || first == 'a'
+                       || first == 'c')
                    && (m = secret_key_len(s + i, n - i))
                    && value_len(s + i + m, n - i - m)) {
             st = kb_buf_append(out, s + i, m);

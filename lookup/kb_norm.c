@@ -25,6 +25,17 @@ enum kb_status kb_clean_line(const char *line, size_t len, struct kb_buf *out)
 {
     size_t i = 0;
     while (i < len) {
+        /* copy the run of ordinary bytes at once */
+        size_t run = i;
+        while (run < len && ((unsigned char)line[run] >= 0x20 && (unsigned char)line[run] != 0x7f))
+            run++;
+        if (run > i) {
+            enum kb_status st = kb_buf_append(out, line + i, run - i);
+            if (st != KB_OK)
+                return st;
+            i = run;
+            continue;
+        }
         unsigned char c = (unsigned char)line[i];
         if (c == 0x1b) {
             /* CSI: ESC [ params final(0x40-0x7e); OSC: ESC ] ... BEL or ESC \; else ESC x. */
@@ -43,13 +54,11 @@ enum kb_status kb_clean_line(const char *line, size_t len, struct kb_buf *out)
             }
             continue;
         }
-        enum kb_status st = KB_OK;
-        if (c == '\t' || c == '\0')
-            st = kb_buf_append_char(out, ' ');
-        else if (c >= 0x20 && c != 0x7f)
-            st = kb_buf_append_char(out, (char)c);
-        if (st != KB_OK)
-            return st;
+        if (c == '\t' || c == '\0') {
+            enum kb_status st = kb_buf_append_char(out, ' ');
+            if (st != KB_OK)
+                return st;
+        }
         i++;
     }
     return KB_OK;
@@ -223,7 +232,10 @@ static enum kb_status unescape_lines(const char *s, size_t n, struct kb_buf *tmp
     enum kb_status st = KB_OK;
     for (size_t i = 0; i < n && st == KB_OK; i++) {
         if (s[i] != '\\') {
-            st = kb_buf_append_char(tmp, s[i]);
+            const char *bs = memchr(s + i, '\\', n - i);
+            size_t run = bs ? (size_t)(bs - (s + i)) : n - i;
+            st = kb_buf_append(tmp, s + i, run);
+            i += run - 1;
             continue;
         }
         size_t j = i;

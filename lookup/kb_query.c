@@ -59,12 +59,6 @@ static int collect_hash(uint64_t hash, void *arg)
     return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -170,53 +164,91 @@ static char *dup_range(const char *s, size_t len)
 
 /* ---- signatures -------------------------------------------------------------------------- */
 
+/* The prefilter: an open-addressing table over the anchor index, probed with the hash of
+ * every token of the text as the tokenizer emits it. Nothing is sorted or stored per token, so
+ * a 1 MB log costs one pass; a run of signatures is collected the first time its anchor shows.
+ */
+struct probe {
+    const struct kb_anchor *anchors;
+    size_t anchor_count;
+    uint32_t *slots;      /* 1 + index of the first anchor of a hash run; 0 = empty */
+    size_t mask;
+    unsigned char *taken; /* per anchor run start: already collected */
+    uint32_t *ids;
+    size_t n, alloc;
+};
+
+static size_t slot_of(uint64_t hash, size_t mask)
+{
+    return (size_t)(hash ^ (hash >> 29) ^ (hash >> 47)) & mask;
+}
+
+static int probe_token(uint64_t hash, void *arg)
+{
+    struct probe *p = arg;
+    for (size_t s = slot_of(hash, p->mask);; s = (s + 1) & p->mask) {
+        uint32_t v = p->slots[s];
+        if (!v)
+            return 0;
+        size_t first = v - 1;
+        if (p->anchors[first].hash != hash)
+            continue;
+        if (p->taken[first])
+            return 0;
+        p->taken[first] = 1;
+        for (size_t j = first; j < p->anchor_count && p->anchors[j].hash == hash; j++) {
+            if (grow((void **)&p->ids, &p->alloc, p->n + 1, sizeof *p->ids))
+                return -1;
+            p->ids[p->n++] = p->anchors[j].sig_id;
+        }
+        return 0;
+    }
+}
+
 /* Signature ids whose anchor occurs among the text's tokens, plus those without anchor. */
 static enum kb_status candidate_signatures(struct query *q, uint32_t **out, size_t *count)
 {
-    struct u64s hashes = {0};
-    uint32_t *ids = NULL;
-    size_t n = 0, alloc = 0;
+    const struct kb_db *db = q->db;
+    struct probe p = {.anchors = db->anchors, .anchor_count = db->anchor_count};
+    size_t size = 16;
+    while (size < db->anchor_count * 2)
+        size *= 2;
+    p.mask = size - 1;
+    p.slots = calloc(size, sizeof *p.slots);
+    p.taken = calloc(db->anchor_count ? db->anchor_count : 1, 1);
     *out = NULL;
     *count = 0;
-    if (kb_text_tokens(q->norm.text, q->norm.len, collect_hash, &hashes))
+    if (!p.slots || !p.taken)
         goto oom;
-    if (hashes.n)
-        qsort(hashes.v, hashes.n, sizeof *hashes.v, cmp_u64);
-    const struct kb_anchor *a = q->db->anchors;
-    size_t i = 0, j = 0;
-    while (i < hashes.n && j < q->db->anchor_count) {
-        if (hashes.v[i] < a[j].hash) {
-            i++;
-        } else if (hashes.v[i] > a[j].hash) {
-            j++;
-        } else {
-            uint64_t h = a[j].hash;
-            for (; j < q->db->anchor_count && a[j].hash == h; j++) {
-                if (grow((void **)&ids, &alloc, n + 1, sizeof *ids))
-                    goto oom;
-                ids[n++] = a[j].sig_id;
-            }
-            while (i < hashes.n && hashes.v[i] == h)
-                i++;
-        }
+    for (size_t i = 0; i < db->anchor_count; i++) {
+        if (i && db->anchors[i - 1].hash == db->anchors[i].hash)
+            continue;
+        size_t s = slot_of(db->anchors[i].hash, p.mask);
+        while (p.slots[s])
+            s = (s + 1) & p.mask;
+        p.slots[s] = (uint32_t)i + 1;
     }
-    if (grow((void **)&ids, &alloc, n + q->db->always_count + 1, sizeof *ids))
+    if (kb_text_tokens(q->norm.text, q->norm.len, probe_token, &p))
         goto oom;
-    memcpy(ids + n, q->db->always, q->db->always_count * sizeof *ids);
-    n += q->db->always_count;
-    if (n)
-        qsort(ids, n, sizeof *ids, cmp_u32);
+    if (grow((void **)&p.ids, &p.alloc, p.n + db->always_count + 1, sizeof *p.ids))
+        goto oom;
+    memcpy(p.ids + p.n, db->always, db->always_count * sizeof *p.ids);
+    p.n += db->always_count;
+    if (p.n)
+        qsort(p.ids, p.n, sizeof *p.ids, cmp_u32);
     size_t u = 0;
-    for (size_t k = 0; k < n; k++)
-        if (u == 0 || ids[u - 1] != ids[k])
-            ids[u++] = ids[k];
-    free(hashes.v);
-    *out = ids;
+    for (size_t k = 0; k < p.n; k++)
+        if (u == 0 || p.ids[u - 1] != p.ids[k])
+            p.ids[u++] = p.ids[k];
+    free(p.slots);
+    free(p.taken);
+    *out = p.ids;
     *count = u;
     return KB_OK;
 oom:
-    free(hashes.v);
-    free(ids);
+    free(p.slots);
+    free(p.taken);
+    free(p.ids);
     return nomem(q);
 }
 

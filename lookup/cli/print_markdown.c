@@ -66,7 +66,6 @@ int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_res
 
 int print_entry_markdown(FILE *out, const struct kb_entry *e)
 {
-    fputs(e->body_md, out);
-    fputc('\n', out);
+    print_expanded(out, e->body_md, NULL, NULL);
     return ferror(out) ? -1 : 0;
 }
