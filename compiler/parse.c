@@ -49,6 +49,7 @@ struct section {
     cmark_node *end; /* the next level-1/level-2 heading, NULL at the end of the file */
     size_t line, col, end_line; /* end_line: first line after the section */
     int used;                    /* has an entry */
+    size_t block_first, block_end; /* its kb- blocks: blocks[block_first .. block_end) */
 };
 
 struct parse {
@@ -57,6 +58,8 @@ struct parse {
     const char *path;
     char *src; /* the file with front matter blanked */
     size_t len;
+    size_t *line_off; /* [line_count + 1] offset of each line's start; the last is len + 1 */
+    size_t line_count;
     char *fm_title, *fm_description;
     cmark_node *doc;
     cmark_node *h1;
@@ -248,7 +251,7 @@ static enum kb_status top_heading(struct parse *p, cmark_node *node)
     p->sections = s;
     s[p->section_count++] = (struct section){
         node, NULL, (size_t)cmark_node_get_start_line(node),
-        (size_t)cmark_node_get_start_column(node), SIZE_MAX, 0};
+        (size_t)cmark_node_get_start_column(node), SIZE_MAX, 0, 0, 0};
     return KB_OK;
 }
 
@@ -507,23 +510,44 @@ static enum kb_status parse_entry_block(struct parse *p, const struct kb_block *
 
 /* ---- attributes of the info string ------------------------------------------------------- */
 
+/* Line n (1-based) of the source, without its newline; NULL past the end. */
+static const char *line_text(const struct parse *p, size_t n, size_t *len)
+{
+    if (n == 0 || n > p->line_count)
+        return NULL;
+    *len = p->line_off[n] - 1 - p->line_off[n - 1];
+    return p->src + p->line_off[n - 1];
+}
+
+static enum kb_status index_lines(struct parse *p)
+{
+    size_t lines = 1;
+    for (const char *c = p->src; (c = memchr(c, '\n', (size_t)(p->src + p->len - c))) != NULL;
+         c++)
+        lines++;
+    p->line_off = malloc((lines + 1) * sizeof *p->line_off);
+    if (!p->line_off)
+        return KB_ERR_NOMEM;
+    p->line_count = lines;
+    size_t k = 0;
+    p->line_off[k++] = 0;
+    for (size_t i = 0; i < p->len; i++)
+        if (p->src[i] == '\n')
+            p->line_off[k++] = i + 1;
+    p->line_off[k] = p->len + 1;
+    return KB_OK;
+}
+
 /* The column of info + offset in the source line of a fence (info as cmark gives it). */
 static size_t info_col(const struct parse *p, const struct kb_block *b, size_t offset)
 {
-    const char *s = p->src;
-    size_t line = 1;
-    const char *end = p->src + p->len;
-    while (line < b->line && s < end) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        if (!nl)
-            break;
-        s = nl + 1;
-        line++;
-    }
+    size_t n;
+    const char *s = line_text(p, b->line, &n);
+    if (!s || b->col - 1 >= n)
+        return b->col;
+    const char *end = s + n;
     size_t col = b->col;
     const char *c = s + (b->col - 1);
-    if (c >= end)
-        return b->col;
     char fence = *c;
     while (c < end && *c == fence) {
         c++;
@@ -780,12 +804,19 @@ static enum kb_status render_three(cmark_node *first, cmark_node *end, char **te
     return status;
 }
 
+/* Is line inside a kb- block? Blocks are in document order and never overlap, so a binary
+ * search finds the last block starting at or before line. */
 static int line_in_kb_block(const struct parse *p, size_t line)
 {
-    for (size_t i = 0; i < p->block_count; i++)
-        if (line >= p->blocks[i].line && line <= p->blocks[i].end_line)
-            return 1;
-    return 0;
+    size_t lo = 0, hi = p->block_count;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (p->blocks[mid].line <= line)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo > 0 && line <= p->blocks[lo - 1].end_line;
 }
 
 static enum kb_status add_placeholder(struct kbc_entry *e, const char *name, size_t len,
@@ -812,12 +843,13 @@ static int name_char(char c)
 static enum kb_status scan_placeholders(struct parse *p, struct kbc_entry *e, size_t first_line,
                                         size_t end_line)
 {
-    const char *s = p->src, *end = p->src + p->len;
     enum kb_status status = KB_OK;
-    for (size_t line = 1; s < end && line < end_line && status == KB_OK; line++) {
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        size_t n = nl ? (size_t)(nl - s) : (size_t)(end - s);
-        if (line >= first_line && !line_in_kb_block(p, line)) {
+    for (size_t line = first_line; line < end_line && status == KB_OK; line++) {
+        size_t n;
+        const char *s = line_text(p, line, &n);
+        if (!s)
+            break;
+        if (!line_in_kb_block(p, line)) {
             for (size_t i = 0; i + 1 < n && status == KB_OK; i++) {
                 if (s[i] != '{' || s[i + 1] != '{')
                     continue;
@@ -843,7 +875,6 @@ static enum kb_status scan_placeholders(struct parse *p, struct kbc_entry *e, si
                 i = j;
             }
         }
-        s += n + 1;
     }
     return status;
 }
@@ -936,9 +967,9 @@ static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_bl
     if (!(e->title = node_text(s->heading)))
         return KB_ERR_NOMEM;
     enum kb_status status = parse_entry_block(p, entry_block, e);
-    for (size_t i = 0; i < p->block_count && status == KB_OK; i++) {
+    for (size_t i = s->block_first; i < s->block_end && status == KB_OK; i++) {
         const struct kb_block *b = &p->blocks[i];
-        if (b->section != (long)si || b == entry_block)
+        if (b == entry_block)
             continue;
         if (b->type == BLOCK_ENTRY)
             kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
@@ -983,18 +1014,27 @@ static enum kb_status kb_article(struct parse *p)
             stray_block(p, b);
         }
     }
+    /* a section's blocks are contiguous: blocks are collected in document order */
+    for (size_t i = p->block_count; i-- > 0;) {
+        long si = p->blocks[i].section;
+        if (si < 0)
+            continue;
+        if (p->sections[si].block_end == 0)
+            p->sections[si].block_end = i + 1;
+        p->sections[si].block_first = i;
+    }
     for (size_t si = 0; si < p->section_count && status == KB_OK; si++) {
+        const struct section *s = &p->sections[si];
         const struct kb_block *entry_block = NULL;
-        for (size_t i = 0; i < p->block_count && !entry_block; i++)
-            if (p->blocks[i].section == (long)si && p->blocks[i].type == BLOCK_ENTRY)
+        for (size_t i = s->block_first; i < s->block_end && !entry_block; i++)
+            if (p->blocks[i].type == BLOCK_ENTRY)
                 entry_block = &p->blocks[i];
         if (entry_block) {
             status = build_entry(p, si, entry_block);
             continue;
         }
-        for (size_t i = 0; i < p->block_count; i++)
-            if (p->blocks[i].section == (long)si)
-                stray_block(p, &p->blocks[i]);
+        for (size_t i = s->block_first; i < s->block_end; i++)
+            stray_block(p, &p->blocks[i]);
         char *title = node_text(p->sections[si].heading);
         if (!title)
             return KB_ERR_NOMEM;
@@ -1123,7 +1163,7 @@ enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
     enum kb_status status = KB_ERR_NOMEM;
     if (!(p.src = kbc_strndup(file->data, file->len)))
         goto cleanup;
-    if ((status = front_matter(&p)) != KB_OK)
+    if ((status = front_matter(&p)) != KB_OK || (status = index_lines(&p)) != KB_OK)
         goto cleanup;
     status = KB_ERR_NOMEM;
     p.doc = cmark_parse_document(p.src, p.len, CMARK_OPT_SOURCEPOS | CMARK_OPT_VALIDATE_UTF8);
@@ -1152,6 +1192,7 @@ cleanup:
     if (p.doc)
         cmark_node_free(p.doc);
     free(p.src);
+    free(p.line_off);
     free(p.fm_title);
     free(p.fm_description);
     free(p.sections);

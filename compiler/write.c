@@ -49,6 +49,18 @@ void kbc_install_signal_handlers(void)
     sigaction(SIGABRT, &sa, NULL);
 }
 
+/* Creating or removing the file and (un)registering it happen with the signals blocked, so
+ * no signal can arrive between the two and leave a file nobody removes. */
+static void block_signals(sigset_t *old)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigprocmask(SIG_BLOCK, &set, old);
+}
+
 static enum kb_status io_error(struct kb_error *err, const char *what, const char *path)
 {
     err->status = KB_ERR_IO;
@@ -75,14 +87,20 @@ enum kb_status kbc_tmp_create(const char *out, struct kbc_tmp *tmp, struct kb_er
         snprintf(err->message, sizeof err->message, "out of memory");
         return KB_ERR_NOMEM;
     }
+    sigset_t old;
+    block_signals(&old);
     tmp->fd = mkstemp(tmp->path);
+    if (tmp->fd >= 0)
+        tmp_registered = tmp->path;
+    int saved = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
     if (tmp->fd < 0) {
+        errno = saved;
         status = io_error(err, "cannot create a temporary file", tmp->path);
         free(tmp->path);
         tmp->path = NULL;
         return status;
     }
-    tmp_registered = tmp->path;
     /* mkstemp makes the file 0600; the database should get the usual umask-based mode */
     mode_t mask = umask(0);
     umask(mask);
@@ -93,8 +111,11 @@ enum kb_status kbc_tmp_create(const char *out, struct kbc_tmp *tmp, struct kb_er
 void kbc_tmp_discard(struct kbc_tmp *tmp)
 {
     if (tmp->path) {
-        tmp_registered = NULL;
+        sigset_t old;
+        block_signals(&old);
         unlink(tmp->path);
+        tmp_registered = NULL;
+        sigprocmask(SIG_SETMASK, &old, NULL);
         free(tmp->path);
         tmp->path = NULL;
     }
@@ -111,13 +132,19 @@ enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_er
     else if (close(tmp->fd) != 0)
         status = io_error(err, "cannot write", tmp->path);
     tmp->fd = -1;
-    if (status == KB_OK && rename(tmp->path, out) != 0)
-        status = io_error(err, "cannot rename the database to", out);
+    if (status == KB_OK) {
+        sigset_t old;
+        block_signals(&old);
+        if (rename(tmp->path, out) == 0)
+            tmp_registered = NULL;
+        else
+            status = io_error(err, "cannot rename the database to", out);
+        sigprocmask(SIG_SETMASK, &old, NULL);
+    }
     if (status != KB_OK) {
         kbc_tmp_discard(tmp);
         return status;
     }
-    tmp_registered = NULL;
     free(tmp->path);
     tmp->path = NULL;
     /* make the rename durable: fsync the directory (best effort) */
