@@ -174,7 +174,7 @@ static enum kb_status front_matter(struct parse *p)
     size_t n = line_at(s, end, &content);
     if (content != 3 || memcmp(s, "---", 3) != 0 || s + n >= end)
         return KB_OK;
-    char *line = s + n + 1, *close = NULL;
+    char *body = s + n + 1, *line = body, *close = NULL;
     while (line < end) {
         n = line_at(line, end, &content);
         if (content == 3 && (memcmp(line, "---", 3) == 0 || memcmp(line, "...", 3) == 0)) {
@@ -185,7 +185,7 @@ static enum kb_status front_matter(struct parse *p)
     }
     if (!close)
         return KB_OK; /* no closing line: "---" was a thematic break */
-    for (line = s + 4; line < close;) {
+    for (line = body; line < close;) {
         n = line_at(line, close, &content);
         char *v;
         if (!p->fm_title && (v = fm_value(line, content, "title")) != NULL)
