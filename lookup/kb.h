@@ -70,13 +70,15 @@ struct kb_entry {
     char *provider;      /* comma-separated facet values, "" if none */
     char *audience;
     char *related;       /* comma-separated ids */
-    char *why_text;      /* "Why it happens": plain text, then with ANSI emphasis, then Markdown */
+    char *why_text;      /* "Why it happens" (without its heading): plain text, with ANSI
+                          * emphasis, and Markdown */
     char *why_ansi;
     char *why_md;
-    char *solution_text; /* from "Fix" onwards; may hold {{name|default}} placeholders */
+    char *solution_text; /* the Fix section (without its heading) and the sections after it
+                          * (Verify, When to hand over); may hold {{name|default}} */
     char *solution_ansi;
     char *solution_md;
-    char *body_md;       /* the whole entry (and article intro) as Markdown, for --show */
+    char *body_md;       /* the whole entry as Markdown (kb- blocks left out), for --show */
     int signature_count;
     int fulltext_only;   /* 1 for foreign Markdown with no kb-entry block */
 };
@@ -87,8 +89,8 @@ void kb_entry_free(struct kb_entry *entry); /* accepts NULL */
 enum kb_status kb_entry_get(struct kb_db *db, const char *id, struct kb_entry **out,
                             struct kb_error *err);
 
-/* Calls visit for every entry in id order; stops early when visit returns non-zero (which is
- * then returned in *stopped if not NULL). The entry passed is valid only during the call. */
+/* Calls visit for every entry in id order; stops early when visit returns non-zero. The entry
+ * passed is valid only during the call. */
 enum kb_status kb_entry_each(struct kb_db *db,
                              int (*visit)(const struct kb_entry *entry, void *arg), void *arg,
                              struct kb_error *err);
@@ -170,7 +172,7 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
 void kb_result_free(struct kb_result *result); /* accepts NULL */
 
 /* Expands {{name|default}} placeholders of template using the match's captures, then the
- * result's facts, then the default. Each substituted value (not defaults) is wrapped in
+ * result's facts, then the default; a placeholder with neither stays as written. Each substituted value (not defaults) is wrapped in
  * open/close (e.g. ANSI codes; may be ""). Returns a heap string the caller frees, or NULL
  * when out of memory. match and result may be NULL (then defaults are used). */
 char *kb_template_expand(const char *template_text, const struct kb_match *match,

@@ -79,7 +79,8 @@ char *kb_template_expand(const char *template_text, const struct kb_match *match
         } else if (st == KB_OK && bar) {
             st = kb_buf_append(&out, bar + 1, (size_t)(end - bar - 1));
         } else if (st == KB_OK) {
-            st = kb_buf_printf(&out, "<%s>", name);
+            /* no value and no default: not one of ours (tldr pages use {{path/to/file}}) */
+            st = kb_buf_append(&out, start, (size_t)(end + 2 - start));
         }
         p = end + 2;
     }

@@ -59,6 +59,8 @@ int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_res
             fputs("### Why it happens\n\n", out);
             print_expanded(out, m->entry->why_md, m, r);
         }
+        if (!m->entry->fulltext_only)
+            fputs("### Fix\n\n", out);
         print_expanded(out, m->entry->solution_md, m, r);
     }
     return ferror(out) ? -1 : 0;

@@ -138,7 +138,7 @@ static void print_match(FILE *out, size_t index, const struct kb_match *m,
         print_section(out, "Why it happens", why, m, r, opt);
         if (why && *why)
             fputc('\n', out);
-        print_section(out, NULL, solution, m, r, opt);
+        print_section(out, "Fix", solution, m, r, opt);
         fputc('\n', out);
     } else {
         print_section(out, "Why it happens", why, m, r, opt);
@@ -181,7 +181,7 @@ int print_entry_text(FILE *out, const struct kb_entry *e, const struct print_opt
     print_section(out, "Why it happens", why, NULL, NULL, opt);
     if (why && *why)
         fputc('\n', out);
-    print_section(out, NULL, solution, NULL, NULL, opt);
+    print_section(out, e->fulltext_only ? NULL : "Fix", solution, NULL, NULL, opt);
     if (e->related && *e->related)
         fprintf(out, "\n  Related: %s\n", e->related);
     return ferror(out) ? -1 : 0;
