@@ -288,7 +288,13 @@ struct builder {
     char cont_code[4];  /* reply code of a multi-line reply still open ("535-..."), or "" */
     char enhanced[16];  /* enhanced status code seen on the previous line, or "" */
     struct kb_buf masked; /* scratch: the current logical line with secrets masked */
+    int glue;             /* the next line continues a line a terminal hard-wrapped */
 };
+
+/* A paste copied from an 80-column terminal breaks long lines at exactly 80 characters, often
+ * inside a word ("SmtpClientAuthenti" / "cation is disabled"); such a line is joined to the
+ * next one without a separator. */
+#define TERMINAL_WIDTH 80
 
 static enum kb_status push_line(struct builder *b)
 {
@@ -377,6 +383,11 @@ static enum kb_status add_logical_line(const char *line, size_t len, void *arg)
         return st;
     const char *s = b->masked.data ? b->masked.data : "";
     size_t n = b->masked.len;
+    if (b->glue && b->norm->line_count) {
+        b->glue = 0;
+        return kb_buf_append(&b->text, s, n);
+    }
+    b->glue = 0;
     size_t p = log_prefix_len(s, n);
     s += p;
     n -= p;
@@ -438,6 +449,7 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
     kb_buf_init(&clean, 0);
     kb_buf_init(&tmp, 0);
     enum kb_status st = index_original_lines(out);
+    int wrapped = 0;
     for (size_t line = 0; st == KB_OK && line < out->orig_line_count; line++) {
         size_t s = out->orig_start[line];
         size_t e = out->orig_start[line + 1];
@@ -446,6 +458,8 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
         kb_buf_reset(&clean);
         b.orig_line = line + 1;
         st = kb_clean_line(input + s, e - s, &clean);
+        b.glue = wrapped && clean.len > 0;
+        wrapped = clean.len == TERMINAL_WIDTH;
         if (st == KB_OK)
             st = unescape_lines(clean.data ? clean.data : "", clean.len, &tmp, add_logical_line, &b);
     }

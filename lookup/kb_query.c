@@ -78,6 +78,7 @@ struct candidate {
     long long rowid;
     double score;
     double best_weight;
+    int provider_match; /* the entry's provider facet names the provider seen in the text */
     enum kb_via via;
     struct hit *hits;
     size_t hit_count, hit_alloc;
@@ -622,6 +623,8 @@ static int cmp_candidate(const void *a, const void *b)
         return x->via == KB_VIA_SIGNATURE ? -1 : 1;
     if (x->score != y->score)
         return x->score > y->score ? -1 : 1;
+    if (x->provider_match != y->provider_match)
+        return x->provider_match ? -1 : 1;
     if (x->best_weight != y->best_weight)
         return x->best_weight > y->best_weight ? -1 : 1;
     return (x->rowid > y->rowid) - (x->rowid < y->rowid);
@@ -699,8 +702,13 @@ static enum kb_status fill_match(struct query *q, struct candidate *c, struct kb
         if (!dup)
             lines[n++] = c->hits[i].line;
     }
-    for (size_t i = 0; i < c->line_count && n < MAX_EVIDENCE; i++)
-        lines[n++] = c->lines[i];
+    for (size_t i = 0; i < c->line_count && n < MAX_EVIDENCE; i++) {
+        int dup = 0;
+        for (size_t k = 0; k < n; k++)
+            dup |= q->norm.orig_line[lines[k]] == q->norm.orig_line[c->lines[i]];
+        if (!dup)
+            lines[n++] = c->lines[i];
+    }
     qsort(lines, n, sizeof *lines, cmp_size);
     m->evidence = calloc(n ? n : 1, sizeof *m->evidence);
     if (!m->evidence)
@@ -786,8 +794,49 @@ static enum kb_status run_signatures(struct query *q)
     return st;
 }
 
+/* Does a comma-separated facet list name value? */
+static int facet_has(const char *list, const char *value)
+{
+    size_t n = strlen(value);
+    for (const char *p = list; p && *p;) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ')
+            e++;
+        if ((size_t)(e - p) == n && strncmp(p, value, n) == 0)
+            return 1;
+        p = e;
+    }
+    return 0;
+}
+
+/* The provider seen in the text (gsmtp, outlook.com...) breaks ties between entries that the
+ * same evidence points to: a bare "535 5.7.3" from Microsoft 365 ranks its m365 entries first. */
+static enum kb_status mark_provider_matches(struct query *q)
+{
+    if (!q->facts.provider || !q->cand_count)
+        return KB_OK;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(q->db->sql, "SELECT provider FROM entry WHERE id = ?1", -1, &st, NULL)
+        != SQLITE_OK)
+        return kb_fail_sql(q->db, q->err, "cannot read an entry");
+    for (size_t i = 0; i < q->cand_count; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, q->cands[i].rowid);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            q->cands[i].provider_match =
+                facet_has((const char *)sqlite3_column_text(st, 0), q->facts.provider);
+    }
+    sqlite3_finalize(st);
+    return KB_OK;
+}
+
 static enum kb_status build_result(struct query *q, size_t top, struct kb_result *r)
 {
+    enum kb_status st = mark_provider_matches(q);
+    if (st != KB_OK)
+        return st;
     if (q->cand_count)
         qsort(q->cands, q->cand_count, sizeof *q->cands, cmp_candidate);
     size_t n = q->cand_count < top ? q->cand_count : top;
@@ -795,7 +844,7 @@ static enum kb_status build_result(struct query *q, size_t top, struct kb_result
     if (!r->matches)
         return nomem(q);
     for (size_t i = 0; i < n; i++) {
-        enum kb_status st = fill_match(q, &q->cands[i], &r->matches[i]);
+        st = fill_match(q, &q->cands[i], &r->matches[i]);
         r->match_count++;
         if (st != KB_OK)
             return st;

@@ -15,6 +15,7 @@
   stdout_has / stdout_lacks / stderr_has: substrings
   stderr_empty: true when nothing may be written to stderr
   json         {"dotted.path[0].key": expected value} checked on the parsed stdout
+  json_len     {"dotted.path": N}: that array or object has exactly N members
 
 Exit status 0 when every case passed. Prints 'N passed, N failed'.
 """
@@ -134,6 +135,14 @@ def run_case(case, lookup, db, tmp):
                     continue
                 if got != want:
                     problems.append("JSON %s = %r, expected %r" % (path, got, want))
+            for path, want in case.get("json_len", {}).items():
+                try:
+                    got = len(lookup_path(doc, path))
+                except (KeyError, IndexError, TypeError, ValueError):
+                    problems.append("JSON has no %s" % path)
+                    continue
+                if got != want:
+                    problems.append("JSON %s has %d members, expected %d" % (path, got, want))
     if problems:
         return "%s:\n    %s\n    stderr: %s\n    stdout: %s" % (
             case["name"], "\n    ".join(problems), err.strip()[:300], out.strip()[:300])

@@ -174,6 +174,11 @@ static void test_normalise(void)
     CHECK_NORM("{\"message\":\"Invalid login: 535 Incorrect authentication data\\\\n\"}",
                "{\"message\":\"Invalid login: 535 Incorrect authentication data\n\"}");
     CHECK_NORM("a\r\nb\r\n", "a\nb");
+    /* hard-wrapped at 80 columns inside a word, then a short last line */
+    CHECK_NORM("535 5.7.139 Authentication unsuccessful, the request did not meet the criteria t\n"
+               "o be authenticated successfully.\nnext",
+               "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria t"
+               "o be authenticated successfully.\nnext");
     CHECK_NORM("C:\\Users\\x", "C:\\Users\\x");
     CHECK_NORM("", "");
     size_t lines = 0;
