@@ -48,8 +48,8 @@ void kbc_diags_release(struct kbc_diags *diags)
     kbc_diags_init(diags);
 }
 
-void kbc_diag(struct kbc_diags *diags, enum kbc_severity severity, const char *path,
-              size_t line, size_t col, const char *fmt, ...)
+void kbc_diag(struct kbc_diags *diags, enum kbc_severity severity, const char *path, size_t line,
+              size_t col, const char *fmt, ...)
 {
     if (severity == KBC_ERROR)
         diags->errors++;

@@ -29,13 +29,13 @@
 
 #define KBC_PROGRAM "kb-compile"
 #define KBC_MAX_FILE_SIZE ((size_t)64 * 1024 * 1024) /* one article at most 64 MiB */
-#define KBC_BINARY_PROBE 8192                         /* NUL in the first 8 KB: binary */
+#define KBC_BINARY_PROBE 8192                        /* NUL in the first 8 KB: binary */
 #define KBC_MAX_ID_LEN 64
 #define KBC_SELFTEST_TOP 3
 
 /* Small helpers shared by all stages (in diag.c). */
 void *kbc_grow(void *items, size_t *alloc, size_t count, size_t size); /* NULL: no memory */
-char *kbc_strndup(const char *s, size_t len);                         /* NULL: no memory */
+char *kbc_strndup(const char *s, size_t len);                          /* NULL: no memory */
 
 /* ---- diagnostics (diag.c) ---------------------------------------------------------------- */
 
@@ -59,8 +59,8 @@ struct kbc_diags {
 void kbc_diags_init(struct kbc_diags *diags);
 void kbc_diags_release(struct kbc_diags *diags);
 /* Records one diagnostic; line/col 0 print as 1. Out of memory sets diags->nomem. */
-void kbc_diag(struct kbc_diags *diags, enum kbc_severity severity, const char *path,
-              size_t line, size_t col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void kbc_diag(struct kbc_diags *diags, enum kbc_severity severity, const char *path, size_t line,
+              size_t col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 /* Prints all diagnostics sorted by path, line, column (then insertion order) to out. */
 void kbc_diags_print(struct kbc_diags *diags, FILE *out);
 static inline int kbc_diags_failed(const struct kbc_diags *diags)
@@ -145,7 +145,7 @@ struct kbc_ref {
 };
 
 struct kbc_entry {
-    char *id;   /* NULL until known (foreign entries get theirs in kbc_validate) */
+    char *id; /* NULL until known (foreign entries get theirs in kbc_validate) */
     size_t id_line, id_col;
     char *title;
     size_t line, col; /* the level-2 heading (1:1 for foreign files) */
@@ -243,7 +243,7 @@ void kbc_install_signal_handlers(void);
 
 /* Runs every example and counter-example of kb through kb_query_run on the database at
  * db_path; failures go to diags as errors. *checked counts the examples run. */
-enum kb_status kbc_selftest(const char *db_path, const struct kbc_kb *kb,
-                            struct kbc_diags *diags, size_t *checked, struct kb_error *err);
+enum kb_status kbc_selftest(const char *db_path, const struct kbc_kb *kb, struct kbc_diags *diags,
+                            size_t *checked, struct kb_error *err);
 
 #endif

@@ -33,9 +33,9 @@ static const char *const block_names[] = {"kb-entry", "kb-signatures", "kb-examp
                                           "kb-counterexample"};
 
 static const char *const providers[] = {
-    "any",   "m365",   "exchange", "gmail", "google-workspace", "outlook-com",
-    "yahoo", "icloud", "zoho",     "postfix", "exim",           "sendmail",
-    "ses",   "sendgrid", "mailgun", "postmark"};
+    "any",     "m365",    "exchange", "gmail", "google-workspace", "outlook-com", "yahoo",
+    "icloud",  "zoho",    "postfix",  "exim",  "sendmail",         "ses",         "sendgrid",
+    "mailgun", "postmark"};
 
 struct kb_block {
     cmark_node *node;
@@ -46,9 +46,9 @@ struct kb_block {
 
 struct section {
     cmark_node *heading;
-    cmark_node *end; /* the next level-1/level-2 heading, NULL at the end of the file */
+    cmark_node *end;            /* the next level-1/level-2 heading, NULL at the end of the file */
     size_t line, col, end_line; /* end_line: first line after the section */
-    int used;                    /* has an entry */
+    int used;                   /* has an entry */
     size_t block_first, block_end; /* its kb- blocks: blocks[block_first .. block_end) */
 };
 
@@ -249,9 +249,14 @@ static enum kb_status top_heading(struct parse *p, cmark_node *node)
     if (!s)
         return KB_ERR_NOMEM;
     p->sections = s;
-    s[p->section_count++] = (struct section){
-        node, NULL, (size_t)cmark_node_get_start_line(node),
-        (size_t)cmark_node_get_start_column(node), SIZE_MAX, 0, 0, 0};
+    s[p->section_count++] = (struct section){node,
+                                             NULL,
+                                             (size_t)cmark_node_get_start_line(node),
+                                             (size_t)cmark_node_get_start_column(node),
+                                             SIZE_MAX,
+                                             0,
+                                             0,
+                                             0};
     return KB_OK;
 }
 
@@ -272,10 +277,12 @@ static enum kb_status code_block(struct parse *p, cmark_node *node)
     if (!b)
         return KB_ERR_NOMEM;
     p->blocks = b;
-    b[p->block_count++] = (struct kb_block){
-        node, block_type_of(info, &word), current_section(p),
-        (size_t)cmark_node_get_start_line(node), (size_t)cmark_node_get_start_column(node),
-        (size_t)cmark_node_get_end_line(node)};
+    b[p->block_count++] = (struct kb_block){node,
+                                            block_type_of(info, &word),
+                                            current_section(p),
+                                            (size_t)cmark_node_get_start_line(node),
+                                            (size_t)cmark_node_get_start_column(node),
+                                            (size_t)cmark_node_get_end_line(node)};
     return KB_OK;
 }
 
@@ -301,8 +308,8 @@ static enum kb_status walk(struct parse *p)
     while (status == KB_OK && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
         cmark_node *node = cmark_iter_get_node(it);
         cmark_node_type type = cmark_node_get_type(node);
-        int container = type == CMARK_NODE_LIST || type == CMARK_NODE_ITEM
-                        || type == CMARK_NODE_BLOCK_QUOTE;
+        int container =
+            type == CMARK_NODE_LIST || type == CMARK_NODE_ITEM || type == CMARK_NODE_BLOCK_QUOTE;
         if (ev == CMARK_EVENT_EXIT) {
             if (container)
                 depth--;
@@ -312,8 +319,8 @@ static enum kb_status walk(struct parse *p)
             p->max_depth = depth;
         if (type == CMARK_NODE_PARAGRAPH || type == CMARK_NODE_HEADING
             || type == CMARK_NODE_CODE_BLOCK || type == CMARK_NODE_HTML_BLOCK) {
-            size_t lines = (size_t)(cmark_node_get_end_line(node)
-                                    - cmark_node_get_start_line(node) + 1);
+            size_t lines =
+                (size_t)(cmark_node_get_end_line(node) - cmark_node_get_start_line(node) + 1);
             p->cost += lines * (depth + 1);
         }
         if (type == CMARK_NODE_HEADING && !p->first_heading)
@@ -387,8 +394,8 @@ static enum kb_status set_string(char **field, const char *s, size_t n)
 }
 
 static enum kb_status entry_key(struct parse *p, struct kbc_entry *e, const char *key,
-                                size_t key_len, const char *v, size_t n, size_t line,
-                                size_t col, size_t value_col)
+                                size_t key_len, const char *v, size_t n, size_t line, size_t col,
+                                size_t value_col)
 {
     static const char *const keys[] = {"id", "provider", "audience", "related"};
     static const char *const audiences[] = {"user", "admin", "both"};
@@ -423,8 +430,8 @@ static enum kb_status entry_key(struct parse *p, struct kbc_entry *e, const char
     snprintf(name, sizeof name, "%.*s", (int)key_len, key);
     enum kb_status status = comma_values(p, name, v, n, line, value_col, &buf);
     if (status == KB_OK)
-        status = set_string(key[0] == 'p' ? &e->provider : &e->related,
-                            buf.data ? buf.data : "", buf.len);
+        status = set_string(key[0] == 'p' ? &e->provider : &e->related, buf.data ? buf.data : "",
+                            buf.len);
     kb_buf_release(&buf);
     return status;
 }
@@ -522,8 +529,7 @@ static const char *line_text(const struct parse *p, size_t n, size_t *len)
 static enum kb_status index_lines(struct parse *p)
 {
     size_t lines = 1;
-    for (const char *c = p->src; (c = memchr(c, '\n', (size_t)(p->src + p->len - c))) != NULL;
-         c++)
+    for (const char *c = p->src; (c = memchr(c, '\n', (size_t)(p->src + p->len - c))) != NULL; c++)
         lines++;
     p->line_off = malloc((lines + 1) * sizeof *p->line_off);
     if (!p->line_off)
@@ -693,8 +699,7 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
 
 /* ---- kb-example / kb-counterexample ------------------------------------------------------ */
 
-static enum kb_status parse_example(struct parse *p, const struct kb_block *b,
-                                    struct kbc_entry *e)
+static enum kb_status parse_example(struct parse *p, const struct kb_block *b, struct kbc_entry *e)
 {
     int counter = b->type == BLOCK_COUNTER;
     const char *info = cmark_node_get_fence_info(b->node);
@@ -715,8 +720,8 @@ static enum kb_status parse_example(struct parse *p, const struct kb_block *b,
                 i++;
             if (i > start) {
                 size_t col = info_col(p, b, (size_t)(a.value - info) + start);
-                status = add_ref(p->article, KBC_REF_ALSO, a.value + start, i - start, b->line,
-                                 col);
+                status =
+                    add_ref(p->article, KBC_REF_ALSO, a.value + start, i - start, b->line, col);
                 if (status == KB_OK)
                     status = append_list_item(&also, a.value + start, i - start);
             }
@@ -784,8 +789,8 @@ static int heading_is(const char *title, const char *const *names, size_t count)
 }
 
 /* Renders [first, end) three ways into the given fields. */
-static enum kb_status render_three(cmark_node *first, cmark_node *end, char **text,
-                                   char **ansi, char **md)
+static enum kb_status render_three(cmark_node *first, cmark_node *end, char **text, char **ansi,
+                                   char **md)
 {
     struct kb_buf buf;
     kb_buf_init(&buf, 0);
@@ -909,11 +914,11 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
                  "to fix')",
                  e->id ? e->id : "");
     if (why)
-        status = render_three(cmark_node_next(why), why_end, &e->why_text, &e->why_ansi,
-                              &e->why_md);
+        status =
+            render_three(cmark_node_next(why), why_end, &e->why_text, &e->why_ansi, &e->why_md);
     if (status == KB_OK && fix)
-        status = render_three(cmark_node_next(fix), s->end, &e->solution_text,
-                              &e->solution_ansi, &e->solution_md);
+        status = render_three(cmark_node_next(fix), s->end, &e->solution_text, &e->solution_ansi,
+                              &e->solution_md);
     struct kb_buf buf;
     kb_buf_init(&buf, 0);
     if (status == KB_OK)
@@ -932,9 +937,9 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
 
 static enum kb_status fill_defaults(struct kbc_entry *e)
 {
-    char **fields[] = {&e->provider, &e->related, &e->why_text, &e->why_ansi, &e->why_md,
-                       &e->solution_text, &e->solution_ansi, &e->solution_md, &e->body_md,
-                       &e->body_text, &e->title};
+    char **fields[] = {&e->provider, &e->related,       &e->why_text,      &e->why_ansi,
+                       &e->why_md,   &e->solution_text, &e->solution_ansi, &e->solution_md,
+                       &e->body_md,  &e->body_text,     &e->title};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         if (!*fields[i] && !(*fields[i] = kbc_strndup("", 0)))
             return KB_ERR_NOMEM;
@@ -1106,16 +1111,18 @@ static enum kb_status foreign_article(struct parse *p)
     if (!a->title)
         a->title = file_stem(p->file->rel);
     struct kbc_entry *e = a->title ? new_entry(a) : NULL;
-    if (!e || !(a->intro_md = kbc_strndup("", 0)) || !(e->title = kbc_strndup(a->title, strlen(a->title))))
+    if (!e || !(a->intro_md = kbc_strndup("", 0))
+        || !(e->title = kbc_strndup(a->title, strlen(a->title))))
         return KB_ERR_NOMEM;
     e->line = e->col = 1;
     e->fulltext_only = 1;
     cmark_node *first = cmark_node_first_child(p->doc);
-    enum kb_status status = render_three(first, NULL, &e->solution_text, &e->solution_ansi,
-                                         &e->solution_md);
+    enum kb_status status =
+        render_three(first, NULL, &e->solution_text, &e->solution_ansi, &e->solution_md);
     if (status == KB_OK && !(e->body_md = kbc_strndup(e->solution_md, strlen(e->solution_md))))
         status = KB_ERR_NOMEM;
-    if (status == KB_OK && !(e->body_text = kbc_strndup(e->solution_text, strlen(e->solution_text))))
+    if (status == KB_OK
+        && !(e->body_text = kbc_strndup(e->solution_text, strlen(e->solution_text))))
         status = KB_ERR_NOMEM;
     if (status == KB_OK && p->fm_description && p->fm_description[0]) {
         struct kb_buf buf;
@@ -1204,9 +1211,9 @@ cleanup:
 
 static void entry_release(struct kbc_entry *e)
 {
-    char *fields[] = {e->id, e->title, e->provider, e->audience, e->related, e->why_text,
-                      e->why_ansi, e->why_md, e->solution_text, e->solution_ansi,
-                      e->solution_md, e->body_md, e->body_text};
+    char *fields[] = {e->id,          e->title,    e->provider, e->audience,      e->related,
+                      e->why_text,    e->why_ansi, e->why_md,   e->solution_text, e->solution_ansi,
+                      e->solution_md, e->body_md,  e->body_text};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         free(fields[i]);
     for (size_t i = 0; i < e->sig_count; i++) {

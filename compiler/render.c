@@ -222,8 +222,9 @@ static void link_exit(struct writer *w, cmark_node *node)
     cmark_node *child = cmark_node_first_child(node);
     if (child && !cmark_node_next(child) && cmark_node_get_type(child) == CMARK_NODE_TEXT) {
         const char *lit = cmark_node_get_literal(child);
-        if (lit && (strcmp(lit, url) == 0
-                    || (strncmp(url, "mailto:", 7) == 0 && strcmp(lit, url + 7) == 0)))
+        if (lit
+            && (strcmp(lit, url) == 0
+                || (strncmp(url, "mailto:", 7) == 0 && strcmp(lit, url + 7) == 0)))
             return; /* an autolink: the text is the address */
     }
     prefix(w);
@@ -246,9 +247,7 @@ static void on_enter(struct writer *w, cmark_node *node)
 {
     struct frame *f;
     switch (cmark_node_get_type(node)) {
-    case CMARK_NODE_PARAGRAPH:
-        block_start(w);
-        break;
+    case CMARK_NODE_PARAGRAPH: block_start(w); break;
     case CMARK_NODE_HEADING:
         block_start(w);
         prefix(w);
@@ -264,9 +263,7 @@ static void on_enter(struct writer *w, cmark_node *node)
         text(w, "----", 4);
         block_end(w);
         break;
-    case CMARK_NODE_BLOCK_QUOTE:
-        push(w, FRAME_QUOTE);
-        break;
+    case CMARK_NODE_BLOCK_QUOTE: push(w, FRAME_QUOTE); break;
     case CMARK_NODE_LIST:
         f = push(w, FRAME_LIST);
         if (f) {
@@ -276,23 +273,15 @@ static void on_enter(struct writer *w, cmark_node *node)
             f->delim = cmark_node_get_list_delim(node) == CMARK_PAREN_DELIM ? ')' : '.';
         }
         break;
-    case CMARK_NODE_ITEM:
-        item_enter(w);
-        break;
+    case CMARK_NODE_ITEM: item_enter(w); break;
     case CMARK_NODE_TEXT: {
         const char *lit = cmark_node_get_literal(node);
         text(w, lit, lit ? strlen(lit) : 0);
         break;
     }
-    case CMARK_NODE_CODE:
-        inline_code(w, node);
-        break;
-    case CMARK_NODE_SOFTBREAK:
-        text(w, " ", 1);
-        break;
-    case CMARK_NODE_LINEBREAK:
-        newline(w);
-        break;
+    case CMARK_NODE_CODE: inline_code(w, node); break;
+    case CMARK_NODE_SOFTBREAK: text(w, " ", 1); break;
+    case CMARK_NODE_LINEBREAK: newline(w); break;
     case CMARK_NODE_EMPH:
         prefix(w);
         put_ansi(w, ANSI_ITALIC);
@@ -303,17 +292,14 @@ static void on_enter(struct writer *w, cmark_node *node)
         put_ansi(w, ANSI_BOLD);
         w->bold++;
         break;
-    default: /* HTML blocks and inline HTML are left out of terminal text */
-        break;
+    default: /* HTML blocks and inline HTML are left out of terminal text */ break;
     }
 }
 
 static void on_exit(struct writer *w, cmark_node *node)
 {
     switch (cmark_node_get_type(node)) {
-    case CMARK_NODE_PARAGRAPH:
-        block_end(w);
-        break;
+    case CMARK_NODE_PARAGRAPH: block_end(w); break;
     case CMARK_NODE_HEADING:
         w->bold--;
         put_ansi(w, ANSI_BOLD_OFF);
@@ -325,9 +311,7 @@ static void on_exit(struct writer *w, cmark_node *node)
         pop(w);
         block_end(w);
         break;
-    case CMARK_NODE_ITEM:
-        item_exit(w);
-        break;
+    case CMARK_NODE_ITEM: item_exit(w); break;
     case CMARK_NODE_EMPH:
         w->italic--;
         put_ansi(w, ANSI_ITALIC_OFF);
@@ -338,11 +322,8 @@ static void on_exit(struct writer *w, cmark_node *node)
         restore_emphasis(w);
         break;
     case CMARK_NODE_LINK:
-    case CMARK_NODE_IMAGE:
-        link_exit(w, node);
-        break;
-    default:
-        break;
+    case CMARK_NODE_IMAGE: link_exit(w, node); break;
+    default: break;
     }
 }
 

@@ -80,12 +80,11 @@ static void check_example(const struct kbc_article *a, const struct kbc_entry *e
                  top_id, why, e->id, x->also);
     else
         kbc_diag(diags, KBC_ERROR, path, x->line, x->col,
-                 "example of '%s' ranks '%s' first (%s); expected '%s'", e->id, top_id, why,
-                 e->id);
+                 "example of '%s' ranks '%s' first (%s); expected '%s'", e->id, top_id, why, e->id);
 }
 
-enum kb_status kbc_selftest(const char *db_path, const struct kbc_kb *kb,
-                            struct kbc_diags *diags, size_t *checked, struct kb_error *err)
+enum kb_status kbc_selftest(const char *db_path, const struct kbc_kb *kb, struct kbc_diags *diags,
+                            size_t *checked, struct kb_error *err)
 {
     struct kb_db *db = NULL;
     *checked = 0;

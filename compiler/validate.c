@@ -88,8 +88,7 @@ int kbc_id_valid(const char *id, size_t len)
     return 1;
 }
 
-static enum kb_status declared_ids(struct kbc_kb *kb, struct id_set *set,
-                                   struct kbc_diags *diags)
+static enum kb_status declared_ids(struct kbc_kb *kb, struct id_set *set, struct kbc_diags *diags)
 {
     for (size_t i = 0; i < kb->count; i++) {
         const struct kbc_article *a = &kb->articles[i];
@@ -166,8 +165,7 @@ static enum kb_status derived_ids(struct kbc_kb *kb, struct id_set *set)
     return KB_OK;
 }
 
-static void check_refs(const struct kbc_kb *kb, const struct id_set *set,
-                       struct kbc_diags *diags)
+static void check_refs(const struct kbc_kb *kb, const struct id_set *set, struct kbc_diags *diags)
 {
     for (size_t i = 0; i < kb->count; i++) {
         const struct kbc_article *a = &kb->articles[i];
@@ -219,8 +217,8 @@ static void check_placeholders(const struct kbc_kb *kb, struct kbc_diags *diags)
                              ph->name);
                 if (!ph->has_default)
                     kbc_diag(diags, KBC_ERROR, a->file->display, ph->line, ph->col,
-                             "placeholder '%s' has no default (write {{%s|default}})",
-                             ph->name, ph->name);
+                             "placeholder '%s' has no default (write {{%s|default}})", ph->name,
+                             ph->name);
             }
         }
     }

@@ -261,9 +261,9 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
     sqlite3_bind_int64(st, 1, e->row_id);
     bind_text(st, 2, e->id);
     sqlite3_bind_int64(st, 3, article_id);
-    const char *texts[] = {e->title,         e->provider,      e->audience,    e->related,
-                           e->why_text,      e->why_ansi,      e->why_md,      e->solution_text,
-                           e->solution_ansi, e->solution_md,   e->body_md};
+    const char *texts[] = {e->title,         e->provider,    e->audience, e->related,
+                           e->why_text,      e->why_ansi,    e->why_md,   e->solution_text,
+                           e->solution_ansi, e->solution_md, e->body_md};
     for (int i = 0; i < 11; i++)
         bind_text(st, 4 + i, texts[i]);
     sqlite3_bind_int(st, 15, e->fulltext_only);
@@ -341,8 +341,9 @@ enum kb_status kbc_write_db(const char *path, struct kbc_kb *kb, const char *bui
         goto cleanup;
     }
     /* A temporary file that is thrown away on any failure needs no journal. */
-    if (sqlite3_exec(w.db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN", NULL,
-                     NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(w.db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN", NULL, NULL,
+                     NULL)
+        != SQLITE_OK) {
         status = db_fail(&w, "cannot start the transaction");
         goto cleanup;
     }

@@ -18,12 +18,12 @@
 enum kb_status {
     KB_OK = 0,
     KB_ERR_NOMEM,
-    KB_ERR_IO,          /* cannot open or read a file */
-    KB_ERR_DB,          /* SQLite failed, or the database is corrupt/not a KB database */
-    KB_ERR_DB_VERSION,  /* a KB database of another schema version */
-    KB_ERR_TOO_LARGE,   /* input over the caller's cap */
-    KB_ERR_NOT_FOUND,   /* no such entry id */
-    KB_ERR_INVALID,     /* invalid argument */
+    KB_ERR_IO,         /* cannot open or read a file */
+    KB_ERR_DB,         /* SQLite failed, or the database is corrupt/not a KB database */
+    KB_ERR_DB_VERSION, /* a KB database of another schema version */
+    KB_ERR_TOO_LARGE,  /* input over the caller's cap */
+    KB_ERR_NOT_FOUND,  /* no such entry id */
+    KB_ERR_INVALID,    /* invalid argument */
 };
 
 /* Caller-owned error detail. message is always NUL-terminated (may be truncated). */
@@ -65,22 +65,22 @@ long kb_db_entry_count(const struct kb_db *db);
 struct kb_entry {
     char *id;
     char *title;
-    char *article;       /* article path relative to the KB folder, '/'-separated */
+    char *article; /* article path relative to the KB folder, '/'-separated */
     char *article_title;
-    char *provider;      /* comma-separated facet values, "" if none */
+    char *provider; /* comma-separated facet values, "" if none */
     char *audience;
-    char *related;       /* comma-separated ids */
-    char *why_text;      /* "Why it happens" (without its heading): plain text, with ANSI
-                          * emphasis, and Markdown */
+    char *related;  /* comma-separated ids */
+    char *why_text; /* "Why it happens" (without its heading): plain text, with ANSI
+                     * emphasis, and Markdown */
     char *why_ansi;
     char *why_md;
     char *solution_text; /* the Fix section (without its heading) and the sections after it
                           * (Verify, When to hand over); may hold {{name|default}} */
     char *solution_ansi;
     char *solution_md;
-    char *body_md;       /* the whole entry as Markdown (kb- blocks left out), for --show */
+    char *body_md; /* the whole entry as Markdown (kb- blocks left out), for --show */
     int signature_count;
-    int fulltext_only;   /* 1 for foreign Markdown with no kb-entry block */
+    int fulltext_only; /* 1 for foreign Markdown with no kb-entry block */
 };
 
 void kb_entry_free(struct kb_entry *entry); /* accepts NULL */
@@ -104,8 +104,8 @@ const char *kb_confidence_str(enum kb_confidence c); /* "weak" | "likely" | "exa
 const char *kb_via_str(enum kb_via v);               /* "signature" | "fulltext" */
 
 struct kb_query_options {
-    size_t top;        /* how many matches at most (0 means 3) */
-    size_t max_input;  /* refuse input longer than this many bytes (0 means 16 MiB) */
+    size_t top;       /* how many matches at most (0 means 3) */
+    size_t max_input; /* refuse input longer than this many bytes (0 means 16 MiB) */
 };
 
 /* A line of the user's input that supports a match. line is 1-based in the original input;
@@ -122,7 +122,7 @@ struct kb_pair {
 };
 
 struct kb_match {
-    struct kb_entry *entry;   /* full entry (solution, why, ...) */
+    struct kb_entry *entry; /* full entry (solution, why, ...) */
     double score;
     enum kb_confidence confidence;
     enum kb_via via;
@@ -130,7 +130,7 @@ struct kb_match {
     size_t evidence_count;
     struct kb_pair *captures; /* named captures of the signatures that matched */
     size_t capture_count;
-    char **explain;           /* human-readable lines: what matched and how the score was made */
+    char **explain; /* human-readable lines: what matched and how the score was made */
     size_t explain_count;
     char **matched_signatures; /* source text of each signature that matched (for self-test) */
     size_t matched_signature_count;
@@ -138,15 +138,15 @@ struct kb_match {
 
 /* Facts extracted from the whole input. Strings are NULL when not found; port/code 0. */
 struct kb_facts {
-    int reply_code;      /* RFC 5321 three-digit reply code, e.g. 535 */
-    char *enhanced;      /* RFC 3463 class.subject.detail, e.g. "5.7.139" */
-    char *stage;         /* connect, ehlo, starttls, auth, mail, rcpt, data */
+    int reply_code; /* RFC 5321 three-digit reply code, e.g. 535 */
+    char *enhanced; /* RFC 3463 class.subject.detail, e.g. "5.7.139" */
+    char *stage;    /* connect, ehlo, starttls, auth, mail, rcpt, data */
     char *host;
     int port;
     char *user;
-    char *client;        /* recognised client library, e.g. "PHPMailer" */
-    char *provider;      /* recognised provider facet value, e.g. "m365" */
-    int mail_context;    /* KB_CONTEXT_IS_MAIL, _UNKNOWN or _OTHER (see below) */
+    char *client;     /* recognised client library, e.g. "PHPMailer" */
+    char *provider;   /* recognised provider facet value, e.g. "m365" */
+    int mail_context; /* KB_CONTEXT_IS_MAIL, _UNKNOWN or _OTHER (see below) */
 };
 
 /* What the text is about, for signatures marked context=mail: visibly about sending mail
@@ -172,9 +172,10 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
 void kb_result_free(struct kb_result *result); /* accepts NULL */
 
 /* Expands {{name|default}} placeholders of template using the match's captures, then the
- * result's facts, then the default; a placeholder with neither stays as written. Each substituted value (not defaults) is wrapped in
- * open/close (e.g. ANSI codes; may be ""). Returns a heap string the caller frees, or NULL
- * when out of memory. match and result may be NULL (then defaults are used). */
+ * result's facts, then the default; a placeholder with neither stays as written. Each substituted
+ * value (not defaults) is wrapped in open/close (e.g. ANSI codes; may be ""). Returns a heap string
+ * the caller frees, or NULL when out of memory. match and result may be NULL (then defaults are
+ * used). */
 char *kb_template_expand(const char *template_text, const struct kb_match *match,
                          const struct kb_result *result, const char *open, const char *close);
 

@@ -11,10 +11,10 @@
 #include "kb.h"
 
 struct kb_buf {
-    char *data;   /* NULL until the first append; then NUL-terminated */
+    char *data; /* NULL until the first append; then NUL-terminated */
     size_t len;
     size_t alloc;
-    size_t cap;   /* appends that would exceed cap bytes fail with KB_ERR_TOO_LARGE */
+    size_t cap; /* appends that would exceed cap bytes fail with KB_ERR_TOO_LARGE */
 };
 
 /* Initialises an empty buffer that refuses to grow past cap bytes (0: no cap). */

@@ -61,6 +61,12 @@ static uint64_t get_le(const unsigned char *p, int bytes)
     return v;
 }
 
+/* A big-endian 32-bit field of the SQLite header. */
+static uint64_t get_be32(const unsigned char *p)
+{
+    return ((uint64_t)p[0] << 24) | ((uint64_t)p[1] << 16) | ((uint64_t)p[2] << 8) | p[3];
+}
+
 /* Checks the 100-byte SQLite header against the image size, so that a truncated or foreign
  * file is reported clearly at open instead of as a puzzling error mid-query. */
 static enum kb_status check_header(const unsigned char *h, size_t have, uint64_t size,
@@ -74,19 +80,19 @@ static enum kb_status check_header(const unsigned char *h, size_t have, uint64_t
     uint64_t page_size = ((uint64_t)h[16] << 8) | h[17];
     if (page_size == 1)
         page_size = 65536;
-    uint64_t pages = ((uint64_t)h[28] << 24) | ((uint64_t)h[29] << 16) | ((uint64_t)h[30] << 8) | h[31];
+    uint64_t pages = get_be32(h + 28);
     if (page_size < 512 || pages == 0 || page_size * pages > size)
         return kb_fail(err, KB_ERR_DB,
                        "database '%s' is truncated or corrupt (%llu bytes, header says %llu): "
                        "recompile it with kb-compile",
                        label, (unsigned long long)size, (unsigned long long)(page_size * pages));
-    uint64_t app_id = ((uint64_t)h[68] << 24) | ((uint64_t)h[69] << 16) | ((uint64_t)h[70] << 8) | h[71];
+    uint64_t app_id = get_be32(h + 68);
     if (app_id != KB_APPLICATION_ID)
         return kb_fail(err, KB_ERR_DB,
                        "'%s' is an SQLite database but not a KB database: compile one with "
                        "kb-compile",
                        label);
-    uint64_t version = ((uint64_t)h[60] << 24) | ((uint64_t)h[61] << 16) | ((uint64_t)h[62] << 8) | h[63];
+    uint64_t version = get_be32(h + 60);
     if (version != KB_SCHEMA_VERSION)
         return kb_fail(err, KB_ERR_DB_VERSION,
                        "database '%s' has schema version %llu but this program reads version %d: "
@@ -104,8 +110,10 @@ static enum kb_status load_anchors(struct kb_db *db, struct kb_error *err)
         return kb_fail_sql(db, err, "cannot read the prefilter index");
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        status = rc == SQLITE_DONE ? kb_fail(err, KB_ERR_DB, "database '%s' has no prefilter "
-                                             "index: recompile it with kb-compile", db->label)
+        status = rc == SQLITE_DONE ? kb_fail(err, KB_ERR_DB,
+                                             "database '%s' has no prefilter "
+                                             "index: recompile it with kb-compile",
+                                             db->label)
                                    : kb_fail_sql(db, err, "cannot read the prefilter index");
         goto done;
     }
@@ -135,8 +143,10 @@ static enum kb_status load_anchors(struct kb_db *db, struct kb_error *err)
     db->always_count = n_always;
     goto done;
 corrupt:
-    status = kb_fail(err, KB_ERR_DB, "database '%s' has a damaged prefilter index: recompile it "
-                     "with kb-compile", db->label);
+    status = kb_fail(err, KB_ERR_DB,
+                     "database '%s' has a damaged prefilter index: recompile it "
+                     "with kb-compile",
+                     db->label);
 done:
     sqlite3_finalize(st);
     return status;
@@ -187,7 +197,8 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
     if (sqlite3_prepare_v3(db->sql, sig_sql, -1, SQLITE_PREPARE_PERSISTENT, &db->sig_by_id, NULL)
             != SQLITE_OK
         || sqlite3_prepare_v3(db->sql, entry_sql, -1, SQLITE_PREPARE_PERSISTENT,
-                              &db->entry_by_rowid, NULL) != SQLITE_OK
+                              &db->entry_by_rowid, NULL)
+               != SQLITE_OK
         || sqlite3_prepare_v3(db->sql, df_sql, -1, SQLITE_PREPARE_PERSISTENT, &db->term_df, NULL)
                != SQLITE_OK)
         return kb_fail_sql(db, err, "not a KB database of the expected layout");
@@ -283,7 +294,8 @@ enum kb_status kb_db_open_memory(const unsigned char *data, size_t len, const ch
     }
     /* READONLY: SQLite never writes to the image, so casting away const is safe. */
     if (sqlite3_deserialize(db->sql, "main", (unsigned char *)(uintptr_t)data, (sqlite3_int64)len,
-                            (sqlite3_int64)len, SQLITE_DESERIALIZE_READONLY) != SQLITE_OK) {
+                            (sqlite3_int64)len, SQLITE_DESERIALIZE_READONLY)
+        != SQLITE_OK) {
         status = kb_fail_sql(db, err, "cannot load the database image");
         kb_db_close(db);
         return status;
@@ -332,9 +344,10 @@ void kb_entry_free(struct kb_entry *e)
 {
     if (!e)
         return;
-    char **fields[] = {&e->id, &e->title, &e->article, &e->article_title, &e->provider,
-                       &e->audience, &e->related, &e->why_text, &e->why_ansi, &e->why_md,
-                       &e->solution_text, &e->solution_ansi, &e->solution_md, &e->body_md};
+    char **fields[] = {&e->id,          &e->title,    &e->article,       &e->article_title,
+                       &e->provider,    &e->audience, &e->related,       &e->why_text,
+                       &e->why_ansi,    &e->why_md,   &e->solution_text, &e->solution_ansi,
+                       &e->solution_md, &e->body_md};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         free(*fields[i]);
     free(e);
@@ -345,9 +358,10 @@ static enum kb_status entry_from_row(sqlite3_stmt *st, struct kb_entry **out)
     struct kb_entry *e = calloc(1, sizeof *e);
     if (!e)
         return KB_ERR_NOMEM;
-    char **fields[] = {&e->id, &e->title, &e->article, &e->article_title, &e->provider,
-                       &e->audience, &e->related, &e->why_text, &e->why_ansi, &e->why_md,
-                       &e->solution_text, &e->solution_ansi, &e->solution_md, &e->body_md};
+    char **fields[] = {&e->id,          &e->title,    &e->article,       &e->article_title,
+                       &e->provider,    &e->audience, &e->related,       &e->why_text,
+                       &e->why_ansi,    &e->why_md,   &e->solution_text, &e->solution_ansi,
+                       &e->solution_md, &e->body_md};
     for (int i = 0; i < (int)(sizeof fields / sizeof fields[0]); i++) {
         const char *v = (const char *)sqlite3_column_text(st, i);
         if (!(*fields[i] = strdup(v ? v : ""))) {
@@ -370,8 +384,8 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
     int rc = sqlite3_step(st);
     enum kb_status status;
     if (rc == SQLITE_ROW)
-        status = entry_from_row(st, out) == KB_OK ? KB_OK
-                                                  : kb_fail(err, KB_ERR_NOMEM, "out of memory");
+        status =
+            entry_from_row(st, out) == KB_OK ? KB_OK : kb_fail(err, KB_ERR_NOMEM, "out of memory");
     else if (rc == SQLITE_DONE)
         status = kb_fail(err, KB_ERR_NOT_FOUND, "no entry with row %lld", rowid);
     else

@@ -29,7 +29,8 @@ static const char *const host_patterns[] = {
     "(?i)(?:tcp|ssl|tls|smtps?)://([a-z0-9-]+(?:\\.[a-z0-9-]+)+):(\\d{1,5})",
     "(?i)\\bconnect(?:ion)?\\s+(?:to\\s+)?(?:ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH)?\\s*"
     "((?:\\d{1,3}\\.){3}\\d{1,3}|[a-z0-9-]+(?:\\.[a-z0-9-]+)+):(\\d{1,5})\\b",
-    "(?i)\\b(?:smtp\\s+)?(?:host|server|hostname|relay)\\s*[:=]?\\s*[\"']?((?:\\d{1,3}\\.){3}\\d{1,3}|"
+    "(?i)\\b(?:smtp\\s+)?(?:host|server|hostname|relay)\\s*[:=]?\\s*[\"']?((?:\\d{1,3}\\.){3}\\d{1,"
+    "3}|"
     "[a-z0-9-]+(?:\\.[a-z0-9-]+)+)[\"']?(?:\\s*[:,]\\s*(?:port:?\\s*)?(\\d{1,5})\\b)?",
     "(?i)\\b((?:smtp|mail|smtps|mx|relay|outbound|email-smtp|smtp-relay)[a-z0-9-]*"
     "(?:\\.[a-z0-9-]+)+)(?::(\\d{1,5})\\b)?",
@@ -256,7 +257,8 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
     }
     const char *client = find_needle(norm, clients, sizeof clients / sizeof clients[0]);
     const char *provider = find_needle(norm, providers, sizeof providers / sizeof providers[0]);
-    if ((client && !(f->client = strdup(client))) || (provider && !(f->provider = strdup(provider))))
+    if ((client && !(f->client = strdup(client)))
+        || (provider && !(f->provider = strdup(provider))))
         goto done;
 
     int mail_words = first_match(mail_word_pattern, norm, md, mc, NULL, NULL);
@@ -271,7 +273,8 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
         if (other < 0 || cue < 0)
             goto done;
         f->mail_context = other ? KB_CONTEXT_IS_OTHER
-                          : cue ? KB_CONTEXT_IS_MAIL : KB_CONTEXT_IS_UNKNOWN;
+                          : cue ? KB_CONTEXT_IS_MAIL
+                                : KB_CONTEXT_IS_UNKNOWN;
     }
     if (masked_copy(&f->host) != KB_OK || masked_copy(&f->user) != KB_OK)
         goto done;
@@ -288,8 +291,9 @@ done:
 
 const char *kb_context_str(int mail_context)
 {
-    return mail_context == KB_CONTEXT_IS_MAIL ? "mail"
-           : mail_context == KB_CONTEXT_IS_OTHER ? "other" : "unknown";
+    return mail_context == KB_CONTEXT_IS_MAIL    ? "mail"
+           : mail_context == KB_CONTEXT_IS_OTHER ? "other"
+                                                 : "unknown";
 }
 
 void kb_facts_release(struct kb_facts *f)

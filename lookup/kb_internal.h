@@ -23,7 +23,7 @@ struct kb_db {
     long entry_count;
     struct kb_anchor *anchors; /* sorted by hash */
     size_t anchor_count;
-    uint32_t *always;          /* signatures without anchor */
+    uint32_t *always; /* signatures without anchor */
     size_t always_count;
     sqlite3_stmt *sig_by_id;
     sqlite3_stmt *entry_by_rowid;

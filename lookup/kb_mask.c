@@ -57,9 +57,9 @@ static size_t auth_command_len(const char *s, size_t n)
 /* "password=", "pass: ", "\"smtp_password\": \"": length up to where the value starts. */
 static size_t secret_key_len(const char *s, size_t n)
 {
-    static const char *const keys[] = {"password", "passwd", "pass", "pwd", "secret",
-                                       "client_secret", "api_key", "apikey", "token",
-                                       "smtp_password", "auth_pass"};
+    static const char *const keys[] = {"password", "passwd",        "pass",     "pwd",
+                                       "secret",   "client_secret", "api_key",  "apikey",
+                                       "token",    "smtp_password", "auth_pass"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         size_t m = strlen(keys[k]);
         if (!iprefix(s, n, keys[k]))
@@ -105,8 +105,8 @@ static size_t client_blob_marker(const char *s, size_t n, size_t at)
  * and are copied whole instead of being examined byte by byte. One pass, no allocation. */
 static int may_hold_secret(const char *s, size_t n)
 {
-    static const char *const hints[] = {"auth", "://", "c: ", "pass", "pwd", "secret", "key",
-                                        "token"};
+    static const char *const hints[] = {"auth", "://",    "c: ", "pass",
+                                        "pwd",  "secret", "key", "token"};
     static const size_t hint_len[] = {4, 3, 3, 4, 3, 6, 3, 5};
     for (size_t i = 0; i < n; i++) {
         unsigned char c = lower((unsigned char)s[i]);
@@ -176,10 +176,8 @@ enum kb_status kb_mask_secrets(const char *line, size_t len, struct kb_buf *out)
             st = kb_buf_append(out, s + i, 3);
             i += 3;
         } else if ((i == 0 || !is_alnum((unsigned char)s[i - 1]))
-                   && (first == 'p' || first == 's' || first == 't' || first == 'a'
-                       || first == 'c')
-                   && (m = secret_key_len(s + i, n - i))
-                   && value_len(s + i + m, n - i - m)) {
+                   && (first == 'p' || first == 's' || first == 't' || first == 'a' || first == 'c')
+                   && (m = secret_key_len(s + i, n - i)) && value_len(s + i + m, n - i - m)) {
             st = kb_buf_append(out, s + i, m);
             if (st == KB_OK)
                 st = kb_buf_append_str(out, MASK);

@@ -42,11 +42,13 @@ enum kb_status kb_clean_line(const char *line, size_t len, struct kb_buf *out)
             i++;
             if (i < len && line[i] == '[') {
                 i++;
-                while (i < len && !((unsigned char)line[i] >= 0x40 && (unsigned char)line[i] <= 0x7e))
+                while (i < len
+                       && !((unsigned char)line[i] >= 0x40 && (unsigned char)line[i] <= 0x7e))
                     i++;
                 i++;
             } else if (i < len && line[i] == ']') {
-                while (i < len && line[i] != '\a' && !(line[i] == 0x1b && i + 1 < len && line[i + 1] == '\\'))
+                while (i < len && line[i] != '\a'
+                       && !(line[i] == 0x1b && i + 1 < len && line[i + 1] == '\\'))
                     i++;
                 i += (i < len && line[i] == 0x1b) ? 2 : 1;
             } else {
@@ -83,7 +85,8 @@ static size_t iso_timestamp_len(const char *s, size_t n)
     if (i < n && (s[i] == 'T' || s[i] == ' ') && i + 5 < n && is_digit((unsigned char)s[i + 1])
         && is_digit((unsigned char)s[i + 2]) && s[i + 3] == ':') {
         i++;
-        while (i < n && (is_digit((unsigned char)s[i]) || s[i] == ':' || s[i] == '.' || s[i] == ','))
+        while (i < n
+               && (is_digit((unsigned char)s[i]) || s[i] == ':' || s[i] == '.' || s[i] == ','))
             i++;
         if (i < n && s[i] == 'Z')
             i++;
@@ -126,8 +129,8 @@ static size_t bracketed_time_len(const char *s, size_t n)
 
 static size_t level_len(const char *s, size_t n)
 {
-    static const char *const levels[] = {"DEBUG", "INFO", "WARNING", "WARN", "ERROR", "FATAL",
-                                         "TRACE", "NOTICE", "CRITICAL"};
+    static const char *const levels[] = {"DEBUG", "INFO",  "WARNING", "WARN",    "ERROR",
+                                         "FATAL", "TRACE", "NOTICE",  "CRITICAL"};
     size_t open = (n && s[0] == '[') ? 1 : 0;
     for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++) {
         size_t m = strlen(levels[k]);
@@ -182,8 +185,8 @@ static size_t service_prefix_len(const char *s, size_t n)
 
 static size_t transcript_marker_len(const char *s, size_t n)
 {
-    static const char *const markers[] = {"S: ", "C: ", "<<< ", ">>> ", "<- ", "-> ",
-                                          "SERVER -> CLIENT: ", "CLIENT -> SERVER: "};
+    static const char *const markers[] = {
+        "S: ", "C: ", "<<< ", ">>> ", "<- ", "-> ", "SERVER -> CLIENT: ", "CLIENT -> SERVER: "};
     for (size_t k = 0; k < sizeof markers / sizeof markers[0]; k++)
         if (starts_with(s, n, markers[k]))
             return strlen(markers[k]);
@@ -256,8 +259,9 @@ static enum kb_status unescape_lines(const char *s, size_t n, struct kb_buf *tmp
             int hi = s[j + 3] - '0';
             char lo = s[j + 4];
             int lov = is_digit((unsigned char)lo) ? lo - '0'
-                      : (lo >= 'a' && lo <= 'f') ? lo - 'a' + 10
-                      : (lo >= 'A' && lo <= 'F') ? lo - 'A' + 10 : -1;
+                      : (lo >= 'a' && lo <= 'f')  ? lo - 'a' + 10
+                      : (lo >= 'A' && lo <= 'F')  ? lo - 'A' + 10
+                                                  : -1;
             if (lov < 0) {
                 st = kb_buf_append(tmp, s + i, j - i + 1);
                 i = j;
@@ -284,9 +288,9 @@ struct builder {
     struct kb_norm *norm;
     struct kb_buf text;
     size_t line_alloc;
-    size_t orig_line;   /* 1-based line of the input being processed */
-    char cont_code[4];  /* reply code of a multi-line reply still open ("535-..."), or "" */
-    char enhanced[16];  /* enhanced status code seen on the previous line, or "" */
+    size_t orig_line;     /* 1-based line of the input being processed */
+    char cont_code[4];    /* reply code of a multi-line reply still open ("535-..."), or "" */
+    char enhanced[16];    /* enhanced status code seen on the previous line, or "" */
     struct kb_buf masked; /* scratch: the current logical line with secrets masked */
     int glue;             /* the next line continues a line a terminal hard-wrapped */
 };
@@ -330,7 +334,9 @@ static void scan_reply_state(const char *s, size_t n, char cont[4], char enhance
     for (size_t i = 0; i + 3 < n; i++) {
         if ((i == 0 || !is_alnum((unsigned char)s[i - 1])) && s[i] >= '2' && s[i] <= '5'
             && is_digit((unsigned char)s[i + 1]) && is_digit((unsigned char)s[i + 2])) {
-            if (s[i + 3] == '-' && (i + 4 == n || is_digit((unsigned char)s[i + 4]) || s[i + 4] == ' ' || s[i + 4] == '"')) {
+            if (s[i + 3] == '-'
+                && (i + 4 == n || is_digit((unsigned char)s[i + 4]) || s[i + 4] == ' '
+                    || s[i + 4] == '"')) {
                 memcpy(cont, s + i, 3);
                 cont[3] = '\0';
             }
@@ -461,7 +467,8 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
         b.glue = wrapped && clean.len > 0;
         wrapped = clean.len == TERMINAL_WIDTH;
         if (st == KB_OK)
-            st = unescape_lines(clean.data ? clean.data : "", clean.len, &tmp, add_logical_line, &b);
+            st =
+                unescape_lines(clean.data ? clean.data : "", clean.len, &tmp, add_logical_line, &b);
     }
     if (st == KB_OK && out->line_count == 0) {
         b.orig_line = 1;

@@ -68,8 +68,8 @@ static int cmp_u32(const void *a, const void *b)
 /* ---- per-query state --------------------------------------------------------------------- */
 
 struct hit {
-    size_t line;      /* normalised line of the match */
-    char *source;     /* signature as written */
+    size_t line;  /* normalised line of the match */
+    char *source; /* signature as written */
     char *explain;
     double weight;
 };
@@ -84,7 +84,7 @@ struct candidate {
     size_t hit_count, hit_alloc;
     struct kb_pair *captures;
     size_t capture_count, capture_alloc;
-    size_t *lines;    /* normalised lines for evidence (full-text matches) */
+    size_t *lines; /* normalised lines for evidence (full-text matches) */
     size_t line_count, line_alloc;
     char *fts_explain;
 };
@@ -172,7 +172,7 @@ static char *dup_range(const char *s, size_t len)
 struct probe {
     const struct kb_anchor *anchors;
     size_t anchor_count;
-    uint32_t *slots;      /* 1 + index of the first anchor of a hash run; 0 = empty */
+    uint32_t *slots; /* 1 + index of the first anchor of a hash run; 0 = empty */
     size_t mask;
     unsigned char *taken; /* per anchor run start: already collected */
     uint32_t *ids;
@@ -363,8 +363,9 @@ static enum kb_status run_signature(struct query *q, uint32_t sig_id)
     h->source = strdup(source);
     h->explain = format_text("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
                              kind == KB_SIG_REGEX ? "re" : "literal", source, weight,
-                             halved ? ", halved: no mail context in the text"
-                             : context != KB_CONTEXT_ANY ? ", mail context" : "",
+                             halved                      ? ", halved: no mail context in the text"
+                             : context != KB_CONTEXT_ANY ? ", mail context"
+                                                         : "",
                              path ? path : "?", line, q->norm.orig_line[h->line]);
     if (!h->source || !h->explain) {
         free(h->source);
@@ -399,9 +400,10 @@ static int is_term_char(unsigned char c)
 
 static int useful_term(const char *t, size_t len)
 {
-    static const char *const stop[] = {"the", "and", "for", "you", "your", "this", "that", "with",
-                                       "are", "was", "not", "but", "have", "has", "from", "use",
-                                       "can", "please", "more", "information", "error", "at"};
+    static const char *const stop[] = {"the",  "and",         "for",   "you", "your", "this",
+                                       "that", "with",        "are",   "was", "not",  "but",
+                                       "have", "has",         "from",  "use", "can",  "please",
+                                       "more", "information", "error", "at"};
     if (len < 3 || len > 40)
         return 0;
     size_t digits = 0, alpha = 0;
@@ -437,8 +439,8 @@ static void terms_free(struct term *terms, size_t n)
 }
 
 /* The distinct useful words of the text that the KB knows, rarest first. */
-static enum kb_status fts_terms(struct query *q, const char *text, size_t len,
-                                struct term **out, size_t *count)
+static enum kb_status fts_terms(struct query *q, const char *text, size_t len, struct term **out,
+                                size_t *count)
 {
     struct term *terms = NULL;
     size_t n = 0, alloc = 0, looked_up = 0;
@@ -545,10 +547,12 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
     if (sqlite3_prepare_v2(q->db->sql,
                            "SELECT rowid, bm25(entry_fts, 4.0, 1.0, 2.0, 2.0) AS r FROM entry_fts "
                            "WHERE entry_fts MATCH ?1 ORDER BY r LIMIT ?2",
-                           -1, &search, NULL) != SQLITE_OK
+                           -1, &search, NULL)
+            != SQLITE_OK
         || sqlite3_prepare_v2(q->db->sql,
-                              "SELECT 1 FROM entry_fts WHERE entry_fts MATCH ?1 AND rowid = ?2",
-                              -1, &has, NULL) != SQLITE_OK) {
+                              "SELECT 1 FROM entry_fts WHERE entry_fts MATCH ?1 AND rowid = ?2", -1,
+                              &has, NULL)
+               != SQLITE_OK) {
         status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
         goto done;
     }

@@ -15,35 +15,56 @@
 #define STR2(x) #x
 #define STR(x) STR2(x)
 
-const char kb_schema_sql[] =
-    "PRAGMA application_id = " STR(KB_APPLICATION_ID) ";\n"
-    "PRAGMA user_version = " STR(KB_SCHEMA_VERSION) ";\n"
-    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;\n"
-    "CREATE TABLE article(id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE,\n"
-    "  title TEXT NOT NULL, intro_md TEXT NOT NULL DEFAULT '');\n"
-    "CREATE TABLE entry(id INTEGER PRIMARY KEY, slug TEXT NOT NULL UNIQUE,\n"
-    "  article_id INTEGER NOT NULL REFERENCES article(id), title TEXT NOT NULL,\n"
-    "  provider TEXT NOT NULL DEFAULT '', audience TEXT NOT NULL DEFAULT 'both',\n"
-    "  related TEXT NOT NULL DEFAULT '',\n"
-    "  why_text TEXT NOT NULL DEFAULT '', why_ansi TEXT NOT NULL DEFAULT '',\n"
-    "  why_md TEXT NOT NULL DEFAULT '',\n"
-    "  solution_text TEXT NOT NULL DEFAULT '', solution_ansi TEXT NOT NULL DEFAULT '',\n"
-    "  solution_md TEXT NOT NULL DEFAULT '', body_md TEXT NOT NULL DEFAULT '',\n"
-    "  fulltext_only INTEGER NOT NULL DEFAULT 0, line INTEGER NOT NULL DEFAULT 0);\n"
-    "CREATE TABLE signature(id INTEGER PRIMARY KEY,\n"
-    "  entry_id INTEGER NOT NULL REFERENCES entry(id), kind INTEGER NOT NULL,\n"
-    "  source TEXT NOT NULL, pattern TEXT NOT NULL, weight REAL NOT NULL,\n"
-    "  context INTEGER NOT NULL DEFAULT 0, captures TEXT NOT NULL DEFAULT '',\n"
-    "  anchor INTEGER, path TEXT NOT NULL DEFAULT '', line INTEGER NOT NULL DEFAULT 0);\n"
-    "CREATE INDEX signature_entry ON signature(entry_id);\n"
-    "CREATE TABLE example(id INTEGER PRIMARY KEY,\n"
-    "  entry_id INTEGER NOT NULL REFERENCES entry(id), counter INTEGER NOT NULL DEFAULT 0,\n"
-    "  text TEXT NOT NULL, also TEXT NOT NULL DEFAULT '', path TEXT NOT NULL DEFAULT '',\n"
-    "  line INTEGER NOT NULL DEFAULT 0);\n"
-    "CREATE VIRTUAL TABLE entry_fts USING fts5(title, body, examples, signatures,\n"
-    "  tokenize = \"" KB_FTS_TOKENIZE "\");\n"
-    "CREATE TABLE term_df(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;\n"
-    "CREATE TABLE blob(name TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;\n";
+const char kb_schema_sql[] = "PRAGMA application_id = " STR(
+    KB_APPLICATION_ID) ";\n"
+                       "PRAGMA user_version = " STR(
+                           KB_SCHEMA_VERSION) ";\n"
+                                              "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT "
+                                              "NOT NULL) WITHOUT ROWID;\n"
+                                              "CREATE TABLE article(id INTEGER PRIMARY KEY, path "
+                                              "TEXT NOT NULL UNIQUE,\n"
+                                              "  title TEXT NOT NULL, intro_md TEXT NOT NULL "
+                                              "DEFAULT '');\n"
+                                              "CREATE TABLE entry(id INTEGER PRIMARY KEY, slug "
+                                              "TEXT NOT NULL UNIQUE,\n"
+                                              "  article_id INTEGER NOT NULL REFERENCES "
+                                              "article(id), title TEXT NOT NULL,\n"
+                                              "  provider TEXT NOT NULL DEFAULT '', audience TEXT "
+                                              "NOT NULL DEFAULT 'both',\n"
+                                              "  related TEXT NOT NULL DEFAULT '',\n"
+                                              "  why_text TEXT NOT NULL DEFAULT '', why_ansi TEXT "
+                                              "NOT NULL DEFAULT '',\n"
+                                              "  why_md TEXT NOT NULL DEFAULT '',\n"
+                                              "  solution_text TEXT NOT NULL DEFAULT '', "
+                                              "solution_ansi TEXT NOT NULL DEFAULT '',\n"
+                                              "  solution_md TEXT NOT NULL DEFAULT '', body_md "
+                                              "TEXT NOT NULL DEFAULT '',\n"
+                                              "  fulltext_only INTEGER NOT NULL DEFAULT 0, line "
+                                              "INTEGER NOT NULL DEFAULT 0);\n"
+                                              "CREATE TABLE signature(id INTEGER PRIMARY KEY,\n"
+                                              "  entry_id INTEGER NOT NULL REFERENCES entry(id), "
+                                              "kind INTEGER NOT NULL,\n"
+                                              "  source TEXT NOT NULL, pattern TEXT NOT NULL, "
+                                              "weight REAL NOT NULL,\n"
+                                              "  context INTEGER NOT NULL DEFAULT 0, captures TEXT "
+                                              "NOT NULL DEFAULT '',\n"
+                                              "  anchor INTEGER, path TEXT NOT NULL DEFAULT '', "
+                                              "line INTEGER NOT NULL DEFAULT 0);\n"
+                                              "CREATE INDEX signature_entry ON "
+                                              "signature(entry_id);\n"
+                                              "CREATE TABLE example(id INTEGER PRIMARY KEY,\n"
+                                              "  entry_id INTEGER NOT NULL REFERENCES entry(id), "
+                                              "counter INTEGER NOT NULL DEFAULT 0,\n"
+                                              "  text TEXT NOT NULL, also TEXT NOT NULL DEFAULT "
+                                              "'', path TEXT NOT NULL DEFAULT '',\n"
+                                              "  line INTEGER NOT NULL DEFAULT 0);\n"
+                                              "CREATE VIRTUAL TABLE entry_fts USING fts5(title, "
+                                              "body, examples, signatures,\n"
+                                              "  tokenize = \"" KB_FTS_TOKENIZE "\");\n"
+                                              "CREATE TABLE term_df(term TEXT PRIMARY KEY, df "
+                                              "INTEGER NOT NULL) WITHOUT ROWID;\n"
+                                              "CREATE TABLE blob(name TEXT PRIMARY KEY, data BLOB "
+                                              "NOT NULL) WITHOUT ROWID;\n";
 
 static enum kb_status fail(sqlite3 *db, struct kb_error *err, const char *what)
 {
@@ -147,8 +168,8 @@ static enum kb_status build_anchor_blob(sqlite3 *db, struct kb_error *err)
     for (size_t i = 0; i < n_always; i++, p += 4)
         put_le(p, always[i], 4);
 
-    if (sqlite3_prepare_v2(db, "INSERT INTO blob(name, data) VALUES('anchors', ?1)", -1, &st,
-                           NULL) != SQLITE_OK
+    if (sqlite3_prepare_v2(db, "INSERT INTO blob(name, data) VALUES('anchors', ?1)", -1, &st, NULL)
+            != SQLITE_OK
         || sqlite3_bind_blob(st, 1, blob, (int)size, SQLITE_STATIC) != SQLITE_OK
         || sqlite3_step(st) != SQLITE_DONE)
         status = fail(db, err, "cannot store the prefilter index");
@@ -169,8 +190,9 @@ static enum kb_status put_meta(sqlite3 *db, const char *key, const char *value,
 {
     sqlite3_stmt *st = NULL;
     enum kb_status status = KB_OK;
-    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", -1,
-                           &st, NULL) != SQLITE_OK
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)", -1, &st,
+                           NULL)
+            != SQLITE_OK
         || sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC) != SQLITE_OK
         || sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC) != SQLITE_OK
         || sqlite3_step(st) != SQLITE_DONE)

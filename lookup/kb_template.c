@@ -32,7 +32,9 @@ const char *kb_placeholder_value(const char *name, const struct kb_match *match,
         return f->client;
     if (strcmp(name, "provider") == 0)
         return f->provider;
-    int number = strcmp(name, "port") == 0 ? f->port : strcmp(name, "code") == 0 ? f->reply_code : 0;
+    int number = strcmp(name, "port") == 0   ? f->port
+                 : strcmp(name, "code") == 0 ? f->reply_code
+                                             : 0;
     if (number && buf && buf_len) {
         snprintf(buf, buf_len, "%d", number);
         return buf;

@@ -368,7 +368,8 @@ static int regex_cells(const char *p, size_t len, struct cells *cs)
             rc = cells_push(cs, CELL_PIECE, 0, 0);
             i++;
         } else {
-            rc = is_space(c) ? cells_push(cs, CELL_PIECE, 0, NONWORD) : cells_push(cs, CELL_CHAR, c, 0);
+            rc = is_space(c) ? cells_push(cs, CELL_PIECE, 0, NONWORD)
+                             : cells_push(cs, CELL_CHAR, c, 0);
             i++;
         }
         if (rc)
@@ -411,7 +412,7 @@ static int regex_cells(const char *p, size_t len, struct cells *cs)
  * are poor anchors but still better than none. */
 static int choose_anchor(const struct cells *cs, uint64_t *hash, struct kb_buf *token_out)
 {
-    static const char *const common[] = {"the", "and", "for", "not", "error", "smtp", "mail",
+    static const char *const common[] = {"the",  "and",  "for", "not",    "error",  "smtp",  "mail",
                                          "with", "from", "was", "failed", "server", "please"};
     size_t best_start = 0, best_end = 0;
     double best_score = 0;

@@ -29,14 +29,14 @@ enum kb_status kb_clean_line(const char *line, size_t len, struct kb_buf *out);
  * credentials masked (kb_mask_secrets) so that nothing downstream can print them.
  * Invalid UTF-8 bytes are kept as they are (PCRE2 runs without UTF mode). */
 struct kb_norm {
-    char *text;          /* normalised lines joined by '\n'; NUL-terminated; no NUL inside */
+    char *text; /* normalised lines joined by '\n'; NUL-terminated; no NUL inside */
     size_t len;
-    size_t line_count;   /* number of normalised lines */
-    size_t *line_start;  /* [line_count] offset in text of each normalised line */
-    size_t *orig_line;   /* [line_count] 1-based line of the original input it came from */
+    size_t line_count;  /* number of normalised lines */
+    size_t *line_start; /* [line_count] offset in text of each normalised line */
+    size_t *orig_line;  /* [line_count] 1-based line of the original input it came from */
     size_t orig_line_count;
-    size_t *orig_start;  /* [orig_line_count + 1] offsets of original lines in the input */
-    const char *input;   /* the caller's input (not owned) */
+    size_t *orig_start; /* [orig_line_count + 1] offsets of original lines in the input */
+    const char *input;  /* the caller's input (not owned) */
     size_t input_len;
 };
 
@@ -56,15 +56,14 @@ uint64_t kb_token_hash(const char *token, size_t len);
 
 /* Calls emit(hash, arg) for every prefilter token of text (duplicates possible). Stops and
  * returns emit's non-zero value if it returns one. */
-int kb_text_tokens(const char *text, size_t len, int (*emit)(uint64_t hash, void *arg),
-                   void *arg);
+int kb_text_tokens(const char *text, size_t len, int (*emit)(uint64_t hash, void *arg), void *arg);
 
 /* Chooses the prefilter anchor of a signature: a token that every text matching the signature
  * must contain as a token. Returns 1 and sets *hash (and appends the token to token_out when
  * not NULL) when there is one; 0 when the signature must run on every lookup (e.g. a regex
  * with top-level alternation); -1 when out of memory. */
-int kb_signature_anchor(enum kb_sig_kind kind, const char *source, size_t len,
-                        uint64_t *hash, struct kb_buf *token_out);
+int kb_signature_anchor(enum kb_sig_kind kind, const char *source, size_t len, uint64_t *hash,
+                        struct kb_buf *token_out);
 
 /* ---- signatures -------------------------------------------------------------------------- */
 

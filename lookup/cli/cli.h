@@ -10,8 +10,8 @@
 #include "kb.h"
 
 struct print_options {
-    int color;    /* ANSI colour and emphasis */
-    int explain;  /* show how each score was made */
+    int color;   /* ANSI colour and emphasis */
+    int explain; /* show how each score was made */
 };
 
 /* Reads all of stdin into *out (NUL-terminated, *len bytes, may hold NULs). Fails with

@@ -160,7 +160,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             }
             o->top = top;
         } else if (is_option(a, "--max-input")) {
-            if (!(v = option_value(argc, argv, &i, "--max-input")) || parse_size(v, &o->max_input)) {
+            if (!(v = option_value(argc, argv, &i, "--max-input"))
+                || parse_size(v, &o->max_input)) {
                 usage_error("--max-input needs a size such as 1048576, 512K or 16M, not '%s'",
                             v ? v : "");
                 return -1;
@@ -219,8 +220,10 @@ static int read_input(const struct options *o, char **argv, char **text, size_t 
         for (int i = 0; i < o->text_argc; i++)
             total += strlen(argv[o->first_text_arg + i]) + 1;
         if (total - 1 > o->max_input) {
-            fprintf(stderr, "kb-lookup: input is %zu bytes, over the limit of %zu bytes "
-                            "(--max-input)\n", total - 1, o->max_input);
+            fprintf(stderr,
+                    "kb-lookup: input is %zu bytes, over the limit of %zu bytes "
+                    "(--max-input)\n",
+                    total - 1, o->max_input);
             return -1;
         }
         char *p = malloc(total);
@@ -250,8 +253,10 @@ static int read_input(const struct options *o, char **argv, char **text, size_t 
     }
     enum kb_status st = cli_read_stdin(o->max_input, text, len);
     if (st == KB_ERR_TOO_LARGE)
-        fprintf(stderr, "kb-lookup: input is over the limit of %zu bytes; nothing was matched "
-                        "(raise it with --max-input)\n", o->max_input);
+        fprintf(stderr,
+                "kb-lookup: input is over the limit of %zu bytes; nothing was matched "
+                "(raise it with --max-input)\n",
+                o->max_input);
     else if (st == KB_ERR_IO)
         fprintf(stderr, "kb-lookup: cannot read standard input: %s\n", strerror(errno));
     else if (st != KB_OK)

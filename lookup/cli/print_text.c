@@ -62,15 +62,16 @@ static void print_facts(FILE *out, const struct kb_result *r, const struct print
         snprintf(code, sizeof code, "%d", f->reply_code);
     if (f->port)
         snprintf(port, sizeof port, "%d", f->port);
-    const char *labels[] = {"reply", "status", "stage", "host", "port", "user", "client", "provider"};
-    const char *values[] = {code[0] ? code : NULL, f->enhanced, f->stage, f->host,
-                            port[0] ? port : NULL, f->user, f->client, f->provider};
+    const char *labels[] = {"reply", "status", "stage",  "host",
+                            "port",  "user",   "client", "provider"};
+    const char *values[] = {code[0] ? code : NULL, f->enhanced, f->stage,  f->host,
+                            port[0] ? port : NULL, f->user,     f->client, f->provider};
     int any = 0;
     for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
         if (!values[i])
             continue;
-        fprintf(out, "%s%s%s %s%s%s", any ? "  " : "Found in your text: ", labels[i],
-                sgr(opt, ""), sgr(opt, VALUE), values[i], sgr(opt, RESET));
+        fprintf(out, "%s%s%s %s%s%s", any ? "  " : "Found in your text: ", labels[i], sgr(opt, ""),
+                sgr(opt, VALUE), values[i], sgr(opt, RESET));
         any = 1;
     }
     if (any)
@@ -127,8 +128,8 @@ static void print_match(FILE *out, size_t index, const struct kb_match *m,
         }
     }
     for (size_t i = 0; i < m->capture_count; i++)
-        fprintf(out, "   %s: %s%s%s\n", m->captures[i].name, sgr(opt, VALUE),
-                m->captures[i].value, sgr(opt, RESET));
+        fprintf(out, "   %s: %s%s%s\n", m->captures[i].name, sgr(opt, VALUE), m->captures[i].value,
+                sgr(opt, RESET));
     for (size_t i = 0; opt->explain && i < m->explain_count; i++)
         fprintf(out, "   %s%s%s\n", sgr(opt, DIM), m->explain[i], sgr(opt, RESET));
     fputc('\n', out);
@@ -165,8 +166,10 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
            && r->matches[tied].score == r->matches[0].score)
         tied++;
     if (tied > 1)
-        fprintf(out, "%zu causes fit this text equally well; compare what each says under "
-                     "\"Why it happens\" with what the customer sees.\n\n", tied);
+        fprintf(out,
+                "%zu causes fit this text equally well; compare what each says under "
+                "\"Why it happens\" with what the customer sees.\n\n",
+                tied);
     for (size_t i = 0; i < r->match_count; i++)
         print_match(out, i, &r->matches[i], r, i < tied, opt);
     return ferror(out) ? -1 : 0;

@@ -7,8 +7,7 @@
 
 #include "kbc.h"
 
-static int check(const char *label, const char *data, size_t len, size_t piece,
-                 const char *want)
+static int check(const char *label, const char *data, size_t len, size_t piece, const char *want)
 {
     struct kbc_sha256 ctx;
     unsigned char digest[32];

@@ -31,16 +31,17 @@ static char *anchor_of(enum kb_sig_kind kind, const char *source)
     return out;
 }
 
-#define CHECK_ANCHOR(kind, source, want)                                                       \
-    do {                                                                                       \
-        char *a_ = anchor_of(kind, source);                                                    \
-        CHECK_STR(a_, want);                                                                   \
-        free(a_);                                                                              \
+#define CHECK_ANCHOR(kind, source, want)                                                           \
+    do {                                                                                           \
+        char *a_ = anchor_of(kind, source);                                                        \
+        CHECK_STR(a_, want);                                                                       \
+        free(a_);                                                                                  \
     } while (0)
 
 static void test_anchors(void)
 {
-    CHECK_ANCHOR(KB_SIG_LITERAL, "SmtpClientAuthentication is disabled", "smtpclientauthentication");
+    CHECK_ANCHOR(KB_SIG_LITERAL, "SmtpClientAuthentication is disabled",
+                 "smtpclientauthentication");
     CHECK_ANCHOR(KB_SIG_LITERAL, "535 5.7.139", "5.7.139");
     CHECK_ANCHOR(KB_SIG_LITERAL, "aka.ms/smtp_auth_disabled", "smtp_auth_disabled");
     CHECK_ANCHOR(KB_SIG_LITERAL, "请使用授权码登录", "");
@@ -49,7 +50,8 @@ static void test_anchors(void)
                  "authenticationfailedexception");
     CHECK_ANCHOR(KB_SIG_REGEX, "getaddrinfo (?:ENOTFOUND|EAI_AGAIN) \"?(?<host>[\\w.-]+)",
                  "getaddrinfo");
-    CHECK_ANCHOR(KB_SIG_REGEX, "\\bIP(?: address)? (?:\\S+ )?(?:is )?not (?:allowed|permitted)", "ip");
+    CHECK_ANCHOR(KB_SIG_REGEX, "\\bIP(?: address)? (?:\\S+ )?(?:is )?not (?:allowed|permitted)",
+                 "ip");
     /* a regex that starts or ends inside a word cannot anchor on that word */
     CHECK_ANCHOR(KB_SIG_REGEX, "\\w+Exception", "");
     CHECK_ANCHOR(KB_SIG_REGEX, "Relay|relaying", "");
@@ -143,11 +145,11 @@ static char *normalised(const char *input, size_t len, size_t *lines)
     return out;
 }
 
-#define CHECK_NORM(input, want)                                                                \
-    do {                                                                                       \
-        char *n_ = normalised(input, strlen(input), NULL);                                    \
-        CHECK_STR(n_, want);                                                                   \
-        free(n_);                                                                              \
+#define CHECK_NORM(input, want)                                                                    \
+    do {                                                                                           \
+        char *n_ = normalised(input, strlen(input), NULL);                                         \
+        CHECK_STR(n_, want);                                                                       \
+        free(n_);                                                                                  \
     } while (0)
 
 static void test_normalise(void)
@@ -198,13 +200,13 @@ static void test_normalise(void)
     kb_norm_release(&norm);
 }
 
-#define CHECK_MASK(input, want)                                                                \
-    do {                                                                                       \
-        struct kb_buf m_;                                                                      \
-        kb_buf_init(&m_, 0);                                                                   \
-        CHECK(kb_mask_secrets(input, strlen(input), &m_) == KB_OK);                            \
-        CHECK_STR(m_.data ? m_.data : "", want);                                               \
-        kb_buf_release(&m_);                                                                   \
+#define CHECK_MASK(input, want)                                                                    \
+    do {                                                                                           \
+        struct kb_buf m_;                                                                          \
+        kb_buf_init(&m_, 0);                                                                       \
+        CHECK(kb_mask_secrets(input, strlen(input), &m_) == KB_OK);                                \
+        CHECK_STR(m_.data ? m_.data : "", want);                                                   \
+        kb_buf_release(&m_);                                                                       \
     } while (0)
 
 static void test_mask(void)
@@ -215,7 +217,8 @@ static void test_mask(void)
     CHECK_MASK("MAIL_PASSWORD=hunter2 MAIL_PORT=587", "MAIL_PASSWORD=*** MAIL_PORT=587");
     CHECK_MASK("auth: { user: 'a@b.c', pass: 'hunter2' }", "auth: { user: 'a@b.c', pass: '***' }");
     CHECK_MASK("[2022] DEBUG [x] C: Lyogc2VjcmV0ICov", "[2022] DEBUG [x] C: ***");
-    CHECK_MASK("password authentication failed for user", "password authentication failed for user");
+    CHECK_MASK("password authentication failed for user",
+               "password authentication failed for user");
     CHECK_MASK("https://support.google.com/mail/?p=BadCredentials",
                "https://support.google.com/mail/?p=BadCredentials");
     CHECK_MASK("\x1b[1mbold\x1b[0m\x07", "bold");
