@@ -171,6 +171,8 @@ static enum kb_status load_meta(struct kb_db *db, struct kb_error *err)
             }
         } else if (strcmp(key, "entry_count") == 0) {
             db->entry_count = strtol(value, NULL, 10);
+        } else if (strcmp(key, "fulltext_needs_mail") == 0) {
+            db->fulltext_needs_mail = strcmp(value, "0") != 0;
         } else if (strcmp(key, "schema_version") == 0) {
             db->schema_version = (int)strtol(value, NULL, 10);
         }
@@ -220,6 +222,8 @@ static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct k
 static struct kb_db *db_new(const char *label, struct kb_error *err)
 {
     struct kb_db *db = calloc(1, sizeof *db);
+    if (db)
+        db->fulltext_needs_mail = 1;
     if (db && !(db->label = strdup(label))) {
         free(db);
         db = NULL;

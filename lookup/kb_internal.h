@@ -21,6 +21,7 @@ struct kb_db {
     char *build_hash;
     int schema_version;
     long entry_count;
+    int fulltext_needs_mail;   /* full-text answers only text about mail (a mail KB) */
     struct kb_anchor *anchors; /* sorted by hash */
     size_t anchor_count;
     uint32_t *always; /* signatures without anchor */

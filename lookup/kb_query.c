@@ -79,6 +79,7 @@ struct candidate {
     double score;
     double best_weight;
     int provider_match; /* the entry's provider facet names the provider seen in the text */
+    double bm25;        /* full-text rank (lower is better), for ties in coverage */
     enum kb_via via;
     struct hit *hits;
     size_t hit_count, hit_alloc;
@@ -596,6 +597,7 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
             }
             if (c->via == KB_VIA_FULLTEXT && c->score == 0) {
                 c->score = coverage;
+                c->bm25 = bm25;
                 c->fts_explain = format_text("full-text: %zu of %zu rarest known terms matched "
                                              "(%s); bm25 %.2f",
                                              matched, used, which.data ? which.data : "", bm25);
@@ -629,6 +631,8 @@ static int cmp_candidate(const void *a, const void *b)
         return x->score > y->score ? -1 : 1;
     if (x->provider_match != y->provider_match)
         return x->provider_match ? -1 : 1;
+    if (x->bm25 != y->bm25)
+        return x->bm25 < y->bm25 ? -1 : 1;
     if (x->best_weight != y->best_weight)
         return x->best_weight > y->best_weight ? -1 : 1;
     return (x->rowid > y->rowid) - (x->rowid < y->rowid);
@@ -893,8 +897,9 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
     int likely = 0;
     for (size_t i = 0; i < q.cand_count; i++)
         likely |= q.cands[i].score >= KB_LIKELY_SCORE;
-    if (!likely && q.facts.mail_context == KB_CONTEXT_IS_MAIL
-        && (st = run_fulltext(&q, top)) != KB_OK)
+    int fulltext_allowed = db->fulltext_needs_mail ? q.facts.mail_context == KB_CONTEXT_IS_MAIL
+                                                   : q.facts.mail_context != KB_CONTEXT_IS_OTHER;
+    if (!likely && fulltext_allowed && (st = run_fulltext(&q, top)) != KB_OK)
         goto done;
     st = build_result(&q, top, r);
 done:

@@ -222,7 +222,20 @@ enum kb_status kb_schema_finish(sqlite3 *db, const char *build_hash, const char 
         return status;
     if (source_date && (status = put_meta(db, "source_date", source_date, err)) != KB_OK)
         return status;
+    /* A KB whose signatures say when text is about mail (context=mail) is a mail KB: its
+     * full-text fallback answers only text about mail. A KB of other documents (tldr pages,
+     * someone's docs) answers any text. */
     sqlite3_stmt *st = NULL;
+    int gated = 0;
+    if (sqlite3_prepare_v2(db, "SELECT EXISTS(SELECT 1 FROM signature WHERE context != 0)", -1, &st,
+                           NULL)
+            == SQLITE_OK
+        && sqlite3_step(st) == SQLITE_ROW)
+        gated = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if ((status = put_meta(db, "fulltext_needs_mail", gated ? "1" : "0", err)) != KB_OK)
+        return status;
     long count = 0;
     if (sqlite3_prepare_v2(db, "SELECT count(*) FROM entry", -1, &st, NULL) == SQLITE_OK
         && sqlite3_step(st) == SQLITE_ROW)

@@ -5,7 +5,8 @@
  * kb_schema_finish); libkb reads it. Any change to the tables bumps KB_SCHEMA_VERSION.
  *
  * Tables (all written by the compiler in one transaction):
- *   meta(key, value)          build_hash, schema_version, generator, entry_count, source_date
+ *   meta(key, value)          build_hash, schema_version, entry_count, source_date,
+ *                             fulltext_needs_mail (1 when any signature has a mail context)
  *   article(id, path, title, intro_md)
  *   entry(id, slug, article_id, title, provider, audience, related, why_*, solution_*, body_md,
  *         fulltext_only, line)                 -- slug is the public entry id

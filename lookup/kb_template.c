@@ -61,8 +61,14 @@ char *kb_template_expand(const char *template_text, const struct kb_match *match
         const char *name_end = bar ? bar : end;
         char name[64];
         size_t name_len = (size_t)(name_end - start - 2);
-        if (name_len == 0 || name_len >= sizeof name) {
-            /* not a placeholder: keep the braces */
+        int valid = name_len > 0 && name_len < sizeof name;
+        for (size_t i = 0; valid && i < name_len; i++) {
+            char c = start[2 + i];
+            valid = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                    || c == '_';
+        }
+        if (!valid) {
+            /* not a placeholder of ours ({{[-o|--create]}} in a tldr page): keep it */
             if (st == KB_OK)
                 st = kb_buf_append(&out, start, 2);
             p = start + 2;

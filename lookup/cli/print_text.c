@@ -139,7 +139,7 @@ static void print_match(FILE *out, size_t index, const struct kb_match *m,
         print_section(out, "Why it happens", why, m, r, opt);
         if (why && *why)
             fputc('\n', out);
-        print_section(out, "Fix", solution, m, r, opt);
+        print_section(out, e->fulltext_only ? NULL : "Fix", solution, m, r, opt);
         fputc('\n', out);
     } else {
         print_section(out, "Why it happens", why, m, r, opt);
@@ -162,7 +162,8 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
     /* Several causes sharing the top score are shown in full: the agent must pick between
      * them, and their "why" sections tell them apart. */
     size_t tied = 1;
-    while (tied < r->match_count && r->matches[tied].via == r->matches[0].via
+    while (r->matches[0].via == KB_VIA_SIGNATURE && tied < r->match_count
+           && r->matches[tied].via == KB_VIA_SIGNATURE
            && r->matches[tied].score == r->matches[0].score)
         tied++;
     if (tied > 1)
