@@ -118,7 +118,8 @@ int main(int argc, char **argv)
         return 2;
     }
     size_t tokens = h.n;
-    qsort(h.v, h.n, sizeof *h.v, cmp_u64);
+    if (h.n)
+        qsort(h.v, h.n, sizeof *h.v, cmp_u64);
     size_t u = 0;
     for (size_t i = 0; i < h.n; i++)
         if (u == 0 || h.v[u - 1] != h.v[i])
@@ -176,7 +177,8 @@ int main(int argc, char **argv)
            "distinct_anchors_hit=%zu\n",
            len, norm.len, norm.line_count, tokens, h.n, total, unanchored, anchored_hits,
            anchored_hits + unanchored, ng);
-    qsort(groups, ng, sizeof *groups, cmp_group);
+    if (ng)
+        qsort(groups, ng, sizeof *groups, cmp_group);
     for (size_t i = 0; i < ng && i < 8; i++)
         printf("  %6ld signatures share an anchor, e.g. %s\n", groups[i].count,
                groups[i].example);
