@@ -23,9 +23,10 @@ struct hashes {
     size_t n, alloc;
 };
 
-static int collect(uint64_t hash, void *arg)
+static int collect(uint64_t hash, size_t offset, void *arg)
 {
     struct hashes *h = arg;
+    (void)offset;
     if (h->n == h->alloc) {
         size_t na = h->alloc ? h->alloc * 2 : 1024;
         uint64_t *p = realloc(h->v, na * sizeof *p);

@@ -59,12 +59,6 @@ static int collect_hash(uint64_t hash, void *arg)
     return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
 /* ---- per-query state --------------------------------------------------------------------- */
 
 struct hit {
@@ -167,17 +161,23 @@ static char *dup_range(const char *s, size_t len)
 /* ---- signatures -------------------------------------------------------------------------- */
 
 /* The prefilter: an open-addressing table over the anchor index, probed with the hash of
- * every token of the text as the tokenizer emits it. Nothing is sorted or stored per token, so
- * a 1 MB log costs one pass; a run of signatures is collected the first time its anchor shows.
+ * every token of the text as the tokenizer emits it. Nothing is sorted or stored per token that
+ * is not an anchor, so a 1 MB log costs one pass. Where an anchor occurs is remembered: a
+ * signature then runs only on the lines around its anchor, not over the whole log.
  */
+struct occurrence {
+    uint32_t run;  /* index of the first anchor of the hash run */
+    uint32_t line; /* normalised line of the token */
+};
+
 struct probe {
     const struct kb_anchor *anchors;
     size_t anchor_count;
+    const struct kb_norm *norm;
     uint32_t *slots; /* 1 + index of the first anchor of a hash run; 0 = empty */
     size_t mask;
-    unsigned char *taken; /* per anchor run start: already collected */
-    uint32_t *ids;
-    size_t n, alloc;
+    struct occurrence *occ;
+    size_t occ_count, occ_alloc;
 };
 
 static size_t slot_of(uint64_t hash, size_t mask)
@@ -185,42 +185,94 @@ static size_t slot_of(uint64_t hash, size_t mask)
     return (size_t)(hash ^ (hash >> 29) ^ (hash >> 47)) & mask;
 }
 
-static int probe_token(uint64_t hash, void *arg)
+static int probe_token(uint64_t hash, size_t offset, void *arg)
 {
     struct probe *p = arg;
     for (size_t s = slot_of(hash, p->mask);; s = (s + 1) & p->mask) {
         uint32_t v = p->slots[s];
         if (!v)
             return 0;
-        size_t first = v - 1;
-        if (p->anchors[first].hash != hash)
+        if (p->anchors[v - 1].hash != hash)
             continue;
-        if (p->taken[first])
-            return 0;
-        p->taken[first] = 1;
-        for (size_t j = first; j < p->anchor_count && p->anchors[j].hash == hash; j++) {
-            if (grow((void **)&p->ids, &p->alloc, p->n + 1, sizeof *p->ids))
-                return -1;
-            p->ids[p->n++] = p->anchors[j].sig_id;
-        }
+        uint32_t line = (uint32_t)kb_norm_line_of(p->norm, offset);
+        if (p->occ_count && p->occ[p->occ_count - 1].run == v - 1
+            && p->occ[p->occ_count - 1].line == line)
+            return 0; /* the same anchor again on the same line */
+        if (grow((void **)&p->occ, &p->occ_alloc, p->occ_count + 1, sizeof *p->occ))
+            return -1;
+        p->occ[p->occ_count].run = v - 1;
+        p->occ[p->occ_count].line = line;
+        p->occ_count++;
         return 0;
     }
 }
 
-/* Signature ids whose anchor occurs among the text's tokens, plus those without anchor. */
-static enum kb_status candidate_signatures(struct query *q, uint32_t **out, size_t *count)
+static int cmp_occurrence(const void *a, const void *b)
+{
+    const struct occurrence *x = a, *y = b;
+    if (x->run != y->run)
+        return x->run < y->run ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Lines of context on each side of an anchor: a match contains its anchor and may reach
+ * across a few lines (white space in a literal matches line breaks too). */
+#define WINDOW_LINES 3
+
+/* Text ranges to run a signature on: the lines around each occurrence of its anchor, merged. */
+struct windows {
+    size_t *start, *end;
+    size_t count, alloc;
+};
+
+static int windows_add(struct windows *w, size_t start, size_t end)
+{
+    if (w->count && start <= w->end[w->count - 1]) {
+        if (end > w->end[w->count - 1])
+            w->end[w->count - 1] = end;
+        return 0;
+    }
+    if (w->count == w->alloc) {
+        size_t na = w->alloc ? w->alloc * 2 : 16;
+        size_t *s = realloc(w->start, na * sizeof *s);
+        if (!s)
+            return -1;
+        w->start = s;
+        size_t *e = realloc(w->end, na * sizeof *e);
+        if (!e)
+            return -1;
+        w->end = e;
+        w->alloc = na;
+    }
+    w->start[w->count] = start;
+    w->end[w->count] = end;
+    w->count++;
+    return 0;
+}
+
+static void windows_release(struct windows *w)
+{
+    free(w->start);
+    free(w->end);
+    memset(w, 0, sizeof *w);
+}
+
+static enum kb_status run_signature(struct query *q, uint32_t sig_id, const struct windows *w);
+
+/* Runs every signature whose anchor occurs in the text (on the windows around it), then every
+ * signature without anchor (on the whole text). */
+static enum kb_status run_signatures(struct query *q)
 {
     const struct kb_db *db = q->db;
-    struct probe p = {.anchors = db->anchors, .anchor_count = db->anchor_count};
+    struct probe p = {.anchors = db->anchors, .anchor_count = db->anchor_count, .norm = &q->norm};
+    struct windows w = {0};
+    enum kb_status st = KB_OK;
     size_t size = 16;
     while (size < db->anchor_count * 2)
         size *= 2;
     p.mask = size - 1;
     p.slots = calloc(size, sizeof *p.slots);
-    p.taken = calloc(db->anchor_count ? db->anchor_count : 1, 1);
-    *out = NULL;
-    *count = 0;
-    if (!p.slots || !p.taken)
+    if (!p.slots)
         goto oom;
     for (size_t i = 0; i < db->anchor_count; i++) {
         if (i && db->anchors[i - 1].hash == db->anchors[i].hash)
@@ -232,25 +284,39 @@ static enum kb_status candidate_signatures(struct query *q, uint32_t **out, size
     }
     if (kb_text_tokens(q->norm.text, q->norm.len, probe_token, &p))
         goto oom;
-    if (grow((void **)&p.ids, &p.alloc, p.n + db->always_count + 1, sizeof *p.ids))
+    if (p.occ_count)
+        qsort(p.occ, p.occ_count, sizeof *p.occ, cmp_occurrence);
+    for (size_t i = 0; i < p.occ_count && st == KB_OK;) {
+        uint32_t run = p.occ[i].run;
+        w.count = 0;
+        for (; i < p.occ_count && p.occ[i].run == run; i++) {
+            size_t line = p.occ[i].line;
+            size_t first = line > WINDOW_LINES ? line - WINDOW_LINES : 0;
+            size_t last = line + WINDOW_LINES + 1 < q->norm.line_count ? line + WINDOW_LINES + 1
+                                                                       : q->norm.line_count;
+            size_t end = last < q->norm.line_count ? q->norm.line_start[last] : q->norm.len;
+            if (windows_add(&w, q->norm.line_start[first], end))
+                goto oom;
+        }
+        for (size_t j = run;
+             j < db->anchor_count && db->anchors[j].hash == db->anchors[run].hash && st == KB_OK;
+             j++)
+            st = run_signature(q, db->anchors[j].sig_id, &w);
+    }
+    struct windows whole = {0};
+    if (st == KB_OK && db->always_count && windows_add(&whole, 0, q->norm.len))
         goto oom;
-    memcpy(p.ids + p.n, db->always, db->always_count * sizeof *p.ids);
-    p.n += db->always_count;
-    if (p.n)
-        qsort(p.ids, p.n, sizeof *p.ids, cmp_u32);
-    size_t u = 0;
-    for (size_t k = 0; k < p.n; k++)
-        if (u == 0 || p.ids[u - 1] != p.ids[k])
-            p.ids[u++] = p.ids[k];
+    for (size_t i = 0; i < db->always_count && st == KB_OK; i++)
+        st = run_signature(q, db->always[i], &whole);
+    windows_release(&whole);
+    windows_release(&w);
     free(p.slots);
-    free(p.taken);
-    *out = p.ids;
-    *count = u;
-    return KB_OK;
+    free(p.occ);
+    return st;
 oom:
+    windows_release(&w);
     free(p.slots);
-    free(p.taken);
-    free(p.ids);
+    free(p.occ);
     return nomem(q);
 }
 
@@ -308,8 +374,9 @@ static enum kb_status record_captures(struct candidate *c, const pcre2_code *re,
     return KB_OK;
 }
 
-/* Runs one candidate signature; on a match adds it to its entry's candidate. */
-static enum kb_status run_signature(struct query *q, uint32_t sig_id)
+/* Runs one candidate signature on the given windows of the text; on a match adds it to its
+ * entry's candidate. */
+static enum kb_status run_signature(struct query *q, uint32_t sig_id, const struct windows *w)
 {
     sqlite3_stmt *st = q->db->sig_by_id;
     enum kb_status status = KB_OK;
@@ -346,9 +413,17 @@ static enum kb_status run_signature(struct query *q, uint32_t sig_id)
                        &errcode, &erroff, NULL);
     if (!re)
         goto done; /* the compiler validated it; a foreign database may not have */
-    if (q->norm.len > JIT_THRESHOLD)
+    size_t span = 0;
+    for (size_t i = 0; i < w->count; i++)
+        span += w->end[i] - w->start[i];
+    if (span > JIT_THRESHOLD)
         pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-    rc = pcre2_match(re, (PCRE2_SPTR)q->norm.text, q->norm.len, 0, 0, q->mdata, q->mctx);
+    rc = PCRE2_ERROR_NOMATCH;
+    /* Each window is matched as the text up to its end, from its start: \b, lookbehind and ^
+     * still see the real neighbouring characters. */
+    for (size_t i = 0; i < w->count && rc < 0; i++)
+        rc =
+            pcre2_match(re, (PCRE2_SPTR)q->norm.text, w->end[i], w->start[i], 0, q->mdata, q->mctx);
     if (rc < 0)
         goto done; /* no match, or a limit hit: a signature that cannot decide does not count */
 
@@ -789,17 +864,6 @@ void kb_result_free(struct kb_result *r)
     free(r->matches);
     kb_facts_release(&r->facts);
     free(r);
-}
-
-static enum kb_status run_signatures(struct query *q)
-{
-    uint32_t *ids = NULL;
-    size_t n = 0;
-    enum kb_status st = candidate_signatures(q, &ids, &n);
-    for (size_t i = 0; i < n && st == KB_OK; i++)
-        st = run_signature(q, ids[i]);
-    free(ids);
-    return st;
 }
 
 /* Does a comma-separated facet list name value? */

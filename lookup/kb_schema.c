@@ -93,6 +93,157 @@ static int anchor_pair_cmp(const void *a, const void *b)
     return (x->sig_id > y->sig_id) - (x->sig_id < y->sig_id);
 }
 
+/* ---- anchor selection across the KB ------------------------------------------------------ */
+
+/* How many signatures could be anchored on each token: a hash map from token hash to count. */
+struct token_counts {
+    uint64_t *keys; /* 0 marks an empty slot; a real hash of 0 is stored as 1 */
+    uint32_t *counts;
+    size_t mask, used;
+};
+
+static uint64_t map_key(uint64_t hash)
+{
+    return hash ? hash : 1;
+}
+
+static uint32_t *count_slot(struct token_counts *m, uint64_t hash, int insert)
+{
+    uint64_t key = map_key(hash);
+    for (size_t i = (size_t)(key ^ (key >> 31)) & m->mask;; i = (i + 1) & m->mask) {
+        if (m->keys[i] == key)
+            return &m->counts[i];
+        if (m->keys[i] == 0) {
+            if (!insert)
+                return NULL;
+            m->keys[i] = key;
+            m->used++;
+            return &m->counts[i];
+        }
+    }
+}
+
+static int counts_grow(struct token_counts *m)
+{
+    size_t size = m->mask ? (m->mask + 1) * 2 : 1024;
+    struct token_counts bigger = {calloc(size, sizeof(uint64_t)), calloc(size, sizeof(uint32_t)),
+                                  size - 1, 0};
+    if (!bigger.keys || !bigger.counts) {
+        free(bigger.keys);
+        free(bigger.counts);
+        return -1;
+    }
+    for (size_t i = 0; m->keys && i <= m->mask; i++)
+        if (m->keys[i])
+            *count_slot(&bigger, m->keys[i], 1) = m->counts[i];
+    free(m->keys);
+    free(m->counts);
+    *m = bigger;
+    return 0;
+}
+
+/* The candidates of one signature, deduplicated. */
+struct sig_candidates {
+    uint64_t hash[64];
+    double quality[64];
+    size_t n;
+};
+
+static int collect_candidate(uint64_t hash, double quality, void *arg)
+{
+    struct sig_candidates *c = arg;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->hash[i] == hash) {
+            if (quality > c->quality[i])
+                c->quality[i] = quality;
+            return 0;
+        }
+    if (c->n < sizeof c->hash / sizeof c->hash[0]) {
+        c->hash[c->n] = hash;
+        c->quality[c->n] = quality;
+        c->n++;
+    }
+    return 0;
+}
+
+/* Every anchored signature gets, among its possible anchors, the one that is rare both in
+ * pasted text (quality) and across the KB (how many other signatures could use it): a word
+ * like "authentication" anchors hundreds of signatures of a large KB and would make every
+ * lookup containing it run them all. */
+static enum kb_status reselect_anchors(sqlite3 *db, struct kb_error *err)
+{
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    struct token_counts counts = {0};
+    enum kb_status status = KB_OK;
+    if (counts_grow(&counts) != 0)
+        goto nomem;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, kind, source FROM signature WHERE anchor IS NOT NULL "
+                           "ORDER BY id",
+                           -1, &sel, NULL)
+            != SQLITE_OK
+        || sqlite3_prepare_v2(db, "UPDATE signature SET anchor = ?1 WHERE id = ?2", -1, &upd, NULL)
+               != SQLITE_OK) {
+        status = fail(db, err, "cannot choose the prefilter anchors");
+        goto done;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        int rc;
+        sqlite3_reset(sel);
+        while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+            struct sig_candidates c = {.n = 0};
+            const char *source = (const char *)sqlite3_column_text(sel, 2);
+            if (!source)
+                continue;
+            if (kb_signature_anchor_candidates((enum kb_sig_kind)sqlite3_column_int(sel, 1), source,
+                                               strlen(source), collect_candidate, &c)
+                < 0)
+                goto nomem;
+            if (pass == 0) {
+                for (size_t i = 0; i < c.n; i++) {
+                    if (counts.used * 2 >= counts.mask && counts_grow(&counts) != 0)
+                        goto nomem;
+                    ++*count_slot(&counts, c.hash[i], 1);
+                }
+                continue;
+            }
+            size_t best = 0;
+            double best_cost = 0;
+            for (size_t i = 0; i < c.n; i++) {
+                uint32_t *n = count_slot(&counts, c.hash[i], 0);
+                double cost = (n ? *n : 1) / (c.quality[i] > 0 ? c.quality[i] : 0.01);
+                if (i == 0 || cost < best_cost) {
+                    best = i;
+                    best_cost = cost;
+                }
+            }
+            if (!c.n)
+                continue;
+            sqlite3_reset(upd);
+            sqlite3_bind_int64(upd, 1, (sqlite3_int64)c.hash[best]);
+            sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0));
+            if (sqlite3_step(upd) != SQLITE_DONE) {
+                status = fail(db, err, "cannot store a prefilter anchor");
+                goto done;
+            }
+        }
+        if (rc != SQLITE_DONE) {
+            status = fail(db, err, "cannot read signatures");
+            goto done;
+        }
+    }
+    goto done;
+nomem:
+    status = err->status = KB_ERR_NOMEM;
+    snprintf(err->message, sizeof err->message, "out of memory");
+done:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    free(counts.keys);
+    free(counts.counts);
+    return status;
+}
+
 static void put_le(unsigned char *p, uint64_t v, int bytes)
 {
     for (int i = 0; i < bytes; i++)
@@ -211,7 +362,9 @@ enum kb_status kb_schema_finish(sqlite3 *db, const char *build_hash, const char 
         "INSERT INTO entry_fts(entry_fts) VALUES('optimize');";
     if (sqlite3_exec(db, vocab_sql, NULL, NULL, NULL) != SQLITE_OK)
         return fail(db, err, "cannot build the term statistics");
-    enum kb_status status = build_anchor_blob(db, err);
+    enum kb_status status = reselect_anchors(db, err);
+    if (status == KB_OK)
+        status = build_anchor_blob(db, err);
     if (status != KB_OK)
         return status;
 

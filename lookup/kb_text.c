@@ -50,7 +50,7 @@ uint64_t kb_token_hash(const char *token, size_t len)
 /* Emits the hashes of every contiguous run of up to MAX_PARTS parts of one dotted token
  * text[start, end) whose part boundaries are given in part_start/part_end. */
 static int emit_compound(const char *text, const size_t *part_start, const size_t *part_end,
-                         size_t parts, int (*emit)(uint64_t, void *), void *arg)
+                         size_t parts, int (*emit)(uint64_t, size_t, void *), void *arg)
 {
     for (size_t i = 0; i < parts; i++) {
         uint64_t h = FNV_OFFSET;
@@ -60,7 +60,7 @@ static int emit_compound(const char *text, const size_t *part_start, const size_
                 h ^= lower((unsigned char)text[pos]);
                 h *= FNV_PRIME;
             }
-            int rc = emit(h, arg);
+            int rc = emit(h, part_start[i], arg);
             if (rc)
                 return rc;
         }
@@ -68,7 +68,8 @@ static int emit_compound(const char *text, const size_t *part_start, const size_
     return 0;
 }
 
-int kb_text_tokens(const char *text, size_t len, int (*emit)(uint64_t hash, void *arg), void *arg)
+int kb_text_tokens(const char *text, size_t len,
+                   int (*emit)(uint64_t hash, size_t offset, void *arg), void *arg)
 {
     size_t part_start[MAX_PARTS], part_end[MAX_PARTS];
     size_t i = 0;
@@ -407,15 +408,16 @@ static int regex_cells(const char *p, size_t len, struct cells *cs)
     return 0;
 }
 
-/* Picks the most selective complete token among the cells: dotted runs of word characters
- * whose neighbours cannot extend them. Longer is rarer; bare numbers and very common words
- * are poor anchors but still better than none. */
-static int choose_anchor(const struct cells *cs, uint64_t *hash, struct kb_buf *token_out)
+/* Calls visit for every complete token among the cells: a dotted run of word characters
+ * whose neighbours cannot extend it (trimmed to its complete parts), with a quality that
+ * estimates how rare it is in pasted text: longer is rarer; bare numbers and very common words
+ * are poor. visit returns non-zero to stop (returned). */
+static int each_complete_token(const struct cells *cs,
+                               int (*visit)(size_t s, size_t e, double quality, void *arg),
+                               void *arg)
 {
     static const char *const common[] = {"the",  "and",  "for", "not",    "error",  "smtp",  "mail",
                                          "with", "from", "was", "failed", "server", "please"};
-    size_t best_start = 0, best_end = 0;
-    double best_score = 0;
     size_t i = 0;
     while (i < cs->n) {
         if (!cell_is_wordchar(&cs->v[i])) {
@@ -449,13 +451,13 @@ static int choose_anchor(const struct cells *cs, uint64_t *hash, struct kb_buf *
         if (last - first > MAX_PARTS)
             last = first + MAX_PARTS;
         size_t s = ps[first], e = pe[last - 1];
-        double score = (double)(e - s);
+        double quality = (double)(e - s);
         int digits_only = 1;
         for (size_t k = s; k < e; k++)
             if (!is_digit(cs->v[k].c) && cs->v[k].c != '.')
                 digits_only = 0;
         if (digits_only && last - first == 1)
-            score /= 2;
+            quality /= 2;
         for (size_t k = 0; k < sizeof common / sizeof common[0]; k++) {
             size_t n = strlen(common[k]);
             if (n == e - s) {
@@ -463,25 +465,53 @@ static int choose_anchor(const struct cells *cs, uint64_t *hash, struct kb_buf *
                 while (m < n && lower(cs->v[s + m].c) == (unsigned char)common[k][m])
                     m++;
                 if (m == n)
-                    score = 0.5;
+                    quality = 0.5;
             }
         }
-        if (score > best_score) {
-            best_score = score;
-            best_start = s;
-            best_end = e;
-        }
+        int rc = visit(s, e, quality, arg);
+        if (rc)
+            return rc;
     }
-    if (best_score <= 0)
-        return 0;
+    return 0;
+}
+
+static uint64_t cells_hash(const struct cells *cs, size_t s, size_t e)
+{
     uint64_t h = FNV_OFFSET;
-    for (size_t k = best_start; k < best_end; k++) {
+    for (size_t k = s; k < e; k++) {
         h ^= lower(cs->v[k].c);
         h *= FNV_PRIME;
-        if (token_out && kb_buf_append_char(token_out, (char)cs->v[k].c) != KB_OK)
-            return -1;
     }
-    *hash = h;
+    return h;
+}
+
+struct best_token {
+    size_t s, e;
+    double quality;
+};
+
+static int keep_best(size_t s, size_t e, double quality, void *arg)
+{
+    struct best_token *b = arg;
+    if (quality > b->quality) {
+        b->s = s;
+        b->e = e;
+        b->quality = quality;
+    }
+    return 0;
+}
+
+/* The complete token of best quality: the anchor when nothing is known of the rest of the KB. */
+static int choose_anchor(const struct cells *cs, uint64_t *hash, struct kb_buf *token_out)
+{
+    struct best_token best = {0, 0, 0};
+    each_complete_token(cs, keep_best, &best);
+    if (best.quality <= 0)
+        return 0;
+    for (size_t k = best.s; token_out && k < best.e; k++)
+        if (kb_buf_append_char(token_out, (char)cs->v[k].c) != KB_OK)
+            return -1;
+    *hash = cells_hash(cs, best.s, best.e);
     return 1;
 }
 
@@ -522,25 +552,61 @@ enum kb_status kb_regex_to_pattern(const char *regex, size_t len, struct kb_buf 
     return st;
 }
 
+/* Builds the cells of a signature; 0 on success, 1 when it can have no anchor, -1 when out
+ * of memory. */
+static int signature_cells(enum kb_sig_kind kind, const char *source, size_t len,
+                           struct cells *cs)
+{
+    if (kind == KB_SIG_LITERAL)
+        return literal_cells(source, len, cs);
+    if (top_level_alternation(source, len))
+        return 1;
+    struct kb_buf pattern;
+    kb_buf_init(&pattern, 0);
+    int rc = kb_regex_to_pattern(source, len, &pattern, NULL) == KB_OK
+                 ? regex_cells(pattern.data, pattern.len, cs)
+                 : -1;
+    kb_buf_release(&pattern);
+    return rc;
+}
+
 int kb_signature_anchor(enum kb_sig_kind kind, const char *source, size_t len, uint64_t *hash,
                         struct kb_buf *token_out)
 {
     struct cells cs = {0};
-    struct kb_buf pattern;
-    int rc;
-    if (kind == KB_SIG_LITERAL) {
-        rc = literal_cells(source, len, &cs);
-    } else {
-        if (top_level_alternation(source, len))
-            return 0;
-        kb_buf_init(&pattern, 0);
-        rc = kb_regex_to_pattern(source, len, &pattern, NULL) == KB_OK
-                 ? regex_cells(pattern.data, pattern.len, &cs)
-                 : -1;
-        kb_buf_release(&pattern);
-    }
+    int rc = signature_cells(kind, source, len, &cs);
     if (rc == 0)
         rc = choose_anchor(&cs, hash, token_out);
+    else if (rc == 1)
+        rc = 0;
+    free(cs.v);
+    return rc;
+}
+
+struct candidate_visit {
+    const struct cells *cs;
+    int (*visit)(uint64_t hash, double quality, void *arg);
+    void *arg;
+};
+
+static int forward_candidate(size_t s, size_t e, double quality, void *arg)
+{
+    struct candidate_visit *v = arg;
+    return v->visit(cells_hash(v->cs, s, e), quality, v->arg);
+}
+
+int kb_signature_anchor_candidates(enum kb_sig_kind kind, const char *source, size_t len,
+                                   int (*visit)(uint64_t hash, double quality, void *arg),
+                                   void *arg)
+{
+    struct cells cs = {0};
+    int rc = signature_cells(kind, source, len, &cs);
+    if (rc == 0) {
+        struct candidate_visit v = {&cs, visit, arg};
+        rc = each_complete_token(&cs, forward_candidate, &v);
+    } else if (rc == 1) {
+        rc = 0;
+    }
     free(cs.v);
     return rc;
 }

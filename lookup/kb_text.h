@@ -54,9 +54,11 @@ size_t kb_norm_line_of(const struct kb_norm *norm, size_t off);
  * candidate for a text holding "eur.prod.outlook.com". Hashes are of the lowercased token. */
 uint64_t kb_token_hash(const char *token, size_t len);
 
-/* Calls emit(hash, arg) for every prefilter token of text (duplicates possible). Stops and
- * returns emit's non-zero value if it returns one. */
-int kb_text_tokens(const char *text, size_t len, int (*emit)(uint64_t hash, void *arg), void *arg);
+/* Calls emit(hash, offset, arg) for every prefilter token of text (duplicates possible;
+ * offset is where the token starts). Stops and returns emit's non-zero value if it returns one.
+ */
+int kb_text_tokens(const char *text, size_t len,
+                   int (*emit)(uint64_t hash, size_t offset, void *arg), void *arg);
 
 /* Chooses the prefilter anchor of a signature: a token that every text matching the signature
  * must contain as a token. Returns 1 and sets *hash (and appends the token to token_out when
@@ -64,6 +66,14 @@ int kb_text_tokens(const char *text, size_t len, int (*emit)(uint64_t hash, void
  * with top-level alternation); -1 when out of memory. */
 int kb_signature_anchor(enum kb_sig_kind kind, const char *source, size_t len, uint64_t *hash,
                         struct kb_buf *token_out);
+
+/* Calls visit for every token that could serve as the signature's anchor, with its hash and
+ * a quality (higher: rarer in pasted text). kb_schema_finish uses it to pick, for each
+ * signature, the candidate that is rare across the whole KB as well. Returns 0, or visit's
+ * non-zero value, or -1 when out of memory. */
+int kb_signature_anchor_candidates(enum kb_sig_kind kind, const char *source, size_t len,
+                                   int (*visit)(uint64_t hash, double quality, void *arg),
+                                   void *arg);
 
 /* ---- signatures -------------------------------------------------------------------------- */
 

@@ -60,8 +60,9 @@ static void test_anchors(void)
     CHECK_ANCHOR(KB_SIG_REGEX, "x?", "");
 }
 
-static int find_hash(uint64_t hash, void *arg)
+static int find_hash(uint64_t hash, size_t offset, void *arg)
 {
+    (void)offset;
     return hash == *(uint64_t *)arg;
 }
 
