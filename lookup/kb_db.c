@@ -152,6 +152,32 @@ done:
     return status;
 }
 
+/* The compiled code of the unanchored signatures; absent or unusable code is not an error
+ * (they are then compiled from their patterns). */
+static enum kb_status load_always_code(struct kb_db *db, struct kb_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (!db->always_count)
+        return KB_OK;
+    if (sqlite3_prepare_v2(db->sql, "SELECT data FROM blob WHERE name = 'always_code'", -1, &st,
+                           NULL)
+        != SQLITE_OK)
+        return kb_fail_sql(db, err, "cannot read compiled signatures");
+    enum kb_status status = KB_OK;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        const void *p = sqlite3_column_blob(st, 0);
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        if (p && n && (db->always_code = malloc(n))) {
+            memcpy(db->always_code, p, n);
+            db->always_code_len = n;
+        } else if (p && n) {
+            status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+        }
+    }
+    sqlite3_finalize(st);
+    return status;
+}
+
 static enum kb_status load_meta(struct kb_db *db, struct kb_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -211,6 +237,7 @@ static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct k
 {
     enum kb_status status;
     if ((status = load_meta(db, err)) != KB_OK || (status = load_anchors(db, err)) != KB_OK
+        || (status = load_always_code(db, err)) != KB_OK
         || (status = prepare_statements(db, err)) != KB_OK) {
         kb_db_close(db);
         return status;
@@ -319,6 +346,7 @@ void kb_db_close(struct kb_db *db)
     free(db->build_hash);
     free(db->anchors);
     free(db->always);
+    free(db->always_code);
     free(db);
 }
 

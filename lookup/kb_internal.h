@@ -26,9 +26,12 @@ struct kb_db {
     size_t anchor_count;
     uint32_t *always; /* signatures without anchor */
     size_t always_count;
+    unsigned char *always_code; /* their compiled code (PCRE2 serialisation), or NULL */
+    size_t always_code_len;
     sqlite3_stmt *sig_by_id;
     sqlite3_stmt *entry_by_rowid;
     sqlite3_stmt *term_df;
+    int fts_function_ready; /* kb_matched() registered on the connection */
 };
 
 /* Fills err (status + printf-style message) and returns status. */

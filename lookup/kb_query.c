@@ -258,6 +258,7 @@ static void windows_release(struct windows *w)
 }
 
 static enum kb_status run_signature(struct query *q, uint32_t sig_id, const struct windows *w);
+static enum kb_status run_unanchored(struct query *q, const struct windows *whole);
 
 /* Runs every signature whose anchor occurs in the text (on the windows around it), then every
  * signature without anchor (on the whole text). */
@@ -306,8 +307,8 @@ static enum kb_status run_signatures(struct query *q)
     struct windows whole = {0};
     if (st == KB_OK && db->always_count && windows_add(&whole, 0, q->norm.len))
         goto oom;
-    for (size_t i = 0; i < db->always_count && st == KB_OK; i++)
-        st = run_signature(q, db->always[i], &whole);
+    if (st == KB_OK)
+        st = run_unanchored(q, &whole);
     windows_release(&whole);
     windows_release(&w);
     free(p.slots);
@@ -374,91 +375,160 @@ static enum kb_status record_captures(struct candidate *c, const pcre2_code *re,
     return KB_OK;
 }
 
-/* Runs one candidate signature on the given windows of the text; on a match adds it to its
- * entry's candidate. */
-static enum kb_status run_signature(struct query *q, uint32_t sig_id, const struct windows *w)
+/* Matches a compiled signature against the windows; 1 on a match (q->mdata holds it), 0 when
+ * none, or when PCRE2 gave up at a limit: a signature that cannot decide does not count. */
+static int match_windows(struct query *q, pcre2_code *re, const struct windows *w)
 {
-    sqlite3_stmt *st = q->db->sig_by_id;
-    enum kb_status status = KB_OK;
-    pcre2_code *re = NULL;
-    sqlite3_reset(st);
-    sqlite3_bind_int64(st, 1, sig_id);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE)
-        goto done; /* a damaged index pointing nowhere: nothing to run */
-    if (rc != SQLITE_ROW) {
-        status = kb_fail_sql(q->db, q->err, "cannot read a signature");
-        goto done;
-    }
-    long long entry = sqlite3_column_int64(st, 0);
-    int kind = sqlite3_column_int(st, 1);
-    const char *source = (const char *)sqlite3_column_text(st, 2);
-    const char *pattern = (const char *)sqlite3_column_text(st, 3);
-    double weight = sqlite3_column_double(st, 4);
-    int context = sqlite3_column_int(st, 5);
-    const char *path = (const char *)sqlite3_column_text(st, 6);
-    int line = sqlite3_column_int(st, 7);
-    if (!pattern || !source
-        || (context == KB_CONTEXT_MAIL && q->facts.mail_context == KB_CONTEXT_IS_OTHER)
-        || (context == KB_CONTEXT_MAIL_ONLY && q->facts.mail_context != KB_CONTEXT_IS_MAIL))
-        goto done;
-    /* Generic text in a paste that shows no context at all is still a hint, a weaker one. */
-    int halved = context == KB_CONTEXT_MAIL && q->facts.mail_context == KB_CONTEXT_IS_UNKNOWN;
-    if (halved)
-        weight /= 2;
-
-    int errcode;
-    PCRE2_SIZE erroff;
-    re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, kb_signature_compile_options(),
-                       &errcode, &erroff, NULL);
-    if (!re)
-        goto done; /* the compiler validated it; a foreign database may not have */
     size_t span = 0;
     for (size_t i = 0; i < w->count; i++)
         span += w->end[i] - w->start[i];
     if (span > JIT_THRESHOLD)
         pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-    rc = PCRE2_ERROR_NOMATCH;
     /* Each window is matched as the text up to its end, from its start: \b, lookbehind and ^
      * still see the real neighbouring characters. */
-    for (size_t i = 0; i < w->count && rc < 0; i++)
-        rc =
-            pcre2_match(re, (PCRE2_SPTR)q->norm.text, w->end[i], w->start[i], 0, q->mdata, q->mctx);
-    if (rc < 0)
-        goto done; /* no match, or a limit hit: a signature that cannot decide does not count */
+    for (size_t i = 0; i < w->count; i++)
+        if (pcre2_match(re, (PCRE2_SPTR)q->norm.text, w->end[i], w->start[i], 0, q->mdata, q->mctx)
+            >= 0)
+            return 1;
+    return 0;
+}
 
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(q->mdata);
-    struct candidate *c = candidate_for(q, entry, KB_VIA_SIGNATURE);
-    if (!c || grow((void **)&c->hits, &c->hit_alloc, c->hit_count + 1, sizeof *c->hits)) {
-        status = nomem(q);
-        goto done;
+/* Columns of db->sig_by_id. */
+enum { SIG_ENTRY, SIG_KIND, SIG_SOURCE, SIG_PATTERN, SIG_WEIGHT, SIG_CONTEXT, SIG_PATH, SIG_LINE };
+
+/* Reads signature sig_id into db->sig_by_id; 1 when there is a row, 0 when not (a damaged
+ * index pointing nowhere), -1 on a database error (reported). */
+static int load_signature(struct query *q, uint32_t sig_id)
+{
+    sqlite3_stmt *st = q->db->sig_by_id;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, sig_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    kb_fail_sql(q->db, q->err, "cannot read a signature");
+    return -1;
+}
+
+/* Does the text's context let this signature count, and with what weight? 0 when it may not. */
+static double effective_weight(const struct query *q, sqlite3_stmt *st, int *halved)
+{
+    int context = sqlite3_column_int(st, SIG_CONTEXT);
+    double weight = sqlite3_column_double(st, SIG_WEIGHT);
+    *halved = 0;
+    if ((context == KB_CONTEXT_MAIL && q->facts.mail_context == KB_CONTEXT_IS_OTHER)
+        || (context == KB_CONTEXT_MAIL_ONLY && q->facts.mail_context != KB_CONTEXT_IS_MAIL))
+        return 0;
+    /* Generic text in a paste that shows no context at all is still a hint, a weaker one. */
+    if (context == KB_CONTEXT_MAIL && q->facts.mail_context == KB_CONTEXT_IS_UNKNOWN) {
+        *halved = 1;
+        return weight / 2;
     }
+    return weight;
+}
+
+/* Adds the match in q->mdata of the signature loaded in db->sig_by_id to its entry. */
+static enum kb_status record_hit(struct query *q, const pcre2_code *re)
+{
+    sqlite3_stmt *st = q->db->sig_by_id;
+    int halved;
+    double weight = effective_weight(q, st, &halved);
+    const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);
+    if (weight <= 0 || !source)
+        return KB_OK;
+    const char *path = (const char *)sqlite3_column_text(st, SIG_PATH);
+    int context = sqlite3_column_int(st, SIG_CONTEXT);
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(q->mdata);
+    struct candidate *c = candidate_for(q, sqlite3_column_int64(st, SIG_ENTRY), KB_VIA_SIGNATURE);
+    if (!c || grow((void **)&c->hits, &c->hit_alloc, c->hit_count + 1, sizeof *c->hits))
+        return nomem(q);
     struct hit *h = &c->hits[c->hit_count];
     h->line = kb_norm_line_of(&q->norm, ov[0]);
     h->weight = weight;
     h->source = strdup(source);
-    h->explain = format_text("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
-                             kind == KB_SIG_REGEX ? "re" : "literal", source, weight,
-                             halved                      ? ", halved: no mail context in the text"
-                             : context != KB_CONTEXT_ANY ? ", mail context"
-                                                         : "",
-                             path ? path : "?", line, q->norm.orig_line[h->line]);
+    h->explain = format_text(
+        "signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
+        sqlite3_column_int(st, SIG_KIND) == KB_SIG_REGEX ? "re" : "literal", source, weight,
+        halved                      ? ", halved: no mail context in the text"
+        : context != KB_CONTEXT_ANY ? ", mail context"
+                                    : "",
+        path ? path : "?", sqlite3_column_int(st, SIG_LINE), q->norm.orig_line[h->line]);
     if (!h->source || !h->explain) {
         free(h->source);
         free(h->explain);
-        status = nomem(q);
-        goto done;
+        return nomem(q);
     }
     c->hit_count++;
     c->score += weight;
     if (weight > c->best_weight)
         c->best_weight = weight;
-    if (record_captures(c, re, q->mdata, q->norm.text) != KB_OK)
-        status = nomem(q);
-done:
+    return record_captures(c, re, q->mdata, q->norm.text) == KB_OK ? KB_OK : nomem(q);
+}
+
+/* Runs one candidate signature on the given windows of the text; on a match adds it to its
+ * entry's candidate. */
+static enum kb_status run_signature(struct query *q, uint32_t sig_id, const struct windows *w)
+{
+    enum kb_status status = KB_OK;
+    int rc = load_signature(q, sig_id);
+    if (rc <= 0)
+        return rc < 0 ? KB_ERR_DB : KB_OK;
+    sqlite3_stmt *st = q->db->sig_by_id;
+    int halved;
+    const char *pattern = (const char *)sqlite3_column_text(st, SIG_PATTERN);
+    if (!pattern || effective_weight(q, st, &halved) <= 0) {
+        sqlite3_reset(st);
+        return KB_OK;
+    }
+    int errcode;
+    PCRE2_SIZE erroff;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                   kb_signature_compile_options(), &errcode, &erroff, NULL);
+    /* a pattern that does not compile: the compiler rejects them, a foreign database may not */
+    if (re && match_windows(q, re, w))
+        status = record_hit(q, re);
     sqlite3_reset(st);
     pcre2_code_free(re);
     return status;
+}
+
+/* Runs the signatures that have no anchor, on the whole text. The compiler stored them
+ * compiled (PCRE2 serialisation), so a lookup does not compile hundreds of regexes just to
+ * find that most do not match; their rows are read only on a match. When the stored code does
+ * not fit this PCRE2 build, they are compiled from their patterns instead. */
+static enum kb_status run_unanchored(struct query *q, const struct windows *whole)
+{
+    const struct kb_db *db = q->db;
+    if (!db->always_count)
+        return KB_OK;
+    pcre2_code **codes = NULL;
+    int32_t decoded = -1;
+    if (db->always_code && db->always_code_len)
+        codes = calloc(db->always_count, sizeof *codes);
+    if (codes)
+        decoded = pcre2_serialize_decode(codes, (int32_t)db->always_count, db->always_code, NULL);
+    enum kb_status st = KB_OK;
+    if (decoded != (int32_t)db->always_count) {
+        for (size_t i = 0; i < db->always_count && st == KB_OK; i++)
+            st = run_signature(q, db->always[i], whole);
+    } else {
+        for (size_t i = 0; i < db->always_count && st == KB_OK; i++) {
+            if (!match_windows(q, codes[i], whole))
+                continue;
+            int rc = load_signature(q, db->always[i]);
+            if (rc < 0)
+                st = KB_ERR_DB;
+            else if (rc > 0)
+                st = record_hit(q, codes[i]);
+            sqlite3_reset(db->sig_by_id);
+        }
+    }
+    for (int32_t i = 0; codes && i < decoded; i++)
+        pcre2_code_free(codes[i]);
+    free(codes);
+    return st;
 }
 
 /* ---- full text --------------------------------------------------------------------------- */
@@ -595,6 +665,44 @@ static int line_with_term(const char *text, size_t len, const char *term, size_t
     return 0;
 }
 
+/* FTS5 auxiliary function kb_matched(entry_fts): a bit mask of the query's phrases that occur
+ * in the current row (phrase i -> bit i, up to 64 phrases). It gives each result's coverage in
+ * the same pass as BM25, instead of one more query per term and result. */
+static void fts_matched_phrases(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_context *out,
+                                int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    sqlite3_int64 mask = 0;
+    int phrases = api->xPhraseCount(ctx);
+    for (int i = 0; i < phrases && i < 63; i++) {
+        Fts5PhraseIter iter;
+        int column = -1, offset = -1;
+        if (api->xPhraseFirst(ctx, i, &iter, &column, &offset) == SQLITE_OK && column >= 0)
+            mask |= (sqlite3_int64)1 << i;
+    }
+    sqlite3_result_int64(out, mask);
+}
+
+/* Registers kb_matched on the connection once. */
+static enum kb_status register_fts_function(struct kb_db *db, struct kb_error *err)
+{
+    if (db->fts_function_ready)
+        return KB_OK;
+    fts5_api *api = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->sql, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+        sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (!api || api->iVersion < 2
+        || api->xCreateFunction(api, "kb_matched", NULL, fts_matched_phrases, NULL) != SQLITE_OK)
+        return kb_fail(err, KB_ERR_DB, "this SQLite has no usable FTS5 module");
+    db->fts_function_ready = 1;
+    return KB_OK;
+}
+
 static enum kb_status run_fulltext(struct query *q, size_t want)
 {
     struct kb_buf prepared, query;
@@ -602,7 +710,7 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
     kb_buf_init(&query, 0);
     struct term *terms = NULL;
     size_t nterms = 0;
-    sqlite3_stmt *search = NULL, *has = NULL;
+    sqlite3_stmt *search = NULL;
     enum kb_status status = kb_fts_prepare(q->norm.text, q->norm.len, &prepared);
     if (status != KB_OK)
         goto done;
@@ -611,24 +719,28 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
             prepared.data[i] = (char)(prepared.data[i] + 32);
     if ((status = fts_terms(q, prepared.data, prepared.len, &terms, &nterms)) != KB_OK)
         goto done;
-    size_t used = nterms < FTS_TERMS ? nterms : FTS_TERMS;
-    /* Specific: in at most 5% of the entries (at least one entry, of course). */
+    /* Specific: in at most 5% of the entries (at least one entry, of course). Common: in more
+     * than 10% (and 50) of them; such a term adds little to BM25 and makes it score thousands
+     * of rows of a large KB, so it is left out of the query. */
     long specific_df = q->db->entry_count / 20 > 1 ? q->db->entry_count / 20 : 1;
+    long common_df = q->db->entry_count / 10 > 50 ? q->db->entry_count / 10 : 50;
+    size_t used = 0;
+    while (used < nterms && used < FTS_TERMS && terms[used].df <= common_df)
+        used++;
     if (used < 2)
         goto done; /* one shared word is not evidence */
+    if ((status = register_fts_function(q->db, q->err)) != KB_OK)
+        goto done;
     for (size_t i = 0; i < used && status == KB_OK; i++)
         status = kb_buf_printf(&query, "%s\"%s\"", i ? " OR " : "", terms[i].text);
     if (status != KB_OK)
         goto done;
     if (sqlite3_prepare_v2(q->db->sql,
-                           "SELECT rowid, bm25(entry_fts, 4.0, 1.0, 2.0, 2.0) AS r FROM entry_fts "
+                           "SELECT rowid, bm25(entry_fts, 4.0, 1.0, 2.0, 2.0) AS r, "
+                           "kb_matched(entry_fts) FROM entry_fts "
                            "WHERE entry_fts MATCH ?1 ORDER BY r LIMIT ?2",
                            -1, &search, NULL)
-            != SQLITE_OK
-        || sqlite3_prepare_v2(q->db->sql,
-                              "SELECT 1 FROM entry_fts WHERE entry_fts MATCH ?1 AND rowid = ?2", -1,
-                              &has, NULL)
-               != SQLITE_OK) {
+        != SQLITE_OK) {
         status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
         goto done;
     }
@@ -638,18 +750,14 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
     while ((rc = sqlite3_step(search)) == SQLITE_ROW) {
         long long rowid = sqlite3_column_int64(search, 0);
         double bm25 = sqlite3_column_double(search, 1);
+        sqlite3_uint64 mask = (sqlite3_uint64)sqlite3_column_int64(search, 2);
         size_t matched = 0, specific = 0;
         struct kb_buf which;
         kb_buf_init(&which, 0);
         size_t lines[3];
         size_t nlines = 0;
         for (size_t i = 0; i < used; i++) {
-            char quoted[128];
-            snprintf(quoted, sizeof quoted, "\"%s\"", terms[i].text);
-            sqlite3_reset(has);
-            sqlite3_bind_text(has, 1, quoted, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_int64(has, 2, rowid);
-            if (sqlite3_step(has) == SQLITE_ROW) {
+            if (mask & ((sqlite3_uint64)1 << i)) {
                 matched++;
                 specific += terms[i].df <= specific_df;
                 kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
@@ -658,7 +766,6 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
                     lines[nlines++] = kb_norm_line_of(&q->norm, off);
             }
         }
-        sqlite3_reset(has);
         double coverage = (double)matched / (double)used;
         /* A weak answer still needs several of the rarest words of the text to agree, and
          * one of them must be specific: common words ("failed", "send", "because") shared
@@ -688,7 +795,6 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
         status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
 done:
     sqlite3_finalize(search);
-    sqlite3_finalize(has);
     terms_free(terms, nterms);
     kb_buf_release(&prepared);
     kb_buf_release(&query);

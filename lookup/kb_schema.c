@@ -4,6 +4,7 @@
  */
 #include "kb_schema.h"
 
+#include <pcre2.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +337,74 @@ done:
     return status;
 }
 
+/* The unanchored signatures run on every lookup; their compiled code is stored (one PCRE2
+ * serialisation, in id order like the 'anchors' blob's list) so that lookups need not compile
+ * them. PCRE2 clears the pointers it holds before serialising, so the bytes are reproducible. */
+static enum kb_status build_always_code(sqlite3 *db, struct kb_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    pcre2_code **codes = NULL;
+    size_t n = 0, alloc = 0;
+    uint8_t *bytes = NULL;
+    PCRE2_SIZE size = 0;
+    enum kb_status status = KB_OK;
+    if (sqlite3_prepare_v2(db, "SELECT pattern FROM signature WHERE anchor IS NULL ORDER BY id", -1,
+                           &st, NULL)
+        != SQLITE_OK)
+        return fail(db, err, "cannot read signatures");
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *pattern = (const char *)sqlite3_column_text(st, 0);
+        int errcode;
+        PCRE2_SIZE erroff;
+        pcre2_code *re =
+            pattern ? pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                    kb_signature_compile_options(), &errcode, &erroff, NULL)
+                    : NULL;
+        if (!re)
+            goto done; /* cannot happen for a validated KB; lookups then compile them */
+        if (n == alloc) {
+            size_t na = alloc ? alloc * 2 : 16;
+            pcre2_code **p = realloc(codes, na * sizeof *p);
+            if (!p) {
+                pcre2_code_free(re);
+                goto nomem;
+            }
+            codes = p;
+            alloc = na;
+        }
+        codes[n++] = re;
+    }
+    if (rc != SQLITE_DONE) {
+        status = fail(db, err, "cannot read signatures");
+        goto done;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!n)
+        goto done;
+    if (pcre2_serialize_encode((const pcre2_code **)codes, (int32_t)n, &bytes, &size, NULL) < 0)
+        goto done;
+    if (sqlite3_prepare_v2(db, "INSERT INTO blob(name, data) VALUES('always_code', ?1)", -1, &st,
+                           NULL)
+            != SQLITE_OK
+        || sqlite3_bind_blob(st, 1, bytes, (int)size, SQLITE_STATIC) != SQLITE_OK
+        || sqlite3_step(st) != SQLITE_DONE)
+        status = fail(db, err, "cannot store compiled signatures");
+    goto done;
+nomem:
+    status = err->status = KB_ERR_NOMEM;
+    snprintf(err->message, sizeof err->message, "out of memory");
+done:
+    sqlite3_finalize(st);
+    for (size_t i = 0; i < n; i++)
+        pcre2_code_free(codes[i]);
+    free(codes);
+    if (bytes)
+        pcre2_serialize_free(bytes);
+    return status;
+}
+
 static enum kb_status put_meta(sqlite3 *db, const char *key, const char *value,
                                struct kb_error *err)
 {
@@ -365,6 +434,8 @@ enum kb_status kb_schema_finish(sqlite3 *db, const char *build_hash, const char 
     enum kb_status status = reselect_anchors(db, err);
     if (status == KB_OK)
         status = build_anchor_blob(db, err);
+    if (status == KB_OK)
+        status = build_always_code(db, err);
     if (status != KB_OK)
         return status;
 

@@ -20,7 +20,9 @@
  *   example(id, entry_id, counter, text, also, path, line)
  *   entry_fts (FTS5: title, body, examples, signatures; rowid = entry.id)
  *   term_df(term, df)        built by kb_schema_finish from entry_fts's vocabulary
- *   blob(name, data)          'anchors': the prefilter index built by kb_schema_finish
+ *   blob(name, data)          'anchors': the prefilter index built by kb_schema_finish;
+ *                             'always_code': the unanchored signatures compiled (PCRE2
+ *                             serialisation, same order as the anchors blob's list)
  */
 #ifndef KB_SCHEMA_H
 #define KB_SCHEMA_H

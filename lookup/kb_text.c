@@ -554,8 +554,7 @@ enum kb_status kb_regex_to_pattern(const char *regex, size_t len, struct kb_buf 
 
 /* Builds the cells of a signature; 0 on success, 1 when it can have no anchor, -1 when out
  * of memory. */
-static int signature_cells(enum kb_sig_kind kind, const char *source, size_t len,
-                           struct cells *cs)
+static int signature_cells(enum kb_sig_kind kind, const char *source, size_t len, struct cells *cs)
 {
     if (kind == KB_SIG_LITERAL)
         return literal_cells(source, len, cs);
