@@ -147,6 +147,8 @@ static const struct stage_rule stages[] = {
                 "no such host|unreachable|failed to connect"},
 };
 
+#define FACTS_JIT_THRESHOLD (64 * 1024)
+
 static pcre2_code *compile(const char *regex)
 {
     int errcode;
@@ -163,6 +165,9 @@ static int first_match(const char *regex, const struct kb_norm *norm, pcre2_matc
     pcre2_code *re = compile(regex);
     if (!re)
         return -1;
+    /* On a whole log the scan dominates; JIT-compiling costs less than it saves there. */
+    if (norm->len > FACTS_JIT_THRESHOLD)
+        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     int found = 0;
     int rc = pcre2_match(re, (PCRE2_SPTR)norm->text, norm->len, 0, 0, md, mc);
     if (rc >= 1) {

@@ -101,17 +101,21 @@ static size_t client_blob_marker(const char *s, size_t n, size_t at)
     return (i == n && end - start >= 8) ? 3 : 0;
 }
 
-/* Every secret this module masks sits next to one of these words; most log lines hold none,
- * and are copied whole instead of being examined byte by byte. One pass, no allocation. */
-static int may_hold_secret(const char *s, size_t n)
+/* Every secret this module masks starts at one of these words (keys such as smtp_password and
+ * client_secret are caught at their last part); most of a log holds none, and is copied in
+ * runs from one hint to the next instead of being examined byte by byte. */
+static size_t next_hint(const char *s, size_t n, size_t from)
 {
-    static const char *const hints[] = {"auth", "://",    "c: ", "pass",
-                                        "pwd",  "secret", "key", "token"};
-    static const size_t hint_len[] = {4, 3, 3, 4, 3, 6, 3, 5};
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = lower((unsigned char)s[i]);
-        if (c != 'a' && c != ':' && c != 'c' && c != 'p' && c != 's' && c != 'k' && c != 't')
+    static const char *const hints[] = {"auth", "://", "c: ",    "pass",
+                                        "pwd",  "api", "secret", "token"};
+    static const size_t hint_len[] = {4, 3, 3, 4, 3, 3, 6, 5};
+    static const unsigned char starts[256] = {
+        ['a'] = 1, ['A'] = 1, [':'] = 1, ['c'] = 1, ['C'] = 1, ['p'] = 1,
+        ['P'] = 1, ['s'] = 1, ['S'] = 1, ['t'] = 1, ['T'] = 1};
+    for (size_t i = from; i < n; i++) {
+        if (!starts[(unsigned char)s[i]])
             continue;
+        unsigned char c = lower((unsigned char)s[i]);
         for (size_t k = 0; k < sizeof hints / sizeof hints[0]; k++) {
             if ((unsigned char)hints[k][0] != c || n - i < hint_len[k])
                 continue;
@@ -119,9 +123,17 @@ static int may_hold_secret(const char *s, size_t n)
             while (j < hint_len[k] && lower((unsigned char)s[i + j]) == (unsigned char)hints[k][j])
                 j++;
             if (j == hint_len[k])
-                return 1;
+                return i;
         }
     }
+    return n;
+}
+
+static int has_control_bytes(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+            return 1;
     return 0;
 }
 
@@ -129,15 +141,21 @@ enum kb_status kb_mask_secrets(const char *line, size_t len, struct kb_buf *out)
 {
     struct kb_buf clean;
     kb_buf_init(&clean, 0);
-    enum kb_status st = kb_clean_line(line, len, &clean);
-    const char *s = clean.data ? clean.data : "";
-    size_t n = clean.len;
-    if (st == KB_OK && !may_hold_secret(s, n)) {
-        st = kb_buf_append(out, s, n);
-        kb_buf_release(&clean);
-        return st;
+    enum kb_status st = KB_OK;
+    const char *s = line;
+    size_t n = len;
+    if (has_control_bytes(line, len)) {
+        st = kb_clean_line(line, len, &clean);
+        s = clean.data ? clean.data : "";
+        n = clean.len;
     }
     for (size_t i = 0; i < n && st == KB_OK;) {
+        size_t hint = next_hint(s, n, i);
+        if (hint > i) {
+            st = kb_buf_append(out, s + i, hint - i);
+            i = hint;
+            continue;
+        }
         size_t m;
         int at_word_start = i == 0 || !is_word((unsigned char)s[i - 1]);
         unsigned char first = lower((unsigned char)s[i]);

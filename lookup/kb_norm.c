@@ -102,6 +102,8 @@ static size_t iso_timestamp_len(const char *s, size_t n)
 /* "Nov 23 17:12:53 " as syslog writes it. */
 static size_t syslog_timestamp_len(const char *s, size_t n)
 {
+    if (!n || !strchr("JFMASOND", s[0]))
+        return 0;
     static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                          "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
     if (n < 15)
@@ -129,6 +131,9 @@ static size_t bracketed_time_len(const char *s, size_t n)
 
 static size_t level_len(const char *s, size_t n)
 {
+    /* every level starts with one of these letters, bracketed or not */
+    if (!n || !(s[0] == '[' || strchr("DIWEFTNC", s[0])))
+        return 0;
     static const char *const levels[] = {"DEBUG", "INFO",  "WARNING", "WARN",    "ERROR",
                                          "FATAL", "TRACE", "NOTICE",  "CRITICAL"};
     size_t open = (n && s[0] == '[') ? 1 : 0;
@@ -185,6 +190,8 @@ static size_t service_prefix_len(const char *s, size_t n)
 
 static size_t transcript_marker_len(const char *s, size_t n)
 {
+    if (!n || !strchr("SC<>-", s[0]))
+        return 0;
     static const char *const markers[] = {
         "S: ", "C: ", "<<< ", ">>> ", "<- ", "-> ", "SERVER -> CLIENT: ", "CLIENT -> SERVER: "};
     for (size_t k = 0; k < sizeof markers / sizeof markers[0]; k++)
