@@ -25,16 +25,26 @@ static const char *const reply_patterns[] = {
 
 static const char enhanced_pattern[] = "(?<![\\w.])([45]\\.\\d{1,3}\\.\\d{1,3})(?![\\w.])";
 
+/* A host name as users' configurations hold it: dot-separated labels ending in a lowercase
+ * top-level domain, not part of a longer dotted word, so that identifiers such as
+ * System.Net.Mail.SmtpException or javax.mail.MessagingException are not taken for hosts. */
+#define HOST_NAME                                                                              \
+    "(?<![\\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?-i:[a-z]{2,24})(?![\\w-]|\\.\\w)"
+#define IP_ADDRESS "(?<![\\w.])(?:\\d{1,3}\\.){3}\\d{1,3}(?![\\w.])"
+#define HOST "(" IP_ADDRESS "|" HOST_NAME ")"
+
 static const char *const host_patterns[] = {
-    "(?i)(?:tcp|ssl|tls|smtps?)://([a-z0-9-]+(?:\\.[a-z0-9-]+)+):(\\d{1,5})",
-    "(?i)\\bconnect(?:ion)?\\s+(?:to\\s+)?(?:ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH)?\\s*"
-    "((?:\\d{1,3}\\.){3}\\d{1,3}|[a-z0-9-]+(?:\\.[a-z0-9-]+)+):(\\d{1,5})\\b",
-    "(?i)\\b(?:smtp\\s+)?(?:host|server|hostname|relay)\\s*[:=]?\\s*[\"']?((?:\\d{1,3}\\.){3}\\d{1,"
-    "3}|"
-    "[a-z0-9-]+(?:\\.[a-z0-9-]+)+)[\"']?(?:\\s*[:,]\\s*(?:port:?\\s*)?(\\d{1,5})\\b)?",
-    "(?i)\\b((?:smtp|mail|smtps|mx|relay|outbound|email-smtp|smtp-relay)[a-z0-9-]*"
-    "(?:\\.[a-z0-9-]+)+)(?::(\\d{1,5})\\b)?",
-    "(?i)\\b(smtp\\.[a-z0-9-]+(?:\\.[a-z0-9-]+)+)",
+    /* Symfony "ssl://smtp.example.com:465", "tcp://..." */
+    "(?i)(?:tcp|ssl|tls|smtps?)://" HOST ":(\\d{1,5})",
+    /* Node "connect ECONNREFUSED 10.0.0.1:587", "Failed to connect to host:port" */
+    "(?i)\\bconnect(?:ion)?\\s+(?:to\\s+)?(?:ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH)?\\s*" HOST
+    ":(\\d{1,5})\\b",
+    /* "SMTP host: smtp.gmail.com, port: 465", "host smtp.x.com", "server=mail.x.com" */
+    "(?i)\\b(?:smtp\\s+)?(?:host|server|hostname|relay)\\s*[:=]?\\s*[\"']?" HOST
+    "[\"']?(?:\\s*[:,]\\s*(?:port:?\\s*)?(\\d{1,5})\\b)?",
+    /* any host that looks like a mail server: smtp.*, mail.*, email-smtp.*, mx.* */
+    "(?i)(?<![\\w.-])((?:smtp|mail|smtps|mx|relay|outbound|email-smtp|smtp-relay)[a-z0-9-]*\\."
+    "(?:[a-z0-9-]+\\.)*(?-i:[a-z]{2,24}))(?![\\w-]|\\.\\w)(?::(\\d{1,5})\\b)?",
 };
 
 static const char port_pattern[] = "(?i)\\bport\\b[\"']?\\s*[:=]?\\s*(\\d{1,5})\\b";
@@ -42,7 +52,6 @@ static const char port_pattern[] = "(?i)\\bport\\b[\"']?\\s*[:=]?\\s*(\\d{1,5})\
 static const char *const user_patterns[] = {
     "(?i)\\buser(?:name)?\\s*[\"']([^\"'\\s]{1,100})[\"']",
     "(?i)\\b(?:user(?:name)?|login|auth-user|from|sender)\\b\\s*[:=]?\\s*[\"'<]?"
-    "([\\w.+-]+@[a-z0-9-]+(?:\\.[a-z0-9-]+)+)",
     "([\\w.+-]+@[a-z0-9-]+(?:\\.[a-z0-9-]+)+)",
 };
 

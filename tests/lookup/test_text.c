@@ -294,6 +294,13 @@ static void test_facts(void)
     CHECK(f.mail_context == KB_CONTEXT_IS_OTHER);
     kb_facts_release(&f);
 
+    /* class names are not hosts; a recipient is not the login */
+    f = facts_of("System.Net.Mail.SmtpException: 5.7.0 Must issue a STARTTLS command first\n"
+                 "msmtp: server message: 554 5.7.1 <info@customer.de>: Relay access denied");
+    CHECK(f.host == NULL);
+    CHECK(f.user == NULL);
+    kb_facts_release(&f);
+
     f = facts_of("INFO User \"myuser@mydomain.com\" failed to authenticate");
     CHECK_STR(f.user, "myuser@mydomain.com");
     kb_facts_release(&f);
