@@ -166,11 +166,22 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
            && r->matches[tied].via == KB_VIA_SIGNATURE
            && r->matches[tied].score == r->matches[0].score)
         tied++;
+    /* Evidence that is not conclusive and also supports other causes (at least half as
+     * strongly): the agent must choose, so say so before the list. */
+    size_t close = 0;
+    for (size_t i = 1; i < r->match_count; i++)
+        close += r->matches[0].confidence != KB_CONF_EXACT && r->matches[i].via == r->matches[0].via
+                 && r->matches[i].score * 2 >= r->matches[0].score;
     if (tied > 1)
         fprintf(out,
                 "%zu causes fit this text equally well; compare what each says under "
                 "\"Why it happens\" with what the customer sees.\n\n",
                 tied);
+    else if (close)
+        fprintf(out,
+                "The evidence is not conclusive: %zu other cause%s below fit%s it too; compare "
+                "what each says under \"Why it happens\" with what the customer sees.\n\n",
+                close, close > 1 ? "s" : "", close > 1 ? "" : "s");
     for (size_t i = 0; i < r->match_count; i++)
         print_match(out, i, &r->matches[i], r, i < tied, opt);
     return ferror(out) ? -1 : 0;
