@@ -136,7 +136,8 @@ int main(int argc, char **argv)
     }
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, "SELECT anchor, source FROM signature ORDER BY anchor", -1, &st,
-                           NULL) != SQLITE_OK) {
+                           NULL)
+        != SQLITE_OK) {
         fprintf(stderr, "kb-candidates: %s: %s\n", argv[1], sqlite3_errmsg(db));
         return 2;
     }
@@ -181,8 +182,7 @@ int main(int argc, char **argv)
     if (ng)
         qsort(groups, ng, sizeof *groups, cmp_group);
     for (size_t i = 0; i < ng && i < 8; i++)
-        printf("  %6ld signatures share an anchor, e.g. %s\n", groups[i].count,
-               groups[i].example);
+        printf("  %6ld signatures share an anchor, e.g. %s\n", groups[i].count, groups[i].example);
     free(groups);
     free(h.v);
     kb_norm_release(&norm);
