@@ -28,7 +28,7 @@ static const char enhanced_pattern[] = "(?<![\\w.])([45]\\.\\d{1,3}\\.\\d{1,3})(
 /* A host name as users' configurations hold it: dot-separated labels ending in a lowercase
  * top-level domain, not part of a longer dotted word, so that identifiers such as
  * System.Net.Mail.SmtpException or javax.mail.MessagingException are not taken for hosts. */
-#define HOST_NAME                                                                              \
+#define HOST_NAME                                                                                  \
     "(?<![\\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?-i:[a-z]{2,24})(?![\\w-]|\\.\\w)"
 #define IP_ADDRESS "(?<![\\w.])(?:\\d{1,3}\\.){3}\\d{1,3}(?![\\w.])"
 #define HOST "(" IP_ADDRESS "|" HOST_NAME ")"

@@ -223,7 +223,8 @@ static void test_mask(void)
     CHECK_MASK("https://support.google.com/mail/?p=BadCredentials",
                "https://support.google.com/mail/?p=BadCredentials");
     CHECK_MASK("\x1b[1mbold\x1b[0m\x07", "bold");
-    CHECK_MASK("client_secret=abc&api_key: xyz token=t0k", "client_secret=***&api_key: *** token=***");
+    CHECK_MASK("client_secret=abc&api_key: xyz token=t0k",
+               "client_secret=***&api_key: *** token=***");
     CHECK_MASK("SMTP_PASSWORD='hunter2'", "SMTP_PASSWORD='***'");
 }
 
