@@ -23,6 +23,19 @@ static const char *const reply_patterns[] = {
     "\\(([45]\\d\\d), b?['\"]",
 };
 
+/* Indexes of reply_patterns above. */
+enum { REPLY_WITH_ENHANCED = 0, REPLY_LINE = 1, REPLY_WRAPPED = 2, SMTPLIB_TUPLE = 3 };
+
+static int is_smtp_only_code(int code)
+{
+    static const int codes[] = {421, 450, 451, 452, 454, 530, 534,
+                                535, 538, 550, 551, 552, 553, 554};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (codes[i] == code)
+            return 1;
+    return 0;
+}
+
 static const char enhanced_pattern[] = "(?<![\\w.])([45]\\.\\d{1,3}\\.\\d{1,3})(?![\\w.])";
 
 /* A host name as users' configurations hold it: dot-separated labels ending in a lowercase
@@ -126,13 +139,17 @@ static const char mail_word_pattern[] =
 static const char other_program_pattern[] =
     "(?i)\\b(?:psql|postgres(?:ql)?|pg_hba|pgsql|mysql|mariadb|sqlstate|sql server|redis|"
     "mongo(?:db)?|memcached|npm (?:ERR|http|WARN)|pip install|Collecting [\\w.-]+|"
-    "Retrying \\(Retry|docker|kubectl|github\\.com|gitlab|fatal: Authentication failed|imap|"
-    "pop3|ldap|kafka|amqp|rabbitmq|elasticsearch|registry\\.npmjs|fatal: unable to access|"
-    "HTTP/[12](?:\\.[01])?|Proxy-Authenticate|WEBALERT)\\b|"
+    "Retrying \\(Retry|docker|kubectl|github\\.com|gitlab|fatal: Authentication failed|"
+    "ldap|kafka|amqp|rabbitmq|elasticsearch|registry\\.npmjs|fatal: unable to access|"
+    "HTTP/[12](?:\\.[01])?|HTTPS? ERROR|Proxy-Authenticate|WEBALERT|urlopen|urllib3?|"
+    "requests\\.exceptions|HttpClient|HttpURLConnection)\\b|"
+    /* mail reading, not sending, in any library's spelling: imaplib, imap_tools, node-imap,
+     * ImapResponseParser, poplib, POP3Client */
+    "imap|pop3|poplib|"
     /* IMAP tagged and untagged responses ("* NO [ALERT] ...", "a0 NO [AUTHENTICATIONFAILED]") */
     "(?m)(?:^|\\s)(?:\\*|[a-z]?\\d+) (?:NO|BAD) \\[|"
     /* Go's HTTP client: Get "https://registry.example/v2/": ... */
-    "\\b(?:Get|Post|Put|Head|Delete) \"https?://|"
+    "\\b(?:Get|Post|Put|Head|Delete) \"?https?://|"
     "(?:port\\s*:?\\s*|:)(?:5432|3306|6379|27017|1433|9200|5672|11211)\\b";
 
 /* A weak cue that still says "mail": email, e-mail, mailer, send_mail, gmail... */
@@ -240,12 +257,19 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
     pcre2_set_match_limit(mc, 1000000);
     pcre2_set_depth_limit(mc, 1000);
 
+    size_t reply_shape = 0;
     for (size_t i = 0; i < sizeof reply_patterns / sizeof reply_patterns[0] && !code; i++) {
         if (first_match(reply_patterns[i], norm, md, mc, &code, i == 0 ? &f->enhanced : NULL) < 0)
             goto done;
+        reply_shape = i;
     }
     if (code)
         f->reply_code = atoi(code);
+    /* A reply code says "SMTP" when it comes with an enhanced code, in smtplib's (535, b'...')
+     * tuple, or on a reply line of its own with a code that SMTP uses and HTTP does not. */
+    int smtp_reply = code
+                     && (f->enhanced || reply_shape == SMTPLIB_TUPLE
+                         || (reply_shape == REPLY_LINE && is_smtp_only_code(f->reply_code)));
     if (!f->enhanced && first_match(enhanced_pattern, norm, md, mc, &f->enhanced, NULL) < 0)
         goto done;
 
@@ -278,7 +302,7 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
     int mail_words = first_match(mail_word_pattern, norm, md, mc, NULL, NULL);
     if (mail_words < 0)
         goto done;
-    if (mail_words || (f->reply_code && f->enhanced) || is_mail_port(f->port)
+    if (mail_words || smtp_reply || is_mail_port(f->port)
         || (client && strcmp(client, "curl") != 0)) {
         f->mail_context = KB_CONTEXT_IS_MAIL;
     } else {

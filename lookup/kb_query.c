@@ -26,6 +26,9 @@
 /* Full-text fallback: how many of the text's rarest known terms make the query, and how many
  * distinct words of a huge log are looked up at most. */
 #define FTS_TERMS 10
+/* In a text that shows no sign of being about mail, a few faint hints (a lone "timed out")
+ * are not an answer: below this score nothing is reported. */
+#define UNKNOWN_CONTEXT_MIN_SCORE 1.0
 #define FTS_MAX_DISTINCT 2000
 
 /* ---- small growable arrays --------------------------------------------------------------- */
@@ -546,10 +549,18 @@ static int is_term_char(unsigned char c)
 
 static int useful_term(const char *t, size_t len)
 {
-    static const char *const stop[] = {"the",  "and",         "for",   "you", "your", "this",
-                                       "that", "with",        "are",   "was", "not",  "but",
-                                       "have", "has",         "from",  "use", "can",  "please",
-                                       "more", "information", "error", "at"};
+    /* English glue, and the boilerplate of stack traces that KB examples share with every
+     * other program's traceback */
+    static const char *const stop[] = {
+        "the",       "and",       "for",    "you",    "your",  "this",         "that",
+        "with",      "are",       "was",    "not",    "but",   "have",         "has",
+        "from",      "use",       "can",    "please", "more",  "information",  "error",
+        "were",      "traceback", "recent", "call",   "last",  "most",         "file",
+        "line",      "lib",       "usr",    "local",  "site",  "packages",     "python",
+        "module",    "self",      "raise",  "return", "frame", "frames",       "additional",
+        "displayed", "java",      "lang",   "org",    "com",   "sun",          "reflect",
+        "invoke",    "native",    "method", "thread", "main",  "node_modules", "dist",
+        "src",       "app",       "var",    "www",    "html",  "index"};
     if (len < 3 || len > 40)
         return 0;
     size_t digits = 0, alpha = 0;
@@ -646,6 +657,37 @@ static enum kb_status fts_terms(struct query *q, const char *text, size_t len, s
     return KB_OK;
 }
 
+/* Is this line a stack frame ("at Foo.bar(Foo.java:12)", 'File "x.py", line 3', "#2 /x.php")?
+ * Frames name the program's own code: they match nothing in the KB but the frames of other
+ * examples, so they are kept out of full-text queries. */
+static int is_stack_frame(const char *s, size_t n)
+{
+    while (n && (*s == ' ' || *s == '\t')) {
+        s++;
+        n--;
+    }
+    if (n >= 3 && memcmp(s, "at ", 3) == 0)
+        return memchr(s, '(', n) != NULL || memchr(s, '/', n) != NULL || memchr(s, '\\', n) != NULL;
+    if (n >= 6 && memcmp(s, "File \"", 6) == 0)
+        return 1;
+    if (n >= 2 && s[0] == '#' && s[1] >= '0' && s[1] <= '9')
+        return 1;
+    if (n >= 9 && memcmp(s, "Traceback", 9) == 0)
+        return 1;
+    return n >= 4 && memcmp(s, "... ", 4) == 0 && n < 24;
+}
+
+/* Blanks the stack-frame lines of the prepared copy of the normalised text (same offsets). */
+static void blank_stack_frames(const struct kb_norm *norm, char *prepared)
+{
+    for (size_t i = 0; i < norm->line_count; i++) {
+        size_t s = norm->line_start[i];
+        size_t e = i + 1 < norm->line_count ? norm->line_start[i + 1] - 1 : norm->len;
+        if (is_stack_frame(norm->text + s, e - s))
+            memset(prepared + s, ' ', e - s);
+    }
+}
+
 /* The first normalised line holding term as a whole word of the prepared text. */
 static int line_with_term(const char *text, size_t len, const char *term, size_t *off)
 {
@@ -717,6 +759,7 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
     for (size_t i = 0; i < prepared.len; i++)
         if (prepared.data[i] >= 'A' && prepared.data[i] <= 'Z')
             prepared.data[i] = (char)(prepared.data[i] + 32);
+    blank_stack_frames(&q->norm, prepared.data);
     if ((status = fts_terms(q, prepared.data, prepared.len, &terms, &nterms)) != KB_OK)
         goto done;
     /* Specific: in at most 5% of the entries (at least one entry, of course). Common: in more
@@ -768,9 +811,11 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
         }
         double coverage = (double)matched / (double)used;
         /* A weak answer still needs several of the rarest words of the text to agree, and
-         * one of them must be specific: common words ("failed", "send", "because") shared
-         * with many entries say nothing about which one applies. */
-        if (matched >= 2 && coverage >= 0.3 && specific >= 1) {
+         * specific ones among them: common words ("failed", "send", "because") shared with many
+         * entries say nothing about which one applies, and one rare word alone ("chain" from a
+         * stack trace) is a coincidence unless a larger set of terms agrees with it. */
+        if (matched >= 2 && coverage >= 0.3
+            && (specific >= 2 || (specific == 1 && used >= 4 && coverage >= 0.5))) {
             struct candidate *c = candidate_for(q, rowid, KB_VIA_FULLTEXT);
             if (!c) {
                 kb_buf_release(&which);
@@ -1010,6 +1055,19 @@ static enum kb_status mark_provider_matches(struct query *q)
     return KB_OK;
 }
 
+/* Forgets signature candidates scoring below min. */
+static void drop_weak_candidates(struct query *q, double min)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < q->cand_count; i++) {
+        if (q->cands[i].score < min)
+            candidate_release(&q->cands[i]);
+        else
+            q->cands[kept++] = q->cands[i];
+    }
+    q->cand_count = kept;
+}
+
 static enum kb_status build_result(struct query *q, size_t top, struct kb_result *r)
 {
     enum kb_status st = mark_provider_matches(q);
@@ -1064,6 +1122,8 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
     r->input_lines = q.norm.orig_line_count;
     if ((st = run_signatures(&q)) != KB_OK)
         goto done;
+    if (q.facts.mail_context == KB_CONTEXT_IS_UNKNOWN)
+        drop_weak_candidates(&q, UNKNOWN_CONTEXT_MIN_SCORE);
     int likely = 0;
     for (size_t i = 0; i < q.cand_count; i++)
         likely |= q.cands[i].score >= KB_LIKELY_SCORE;
