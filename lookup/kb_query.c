@@ -432,8 +432,9 @@ static double effective_weight(const struct query *q, sqlite3_stmt *st, int *hal
     return weight;
 }
 
-/* Adds the match in q->mdata of the signature loaded in db->sig_by_id to its entry. */
-static enum kb_status record_hit(struct query *q, const pcre2_code *re)
+/* Adds the match at offset at of the signature loaded in db->sig_by_id to its entry; re (may
+ * be NULL for a literal) and q->mdata give its captures. */
+static enum kb_status record_hit(struct query *q, size_t at, const pcre2_code *re)
 {
     sqlite3_stmt *st = q->db->sig_by_id;
     int halved;
@@ -443,12 +444,11 @@ static enum kb_status record_hit(struct query *q, const pcre2_code *re)
         return KB_OK;
     const char *path = (const char *)sqlite3_column_text(st, SIG_PATH);
     int context = sqlite3_column_int(st, SIG_CONTEXT);
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(q->mdata);
     struct candidate *c = candidate_for(q, sqlite3_column_int64(st, SIG_ENTRY), KB_VIA_SIGNATURE);
     if (!c || grow((void **)&c->hits, &c->hit_alloc, c->hit_count + 1, sizeof *c->hits))
         return nomem(q);
     struct hit *h = &c->hits[c->hit_count];
-    h->line = kb_norm_line_of(&q->norm, ov[0]);
+    h->line = kb_norm_line_of(&q->norm, at);
     h->weight = weight;
     h->source = strdup(source);
     h->explain = format_text(
@@ -467,7 +467,15 @@ static enum kb_status record_hit(struct query *q, const pcre2_code *re)
     c->score += weight;
     if (weight > c->best_weight)
         c->best_weight = weight;
-    return record_captures(c, re, q->mdata, q->norm.text) == KB_OK ? KB_OK : nomem(q);
+    if (re && record_captures(c, re, q->mdata, q->norm.text) != KB_OK)
+        return nomem(q);
+    return KB_OK;
+}
+
+/* Start of the match in q->mdata. */
+static size_t match_start(const struct query *q)
+{
+    return pcre2_get_ovector_pointer(q->mdata)[0];
 }
 
 /* Runs one candidate signature on the given windows of the text; on a match adds it to its
@@ -485,13 +493,24 @@ static enum kb_status run_signature(struct query *q, uint32_t sig_id, const stru
         sqlite3_reset(st);
         return KB_OK;
     }
+    if (sqlite3_column_int(st, SIG_KIND) == KB_SIG_LITERAL) {
+        const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);
+        size_t len = (size_t)sqlite3_column_bytes(st, SIG_SOURCE), at = 0;
+        for (size_t i = 0; source && i < w->count; i++)
+            if (kb_literal_find(source, len, q->norm.text, w->start[i], w->end[i], &at)) {
+                status = record_hit(q, at, NULL);
+                break;
+            }
+        sqlite3_reset(st);
+        return status;
+    }
     int errcode;
     PCRE2_SIZE erroff;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                                    kb_signature_compile_options(), &errcode, &erroff, NULL);
     /* a pattern that does not compile: the compiler rejects them, a foreign database may not */
     if (re && match_windows(q, re, w))
-        status = record_hit(q, re);
+        status = record_hit(q, match_start(q), re);
     sqlite3_reset(st);
     pcre2_code_free(re);
     return status;
@@ -524,7 +543,7 @@ static enum kb_status run_unanchored(struct query *q, const struct windows *whol
             if (rc < 0)
                 st = KB_ERR_DB;
             else if (rc > 0)
-                st = record_hit(q, codes[i]);
+                st = record_hit(q, match_start(q), codes[i]);
             sqlite3_reset(db->sig_by_id);
         }
     }

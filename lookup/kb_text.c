@@ -649,6 +649,60 @@ enum kb_status kb_literal_to_pattern(const char *literal, size_t len, struct kb_
     return st;
 }
 
+/* Does the literal (trimmed, len > 0) match at text[pos], within text[0, end)? */
+static int literal_at(const char *lit, size_t len, const char *text, size_t pos, size_t end)
+{
+    size_t i = pos, j = 0;
+    while (j < len) {
+        if (is_space((unsigned char)lit[j])) {
+            if (i >= end || !is_space((unsigned char)text[i]))
+                return 0;
+            while (j < len && is_space((unsigned char)lit[j]))
+                j++;
+            while (i < end && is_space((unsigned char)text[i]))
+                i++;
+            continue;
+        }
+        if (i >= end || lower((unsigned char)text[i]) != lower((unsigned char)lit[j]))
+            return 0;
+        i++;
+        j++;
+    }
+    return !is_word((unsigned char)lit[len - 1]) || i >= end || !is_word((unsigned char)text[i]);
+}
+
+int kb_literal_find(const char *literal, size_t literal_len, const char *text, size_t start,
+                    size_t end, size_t *match_start)
+{
+    while (literal_len && is_space((unsigned char)literal[0])) {
+        literal++;
+        literal_len--;
+    }
+    while (literal_len && is_space((unsigned char)literal[literal_len - 1]))
+        literal_len--;
+    if (!literal_len)
+        return 0;
+    unsigned char first = lower((unsigned char)literal[0]);
+    unsigned char other = (first >= 'a' && first <= 'z') ? (unsigned char)(first - 32) : first;
+    int word_start = is_word(first);
+    for (size_t pos = start; pos < end; pos++) {
+        /* jump to the next occurrence of the first character, in either case */
+        const char *a = memchr(text + pos, first, end - pos);
+        const char *b = other != first ? memchr(text + pos, other, end - pos) : NULL;
+        const char *next = a && b ? (a < b ? a : b) : a ? a : b;
+        if (!next)
+            return 0;
+        pos = (size_t)(next - text);
+        if (word_start && pos > 0 && is_word((unsigned char)text[pos - 1]))
+            continue;
+        if (literal_at(literal, literal_len, text, pos, end)) {
+            *match_start = pos;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* ---- full text --------------------------------------------------------------------------- */
 
 enum kb_status kb_fts_prepare(const char *text, size_t len, struct kb_buf *out)

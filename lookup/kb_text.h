@@ -88,6 +88,14 @@ enum kb_status kb_literal_to_pattern(const char *literal, size_t len, struct kb_
 enum kb_status kb_regex_to_pattern(const char *regex, size_t len, struct kb_buf *out,
                                    size_t *prefix_len);
 
+/* Finds literal in text[start, end) with exactly the semantics of the pattern that
+ * kb_literal_to_pattern makes of it (caseless ASCII, white-space runs, word boundaries at
+ * alphanumeric ends; text before start and the end of the range count as PCRE2 would), without
+ * compiling anything: most signatures are literals, and compiling them on every lookup cost
+ * more than matching. Returns 1 and sets *match_start on a match, 0 otherwise. */
+int kb_literal_find(const char *literal, size_t literal_len, const char *text, size_t start,
+                    size_t end, size_t *match_start);
+
 /* PCRE2 compile options every signature is compiled with (compiler and lookup agree). */
 uint32_t kb_signature_compile_options(void);
 

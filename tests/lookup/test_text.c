@@ -135,6 +135,67 @@ static void test_patterns(void)
     kb_buf_release(&b);
 }
 
+/* kb_literal_find must agree with PCRE2 running kb_literal_to_pattern's translation, on every
+ * input: random literals and texts over an alphabet of the tricky cases (case, white space of
+ * several kinds, word and non-word characters, a byte over 0x7f), and random windows. */
+static void test_literal_find_matches_pcre2(void)
+{
+    static const char alphabet[] = {'a', 'A', 'b', ' ', '\n', '\t', '.', '5', '_', '-', (char)0xe9};
+    unsigned seed = 12345;
+    int disagreements = 0, matches = 0;
+    for (int iter = 0; iter < 30000; iter++) {
+        char lit[8], text[40];
+        seed = seed * 1103515245 + 12345;
+        size_t ll = 1 + (seed >> 16) % 6;
+        for (size_t i = 0; i < ll; i++) {
+            seed = seed * 1103515245 + 12345;
+            lit[i] = alphabet[(seed >> 16) % sizeof alphabet];
+        }
+        seed = seed * 1103515245 + 12345;
+        size_t tl = (seed >> 16) % 32;
+        for (size_t i = 0; i < tl; i++) {
+            seed = seed * 1103515245 + 12345;
+            text[i] = alphabet[(seed >> 16) % sizeof alphabet];
+        }
+        seed = seed * 1103515245 + 12345;
+        size_t start = tl ? (seed >> 16) % (tl + 1) : 0;
+        seed = seed * 1103515245 + 12345;
+        size_t end = start + (tl - start ? (seed >> 16) % (tl - start + 1) : 0);
+
+        struct kb_buf pat;
+        kb_buf_init(&pat, 0);
+        kb_literal_to_pattern(lit, ll, &pat);
+        size_t at = 0;
+        int native = kb_literal_find(lit, ll, text, start, end, &at);
+        int pcre = -1;
+        PCRE2_SIZE pcre_at = 0;
+        if (pat.len) {
+            int err;
+            PCRE2_SIZE off;
+            pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat.data, pat.len,
+                                           kb_signature_compile_options(), &err, &off, NULL);
+            pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+            int rc = pcre2_match(re, (PCRE2_SPTR)text, end, start, 0, md, NULL);
+            pcre = rc >= 0;
+            if (pcre)
+                pcre_at = pcre2_get_ovector_pointer(md)[0];
+            pcre2_match_data_free(md);
+            pcre2_code_free(re);
+        } else {
+            pcre = 0; /* an all-space literal is empty: the compiler rejects it */
+        }
+        matches += native;
+        if (native != pcre || (native && at != pcre_at)) {
+            if (disagreements++ < 5)
+                fprintf(stderr, "literal_find disagrees with PCRE2 on pattern '%s' (%d vs %d)\n",
+                        pat.data ? pat.data : "", native, pcre);
+        }
+        kb_buf_release(&pat);
+    }
+    CHECK(disagreements == 0);
+    CHECK(matches > 1000); /* the random cases do exercise matching */
+}
+
 static char *normalised(const char *input, size_t len, size_t *lines)
 {
     struct kb_norm n;
@@ -312,6 +373,7 @@ int main(void)
     test_anchors();
     test_tokens();
     test_patterns();
+    test_literal_find_matches_pcre2();
     test_normalise();
     test_mask();
     test_facts();
