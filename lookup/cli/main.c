@@ -366,6 +366,9 @@ int main(int argc, char **argv)
 {
     /* A closed pipe must surface as a write error (exit 2), not kill us silently. */
     signal(SIGPIPE, SIG_IGN);
+    /* One write for a whole answer (tens of KB with solutions) instead of one per 4 KB. */
+    static char out_buffer[1 << 16];
+    setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
     struct options o = {.color = -1, .top = 3, .max_input = (size_t)16 << 20};
     if (parse_options(argc, argv, &o) != 0)
         return EXIT_ERROR;

@@ -39,41 +39,38 @@ static size_t utf8_len(const unsigned char *s, size_t n)
     return len;
 }
 
-/* Writes s as a JSON string; bytes that are not valid UTF-8 become U+FFFD. */
+/* Writes s as a JSON string; bytes that are not valid UTF-8 become U+FFFD. Runs of bytes that
+ * need no escaping are written at once: solutions make up most of the output. */
 void json_string(FILE *out, const char *s)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");
     size_t n = strlen((const char *)p);
     fputc('"', out);
+    size_t run = 0; /* start of the pending run of bytes written as they are */
     for (size_t i = 0; i < n;) {
         unsigned char c = p[i];
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc(c, out);
-            i++;
-        } else if (c == '\n') {
-            fputs("\\n", out);
-            i++;
-        } else if (c == '\t') {
-            fputs("\\t", out);
-            i++;
-        } else if (c == '\r') {
-            fputs("\\r", out);
-            i++;
-        } else if (c < 0x20 || c == 0x7f) {
-            fprintf(out, "\\u%04x", c);
-            i++;
-        } else {
-            size_t len = utf8_len(p + i, n - i);
-            if (len == 0) {
-                fputs("\\ufffd", out);
-                i++;
-            } else {
-                fwrite(p + i, 1, len, out);
-                i += len;
-            }
+        size_t len = c >= 0x80 ? utf8_len(p + i, n - i) : 1;
+        if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\' && len) {
+            i += len;
+            continue;
         }
+        fwrite(p + run, 1, i - run, out);
+        if (c == '"' || c == '\\')
+            fprintf(out, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", out);
+        else if (c == '\t')
+            fputs("\\t", out);
+        else if (c == '\r')
+            fputs("\\r", out);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(out, "\\u%04x", c);
+        else
+            fputs("\\ufffd", out); /* invalid UTF-8 byte */
+        i++;
+        run = i;
     }
+    fwrite(p + run, 1, n - run, out);
     fputc('"', out);
 }
 
