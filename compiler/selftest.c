@@ -7,21 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb_text.h"
 #include "kbc.h"
-
-/* Is id one of the comma-separated ids of list? */
-static int in_csv(const char *list, const char *id)
-{
-    size_t n = strlen(id);
-    for (const char *c = list; c && *c;) {
-        const char *comma = strchr(c, ',');
-        size_t len = comma ? (size_t)(comma - c) : strlen(c);
-        if (len == n && strncmp(c, id, n) == 0)
-            return 1;
-        c = comma ? comma + 1 : c + len;
-    }
-    return 0;
-}
 
 /* "(signature 'x')" or "(full-text match)": what made match rank. */
 static void why_ranked(const struct kb_match *m, char *buf, size_t size)
@@ -66,7 +53,7 @@ static void check_example(const struct kbc_article *a, const struct kbc_entry *e
     const char *top_id = top->entry->id;
     if (own == 0)
         return;
-    if (x->also[0] && in_csv(x->also, top_id)) {
+    if (x->also[0] && kb_list_contains(x->also, top_id)) {
         if (own < 0 || own >= KBC_SELFTEST_TOP)
             kbc_diag(diags, KBC_ERROR, path, x->line, x->col,
                      "example of '%s' does not rank it in the top %d (also=%s)", e->id,

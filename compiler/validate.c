@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb_text.h"
 #include "kbc.h"
 
 /* Facts every lookup extracts; a placeholder may always name one of them. */
@@ -184,17 +185,9 @@ static void check_refs(const struct kbc_kb *kb, const struct id_set *set, struct
 /* Is name one of the named captures (comma-separated lists) of e's signatures? */
 static int is_capture(const struct kbc_entry *e, const char *name)
 {
-    size_t n = strlen(name);
-    for (size_t i = 0; i < e->sig_count; i++) {
-        const char *c = e->sigs[i].captures;
-        while (c && *c) {
-            const char *comma = strchr(c, ',');
-            size_t len = comma ? (size_t)(comma - c) : strlen(c);
-            if (len == n && strncmp(c, name, n) == 0)
-                return 1;
-            c = comma ? comma + 1 : c + len;
-        }
-    }
+    for (size_t i = 0; i < e->sig_count; i++)
+        if (kb_list_contains(e->sigs[i].captures, name))
+            return 1;
     return 0;
 }
 

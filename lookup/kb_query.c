@@ -1036,23 +1036,6 @@ void kb_result_free(struct kb_result *r)
     free(r);
 }
 
-/* Does a comma-separated facet list name value? */
-static int facet_has(const char *list, const char *value)
-{
-    size_t n = strlen(value);
-    for (const char *p = list; p && *p;) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',' && *e != ' ')
-            e++;
-        if ((size_t)(e - p) == n && strncmp(p, value, n) == 0)
-            return 1;
-        p = e;
-    }
-    return 0;
-}
-
 /* The provider seen in the text (gsmtp, outlook.com...) breaks ties between entries that the
  * same evidence points to: a bare "535 5.7.3" from Microsoft 365 ranks its m365 entries first. */
 static enum kb_status mark_provider_matches(struct query *q)
@@ -1068,7 +1051,7 @@ static enum kb_status mark_provider_matches(struct query *q)
         sqlite3_bind_int64(st, 1, q->cands[i].rowid);
         if (sqlite3_step(st) == SQLITE_ROW)
             q->cands[i].provider_match =
-                facet_has((const char *)sqlite3_column_text(st, 0), q->facts.provider);
+                kb_list_contains((const char *)sqlite3_column_text(st, 0), q->facts.provider);
     }
     sqlite3_finalize(st);
     return KB_OK;

@@ -94,6 +94,22 @@ static int anchor_pair_cmp(const void *a, const void *b)
     return (x->sig_id > y->sig_id) - (x->sig_id < y->sig_id);
 }
 
+/* Stores data under name in the blob table. */
+static enum kb_status store_blob(sqlite3 *db, const char *name, const void *data, size_t size,
+                                 struct kb_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    enum kb_status status = KB_OK;
+    if (sqlite3_prepare_v2(db, "INSERT INTO blob(name, data) VALUES(?1, ?2)", -1, &st, NULL)
+            != SQLITE_OK
+        || sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK
+        || sqlite3_bind_blob64(st, 2, data, size, SQLITE_STATIC) != SQLITE_OK
+        || sqlite3_step(st) != SQLITE_DONE)
+        status = fail(db, err, "cannot store the compiled KB");
+    sqlite3_finalize(st);
+    return status;
+}
+
 /* ---- anchor selection across the KB ------------------------------------------------------ */
 
 /* How many signatures could be anchored on each token: a hash map from token hash to count. */
@@ -320,11 +336,7 @@ static enum kb_status build_anchor_blob(sqlite3 *db, struct kb_error *err)
     for (size_t i = 0; i < n_always; i++, p += 4)
         put_le(p, always[i], 4);
 
-    if (sqlite3_prepare_v2(db, "INSERT INTO blob(name, data) VALUES('anchors', ?1)", -1, &st, NULL)
-            != SQLITE_OK
-        || sqlite3_bind_blob(st, 1, blob, (int)size, SQLITE_STATIC) != SQLITE_OK
-        || sqlite3_step(st) != SQLITE_DONE)
-        status = fail(db, err, "cannot store the prefilter index");
+    status = store_blob(db, "anchors", blob, size, err);
     goto done;
 nomem:
     status = err->status = KB_ERR_NOMEM;
@@ -385,12 +397,7 @@ static enum kb_status build_always_code(sqlite3 *db, struct kb_error *err)
         goto done;
     if (pcre2_serialize_encode((const pcre2_code **)codes, (int32_t)n, &bytes, &size, NULL) < 0)
         goto done;
-    if (sqlite3_prepare_v2(db, "INSERT INTO blob(name, data) VALUES('always_code', ?1)", -1, &st,
-                           NULL)
-            != SQLITE_OK
-        || sqlite3_bind_blob(st, 1, bytes, (int)size, SQLITE_STATIC) != SQLITE_OK
-        || sqlite3_step(st) != SQLITE_DONE)
-        status = fail(db, err, "cannot store compiled signatures");
+    status = store_blob(db, "always_code", bytes, size, err);
     goto done;
 nomem:
     status = err->status = KB_ERR_NOMEM;

@@ -703,6 +703,37 @@ int kb_literal_find(const char *literal, size_t literal_len, const char *text, s
     return 0;
 }
 
+const char *kb_list_next(const char **cursor, size_t *len)
+{
+    const char *p = *cursor;
+    while (p && *p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *e = p;
+        while (*e && *e != ',')
+            e++;
+        const char *t = e;
+        while (t > p && t[-1] == ' ')
+            t--;
+        *cursor = e;
+        if (t > p) {
+            *len = (size_t)(t - p);
+            return p;
+        }
+        p = e;
+    }
+    return NULL;
+}
+
+int kb_list_contains(const char *list, const char *item)
+{
+    size_t n = strlen(item), len;
+    for (const char *p; (p = kb_list_next(&list, &len));)
+        if (len == n && strncmp(p, item, n) == 0)
+            return 1;
+    return 0;
+}
+
 /* ---- full text --------------------------------------------------------------------------- */
 
 enum kb_status kb_fts_prepare(const char *text, size_t len, struct kb_buf *out)

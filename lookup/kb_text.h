@@ -109,6 +109,16 @@ enum kb_status kb_fts_prepare(const char *text, size_t len, struct kb_buf *out);
 /* The tokenizer declaration used for entry_fts; part of the schema. */
 #define KB_FTS_TOKENIZE "unicode61 remove_diacritics 2 tokenchars '_'"
 
+/* ---- lists ------------------------------------------------------------------------------ */
+
+/* Is item one of the comma-separated items of list (spaces around items ignored)? list may be
+ * NULL. Facets, related ids, also= and capture names are all stored this way. */
+int kb_list_contains(const char *list, const char *item);
+
+/* Iterates over such a list: returns the next non-empty item (not NUL-terminated: *len bytes,
+ * spaces trimmed) and advances *cursor, or NULL at the end. *cursor may be NULL. */
+const char *kb_list_next(const char **cursor, size_t *len);
+
 /* ---- secrets ----------------------------------------------------------------------------- */
 
 /* Appends line with credentials masked as "***": base64 blobs after AUTH PLAIN/AUTH LOGIN and

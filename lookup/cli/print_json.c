@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "kb_schema.h"
+#include "kb_text.h"
 
 #define JSON_SCHEMA_VERSION 1
 
@@ -105,28 +106,14 @@ static void json_opt_int(FILE *out, const char *key, int value, int *first)
 static void json_csv_array(FILE *out, const char *csv)
 {
     fputc('[', out);
+    size_t len;
     int first = 1;
-    const char *p = csv ? csv : "";
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *e = p;
-        while (*e && *e != ',')
-            e++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ')
-            t--;
-        if (t > p) {
-            char item[256];
-            size_t len = (size_t)(t - p) < sizeof item - 1 ? (size_t)(t - p) : sizeof item - 1;
-            memcpy(item, p, len);
-            item[len] = '\0';
-            if (!first)
-                fputc(',', out);
-            first = 0;
-            json_string(out, item);
-        }
-        p = e;
+    for (const char *item; (item = kb_list_next(&csv, &len)); first = 0) {
+        char *copy = strndup(item, len);
+        if (!first)
+            fputc(',', out);
+        json_string(out, copy ? copy : "");
+        free(copy);
     }
     fputc(']', out);
 }
@@ -141,6 +128,16 @@ static void json_kb(FILE *out, const struct kb_db *db)
     json_key(out, "entries", &first);
     fprintf(out, "%ld", kb_db_entry_count(db));
     fputc('}', out);
+}
+
+/* Opens the top-level object with the fields every answer starts with. */
+static void json_begin(FILE *out, const struct kb_db *db, int *first)
+{
+    fputc('{', out);
+    json_key(out, "schema_version", first);
+    fprintf(out, "%d", JSON_SCHEMA_VERSION);
+    json_key(out, "kb", first);
+    json_kb(out, db);
 }
 
 static void json_entry_fields(FILE *out, const struct kb_entry *e, int *first)
@@ -218,11 +215,7 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
 {
     int first = 1;
     const struct kb_facts *f = &r->facts;
-    fputc('{', out);
-    json_key(out, "schema_version", &first);
-    fprintf(out, "%d", JSON_SCHEMA_VERSION);
-    json_key(out, "kb", &first);
-    json_kb(out, db);
+    json_begin(out, db, &first);
     json_key(out, "facts", &first);
     int ff = 1;
     fputc('{', out);
@@ -254,11 +247,7 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
 int print_entry_json(FILE *out, const struct kb_db *db, const struct kb_entry *e)
 {
     int first = 1;
-    fputc('{', out);
-    json_key(out, "schema_version", &first);
-    fprintf(out, "%d", JSON_SCHEMA_VERSION);
-    json_key(out, "kb", &first);
-    json_kb(out, db);
+    json_begin(out, db, &first);
     json_key(out, "entry", &first);
     int f = 1;
     fputc('{', out);
@@ -273,11 +262,7 @@ int print_entry_json(FILE *out, const struct kb_db *db, const struct kb_entry *e
 int print_list_begin_json(FILE *out, const struct kb_db *db)
 {
     int first = 1;
-    fputc('{', out);
-    json_key(out, "schema_version", &first);
-    fprintf(out, "%d", JSON_SCHEMA_VERSION);
-    json_key(out, "kb", &first);
-    json_kb(out, db);
+    json_begin(out, db, &first);
     json_key(out, "entries", &first);
     fputc('[', out);
     return ferror(out) ? -1 : 0;

@@ -271,6 +271,16 @@ static void test_normalise(void)
         kb_buf_release(&m_);                                                                       \
     } while (0)
 
+static void test_lists(void)
+{
+    CHECK(kb_list_contains("m365, exchange", "exchange"));
+    CHECK(kb_list_contains("a,b ,  c", "b"));
+    CHECK(!kb_list_contains("gmail", "gmai"));
+    CHECK(!kb_list_contains("", "x"));
+    CHECK(!kb_list_contains(NULL, "x"));
+    CHECK(!kb_list_contains("a,,b", ""));
+}
+
 static void test_mask(void)
 {
     CHECK_MASK("C: AUTH PLAIN AHVzZXIAcGFzcw==", "C: AUTH PLAIN ***");
@@ -376,6 +386,7 @@ int main(void)
     test_literal_find_matches_pcre2();
     test_normalise();
     test_mask();
+    test_lists();
     test_facts();
     return check_report("test_text");
 }
