@@ -1,7 +1,8 @@
 /*
- * scan.c - finds the articles: every *.md below KB_DIR (hidden entries and the top-level
- * README.md skipped, symlinked directories not followed), sorted by '/'-separated relative
- * path in byte order, each read whole into a capped growable buffer. Also the build hash.
+ * scan.c - finds the articles: every *.md below KB_DIR (hidden folders, editors' lock files and
+ * the top-level README.md skipped, symlinked directories not followed), sorted by
+ * '/'-separated relative path in byte order, each read whole into a capped growable buffer.
+ * Also the build hash.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -75,7 +76,9 @@ static enum kb_status scan_dir(const char *root, const char *rel, struct kbc_fil
     struct dirent *de;
     while ((de = readdir(dir)) != NULL) {
         const char *name = de->d_name;
-        if (name[0] == '.')
+        /* "." and "..", hidden folders (.git) and editors' lock files (.#x.md) are not
+         * articles; "..md", tldr's page for the "." command, is. */
+        if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strncmp(name, ".#", 2) == 0)
             continue;
         if (!rel[0] && strcmp(name, "README.md") == 0)
             continue;
@@ -90,6 +93,11 @@ static enum kb_status scan_dir(const char *root, const char *rel, struct kbc_fil
         /* lstat, so a symlinked directory is seen as a link and not followed (no loops); a
          * symlink to a file is read like the file, a dangling one fails later as unreadable. */
         int is_dir = lstat(child_path, &st) == 0 && S_ISDIR(st.st_mode);
+        if (is_dir && name[0] == '.') {
+            free(child_rel);
+            free(child_path);
+            continue;
+        }
         if (is_dir) {
             char **items = kbc_grow(stack->items, &stack->alloc, stack->count, sizeof *items);
             if (!items) {

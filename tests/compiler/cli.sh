@@ -49,5 +49,16 @@ expect_grep " -> $WORK/x.db" "$WORK/err" "summary names the output"
 expect_rc 0 $? "--quiet"
 grep -q "kb-compile:" "$WORK/err" && fail "--quiet still printed a summary"
 [ -f "$WORK/y.db" ] || fail "no database written"
+# Which files are articles: "..md" (tldr's page for the "." command) is; hidden folders and
+# editors' lock files are not.
+mkdir -p "$WORK/names/.git" "$WORK/names/sub"
+printf '# dot\n\nThe . command.\n' >"$WORK/names/..md"
+printf '# hidden\n\nnot an article\n' >"$WORK/names/.git/x.md"
+printf '# lock\n\nnot an article\n' >"$WORK/names/sub/.#draft.md"
+printf '# ok\n\nan article\n' >"$WORK/names/sub/ok.md"
+"$KBC" "$WORK/names" -o "$WORK/names.db" 2>"$WORK/err"
+expect_rc 0 $? "file names"
+expect_grep "kb-compile: 2 articles, 2 entries" "$WORK/err" "..md compiled, .git and .# skipped"
+
 no_temp_files "$WORK"
 finish
