@@ -142,7 +142,12 @@ static const char other_program_pattern[] =
     "Retrying \\(Retry|docker|kubectl|github\\.com|gitlab|fatal: Authentication failed|"
     "ldap|kafka|amqp|rabbitmq|elasticsearch|registry\\.npmjs|fatal: unable to access|"
     "HTTP/[12](?:\\.[01])?|HTTPS? ERROR|Proxy-Authenticate|WEBALERT|urlopen|urllib3?|"
-    "requests\\.exceptions|HttpClient|HttpURLConnection)\\b|"
+    "requests\\.exceptions|HttpClient|HttpURLConnection|status ?code|grpc|netty|pypi|"
+    "Could not fetch URL|Cannot fetch index|curl https?://\\S+|"
+    /* REST APIs of mail services are HTTP, not SMTP: api.sendgrid.com, api.mailgun.net */
+    "api\\.[a-z0-9-]+\\.(?:com|net|io))\\b|"
+    /* curl's progress table */
+    "% Received % Xferd|"
     /* mail reading, not sending, in any library's spelling: imaplib, imap_tools, node-imap,
      * ImapResponseParser, poplib, POP3Client */
     "imap|pop3|poplib|"
@@ -325,6 +330,11 @@ done:
     if (status != KB_OK)
         kb_facts_release(f);
     return status;
+}
+
+pcre2_code *kb_facts_other_program_code(void)
+{
+    return compile(other_program_pattern);
 }
 
 const char *kb_context_str(int mail_context)

@@ -4,6 +4,7 @@
 #ifndef KB_INTERNAL_H
 #define KB_INTERNAL_H
 
+#include <pcre2.h>
 #include <sqlite3.h>
 #include <stdint.h>
 
@@ -47,5 +48,9 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
 /* Extracts facts from normalised text; strings in facts are heap copies (secrets masked). */
 enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *facts);
 void kb_facts_release(struct kb_facts *facts);
+
+/* The pattern that tells another program's text (a database, an HTTP client, IMAP...), for
+ * checking single evidence lines. Caller frees with pcre2_code_free; NULL when out of memory. */
+pcre2_code *kb_facts_other_program_code(void);
 
 #endif

@@ -96,6 +96,7 @@ struct query {
     size_t cand_count, cand_alloc;
     pcre2_match_context *mctx;
     pcre2_match_data *mdata;
+    pcre2_code *other_re; /* kb_facts_other_program_code, compiled when first needed */
     struct kb_error *err;
 };
 
@@ -432,6 +433,23 @@ static double effective_weight(const struct query *q, sqlite3_stmt *st, int *hal
     return weight;
 }
 
+/* In a text about mail, may the line at offset at still be another program's? A log of a
+ * Laravel app shows MAIL_HOST settings next to "SQLSTATE[HY000] [2002] Connection refused":
+ * generic signatures must not take that line for the mail server's refusal. */
+static int line_is_other_program(struct query *q, size_t at)
+{
+    if (!q->other_re && !(q->other_re = kb_facts_other_program_code()))
+        return 0;
+    size_t line = kb_norm_line_of(&q->norm, at);
+    size_t start = q->norm.line_start[line];
+    size_t end = line + 1 < q->norm.line_count ? q->norm.line_start[line + 1] : q->norm.len;
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    int rc =
+        md ? pcre2_match(q->other_re, (PCRE2_SPTR)q->norm.text, end, start, 0, md, q->mctx) : -1;
+    pcre2_match_data_free(md);
+    return rc >= 0;
+}
+
 /* Adds the match at offset at of the signature loaded in db->sig_by_id to its entry; re (may
  * be NULL for a literal) and q->mdata give its captures. */
 static enum kb_status record_hit(struct query *q, size_t at, const pcre2_code *re)
@@ -441,6 +459,9 @@ static enum kb_status record_hit(struct query *q, size_t at, const pcre2_code *r
     double weight = effective_weight(q, st, &halved);
     const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);
     if (weight <= 0 || !source)
+        return KB_OK;
+    if (sqlite3_column_int(st, SIG_CONTEXT) != KB_CONTEXT_ANY
+        && q->facts.mail_context == KB_CONTEXT_IS_MAIL && line_is_other_program(q, at))
         return KB_OK;
     const char *path = (const char *)sqlite3_column_text(st, SIG_PATH);
     int context = sqlite3_column_int(st, SIG_CONTEXT);
@@ -696,13 +717,24 @@ static int is_stack_frame(const char *s, size_t n)
     return n >= 4 && memcmp(s, "... ", 4) == 0 && n < 24;
 }
 
-/* Blanks the stack-frame lines of the prepared copy of the normalised text (same offsets). */
-static void blank_stack_frames(const struct kb_norm *norm, char *prepared)
+/* Is this line a setting ("MAIL_HOST=smtp.example.com", an .env or shell assignment)?
+ * Pasted configuration says what was set up, not what went wrong. */
+static int is_setting(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && ((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+        i++;
+    return i >= 2 && i < n && s[i] == '=' && s[0] >= 'A' && s[0] <= 'Z';
+}
+
+/* Blanks the lines of the prepared copy of the normalised text (same offsets) that are not
+ * error text: stack frames and settings. */
+static void blank_non_error_lines(const struct kb_norm *norm, char *prepared)
 {
     for (size_t i = 0; i < norm->line_count; i++) {
         size_t s = norm->line_start[i];
         size_t e = i + 1 < norm->line_count ? norm->line_start[i + 1] - 1 : norm->len;
-        if (is_stack_frame(norm->text + s, e - s))
+        if (is_stack_frame(norm->text + s, e - s) || is_setting(norm->text + s, e - s))
             memset(prepared + s, ' ', e - s);
     }
 }
@@ -778,7 +810,7 @@ static enum kb_status run_fulltext(struct query *q, size_t want)
     for (size_t i = 0; i < prepared.len; i++)
         if (prepared.data[i] >= 'A' && prepared.data[i] <= 'Z')
             prepared.data[i] = (char)(prepared.data[i] + 32);
-    blank_stack_frames(&q->norm, prepared.data);
+    blank_non_error_lines(&q->norm, prepared.data);
     if ((status = fts_terms(q, prepared.data, prepared.len, &terms, &nterms)) != KB_OK)
         goto done;
     /* Specific: in at most 5% of the entries (at least one entry, of course). Common: in more
@@ -1146,6 +1178,7 @@ done:
     kb_facts_release(&q.facts);
     pcre2_match_context_free(q.mctx);
     pcre2_match_data_free(q.mdata);
+    pcre2_code_free(q.other_re);
     if (st != KB_OK) {
         kb_result_free(r);
         return st;

@@ -362,6 +362,18 @@ static void test_facts(void)
     CHECK(f.mail_context == KB_CONTEXT_IS_MAIL);
     kb_facts_release(&f);
 
+    const char *other[] = {
+        "Could not fetch URL https://pypi.python.org/simple/x/: certificate verify failed",
+        "io.grpc.netty.shaded.io.netty.channel.AbstractChannel$AnnotatedConnectException: "
+        "Connection refused",
+        "Request returned status Code 401 Body: {\"errors\": []}",
+        "curl https://example.org/x > x\ncurl: (60) SSL certificate problem"};
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+        f = facts_of(other[i]);
+        CHECK(f.mail_context == KB_CONTEXT_IS_OTHER);
+        kb_facts_release(&f);
+    }
+
     f = facts_of("psql: error: connection to server at \"localhost\", port 5432 failed");
     CHECK(f.mail_context == KB_CONTEXT_IS_OTHER);
     kb_facts_release(&f);
