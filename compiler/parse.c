@@ -884,6 +884,58 @@ static enum kb_status scan_placeholders(struct parse *p, struct kbc_entry *e, si
     return status;
 }
 
+static int is_example_node(cmark_node *n)
+{
+    const char *info =
+        cmark_node_get_type(n) == CMARK_NODE_CODE_BLOCK ? cmark_node_get_fence_info(n) : NULL;
+    return info && strcmp(info, "kb-example") == 0;
+}
+
+/* Where an example block was, to put it back after the parts without examples are rendered. */
+struct detached {
+    cmark_node *node, *prev, *parent;
+};
+
+/* Takes the section's example blocks out of the tree (in document order into *out). */
+static enum kb_status detach_examples(const struct section *s, struct detached **out, size_t *count)
+{
+    size_t n = 0, alloc = 0;
+    struct detached *v = NULL;
+    for (cmark_node *node = cmark_node_next(s->heading); node && node != s->end;) {
+        cmark_node *next = cmark_node_next(node);
+        if (is_example_node(node)) {
+            struct detached *grown = kbc_grow(v, &alloc, n, sizeof *v);
+            if (!grown) {
+                free(v);
+                return KB_ERR_NOMEM;
+            }
+            v = grown;
+            v[n].node = node;
+            v[n].prev = cmark_node_previous(node);
+            v[n].parent = cmark_node_parent(node);
+            n++;
+            cmark_node_unlink(node);
+        }
+        node = next;
+    }
+    *out = v;
+    *count = n;
+    return KB_OK;
+}
+
+/* Puts detached examples back where they were, shown as plain code blocks from now on. */
+static void reattach_examples(struct detached *v, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (v[i].prev)
+            cmark_node_insert_after(v[i].prev, v[i].node);
+        else
+            cmark_node_prepend_child(v[i].parent, v[i].node);
+        cmark_node_set_fence_info(v[i].node, "");
+    }
+    free(v);
+}
+
 /* The level-3 parts of an entry: "Why it happens"/"Cause" and "Fix"/"Solution"/"How to fix". */
 static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const struct section *s)
 {
@@ -913,12 +965,18 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
                  "entry '%s' has no Fix section (a level-3 heading 'Fix', 'Solution' or 'How "
                  "to fix')",
                  e->id ? e->id : "");
-    if (why)
+    /* "Why it happens" and the fix are what the agent reads first: real error dumps placed
+     * at the end of an entry would bury them. The full entry (--show) keeps the examples. */
+    struct detached *examples = NULL;
+    size_t example_count = 0;
+    status = detach_examples(s, &examples, &example_count);
+    if (status == KB_OK && why)
         status =
             render_three(cmark_node_next(why), why_end, &e->why_text, &e->why_ansi, &e->why_md);
     if (status == KB_OK && fix)
         status = render_three(cmark_node_next(fix), s->end, &e->solution_text, &e->solution_ansi,
                               &e->solution_md);
+    reattach_examples(examples, example_count);
     struct kb_buf buf;
     kb_buf_init(&buf, 0);
     if (status == KB_OK)
@@ -988,14 +1046,15 @@ static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_bl
     return status;
 }
 
-/* Removes the metadata blocks from the AST so no rendering shows them; examples stay as
- * plain code blocks (they show what the error looks like). */
+/* Removes the metadata blocks from the AST so no rendering shows them; examples stay (the full
+ * entry shows them as plain code: what the error looks like), still marked kb-example until
+ * render_entry has rendered the parts that must not show them. */
 static void drop_kb_blocks(struct parse *p)
 {
     for (size_t i = 0; i < p->block_count; i++) {
         struct kb_block *b = &p->blocks[i];
         if (b->type == BLOCK_EXAMPLE)
-            cmark_node_set_fence_info(b->node, "");
+            cmark_node_set_fence_info(b->node, "kb-example");
         else
             cmark_node_free(b->node);
         b->node = NULL;
