@@ -71,68 +71,69 @@ static const char *const user_patterns[] = {
 struct needle {
     const char *text;
     const char *value;
+    int smtp_only; /* the library or text speaks SMTP only; others also do HTTP APIs or IMAP */
 };
 
 static const struct needle clients[] = {
-    {"PHPMailer", "PHPMailer"},
-    {"SMTP Error: Could not", "PHPMailer"},
-    {"SMTP connect() failed", "PHPMailer"},
-    {"Symfony\\Component\\Mailer", "Symfony Mailer"},
-    {"Symfony\\\\Component\\\\Mailer", "Symfony Mailer"},
-    {"Swift_TransportException", "SwiftMailer"},
-    {"Swift_", "SwiftMailer"},
-    {"Expected response code", "Symfony Mailer"},
-    {"nodemailer", "Nodemailer"},
-    {"Nodemailer", "Nodemailer"},
-    {"Invalid login:", "Nodemailer"},
-    {"Greeting never received", "Nodemailer"},
-    {"smtplib", "Python smtplib"},
-    {"SMTPAuthenticationError", "Python smtplib"},
-    {"SMTPServerDisconnected", "Python smtplib"},
-    {"SMTPRecipientsRefused", "Python smtplib"},
-    {"SMTPSenderRefused", "Python smtplib"},
-    {"SMTPDataError", "Python smtplib"},
-    {"SMTPNotSupportedError", "Python smtplib"},
-    {"javax.mail", "JavaMail"},
-    {"jakarta.mail", "Jakarta Mail"},
-    {"com.sun.mail", "JavaMail"},
-    {"MailKit", "MailKit"},
-    {"System.Net.Mail", ".NET SmtpClient"},
-    {"SmtpException", ".NET SmtpClient"},
-    {"net/smtp", "Go net/smtp"},
-    {"msmtp:", "msmtp"},
-    {"curl: (", "curl"},
-    {"Net::SMTP", "Ruby Net::SMTP"},
-    {"Net::OpenTimeout", "Ruby Net::SMTP"},
-    {"postfix/", "Postfix"},
-    {"swaks", "swaks"},
+    {"PHPMailer", "PHPMailer", 0},
+    {"SMTP Error: Could not", "PHPMailer", 1},
+    {"SMTP connect() failed", "PHPMailer", 1},
+    {"Symfony\\Component\\Mailer", "Symfony Mailer", 0},
+    {"Symfony\\\\Component\\\\Mailer", "Symfony Mailer", 0},
+    {"Swift_TransportException", "SwiftMailer", 0},
+    {"Swift_", "SwiftMailer", 0},
+    {"Expected response code", "Symfony Mailer", 1},
+    {"nodemailer", "Nodemailer", 0},
+    {"Nodemailer", "Nodemailer", 0},
+    {"Invalid login:", "Nodemailer", 1},
+    {"Greeting never received", "Nodemailer", 1},
+    {"smtplib", "Python smtplib", 1},
+    {"SMTPAuthenticationError", "Python smtplib", 1},
+    {"SMTPServerDisconnected", "Python smtplib", 1},
+    {"SMTPRecipientsRefused", "Python smtplib", 1},
+    {"SMTPSenderRefused", "Python smtplib", 1},
+    {"SMTPDataError", "Python smtplib", 1},
+    {"SMTPNotSupportedError", "Python smtplib", 1},
+    {"javax.mail", "JavaMail", 0},
+    {"jakarta.mail", "Jakarta Mail", 0},
+    {"com.sun.mail", "JavaMail", 0},
+    {"MailKit", "MailKit", 0},
+    {"System.Net.Mail", ".NET SmtpClient", 1},
+    {"SmtpException", ".NET SmtpClient", 1},
+    {"net/smtp", "Go net/smtp", 1},
+    {"msmtp:", "msmtp", 1},
+    {"curl: (", "curl", 0},
+    {"Net::SMTP", "Ruby Net::SMTP", 1},
+    {"Net::OpenTimeout", "Ruby Net::SMTP", 0},
+    {"postfix/", "Postfix", 1},
+    {"swaks", "swaks", 1},
 };
 
 static const struct needle providers[] = {
-    {"gsmtp", "gmail"},
-    {"smtp.gmail.com", "gmail"},
-    {"support.google.com/mail", "gmail"},
-    {"smtp-relay.gmail.com", "google-workspace"},
-    {"outlook.com", "m365"},
-    {"office365.com", "m365"},
-    {"aka.ms/smtp", "m365"},
-    {"Microsoft.Exchange", "exchange"},
-    {"amazonaws.com", "ses"},
-    {"Amazon SES", "ses"},
-    {"sendgrid", "sendgrid"},
-    {"mailgun", "mailgun"},
-    {"postmarkapp", "postmark"},
-    {"yahoo.com", "yahoo"},
-    {"zoho", "zoho"},
-    {"icloud.com", "icloud"},
-    {"postfix", "postfix"},
-    {"exim", "exim"},
+    {"gsmtp", "gmail", 0},
+    {"smtp.gmail.com", "gmail", 0},
+    {"support.google.com/mail", "gmail", 0},
+    {"smtp-relay.gmail.com", "google-workspace", 0},
+    {"outlook.com", "m365", 0},
+    {"office365.com", "m365", 0},
+    {"aka.ms/smtp", "m365", 0},
+    {"Microsoft.Exchange", "exchange", 0},
+    {"amazonaws.com", "ses", 0},
+    {"Amazon SES", "ses", 0},
+    {"sendgrid", "sendgrid", 0},
+    {"mailgun", "mailgun", 0},
+    {"postmarkapp", "postmark", 0},
+    {"yahoo.com", "yahoo", 0},
+    {"zoho", "zoho", 0},
+    {"icloud.com", "icloud", 0},
+    {"postfix", "postfix", 0},
+    {"exim", "exim", 0},
 };
 
 /* Text that shows the input is about sending mail (SMTP), beyond the reply/port/client facts. */
-static const char mail_word_pattern[] =
+static const char smtp_word_pattern[] =
     "(?i)(?<![a-z])smtp|\\b(?:EHLO|HELO|STARTTLS|RCPT TO|MAIL FROM|gsmtp|sendmail|postfix|exim|"
-    "mailer|MAIL_HOST|MAIL_PORT|mail server|mailserver|send(?:ing)? (?:an? )?e-?mail)\\b";
+    "MAIL_HOST|MAIL_PORT)\\b";
 
 /* Another program's error: databases, caches, package managers, version control, IMAP/POP3
  * mail reading (not sending), directory services. Checked only when nothing says SMTP. */
@@ -148,6 +149,13 @@ static const char other_program_pattern[] =
     "api\\.[a-z0-9-]+\\.(?:com|net|io))\\b|"
     /* curl's progress table */
     "% Received % Xferd|"
+    /* HTTP-only status codes of refused API calls (SMTP has no 401, 403, 407, 429; a 404 is
+     * more often an application's own wrapper around an SMTP error) and HTTP ports */
+    "(?i)(?:code|status)\\W{0,4}(?:401|403|407|429)\\b|"
+    "\\b(?:401|403|404|407|429) (?:Unauthorized|Forbidden|Not Found|Too Many Requests)\\b|"
+    "(?:\\bport\\W{0,3}|[a-z0-9]:)(?:443|8443|80|8080)\\b|"
+    /* POP3 replies, gRPC, Python package builds */
+    "(?m)(?:^|\\s)-ERR\\b|RPC failed|code=UNAVAILABLE|tcp_client_posix|setup\\.py|"
     /* mail reading, not sending, in any library's spelling: imaplib, imap_tools, node-imap,
      * ImapResponseParser, poplib, POP3Client */
     "imap|pop3|poplib|"
@@ -221,11 +229,12 @@ static int first_match(const char *regex, const struct kb_norm *norm, pcre2_matc
     return found;
 }
 
-static const char *find_needle(const struct kb_norm *norm, const struct needle *table, size_t n)
+static const struct needle *find_needle(const struct kb_norm *norm, const struct needle *table,
+                                        size_t n)
 {
     for (size_t i = 0; i < n; i++)
         if (strstr(norm->text, table[i].text))
-            return table[i].value;
+            return &table[i];
     return NULL;
 }
 
@@ -298,17 +307,20 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
         if (rc && !(f->stage = strdup(stages[i].stage)))
             goto done;
     }
-    const char *client = find_needle(norm, clients, sizeof clients / sizeof clients[0]);
-    const char *provider = find_needle(norm, providers, sizeof providers / sizeof providers[0]);
-    if ((client && !(f->client = strdup(client)))
-        || (provider && !(f->provider = strdup(provider))))
+    const struct needle *client = find_needle(norm, clients, sizeof clients / sizeof clients[0]);
+    const struct needle *provider =
+        find_needle(norm, providers, sizeof providers / sizeof providers[0]);
+    if ((client && !(f->client = strdup(client->value)))
+        || (provider && !(f->provider = strdup(provider->value))))
         goto done;
 
-    int mail_words = first_match(mail_word_pattern, norm, md, mc, NULL, NULL);
-    if (mail_words < 0)
+    /* SMTP itself decides; then another program's marks; then the weak cues (a mailer library
+     * name, the word "mail"): Nodemailer, Symfony Mailer or JavaMail also call HTTP APIs and
+     * read IMAP, and their name next to "Forbidden (code 401)" is not an SMTP problem. */
+    int smtp_words = first_match(smtp_word_pattern, norm, md, mc, NULL, NULL);
+    if (smtp_words < 0)
         goto done;
-    if (mail_words || smtp_reply || is_mail_port(f->port)
-        || (client && strcmp(client, "curl") != 0)) {
+    if (smtp_words || smtp_reply || is_mail_port(f->port) || (client && client->smtp_only)) {
         f->mail_context = KB_CONTEXT_IS_MAIL;
     } else {
         int other = first_match(other_program_pattern, norm, md, mc, NULL, NULL);
@@ -316,8 +328,9 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
         if (other < 0 || cue < 0)
             goto done;
         f->mail_context = other ? KB_CONTEXT_IS_OTHER
-                          : cue ? KB_CONTEXT_IS_MAIL
-                                : KB_CONTEXT_IS_UNKNOWN;
+                          : (cue || (client && strcmp(client->value, "curl") != 0))
+                              ? KB_CONTEXT_IS_MAIL
+                              : KB_CONTEXT_IS_UNKNOWN;
     }
     if (masked_copy(&f->host) != KB_OK || masked_copy(&f->user) != KB_OK)
         goto done;

@@ -255,8 +255,10 @@ static enum kb_status unescape_lines(const char *s, size_t n, struct kb_buf *tmp
         if (c == 'n') {
             st = line(tmp->data ? tmp->data : "", tmp->len, arg);
             kb_buf_reset(tmp);
-        } else if (c == 'r') {
-        } else if (c == 't') {
+        } else if (c == 'r' && j + 2 < n && s[j + 1] == '\\' && s[j + 2] == 'n') {
+            /* "\r\n": the line break follows */
+        } else if (c == 't' && (tmp->len == 0 || tmp->data[tmp->len - 1] == ' ')) {
+            /* "\n\tat Foo.bar(...)": an indenting tab; "C:\temp" is a path, kept below */
             st = kb_buf_append_char(tmp, ' ');
         } else if (c == '"' || c == '\'' || c == '/') {
             st = kb_buf_append_char(tmp, c);

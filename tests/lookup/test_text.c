@@ -244,6 +244,11 @@ static void test_normalise(void)
                "535 5.7.139 Authentication unsuccessful, the request did not meet the criteria t"
                "o be authenticated successfully.\nnext");
     CHECK_NORM("C:\\Users\\x", "C:\\Users\\x");
+    /* \r and \t are escapes only where JSON puts them, not inside Windows paths */
+    CHECK_NORM("C:\\Python37\\lib\\urllib\\request.py C:\\temp",
+               "C:\\Python37\\lib\\urllib\\request.py C:\\temp");
+    CHECK_NORM("{\"trace\": \"Error: x\\r\\n\\tat Foo.bar(Foo.java:1)\"}",
+               "{\"trace\": \"Error: x\nat Foo.bar(Foo.java:1)\"}");
     CHECK_NORM("", "");
     size_t lines = 0;
     char *n = normalised("abc\0def", 7, &lines);
@@ -367,7 +372,12 @@ static void test_facts(void)
         "io.grpc.netty.shaded.io.netty.channel.AbstractChannel$AnnotatedConnectException: "
         "Connection refused",
         "Request returned status Code 401 Body: {\"errors\": []}",
-        "curl https://example.org/x > x\ncurl: (60) SSL certificate problem"};
+        "curl https://example.org/x > x\ncurl: (60) SSL certificate problem",
+        /* a mailer library's name does not make an HTTP API's refusal an SMTP problem */
+        "[yii\\mail\\BaseMailer::send] Unable to send an email: Forbidden (code 401).",
+        "Error: getaddrinfo ENOTFOUND api.nodemailer.com api.nodemailer.com:443 (nodemailer)",
+        "S: -ERR Logon failure: unknown user name or bad password.",
+        "WARNING: RPC failed: Status{code=UNAVAILABLE, cause=java.net.ConnectException}"};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
         f = facts_of(other[i]);
         CHECK(f.mail_context == KB_CONTEXT_IS_OTHER);
