@@ -137,18 +137,9 @@ static int has_control_bytes(const char *s, size_t n)
     return 0;
 }
 
-enum kb_status kb_mask_secrets(const char *line, size_t len, struct kb_buf *out)
+enum kb_status kb_mask_clean_secrets(const char *s, size_t n, struct kb_buf *out)
 {
-    struct kb_buf clean;
-    kb_buf_init(&clean, 0);
     enum kb_status st = KB_OK;
-    const char *s = line;
-    size_t n = len;
-    if (has_control_bytes(line, len)) {
-        st = kb_clean_line(line, len, &clean);
-        s = clean.data ? clean.data : "";
-        n = clean.len;
-    }
     for (size_t i = 0; i < n && st == KB_OK;) {
         size_t hint = next_hint(s, n, i);
         if (hint > i) {
@@ -205,6 +196,18 @@ enum kb_status kb_mask_secrets(const char *line, size_t len, struct kb_buf *out)
             i++;
         }
     }
+    return st;
+}
+
+enum kb_status kb_mask_secrets(const char *line, size_t len, struct kb_buf *out)
+{
+    if (!has_control_bytes(line, len))
+        return kb_mask_clean_secrets(line, len, out);
+    struct kb_buf clean;
+    kb_buf_init(&clean, 0);
+    enum kb_status st = kb_clean_line(line, len, &clean);
+    if (st == KB_OK)
+        st = kb_mask_clean_secrets(clean.data ? clean.data : "", clean.len, out);
     kb_buf_release(&clean);
     return st;
 }

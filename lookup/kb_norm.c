@@ -341,8 +341,10 @@ static void scan_reply_state(const char *s, size_t n, char cont[4], char enhance
     cont[0] = '\0';
     enhanced[0] = '\0';
     for (size_t i = 0; i + 3 < n; i++) {
-        if ((i == 0 || !is_alnum((unsigned char)s[i - 1])) && s[i] >= '2' && s[i] <= '5'
-            && is_digit((unsigned char)s[i + 1]) && is_digit((unsigned char)s[i + 2])) {
+        if (s[i] < '2' || s[i] > '5')
+            continue; /* most bytes: no code can start here */
+        if ((i == 0 || !is_alnum((unsigned char)s[i - 1])) && is_digit((unsigned char)s[i + 1])
+            && is_digit((unsigned char)s[i + 2])) {
             if (s[i + 3] == '-'
                 && (i + 4 == n || is_digit((unsigned char)s[i + 4]) || s[i + 4] == ' '
                     || s[i + 4] == '"')) {
@@ -350,8 +352,8 @@ static void scan_reply_state(const char *s, size_t n, char cont[4], char enhance
                 cont[3] = '\0';
             }
         }
-        if ((i == 0 || !is_alnum((unsigned char)s[i - 1])) && s[i] >= '2' && s[i] <= '5'
-            && s[i + 1] == '.' && is_digit((unsigned char)s[i + 2])) {
+        if ((i == 0 || !is_alnum((unsigned char)s[i - 1])) && s[i + 1] == '.'
+            && is_digit((unsigned char)s[i + 2])) {
             size_t j = i + 2;
             while (j < n && is_digit((unsigned char)s[j]))
                 j++;
@@ -393,7 +395,7 @@ static enum kb_status add_logical_line(const char *line, size_t len, void *arg)
     /* Credentials are masked before anything reads the text, so no fact, capture or
      * full-text term can carry one out. */
     kb_buf_reset(&b->masked);
-    enum kb_status st = kb_mask_secrets(line, len, &b->masked);
+    enum kb_status st = kb_mask_clean_secrets(line, len, &b->masked);
     if (st != KB_OK)
         return st;
     const char *s = b->masked.data ? b->masked.data : "";
@@ -434,9 +436,11 @@ static enum kb_status add_logical_line(const char *line, size_t len, void *arg)
 static enum kb_status index_original_lines(struct kb_norm *n)
 {
     size_t count = 0;
-    for (size_t i = 0; i < n->input_len; i++)
-        if (n->input[i] == '\n')
-            count++;
+    const char *p = n->input, *end = n->input + n->input_len;
+    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+        count++;
+        p++;
+    }
     if (n->input_len && n->input[n->input_len - 1] != '\n')
         count++;
     n->orig_start = malloc((count + 1) * sizeof *n->orig_start);
@@ -444,9 +448,8 @@ static enum kb_status index_original_lines(struct kb_norm *n)
         return KB_ERR_NOMEM;
     size_t line = 0;
     n->orig_start[0] = 0;
-    for (size_t i = 0; i < n->input_len && line < count; i++)
-        if (n->input[i] == '\n')
-            n->orig_start[++line] = i + 1;
+    for (p = n->input; line + 1 < count && (p = memchr(p, '\n', (size_t)(end - p))) != NULL;)
+        n->orig_start[++line] = (size_t)(++p - n->input);
     n->orig_start[count] = n->input_len;
     n->orig_line_count = count;
     return KB_OK;

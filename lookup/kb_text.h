@@ -126,4 +126,8 @@ const char *kb_list_next(const char **cursor, size_t *len);
  * password=/pass:/secret= style assignments. Control bytes other than tab are dropped. */
 enum kb_status kb_mask_secrets(const char *line, size_t len, struct kb_buf *out);
 
+/* The same for a line that kb_clean_line has already cleaned (normalisation masks every line
+ * it builds and need not look for control bytes twice). */
+enum kb_status kb_mask_clean_secrets(const char *line, size_t len, struct kb_buf *out);
+
 #endif
