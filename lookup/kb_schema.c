@@ -74,6 +74,13 @@ static enum kb_status fail(sqlite3 *db, struct kb_error *err, const char *what)
     return KB_ERR_DB;
 }
 
+static enum kb_status out_of_memory(struct kb_error *err)
+{
+    err->status = KB_ERR_NOMEM;
+    snprintf(err->message, sizeof err->message, "out of memory");
+    return KB_ERR_NOMEM;
+}
+
 enum kb_status kb_schema_create(sqlite3 *db, struct kb_error *err)
 {
     if (sqlite3_exec(db, kb_schema_sql, NULL, NULL, NULL) != SQLITE_OK)
@@ -251,8 +258,7 @@ static enum kb_status reselect_anchors(sqlite3 *db, struct kb_error *err)
     }
     goto done;
 nomem:
-    status = err->status = KB_ERR_NOMEM;
-    snprintf(err->message, sizeof err->message, "out of memory");
+    status = out_of_memory(err);
 done:
     sqlite3_finalize(sel);
     sqlite3_finalize(upd);
@@ -339,8 +345,7 @@ static enum kb_status build_anchor_blob(sqlite3 *db, struct kb_error *err)
     status = store_blob(db, "anchors", blob, size, err);
     goto done;
 nomem:
-    status = err->status = KB_ERR_NOMEM;
-    snprintf(err->message, sizeof err->message, "out of memory");
+    status = out_of_memory(err);
 done:
     sqlite3_finalize(st);
     free(pairs);
@@ -400,8 +405,7 @@ static enum kb_status build_always_code(sqlite3 *db, struct kb_error *err)
     status = store_blob(db, "always_code", bytes, size, err);
     goto done;
 nomem:
-    status = err->status = KB_ERR_NOMEM;
-    snprintf(err->message, sizeof err->message, "out of memory");
+    status = out_of_memory(err);
 done:
     sqlite3_finalize(st);
     for (size_t i = 0; i < n; i++)

@@ -35,6 +35,15 @@ int print_list_begin_json(FILE *out, const struct kb_db *db);
 int print_list_item(FILE *out, const struct kb_entry *e, int json, int first);
 int print_list_end_json(FILE *out);
 
+/* The facts of a result worth showing, as label/value pairs (value NULL when not found);
+ * numbers are formatted into the caller's buffers. Returns the number of pairs (always 8). */
+struct fact_list {
+    const char *label[8];
+    const char *value[8];
+    char code[16], port[16];
+};
+size_t cli_fact_list(const struct kb_result *r, struct fact_list *out);
+
 /* JSON helpers shared by the printers. */
 void json_string(FILE *out, const char *s);
 

@@ -23,22 +23,13 @@ int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_res
         fputs("No matching knowledge-base entry.\n", out);
         return ferror(out) ? -1 : 0;
     }
-    const struct kb_facts *f = &r->facts;
+    struct fact_list facts;
+    size_t n = cli_fact_list(r, &facts);
     int any = 0;
-    if (f->reply_code)
-        fprintf(out, "%s reply `%d`", any++ ? "," : "**Found in the text:**", f->reply_code);
-    if (f->enhanced)
-        fprintf(out, "%s status `%s`", any++ ? "," : "**Found in the text:**", f->enhanced);
-    if (f->stage)
-        fprintf(out, "%s stage `%s`", any++ ? "," : "**Found in the text:**", f->stage);
-    if (f->host)
-        fprintf(out, "%s host `%s`", any++ ? "," : "**Found in the text:**", f->host);
-    if (f->port)
-        fprintf(out, "%s port `%d`", any++ ? "," : "**Found in the text:**", f->port);
-    if (f->user)
-        fprintf(out, "%s user `%s`", any++ ? "," : "**Found in the text:**", f->user);
-    if (f->client)
-        fprintf(out, "%s client %s", any++ ? "," : "**Found in the text:**", f->client);
+    for (size_t i = 0; i < n; i++)
+        if (facts.value[i])
+            fprintf(out, "%s %s `%s`", any++ ? "," : "**Found in the text:**", facts.label[i],
+                    facts.value[i]);
     if (any)
         fputs("\n\n", out);
     for (size_t i = 0; i < r->match_count; i++) {

@@ -54,24 +54,32 @@ static void print_indented(FILE *out, const char *text, const char *indent,
         fputc('\n', out);
 }
 
+size_t cli_fact_list(const struct kb_result *r, struct fact_list *out)
+{
+    static const char *const labels[] = {"reply", "status", "stage",  "host",
+                                         "port",  "user",   "client", "provider"};
+    const struct kb_facts *f = &r->facts;
+    snprintf(out->code, sizeof out->code, "%d", f->reply_code);
+    snprintf(out->port, sizeof out->port, "%d", f->port);
+    const char *values[] = {f->reply_code ? out->code : NULL, f->enhanced, f->stage,  f->host,
+                            f->port ? out->port : NULL,       f->user,     f->client, f->provider};
+    for (size_t i = 0; i < 8; i++) {
+        out->label[i] = labels[i];
+        out->value[i] = values[i];
+    }
+    return 8;
+}
+
 static void print_facts(FILE *out, const struct kb_result *r, const struct print_options *opt)
 {
-    const struct kb_facts *f = &r->facts;
-    char code[16] = "", port[16] = "";
-    if (f->reply_code)
-        snprintf(code, sizeof code, "%d", f->reply_code);
-    if (f->port)
-        snprintf(port, sizeof port, "%d", f->port);
-    const char *labels[] = {"reply", "status", "stage",  "host",
-                            "port",  "user",   "client", "provider"};
-    const char *values[] = {code[0] ? code : NULL, f->enhanced, f->stage,  f->host,
-                            port[0] ? port : NULL, f->user,     f->client, f->provider};
+    struct fact_list facts;
+    size_t n = cli_fact_list(r, &facts);
     int any = 0;
-    for (size_t i = 0; i < sizeof labels / sizeof labels[0]; i++) {
-        if (!values[i])
+    for (size_t i = 0; i < n; i++) {
+        if (!facts.value[i])
             continue;
-        fprintf(out, "%s%s%s %s%s%s", any ? "  " : "Found in your text: ", labels[i], sgr(opt, ""),
-                sgr(opt, VALUE), values[i], sgr(opt, RESET));
+        fprintf(out, "%s%s %s%s%s", any ? "  " : "Found in your text: ", facts.label[i],
+                sgr(opt, VALUE), facts.value[i], sgr(opt, RESET));
         any = 1;
     }
     if (any)
