@@ -156,6 +156,8 @@ static const char other_program_pattern[] =
     "(?:\\bport\\W{0,3}|[a-z0-9]:)(?:443|8443|80|8080)\\b|"
     /* POP3 replies, gRPC, Python package builds */
     "(?m)(?:^|\\s)-ERR\\b|RPC failed|code=UNAVAILABLE|tcp_client_posix|setup\\.py|"
+    /* node-fetch and webhooks: HTTPS calls */
+    "FetchError|request to https?://|webhook|"
     /* mail reading, not sending, in any library's spelling: imaplib, imap_tools, node-imap,
      * ImapResponseParser, poplib, POP3Client */
     "imap|pop3|poplib|"

@@ -377,7 +377,9 @@ static void test_facts(void)
         "[yii\\mail\\BaseMailer::send] Unable to send an email: Forbidden (code 401).",
         "Error: getaddrinfo ENOTFOUND api.nodemailer.com api.nodemailer.com:443 (nodemailer)",
         "S: -ERR Logon failure: unknown user name or bad password.",
-        "WARNING: RPC failed: Status{code=UNAVAILABLE, cause=java.net.ConnectException}"};
+        "WARNING: RPC failed: Status{code=UNAVAILABLE, cause=java.net.ConnectException}",
+        "FetchError: request to https://example.org/api failed, reason: self signed certificate",
+        "error: self signed certificate in webhook notification"};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
         f = facts_of(other[i]);
         CHECK(f.mail_context == KB_CONTEXT_IS_OTHER);
