@@ -168,7 +168,8 @@ static const char other_program_pattern[] =
     "(?:port\\s*:?\\s*|:)(?:5432|3306|6379|27017|1433|9200|5672|11211)\\b";
 
 /* A weak cue that still says "mail": email, e-mail, mailer, send_mail, gmail... */
-static const char mail_cue_pattern[] = "(?i)mail";
+/* stream_socket_enable_crypto is PHP's STARTTLS, which PHP mailers call */
+static const char mail_cue_pattern[] = "(?i)mail|stream_socket_enable_crypto";
 
 struct stage_rule {
     const char *stage;

@@ -363,6 +363,10 @@ static void test_facts(void)
     CHECK(f.mail_context == KB_CONTEXT_IS_UNKNOWN);
     kb_facts_release(&f);
 
+    f = facts_of("stream_socket_enable_crypto(): SSL operation failed with code 1.");
+    CHECK(f.mail_context == KB_CONTEXT_IS_MAIL);
+    kb_facts_release(&f);
+
     f = facts_of("Endpoint: admin/send-email\nInfo: self-signed certificate");
     CHECK(f.mail_context == KB_CONTEXT_IS_MAIL);
     kb_facts_release(&f);
