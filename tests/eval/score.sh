@@ -1,11 +1,11 @@
 #!/bin/sh
 # Accuracy of the shipped KB, scored by ../shared/eval/score as a chatbot would run it.
 #   dev:      the shared development set, with the bar of the KB issue;
-#   holdout, blind*: tests/eval/{holdout,blind,blind2,blind3}-*.jsonl, real pastes collected by people who
+#   holdout, blind*: tests/eval/{holdout,blind,blind2,blind3,blind4}-*.jsonl, real pastes collected by people who
 #             never saw the KB (sources in each line), as guards against writing for the dev
 #             set. Both were blind when first scored; the figures then are in the commit log.
 # Skipped (exit 77) where ../shared is absent, e.g. on a fresh clone.
-# Usage: score.sh dev|holdout|blind|blind2|blind3 SOURCE_DIR PATH/TO/kb-lookup
+# Usage: score.sh dev|holdout|blind|blind2|blind3|blind4 SOURCE_DIR PATH/TO/kb-lookup
 set -eu
 set_name="$1"
 shift
