@@ -6,9 +6,17 @@
  * never prints and never exits: every function returns an enum kb_status and, on failure, fills
  * the caller-owned struct kb_error with a one-line message. Printing is the programs' job.
  *
- * Pipeline of one query (kb_query_run):
- *   raw bytes -> normalise (kb_text.h) -> facts -> literal prefilter -> signatures (PCRE2)
- *   -> full-text fallback (FTS5 BM25) -> merged, ranked, confidence-classed matches.
+ * Pipeline of one query (kb_query_run), one stage a file, data flowing one way:
+ *   raw bytes
+ *   -> normalise       kb_norm.c        wrappers, escapes, ANSI, log prefixes, reply folding
+ *   -> mask            kb_mask.c        secrets out, before anything can echo them
+ *   -> facts           kb_facts.c       codes, stage, host/port/user, client, provider, context
+ *   -> signatures      kb_signatures.c  literal prefilter + PCRE2 near each anchor
+ *   -> full text       kb_fulltext.c    FTS5 BM25 over the rarest known terms
+ *   -> rank            kb_rank.c        merged, ordered, confidence-classed matches
+ *   -> struct kb_result
+ * kb_query.c drives the stages (kb_query.h holds the state they share); kb_db.c opens and
+ * checks a database whose format kb_schema.c defines once.
  */
 #ifndef KB_H
 #define KB_H

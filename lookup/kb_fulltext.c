@@ -1,0 +1,366 @@
+/*
+ * kb_fulltext.c - evidence from the full-text index: FTS5 BM25 over a few of the rarest
+ * terms of the text that the KB knows (never FTS5 syntax: every term is quoted), with stack
+ * frames and settings lines left out. It answers where no signature gives a likely answer.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_query.h"
+
+/* How many of the text's rarest known terms make the query, and how many distinct words of a
+ * huge log are looked up at most. */
+#define FTS_TERMS 10
+#define FTS_MAX_DISTINCT 2000
+
+struct u64s {
+    uint64_t *v;
+    size_t n, alloc;
+};
+
+static int collect_hash(uint64_t hash, void *arg)
+{
+    struct u64s *a = arg;
+    if (kb_grow((void **)&a->v, &a->alloc, a->n + 1, sizeof *a->v))
+        return -1;
+    a->v[a->n++] = hash;
+    return 0;
+}
+
+struct term {
+    char *text;
+    long df;
+    size_t first; /* order of appearance, for stable ties */
+};
+
+static int is_term_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+}
+
+static int useful_term(const char *t, size_t len)
+{
+    /* English glue, and the boilerplate of stack traces that KB examples share with every
+     * other program's traceback */
+    static const char *const stop[] = {
+        "the",       "and",       "for",    "you",    "your",  "this",         "that",
+        "with",      "are",       "was",    "not",    "but",   "have",         "has",
+        "from",      "use",       "can",    "please", "more",  "information",  "error",
+        "were",      "traceback", "recent", "call",   "last",  "most",         "file",
+        "line",      "lib",       "usr",    "local",  "site",  "packages",     "python",
+        "module",    "self",      "raise",  "return", "frame", "frames",       "additional",
+        "displayed", "java",      "lang",   "org",    "com",   "sun",          "reflect",
+        "invoke",    "native",    "method", "thread", "main",  "node_modules", "dist",
+        "src",       "app",       "var",    "www",    "html",  "index"};
+    if (len < 3 || len > 40)
+        return 0;
+    size_t digits = 0, alpha = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (t[i] >= '0' && t[i] <= '9')
+            digits++;
+        else if (t[i] != '_')
+            alpha++;
+    }
+    if (digits == len)
+        return len == 3 && t[0] >= '2' && t[0] <= '5'; /* reply codes, not numbers */
+    if (digits && alpha && len >= 10)
+        return 0; /* ids, hashes, queue ids */
+    for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
+        if (strlen(stop[i]) == len && memcmp(stop[i], t, len) == 0)
+            return 0;
+    return 1;
+}
+
+static int cmp_term(const void *a, const void *b)
+{
+    const struct term *x = a, *y = b;
+    if (x->df != y->df)
+        return x->df < y->df ? -1 : 1;
+    return (x->first > y->first) - (x->first < y->first);
+}
+
+static void terms_free(struct term *terms, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(terms[i].text);
+    free(terms);
+}
+
+/* The distinct useful words of the text that the KB knows, rarest first. */
+static enum kb_status fts_terms(struct kb_query *q, const char *text, size_t len, struct term **out,
+                                size_t *count)
+{
+    struct term *terms = NULL;
+    size_t n = 0, alloc = 0, looked_up = 0;
+    struct u64s seen = {0};
+    enum kb_status status = KB_OK;
+    for (size_t i = 0; i < len && looked_up < FTS_MAX_DISTINCT;) {
+        if (!is_term_char((unsigned char)text[i])) {
+            i++;
+            continue;
+        }
+        size_t s = i;
+        while (i < len && is_term_char((unsigned char)text[i]))
+            i++;
+        if (!useful_term(text + s, i - s))
+            continue;
+        uint64_t h = kb_token_hash(text + s, i - s);
+        int dup = 0;
+        for (size_t k = 0; k < seen.n && !dup; k++)
+            dup = seen.v[k] == h;
+        if (dup)
+            continue;
+        if (collect_hash(h, &seen)) {
+            status = kb_query_nomem(q);
+            break;
+        }
+        looked_up++;
+        sqlite3_stmt *st = q->db->term_df;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, text + s, (int)(i - s), SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        long df = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
+        sqlite3_reset(st);
+        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+            status = kb_fail_sql(q->db, q->err, "cannot read term statistics");
+            break;
+        }
+        if (df <= 0)
+            continue; /* words the KB has never seen say nothing about its entries */
+        if (kb_grow((void **)&terms, &alloc, n + 1, sizeof *terms)
+            || !(terms[n].text = kb_strndup(text + s, i - s))) {
+            status = kb_query_nomem(q);
+            break;
+        }
+        terms[n].df = df;
+        terms[n].first = n;
+        n++;
+    }
+    free(seen.v);
+    if (status != KB_OK) {
+        terms_free(terms, n);
+        return status;
+    }
+    if (n)
+        qsort(terms, n, sizeof *terms, cmp_term);
+    *out = terms;
+    *count = n;
+    return KB_OK;
+}
+
+/* Is this line a stack frame ("at Foo.bar(Foo.java:12)", 'File "x.py", line 3', "#2 /x.php")?
+ * Frames name the program's own code: they match nothing in the KB but the frames of other
+ * examples, so they are kept out of full-text queries. */
+static int is_stack_frame(const char *s, size_t n)
+{
+    while (n && (*s == ' ' || *s == '\t')) {
+        s++;
+        n--;
+    }
+    if (n >= 3 && memcmp(s, "at ", 3) == 0)
+        return memchr(s, '(', n) != NULL || memchr(s, '/', n) != NULL || memchr(s, '\\', n) != NULL;
+    if (n >= 6 && memcmp(s, "File \"", 6) == 0)
+        return 1;
+    if (n >= 2 && s[0] == '#' && s[1] >= '0' && s[1] <= '9')
+        return 1;
+    if (n >= 9 && memcmp(s, "Traceback", 9) == 0)
+        return 1;
+    return n >= 4 && memcmp(s, "... ", 4) == 0 && n < 24;
+}
+
+/* Is this line a setting ("MAIL_HOST=smtp.example.com", an .env or shell assignment)?
+ * Pasted configuration says what was set up, not what went wrong. */
+static int is_setting(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && ((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
+        i++;
+    return i >= 2 && i < n && s[i] == '=' && s[0] >= 'A' && s[0] <= 'Z';
+}
+
+/* Blanks the lines of the prepared copy of the normalised text (same offsets) that are not
+ * error text: stack frames and settings. */
+static void blank_non_error_lines(const struct kb_norm *norm, char *prepared)
+{
+    for (size_t i = 0; i < norm->line_count; i++) {
+        size_t s = norm->line_start[i];
+        size_t e = i + 1 < norm->line_count ? norm->line_start[i + 1] - 1 : norm->len;
+        if (is_stack_frame(norm->text + s, e - s) || is_setting(norm->text + s, e - s))
+            memset(prepared + s, ' ', e - s);
+    }
+}
+
+/* The first normalised line holding term as a whole word of the prepared text. */
+static int line_with_term(const char *text, size_t len, const char *term, size_t *off)
+{
+    size_t tl = strlen(term);
+    for (const char *p = text; (size_t)(p - text) + tl <= len;) {
+        const char *hit = strstr(p, term);
+        if (!hit)
+            return 0;
+        size_t at = (size_t)(hit - text);
+        if ((at == 0 || !is_term_char((unsigned char)text[at - 1]))
+            && (at + tl == len || !is_term_char((unsigned char)text[at + tl]))) {
+            *off = at;
+            return 1;
+        }
+        p = hit + 1;
+    }
+    return 0;
+}
+
+/* Is a full-text result worth reporting? It needs several of the rarest words of the text to
+ * agree, and specific ones among them: common words ("failed", "send", "because") shared with
+ * many entries say nothing about which one applies, and one rare word alone ("chain" from a
+ * stack trace) is a coincidence unless a larger set agrees with it. In a KB whose signatures
+ * describe the errors (a mail KB), text that no signature knows is rarely about any of its
+ * entries: measured on 405 real pastes, the looser rule answered 1 correctly and 4 wrongly
+ * (3 of them on other programs' errors), so there the bar is higher. */
+static int fulltext_evidence_enough(const struct kb_db *db, size_t matched, size_t specific,
+                                    size_t used, double coverage)
+{
+    if (db->fulltext_needs_mail)
+        return specific >= 3 && coverage >= 0.6;
+    return matched >= 2 && coverage >= 0.3
+           && (specific >= 2 || (specific == 1 && used >= 4 && coverage >= 0.5));
+}
+
+/* FTS5 auxiliary function kb_matched(entry_fts): a bit mask of the query's phrases that occur
+ * in the current row (phrase i -> bit i, up to 64 phrases). It gives each result's coverage in
+ * the same pass as BM25, instead of one more query per term and result. */
+static void fts_matched_phrases(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_context *out,
+                                int argc, sqlite3_value **argv)
+{
+    (void)argc;
+    (void)argv;
+    sqlite3_int64 mask = 0;
+    int phrases = api->xPhraseCount(ctx);
+    for (int i = 0; i < phrases && i < 63; i++) {
+        Fts5PhraseIter iter;
+        int column = -1, offset = -1;
+        if (api->xPhraseFirst(ctx, i, &iter, &column, &offset) == SQLITE_OK && column >= 0)
+            mask |= (sqlite3_int64)1 << i;
+    }
+    sqlite3_result_int64(out, mask);
+}
+
+/* Registers kb_matched on the connection once. */
+static enum kb_status register_fts_function(struct kb_db *db, struct kb_error *err)
+{
+    if (db->fts_function_ready)
+        return KB_OK;
+    fts5_api *api = NULL;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->sql, "SELECT fts5(?1)", -1, &st, NULL) == SQLITE_OK) {
+        sqlite3_bind_pointer(st, 1, (void *)&api, "fts5_api_ptr", NULL);
+        sqlite3_step(st);
+    }
+    sqlite3_finalize(st);
+    if (!api || api->iVersion < 2
+        || api->xCreateFunction(api, "kb_matched", NULL, fts_matched_phrases, NULL) != SQLITE_OK)
+        return kb_fail(err, KB_ERR_DB, "this SQLite has no usable FTS5 module");
+    db->fts_function_ready = 1;
+    return KB_OK;
+}
+
+enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
+{
+    struct kb_buf prepared, query;
+    kb_buf_init(&prepared, 0);
+    kb_buf_init(&query, 0);
+    struct term *terms = NULL;
+    size_t nterms = 0;
+    sqlite3_stmt *search = NULL;
+    enum kb_status status = kb_fts_prepare(q->norm.text, q->norm.len, &prepared);
+    if (status != KB_OK)
+        goto done;
+    for (size_t i = 0; i < prepared.len; i++)
+        if (prepared.data[i] >= 'A' && prepared.data[i] <= 'Z')
+            prepared.data[i] = (char)(prepared.data[i] + 32);
+    blank_non_error_lines(&q->norm, prepared.data);
+    if ((status = fts_terms(q, prepared.data, prepared.len, &terms, &nterms)) != KB_OK)
+        goto done;
+    /* Specific: in at most 5% of the entries (at least one entry, of course). Common: in more
+     * than 10% (and 50) of them; such a term adds little to BM25 and makes it score thousands
+     * of rows of a large KB, so it is left out of the query. */
+    long specific_df = q->db->entry_count / 20 > 1 ? q->db->entry_count / 20 : 1;
+    long common_df = q->db->entry_count / 10 > 50 ? q->db->entry_count / 10 : 50;
+    size_t used = 0;
+    while (used < nterms && used < FTS_TERMS && terms[used].df <= common_df)
+        used++;
+    if (used < 2)
+        goto done; /* one shared word is not evidence */
+    if ((status = register_fts_function(q->db, q->err)) != KB_OK)
+        goto done;
+    for (size_t i = 0; i < used && status == KB_OK; i++)
+        status = kb_buf_printf(&query, "%s\"%s\"", i ? " OR " : "", terms[i].text);
+    if (status != KB_OK)
+        goto done;
+    if (sqlite3_prepare_v2(q->db->sql,
+                           "SELECT rowid, bm25(entry_fts, 4.0, 1.0, 2.0, 2.0) AS r, "
+                           "kb_matched(entry_fts) FROM entry_fts "
+                           "WHERE entry_fts MATCH ?1 ORDER BY r LIMIT ?2",
+                           -1, &search, NULL)
+        != SQLITE_OK) {
+        status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
+        goto done;
+    }
+    sqlite3_bind_text(search, 1, query.data, (int)query.len, SQLITE_STATIC);
+    sqlite3_bind_int64(search, 2, (sqlite3_int64)want * 2);
+    int rc;
+    while ((rc = sqlite3_step(search)) == SQLITE_ROW) {
+        long long rowid = sqlite3_column_int64(search, 0);
+        double bm25 = sqlite3_column_double(search, 1);
+        sqlite3_uint64 mask = (sqlite3_uint64)sqlite3_column_int64(search, 2);
+        size_t matched = 0, specific = 0;
+        struct kb_buf which;
+        kb_buf_init(&which, 0);
+        size_t lines[3];
+        size_t nlines = 0;
+        for (size_t i = 0; i < used; i++) {
+            if (mask & ((sqlite3_uint64)1 << i)) {
+                matched++;
+                specific += terms[i].df <= specific_df;
+                kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
+                size_t off;
+                if (nlines < 3 && line_with_term(prepared.data, prepared.len, terms[i].text, &off))
+                    lines[nlines++] = kb_norm_line_of(&q->norm, off);
+            }
+        }
+        double coverage = (double)matched / (double)used;
+        /* A weak answer still needs several of the rarest words of the text to agree, and
+         * specific ones among them: common words ("failed", "send", "because") shared with many
+         * entries say nothing about which one applies, and one rare word alone ("chain" from a
+         * stack trace) is a coincidence unless a larger set of terms agrees with it. */
+        if (fulltext_evidence_enough(q->db, matched, specific, used, coverage)) {
+            struct kb_candidate *c = kb_candidate_for(q, rowid, KB_VIA_FULLTEXT);
+            if (!c) {
+                kb_buf_release(&which);
+                status = kb_query_nomem(q);
+                goto done;
+            }
+            if (c->via == KB_VIA_FULLTEXT && c->score == 0) {
+                c->score = coverage;
+                c->bm25 = bm25;
+                c->fts_explain = kb_format("full-text: %zu of %zu rarest known terms matched "
+                                           "(%s); bm25 %.2f",
+                                           matched, used, which.data ? which.data : "", bm25);
+                for (size_t k = 0; k < nlines; k++)
+                    if (!kb_grow((void **)&c->lines, &c->line_alloc, c->line_count + 1,
+                                 sizeof *c->lines))
+                        c->lines[c->line_count++] = lines[k];
+            }
+        }
+        kb_buf_release(&which);
+    }
+    if (rc != SQLITE_DONE)
+        status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
+done:
+    sqlite3_finalize(search);
+    terms_free(terms, nterms);
+    kb_buf_release(&prepared);
+    kb_buf_release(&query);
+    return status;
+}
+
+/* ---- ranking and results ----------------------------------------------------------------- */

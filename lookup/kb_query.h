@@ -1,0 +1,85 @@
+/*
+ * kb_query.h - the state of one query as it flows through libkb's stages; internal, not part
+ * of the public API. kb_query.c drives the stages in the order kb.h describes:
+ *
+ *   kb_norm.c        raw bytes -> matchable lines (secrets masked by kb_mask.c)
+ *   kb_facts.c       codes, stage, host/port/user, client, provider, mail context
+ *   kb_signatures.c  evidence from signatures: literal prefilter + PCRE2 near each anchor
+ *   kb_fulltext.c    evidence from the full-text index (FTS5 BM25) and harvested codes
+ *   kb_rank.c        candidates merged, ordered and turned into struct kb_result
+ *
+ * Each evidence stage adds to the candidates (one per entry); none of them knows which
+ * cause an entry describes.
+ */
+#ifndef KB_QUERY_H
+#define KB_QUERY_H
+
+#include <pcre2.h>
+
+#include "kb_internal.h"
+
+/* One signature that matched. */
+struct kb_hit {
+    size_t line;  /* normalised line of the match */
+    char *source; /* signature as written */
+    char *explain;
+    double weight;
+};
+
+/* Everything the evidence stages found for one entry. */
+struct kb_candidate {
+    long long rowid;
+    double score;
+    double best_weight;
+    int provider_match; /* the entry's provider facet names the provider seen in the text */
+    double bm25;        /* full-text rank (lower is better), for ties in coverage */
+    enum kb_via via;
+    struct kb_hit *hits;
+    size_t hit_count, hit_alloc;
+    struct kb_pair *captures;
+    size_t capture_count, capture_alloc;
+    size_t *lines; /* normalised lines for evidence (full-text matches) */
+    size_t line_count, line_alloc;
+    char *fts_explain;
+};
+
+struct kb_query {
+    struct kb_db *db;
+    const struct kb_query_options *options;
+    struct kb_norm norm;
+    struct kb_facts facts;
+    struct kb_candidate *cands;
+    size_t cand_count, cand_alloc;
+    pcre2_match_context *mctx;
+    pcre2_match_data *mdata;
+    pcre2_code *other_re; /* kb_facts_other_program_code, compiled when first needed */
+    struct kb_error *err;
+};
+
+/* Grows *v (of *alloc elements of size bytes) to hold need elements; 0, or -1 when out of
+ * memory (then *v is unchanged). */
+int kb_grow(void **v, size_t *alloc, size_t need, size_t size);
+/* printf into a new heap string; NULL when out of memory. */
+char *kb_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A heap copy of s[0, len) with a NUL; NULL when out of memory. */
+char *kb_strndup(const char *s, size_t len);
+
+/* The candidate of entry rowid, created (with via) when new; NULL when out of memory. */
+struct kb_candidate *kb_candidate_for(struct kb_query *q, long long rowid, enum kb_via via);
+void kb_candidate_release(struct kb_candidate *c);
+/* Records "out of memory" in q->err and returns KB_ERR_NOMEM. */
+enum kb_status kb_query_nomem(struct kb_query *q);
+
+/* kb_signatures.c: runs every signature whose anchor occurs in the text (on the lines around
+ * it) and every unanchored one, adding hits to the candidates. */
+enum kb_status kb_signatures_run(struct kb_query *q);
+
+/* kb_fulltext.c: the full-text stage, for at most want results. */
+enum kb_status kb_fulltext_run(struct kb_query *q, size_t want);
+
+/* kb_rank.c: forgets signature candidates scoring below min. */
+void kb_rank_drop_weak(struct kb_query *q, double min);
+/* kb_rank.c: orders the candidates and fills r with the best top of them. */
+enum kb_status kb_rank_result(struct kb_query *q, size_t top, struct kb_result *r);
+
+#endif

@@ -1,0 +1,235 @@
+/*
+ * kb_rank.c - the candidates of all evidence stages merged into one ordered list and turned
+ * into struct kb_result: signature matches before full-text ones, score, then the provider
+ * seen in the text, then BM25; confidence classes; evidence lines taken from the input.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_query.h"
+
+#define MAX_EVIDENCE 5
+#define MAX_EVIDENCE_BYTES 400
+
+static int cmp_candidate(const void *a, const void *b)
+{
+    const struct kb_candidate *x = a, *y = b;
+    if (x->via != y->via)
+        return x->via == KB_VIA_SIGNATURE ? -1 : 1;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    if (x->provider_match != y->provider_match)
+        return x->provider_match ? -1 : 1;
+    if (x->bm25 != y->bm25)
+        return x->bm25 < y->bm25 ? -1 : 1;
+    if (x->best_weight != y->best_weight)
+        return x->best_weight > y->best_weight ? -1 : 1;
+    return (x->rowid > y->rowid) - (x->rowid < y->rowid);
+}
+
+static int cmp_hit(const void *a, const void *b)
+{
+    const struct kb_hit *x = a, *y = b;
+    if (x->weight != y->weight)
+        return x->weight > y->weight ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+static int cmp_size(const void *a, const void *b)
+{
+    size_t x = *(const size_t *)a, y = *(const size_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The original input line holding normalised line norm_line, masked and capped. */
+static enum kb_status evidence_for(const struct kb_norm *norm, size_t norm_line,
+                                   struct kb_evidence *ev)
+{
+    size_t line = norm->orig_line[norm_line];
+    ev->line = line;
+    ev->text = NULL;
+    size_t s = 0, e = 0;
+    if (line >= 1 && line <= norm->orig_line_count) {
+        s = norm->orig_start[line - 1];
+        e = norm->orig_start[line];
+        if (e > s && norm->input[e - 1] == '\n')
+            e--;
+    }
+    int cut = 0;
+    if (e - s > MAX_EVIDENCE_BYTES) {
+        e = s + MAX_EVIDENCE_BYTES;
+        cut = 1;
+    }
+    struct kb_buf out;
+    kb_buf_init(&out, 0);
+    enum kb_status st = kb_mask_secrets(norm->input + s, e - s, &out);
+    if (st == KB_OK && cut)
+        st = kb_buf_append_str(&out, " [...]");
+    if (st == KB_OK)
+        st = kb_buf_detach(&out, &ev->text);
+    kb_buf_release(&out);
+    return st;
+}
+
+static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, struct kb_match *m)
+{
+    enum kb_status st = kb_entry_load(q->db, c->rowid, &m->entry, q->err);
+    if (st != KB_OK)
+        return st;
+    m->score = c->score;
+    m->via = c->via;
+    if (c->via == KB_VIA_FULLTEXT)
+        m->confidence = KB_CONF_WEAK;
+    else if (c->score >= KB_EXACT_SCORE)
+        m->confidence = KB_CONF_EXACT;
+    else if (c->score >= KB_LIKELY_SCORE)
+        m->confidence = KB_CONF_LIKELY;
+    else
+        m->confidence = KB_CONF_WEAK;
+
+    if (c->hit_count)
+        qsort(c->hits, c->hit_count, sizeof *c->hits, cmp_hit);
+    /* evidence: distinct lines, in input order */
+    size_t lines[MAX_EVIDENCE];
+    size_t n = 0;
+    for (size_t i = 0; i < c->hit_count && n < MAX_EVIDENCE; i++) {
+        int dup = 0;
+        for (size_t k = 0; k < n; k++)
+            dup |= q->norm.orig_line[lines[k]] == q->norm.orig_line[c->hits[i].line];
+        if (!dup)
+            lines[n++] = c->hits[i].line;
+    }
+    for (size_t i = 0; i < c->line_count && n < MAX_EVIDENCE; i++) {
+        int dup = 0;
+        for (size_t k = 0; k < n; k++)
+            dup |= q->norm.orig_line[lines[k]] == q->norm.orig_line[c->lines[i]];
+        if (!dup)
+            lines[n++] = c->lines[i];
+    }
+    qsort(lines, n, sizeof *lines, cmp_size);
+    m->evidence = calloc(n ? n : 1, sizeof *m->evidence);
+    if (!m->evidence)
+        return kb_query_nomem(q);
+    for (size_t i = 0; i < n; i++) {
+        if ((st = evidence_for(&q->norm, lines[i], &m->evidence[i])) != KB_OK)
+            return kb_query_nomem(q);
+        m->evidence_count++;
+    }
+
+    m->captures = c->captures;
+    m->capture_count = c->capture_count;
+    c->captures = NULL;
+    c->capture_count = 0;
+
+    size_t nexp = c->hit_count + 2;
+    m->explain = calloc(nexp, sizeof *m->explain);
+    m->matched_signatures = calloc(c->hit_count ? c->hit_count : 1, sizeof *m->matched_signatures);
+    if (!m->explain || !m->matched_signatures)
+        return kb_query_nomem(q);
+    for (size_t i = 0; i < c->hit_count; i++) {
+        m->explain[m->explain_count++] = c->hits[i].explain;
+        c->hits[i].explain = NULL;
+        m->matched_signatures[m->matched_signature_count++] = c->hits[i].source;
+        c->hits[i].source = NULL;
+    }
+    if (c->fts_explain) {
+        m->explain[m->explain_count++] = c->fts_explain;
+        c->fts_explain = NULL;
+    }
+    struct kb_buf sum;
+    kb_buf_init(&sum, 0);
+    st = kb_buf_printf(&sum, "score %g (%s)", c->score,
+                       c->via == KB_VIA_FULLTEXT ? "share of the query's terms found"
+                                                 : "sum of the weights of matched signatures");
+    if (st == KB_OK)
+        st = kb_buf_detach(&sum, &m->explain[m->explain_count]);
+    kb_buf_release(&sum);
+    if (st != KB_OK)
+        return kb_query_nomem(q);
+    m->explain_count++;
+    return KB_OK;
+}
+
+static void match_release(struct kb_match *m)
+{
+    kb_entry_free(m->entry);
+    for (size_t i = 0; i < m->evidence_count; i++)
+        free(m->evidence[i].text);
+    free(m->evidence);
+    for (size_t i = 0; i < m->capture_count; i++) {
+        free(m->captures[i].name);
+        free(m->captures[i].value);
+    }
+    free(m->captures);
+    for (size_t i = 0; i < m->explain_count; i++)
+        free(m->explain[i]);
+    free(m->explain);
+    for (size_t i = 0; i < m->matched_signature_count; i++)
+        free(m->matched_signatures[i]);
+    free(m->matched_signatures);
+}
+
+void kb_result_free(struct kb_result *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->match_count; i++)
+        match_release(&r->matches[i]);
+    free(r->matches);
+    kb_facts_release(&r->facts);
+    free(r);
+}
+
+/* The provider seen in the text (gsmtp, outlook.com...) breaks ties between entries that the
+ * same evidence points to: a bare "535 5.7.3" from Microsoft 365 ranks its m365 entries first. */
+static enum kb_status mark_provider_matches(struct kb_query *q)
+{
+    if (!q->facts.provider || !q->cand_count)
+        return KB_OK;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(q->db->sql, "SELECT provider FROM entry WHERE id = ?1", -1, &st, NULL)
+        != SQLITE_OK)
+        return kb_fail_sql(q->db, q->err, "cannot read an entry");
+    for (size_t i = 0; i < q->cand_count; i++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, q->cands[i].rowid);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            q->cands[i].provider_match =
+                kb_list_contains((const char *)sqlite3_column_text(st, 0), q->facts.provider);
+    }
+    sqlite3_finalize(st);
+    return KB_OK;
+}
+
+/* Forgets signature candidates scoring below min. */
+void kb_rank_drop_weak(struct kb_query *q, double min)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < q->cand_count; i++) {
+        if (q->cands[i].score < min)
+            kb_candidate_release(&q->cands[i]);
+        else
+            q->cands[kept++] = q->cands[i];
+    }
+    q->cand_count = kept;
+}
+
+enum kb_status kb_rank_result(struct kb_query *q, size_t top, struct kb_result *r)
+{
+    enum kb_status st = mark_provider_matches(q);
+    if (st != KB_OK)
+        return st;
+    if (q->cand_count)
+        qsort(q->cands, q->cand_count, sizeof *q->cands, cmp_candidate);
+    size_t n = q->cand_count < top ? q->cand_count : top;
+    r->matches = calloc(n ? n : 1, sizeof *r->matches);
+    if (!r->matches)
+        return kb_query_nomem(q);
+    for (size_t i = 0; i < n; i++) {
+        st = fill_match(q, &q->cands[i], &r->matches[i]);
+        r->match_count++;
+        if (st != KB_OK)
+            return st;
+    }
+    return KB_OK;
+}

@@ -1,0 +1,429 @@
+/*
+ * kb_signatures.c - evidence from signatures.
+ *
+ * Cost must not grow with the size of the KB: the pasted text is cut into prefilter tokens,
+ * their hashes are probed in the anchor index, and only the signatures whose anchor occurs in
+ * the text are compiled and run, on the lines around the anchor (under PCRE2 match and depth
+ * limits, so no signature and no input can hang a lookup). Unanchored signatures run on the
+ * whole text from their stored compiled code.
+ */
+#include <pcre2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_query.h"
+
+#define MAX_CAPTURE_BYTES 200
+/* Above this size a candidate regex is JIT-compiled: compiling costs more than it saves on
+ * short pastes, and saves a lot on whole logs. */
+#define JIT_THRESHOLD (64 * 1024)
+
+/* The prefilter: an open-addressing table over the anchor index, probed with the hash of
+ * every token of the text as the tokenizer emits it. Nothing is sorted or stored per token that
+ * is not an anchor, so a 1 MB log costs one pass. Where an anchor occurs is remembered: a
+ * signature then runs only on the lines around its anchor, not over the whole log.
+ */
+struct occurrence {
+    uint32_t run;  /* index of the first anchor of the hash run */
+    uint32_t line; /* normalised line of the token */
+};
+
+struct probe {
+    const struct kb_anchor *anchors;
+    size_t anchor_count;
+    const struct kb_norm *norm;
+    uint32_t *slots; /* 1 + index of the first anchor of a hash run; 0 = empty */
+    size_t mask;
+    struct occurrence *occ;
+    size_t occ_count, occ_alloc;
+};
+
+static size_t slot_of(uint64_t hash, size_t mask)
+{
+    return (size_t)(hash ^ (hash >> 29) ^ (hash >> 47)) & mask;
+}
+
+static int probe_token(uint64_t hash, size_t offset, void *arg)
+{
+    struct probe *p = arg;
+    for (size_t s = slot_of(hash, p->mask);; s = (s + 1) & p->mask) {
+        uint32_t v = p->slots[s];
+        if (!v)
+            return 0;
+        if (p->anchors[v - 1].hash != hash)
+            continue;
+        uint32_t line = (uint32_t)kb_norm_line_of(p->norm, offset);
+        if (p->occ_count && p->occ[p->occ_count - 1].run == v - 1
+            && p->occ[p->occ_count - 1].line == line)
+            return 0; /* the same anchor again on the same line */
+        if (kb_grow((void **)&p->occ, &p->occ_alloc, p->occ_count + 1, sizeof *p->occ))
+            return -1;
+        p->occ[p->occ_count].run = v - 1;
+        p->occ[p->occ_count].line = line;
+        p->occ_count++;
+        return 0;
+    }
+}
+
+static int cmp_occurrence(const void *a, const void *b)
+{
+    const struct occurrence *x = a, *y = b;
+    if (x->run != y->run)
+        return x->run < y->run ? -1 : 1;
+    return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Lines of context on each side of an anchor: a match contains its anchor and may reach
+ * across a few lines (white space in a literal matches line breaks too). */
+#define WINDOW_LINES 3
+
+/* Text ranges to run a signature on: the lines around each occurrence of its anchor, merged. */
+struct windows {
+    size_t *start, *end;
+    size_t count, alloc;
+};
+
+static int windows_add(struct windows *w, size_t start, size_t end)
+{
+    if (w->count && start <= w->end[w->count - 1]) {
+        if (end > w->end[w->count - 1])
+            w->end[w->count - 1] = end;
+        return 0;
+    }
+    if (w->count == w->alloc) {
+        size_t na = w->alloc ? w->alloc * 2 : 16;
+        size_t *s = realloc(w->start, na * sizeof *s);
+        if (!s)
+            return -1;
+        w->start = s;
+        size_t *e = realloc(w->end, na * sizeof *e);
+        if (!e)
+            return -1;
+        w->end = e;
+        w->alloc = na;
+    }
+    w->start[w->count] = start;
+    w->end[w->count] = end;
+    w->count++;
+    return 0;
+}
+
+static void windows_release(struct windows *w)
+{
+    free(w->start);
+    free(w->end);
+    memset(w, 0, sizeof *w);
+}
+
+static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const struct windows *w);
+static enum kb_status run_unanchored(struct kb_query *q, const struct windows *whole);
+
+enum kb_status kb_signatures_run(struct kb_query *q)
+{
+    const struct kb_db *db = q->db;
+    struct probe p = {.anchors = db->anchors, .anchor_count = db->anchor_count, .norm = &q->norm};
+    struct windows w = {0};
+    enum kb_status st = KB_OK;
+    size_t size = 16;
+    while (size < db->anchor_count * 2)
+        size *= 2;
+    p.mask = size - 1;
+    p.slots = calloc(size, sizeof *p.slots);
+    if (!p.slots)
+        goto oom;
+    for (size_t i = 0; i < db->anchor_count; i++) {
+        if (i && db->anchors[i - 1].hash == db->anchors[i].hash)
+            continue;
+        size_t s = slot_of(db->anchors[i].hash, p.mask);
+        while (p.slots[s])
+            s = (s + 1) & p.mask;
+        p.slots[s] = (uint32_t)i + 1;
+    }
+    if (kb_text_tokens(q->norm.text, q->norm.len, probe_token, &p))
+        goto oom;
+    if (p.occ_count)
+        qsort(p.occ, p.occ_count, sizeof *p.occ, cmp_occurrence);
+    for (size_t i = 0; i < p.occ_count && st == KB_OK;) {
+        uint32_t run = p.occ[i].run;
+        w.count = 0;
+        for (; i < p.occ_count && p.occ[i].run == run; i++) {
+            size_t line = p.occ[i].line;
+            size_t first = line > WINDOW_LINES ? line - WINDOW_LINES : 0;
+            size_t last = line + WINDOW_LINES + 1 < q->norm.line_count ? line + WINDOW_LINES + 1
+                                                                       : q->norm.line_count;
+            size_t end = last < q->norm.line_count ? q->norm.line_start[last] : q->norm.len;
+            if (windows_add(&w, q->norm.line_start[first], end))
+                goto oom;
+        }
+        for (size_t j = run;
+             j < db->anchor_count && db->anchors[j].hash == db->anchors[run].hash && st == KB_OK;
+             j++)
+            st = run_signature(q, db->anchors[j].sig_id, &w);
+    }
+    struct windows whole = {0};
+    if (st == KB_OK && db->always_count && windows_add(&whole, 0, q->norm.len))
+        goto oom;
+    if (st == KB_OK)
+        st = run_unanchored(q, &whole);
+    windows_release(&whole);
+    windows_release(&w);
+    free(p.slots);
+    free(p.occ);
+    return st;
+oom:
+    windows_release(&w);
+    free(p.slots);
+    free(p.occ);
+    return kb_query_nomem(q);
+}
+
+static enum kb_status add_capture(struct kb_candidate *c, const char *name, const char *value,
+                                  size_t len)
+{
+    for (size_t i = 0; i < c->capture_count; i++)
+        if (strcmp(c->captures[i].name, name) == 0)
+            return KB_OK; /* first signature to capture a name wins */
+    if (kb_grow((void **)&c->captures, &c->capture_alloc, c->capture_count + 1,
+                sizeof *c->captures))
+        return KB_ERR_NOMEM;
+    struct kb_buf masked;
+    kb_buf_init(&masked, 0);
+    if (len > MAX_CAPTURE_BYTES)
+        len = MAX_CAPTURE_BYTES;
+    enum kb_status st = kb_mask_secrets(value, len, &masked);
+    char *v = NULL, *n = NULL;
+    if (st == KB_OK)
+        st = kb_buf_detach(&masked, &v);
+    kb_buf_release(&masked);
+    if (st == KB_OK && !(n = strdup(name)))
+        st = KB_ERR_NOMEM;
+    if (st != KB_OK) {
+        free(v);
+        return st;
+    }
+    c->captures[c->capture_count].name = n;
+    c->captures[c->capture_count].value = v;
+    c->capture_count++;
+    return KB_OK;
+}
+
+static enum kb_status record_captures(struct kb_candidate *c, const pcre2_code *re,
+                                      pcre2_match_data *md, const char *text)
+{
+    uint32_t count = 0, entry_size = 0;
+    PCRE2_SPTR table = NULL;
+    pcre2_pattern_info(re, PCRE2_INFO_NAMECOUNT, &count);
+    if (!count)
+        return KB_OK;
+    pcre2_pattern_info(re, PCRE2_INFO_NAMEENTRYSIZE, &entry_size);
+    pcre2_pattern_info(re, PCRE2_INFO_NAMETABLE, &table);
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+    uint32_t pairs = pcre2_get_ovector_count(md);
+    for (uint32_t i = 0; i < count; i++) {
+        PCRE2_SPTR e = table + (size_t)i * entry_size;
+        uint32_t group = ((uint32_t)e[0] << 8) | e[1];
+        if (group >= pairs || ov[2 * group] == PCRE2_UNSET || ov[2 * group + 1] <= ov[2 * group])
+            continue;
+        enum kb_status st = add_capture(c, (const char *)e + 2, text + ov[2 * group],
+                                        ov[2 * group + 1] - ov[2 * group]);
+        if (st != KB_OK)
+            return st;
+    }
+    return KB_OK;
+}
+
+/* Matches a compiled signature against the windows; 1 on a match (q->mdata holds it), 0 when
+ * none, or when PCRE2 gave up at a limit: a signature that cannot decide does not count. */
+static int match_windows(struct kb_query *q, pcre2_code *re, const struct windows *w)
+{
+    size_t span = 0;
+    for (size_t i = 0; i < w->count; i++)
+        span += w->end[i] - w->start[i];
+    if (span > JIT_THRESHOLD)
+        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    /* Each window is matched as the text up to its end, from its start: \b, lookbehind and ^
+     * still see the real neighbouring characters. */
+    for (size_t i = 0; i < w->count; i++)
+        if (pcre2_match(re, (PCRE2_SPTR)q->norm.text, w->end[i], w->start[i], 0, q->mdata, q->mctx)
+            >= 0)
+            return 1;
+    return 0;
+}
+
+/* Columns of db->sig_by_id. */
+enum { SIG_ENTRY, SIG_KIND, SIG_SOURCE, SIG_PATTERN, SIG_WEIGHT, SIG_CONTEXT, SIG_PATH, SIG_LINE };
+
+/* Reads signature sig_id into db->sig_by_id; 1 when there is a row, 0 when not (a damaged
+ * index pointing nowhere), -1 on a database error (reported). */
+static int load_signature(struct kb_query *q, uint32_t sig_id)
+{
+    sqlite3_stmt *st = q->db->sig_by_id;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, sig_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    if (rc == SQLITE_DONE)
+        return 0;
+    kb_fail_sql(q->db, q->err, "cannot read a signature");
+    return -1;
+}
+
+/* Does the text's context let this signature count, and with what weight? 0 when it may not. */
+static double effective_weight(const struct kb_query *q, sqlite3_stmt *st, int *halved)
+{
+    int context = sqlite3_column_int(st, SIG_CONTEXT);
+    double weight = sqlite3_column_double(st, SIG_WEIGHT);
+    *halved = 0;
+    if ((context == KB_CONTEXT_MAIL && q->facts.mail_context == KB_CONTEXT_IS_OTHER)
+        || (context == KB_CONTEXT_MAIL_ONLY && q->facts.mail_context != KB_CONTEXT_IS_MAIL))
+        return 0;
+    /* Generic text in a paste that shows no context at all is still a hint, a weaker one. */
+    if (context == KB_CONTEXT_MAIL && q->facts.mail_context == KB_CONTEXT_IS_UNKNOWN) {
+        *halved = 1;
+        return weight / 2;
+    }
+    return weight;
+}
+
+/* In a text about mail, may the line at offset at still be another program's? A log of a
+ * Laravel app shows MAIL_HOST settings next to "SQLSTATE[HY000] [2002] Connection refused":
+ * generic signatures must not take that line for the mail server's refusal. */
+static int line_is_other_program(struct kb_query *q, size_t at)
+{
+    if (!q->other_re && !(q->other_re = kb_facts_other_program_code()))
+        return 0;
+    size_t line = kb_norm_line_of(&q->norm, at);
+    size_t start = q->norm.line_start[line];
+    size_t end = line + 1 < q->norm.line_count ? q->norm.line_start[line + 1] : q->norm.len;
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    int rc =
+        md ? pcre2_match(q->other_re, (PCRE2_SPTR)q->norm.text, end, start, 0, md, q->mctx) : -1;
+    pcre2_match_data_free(md);
+    return rc >= 0;
+}
+
+/* Adds the match at offset at of the signature loaded in db->sig_by_id to its entry; re (may
+ * be NULL for a literal) and q->mdata give its captures. */
+static enum kb_status record_hit(struct kb_query *q, size_t at, const pcre2_code *re)
+{
+    sqlite3_stmt *st = q->db->sig_by_id;
+    int halved;
+    double weight = effective_weight(q, st, &halved);
+    const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);
+    if (weight <= 0 || !source)
+        return KB_OK;
+    if (sqlite3_column_int(st, SIG_CONTEXT) != KB_CONTEXT_ANY
+        && q->facts.mail_context == KB_CONTEXT_IS_MAIL && line_is_other_program(q, at))
+        return KB_OK;
+    const char *path = (const char *)sqlite3_column_text(st, SIG_PATH);
+    int context = sqlite3_column_int(st, SIG_CONTEXT);
+    struct kb_candidate *c =
+        kb_candidate_for(q, sqlite3_column_int64(st, SIG_ENTRY), KB_VIA_SIGNATURE);
+    if (!c || kb_grow((void **)&c->hits, &c->hit_alloc, c->hit_count + 1, sizeof *c->hits))
+        return kb_query_nomem(q);
+    struct kb_hit *h = &c->hits[c->hit_count];
+    h->line = kb_norm_line_of(&q->norm, at);
+    h->weight = weight;
+    h->source = strdup(source);
+    h->explain = kb_format(
+        "signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
+        sqlite3_column_int(st, SIG_KIND) == KB_SIG_REGEX ? "re" : "literal", source, weight,
+        halved                      ? ", halved: no mail context in the text"
+        : context != KB_CONTEXT_ANY ? ", mail context"
+                                    : "",
+        path ? path : "?", sqlite3_column_int(st, SIG_LINE), q->norm.orig_line[h->line]);
+    if (!h->source || !h->explain) {
+        free(h->source);
+        free(h->explain);
+        return kb_query_nomem(q);
+    }
+    c->hit_count++;
+    c->score += weight;
+    if (weight > c->best_weight)
+        c->best_weight = weight;
+    if (re && record_captures(c, re, q->mdata, q->norm.text) != KB_OK)
+        return kb_query_nomem(q);
+    return KB_OK;
+}
+
+/* Start of the match in q->mdata. */
+static size_t match_start(const struct kb_query *q)
+{
+    return pcre2_get_ovector_pointer(q->mdata)[0];
+}
+
+/* Runs one candidate signature on the given windows of the text; on a match adds it to its
+ * entry's candidate. */
+static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const struct windows *w)
+{
+    enum kb_status status = KB_OK;
+    int rc = load_signature(q, sig_id);
+    if (rc <= 0)
+        return rc < 0 ? KB_ERR_DB : KB_OK;
+    sqlite3_stmt *st = q->db->sig_by_id;
+    int halved;
+    const char *pattern = (const char *)sqlite3_column_text(st, SIG_PATTERN);
+    if (!pattern || effective_weight(q, st, &halved) <= 0) {
+        sqlite3_reset(st);
+        return KB_OK;
+    }
+    if (sqlite3_column_int(st, SIG_KIND) == KB_SIG_LITERAL) {
+        const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);
+        size_t len = (size_t)sqlite3_column_bytes(st, SIG_SOURCE), at = 0;
+        for (size_t i = 0; source && i < w->count; i++)
+            if (kb_literal_find(source, len, q->norm.text, w->start[i], w->end[i], &at)) {
+                status = record_hit(q, at, NULL);
+                break;
+            }
+        sqlite3_reset(st);
+        return status;
+    }
+    int errcode;
+    PCRE2_SIZE erroff;
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                   kb_signature_compile_options(), &errcode, &erroff, NULL);
+    /* a pattern that does not compile: the compiler rejects them, a foreign database may not */
+    if (re && match_windows(q, re, w))
+        status = record_hit(q, match_start(q), re);
+    sqlite3_reset(st);
+    pcre2_code_free(re);
+    return status;
+}
+
+/* Runs the signatures that have no anchor, on the whole text. The compiler stored them
+ * compiled (PCRE2 serialisation), so a lookup does not compile hundreds of regexes just to
+ * find that most do not match; their rows are read only on a match. When the stored code does
+ * not fit this PCRE2 build, they are compiled from their patterns instead. */
+static enum kb_status run_unanchored(struct kb_query *q, const struct windows *whole)
+{
+    const struct kb_db *db = q->db;
+    if (!db->always_count)
+        return KB_OK;
+    pcre2_code **codes = NULL;
+    int32_t decoded = -1;
+    if (db->always_code && db->always_code_len)
+        codes = calloc(db->always_count, sizeof *codes);
+    if (codes)
+        decoded = pcre2_serialize_decode(codes, (int32_t)db->always_count, db->always_code, NULL);
+    enum kb_status st = KB_OK;
+    if (decoded != (int32_t)db->always_count) {
+        for (size_t i = 0; i < db->always_count && st == KB_OK; i++)
+            st = run_signature(q, db->always[i], whole);
+    } else {
+        for (size_t i = 0; i < db->always_count && st == KB_OK; i++) {
+            if (!match_windows(q, codes[i], whole))
+                continue;
+            int rc = load_signature(q, db->always[i]);
+            if (rc < 0)
+                st = KB_ERR_DB;
+            else if (rc > 0)
+                st = record_hit(q, match_start(q), codes[i]);
+            sqlite3_reset(db->sig_by_id);
+        }
+    }
+    for (int32_t i = 0; codes && i < decoded; i++)
+        pcre2_code_free(codes[i]);
+    free(codes);
+    return st;
+}
