@@ -6,6 +6,8 @@
  *   scan.c      KB_DIR -> sorted list of *.md files, read whole
  *   parse.c     one file -> front matter, cmark AST -> article, entries, signatures, examples
  *   render.c    AST ranges -> plain text, ANSI text, Markdown (lookup does not link cmark)
+ *   harvest.c   AST ranges -> sections for full text, and the code-like evidence of the prose
+ *               (status codes, error identifiers, quoted error strings) weighted across the KB
  *   validate.c  checks across files: ids, links, also=, placeholders; derives foreign ids
  *   write.c     the SQLite database in a temporary file, renamed into place at the end
  *   selftest.c  every example run through libkb's kb_query_run on the new database
@@ -119,6 +121,8 @@ struct kbc_sig {
     int has_anchor;
     int64_t anchor;
     size_t line, col;
+    const char *origin; /* NULL: written by the author; else where it was harvested (static) */
+    size_t section;     /* harvested: index into the entry's sections */
 };
 
 struct kbc_example {
@@ -133,6 +137,28 @@ struct kbc_placeholder {
     char *name;
     int has_default;
     size_t line, col;
+};
+
+/* Where in an entry a piece of harvested evidence was found; later tiers say more about what
+ * the entry is about. */
+enum kbc_tier { KBC_TIER_BODY = 0, KBC_TIER_CODE, KBC_TIER_HEADING, KBC_TIER_TITLE };
+
+/* A code-like token or a quoted error string found in an entry's prose (harvest.c). */
+struct kbc_harvest {
+    char *text; /* matched as a literal */
+    enum kbc_tier tier;
+    int phrase;     /* a quoted or code-span phrase, not a single token */
+    size_t line;    /* 0 for the title and the path */
+    size_t section; /* index into the entry's sections */
+};
+
+/* A part of an entry that full text indexes and ranks on its own (harvest.c). */
+struct kbc_section {
+    char *heading; /* plain text; "" for the part of a foreign article before its first heading */
+    char *anchor;  /* the heading as a URL fragment (GitHub style), "" when none */
+    size_t line;
+    char *code; /* text of its code spans and code blocks */
+    char *body; /* its other text */
 };
 
 enum kbc_ref_kind { KBC_REF_RELATED, KBC_REF_LINK, KBC_REF_ALSO };
@@ -161,6 +187,10 @@ struct kbc_entry {
     size_t example_count, example_alloc;
     struct kbc_placeholder *placeholders;
     size_t placeholder_count, placeholder_alloc;
+    struct kbc_harvest *harvest;
+    size_t harvest_count, harvest_alloc;
+    struct kbc_section *sections;
+    size_t section_count, section_alloc;
     int64_t row_id; /* entry.id in the database, set by the writer */
 };
 
@@ -203,6 +233,24 @@ enum kb_status kbc_render_text(cmark_node *first, cmark_node *end, enum kbc_styl
  * into a scratch document for rendering and put back where they were before returning. */
 enum kb_status kbc_render_md(cmark_node *first, cmark_node *end, struct kb_buf *out);
 
+/* ---- harvest.c --------------------------------------------------------------------------- */
+
+/* Collects the evidence and the sections of the sibling blocks [first, end) into e: one
+ * section for all of them, or (split) a new one at every heading of level 1 to 3. Code blocks
+ * whose info string starts with "kb-" are left out. Fails only when out of memory. */
+enum kb_status kbc_harvest_blocks(struct kbc_entry *e, cmark_node *first, cmark_node *end,
+                                  int split);
+
+/* Collects the evidence of a title-like text (article or entry title, front-matter
+ * description, the file's path) at the given tier into section 0. */
+enum kb_status kbc_harvest_title(struct kbc_entry *e, const char *text, enum kbc_tier tier);
+
+/* Once every file is parsed: weighs each entry's harvested evidence by where it was found, by
+ * how many codes the entry lists, and by how many entries share it, and adds what carries
+ * weight to the entry's signatures (origin set). In a KB with context=mail signatures the
+ * harvested ones get context=mail too. */
+enum kb_status kbc_harvest_finish(struct kbc_kb *kb);
+
 /* ---- validate.c -------------------------------------------------------------------------- */
 
 /* Checks across the whole KB: id syntax and uniqueness, references, placeholders; assigns
@@ -215,7 +263,7 @@ int kbc_id_valid(const char *id, size_t len);
 /* ---- write.c ----------------------------------------------------------------------------- */
 
 struct kbc_counts {
-    size_t articles, entries, signatures, examples;
+    size_t articles, entries, signatures, harvested, examples;
 };
 
 /* Writes the database for kb into path (an existing, empty file). build_hash is the hex

@@ -107,8 +107,10 @@ static void summary(const struct options *o, const struct kbc_counts *c, size_t 
     if (o->quiet)
         return;
     const char *done = !o->self_test ? "not self-tested" : o->check ? "checked" : "verified";
-    fprintf(stderr, "%s: %zu articles, %zu entries, %zu signatures, %zu examples %s in %.2f s",
-            KBC_PROGRAM, c->articles, c->entries, c->signatures, examples, done,
+    fprintf(stderr,
+            "%s: %zu articles, %zu entries, %zu signatures, %zu harvested, %zu examples %s in "
+            "%.2f s",
+            KBC_PROGRAM, c->articles, c->entries, c->signatures, c->harvested, examples, done,
             seconds_since(start));
     if (!o->check)
         fprintf(stderr, " -> %s", o->output);
@@ -122,7 +124,8 @@ static void count_model(const struct kbc_kb *kb, struct kbc_counts *c)
     for (size_t i = 0; i < kb->count; i++) {
         c->entries += kb->articles[i].entry_count;
         for (size_t j = 0; j < kb->articles[i].entry_count; j++) {
-            c->signatures += kb->articles[i].entries[j].sig_count;
+            for (size_t k = 0; k < kb->articles[i].entries[j].sig_count; k++)
+                *(kb->articles[i].entries[j].sigs[k].origin ? &c->harvested : &c->signatures) += 1;
             c->examples += kb->articles[i].entries[j].example_count;
         }
     }
@@ -148,6 +151,8 @@ static int run(const struct options *o)
         status = kbc_parse_file(&files.items[i], &kb, &diags);
     if (status == KB_OK)
         status = kbc_validate(&kb, &diags);
+    if (status == KB_OK)
+        status = kbc_harvest_finish(&kb);
     if (status != KB_OK)
         goto trouble;
     count_model(&kb, &counts);

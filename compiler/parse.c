@@ -936,6 +936,21 @@ static void reattach_examples(struct detached *v, size_t count)
     free(v);
 }
 
+/* The titles an entry is known by, and its file's name, as harvested evidence of what it is
+ * about (status codes in "fix-error-code-5-7-12-in-exchange-online.md"). */
+static enum kb_status harvest_titles(struct parse *p, struct kbc_entry *e)
+{
+    const char *rel = p->file->rel, *base = strrchr(rel, '/');
+    const char *texts[] = {e->title, p->article->title, p->fm_title, base ? base + 1 : rel};
+    enum kb_status status = KB_OK;
+    for (size_t i = 0; i < sizeof texts / sizeof *texts && status == KB_OK; i++)
+        if (texts[i])
+            status = kbc_harvest_title(e, texts[i], KBC_TIER_TITLE);
+    if (status == KB_OK && p->fm_description)
+        status = kbc_harvest_title(e, p->fm_description, KBC_TIER_HEADING);
+    return status;
+}
+
 /* The level-3 parts of an entry: "Why it happens"/"Cause" and "Fix"/"Solution"/"How to fix". */
 static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const struct section *s)
 {
@@ -970,6 +985,10 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
     struct detached *examples = NULL;
     size_t example_count = 0;
     status = detach_examples(s, &examples, &example_count);
+    if (status == KB_OK)
+        status = harvest_titles(p, e);
+    if (status == KB_OK)
+        status = kbc_harvest_blocks(e, cmark_node_next(s->heading), s->end, 0);
     if (status == KB_OK && why)
         status =
             render_three(cmark_node_next(why), why_end, &e->why_text, &e->why_ansi, &e->why_md);
@@ -1178,6 +1197,10 @@ static enum kb_status foreign_article(struct parse *p)
     cmark_node *first = cmark_node_first_child(p->doc);
     enum kb_status status =
         render_three(first, NULL, &e->solution_text, &e->solution_ansi, &e->solution_md);
+    if (status == KB_OK)
+        status = harvest_titles(p, e);
+    if (status == KB_OK)
+        status = kbc_harvest_blocks(e, first, NULL, 1);
     if (status == KB_OK && !(e->body_md = kbc_strndup(e->solution_md, strlen(e->solution_md))))
         status = KB_ERR_NOMEM;
     if (status == KB_OK
@@ -1289,6 +1312,16 @@ static void entry_release(struct kbc_entry *e)
     for (size_t i = 0; i < e->placeholder_count; i++)
         free(e->placeholders[i].name);
     free(e->placeholders);
+    for (size_t i = 0; i < e->harvest_count; i++)
+        free(e->harvest[i].text);
+    free(e->harvest);
+    for (size_t i = 0; i < e->section_count; i++) {
+        free(e->sections[i].heading);
+        free(e->sections[i].anchor);
+        free(e->sections[i].code);
+        free(e->sections[i].body);
+    }
+    free(e->sections);
 }
 
 static void article_release(struct kbc_article *a)

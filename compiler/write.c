@@ -162,7 +162,7 @@ enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_er
 
 /* ---- the rows ---------------------------------------------------------------------------- */
 
-enum { ST_ARTICLE, ST_ENTRY, ST_SIG, ST_EXAMPLE, ST_FTS, ST_COUNT };
+enum { ST_ARTICLE, ST_ENTRY, ST_SIG, ST_EXAMPLE, ST_SECTION, ST_FTS, ST_COUNT };
 
 static const char *const statements[ST_COUNT] = {
     "INSERT INTO article(id, path, title, intro_md) VALUES(?1, ?2, ?3, ?4)",
@@ -170,17 +170,20 @@ static const char *const statements[ST_COUNT] = {
     " why_ansi, why_md, solution_text, solution_ansi, solution_md, body_md, fulltext_only,"
     " line) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     "INSERT INTO signature(id, entry_id, kind, source, pattern, weight, context, captures,"
-    " anchor, path, line) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    " anchor, path, line, origin, section_id)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     "INSERT INTO example(id, entry_id, counter, text, also, path, line)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    "INSERT INTO entry_fts(rowid, title, body, examples, signatures) VALUES(?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO section(id, entry_id, heading, anchor, line) VALUES(?1, ?2, ?3, ?4, ?5)",
+    "INSERT INTO entry_fts(rowid, title, heading, code, body, examples, signatures)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 };
 
 struct writer {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     struct kb_error *err;
-    int64_t next_sig, next_example;
+    int64_t next_sig, next_example, next_section;
 };
 
 static enum kb_status db_fail(struct writer *w, const char *what)
@@ -213,43 +216,67 @@ static enum kb_status fts_field(struct kb_buf *out, const char *s, size_t len)
     return status;
 }
 
-/* The entry_fts row: title; body = entry text + article title; examples; literal sources. */
-static enum kb_status insert_fts(struct writer *w, const struct kbc_article *a,
-                                 const struct kbc_entry *e)
+/* The entry's sections and their full-text rows (rowid = section id). Every row carries the
+ * titles, so that a section is found by words of the page it is on; the examples and the
+ * written signatures go with the first section. The first section's id is *first_id. */
+static enum kb_status insert_sections(struct writer *w, const struct kbc_article *a,
+                                      const struct kbc_entry *e, int64_t *first_id)
 {
-    struct kb_buf raw, prepared[4];
+    struct kb_buf raw, prepared[6];
     kb_buf_init(&raw, 0);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         kb_buf_init(&prepared[i], 0);
-    enum kb_status status = fts_field(&prepared[0], e->title, strlen(e->title));
-    if (status == KB_OK)
-        status = kb_buf_printf(&raw, "%s\n%s", e->body_text, a->title);
-    if (status == KB_OK)
-        status = fts_field(&prepared[1], raw.data, raw.len);
-    kb_buf_reset(&raw);
-    for (size_t i = 0; i < e->example_count && status == KB_OK; i++)
-        if (!e->examples[i].counter)
-            status = kb_buf_printf(&raw, "%s\n", e->examples[i].text);
-    if (status == KB_OK)
-        status = fts_field(&prepared[2], raw.data ? raw.data : "", raw.len);
-    kb_buf_reset(&raw);
-    for (size_t i = 0; i < e->sig_count && status == KB_OK; i++)
-        if (e->sigs[i].kind == KB_SIG_LITERAL)
-            status = kb_buf_printf(&raw, "%s\n", e->sigs[i].source);
-    if (status == KB_OK)
-        status = fts_field(&prepared[3], raw.data ? raw.data : "", raw.len);
-    if (status == KB_OK) {
-        sqlite3_stmt *st = w->st[ST_FTS];
-        sqlite3_bind_int64(st, 1, e->row_id);
-        for (int i = 0; i < 4; i++)
+    enum kb_status status = KB_OK;
+    *first_id = w->next_section + 1;
+    for (size_t k = 0; k < e->section_count && status == KB_OK; k++) {
+        const struct kbc_section *sec = &e->sections[k];
+        int64_t id = ++w->next_section;
+        sqlite3_stmt *st = w->st[ST_SECTION];
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, e->row_id);
+        bind_text(st, 3, sec->heading);
+        bind_text(st, 4, sec->anchor);
+        sqlite3_bind_int64(st, 5, (sqlite3_int64)sec->line);
+        if ((status = step(w, ST_SECTION, "cannot store a section")) != KB_OK)
+            break;
+        kb_buf_reset(&raw);
+        status = strcmp(e->title, a->title) == 0
+                     ? kb_buf_append_str(&raw, e->title)
+                     : kb_buf_printf(&raw, "%s\n%s", e->title, a->title);
+        if (status == KB_OK)
+            status = fts_field(&prepared[0], raw.data, raw.len);
+        if (status == KB_OK)
+            status = fts_field(&prepared[1], sec->heading, strlen(sec->heading));
+        if (status == KB_OK)
+            status = fts_field(&prepared[2], sec->code, strlen(sec->code));
+        if (status == KB_OK)
+            status = fts_field(&prepared[3], sec->body, strlen(sec->body));
+        kb_buf_reset(&raw);
+        for (size_t i = 0; k == 0 && i < e->example_count && status == KB_OK; i++)
+            if (!e->examples[i].counter)
+                status = kb_buf_printf(&raw, "%s\n", e->examples[i].text);
+        if (status == KB_OK)
+            status = fts_field(&prepared[4], raw.data ? raw.data : "", raw.len);
+        kb_buf_reset(&raw);
+        for (size_t i = 0; k == 0 && i < e->sig_count && status == KB_OK; i++)
+            if (e->sigs[i].kind == KB_SIG_LITERAL && !e->sigs[i].origin)
+                status = kb_buf_printf(&raw, "%s\n", e->sigs[i].source);
+        if (status == KB_OK)
+            status = fts_field(&prepared[5], raw.data ? raw.data : "", raw.len);
+        if (status != KB_OK)
+            break;
+        st = w->st[ST_FTS];
+        sqlite3_bind_int64(st, 1, id);
+        for (int i = 0; i < 6; i++)
             sqlite3_bind_text(st, 2 + i, prepared[i].data, (int)prepared[i].len, SQLITE_STATIC);
         status = step(w, ST_FTS, "cannot index an entry");
-    } else if (status != KB_ERR_DB) {
+    }
+    if (status != KB_OK && status != KB_ERR_DB) {
         w->err->status = status;
         snprintf(w->err->message, sizeof w->err->message, "%s", kb_status_str(status));
     }
     kb_buf_release(&raw);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 6; i++)
         kb_buf_release(&prepared[i]);
     return status;
 }
@@ -269,6 +296,9 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
     sqlite3_bind_int(st, 15, e->fulltext_only);
     sqlite3_bind_int64(st, 16, (sqlite3_int64)e->line);
     enum kb_status status = step(w, ST_ENTRY, "cannot store an entry");
+    int64_t first_section = 0;
+    if (status == KB_OK)
+        status = insert_sections(w, a, e, &first_section);
 
     for (size_t i = 0; i < e->sig_count && status == KB_OK; i++) {
         const struct kbc_sig *s = &e->sigs[i];
@@ -287,6 +317,11 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
             sqlite3_bind_null(st, 9);
         bind_text(st, 10, a->file->rel);
         sqlite3_bind_int64(st, 11, (sqlite3_int64)s->line);
+        bind_text(st, 12, s->origin);
+        if (s->origin)
+            sqlite3_bind_int64(st, 13, first_section + (sqlite3_int64)s->section);
+        else
+            sqlite3_bind_null(st, 13);
         status = step(w, ST_SIG, "cannot store a signature");
     }
     for (size_t i = 0; i < e->example_count && status == KB_OK; i++) {
@@ -301,7 +336,7 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         sqlite3_bind_int64(st, 7, (sqlite3_int64)x->line);
         status = step(w, ST_EXAMPLE, "cannot store an example");
     }
-    return status == KB_OK ? insert_fts(w, a, e) : status;
+    return status;
 }
 
 static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc_counts *counts)
@@ -322,7 +357,8 @@ static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc
             e->row_id = ++entry_id;
             status = insert_entry(w, a, (int64_t)i + 1, e);
             counts->entries++;
-            counts->signatures += e->sig_count;
+            for (size_t k = 0; k < e->sig_count; k++)
+                *(e->sigs[k].origin ? &counts->harvested : &counts->signatures) += 1;
             counts->examples += e->example_count;
         }
     }

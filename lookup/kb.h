@@ -142,6 +142,13 @@ struct kb_match {
     size_t explain_count;
     char **matched_signatures; /* source text of each signature that matched (for self-test) */
     size_t matched_signature_count;
+    /* The section of the entry the evidence points at, for an entry of several sections (a
+     * foreign article with one problem per heading); NULL when the entry is one section.
+     * heading is plain text, anchor the heading as a URL fragment (GitHub style), line where
+     * the heading is in the article. */
+    char *section_heading;
+    char *section_anchor;
+    size_t section_line;
 };
 
 /* Facts extracted from the whole input. Strings are NULL when not found; port/code 0. */

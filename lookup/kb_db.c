@@ -197,6 +197,8 @@ static enum kb_status load_meta(struct kb_db *db, struct kb_error *err)
             }
         } else if (strcmp(key, "entry_count") == 0) {
             db->entry_count = strtol(value, NULL, 10);
+        } else if (strcmp(key, "section_count") == 0) {
+            db->section_count = strtol(value, NULL, 10);
         } else if (strcmp(key, "fulltext_needs_mail") == 0) {
             db->fulltext_needs_mail = strcmp(value, "0") != 0;
         } else if (strcmp(key, "schema_version") == 0) {
@@ -214,20 +216,29 @@ static enum kb_status load_meta(struct kb_db *db, struct kb_error *err)
 static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
 {
     static const char sig_sql[] =
-        "SELECT s.entry_id, s.kind, s.source, s.pattern, s.weight, s.context, s.path, s.line "
+        "SELECT s.entry_id, s.kind, s.source, s.pattern, s.weight, s.context, s.path, s.line, "
+        "s.origin, s.section_id "
         "FROM signature s WHERE s.id = ?1";
     static const char entry_sql[] =
         "SELECT e.slug, e.title, a.path, a.title, e.provider, e.audience, e.related, "
         "e.why_text, e.why_ansi, e.why_md, e.solution_text, e.solution_ansi, e.solution_md, "
-        "e.body_md, e.fulltext_only, (SELECT count(*) FROM signature s WHERE s.entry_id = e.id) "
+        "e.body_md, e.fulltext_only, (SELECT count(*) FROM signature s WHERE s.entry_id = e.id AND "
+        "s.origin = '') "
         "FROM entry e JOIN article a ON a.id = e.article_id WHERE e.id = ?1";
     static const char df_sql[] = "SELECT df FROM term_df WHERE term = ?1";
+    static const char section_sql[] =
+        "SELECT s.entry_id, s.heading, s.anchor, s.line, "
+        "(SELECT count(*) FROM section t WHERE t.entry_id = s.entry_id) FROM section s "
+        "WHERE s.id = ?1";
     if (sqlite3_prepare_v3(db->sql, sig_sql, -1, SQLITE_PREPARE_PERSISTENT, &db->sig_by_id, NULL)
             != SQLITE_OK
         || sqlite3_prepare_v3(db->sql, entry_sql, -1, SQLITE_PREPARE_PERSISTENT,
                               &db->entry_by_rowid, NULL)
                != SQLITE_OK
         || sqlite3_prepare_v3(db->sql, df_sql, -1, SQLITE_PREPARE_PERSISTENT, &db->term_df, NULL)
+               != SQLITE_OK
+        || sqlite3_prepare_v3(db->sql, section_sql, -1, SQLITE_PREPARE_PERSISTENT,
+                              &db->section_by_id, NULL)
                != SQLITE_OK)
         return kb_fail_sql(db, err, "not a KB database of the expected layout");
     return KB_OK;
@@ -341,6 +352,7 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->sig_by_id);
     sqlite3_finalize(db->entry_by_rowid);
     sqlite3_finalize(db->term_df);
+    sqlite3_finalize(db->section_by_id);
     sqlite3_close(db->sql);
     free(db->label);
     free(db->build_hash);

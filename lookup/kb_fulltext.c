@@ -263,14 +263,158 @@ static enum kb_status register_fts_function(struct kb_db *db, struct kb_error *e
     return KB_OK;
 }
 
+/* The full-text rows (sections) of one entry, merged: which query terms any of them holds,
+ * and its best-ranked section. */
+struct entry_rows {
+    long long entry;
+    long long section;
+    double bm25;
+    sqlite3_uint64 mask;
+};
+
+/* Harvested evidence that full text may corroborate: an entry known only from its prose, by
+ * more than the faint tie-breaking hints an entry with signatures of its own carries. */
+#define CORROBORATE_MIN 0.3
+
+static int corroborated(const struct kb_candidate *c)
+{
+    return c->written == 0 && c->harvested >= CORROBORATE_MIN;
+}
+
+/* Runs the full-text query and merges its rows per entry, best entry first; only among the
+ * entries of the prose candidates found so far when among_candidates is set. */
+static enum kb_status search_sections(struct kb_query *q, const char *query, size_t limit,
+                                      int among_candidates, struct entry_rows **out, size_t *count)
+{
+    sqlite3_stmt *search = NULL;
+    struct entry_rows *rows = NULL;
+    size_t n = 0, alloc = 0;
+    struct kb_buf sql;
+    kb_buf_init(&sql, 0);
+    /* Column weights: titles, then the section's heading, then code and quoted text, then
+     * prose; an entry's own examples and signatures count as code. */
+    enum kb_status status = kb_buf_append_str(
+        &sql, "SELECT s.entry_id, f.rowid, bm25(entry_fts, 4.0, 3.0, 2.0, 1.0, 2.0, 2.0) AS r, "
+              "kb_matched(entry_fts) FROM entry_fts f JOIN section s ON s.id = f.rowid "
+              "WHERE entry_fts MATCH ?1");
+    if (among_candidates) {
+        const char *sep = " AND s.entry_id IN (";
+        for (size_t i = 0; i < q->cand_count && status == KB_OK; i++)
+            if (corroborated(&q->cands[i])) {
+                status = kb_buf_printf(&sql, "%s%lld", sep, q->cands[i].rowid);
+                sep = ",";
+            }
+        if (status == KB_OK)
+            status = kb_buf_append_str(&sql, ")");
+    }
+    if (status == KB_OK)
+        status = kb_buf_append_str(&sql, " ORDER BY r LIMIT ?2");
+    if (status != KB_OK) {
+        kb_buf_release(&sql);
+        return kb_query_nomem(q);
+    }
+    int prepared = sqlite3_prepare_v2(q->db->sql, sql.data, -1, &search, NULL);
+    kb_buf_release(&sql);
+    if (prepared != SQLITE_OK)
+        return kb_fail_sql(q->db, q->err, "cannot search the full-text index");
+    sqlite3_bind_text(search, 1, query, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(search, 2, (sqlite3_int64)limit);
+    int rc;
+    while ((rc = sqlite3_step(search)) == SQLITE_ROW) {
+        long long entry = sqlite3_column_int64(search, 0);
+        sqlite3_uint64 mask = (sqlite3_uint64)sqlite3_column_int64(search, 3);
+        size_t i = 0;
+        while (i < n && rows[i].entry != entry)
+            i++;
+        if (i < n) {
+            rows[i].mask |= mask;
+            continue;
+        }
+        if (kb_grow((void **)&rows, &alloc, n + 1, sizeof *rows)) {
+            status = kb_query_nomem(q);
+            break;
+        }
+        rows[n++] = (struct entry_rows){entry, sqlite3_column_int64(search, 1),
+                                        sqlite3_column_double(search, 2), mask};
+    }
+    if (status == KB_OK && rc != SQLITE_DONE)
+        status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
+    sqlite3_finalize(search);
+    if (status != KB_OK) {
+        free(rows);
+        return status;
+    }
+    *out = rows;
+    *count = n;
+    return KB_OK;
+}
+
+/* Adds the full-text evidence of the merged rows to the candidates. corroborate: the rows are
+ * of entries already found by harvested evidence, which any agreeing term supports; otherwise
+ * a row must pass fulltext_evidence_enough to make a candidate of its own. */
+static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *rows, size_t nrows,
+                                 const struct term *terms, size_t used,
+                                 const struct kb_buf *prepared, int corroborate)
+{
+    long rows_total = q->db->section_count > 0 ? q->db->section_count : q->db->entry_count;
+    long specific_df = rows_total / 20 > 1 ? rows_total / 20 : 1;
+    enum kb_status status = KB_OK;
+    for (size_t r = 0; r < nrows && status == KB_OK; r++) {
+        size_t matched = 0, specific = 0;
+        struct kb_buf which;
+        kb_buf_init(&which, 0);
+        size_t lines[3];
+        size_t nlines = 0;
+        for (size_t i = 0; i < used; i++) {
+            if (rows[r].mask & ((sqlite3_uint64)1 << i)) {
+                matched++;
+                specific += terms[i].df <= specific_df;
+                kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
+                size_t off;
+                if (nlines < 3
+                    && line_with_term(prepared->data, prepared->len, terms[i].text, &off))
+                    lines[nlines++] = kb_norm_line_of(&q->norm, off);
+            }
+        }
+        double coverage = (double)matched / (double)used;
+        /* A weak answer still needs several of the rarest words of the text to agree, and
+         * specific ones among them: common words ("failed", "send", "because") shared with many
+         * entries say nothing about which one applies, and one rare word alone ("chain" from a
+         * stack trace) is a coincidence unless a larger set of terms agrees with it. */
+        struct kb_candidate *c = NULL;
+        if ((corroborate ? matched > 0
+                         : fulltext_evidence_enough(q->db, matched, specific, used, coverage))
+            && !(c = kb_candidate_for(q, rows[r].entry, KB_VIA_FULLTEXT)))
+            status = kb_query_nomem(q);
+        /* an entry that written signatures found keeps their score; full text adds to
+         * entries known only from their prose */
+        if (c && c->written == 0 && c->fulltext == 0) {
+            c->fulltext = FTS_POINTS * coverage;
+            c->score += c->fulltext;
+            c->bm25 = rows[r].bm25;
+            if (!c->section_id)
+                c->section_id = rows[r].section;
+            c->fts_explain = kb_format("full-text: %zu of %zu rarest known terms matched "
+                                       "(%s); bm25 %.2f",
+                                       matched, used, which.data ? which.data : "", rows[r].bm25);
+            for (size_t k = 0; k < nlines; k++)
+                if (!kb_grow((void **)&c->lines, &c->line_alloc, c->line_count + 1,
+                             sizeof *c->lines))
+                    c->lines[c->line_count++] = lines[k];
+        }
+        kb_buf_release(&which);
+    }
+    return status;
+}
+
 enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
 {
     struct kb_buf prepared, query;
     kb_buf_init(&prepared, 0);
     kb_buf_init(&query, 0);
     struct term *terms = NULL;
-    size_t nterms = 0;
-    sqlite3_stmt *search = NULL;
+    struct entry_rows *rows = NULL;
+    size_t nterms = 0, nrows = 0;
     enum kb_status status = kb_fts_prepare(q->norm.text, q->norm.len, &prepared);
     if (status != KB_OK)
         goto done;
@@ -280,11 +424,11 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
     blank_non_error_lines(&q->norm, prepared.data);
     if ((status = fts_terms(q, prepared.data, prepared.len, &terms, &nterms)) != KB_OK)
         goto done;
-    /* Specific: in at most 5% of the entries (at least one entry, of course). Common: in more
-     * than 10% (and 50) of them; such a term adds little to BM25 and makes it score thousands
-     * of rows of a large KB, so it is left out of the query. */
-    long specific_df = q->db->entry_count / 20 > 1 ? q->db->entry_count / 20 : 1;
-    long common_df = q->db->entry_count / 10 > 50 ? q->db->entry_count / 10 : 50;
+    /* Specific: in at most 5% of the rows (at least one, of course). Common: in more than
+     * 10% (and 50) of them; such a term adds little to BM25 and makes it score thousands of
+     * rows of a large KB, so it is left out of the query. Rows are sections. */
+    long rows_total = q->db->section_count > 0 ? q->db->section_count : q->db->entry_count;
+    long common_df = rows_total / 10 > 50 ? rows_total / 10 : 50;
     size_t used = 0;
     while (used < nterms && used < FTS_TERMS && terms[used].df <= common_df)
         used++;
@@ -296,71 +440,24 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
         status = kb_buf_printf(&query, "%s\"%s\"", i ? " OR " : "", terms[i].text);
     if (status != KB_OK)
         goto done;
-    if (sqlite3_prepare_v2(q->db->sql,
-                           "SELECT rowid, bm25(entry_fts, 4.0, 1.0, 2.0, 2.0) AS r, "
-                           "kb_matched(entry_fts) FROM entry_fts "
-                           "WHERE entry_fts MATCH ?1 ORDER BY r LIMIT ?2",
-                           -1, &search, NULL)
-        != SQLITE_OK) {
-        status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
-        goto done;
+    /* Entries found by harvested evidence: full text corroborates them, however few terms
+     * agree. Then every entry: full text alone must pass its bar. */
+    size_t prose = 0;
+    for (size_t i = 0; i < q->cand_count; i++)
+        prose += corroborated(&q->cands[i]);
+    for (int pass = prose ? 0 : 1; pass < 2 && status == KB_OK; pass++) {
+        free(rows);
+        rows = NULL;
+        nrows = 0;
+        /* several sections of one entry may rank: fetch enough rows for want entries */
+        size_t limit = pass == 0 ? prose * 8 : want * 8;
+        if ((status = search_sections(q, query.data, limit, pass == 0, &rows, &nrows)) == KB_OK)
+            status = apply_rows(q, rows, nrows, terms, used, &prepared, pass == 0);
     }
-    sqlite3_bind_text(search, 1, query.data, (int)query.len, SQLITE_STATIC);
-    sqlite3_bind_int64(search, 2, (sqlite3_int64)want * 2);
-    int rc;
-    while ((rc = sqlite3_step(search)) == SQLITE_ROW) {
-        long long rowid = sqlite3_column_int64(search, 0);
-        double bm25 = sqlite3_column_double(search, 1);
-        sqlite3_uint64 mask = (sqlite3_uint64)sqlite3_column_int64(search, 2);
-        size_t matched = 0, specific = 0;
-        struct kb_buf which;
-        kb_buf_init(&which, 0);
-        size_t lines[3];
-        size_t nlines = 0;
-        for (size_t i = 0; i < used; i++) {
-            if (mask & ((sqlite3_uint64)1 << i)) {
-                matched++;
-                specific += terms[i].df <= specific_df;
-                kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
-                size_t off;
-                if (nlines < 3 && line_with_term(prepared.data, prepared.len, terms[i].text, &off))
-                    lines[nlines++] = kb_norm_line_of(&q->norm, off);
-            }
-        }
-        double coverage = (double)matched / (double)used;
-        /* A weak answer still needs several of the rarest words of the text to agree, and
-         * specific ones among them: common words ("failed", "send", "because") shared with many
-         * entries say nothing about which one applies, and one rare word alone ("chain" from a
-         * stack trace) is a coincidence unless a larger set of terms agrees with it. */
-        if (fulltext_evidence_enough(q->db, matched, specific, used, coverage)) {
-            struct kb_candidate *c = kb_candidate_for(q, rowid, KB_VIA_FULLTEXT);
-            if (!c) {
-                kb_buf_release(&which);
-                status = kb_query_nomem(q);
-                goto done;
-            }
-            if (c->via == KB_VIA_FULLTEXT && c->score == 0) {
-                c->score = coverage;
-                c->bm25 = bm25;
-                c->fts_explain = kb_format("full-text: %zu of %zu rarest known terms matched "
-                                           "(%s); bm25 %.2f",
-                                           matched, used, which.data ? which.data : "", bm25);
-                for (size_t k = 0; k < nlines; k++)
-                    if (!kb_grow((void **)&c->lines, &c->line_alloc, c->line_count + 1,
-                                 sizeof *c->lines))
-                        c->lines[c->line_count++] = lines[k];
-            }
-        }
-        kb_buf_release(&which);
-    }
-    if (rc != SQLITE_DONE)
-        status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
 done:
-    sqlite3_finalize(search);
+    free(rows);
     terms_free(terms, nterms);
     kb_buf_release(&prepared);
     kb_buf_release(&query);
     return status;
 }
-
-/* ---- ranking and results ----------------------------------------------------------------- */

@@ -22,6 +22,7 @@ struct kb_db {
     char *build_hash;
     int schema_version;
     long entry_count;
+    long section_count;        /* rows of the full-text index */
     int fulltext_needs_mail;   /* full-text answers only text about mail (a mail KB) */
     struct kb_anchor *anchors; /* sorted by hash */
     size_t anchor_count;
@@ -32,6 +33,7 @@ struct kb_db {
     sqlite3_stmt *sig_by_id;
     sqlite3_stmt *entry_by_rowid;
     sqlite3_stmt *term_df;
+    sqlite3_stmt *section_by_id;
     int fts_function_ready; /* kb_matched() registered on the connection */
 };
 

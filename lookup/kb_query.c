@@ -127,12 +127,13 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
         goto done;
     if (q.facts.mail_context == KB_CONTEXT_IS_UNKNOWN)
         kb_rank_drop_weak(&q, UNKNOWN_CONTEXT_MIN_SCORE);
-    int likely = 0;
-    for (size_t i = 0; i < q.cand_count; i++)
-        likely |= q.cands[i].score >= KB_LIKELY_SCORE;
-    int fulltext_allowed = db->fulltext_needs_mail ? q.facts.mail_context == KB_CONTEXT_IS_MAIL
-                                                   : q.facts.mail_context != KB_CONTEXT_IS_OTHER;
-    if (!likely && fulltext_allowed && (st = kb_fulltext_run(&q, top)) != KB_OK)
+    /* Evidence from the articles' prose (harvested codes, full text) answers where no written
+     * signature gives a likely answer; in a mail KB only text about mail. */
+    int prose_allowed = db->fulltext_needs_mail ? q.facts.mail_context == KB_CONTEXT_IS_MAIL
+                                                : q.facts.mail_context != KB_CONTEXT_IS_OTHER;
+    if (kb_rank_has_likely(&q) || !prose_allowed)
+        kb_rank_drop_prose(&q);
+    else if ((st = kb_fulltext_run(&q, top)) != KB_OK)
         goto done;
     st = kb_rank_result(&q, top, r);
 done:

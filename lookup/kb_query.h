@@ -24,12 +24,18 @@ struct kb_hit {
     char *source; /* signature as written */
     char *explain;
     double weight;
+    int harvested; /* evidence kb-compile took from the article, not a written signature */
 };
 
 /* Everything the evidence stages found for one entry. */
 struct kb_candidate {
     long long rowid;
-    double score;
+    double score;          /* what it is ranked by: written + harvested + fulltext */
+    double written;        /* sum of the weights of the author's signatures that matched */
+    double harvested;      /* sum of the weights of harvested evidence that matched */
+    double fulltext;       /* points from the full-text stage */
+    long long section_id;  /* the section the evidence points at, 0 when none */
+    double section_weight; /* weight of the evidence that chose section_id */
     double best_weight;
     int provider_match; /* the entry's provider facet names the provider seen in the text */
     double bm25;        /* full-text rank (lower is better), for ties in coverage */
@@ -77,8 +83,17 @@ enum kb_status kb_signatures_run(struct kb_query *q);
 /* kb_fulltext.c: the full-text stage, for at most want results. */
 enum kb_status kb_fulltext_run(struct kb_query *q, size_t want);
 
-/* kb_rank.c: forgets signature candidates scoring below min. */
+/* A full-text match adds at most this much to an entry's score (all query terms found): less
+ * than a status code in an article's title, more than one in a list of fifty. */
+#define FTS_POINTS 2.0
+
+/* kb_rank.c: forgets candidates whose signatures (written and harvested) score below min;
+ * candidates known only from prose are judged later. */
 void kb_rank_drop_weak(struct kb_query *q, double min);
+/* kb_rank.c: forgets candidates that no written signature found. */
+void kb_rank_drop_prose(struct kb_query *q);
+/* kb_rank.c: does a written signature make some candidate a likely answer? */
+int kb_rank_has_likely(const struct kb_query *q);
 /* kb_rank.c: orders the candidates and fills r with the best top of them. */
 enum kb_status kb_rank_result(struct kb_query *q, size_t top, struct kb_result *r);
 

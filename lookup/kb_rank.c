@@ -1,7 +1,12 @@
 /*
  * kb_rank.c - the candidates of all evidence stages merged into one ordered list and turned
- * into struct kb_result: signature matches before full-text ones, score, then the provider
- * seen in the text, then BM25; confidence classes; evidence lines taken from the input.
+ * into struct kb_result.
+ *
+ * Evidence an author wrote (signatures) decides first; evidence found in the articles' prose
+ * (harvested codes and quoted messages, full-text terms) ranks the entries nobody annotated,
+ * and answers alone only where no written signature gives a likely answer. Within each class
+ * the score decides, then the provider seen in the text, then BM25. Confidence classes and
+ * evidence lines taken from the input are filled in here too.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +15,15 @@
 
 #define MAX_EVIDENCE 5
 #define MAX_EVIDENCE_BYTES 400
+/* An entry known only from harvested evidence, without full text agreeing, is an answer
+ * from this much on: one code of a short article, not one of a long list. */
+#define HARVEST_MIN_SCORE 0.75
 
 static int cmp_candidate(const void *a, const void *b)
 {
     const struct kb_candidate *x = a, *y = b;
-    if (x->via != y->via)
-        return x->via == KB_VIA_SIGNATURE ? -1 : 1;
+    if ((x->written > 0) != (y->written > 0))
+        return x->written > 0 ? -1 : 1;
     if (x->score != y->score)
         return x->score > y->score ? -1 : 1;
     if (x->provider_match != y->provider_match)
@@ -71,21 +79,51 @@ static enum kb_status evidence_for(const struct kb_norm *norm, size_t norm_line,
     return st;
 }
 
+/* The section the evidence points at, when the entry has several (a foreign article). */
+static enum kb_status load_section(struct kb_query *q, const struct kb_candidate *c,
+                                   struct kb_match *m)
+{
+    if (!c->section_id)
+        return KB_OK;
+    sqlite3_stmt *st = q->db->section_by_id;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, c->section_id);
+    int rc = sqlite3_step(st);
+    enum kb_status status = KB_OK;
+    if (rc == SQLITE_ROW && sqlite3_column_int64(st, 0) == c->rowid
+        && sqlite3_column_int64(st, 4) > 1) {
+        const char *heading = (const char *)sqlite3_column_text(st, 1);
+        const char *anchor = (const char *)sqlite3_column_text(st, 2);
+        m->section_line = (size_t)sqlite3_column_int64(st, 3);
+        if (!(m->section_heading = strdup(heading ? heading : ""))
+            || !(m->section_anchor = strdup(anchor ? anchor : "")))
+            status = kb_query_nomem(q);
+    } else if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        status = kb_fail_sql(q->db, q->err, "cannot read a section");
+    }
+    sqlite3_reset(st);
+    return status;
+}
+
 static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, struct kb_match *m)
 {
     enum kb_status st = kb_entry_load(q->db, c->rowid, &m->entry, q->err);
     if (st != KB_OK)
         return st;
     m->score = c->score;
-    m->via = c->via;
-    if (c->via == KB_VIA_FULLTEXT)
-        m->confidence = KB_CONF_WEAK;
-    else if (c->score >= KB_EXACT_SCORE)
-        m->confidence = KB_CONF_EXACT;
-    else if (c->score >= KB_LIKELY_SCORE)
-        m->confidence = KB_CONF_LIKELY;
+    m->via = c->written > 0 ? KB_VIA_SIGNATURE : KB_VIA_FULLTEXT;
+    /* An answer from written signatures is as certain as their score says. One from the
+     * articles' prose is at best likely, and only when harvested evidence takes part: full
+     * text alone is always weak. */
+    if (c->written > 0)
+        m->confidence = c->score >= KB_EXACT_SCORE    ? KB_CONF_EXACT
+                        : c->score >= KB_LIKELY_SCORE ? KB_CONF_LIKELY
+                                                      : KB_CONF_WEAK;
     else
-        m->confidence = KB_CONF_WEAK;
+        m->confidence =
+            c->harvested > 0 && c->score >= KB_LIKELY_SCORE ? KB_CONF_LIKELY : KB_CONF_WEAK;
+    if ((st = load_section(q, c, m)) != KB_OK)
+        return st;
 
     if (c->hit_count)
         qsort(c->hits, c->hit_count, sizeof *c->hits, cmp_hit);
@@ -138,9 +176,16 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
     }
     struct kb_buf sum;
     kb_buf_init(&sum, 0);
-    st = kb_buf_printf(&sum, "score %g (%s)", c->score,
-                       c->via == KB_VIA_FULLTEXT ? "share of the query's terms found"
-                                                 : "sum of the weights of matched signatures");
+    if (c->harvested == 0 && c->fulltext == 0)
+        st = kb_buf_printf(&sum, "score %g (sum of the weights of matched signatures)", c->score);
+    else if (c->written == 0 && c->harvested == 0)
+        st = kb_buf_printf(&sum, "score %g (full text: %g x the share of the query's terms found)",
+                           c->score, FTS_POINTS);
+    else
+        st = kb_buf_printf(&sum,
+                           "score %g = %g from signatures + %g harvested from the article + %g "
+                           "from full text (%g x the share of the query's terms found)",
+                           c->score, c->written, c->harvested, c->fulltext, FTS_POINTS);
     if (st == KB_OK)
         st = kb_buf_detach(&sum, &m->explain[m->explain_count]);
     kb_buf_release(&sum);
@@ -153,6 +198,8 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
 static void match_release(struct kb_match *m)
 {
     kb_entry_free(m->entry);
+    free(m->section_heading);
+    free(m->section_anchor);
     for (size_t i = 0; i < m->evidence_count; i++)
         free(m->evidence[i].text);
     free(m->evidence);
@@ -201,21 +248,58 @@ static enum kb_status mark_provider_matches(struct kb_query *q)
     return KB_OK;
 }
 
-/* Forgets signature candidates scoring below min. */
-void kb_rank_drop_weak(struct kb_query *q, double min)
+/* Keeps the candidates for which keep() says so. */
+static void keep_candidates(struct kb_query *q,
+                            int (*keep)(const struct kb_candidate *c, double arg), double arg)
 {
     size_t kept = 0;
     for (size_t i = 0; i < q->cand_count; i++) {
-        if (q->cands[i].score < min)
-            kb_candidate_release(&q->cands[i]);
-        else
+        if (keep(&q->cands[i], arg))
             q->cands[kept++] = q->cands[i];
+        else
+            kb_candidate_release(&q->cands[i]);
     }
     q->cand_count = kept;
 }
 
+static int strong_enough(const struct kb_candidate *c, double min)
+{
+    return c->written == 0 || c->written + c->harvested >= min;
+}
+
+static int written_evidence(const struct kb_candidate *c, double unused)
+{
+    (void)unused;
+    return c->written > 0;
+}
+
+static int prose_answer(const struct kb_candidate *c, double unused)
+{
+    (void)unused;
+    return c->written > 0 || c->fulltext > 0 || c->harvested >= HARVEST_MIN_SCORE;
+}
+
+void kb_rank_drop_weak(struct kb_query *q, double min)
+{
+    keep_candidates(q, strong_enough, min);
+}
+
+void kb_rank_drop_prose(struct kb_query *q)
+{
+    keep_candidates(q, written_evidence, 0);
+}
+
+int kb_rank_has_likely(const struct kb_query *q)
+{
+    for (size_t i = 0; i < q->cand_count; i++)
+        if (q->cands[i].written >= KB_LIKELY_SCORE)
+            return 1;
+    return 0;
+}
+
 enum kb_status kb_rank_result(struct kb_query *q, size_t top, struct kb_result *r)
 {
+    keep_candidates(q, prose_answer, 0);
     enum kb_status st = mark_provider_matches(q);
     if (st != KB_OK)
         return st;

@@ -16,6 +16,7 @@
 #define STR2(x) #x
 #define STR(x) STR2(x)
 
+/* clang-format off: the DDL reads best one clause a line */
 const char kb_schema_sql[] = "PRAGMA application_id = " STR(
     KB_APPLICATION_ID) ";\n"
                        "PRAGMA user_version = " STR(
@@ -42,6 +43,13 @@ const char kb_schema_sql[] = "PRAGMA application_id = " STR(
                                               "TEXT NOT NULL DEFAULT '',\n"
                                               "  fulltext_only INTEGER NOT NULL DEFAULT 0, line "
                                               "INTEGER NOT NULL DEFAULT 0);\n"
+                                              "CREATE TABLE section(id INTEGER PRIMARY KEY,\n"
+                                              "  entry_id INTEGER NOT NULL REFERENCES entry(id), "
+                                              "heading TEXT NOT NULL DEFAULT '',\n"
+                                              "  anchor TEXT NOT NULL DEFAULT '', line INTEGER NOT "
+                                              "NULL DEFAULT 0);\n"
+                                              "CREATE INDEX section_entry ON section(entry_id, "
+                                              "line);\n"
                                               "CREATE TABLE signature(id INTEGER PRIMARY KEY,\n"
                                               "  entry_id INTEGER NOT NULL REFERENCES entry(id), "
                                               "kind INTEGER NOT NULL,\n"
@@ -50,7 +58,9 @@ const char kb_schema_sql[] = "PRAGMA application_id = " STR(
                                               "  context INTEGER NOT NULL DEFAULT 0, captures TEXT "
                                               "NOT NULL DEFAULT '',\n"
                                               "  anchor INTEGER, path TEXT NOT NULL DEFAULT '', "
-                                              "line INTEGER NOT NULL DEFAULT 0);\n"
+                                              "line INTEGER NOT NULL DEFAULT 0,\n"
+                                              "  origin TEXT NOT NULL DEFAULT '', section_id "
+                                              "INTEGER);\n"
                                               "CREATE INDEX signature_entry ON "
                                               "signature(entry_id);\n"
                                               "CREATE TABLE example(id INTEGER PRIMARY KEY,\n"
@@ -60,12 +70,13 @@ const char kb_schema_sql[] = "PRAGMA application_id = " STR(
                                               "'', path TEXT NOT NULL DEFAULT '',\n"
                                               "  line INTEGER NOT NULL DEFAULT 0);\n"
                                               "CREATE VIRTUAL TABLE entry_fts USING fts5(title, "
-                                              "body, examples, signatures,\n"
-                                              "  tokenize = \"" KB_FTS_TOKENIZE "\");\n"
+                                              "heading, code, body, examples,\n"
+                                              "  signatures, tokenize = \"" KB_FTS_TOKENIZE "\");\n"
                                               "CREATE TABLE term_df(term TEXT PRIMARY KEY, df "
                                               "INTEGER NOT NULL) WITHOUT ROWID;\n"
                                               "CREATE TABLE blob(name TEXT PRIMARY KEY, data BLOB "
                                               "NOT NULL) WITHOUT ROWID;\n";
+/* clang-format on */
 
 static enum kb_status fail(sqlite3 *db, struct kb_error *err, const char *what)
 {
@@ -477,5 +488,13 @@ enum kb_status kb_schema_finish(sqlite3 *db, const char *build_hash, const char 
         count = (long)sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     snprintf(buf, sizeof buf, "%ld", count);
-    return put_meta(db, "entry_count", buf, err);
+    if ((status = put_meta(db, "entry_count", buf, err)) != KB_OK)
+        return status;
+    count = 0;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM section", -1, &st, NULL) == SQLITE_OK
+        && sqlite3_step(st) == SQLITE_ROW)
+        count = (long)sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    snprintf(buf, sizeof buf, "%ld", count);
+    return put_meta(db, "section_count", buf, err);
 }

@@ -5,20 +5,27 @@
  * kb_schema_finish); libkb reads it. Any change to the tables bumps KB_SCHEMA_VERSION.
  *
  * Tables (all written by the compiler in one transaction):
- *   meta(key, value)          build_hash, schema_version, entry_count, source_date,
+ *   meta(key, value)          build_hash, schema_version, entry_count, section_count, source_date,
  *                             fulltext_needs_mail (1 when any signature has a mail context)
  *   article(id, path, title, intro_md)
  *   entry(id, slug, article_id, title, provider, audience, related, why_*, solution_*, body_md,
  *         fulltext_only, line)                 -- slug is the public entry id
+ *   section(id, entry_id, heading, anchor, line)
+ *       the parts of an entry that full text ranks on their own: one per entry written for
+ *       the KB; one per heading (levels 1-3) of foreign Markdown, plus its introduction.
  *   signature(id, entry_id, kind, source, pattern, weight, context, captures, anchor, path,
- *             line)
+ *             line, origin, section_id)
  *       kind: KB_SIG_LITERAL or KB_SIG_REGEX; source: the line as written (without "re:");
  *       pattern: the PCRE2 pattern actually compiled (literals are translated by
  *       kb_literal_to_pattern); context: enum kb_sig_context; captures:
  *       comma-separated capture names; anchor: kb_token_hash of the prefilter token, NULL when
- *       the signature must run on every lookup.
+ *       the signature must run on every lookup. origin: '' for a signature an author wrote;
+ *       for evidence kb-compile harvested from the prose, where it was found ('title',
+ *       'heading', 'code' or 'body'); section_id: the section it came from, or NULL.
  *   example(id, entry_id, counter, text, also, path, line)
- *   entry_fts (FTS5: title, body, examples, signatures; rowid = entry.id)
+ *   entry_fts (FTS5: title, heading, code, body, examples, signatures; rowid = section.id):
+ *       title holds the article and entry titles, heading the section's heading, code its
+ *       code spans and blocks, body its prose; examples and signatures the entry's own.
  *   term_df(term, df)        built by kb_schema_finish from entry_fts's vocabulary
  *   blob(name, data)          'anchors': the prefilter index built by kb_schema_finish;
  *                             'always_code': the unanchored signatures compiled (PCRE2
@@ -31,7 +38,7 @@
 
 #include "kb.h"
 
-#define KB_SCHEMA_VERSION 1
+#define KB_SCHEMA_VERSION 2
 #define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
 
 enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };

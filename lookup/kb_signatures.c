@@ -251,7 +251,18 @@ static int match_windows(struct kb_query *q, pcre2_code *re, const struct window
 }
 
 /* Columns of db->sig_by_id. */
-enum { SIG_ENTRY, SIG_KIND, SIG_SOURCE, SIG_PATTERN, SIG_WEIGHT, SIG_CONTEXT, SIG_PATH, SIG_LINE };
+enum {
+    SIG_ENTRY,
+    SIG_KIND,
+    SIG_SOURCE,
+    SIG_PATTERN,
+    SIG_WEIGHT,
+    SIG_CONTEXT,
+    SIG_PATH,
+    SIG_LINE,
+    SIG_ORIGIN,
+    SIG_SECTION
+};
 
 /* Reads signature sig_id into db->sig_by_id; 1 when there is a row, 0 when not (a damaged
  * index pointing nowhere), -1 on a database error (reported). */
@@ -323,16 +334,23 @@ static enum kb_status record_hit(struct kb_query *q, size_t at, const pcre2_code
     if (!c || kb_grow((void **)&c->hits, &c->hit_alloc, c->hit_count + 1, sizeof *c->hits))
         return kb_query_nomem(q);
     struct kb_hit *h = &c->hits[c->hit_count];
+    const char *origin = (const char *)sqlite3_column_text(st, SIG_ORIGIN);
+    const char *why = halved                      ? ", halved: no mail context in the text"
+                      : context != KB_CONTEXT_ANY ? ", mail context"
+                                                  : "";
     h->line = kb_norm_line_of(&q->norm, at);
     h->weight = weight;
+    h->harvested = origin && origin[0];
     h->source = strdup(source);
-    h->explain = kb_format(
-        "signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
-        sqlite3_column_int(st, SIG_KIND) == KB_SIG_REGEX ? "re" : "literal", source, weight,
-        halved                      ? ", halved: no mail context in the text"
-        : context != KB_CONTEXT_ANY ? ", mail context"
-                                    : "",
-        path ? path : "?", sqlite3_column_int(st, SIG_LINE), q->norm.orig_line[h->line]);
+    if (h->harvested)
+        h->explain = kb_format("harvested from the %s: '%s' (weight %g%s, %s:%d) matched line %zu",
+                               origin, source, weight, why, path ? path : "?",
+                               sqlite3_column_int(st, SIG_LINE), q->norm.orig_line[h->line]);
+    else
+        h->explain = kb_format("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
+                               sqlite3_column_int(st, SIG_KIND) == KB_SIG_REGEX ? "re" : "literal",
+                               source, weight, why, path ? path : "?",
+                               sqlite3_column_int(st, SIG_LINE), q->norm.orig_line[h->line]);
     if (!h->source || !h->explain) {
         free(h->source);
         free(h->explain);
@@ -340,6 +358,16 @@ static enum kb_status record_hit(struct kb_query *q, size_t at, const pcre2_code
     }
     c->hit_count++;
     c->score += weight;
+    if (h->harvested) {
+        c->harvested += weight;
+        long long section = sqlite3_column_int64(st, SIG_SECTION);
+        if (section > 0 && weight > c->section_weight) {
+            c->section_id = section;
+            c->section_weight = weight;
+        }
+    } else {
+        c->written += weight;
+    }
     if (weight > c->best_weight)
         c->best_weight = weight;
     if (re && record_captures(c, re, q->mdata, q->norm.text) != KB_OK)

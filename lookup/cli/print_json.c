@@ -178,6 +178,17 @@ static void json_match(FILE *out, const struct kb_match *m, const struct kb_resu
     fprintf(out, "%.3g", m->score);
     json_opt_string(out, "confidence", kb_confidence_str(m->confidence), &first);
     json_opt_string(out, "via", kb_via_str(m->via), &first);
+    json_key(out, "section", &first);
+    if (m->section_heading) {
+        int sf = 1;
+        fputc('{', out);
+        json_opt_string(out, "heading", m->section_heading, &sf);
+        json_opt_string(out, "anchor", m->section_anchor, &sf);
+        json_key(out, "line", &sf);
+        fprintf(out, "%zu}", m->section_line);
+    } else {
+        fputs("null", out);
+    }
     json_key(out, "evidence", &first);
     fputc('[', out);
     for (size_t i = 0; i < m->evidence_count; i++) {

@@ -38,6 +38,9 @@ int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_res
         fprintf(out, "*%s match* (%s, score %.3g) — id `%s`, article `%s`\n\n",
                 kb_confidence_str(m->confidence), kb_via_str(m->via), m->score, m->entry->id,
                 m->entry->article);
+        if (m->section_heading && m->section_heading[0])
+            fprintf(out, "Section: **%s** (`%s#%s`, line %zu)\n\n", m->section_heading,
+                    m->entry->article, m->section_anchor, m->section_line);
         for (size_t k = 0; k < m->evidence_count; k++)
             fprintf(out, "> line %zu: `%s`\n", m->evidence[k].line, m->evidence[k].text);
         if (m->evidence_count)

@@ -112,6 +112,10 @@ static void print_match(FILE *out, size_t index, const struct kb_match *m,
     fprintf(out, "   %s%s%s match (%s, score %.3g)   id: %s   article: %s\n",
             sgr(opt, confidence_color(m->confidence)), kb_confidence_str(m->confidence),
             sgr(opt, RESET), kb_via_str(m->via), m->score, e->id, e->article);
+    if (m->section_heading)
+        fprintf(out, "   section: %s%s%s (line %zu, #%s)\n", sgr(opt, BOLD),
+                m->section_heading[0] ? m->section_heading : "(introduction)", sgr(opt, RESET),
+                m->section_line, m->section_anchor);
 
     char code[16] = "", port[16] = "";
     if (r->facts.reply_code)

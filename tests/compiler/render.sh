@@ -14,14 +14,16 @@ SELECT 'article', id, path, title, intro_md FROM article ORDER BY id;
 SELECT 'entry', id, slug, article_id, title, provider, audience, related, fulltext_only, line
   FROM entry ORDER BY id;
 SELECT 'signature', entry_id, kind, source, pattern, weight, context, captures,
-  anchor IS NOT NULL, path, line FROM signature ORDER BY id;
+  anchor IS NOT NULL, path, line, origin, section_id FROM signature ORDER BY id;
+SELECT 'section', id, entry_id, heading, anchor, line FROM section ORDER BY id;
 SELECT 'example', entry_id, counter, text, also, path, line FROM example ORDER BY id;
 SELECT 'why_text', why_text, 'why_ansi', replace(why_ansi, char(27), '^['), 'why_md', why_md,
   'solution_text', solution_text, 'solution_ansi', replace(solution_ansi, char(27), '^['),
   'solution_md', solution_md, 'body_md', body_md FROM entry WHERE slug = 'm365-smtp-auth-disabled';
 SELECT 'foreign', slug, why_text, solution_text, body_md FROM entry WHERE fulltext_only = 1
   ORDER BY id;
-SELECT 'fts', rowid, title, examples, signatures FROM entry_fts ORDER BY rowid;
+SELECT 'fts', rowid, title, heading, code, body, examples, signatures FROM entry_fts
+  ORDER BY rowid;
 SELECT 'meta', key, length(value) FROM meta ORDER BY key;
 SQL
 [ -n "${KBC_REGEN:-}" ] && cp "$WORK/got" "$FIXTURES/good.expected"

@@ -1,0 +1,712 @@
+/*
+ * harvest.c - evidence that nobody wrote as a signature, taken from the articles themselves,
+ * and the sections full text ranks on their own.
+ *
+ * A team's own documents carry the best evidence an error text can share with them in a few
+ * recognisable shapes: RFC 3463 status codes ("5.7.12", in file names "5-7-12"), error
+ * identifiers ("RESOLVER.RST.SenderNotAuthenticated", "0x800CCC80",
+ * "ERR_TLS_CERT_ALTNAME_INVALID", "SmtpException"), and error strings quoted in headings or
+ * code spans ("Relay access denied"). Each is collected with where it was found (title, heading,
+ * code, body); kbc_harvest_finish then weighs it - a code in the title says the article is
+ * about it, one of fifty codes in a table says little - and turns what carries weight into
+ * literal signatures marked as harvested, so lookup finds them through the same prefilter.
+ *
+ * Nothing here knows a code, a product or a cause: only the shapes above.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "kb_text.h"
+#include "kbc.h"
+#include "kbc_sig.h"
+
+/* At most this many distinct pieces of evidence per entry (a reference table of every code
+ * of a product is still collected, but bounded). */
+#define MAX_ITEMS_PER_ENTRY 400
+/* Harvested evidence lighter than this is not stored: it could never decide an answer. */
+#define MIN_WEIGHT 0.2
+/* An entry listing more codes than this in its prose is a reference list: each code counts
+ * less (by the square root of the ratio). */
+#define SPECIFIC_CODES 4.0
+/* In an entry with signatures of its own, the author said what identifies it: what its prose
+ * mentions only breaks ties (a counter-example stays one). */
+#define BESIDE_WRITTEN 0.1
+
+static const double tier_weight[] = {
+    [KBC_TIER_BODY] = 1.0, [KBC_TIER_CODE] = 1.5, [KBC_TIER_HEADING] = 2.0, [KBC_TIER_TITLE] = 3.0};
+static const char *const tier_name[] = {[KBC_TIER_BODY] = "body",
+                                        [KBC_TIER_CODE] = "code",
+                                        [KBC_TIER_HEADING] = "heading",
+                                        [KBC_TIER_TITLE] = "title"};
+
+static int is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static int is_upper(unsigned char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static int is_lower(unsigned char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+static int is_alpha(unsigned char c)
+{
+    return is_upper(c) || is_lower(c);
+}
+
+static int is_word(unsigned char c)
+{
+    return is_alpha(c) || is_digit(c) || c == '_';
+}
+
+static int is_hex(unsigned char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static unsigned char lower(unsigned char c)
+{
+    return is_upper(c) ? (unsigned char)(c + 32) : c;
+}
+
+static int same_caseless(const char *a, const char *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
+            return 0;
+    return 1;
+}
+
+/* ---- collecting -------------------------------------------------------------------------- */
+
+/* Adds one piece of evidence; the same text (caseless) is kept once, at its best tier. */
+static enum kb_status add_item(struct kbc_entry *e, const char *text, size_t len,
+                               enum kbc_tier tier, int phrase, size_t line, size_t section)
+{
+    for (size_t i = 0; i < e->harvest_count; i++) {
+        struct kbc_harvest *h = &e->harvest[i];
+        if (strlen(h->text) == len && same_caseless(h->text, text, len)) {
+            if (tier > h->tier) {
+                h->tier = tier;
+                h->line = line;
+                h->section = section;
+            }
+            return KB_OK;
+        }
+    }
+    if (e->harvest_count >= MAX_ITEMS_PER_ENTRY)
+        return KB_OK;
+    struct kbc_harvest *v = kbc_grow(e->harvest, &e->harvest_alloc, e->harvest_count, sizeof *v);
+    if (!v)
+        return KB_ERR_NOMEM;
+    e->harvest = v;
+    char *copy = kbc_strndup(text, len);
+    if (!copy)
+        return KB_ERR_NOMEM;
+    v[e->harvest_count++] = (struct kbc_harvest){copy, tier, phrase, line, section};
+    return KB_OK;
+}
+
+/* An RFC 3463 status code of a failure: 4.x.x or 5.x.x, each part at most three digits. */
+static int is_status_code(const char *s, size_t n, char sep)
+{
+    if (n < 5 || (s[0] != '4' && s[0] != '5') || s[1] != sep)
+        return 0;
+    size_t i = 2, parts = 1;
+    while (i < n) {
+        size_t d = 0;
+        while (i < n && is_digit((unsigned char)s[i]) && d < 4) {
+            i++;
+            d++;
+        }
+        if (d == 0 || d > 3)
+            return 0;
+        parts++;
+        if (i == n)
+            break;
+        if (s[i] != sep)
+            return 0;
+        i++;
+    }
+    return parts == 3 && i == n;
+}
+
+/* The classes of code-like tokens worth harvesting, decided on a maximal dotted word run. */
+static int is_code_token(const char *s, size_t n)
+{
+    size_t upper = 0, lower_count = 0, digits = 0, dots = 0, unders = 0, humps = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        upper += is_upper(c);
+        lower_count += is_lower(c);
+        digits += is_digit(c);
+        dots += c == '.';
+        unders += c == '_';
+        humps += i > 0 && is_upper(c) && is_lower((unsigned char)s[i - 1]);
+    }
+    if (is_status_code(s, n, '.'))
+        return 1;
+    /* 0x800CCC80: Windows and COM error numbers */
+    if (n >= 6 && n <= 18 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+        for (size_t i = 2; i < n; i++)
+            if (!is_hex((unsigned char)s[i]))
+                return 0;
+        return 1;
+    }
+    if (n < 6 || n > 100 || !(upper + lower_count))
+        return 0;
+    /* RESOLVER.RST.SenderNotAuthenticated, System.Net.Mail.SmtpException: dotted names with
+     * capitals (host names and file names are lowercase, or end in a lowercase extension) */
+    if (dots) {
+        size_t dot = n;
+        while (s[dot - 1] != '.')
+            dot--;
+        const char *last = s + dot;
+        size_t last_len = n - dot;
+        int last_lower = 1;
+        for (size_t i = 0; i < last_len; i++)
+            last_lower &= !is_upper((unsigned char)last[i]);
+        return upper > 0 && !(last_lower && last_len <= 4) && digits * 2 < n;
+    }
+    /* ERR_TLS_CERT_ALTNAME_INVALID, smtpd_tls_security_level: identifiers of two parts or
+     * more, none of a single letter (s_client is a command's name) */
+    if (unders && n >= 8 && digits * 2 < n) {
+        size_t part = 0;
+        for (size_t i = 0; i <= n; i++) {
+            if (i < n && s[i] != '_') {
+                part++;
+                continue;
+            }
+            if (part < 2)
+                return 0;
+            part = 0;
+        }
+        return 1;
+    }
+    /* SendAsDenied, TenantAttribution, AuthenticationFailedException: CamelCase names of
+     * errors and settings; short two-part words (PowerShell, JavaScript) are product names */
+    if (!digits && !unders && humps >= 1 && (humps >= 2 || n >= 12) && lower_count > upper)
+        return 1;
+    return 0;
+}
+
+/* Collects the code-like tokens of text. */
+static enum kb_status scan_tokens(struct kbc_entry *e, const char *s, size_t n, enum kbc_tier tier,
+                                  size_t line, size_t section)
+{
+    enum kb_status st = KB_OK;
+    for (size_t i = 0; i < n && st == KB_OK;) {
+        unsigned char c = (unsigned char)s[i];
+        if (!is_word(c) || (i > 0 && (is_word((unsigned char)s[i - 1]) || s[i - 1] == '.'))) {
+            i++;
+            continue;
+        }
+        /* 5-7-12: status codes as file names and URL fragments write them */
+        if ((c == '4' || c == '5') && i + 1 < n && s[i + 1] == '-') {
+            size_t j = i;
+            while (j < n && (is_digit((unsigned char)s[j]) || s[j] == '-'))
+                j++;
+            size_t k = j;
+            while (k > i && s[k - 1] == '-')
+                k--;
+            /* the longest prefix of three parts: "5-7-13-or-5-7-135" gives 5-7-13 */
+            size_t parts = 1, end = i;
+            for (size_t m = i; m < k && parts <= 3; m++) {
+                if (s[m] == '-')
+                    parts++;
+                if (parts <= 3)
+                    end = m + 1;
+            }
+            if (is_status_code(s + i, end - i, '-')
+                && (end == n || !is_alpha((unsigned char)s[end]))) {
+                char code[16];
+                size_t len = end - i < sizeof code - 1 ? end - i : sizeof code - 1;
+                memcpy(code, s + i, len);
+                for (size_t m = 0; m < len; m++)
+                    code[m] = code[m] == '-' ? '.' : code[m];
+                st = add_item(e, code, len, tier, 0, line, section);
+            }
+        }
+        size_t j = i;
+        while (j < n
+               && (is_word((unsigned char)s[j])
+                   || (s[j] == '.' && j + 1 < n && is_word((unsigned char)s[j + 1]))))
+            j++;
+        if (st == KB_OK && is_code_token(s + i, j - i))
+            st = add_item(e, s + i, j - i, tier, 0, line, section);
+        i = j;
+    }
+    return st;
+}
+
+/* A phrase is worth matching as written when it reads like a message: three to twelve words,
+ * mostly letters, and nothing of a command line, a path or a configuration line. */
+static int is_message_phrase(const char *s, size_t n)
+{
+    if (n < 10 || n > 160 || s[0] == '-')
+        return 0;
+    size_t words = 0, letters = 0, visible = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (strchr("=${}|<>\\/@*`", c) || (c == '-' && i + 1 < n && s[i + 1] == '-'))
+            return 0;
+        if (c != ' ') {
+            visible++;
+            letters += is_alpha(c);
+        }
+        if (c != ' ' && (i == 0 || s[i - 1] == ' '))
+            words++;
+    }
+    return words >= 3 && words <= 12 && letters * 10 >= visible * 6;
+}
+
+/* Adds s[0, n) as a phrase (white space collapsed) when it reads like a message. */
+static enum kb_status add_phrase(struct kbc_entry *e, const char *s, size_t n, enum kbc_tier tier,
+                                 size_t line, size_t section)
+{
+    struct kb_buf b;
+    kb_buf_init(&b, 0);
+    enum kb_status st = KB_OK;
+    for (size_t i = 0; i < n && st == KB_OK; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int space = c == ' ' || c == '\t' || c == '\n' || c == '\r';
+        if (space && (b.len == 0 || b.data[b.len - 1] == ' '))
+            continue;
+        st = kb_buf_append_char(&b, space ? ' ' : (char)c);
+    }
+    /* Exchange writes its NDR lines as "#550 5.4.1 Relay Access Denied ##" */
+    while (st == KB_OK && b.len && strchr(" .:;,#", b.data[b.len - 1]))
+        b.data[--b.len] = '\0';
+    size_t lead = 0;
+    while (st == KB_OK && lead < b.len && strchr(" #", b.data[lead]))
+        lead++;
+    if (st == KB_OK && b.len > lead && is_message_phrase(b.data + lead, b.len - lead))
+        st = add_item(e, b.data + lead, b.len - lead, tier, 1, line, section);
+    kb_buf_release(&b);
+    return st;
+}
+
+/* Phrases in straight or typographic double quotes: the titles of troubleshooting pages quote
+ * the message they are about ('Fix "Relay access denied" errors'). */
+static enum kb_status scan_quotes(struct kbc_entry *e, const char *s, size_t n, enum kbc_tier tier,
+                                  size_t line, size_t section)
+{
+    enum kb_status st = KB_OK;
+    for (size_t i = 0; i < n && st == KB_OK; i++) {
+        size_t open_len = 0;
+        if (s[i] == '"')
+            open_len = 1;
+        else if (n - i >= 3 && memcmp(s + i, "\xe2\x80\x9c", 3) == 0)
+            open_len = 3;
+        if (!open_len)
+            continue;
+        size_t start = i + open_len, j = start;
+        while (j < n && s[j] != '"' && !(n - j >= 3 && memcmp(s + j, "\xe2\x80\x9d", 3) == 0))
+            j++;
+        if (j >= n)
+            break;
+        st = add_phrase(e, s + start, j - start, tier, line, section);
+        i = s[j] == '"' ? j : j + 2; /* the loop steps past the closing quote */
+    }
+    return st;
+}
+
+enum kb_status kbc_harvest_title(struct kbc_entry *e, const char *text, enum kbc_tier tier)
+{
+    size_t n = strlen(text);
+    enum kb_status st = scan_tokens(e, text, n, tier, 0, 0);
+    return st == KB_OK ? scan_quotes(e, text, n, tier, 0, 0) : st;
+}
+
+/* ---- sections ---------------------------------------------------------------------------- */
+
+/* GitHub's anchor for a heading: lowercase, letters, digits, '-' and '_' kept, spaces become
+ * '-', everything else dropped. */
+static char *heading_anchor(const char *heading)
+{
+    struct kb_buf b;
+    kb_buf_init(&b, 0);
+    enum kb_status st = kb_buf_append(&b, "", 0);
+    for (const char *p = heading; *p && st == KB_OK; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (is_word(c) || c == '-' || c >= 0x80)
+            st = kb_buf_append_char(&b, (char)lower(c));
+        else if (c == ' ')
+            st = kb_buf_append_char(&b, '-');
+    }
+    char *out = NULL;
+    if (st == KB_OK)
+        kb_buf_detach(&b, &out);
+    kb_buf_release(&b);
+    return out;
+}
+
+struct walk {
+    struct kbc_entry *e;
+    struct kb_buf code, body, heading;
+    size_t section; /* index of the open section */
+    int open;       /* a section is open (its buffers not yet stored) */
+};
+
+/* Stores the open section's buffers into it. */
+static enum kb_status close_section(struct walk *w)
+{
+    if (!w->open)
+        return KB_OK;
+    struct kbc_section *s = &w->e->sections[w->section];
+    enum kb_status st = kb_buf_append(&w->code, "", 0);
+    if (st == KB_OK)
+        st = kb_buf_append(&w->body, "", 0);
+    if (st == KB_OK)
+        st = kb_buf_detach(&w->code, &s->code);
+    if (st == KB_OK)
+        st = kb_buf_detach(&w->body, &s->body);
+    w->open = 0;
+    return st;
+}
+
+static enum kb_status open_section(struct walk *w, const char *heading, size_t line)
+{
+    enum kb_status st = close_section(w);
+    if (st != KB_OK)
+        return st;
+    struct kbc_entry *e = w->e;
+    struct kbc_section *v = kbc_grow(e->sections, &e->section_alloc, e->section_count, sizeof *v);
+    if (!v)
+        return KB_ERR_NOMEM;
+    e->sections = v;
+    struct kbc_section *s = &v[e->section_count];
+    memset(s, 0, sizeof *s);
+    s->line = line;
+    if (!(s->heading = kbc_strndup(heading, strlen(heading)))
+        || !(s->anchor = heading_anchor(heading))) {
+        free(s->heading);
+        free(s->anchor);
+        return KB_ERR_NOMEM;
+    }
+    w->section = e->section_count++;
+    w->open = 1;
+    return KB_OK;
+}
+
+/* The text of a heading, code spans included. */
+static enum kb_status heading_text(cmark_node *heading, struct kb_buf *out)
+{
+    kb_buf_reset(out);
+    enum kb_status st = kb_buf_append(out, "", 0);
+    cmark_iter *it = cmark_iter_new(heading);
+    if (!it)
+        return KB_ERR_NOMEM;
+    cmark_event_type ev;
+    while (st == KB_OK && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *n = cmark_iter_get_node(it);
+        cmark_node_type t = cmark_node_get_type(n);
+        if (ev != CMARK_EVENT_ENTER)
+            continue;
+        if (t == CMARK_NODE_TEXT || t == CMARK_NODE_CODE)
+            st = kb_buf_append_str(out, cmark_node_get_literal(n));
+        else if (t == CMARK_NODE_SOFTBREAK || t == CMARK_NODE_LINEBREAK)
+            st = kb_buf_append_char(out, ' ');
+    }
+    cmark_iter_free(it);
+    return st;
+}
+
+/* Harvests one block (and everything inside it) into the open section; a heading that opened
+ * the section (section_heading) is in the section's heading already, not in its body. */
+static enum kb_status walk_block(struct walk *w, cmark_node *block, int as_heading,
+                                 int section_heading)
+{
+    cmark_iter *it = cmark_iter_new(block);
+    if (!it)
+        return KB_ERR_NOMEM;
+    enum kb_status st = KB_OK;
+    size_t line = (size_t)cmark_node_get_start_line(block);
+    enum kbc_tier text_tier = as_heading ? KBC_TIER_HEADING : KBC_TIER_BODY;
+    enum kbc_tier code_tier = as_heading ? KBC_TIER_HEADING : KBC_TIER_CODE;
+    cmark_event_type ev;
+    while (st == KB_OK && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
+        cmark_node *n = cmark_iter_get_node(it);
+        cmark_node_type t = cmark_node_get_type(n);
+        if (ev == CMARK_EVENT_EXIT) {
+            if (!section_heading
+                && (t == CMARK_NODE_PARAGRAPH || t == CMARK_NODE_ITEM || t == CMARK_NODE_HEADING))
+                st = kb_buf_append_char(&w->body, '\n');
+            continue;
+        }
+        if (cmark_node_get_start_line(n) > 0)
+            line = (size_t)cmark_node_get_start_line(n);
+        const char *lit = cmark_node_get_literal(n);
+        size_t len = lit ? strlen(lit) : 0;
+        switch (t) {
+        case CMARK_NODE_TEXT:
+            if (!section_heading)
+                st = kb_buf_append(&w->body, lit, len);
+            if (st == KB_OK)
+                st = scan_tokens(w->e, lit, len, text_tier, line, w->section);
+            if (st == KB_OK && as_heading)
+                st = scan_quotes(w->e, lit, len, text_tier, line, w->section);
+            break;
+        case CMARK_NODE_CODE:
+            st = kb_buf_append(&w->code, lit, len);
+            if (st == KB_OK)
+                st = kb_buf_append_char(&w->code, '\n');
+            if (st == KB_OK)
+                st = scan_tokens(w->e, lit, len, code_tier, line, w->section);
+            if (st == KB_OK)
+                st = add_phrase(w->e, lit, len, code_tier, line, w->section);
+            break;
+        case CMARK_NODE_CODE_BLOCK: {
+            const char *info = cmark_node_get_fence_info(n);
+            if (info && strncmp(info, "kb-", 3) == 0)
+                break;
+            st = kb_buf_append(&w->code, lit, len);
+            if (st == KB_OK)
+                st = scan_tokens(w->e, lit, len, KBC_TIER_CODE, line, w->section);
+            break;
+        }
+        case CMARK_NODE_SOFTBREAK:
+        case CMARK_NODE_LINEBREAK: st = kb_buf_append_char(&w->body, ' '); break;
+        default: break;
+        }
+    }
+    cmark_iter_free(it);
+    return st;
+}
+
+enum kb_status kbc_harvest_blocks(struct kbc_entry *e, cmark_node *first, cmark_node *end,
+                                  int split)
+{
+    struct walk w = {.e = e};
+    kb_buf_init(&w.code, 0);
+    kb_buf_init(&w.body, 0);
+    kb_buf_init(&w.heading, 0);
+    enum kb_status st = open_section(&w,
+                                     split      ? ""
+                                     : e->title ? e->title
+                                                : "",
+                                     first ? (size_t)cmark_node_get_start_line(first) : e->line);
+    int section_has_text = 0;
+    for (cmark_node *n = first; n && n != end && st == KB_OK; n = cmark_node_next(n)) {
+        int is_heading = cmark_node_get_type(n) == CMARK_NODE_HEADING;
+        int level = is_heading ? cmark_node_get_heading_level(n) : 0;
+        int opens = split && is_heading && level <= 3;
+        if (opens) {
+            st = heading_text(n, &w.heading);
+            if (st != KB_OK)
+                break;
+            size_t line = (size_t)cmark_node_get_start_line(n);
+            if (section_has_text) {
+                st = open_section(&w, w.heading.data, line);
+            } else {
+                /* nothing before the first heading: it names the first section */
+                struct kbc_section *s = &e->sections[w.section];
+                char *h = kbc_strndup(w.heading.data, w.heading.len),
+                     *a = heading_anchor(h ? h : "");
+                if (!h || !a) {
+                    free(h);
+                    free(a);
+                    st = KB_ERR_NOMEM;
+                    break;
+                }
+                free(s->heading);
+                free(s->anchor);
+                s->heading = h;
+                s->anchor = a;
+                s->line = line;
+            }
+            section_has_text = 1;
+        } else if (!is_heading) {
+            section_has_text = 1;
+        }
+        if (st == KB_OK)
+            st = walk_block(&w, n, is_heading, opens);
+    }
+    if (st == KB_OK)
+        st = close_section(&w);
+    kb_buf_release(&w.code);
+    kb_buf_release(&w.body);
+    kb_buf_release(&w.heading);
+    return st;
+}
+
+/* ---- weighing ---------------------------------------------------------------------------- */
+
+struct item_ref {
+    const char *text;
+    size_t entry; /* global entry index */
+};
+
+static int cmp_item_ref(const void *a, const void *b)
+{
+    const struct item_ref *x = a, *y = b;
+    int c = strcasecmp(x->text, y->text);
+    if (c)
+        return c;
+    return (x->entry > y->entry) - (x->entry < y->entry);
+}
+
+/* In how many entries each harvested text occurs: df[k] for the k-th item in kb order. */
+static enum kb_status document_frequencies(const struct kbc_kb *kb, size_t total, size_t **out)
+{
+    struct item_ref *refs = malloc((total ? total : 1) * sizeof *refs);
+    size_t *df = calloc(total ? total : 1, sizeof *df);
+    /* the k-th item in kb order, to write df back */
+    const char **order = malloc((total ? total : 1) * sizeof *order);
+    if (!refs || !df || !order) {
+        free(refs);
+        free(df);
+        free(order);
+        return KB_ERR_NOMEM;
+    }
+    size_t k = 0, entry = 0;
+    for (size_t a = 0; a < kb->count; a++)
+        for (size_t i = 0; i < kb->articles[a].entry_count; i++, entry++) {
+            const struct kbc_entry *e = &kb->articles[a].entries[i];
+            for (size_t h = 0; h < e->harvest_count; h++, k++) {
+                refs[k] = (struct item_ref){e->harvest[h].text, entry};
+                order[k] = e->harvest[h].text;
+            }
+        }
+    qsort(refs, total, sizeof *refs, cmp_item_ref);
+    /* a text's df: distinct entries in its run; then looked up per item by binary search */
+    size_t *run_df = calloc(total ? total : 1, sizeof *run_df);
+    if (!run_df) {
+        free(refs);
+        free(df);
+        free(order);
+        return KB_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < total;) {
+        size_t j = i, distinct = 0;
+        while (j < total && strcasecmp(refs[j].text, refs[i].text) == 0) {
+            distinct += j == i || refs[j].entry != refs[j - 1].entry;
+            j++;
+        }
+        for (size_t m = i; m < j; m++)
+            run_df[m] = distinct;
+        i = j;
+    }
+    for (size_t m = 0; m < total; m++) {
+        size_t lo = 0, hi = total;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (strcasecmp(refs[mid].text, order[m]) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        df[m] = lo < total ? run_df[lo] : 1;
+    }
+    free(run_df);
+    free(refs);
+    free(order);
+    *out = df;
+    return KB_OK;
+}
+
+/* Does a longer phrase of the entry contain item h? Both would match the same words of a
+ * text, and the evidence would count twice. */
+static int inside_longer_phrase(const struct kbc_entry *e, size_t h)
+{
+    const char *t = e->harvest[h].text;
+    size_t n = strlen(t);
+    for (size_t i = 0; i < e->harvest_count; i++) {
+        const char *u = e->harvest[i].text;
+        size_t m = strlen(u);
+        if (i == h || !e->harvest[i].phrase || m <= n)
+            continue;
+        for (size_t k = 0; k + n <= m; k++)
+            if (same_caseless(u + k, t, n) && (k == 0 || u[k - 1] == ' ')
+                && (k + n == m || u[k + n] == ' '))
+                return 1;
+    }
+    return 0;
+}
+
+/* Turns one harvested item into a literal signature of the entry; items that the prefilter
+ * cannot anchor or that do not compile are dropped (they are not the author's to fix). */
+static enum kb_status add_harvested_signature(struct kbc_entry *e, const struct kbc_harvest *h,
+                                              double weight, enum kb_sig_context context,
+                                              const char *path)
+{
+    struct kbc_sig *sigs = kbc_grow(e->sigs, &e->sig_alloc, e->sig_count, sizeof *sigs);
+    if (!sigs)
+        return KB_ERR_NOMEM;
+    e->sigs = sigs;
+    struct kbc_sig *sig = &sigs[e->sig_count];
+    memset(sig, 0, sizeof *sig);
+    sig->kind = KB_SIG_LITERAL;
+    sig->weight = weight;
+    sig->context = context;
+    sig->line = h->line ? h->line : e->line;
+    sig->col = 1;
+    sig->origin = tier_name[h->tier];
+    sig->section = h->section;
+    if (!(sig->source = kbc_strndup(h->text, strlen(h->text))))
+        return KB_ERR_NOMEM;
+    struct kbc_diags scratch;
+    kbc_diags_init(&scratch);
+    enum kb_status st = kbc_sig_compile(sig, 1, path, &scratch);
+    int usable = st == KB_OK && scratch.count == 0 && !scratch.nomem && sig->has_anchor;
+    kbc_diags_release(&scratch);
+    if (usable) {
+        e->sig_count++;
+        return KB_OK;
+    }
+    free(sig->source);
+    free(sig->pattern);
+    free(sig->captures);
+    memset(sig, 0, sizeof *sig);
+    return st;
+}
+
+enum kb_status kbc_harvest_finish(struct kbc_kb *kb)
+{
+    /* In a KB whose authors mark generic text as mail-only evidence, harvested evidence is
+     * generic text too: it counts as theirs does (fully only in text about mail). */
+    enum kb_sig_context context = KB_CONTEXT_ANY;
+    size_t total = 0;
+    for (size_t a = 0; a < kb->count; a++)
+        for (size_t i = 0; i < kb->articles[a].entry_count; i++)
+            for (size_t g = 0; g < kb->articles[a].entries[i].sig_count; g++)
+                if (kb->articles[a].entries[i].sigs[g].context != KB_CONTEXT_ANY)
+                    context = KB_CONTEXT_MAIL;
+    for (size_t a = 0; a < kb->count; a++)
+        for (size_t i = 0; i < kb->articles[a].entry_count; i++)
+            total += kb->articles[a].entries[i].harvest_count;
+    size_t *df = NULL;
+    enum kb_status st = document_frequencies(kb, total, &df);
+    size_t k = 0;
+    for (size_t a = 0; a < kb->count && st == KB_OK; a++) {
+        struct kbc_article *art = &kb->articles[a];
+        for (size_t i = 0; i < art->entry_count && st == KB_OK; i++) {
+            struct kbc_entry *e = &art->entries[i];
+            size_t listed = 0;
+            for (size_t h = 0; h < e->harvest_count; h++)
+                listed += e->harvest[h].tier <= KBC_TIER_CODE;
+            double listing = listed > SPECIFIC_CODES ? sqrt(SPECIFIC_CODES / (double)listed) : 1.0;
+            double beside = e->sig_count ? BESIDE_WRITTEN : 1.0;
+            for (size_t h = 0; h < e->harvest_count && st == KB_OK; h++, k++) {
+                const struct kbc_harvest *item = &e->harvest[h];
+                double w = tier_weight[item->tier] / (1.0 + log((double)df[k]));
+                if (item->tier <= KBC_TIER_CODE)
+                    w *= listing;
+                if (item->phrase && inside_longer_phrase(e, h))
+                    continue;
+                if (w >= MIN_WEIGHT)
+                    st = add_harvested_signature(e, item, round(w * beside * 1000.0) / 1000.0,
+                                                 context, art->file->display);
+            }
+        }
+    }
+    free(df);
+    return st;
+}
