@@ -318,6 +318,27 @@ static enum kb_status scan_quotes(struct kbc_entry *e, const char *s, size_t n, 
     return st;
 }
 
+/* The messages inside the lines of a code block: a sample log line holds the program's own
+ * wording between its variable parts ("FATAL:  password authentication failed for user
+ * \"app\""), so each line is cut at the punctuation that separates them and each piece that
+ * reads like a message is a phrase. */
+static enum kb_status scan_block_messages(struct kbc_entry *e, const char *s, size_t n,
+                                          size_t line, size_t section)
+{
+    enum kb_status st = KB_OK;
+    size_t start = 0;
+    for (size_t i = 0; i <= n && st == KB_OK; i++) {
+        if (i < n && !strchr(":;\"'()[]<>{}|=\n\t", s[i]))
+            continue;
+        if (i > start)
+            st = add_phrase(e, s + start, i - start, KBC_TIER_CODE, line, section);
+        if (i < n && s[i] == '\n')
+            line++;
+        start = i + 1;
+    }
+    return st;
+}
+
 enum kb_status kbc_harvest_title(struct kbc_entry *e, const char *text, enum kbc_tier tier)
 {
     size_t n = strlen(text);
@@ -470,6 +491,8 @@ static enum kb_status walk_block(struct walk *w, cmark_node *block, int as_headi
             st = kb_buf_append(&w->code, lit, len);
             if (st == KB_OK)
                 st = scan_tokens(w->e, lit, len, KBC_TIER_CODE, line, w->section);
+            if (st == KB_OK)
+                st = scan_block_messages(w->e, lit, len, line + 1, w->section);
             break;
         }
         case CMARK_NODE_SOFTBREAK:
