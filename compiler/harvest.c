@@ -250,12 +250,14 @@ static enum kb_status scan_tokens(struct kbc_entry *e, const char *s, size_t n, 
  * mostly letters, and nothing of a command line, a path or a configuration line. */
 static int is_message_phrase(const char *s, size_t n)
 {
-    if (n < 10 || n > 160 || s[0] == '-')
+    if (n < 10 || n > 160)
         return 0;
     size_t words = 0, letters = 0, visible = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (strchr("=${}|<>\\/@*`", c) || (c == '-' && i + 1 < n && s[i + 1] == '-'))
+        /* command lines: "--x" anywhere, or a word that is an option ("-connect") */
+        if (strchr("=${}|<>\\/@*`", c) || (c == '-' && i + 1 < n && s[i + 1] == '-')
+            || (c == '-' && (i == 0 || s[i - 1] == ' ')))
             return 0;
         if (c != ' ') {
             visible++;
