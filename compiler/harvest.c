@@ -324,8 +324,8 @@ static enum kb_status scan_quotes(struct kbc_entry *e, const char *s, size_t n, 
  * wording between its variable parts ("FATAL:  password authentication failed for user
  * \"app\""), so each line is cut at the punctuation that separates them and each piece that
  * reads like a message is a phrase. */
-static enum kb_status scan_block_messages(struct kbc_entry *e, const char *s, size_t n,
-                                          size_t line, size_t section)
+static enum kb_status scan_block_messages(struct kbc_entry *e, const char *s, size_t n, size_t line,
+                                          size_t section)
 {
     enum kb_status st = KB_OK;
     size_t start = 0;

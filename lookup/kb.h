@@ -159,9 +159,10 @@ struct kb_facts {
     char *host;
     int port;
     char *user;
-    char *client;     /* recognised client library, e.g. "PHPMailer" */
-    char *provider;   /* recognised provider facet value, e.g. "m365" */
-    int mail_context; /* KB_CONTEXT_IS_MAIL, _UNKNOWN or _OTHER (see below) */
+    char *client;        /* recognised client library, e.g. "PHPMailer" */
+    char *provider;      /* recognised provider facet value, e.g. "m365" */
+    int mail_context;    /* KB_CONTEXT_IS_MAIL, _UNKNOWN or _OTHER (see below) */
+    char *other_program; /* with KB_CONTEXT_IS_OTHER: the words that told ("npm ERR"), else NULL */
 };
 
 /* What the text is about, for signatures marked context=mail: visibly about sending mail

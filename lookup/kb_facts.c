@@ -137,35 +137,43 @@ static const char smtp_word_pattern[] =
 
 /* Another program's error: databases, caches, package managers, version control, IMAP/POP3
  * mail reading (not sending), directory services. Checked only when nothing says SMTP. */
-static const char other_program_pattern[] =
-    "(?i)\\b(?:psql|postgres(?:ql)?|pg_hba|pgsql|mysql|mariadb|sqlstate|sql server|redis|"
-    "mongo(?:db)?|memcached|npm (?:ERR|http|WARN)|pip install|Collecting [\\w.-]+|"
-    "Retrying \\(Retry|docker|kubectl|github\\.com|gitlab|fatal: Authentication failed|"
-    "ldap|kafka|amqp|rabbitmq|elasticsearch|registry\\.npmjs|fatal: unable to access|"
-    "HTTP/[12](?:\\.[01])?|HTTPS? ERROR|Proxy-Authenticate|WEBALERT|urlopen|urllib3?|"
-    "requests\\.exceptions|HttpClient|HttpURLConnection|status ?code|grpc|netty|pypi|"
-    "Could not fetch URL|Cannot fetch index|curl https?://\\S+|"
-    /* REST APIs of mail services are HTTP, not SMTP: api.sendgrid.com, api.mailgun.net */
-    "api\\.[a-z0-9-]+\\.(?:com|net|io))\\b|"
-    /* curl's progress table */
-    "% Received % Xferd|"
-    /* HTTP-only status codes of refused API calls (SMTP has no 401, 403, 407, 429; a 404 is
-     * more often an application's own wrapper around an SMTP error) and HTTP ports */
-    "(?i)(?:code|status)\\W{0,4}(?:401|403|407|429)\\b|"
-    "\\b(?:401|403|404|407|429) (?:Unauthorized|Forbidden|Not Found|Too Many Requests)\\b|"
-    "(?:\\bport\\W{0,3}|[a-z0-9]:)(?:443|8443|80|8080)\\b|"
-    /* POP3 replies, gRPC, Python package builds */
-    "(?m)(?:^|\\s)-ERR\\b|RPC failed|code=UNAVAILABLE|tcp_client_posix|setup\\.py|"
-    /* node-fetch and webhooks: HTTPS calls */
-    "FetchError|request to https?://|webhook|"
-    /* mail reading, not sending, in any library's spelling: imaplib, imap_tools, node-imap,
-     * ImapResponseParser, poplib, POP3Client */
-    "imap|pop3|poplib|"
-    /* IMAP tagged and untagged responses ("* NO [ALERT] ...", "a0 NO [AUTHENTICATIONFAILED]") */
-    "(?m)(?:^|\\s)(?:\\*|[a-z]?\\d+) (?:NO|BAD) \\[|"
-    /* Go's HTTP client: Get "https://registry.example/v2/": ... */
-    "\\b(?:Get|Post|Put|Head|Delete) \"?https?://|"
-    "(?:port\\s*:?\\s*|:)(?:5432|3306|6379|27017|1433|9200|5672|11211)\\b";
+#define OTHER_PROGRAM                                                                              \
+    "(?i)\\b(?:psql|postgres(?:ql)?|pg_hba|pgsql|mysql|mariadb|sqlstate|sql server|redis|"         \
+    "mongo(?:db)?|memcached|npm (?:ERR|http|WARN)|pip install|Collecting [\\w.-]+|"                \
+    "Retrying \\(Retry|docker|kubectl|github\\.com|gitlab|fatal: Authentication failed|"           \
+    "ldap|kafka|amqp|rabbitmq|elasticsearch|registry\\.npmjs|fatal: unable to access|"             \
+    "HTTP/[12](?:\\.[01])?|HTTPS? ERROR|Proxy-Authenticate|WEBALERT|urlopen|urllib3?|"             \
+    "requests\\.exceptions|HttpClient|HttpURLConnection|status ?code|grpc|netty|pypi|"             \
+    "Could not fetch URL|Cannot fetch index|curl https?://\\S+|" /* REST APIs of mail services are \
+                                                                    HTTP, not SMTP:                \
+                                                                    api.sendgrid.com,              \
+                                                                    api.mailgun.net */             \
+    "api\\.[a-z0-9-]+\\.(?:com|net|io))\\b|"                     /* curl's progress table */       \
+    "% Received % Xferd|" /* HTTP-only status codes of refused API calls (SMTP has no 401, 403,    \
+                           * 407, 429; a 404 is more often an application's own wrapper around an                                                 \
+                           * SMTP error) and HTTP ports */                                         \
+    "(?i)(?:code|status)\\W{0,4}(?:401|403|407|429)\\b|"                                           \
+    "\\b(?:401|403|404|407|429) (?:Unauthorized|Forbidden|Not Found|Too Many Requests)\\b|"        \
+    "(?:\\bport\\W{0,3}|[a-z0-9]:)(?:443|8443|80|8080)\\b|" /* POP3 replies, gRPC, Python package  \
+                                                               builds */                           \
+    "(?m)(?:^|\\s)-ERR\\b|RPC failed|code=UNAVAILABLE|tcp_client_posix|setup\\.py|" /* node-fetch  \
+                                                                                       and         \
+                                                                                       webhooks:   \
+                                                                                       HTTPS calls \
+                                                                                     */            \
+    "FetchError|request to https?://|webhook|" /* mail reading, not sending, in any library's      \
+                                                * spelling: imaplib, imap_tools, node-imap,        \
+                                                * ImapResponseParser, poplib, POP3Client */        \
+    "imap|pop3|poplib|" /* IMAP tagged and untagged responses ("* NO [ALERT] ...", "a0 NO          \
+                           [AUTHENTICATIONFAILED]") */                                             \
+    "(?m)(?:^|\\s)(?:\\*|[a-z]?\\d+) (?:NO|BAD) \\[|" /* Go's HTTP client: Get                     \
+                                                         "https://registry.example/v2/": ... */    \
+    "\\b(?:Get|Post|Put|Head|Delete) \"?https?://|"                                                \
+    "(?:port\\s*:?\\s*|:)(?:5432|3306|6379|27017|1433|9200|5672|11211)\\b"
+static const char other_program_pattern[] = OTHER_PROGRAM;
+
+/* The same, with the whole match as group 1: the words that told are kept as a fact. */
+static const char other_program_wrapped[] = "(" OTHER_PROGRAM ")";
 
 /* A weak cue that still says "mail": email, e-mail, mailer, send_mail, gmail... */
 /* stream_socket_enable_crypto is PHP's STARTTLS, which PHP mailers call */
@@ -326,7 +334,7 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
     if (smtp_words || smtp_reply || is_mail_port(f->port) || (client && client->smtp_only)) {
         f->mail_context = KB_CONTEXT_IS_MAIL;
     } else {
-        int other = first_match(other_program_pattern, norm, md, mc, NULL, NULL);
+        int other = first_match(other_program_wrapped, norm, md, mc, &f->other_program, NULL);
         int cue = other ? 0 : first_match(mail_cue_pattern, norm, md, mc, NULL, NULL);
         if (other < 0 || cue < 0)
             goto done;
@@ -368,5 +376,6 @@ void kb_facts_release(struct kb_facts *f)
     free(f->user);
     free(f->client);
     free(f->provider);
+    free(f->other_program);
     memset(f, 0, sizeof *f);
 }

@@ -3,6 +3,7 @@
  * terms of the text that the KB knows (never FTS5 syntax: every term is quoted), with stack
  * frames and settings lines left out. It answers where no signature gives a likely answer.
  */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -10,8 +11,11 @@
 
 /* How many of the text's rarest known terms make the query, and how many distinct words of a
  * huge log are looked up at most. */
-#define FTS_TERMS 10
+#define FTS_TERMS 32
 #define FTS_MAX_DISTINCT 2000
+/* 2 x ln(20): what two terms each found in one entry of twenty tell (in a KB of fewer than
+ * twenty entries, what two terms found in one entry tell). */
+#define FTS_MIN_IDF 6.0
 
 struct u64s {
     uint64_t *v;
@@ -217,12 +221,16 @@ static int line_with_term(const char *text, size_t len, const char *term, size_t
  * entries: measured on 405 real pastes, the looser rule answered 1 correctly and 4 wrongly
  * (3 of them on other programs' errors), so there the bar is higher. */
 static int fulltext_evidence_enough(const struct kb_db *db, size_t matched, size_t specific,
-                                    size_t used, double coverage)
+                                    double coverage, double idf)
 {
     if (db->fulltext_needs_mail)
         return specific >= 3 && coverage >= 0.6;
-    return matched >= 2 && coverage >= 0.3
-           && (specific >= 2 || (specific == 1 && used >= 4 && coverage >= 0.5));
+    /* In a KB of ordinary documents the bar is information, not a count: the matched terms'
+     * inverse document frequencies must add up to that of two terms each on one page in
+     * twenty. That holds for a KB of fifty pages as for one of seven thousand. */
+    double entries = db->entry_count > 1 ? (double)db->entry_count : 2.0;
+    double bar = 2 * log(entries) < FTS_MIN_IDF ? 2 * log(entries) : FTS_MIN_IDF;
+    return matched >= 2 && coverage >= 0.3 && idf >= bar;
 }
 
 /* FTS5 auxiliary function kb_matched(entry_fts): a bit mask of the query's phrases that occur
@@ -271,6 +279,25 @@ struct entry_rows {
     double bm25;
     sqlite3_uint64 mask;
 };
+
+int kb_fulltext_knows(struct kb_query *q, const char *text)
+{
+    size_t i = 0, n = 0;
+    while (text[i] && !is_term_char((unsigned char)(text[i] | 0x20)))
+        i++;
+    char word[41];
+    while (text[i + n] && n < sizeof word - 1 && is_term_char((unsigned char)(text[i + n] | 0x20)))
+        word[n] = (char)(text[i + n] | 0x20), n++;
+    word[n] = '\0';
+    if (n < 2)
+        return 0;
+    sqlite3_stmt *st = q->db->term_df;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, word, (int)n, SQLITE_STATIC);
+    int known = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    sqlite3_reset(st);
+    return known;
+}
 
 /* Harvested evidence that full text may corroborate: an entry known only from its prose, by
  * more than the faint tie-breaking hints an entry with signatures of its own carries. */
@@ -356,11 +383,15 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
                                  const struct term *terms, size_t used,
                                  const struct kb_buf *prepared, int corroborate)
 {
-    long rows_total = q->db->section_count > 0 ? q->db->section_count : q->db->entry_count;
-    long specific_df = rows_total / 20 > 1 ? rows_total / 20 : 1;
+    long specific_df = q->db->entry_count / 20 > 1 ? q->db->entry_count / 20 : 1;
+    double entries = q->db->entry_count > 1 ? (double)q->db->entry_count : 2.0;
+    double idf_used = 0;
+    for (size_t i = 0; i < used; i++)
+        idf_used += log(entries / (double)terms[i].df);
     enum kb_status status = KB_OK;
     for (size_t r = 0; r < nrows && status == KB_OK; r++) {
         size_t matched = 0, specific = 0;
+        double idf = 0;
         struct kb_buf which;
         kb_buf_init(&which, 0);
         size_t lines[3];
@@ -369,6 +400,7 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
             if (rows[r].mask & ((sqlite3_uint64)1 << i)) {
                 matched++;
                 specific += terms[i].df <= specific_df;
+                idf += log(entries / (double)terms[i].df);
                 kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
                 size_t off;
                 if (nlines < 3
@@ -377,26 +409,29 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
             }
         }
         double coverage = (double)matched / (double)used;
+        double informative = idf_used > 0 ? idf / idf_used : coverage;
         /* A weak answer still needs several of the rarest words of the text to agree, and
          * specific ones among them: common words ("failed", "send", "because") shared with many
          * entries say nothing about which one applies, and one rare word alone ("chain" from a
          * stack trace) is a coincidence unless a larger set of terms agrees with it. */
         struct kb_candidate *c = NULL;
         if ((corroborate ? matched > 0
-                         : fulltext_evidence_enough(q->db, matched, specific, used, coverage))
+                         : fulltext_evidence_enough(q->db, matched, specific, coverage, idf))
             && !(c = kb_candidate_for(q, rows[r].entry, KB_VIA_FULLTEXT)))
             status = kb_query_nomem(q);
         /* an entry that written signatures found keeps their score; full text adds to
          * entries known only from their prose */
         if (c && c->written == 0 && c->fulltext == 0) {
-            c->fulltext = FTS_POINTS * coverage;
+            /* ranked by the information found, so that one rare term outweighs two common */
+            c->fulltext = FTS_POINTS * informative;
             c->score += c->fulltext;
             c->bm25 = rows[r].bm25;
             if (!c->section_id)
                 c->section_id = rows[r].section;
-            c->fts_explain = kb_format("full-text: %zu of %zu rarest known terms matched "
-                                       "(%s); bm25 %.2f",
-                                       matched, used, which.data ? which.data : "", rows[r].bm25);
+            c->fts_explain =
+                kb_format("full-text: %zu of %zu rarest known terms matched "
+                          "(%s); information %.1f of %.1f; bm25 %.2f",
+                          matched, used, which.data ? which.data : "", idf, idf_used, rows[r].bm25);
             for (size_t k = 0; k < nlines; k++)
                 if (!kb_grow((void **)&c->lines, &c->line_alloc, c->line_count + 1,
                              sizeof *c->lines))
@@ -424,11 +459,10 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
     blank_non_error_lines(&q->norm, prepared.data);
     if ((status = fts_terms(q, prepared.data, prepared.len, &terms, &nterms)) != KB_OK)
         goto done;
-    /* Specific: in at most 5% of the rows (at least one, of course). Common: in more than
+    /* Specific: in at most 5% of the entries (at least one, of course). Common: in more than
      * 10% (and 50) of them; such a term adds little to BM25 and makes it score thousands of
-     * rows of a large KB, so it is left out of the query. Rows are sections. */
-    long rows_total = q->db->section_count > 0 ? q->db->section_count : q->db->entry_count;
-    long common_df = rows_total / 10 > 50 ? rows_total / 10 : 50;
+     * rows of a large KB, so it is left out of the query. */
+    long common_df = q->db->entry_count / 10 > 50 ? q->db->entry_count / 10 : 50;
     size_t used = 0;
     while (used < nterms && used < FTS_TERMS && terms[used].df <= common_df)
         used++;

@@ -128,9 +128,14 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
     if (q.facts.mail_context == KB_CONTEXT_IS_UNKNOWN)
         kb_rank_drop_weak(&q, UNKNOWN_CONTEXT_MIN_SCORE);
     /* Evidence from the articles' prose (harvested codes, full text) answers where no written
-     * signature gives a likely answer; in a mail KB only text about mail. A KB of other
-     * documents may well be about what the mail KB calls another program's error. */
-    int prose_allowed = !db->fulltext_needs_mail || q.facts.mail_context == KB_CONTEXT_IS_MAIL;
+     * signature gives a likely answer; in a mail KB only text about mail. In a KB of other
+     * documents, another program's error is answered when that program is the KB's subject
+     * (its name is in the KB's vocabulary: a team's docs about its PostgreSQL service), not
+     * when the KB never names it. */
+    int prose_allowed = db->fulltext_needs_mail
+                            ? q.facts.mail_context == KB_CONTEXT_IS_MAIL
+                            : q.facts.mail_context != KB_CONTEXT_IS_OTHER || !q.facts.other_program
+                                  || kb_fulltext_knows(&q, q.facts.other_program);
     if (kb_rank_has_likely(&q) || !prose_allowed)
         kb_rank_drop_prose(&q);
     else if ((st = kb_fulltext_run(&q, top)) != KB_OK)

@@ -446,9 +446,13 @@ static enum kb_status put_meta(sqlite3 *db, const char *key, const char *value,
 enum kb_status kb_schema_finish(sqlite3 *db, const char *build_hash, const char *source_date,
                                 struct kb_error *err)
 {
+    /* A term's df counts entries, not sections: a word on every section of one long page is
+     * still specific to that page. Sections are numbered in entry order, so the distinct
+     * (term, entry) pairs come out of one ordered pass. */
     static const char vocab_sql[] =
-        "CREATE VIRTUAL TABLE temp.kb_vocab USING fts5vocab(main, entry_fts, row);"
-        "INSERT INTO term_df(term, df) SELECT term, doc FROM temp.kb_vocab;"
+        "CREATE VIRTUAL TABLE temp.kb_vocab USING fts5vocab(main, entry_fts, instance);"
+        "INSERT INTO term_df(term, df) SELECT term, count(DISTINCT s.entry_id) "
+        "  FROM temp.kb_vocab v JOIN section s ON s.id = v.doc GROUP BY term;"
         "DROP TABLE temp.kb_vocab;"
         "INSERT INTO entry_fts(entry_fts) VALUES('optimize');";
     if (sqlite3_exec(db, vocab_sql, NULL, NULL, NULL) != SQLITE_OK)
