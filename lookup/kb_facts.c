@@ -150,7 +150,7 @@ static const char smtp_word_pattern[] =
                                                                     api.mailgun.net */             \
     "api\\.[a-z0-9-]+\\.(?:com|net|io))\\b|"                     /* curl's progress table */       \
     "% Received % Xferd|" /* HTTP-only status codes of refused API calls (SMTP has no 401, 403,    \
-                           * 407, 429; a 404 is more often an application's own wrapper around an                                                 \
+                           * 407, 429; a 404 is more often an application's own wrapper around an  \
                            * SMTP error) and HTTP ports */                                         \
     "(?i)(?:code|status)\\W{0,4}(?:401|403|407|429)\\b|"                                           \
     "\\b(?:401|403|404|407|429) (?:Unauthorized|Forbidden|Not Found|Too Many Requests)\\b|"        \

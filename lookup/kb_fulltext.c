@@ -409,7 +409,6 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
             }
         }
         double coverage = (double)matched / (double)used;
-        double informative = idf_used > 0 ? idf / idf_used : coverage;
         /* A weak answer still needs several of the rarest words of the text to agree, and
          * specific ones among them: common words ("failed", "send", "because") shared with many
          * entries say nothing about which one applies, and one rare word alone ("chain" from a
@@ -421,10 +420,8 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
             status = kb_query_nomem(q);
         /* an entry that written signatures found keeps their score; full text adds to
          * entries known only from their prose */
-        if (c && c->written == 0 && c->fulltext == 0) {
-            /* ranked by the information found, so that one rare term outweighs two common */
-            c->fulltext = FTS_POINTS * informative;
-            c->score += c->fulltext;
+        if (c && c->written == 0 && !c->fts_explain) {
+            /* points are given when every row is known (kb_fulltext_run): relative BM25 */
             c->bm25 = rows[r].bm25;
             if (!c->section_id)
                 c->section_id = rows[r].section;
@@ -487,6 +484,19 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
         size_t limit = pass == 0 ? prose * 8 : want * 8;
         if ((status = search_sections(q, query.data, limit, pass == 0, &rows, &nrows)) == KB_OK)
             status = apply_rows(q, rows, nrows, terms, used, &prepared, pass == 0);
+    }
+    /* Full-text points: BM25 relative to the best section found (term frequency and length
+     * weigh in, so a page about the problem outranks one that mentions its words once). */
+    double best = 0;
+    for (size_t i = 0; i < q->cand_count; i++)
+        if (q->cands[i].fts_explain && q->cands[i].bm25 < best)
+            best = q->cands[i].bm25;
+    for (size_t i = 0; i < q->cand_count && best < 0; i++) {
+        struct kb_candidate *c = &q->cands[i];
+        if (c->fts_explain && c->written == 0 && c->fulltext == 0) {
+            c->fulltext = FTS_POINTS * (c->bm25 / best);
+            c->score += c->fulltext;
+        }
     }
 done:
     free(rows);

@@ -179,12 +179,13 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
     if (c->harvested == 0 && c->fulltext == 0)
         st = kb_buf_printf(&sum, "score %g (sum of the weights of matched signatures)", c->score);
     else if (c->written == 0 && c->harvested == 0)
-        st = kb_buf_printf(&sum, "score %g (full text: %g x the share of the query's terms found)",
-                           c->score, FTS_POINTS);
+        st = kb_buf_printf(
+            &sum, "score %g (full text: %g x its BM25 rank relative to the best section found)",
+            c->score, FTS_POINTS);
     else
         st = kb_buf_printf(&sum,
                            "score %g = %g from signatures + %g harvested from the article + %g "
-                           "from full text (%g x the share of the query's terms found)",
+                           "from full text (%g x its BM25 rank relative to the best section found)",
                            c->score, c->written, c->harvested, c->fulltext, FTS_POINTS);
     if (st == KB_OK)
         st = kb_buf_detach(&sum, &m->explain[m->explain_count]);
