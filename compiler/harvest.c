@@ -637,8 +637,9 @@ static enum kb_status document_frequencies(const struct kbc_kb *kb, size_t total
     return KB_OK;
 }
 
-/* Does a longer phrase of the entry contain item h? Both would match the same words of a
- * text, and the evidence would count twice. */
+/* Does a longer phrase of the entry, found at the same tier or a better one, contain item h
+ * as a whole word or words? Both would match the same words of a text, and the evidence
+ * would count twice ("5.4.1" inside "550 5.4.1 Recipient address rejected"). */
 static int inside_longer_phrase(const struct kbc_entry *e, size_t h)
 {
     const char *t = e->harvest[h].text;
@@ -646,11 +647,11 @@ static int inside_longer_phrase(const struct kbc_entry *e, size_t h)
     for (size_t i = 0; i < e->harvest_count; i++) {
         const char *u = e->harvest[i].text;
         size_t m = strlen(u);
-        if (i == h || !e->harvest[i].phrase || m <= n)
+        if (i == h || !e->harvest[i].phrase || m <= n || e->harvest[i].tier < e->harvest[h].tier)
             continue;
         for (size_t k = 0; k + n <= m; k++)
-            if (same_caseless(u + k, t, n) && (k == 0 || u[k - 1] == ' ')
-                && (k + n == m || u[k + n] == ' '))
+            if (same_caseless(u + k, t, n) && (k == 0 || !is_word((unsigned char)u[k - 1]))
+                && (k + n == m || !is_word((unsigned char)u[k + n])))
                 return 1;
     }
     return 0;
@@ -724,7 +725,7 @@ enum kb_status kbc_harvest_finish(struct kbc_kb *kb)
                 double w = tier_weight[item->tier] / (1.0 + log((double)df[k]));
                 if (item->tier <= KBC_TIER_CODE)
                     w *= listing;
-                if (item->phrase && inside_longer_phrase(e, h))
+                if (inside_longer_phrase(e, h))
                     continue;
                 if (w >= MIN_WEIGHT)
                     st = add_harvested_signature(e, item, round(w * beside * 1000.0) / 1000.0,
