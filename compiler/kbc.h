@@ -121,6 +121,7 @@ struct kbc_sig {
     int has_anchor;
     int64_t anchor;
     size_t line, col;
+    unsigned regions;   /* region=: bit mask of the delivery-report regions it may also match */
     const char *origin; /* NULL: written by the author; else where it was harvested (static) */
     size_t section;     /* harvested: index into the entry's sections */
 };

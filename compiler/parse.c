@@ -609,7 +609,7 @@ static void unknown_attr(struct parse *p, const struct kb_block *b, const struct
 /* ---- kb-signatures ----------------------------------------------------------------------- */
 
 static enum kb_status add_signature(struct parse *p, struct kbc_entry *e, struct block_line *l,
-                                    double weight, enum kb_sig_context context)
+                                    double weight, enum kb_sig_context context, unsigned regions)
 {
     enum kb_sig_kind kind = KB_SIG_LITERAL;
     const char *s = l->text;
@@ -638,6 +638,7 @@ static enum kb_status add_signature(struct parse *p, struct kbc_entry *e, struct
     sig->kind = kind;
     sig->weight = weight;
     sig->context = context;
+    sig->regions = regions;
     sig->line = l->line;
     sig->col = l->col;
     if (!(sig->source = kbc_strndup(s, n)))
@@ -653,6 +654,7 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
     size_t pos = strlen(block_names[BLOCK_SIGNATURES]);
     double weight = KB_DEFAULT_WEIGHT;
     enum kb_sig_context context = KB_CONTEXT_ANY;
+    unsigned regions = 0;
     struct attr a;
     while (next_attr(info, &pos, &a)) {
         if (attr_is(&a, "weight")) {
@@ -676,6 +678,25 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
                 kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a.offset),
                          "bad context '%.*s' (expected context=mail or context=mail-only)",
                          (int)a.value_len, a.value);
+        } else if (attr_is(&a, "region")) {
+            /* the parts of a pasted bounce a signature may also match: its own headers, the
+             * original it returns (kb_bounce.c sets both apart from the failure) */
+            for (size_t i = 0; i <= a.value_len;) {
+                size_t end = i;
+                while (end < a.value_len && a.value[end] != ',')
+                    end++;
+                if (end - i == 8 && strncmp(a.value + i, "returned", 8) == 0)
+                    regions |= 1u << KB_REGION_RETURNED;
+                else if (end - i == 7 && strncmp(a.value + i, "headers", 7) == 0)
+                    regions |= 1u << KB_REGION_REPORT_HEADERS;
+                else
+                    kbc_diag(p->diags, KBC_ERROR, p->path, b->line,
+                             info_col(p, b, a.offset + (size_t)(a.value - a.key) + i),
+                             "bad region '%.*s' (expected region=returned, region=headers or "
+                             "both, comma-separated)",
+                             (int)(end - i), a.value + i);
+                i = end + 1;
+            }
         } else {
             unknown_attr(p, b, &a);
         }
@@ -689,7 +710,7 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
         if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
             continue;
         count++;
-        status = add_signature(p, e, &l, weight, context);
+        status = add_signature(p, e, &l, weight, context, regions);
     }
     if (status == KB_OK && count == 0)
         kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,

@@ -170,8 +170,8 @@ static const char *const statements[ST_COUNT] = {
     " why_ansi, why_md, solution_text, solution_ansi, solution_md, body_md, fulltext_only,"
     " line) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     "INSERT INTO signature(id, entry_id, kind, source, pattern, weight, context, captures,"
-    " anchor, path, line, origin, section_id)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    " anchor, path, line, origin, section_id, regions)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     "INSERT INTO example(id, entry_id, counter, text, also, path, line)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "INSERT INTO section(id, entry_id, heading, anchor, line) VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -322,6 +322,7 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
             sqlite3_bind_int64(st, 13, first_section + (sqlite3_int64)s->section);
         else
             sqlite3_bind_null(st, 13);
+        sqlite3_bind_int(st, 14, (int)s->regions);
         status = step(w, ST_SIG, "cannot store a signature");
     }
     for (size_t i = 0; i < e->example_count && status == KB_OK; i++) {

@@ -10,6 +10,9 @@
  *   raw bytes
  *   -> normalise       kb_norm.c        wrappers, escapes, ANSI, log prefixes, reply folding
  *   -> mask            kb_mask.c        secrets out, before anything can echo them
+ *   -> bounce          kb_bounce.c      a delivery report read: its facts, the returned original
+ *                                       and the report's own headers set apart, no-failure
+ *                                       messages (auto-replies, ARF, delivery notices) told
  *   -> facts           kb_facts.c       codes, stage, host/port/user, client, provider, context
  *   -> signatures      kb_signatures.c  literal prefilter + PCRE2 near each anchor
  *   -> full text       kb_fulltext.c    FTS5 BM25 over the rarest known terms
@@ -171,8 +174,38 @@ struct kb_facts {
 enum { KB_CONTEXT_IS_OTHER = -1, KB_CONTEXT_IS_UNKNOWN = 0, KB_CONTEXT_IS_MAIL = 1 };
 const char *kb_context_str(int mail_context); /* "mail" | "unknown" | "other" */
 
+/* One recipient of a delivery report. Strings are heap copies (secrets masked), NULL when the
+ * report does not give them. */
+struct kb_recipient {
+    char *address;    /* Final-Recipient (or Original-Recipient) */
+    char *action;     /* failed, delayed, delivered, relayed or expanded */
+    char *status;     /* RFC 3463 status code, e.g. "5.1.1" */
+    char *remote_mta; /* the server that refused, e.g. "mx.example.com" */
+    char *diagnostic; /* the failure as that server or the reporting MTA worded it */
+    size_t line;      /* 1-based input line of the diagnostic, 0 when none */
+};
+
+/* What a delivery report (a bounce) says, when the text is one. */
+struct kb_report {
+    /* The report's format: "rfc3464", or the mail system whose wording it has ("postfix",
+     * "exim", "qmail", "sendmail", "courier", "exchange", "gmail", "yahoo", "domino"), or
+     * "generic"; NULL when the text is no delivery report. Static. */
+    const char *format;
+    /* Which leg failed: "delivery" (a server that had accepted the message could not deliver
+     * it: a bounce), NULL when the text is no report. Static. */
+    const char *leg;
+    char *reporting_mta;
+    struct kb_recipient *recipients;
+    size_t recipient_count;
+    /* When the message reports no failure at all (an automatic reply, a delivery notification,
+     * an abuse report, a read receipt): why, in a few words; else NULL. Static. Such a text
+     * gets no match. */
+    const char *not_failure;
+};
+
 struct kb_result {
     struct kb_facts facts;
+    struct kb_report report;
     struct kb_match *matches; /* best first */
     size_t match_count;
     size_t input_lines;

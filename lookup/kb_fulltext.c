@@ -447,7 +447,7 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
     struct term *terms = NULL;
     struct entry_rows *rows = NULL;
     size_t nterms = 0, nrows = 0;
-    enum kb_status status = kb_fts_prepare(q->norm.text, q->norm.len, &prepared);
+    enum kb_status status = kb_fts_prepare(q->evidence_text, q->norm.len, &prepared);
     if (status != KB_OK)
         goto done;
     for (size_t i = 0; i < prepared.len; i++)

@@ -51,6 +51,13 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
 enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *facts);
 void kb_facts_release(struct kb_facts *facts);
 
+/* Reads the normalised text as a delivery report: fills report (released with
+ * kb_report_release, also on error) and *regions (norm->orig_line_count bytes of enum
+ * kb_region, caller frees; all KB_REGION_TEXT when the text is no report). */
+enum kb_status kb_bounce_read(const struct kb_norm *norm, struct kb_report *report,
+                              unsigned char **regions);
+void kb_report_release(struct kb_report *report);
+
 /* The pattern that tells another program's text (a database, an HTTP client, IMAP...), for
  * checking single evidence lines. Caller frees with pcre2_code_free; NULL when out of memory. */
 pcre2_code *kb_facts_other_program_code(void);

@@ -91,6 +91,29 @@ char *kb_strndup(const char *s, size_t len)
     return p;
 }
 
+/* The evidence text: the normalised text with the lines that the bounce reader set apart
+ * blanked, offsets unchanged (or the normalised text itself when nothing was). */
+static enum kb_status set_evidence_text(struct kb_query *q)
+{
+    q->evidence_text = q->norm.text;
+    size_t first = 0;
+    while (first < q->norm.line_count && q->regions[q->norm.orig_line[first] - 1] == KB_REGION_TEXT)
+        first++;
+    if (first == q->norm.line_count)
+        return KB_OK;
+    if (!(q->evidence_copy = kb_strndup(q->norm.text, q->norm.len)))
+        return KB_ERR_NOMEM;
+    for (size_t i = first; i < q->norm.line_count; i++) {
+        if (q->regions[q->norm.orig_line[i] - 1] == KB_REGION_TEXT)
+            continue;
+        size_t s = q->norm.line_start[i];
+        size_t e = i + 1 < q->norm.line_count ? q->norm.line_start[i + 1] - 1 : q->norm.len;
+        memset(q->evidence_copy + s, ' ', e - s);
+    }
+    q->evidence_text = q->evidence_copy;
+    return KB_OK;
+}
+
 enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
                             const struct kb_query_options *options, struct kb_result **out,
                             struct kb_error *err)
@@ -117,12 +140,23 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
     pcre2_set_heap_limit(q.mctx, 20000);
 
     if ((st = kb_norm_run(text, len, &q.norm)) != KB_OK
-        || (st = kb_facts_extract(&q.norm, &q.facts)) != KB_OK) {
+        || (st = kb_bounce_read(&q.norm, &r->report, &q.regions)) != KB_OK
+        || (st = set_evidence_text(&q)) != KB_OK) {
         if (st == KB_ERR_NOMEM)
             kb_query_nomem(&q);
         goto done;
     }
+    /* facts come from what evidence comes from: a returned original's Received: lines name
+     * its sender's hosts, not the customer's server */
+    struct kb_norm view = q.norm;
+    view.text = (char *)q.evidence_text;
+    if ((st = kb_facts_extract(&view, &q.facts)) != KB_OK) {
+        kb_query_nomem(&q);
+        goto done;
+    }
     r->input_lines = q.norm.orig_line_count;
+    if (r->report.not_failure)
+        goto result; /* an automatic reply, a delivery notice...: no fix applies */
     if ((st = kb_signatures_run(&q)) != KB_OK)
         goto done;
     if (q.facts.mail_context == KB_CONTEXT_IS_UNKNOWN)
@@ -140,6 +174,7 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
         kb_rank_drop_prose(&q);
     else if ((st = kb_fulltext_run(&q, top)) != KB_OK)
         goto done;
+result:
     st = kb_rank_result(&q, top, r);
 done:
     if (r) {
@@ -151,6 +186,8 @@ done:
     free(q.cands);
     kb_norm_release(&q.norm);
     kb_facts_release(&q.facts);
+    free(q.regions);
+    free(q.evidence_copy);
     pcre2_match_context_free(q.mctx);
     pcre2_match_data_free(q.mdata);
     pcre2_code_free(q.other_re);

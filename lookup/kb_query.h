@@ -53,6 +53,11 @@ struct kb_query {
     struct kb_db *db;
     const struct kb_query_options *options;
     struct kb_norm norm;
+    /* What evidence is read from: norm.text with the lines of a delivery report's own headers
+     * and of its returned original blanked (same offsets), or norm.text itself. */
+    const char *evidence_text;
+    char *evidence_copy;    /* owned: evidence_text when it is not norm.text */
+    unsigned char *regions; /* per original line, enum kb_region (kb_bounce.c) */
     struct kb_facts facts;
     struct kb_candidate *cands;
     size_t cand_count, cand_alloc;

@@ -225,6 +225,7 @@ void kb_result_free(struct kb_result *r)
         match_release(&r->matches[i]);
     free(r->matches);
     kb_facts_release(&r->facts);
+    kb_report_release(&r->report);
     free(r);
 }
 

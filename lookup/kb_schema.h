@@ -14,14 +14,16 @@
  *       the parts of an entry that full text ranks on their own: one per entry written for
  *       the KB; one per heading (levels 1-3) of foreign Markdown, plus its introduction.
  *   signature(id, entry_id, kind, source, pattern, weight, context, captures, anchor, path,
- *             line, origin, section_id)
+ *             line, origin, section_id, regions)
  *       kind: KB_SIG_LITERAL or KB_SIG_REGEX; source: the line as written (without "re:");
  *       pattern: the PCRE2 pattern actually compiled (literals are translated by
  *       kb_literal_to_pattern); context: enum kb_sig_context; captures:
  *       comma-separated capture names; anchor: kb_token_hash of the prefilter token, NULL when
  *       the signature must run on every lookup. origin: '' for a signature an author wrote;
  *       for evidence kb-compile harvested from the prose, where it was found ('title',
- *       'heading', 'code' or 'body'); section_id: the section it came from, or NULL.
+ *       'heading', 'code' or 'body'); section_id: the section it came from, or NULL;
+ *       regions: bit mask of the delivery-report regions it may match besides ordinary text
+ *       (1 << KB_REGION_REPORT_HEADERS, 1 << KB_REGION_RETURNED), from region= in the KB.
  *   example(id, entry_id, counter, text, also, path, line)
  *   entry_fts (FTS5: title, heading, code, body, examples, signatures; rowid = section.id):
  *       title holds the article and entry titles, heading the section's heading, code its
@@ -45,6 +47,11 @@ enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };
 /* context=mail: full weight when the text is about mail, half when nothing tells, none when it
  * is another program's error. context=mail-only: counts only when the text is about mail. */
 enum kb_sig_context { KB_CONTEXT_ANY = 0, KB_CONTEXT_MAIL = 1, KB_CONTEXT_MAIL_ONLY = 2 };
+
+/* Regions of a pasted text (kb_bounce.c), one per input line. Evidence comes from
+ * KB_REGION_TEXT; the others only for signatures whose regions bit mask (region= in the KB)
+ * names them. */
+enum kb_region { KB_REGION_TEXT = 0, KB_REGION_REPORT_HEADERS = 1, KB_REGION_RETURNED = 2 };
 
 /* Default weight of a signature block without weight=. */
 #define KB_DEFAULT_WEIGHT 2.0

@@ -234,7 +234,8 @@ static enum kb_status record_captures(struct kb_candidate *c, const pcre2_code *
 
 /* Matches a compiled signature against the windows; 1 on a match (q->mdata holds it), 0 when
  * none, or when PCRE2 gave up at a limit: a signature that cannot decide does not count. */
-static int match_windows(struct kb_query *q, pcre2_code *re, const struct windows *w)
+static int match_windows(struct kb_query *q, pcre2_code *re, const struct windows *w,
+                         const char *text)
 {
     size_t span = 0;
     for (size_t i = 0; i < w->count; i++)
@@ -244,8 +245,7 @@ static int match_windows(struct kb_query *q, pcre2_code *re, const struct window
     /* Each window is matched as the text up to its end, from its start: \b, lookbehind and ^
      * still see the real neighbouring characters. */
     for (size_t i = 0; i < w->count; i++)
-        if (pcre2_match(re, (PCRE2_SPTR)q->norm.text, w->end[i], w->start[i], 0, q->mdata, q->mctx)
-            >= 0)
+        if (pcre2_match(re, (PCRE2_SPTR)text, w->end[i], w->start[i], 0, q->mdata, q->mctx) >= 0)
             return 1;
     return 0;
 }
@@ -261,8 +261,16 @@ enum {
     SIG_PATH,
     SIG_LINE,
     SIG_ORIGIN,
-    SIG_SECTION
+    SIG_SECTION,
+    SIG_REGIONS
 };
+
+/* The text a signature reads: everything when it says it applies to a report's headers or
+ * returned original (region=), else the evidence text without them. */
+static const char *text_for(const struct kb_query *q, sqlite3_stmt *st)
+{
+    return sqlite3_column_int(st, SIG_REGIONS) ? q->norm.text : q->evidence_text;
+}
 
 /* Reads signature sig_id into db->sig_by_id; 1 when there is a row, 0 when not (a damaged
  * index pointing nowhere), -1 on a database error (reported). */
@@ -370,7 +378,7 @@ static enum kb_status record_hit(struct kb_query *q, size_t at, const pcre2_code
     }
     if (weight > c->best_weight)
         c->best_weight = weight;
-    if (re && record_captures(c, re, q->mdata, q->norm.text) != KB_OK)
+    if (re && record_captures(c, re, q->mdata, text_for(q, st)) != KB_OK)
         return kb_query_nomem(q);
     return KB_OK;
 }
@@ -400,7 +408,7 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const s
         const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);
         size_t len = (size_t)sqlite3_column_bytes(st, SIG_SOURCE), at = 0;
         for (size_t i = 0; source && i < w->count; i++)
-            if (kb_literal_find(source, len, q->norm.text, w->start[i], w->end[i], &at)) {
+            if (kb_literal_find(source, len, text_for(q, st), w->start[i], w->end[i], &at)) {
                 status = record_hit(q, at, NULL);
                 break;
             }
@@ -412,7 +420,7 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const s
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                                    kb_signature_compile_options(), &errcode, &erroff, NULL);
     /* a pattern that does not compile: the compiler rejects them, a foreign database may not */
-    if (re && match_windows(q, re, w))
+    if (re && match_windows(q, re, w, text_for(q, st)))
         status = record_hit(q, match_start(q), re);
     sqlite3_reset(st);
     pcre2_code_free(re);
@@ -440,12 +448,14 @@ static enum kb_status run_unanchored(struct kb_query *q, const struct windows *w
             st = run_signature(q, db->always[i], whole);
     } else {
         for (size_t i = 0; i < db->always_count && st == KB_OK; i++) {
-            if (!match_windows(q, codes[i], whole))
+            if (!match_windows(q, codes[i], whole, q->norm.text))
                 continue;
             int rc = load_signature(q, db->always[i]);
             if (rc < 0)
                 st = KB_ERR_DB;
-            else if (rc > 0)
+            else if (rc > 0
+                     && (text_for(q, db->sig_by_id) == q->norm.text
+                         || match_windows(q, codes[i], whole, q->evidence_text)))
                 st = record_hit(q, match_start(q), codes[i]);
             sqlite3_reset(db->sig_by_id);
         }
