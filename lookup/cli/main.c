@@ -58,7 +58,7 @@ static const char usage_text[] =
     "  --max-input BYTES    refuse input larger than this (default 16M; K and M suffixes)\n"
     "  --color WHEN         auto (default), always or never; NO_COLOR turns auto off\n"
     "  --version            print program, schema and knowledge-base versions\n"
-    "  --help               print this help\n"
+    "  -h, --help           print this help\n"
     "\n"
     "Exit status: 0 a match was found, 1 no match, 2 usage, input, output or database error.\n"
     "Full documentation: 'man kb-lookup'; the article format: 'man 5 kb-format'.\n";
