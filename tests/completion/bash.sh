@@ -51,6 +51,9 @@ check "--show=fx-g with --db=" "fx-greylist" "$(offers _kb_lookup "$lookup" --db
 check "--show with KB_DB" "fx-refused" "$(KB_DB=$db offers _kb_lookup "$lookup" --show fx-r)"
 check "--show from the embedded KB" "m365-smtp-auth-disabled" \
     "$(unset KB_DB; offers _kb_lookup "$lookup" --show m365-smtp-auth)"
+mkdir "$tmp/home" && cp "$db" "$tmp/home/my.db"
+check "--show with ~/ in --db" "fx-auth-off" \
+    "$(HOME=$tmp/home offers _kb_lookup "$lookup" --db '~/my.db' --show fx-a)"
 check "--top takes a number: nothing offered" "" "$(offers _kb_lookup kb-lookup --top '')"
 touch "$tmp/mine.db"
 check "--db completes files" "$tmp/mine.db" "$(offers _kb_lookup kb-lookup --db "$tmp/mi")"
