@@ -17,22 +17,23 @@
 static const char usage_text[] =
     "Usage: kb-compile [options] KB_DIR -o OUT.db\n"
     "\n"
-    "Compiles the knowledge base in KB_DIR (every *.md below it, see kb/README.md) into one\n"
-    "SQLite database for kb-lookup. Every example is checked with the lookup code before the\n"
-    "database replaces OUT.db; on any error OUT.db is left as it was.\n"
+    "Compiles the knowledge base in KB_DIR (every *.md below it; the format is described in\n"
+    "'man 5 kb-format') into one SQLite database for kb-lookup. Every example is checked with\n"
+    "the lookup code before the database replaces OUT.db; on any error OUT.db is left as it was.\n"
     "\n"
     "Options:\n"
     "  -o, --output FILE  write the database to FILE\n"
     "      --check        validate (and self-test) only; write nothing\n"
     "      --no-self-test do not run the examples through the lookup\n"
-    "      --quiet        no summary line\n"
+    "  -q, --quiet        no summary line\n"
     "  -h, --help         show this help and exit\n"
     "      --version      show the program and database schema version and exit\n"
     "\n"
     "Diagnostics go to stderr as 'path:line:col: error: message'. SOURCE_DATE_EPOCH, when set,\n"
     "is stored as the build date.\n"
     "\n"
-    "Exit status: 0 compiled, 1 the knowledge base has errors, 2 usage or I/O error.\n";
+    "Exit status: 0 compiled, 1 the knowledge base has errors, 2 usage or I/O error.\n"
+    "Full documentation: 'man kb-compile'.\n";
 
 struct options {
     const char *kb_dir;

@@ -14,6 +14,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <pcre2.h>
+#include <sqlite3.h>
+
 #include "cli.h"
 #include "kb_schema.h"
 
@@ -22,7 +25,7 @@ extern const unsigned char kb_embedded_db_end[];
 
 enum { EXIT_MATCH = 0, EXIT_NO_MATCH = 1, EXIT_ERROR = 2 };
 enum format { FORMAT_TEXT, FORMAT_MARKDOWN, FORMAT_JSON };
-enum mode { MODE_QUERY, MODE_LIST, MODE_SHOW, MODE_VERSION, MODE_HELP };
+enum mode { MODE_QUERY, MODE_LIST, MODE_LIST_IDS, MODE_SHOW, MODE_VERSION, MODE_HELP };
 
 struct options {
     enum mode mode;
@@ -55,9 +58,10 @@ static const char usage_text[] =
     "  --max-input BYTES    refuse input larger than this (default 16M; K and M suffixes)\n"
     "  --color WHEN         auto (default), always or never; NO_COLOR turns auto off\n"
     "  --version            print program, schema and knowledge-base versions\n"
-    "  --help               print this help\n"
+    "  -h, --help           print this help\n"
     "\n"
-    "Exit status: 0 a match was found, 1 no match, 2 usage, input, output or database error.\n";
+    "Exit status: 0 a match was found, 1 no match, 2 usage, input, output or database error.\n"
+    "Full documentation: 'man kb-lookup'; the article format: 'man 5 kb-format'.\n";
 
 static void usage_error(const char *fmt, const char *arg)
 {
@@ -130,6 +134,9 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->explain = 1;
         } else if (strcmp(a, "--list") == 0) {
             o->mode = MODE_LIST;
+        } else if (strcmp(a, "--list-ids") == 0) {
+            /* Hidden from --help (it is for shell completion), documented in kb-lookup(1). */
+            o->mode = MODE_LIST_IDS;
         } else if (is_option(a, "--show")) {
             if (!(v = option_value(argc, argv, &i, "--show"))) {
                 usage_error("%s", "--show needs an entry id");
@@ -267,7 +274,13 @@ static int read_input(const struct options *o, char **argv, char **text, size_t 
 static int print_version(const struct options *o, struct kb_error *err)
 {
     struct kb_db *db = NULL;
+    /* The libraries actually in use (shared ones may be newer than the headers built with). */
+    char pcre2_version[64] = "unknown";
+    if (pcre2_config(PCRE2_CONFIG_VERSION, NULL) > (int)sizeof pcre2_version
+        || pcre2_config(PCRE2_CONFIG_VERSION, pcre2_version) < 0)
+        strcpy(pcre2_version, "unknown");
     printf("kb-lookup %s (database schema %d)\n", KB_VERSION, KB_SCHEMA_VERSION);
+    printf("libraries: SQLite %s, PCRE2 %s\n", sqlite3_libversion(), pcre2_version);
     if (open_database(o, &db, err) != 0)
         return EXIT_ERROR;
     printf("knowledge base: %s, build %s, %ld entries\n", kb_db_label(db), kb_db_build_hash(db),
@@ -290,6 +303,23 @@ static int list_one(const struct kb_entry *e, void *arg)
         s->failed = 1;
     s->first = 0;
     return s->failed;
+}
+
+static int list_id(const struct kb_entry *e, void *arg)
+{
+    FILE *out = arg;
+    fputs(e->id, out);
+    return putc('\n', out) == EOF;
+}
+
+/* One id per line and nothing else: what the shell completions read for --show. */
+static int run_list_ids(struct kb_db *db, struct kb_error *err)
+{
+    if (kb_entry_each(db, list_id, stdout, err) != KB_OK) {
+        fprintf(stderr, "kb-lookup: %s\n", err->message);
+        return EXIT_ERROR;
+    }
+    return EXIT_MATCH;
 }
 
 static int run_list(struct kb_db *db, const struct options *o, struct kb_error *err)
@@ -377,7 +407,7 @@ int main(int argc, char **argv)
         return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_MATCH : EXIT_ERROR;
     }
     if (o.text_argc && o.mode != MODE_QUERY) {
-        usage_error("%s", "--list, --show and --version take no error text");
+        usage_error("%s", "--list, --list-ids, --show and --version take no error text");
         return EXIT_ERROR;
     }
     struct kb_error err = {0};
@@ -392,6 +422,8 @@ int main(int argc, char **argv)
             return EXIT_ERROR;
         if (o.mode == MODE_LIST)
             code = run_list(db, &o, &err);
+        else if (o.mode == MODE_LIST_IDS)
+            code = run_list_ids(db, &err);
         else if (o.mode == MODE_SHOW)
             code = run_show(db, &o, &po, &err);
         else

@@ -1,6 +1,7 @@
 #!/bin/sh
 # 'cmake --install' gives a working layout: kb-lookup answers from its embedded KB and from the
-# installed database file, kb-compile runs. Usage: install.sh BUILD_DIR
+# installed database file, kb-compile runs, the man pages and completions are where man and
+# the shells look. Usage: install.sh BUILD_DIR
 set -eu
 prefix=$(mktemp -d)
 trap 'rm -rf "$prefix"' EXIT
@@ -16,5 +17,12 @@ check() {
 check "embedded KB" "$(env -u KB_DB "$prefix/bin/kb-lookup" --json "$text")"
 check "installed kb.db" "$("$prefix/bin/kb-lookup" --json --db "$prefix/share/kb/kb.db" "$text")"
 "$prefix/bin/kb-compile" --version >/dev/null || { echo "FAIL: kb-compile --version" >&2; failed=$((failed + 1)); }
-echo "$((3 - failed)) passed, $failed failed"
+checks=3
+for f in share/man/man1/kb-lookup.1.gz share/man/man1/kb-compile.1.gz share/man/man5/kb-format.5.gz \
+    share/bash-completion/completions/kb-lookup share/zsh/vendor-completions/_kb-lookup \
+    share/fish/vendor_completions.d/kb-lookup.fish; do
+    checks=$((checks + 1))
+    [ -s "$prefix/$f" ] || { echo "FAIL: $f not installed" >&2; failed=$((failed + 1)); }
+done
+echo "$((checks - failed)) passed, $failed failed"
 [ "$failed" -eq 0 ]

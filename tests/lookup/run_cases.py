@@ -12,6 +12,7 @@
   stdout_to    "full" (/dev/full) or "closed"
   stdin_tty    true: standard input is a terminal (a pseudo-terminal) with nothing typed
   exit         expected exit status
+  stdout       the whole expected stdout
   stdout_has / stdout_lacks / stderr_has: substrings
   stderr_empty: true when nothing may be written to stderr
   json         {"dotted.path[0].key": expected value} checked on the parsed stdout
@@ -110,6 +111,8 @@ def run_case(case, lookup, db, tmp):
     problems = []
     if "exit" in case and proc.returncode != case["exit"]:
         problems.append("exit %d, expected %d" % (proc.returncode, case["exit"]))
+    if "stdout" in case and out != case["stdout"]:
+        problems.append("stdout is %r, expected %r" % (out[:200], case["stdout"]))
     for s in case.get("stdout_has", []):
         if s not in out:
             problems.append("stdout lacks %r" % s)

@@ -1,0 +1,30 @@
+# fish completion for kb-lookup: options, the values of --format and --color, files for --db,
+# and for --show the entry ids of the knowledge base in use, from the hidden --list-ids.
+
+function __kb_lookup_ids
+    set -l words (commandline -opc)
+    set -l db
+    for i in (seq 2 (count $words))
+        switch $words[$i]
+            case --db
+                set db --db $words[(math $i + 1)]
+            case '--db=*'
+                set db --db (string replace -- --db= '' $words[$i])
+        end
+    end
+    command -q $words[1]; or return
+    $words[1] $db --list-ids 2>/dev/null
+end
+
+complete -c kb-lookup -f
+complete -c kb-lookup -l json -d 'print JSON (same as --format json)'
+complete -c kb-lookup -l format -x -a 'text markdown json' -d 'output format'
+complete -c kb-lookup -l top -x -d 'show at most N matches'
+complete -c kb-lookup -l explain -d 'show which signatures or terms matched'
+complete -c kb-lookup -l list -d 'list every entry of the knowledge base'
+complete -c kb-lookup -l show -x -a '(__kb_lookup_ids)' -d 'print one entry in full'
+complete -c kb-lookup -l db -r -F -d 'use this database instead of the built-in one'
+complete -c kb-lookup -l max-input -x -d 'refuse input larger than this'
+complete -c kb-lookup -l color -x -a 'auto always never' -d 'when to use colour'
+complete -c kb-lookup -l version -d 'print program, schema and knowledge-base versions'
+complete -c kb-lookup -s h -l help -d 'print help'
