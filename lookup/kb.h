@@ -15,6 +15,7 @@
  *                                       messages (auto-replies, ARF, delivery notices) told
  *   -> facts           kb_facts.c       codes, stage, host/port/user, client, provider, context
  *   -> signatures      kb_signatures.c  literal prefilter + PCRE2 near each anchor
+ *   -> conditions      kb_conditions.c  the articles' conditions over facts, dialogue and report
  *   -> full text       kb_fulltext.c    FTS5 BM25 over the rarest known terms
  *   -> rank            kb_rank.c        merged, ordered, confidence-classed matches
  *   -> struct kb_result

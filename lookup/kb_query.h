@@ -5,6 +5,7 @@
  *   kb_norm.c        raw bytes -> matchable lines (secrets masked by kb_mask.c)
  *   kb_facts.c       codes, stage, host/port/user, client, provider, mail context
  *   kb_signatures.c  evidence from signatures: literal prefilter + PCRE2 near each anchor
+ *   kb_conditions.c  evidence from the articles' conditions over what the text is
  *   kb_fulltext.c    evidence from the full-text index (FTS5 BM25) and harvested codes
  *   kb_rank.c        candidates merged, ordered and turned into struct kb_result
  *
