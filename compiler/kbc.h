@@ -126,6 +126,13 @@ struct kbc_sig {
     size_t section;     /* harvested: index into the entry's sections */
 };
 
+/* One line of a kb-conditions block (kb_conditions.h), validated by libkb's parser. */
+struct kbc_condition {
+    char *source; /* the line as written, trimmed */
+    double weight;
+    size_t line, col;
+};
+
 struct kbc_example {
     int counter;
     char *text;
@@ -186,6 +193,8 @@ struct kbc_entry {
     size_t sig_count, sig_alloc;
     struct kbc_example *examples;
     size_t example_count, example_alloc;
+    struct kbc_condition *conditions;
+    size_t condition_count, condition_alloc;
     struct kbc_placeholder *placeholders;
     size_t placeholder_count, placeholder_alloc;
     struct kbc_harvest *harvest;

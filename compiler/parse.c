@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kb_conditions.h"
 #include "kbc.h"
 #include "kbc_sig.h"
 
@@ -27,10 +28,17 @@
  * and cmark aborts past 1 GiB of output. */
 #define MAX_RENDER_COST ((size_t)16 * 1024 * 1024)
 
-enum block_type { BLOCK_ENTRY, BLOCK_SIGNATURES, BLOCK_EXAMPLE, BLOCK_COUNTER, BLOCK_UNKNOWN };
+enum block_type {
+    BLOCK_ENTRY,
+    BLOCK_SIGNATURES,
+    BLOCK_EXAMPLE,
+    BLOCK_COUNTER,
+    BLOCK_CONDITIONS,
+    BLOCK_UNKNOWN
+};
 
 static const char *const block_names[] = {"kb-entry", "kb-signatures", "kb-example",
-                                          "kb-counterexample"};
+                                          "kb-counterexample", "kb-conditions"};
 
 static const char *const providers[] = {
     "any",     "m365",    "exchange", "gmail", "google-workspace", "outlook-com", "yahoo",
@@ -718,6 +726,94 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
     return status;
 }
 
+/* ---- kb-conditions ----------------------------------------------------------------------- */
+
+/* The weight= of a kb-conditions block: like a signature's, or negative (pointing away from
+ * the entry); 0 would say nothing. */
+static double condition_weight(struct parse *p, const struct kb_block *b, const struct attr *a,
+                               int *ok)
+{
+    char *end = NULL;
+    char *v = kbc_strndup(a->value, a->value_len);
+    *ok = v != NULL;
+    if (!v)
+        return 0;
+    double w = strtod(v, &end);
+    if (!a->value_len || *end || !isfinite(w) || fabs(w) < 0.1 || fabs(w) > 100) {
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a->offset),
+                 "bad weight '%s' (expected a number from 0.1 to 100, or from -100 to -0.1 for "
+                 "a condition that points away from the entry)",
+                 v);
+        w = KB_DEFAULT_WEIGHT;
+    }
+    free(v);
+    return w;
+}
+
+static enum kb_status parse_conditions(struct parse *p, const struct kb_block *b,
+                                       struct kbc_entry *e)
+{
+    const char *info = cmark_node_get_fence_info(b->node);
+    size_t pos = strlen(block_names[BLOCK_CONDITIONS]);
+    double weight = KB_DEFAULT_WEIGHT;
+    struct attr a;
+    while (next_attr(info, &pos, &a)) {
+        if (attr_is(&a, "weight")) {
+            int ok;
+            weight = condition_weight(p, b, &a, &ok);
+            if (!ok)
+                return KB_ERR_NOMEM;
+        } else {
+            unknown_attr(p, b, &a);
+        }
+    }
+    const char *cursor = cmark_node_get_literal(b->node);
+    size_t index = 0, count = 0;
+    struct block_line l;
+    struct kb_buf msg;
+    kb_buf_init(&msg, 0);
+    enum kb_status status = KB_OK;
+    while (status == KB_OK && next_block_line(b, &cursor, &index, &l)) {
+        trim_line(&l);
+        if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
+            continue;
+        count++;
+        struct kb_condition *parsed = NULL;
+        size_t offset = 0;
+        kb_buf_reset(&msg);
+        enum kb_status st = kb_condition_parse(l.text, l.len, &parsed, &offset, &msg);
+        kb_condition_free(parsed);
+        if (st == KB_ERR_NOMEM) {
+            status = st;
+            break;
+        }
+        if (st != KB_OK) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col + offset, "%s",
+                     msg.data ? msg.data : "bad condition");
+            continue;
+        }
+        struct kbc_condition *c =
+            kbc_grow(e->conditions, &e->condition_alloc, e->condition_count, sizeof *c);
+        if (!c) {
+            status = KB_ERR_NOMEM;
+            break;
+        }
+        e->conditions = c;
+        c += e->condition_count;
+        *c = (struct kbc_condition){kbc_strndup(l.text, l.len), weight, l.line, l.col};
+        if (!c->source) {
+            status = KB_ERR_NOMEM;
+            break;
+        }
+        e->condition_count++;
+    }
+    kb_buf_release(&msg);
+    if (status == KB_OK && count == 0)
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
+                 "kb-conditions block has no conditions");
+    return status;
+}
+
 /* ---- kb-example / kb-counterexample ------------------------------------------------------ */
 
 static enum kb_status parse_example(struct parse *p, const struct kb_block *b, struct kbc_entry *e)
@@ -1080,6 +1176,8 @@ static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_bl
                      e->id ? e->id : "", entry_block->line);
         else if (b->type == BLOCK_SIGNATURES)
             status = parse_signatures(p, b, e);
+        else if (b->type == BLOCK_CONDITIONS)
+            status = parse_conditions(p, b, e);
         else if (b->type == BLOCK_EXAMPLE || b->type == BLOCK_COUNTER)
             status = parse_example(p, b, e);
     }
@@ -1111,8 +1209,8 @@ static enum kb_status kb_article(struct parse *p)
             const char *info = cmark_node_get_fence_info(b->node);
             block_type_of(info, &word);
             kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
-                     "unknown block type '%.*s' (expected kb-entry, kb-signatures, kb-example "
-                     "or kb-counterexample)",
+                     "unknown block type '%.*s' (expected kb-entry, kb-signatures, "
+                     "kb-conditions, kb-example or kb-counterexample)",
                      (int)word, info);
         } else if (b->section < 0) {
             stray_block(p, b);
@@ -1330,6 +1428,9 @@ static void entry_release(struct kbc_entry *e)
         free(e->examples[i].also);
     }
     free(e->examples);
+    for (size_t i = 0; i < e->condition_count; i++)
+        free(e->conditions[i].source);
+    free(e->conditions);
     for (size_t i = 0; i < e->placeholder_count; i++)
         free(e->placeholders[i].name);
     free(e->placeholders);

@@ -162,7 +162,7 @@ enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_er
 
 /* ---- the rows ---------------------------------------------------------------------------- */
 
-enum { ST_ARTICLE, ST_ENTRY, ST_SIG, ST_EXAMPLE, ST_SECTION, ST_FTS, ST_COUNT };
+enum { ST_ARTICLE, ST_ENTRY, ST_SIG, ST_EXAMPLE, ST_SECTION, ST_FTS, ST_CONDITION, ST_COUNT };
 
 static const char *const statements[ST_COUNT] = {
     "INSERT INTO article(id, path, title, intro_md) VALUES(?1, ?2, ?3, ?4)",
@@ -177,13 +177,15 @@ static const char *const statements[ST_COUNT] = {
     "INSERT INTO section(id, entry_id, heading, anchor, line) VALUES(?1, ?2, ?3, ?4, ?5)",
     "INSERT INTO entry_fts(rowid, title, heading, code, body, examples, signatures)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "INSERT INTO condition(id, entry_id, source, weight, path, line)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct writer {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     struct kb_error *err;
-    int64_t next_sig, next_example, next_section;
+    int64_t next_sig, next_example, next_section, next_condition;
 };
 
 static enum kb_status db_fail(struct writer *w, const char *what)
@@ -336,6 +338,17 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         bind_text(st, 6, a->file->rel);
         sqlite3_bind_int64(st, 7, (sqlite3_int64)x->line);
         status = step(w, ST_EXAMPLE, "cannot store an example");
+    }
+    for (size_t i = 0; i < e->condition_count && status == KB_OK; i++) {
+        const struct kbc_condition *c = &e->conditions[i];
+        st = w->st[ST_CONDITION];
+        sqlite3_bind_int64(st, 1, ++w->next_condition);
+        sqlite3_bind_int64(st, 2, e->row_id);
+        bind_text(st, 3, c->source);
+        sqlite3_bind_double(st, 4, c->weight);
+        bind_text(st, 5, a->file->rel);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)c->line);
+        status = step(w, ST_CONDITION, "cannot store a condition");
     }
     return status;
 }

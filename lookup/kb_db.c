@@ -230,6 +230,8 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
         "SELECT s.entry_id, s.heading, s.anchor, s.line, "
         "(SELECT count(*) FROM section t WHERE t.entry_id = s.entry_id) FROM section s "
         "WHERE s.id = ?1";
+    static const char conditions_sql[] =
+        "SELECT entry_id, source, weight, path, line FROM condition ORDER BY id";
     if (sqlite3_prepare_v3(db->sql, sig_sql, -1, SQLITE_PREPARE_PERSISTENT, &db->sig_by_id, NULL)
             != SQLITE_OK
         || sqlite3_prepare_v3(db->sql, entry_sql, -1, SQLITE_PREPARE_PERSISTENT,
@@ -239,6 +241,9 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
                != SQLITE_OK
         || sqlite3_prepare_v3(db->sql, section_sql, -1, SQLITE_PREPARE_PERSISTENT,
                               &db->section_by_id, NULL)
+               != SQLITE_OK
+        || sqlite3_prepare_v3(db->sql, conditions_sql, -1, SQLITE_PREPARE_PERSISTENT,
+                              &db->conditions, NULL)
                != SQLITE_OK)
         return kb_fail_sql(db, err, "not a KB database of the expected layout");
     return KB_OK;
@@ -353,6 +358,7 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->entry_by_rowid);
     sqlite3_finalize(db->term_df);
     sqlite3_finalize(db->section_by_id);
+    sqlite3_finalize(db->conditions);
     sqlite3_close(db->sql);
     free(db->label);
     free(db->build_hash);

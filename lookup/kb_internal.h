@@ -34,7 +34,8 @@ struct kb_db {
     sqlite3_stmt *entry_by_rowid;
     sqlite3_stmt *term_df;
     sqlite3_stmt *section_by_id;
-    int fts_function_ready; /* kb_matched() registered on the connection */
+    sqlite3_stmt *conditions; /* every condition of the KB, in id order */
+    int fts_function_ready;   /* kb_matched() registered on the connection */
 };
 
 /* Fills err (status + printf-style message) and returns status. */

@@ -159,6 +159,9 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
         goto result; /* an automatic reply, a delivery notice...: no fix applies */
     if ((st = kb_signatures_run(&q)) != KB_OK)
         goto done;
+    struct kb_condition_facts what = {&q.facts, &r->dialogue, &r->report, NULL};
+    if ((st = kb_conditions_run(&q, &what)) != KB_OK)
+        goto done;
     if (q.facts.mail_context == KB_CONTEXT_IS_UNKNOWN)
         kb_rank_drop_weak(&q, UNKNOWN_CONTEXT_MIN_SCORE);
     /* Evidence from the articles' prose (harvested codes, full text) answers where no written

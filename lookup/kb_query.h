@@ -5,6 +5,7 @@
  *   kb_norm.c        raw bytes -> matchable lines (secrets masked by kb_mask.c)
  *   kb_facts.c       codes, stage, host/port/user, client, provider, mail context
  *   kb_signatures.c  evidence from signatures: literal prefilter + PCRE2 near each anchor
+ *   kb_conditions.c  evidence from the articles' conditions over what the text is
  *   kb_fulltext.c    evidence from the full-text index (FTS5 BM25) and harvested codes
  *   kb_rank.c        candidates merged, ordered and turned into struct kb_result
  *
@@ -16,6 +17,7 @@
 
 #include <pcre2.h>
 
+#include "kb_conditions.h"
 #include "kb_internal.h"
 
 /* One signature that matched. */
@@ -25,6 +27,7 @@ struct kb_hit {
     char *explain;
     double weight;
     int harvested; /* evidence kb-compile took from the article, not a written signature */
+    int condition; /* a condition of the entry that held (line is then SIZE_MAX: no line) */
 };
 
 /* Everything the evidence stages found for one entry. */
@@ -40,6 +43,7 @@ struct kb_candidate {
     int provider_match; /* the entry's provider facet names the provider seen in the text */
     double bm25;        /* full-text rank (lower is better), for ties in coverage */
     enum kb_via via;
+    int ruled_out; /* a negative condition left it without positive written evidence */
     struct kb_hit *hits;
     size_t hit_count, hit_alloc;
     struct kb_pair *captures;
@@ -84,6 +88,10 @@ enum kb_status kb_query_nomem(struct kb_query *q);
 /* kb_signatures.c: runs every signature whose anchor occurs in the text (on the lines around
  * it) and every unanchored one, adding hits to the candidates. */
 enum kb_status kb_signatures_run(struct kb_query *q);
+
+/* kb_conditions.c: applies the conditions of the articles to the facts, adding the weight of
+ * each one that holds to its entry; marks the entries a negative condition rules out. */
+enum kb_status kb_conditions_run(struct kb_query *q, const struct kb_condition_facts *facts);
 
 /* kb_fulltext.c: does the KB's vocabulary hold the first word of text (lowercased)? */
 int kb_fulltext_knows(struct kb_query *q, const char *text);

@@ -131,6 +131,8 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
     size_t lines[MAX_EVIDENCE];
     size_t n = 0;
     for (size_t i = 0; i < c->hit_count && n < MAX_EVIDENCE; i++) {
+        if (c->hits[i].condition)
+            continue; /* about the whole text, no line of it */
         int dup = 0;
         for (size_t k = 0; k < n; k++)
             dup |= q->norm.orig_line[lines[k]] == q->norm.orig_line[c->hits[i].line];
@@ -174,10 +176,14 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
         m->explain[m->explain_count++] = c->fts_explain;
         c->fts_explain = NULL;
     }
+    int conditions = 0;
+    for (size_t i = 0; i < c->hit_count; i++)
+        conditions |= c->hits[i].condition;
     struct kb_buf sum;
     kb_buf_init(&sum, 0);
     if (c->harvested == 0 && c->fulltext == 0)
-        st = kb_buf_printf(&sum, "score %g (sum of the weights of matched signatures)", c->score);
+        st = kb_buf_printf(&sum, "score %g (sum of the weights of matched signatures%s)", c->score,
+                           conditions ? " and conditions that held" : "");
     else if (c->written == 0 && c->harvested == 0)
         st = kb_buf_printf(
             &sum, "score %g (full text: %g x its BM25 rank relative to the best section found)",
@@ -264,21 +270,24 @@ static void keep_candidates(struct kb_query *q,
     q->cand_count = kept;
 }
 
+/* A candidate a condition ruled out stays in the list until the result is made, so that no
+ * later stage can bring its entry back as a new candidate. */
 static int strong_enough(const struct kb_candidate *c, double min)
 {
-    return c->written == 0 || c->written + c->harvested >= min;
+    return c->ruled_out || c->written == 0 || c->written + c->harvested >= min;
 }
 
 static int written_evidence(const struct kb_candidate *c, double unused)
 {
     (void)unused;
-    return c->written > 0;
+    return c->ruled_out || c->written > 0;
 }
 
 static int prose_answer(const struct kb_candidate *c, double unused)
 {
     (void)unused;
-    return c->written > 0 || c->fulltext > 0 || c->harvested >= HARVEST_MIN_SCORE;
+    return !c->ruled_out
+           && (c->written > 0 || c->fulltext > 0 || c->harvested >= HARVEST_MIN_SCORE);
 }
 
 void kb_rank_drop_weak(struct kb_query *q, double min)

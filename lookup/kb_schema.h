@@ -24,6 +24,9 @@
  *       'heading', 'code' or 'body'); section_id: the section it came from, or NULL;
  *       regions: bit mask of the delivery-report regions it may match besides ordinary text
  *       (1 << KB_REGION_REPORT_HEADERS, 1 << KB_REGION_RETURNED), from region= in the KB.
+ *   condition(id, entry_id, source, weight, path, line)
+ *       a condition of the entry's kb-conditions blocks (kb_conditions.h), one line as written
+ *       (trimmed), with its block's weight (negative: it points away from the entry).
  *   example(id, entry_id, counter, text, also, path, line)
  *   entry_fts (FTS5: title, heading, code, body, examples, signatures; rowid = section.id):
  *       title holds the article and entry titles, heading the section's heading, code its
@@ -40,7 +43,7 @@
 
 #include "kb.h"
 
-#define KB_SCHEMA_VERSION 2
+#define KB_SCHEMA_VERSION 3
 #define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
 
 enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };

@@ -342,6 +342,7 @@ static enum kb_status record_hit(struct kb_query *q, size_t at, const pcre2_code
     if (!c || kb_grow((void **)&c->hits, &c->hit_alloc, c->hit_count + 1, sizeof *c->hits))
         return kb_query_nomem(q);
     struct kb_hit *h = &c->hits[c->hit_count];
+    memset(h, 0, sizeof *h);
     const char *origin = (const char *)sqlite3_column_text(st, SIG_ORIGIN);
     const char *why = halved                      ? ", halved: no mail context in the text"
                       : context != KB_CONTEXT_ANY ? ", mail context"
