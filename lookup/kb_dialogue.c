@@ -290,7 +290,7 @@ static void classify(enum format f, struct line *l)
     }
     if (f == F_SMTPLIB && l->dir == D_SERVER && has_prefix(l->c, l->cn, "retcode"))
         l->dir = D_NONE; /* "reply: retcode (250); Msg: ..." repeats the lines before it */
-    if (f == F_JAVAMAIL && !has_prefix(p, m, "DEBUG")) {
+    if (f == F_JAVAMAIL && !has_prefix(p, m, "DEBUG") && !contains_ci(p, m, "mail.smtp")) {
         /* JavaMail prints the raw protocol lines, without markers */
         int more;
         if (reply_code_at(p, m, &more))
@@ -457,6 +457,7 @@ struct reader {
     const char *last_verb;    /* the last command sent (static) */
     const char *failing_verb; /* the command the first failure answered (static) */
     char mechanisms[MAX_MECHANISMS + 1]; /* of the last EHLO reply that listed AUTH */
+    size_t work;                         /* bytes looked at, for the tests' linearity checks */
     struct ehlo_reply ehlo;
 };
 
@@ -554,8 +555,10 @@ static int is_mechanism(const char *w, size_t n)
 /* Reads the capabilities in one line of an EHLO reply: "AUTH PLAIN LOGIN", "AUTH=LOGIN",
  * "STARTTLS", "SIZE 35882577". Also lines that hold several ("250-a250-SIZE 1250 AUTH
  * LOGIN", as PHPMailer's HTML output folds them, or space-separated lists). */
-static void ehlo_scan(struct ehlo_reply *e, const char *c, size_t n)
+static void ehlo_scan_piece(struct ehlo_reply *e, const char *c, size_t n)
 {
+    /* one pass over the line: each byte is part of at most one word, each word is compared
+     * with a few capability names and, after AUTH, with the mechanism names */
     size_t i = 0;
     while (i < n) {
         while (i < n && !is_alpha((unsigned char)c[i]))
@@ -617,6 +620,23 @@ static void ehlo_scan(struct ehlo_reply *e, const char *c, size_t n)
             }
         }
     }
+}
+
+/* An EHLO reply line, cut where a folded reply starts its next line ("...PIPELINING250-AUTH
+ * PLAIN LOGIN250 HELP": each "250-" or "250 " begins a capability). */
+static void ehlo_scan(struct ehlo_reply *e, const char *c, size_t n)
+{
+    size_t start = 0;
+    for (size_t i = 1; i + 4 <= n; i++)
+        if (c[i] == '2' && c[i + 1] == '5' && c[i + 2] == '0'
+            && (c[i + 3] == '-' || c[i + 3] == ' ')
+            && (i + 4 == n || is_alpha((unsigned char)c[i + 4])
+                || is_digit((unsigned char)c[i + 4]))) {
+            ehlo_scan_piece(e, c + start, i - start);
+            start = i + 4;
+            i += 3;
+        }
+    ehlo_scan_piece(e, c + start, n - start);
 }
 
 /* A final reply (or the final line of one) with code came, on input line line. */
@@ -851,7 +871,8 @@ static int tls_up_in(enum format f, const char *s, size_t n)
     case F_NODEMAILER:
         return contains_ci(s, n, "Secure connection established")
                || contains_ci(s, n, "Connection upgraded with STARTTLS");
-    case F_RUBY: return contains_ci(s, n, "SSL established");
+    case F_RUBY:
+        return contains_ci(s, n, "SSL established") || has_prefix(s, n, "TLS connection started");
     default: return 0;
     }
 }
@@ -918,7 +939,7 @@ static void connection_line(struct reader *r, const char *s, size_t n, const cha
         break;
     case F_RUBY:
         attempt = has_prefix(c, cn, "opening connection to ");
-        connected = has_prefix(c, cn, "opened");
+        connected = has_prefix(c, cn, "opened") || has_prefix(c, cn, "Connection opened: ");
         implicit = has_prefix(c, cn, "starting SSL for ");
         break;
     case F_JAVAMAIL:
@@ -1233,7 +1254,7 @@ static void original_line(const struct kb_norm *norm, size_t i, struct line *l)
 }
 
 /* Scores every format by its cues and returns the best, or F_NONE. */
-static enum format pick_format(const struct kb_norm *norm)
+static enum format pick_format(const struct kb_norm *norm, size_t *work)
 {
     int points[F_COUNT] = {0};
     int reading = 0, smtp_replies = 0;
@@ -1242,6 +1263,8 @@ static enum format pick_format(const struct kb_norm *norm)
         original_line(norm, i, &l);
         if (!l.n)
             continue;
+        /* each cue is looked for in at most CUE_SPAN bytes of the line */
+        *work += l.n + (l.n < CUE_SPAN ? l.n : CUE_SPAN) * (sizeof cues / sizeof cues[0] + 24);
         size_t dl = decoration_len(l.s, l.n);
         const char *p = l.s + dl;
         size_t m = l.n - dl;
@@ -1297,6 +1320,7 @@ static enum format pick_format(const struct kb_norm *norm)
 static void each_segment(struct reader *r, const char *c, size_t n, enum dir dir, size_t line)
 {
     size_t start = 0;
+    r->work += n;
     for (size_t i = 0; i + 1 < n; i++) {
         if (c[i] != '\\' || (c[i + 1] != 'n' && c[i + 1] != 'r'))
             continue;
@@ -1377,11 +1401,20 @@ static void clear(struct kb_dialogue *d)
 
 enum kb_status kb_dialogue_read(const struct kb_norm *norm, struct kb_dialogue *d)
 {
+    return kb_dialogue_read_counted(norm, d, NULL);
+}
+
+enum kb_status kb_dialogue_read_counted(const struct kb_norm *norm, struct kb_dialogue *d,
+                                        size_t *work)
+{
     clear(d);
-    enum format f = pick_format(norm);
+    size_t picked = 0;
+    enum format f = pick_format(norm, &picked);
+    if (work)
+        *work = picked;
     if (f == F_NONE)
         return KB_OK;
-    struct reader r = {.d = d, .f = f};
+    struct reader r = {.d = d, .f = f, .work = picked};
     for (size_t i = 0; i < norm->orig_line_count; i++) {
         struct line l;
         original_line(norm, i, &l);
@@ -1396,6 +1429,7 @@ enum kb_status kb_dialogue_read(const struct kb_norm *norm, struct kb_dialogue *
             continue;
         }
         classify(f, &l);
+        r.work += l.n + (l.n < CUE_SPAN ? l.n : CUE_SPAN) * 64;
         int more;
         if (l.dir == D_SERVER && (reply_code_at(l.c, l.cn, &more) || memchr(l.c, '\\', l.cn))) {
             each_segment(&r, l.c, l.cn, D_SERVER, i + 1);
@@ -1410,6 +1444,8 @@ enum kb_status kb_dialogue_read(const struct kb_norm *norm, struct kb_dialogue *
     }
     d->format = format_names[f];
     enum kb_status st = finish(&r);
+    if (work)
+        *work = r.work;
     if (st != KB_OK)
         kb_dialogue_release(d);
     return st;
