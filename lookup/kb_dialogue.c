@@ -149,10 +149,10 @@ static size_t stamp_len(const char *s, size_t n)
             i++;
     }
     /* only a stamp when it holds a ':' or two '-' (not a bare number) */
-    size_t colons = 0, dashes = 0;
+    size_t colons = 0, dashes = 0, digits = 0;
     for (size_t k = 0; k < i; k++)
-        colons += s[k] == ':', dashes += s[k] == '-';
-    return (colons >= 2 || dashes >= 2) ? i : 0;
+        colons += s[k] == ':', dashes += s[k] == '-', digits += is_digit((unsigned char)s[k]);
+    return digits >= 4 && (colons >= 2 || dashes >= 2) ? i : 0;
 }
 
 static size_t level_word_len(const char *s, size_t n)
@@ -335,8 +335,12 @@ static const struct cue cues[] = {
     {F_SMTPLIB, "send: \"", 1, 3},
     {F_SMTPLIB, "reply: b'", 1, 3},
     {F_SMTPLIB, "reply: retcode (", 1, 3},
+    {F_SMTPLIB, "connect: to (", 1, 3},
     {F_MSMTP, "<-- ", 1, 3},
     {F_MSMTP, "--> ", 1, 3},
+    /* msmtp --debug prints its settings first, also when no reply ever comes */
+    {F_MSMTP, "tls_starttls = ", 1, 3},
+    {F_MSMTP, "using account ", 1, 1},
     {F_NODEMAILER, "Connection established to ", 0, 3},
     {F_NODEMAILER, "Secure connection established to ", 0, 3},
     {F_NODEMAILER, "[smtp-connection]", 0, 3},
@@ -924,6 +928,17 @@ static void connection_line(struct reader *r, const char *s, size_t n, const cha
         connected = has_prefix(c, cn, "Connection: opened");
         shown = attempt;
         break;
+    case F_MSMTP:
+        /* the settings msmtp --debug prints: "host = ...", "port = 465" */
+        attempt = has_prefix(c, cn, "host = ");
+        if (has_prefix(c, cn, "port = ")) {
+            long v = 0;
+            for (size_t k = 7; k < cn && is_digit((unsigned char)c[k]) && v < 100000; k++)
+                v = v * 10 + (c[k] - '0');
+            if (v > 0 && v < 65536)
+                d->port = (int)v;
+        }
+        break;
     case F_SMTPLIB:
         attempt = has_prefix(c, cn, "connect: to ") || has_prefix(c, cn, "connect: (");
         break;
@@ -1030,7 +1045,7 @@ static void event_line(struct reader *r, const struct line *l)
     if (!how)
         return;
     if (d->connected != 1 && !r->replies && !r->commands) {
-        if (was_connected && r->attempted) {
+        if (was_connected) {
             mark_connected(r); /* closed or reset by the peer: it had been made */
         } else if (strcmp(how, "timeout") == 0 && contains_ci(c, cn, "connect")) {
             d->connected = 0; /* the connection attempt itself timed out */

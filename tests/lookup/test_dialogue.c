@@ -186,6 +186,8 @@ static void test_debug_captures(void)
               T("msmtp", 1, 1, 1, 1, 1, 1, 0, "PLAIN LOGIN", "*", 535, "AUTH", "*", ANY));
     read_file(dialogue_dir, "smtplib-debug-wrong-password.txt",
               T("smtplib", 1, 1, 1, 1, 1, 1, 0, "PLAIN LOGIN", "*", 535, "AUTH", "*", 587));
+    read_file(dialogue_dir, "msmtp-debug-auth-before-starttls.txt",
+              T("msmtp", 1, 1, 1, 1, 0, 0, 0, NULL, "*", 0, NULL, "*", 587));
     read_file(dialogue_dir, "smtplib-debug-auth-before-starttls.txt",
               T("smtplib", 1, 1, 1, 1, 0, 0, 0, NULL, "EHLO", 0, NULL, NULL, 587));
 }
