@@ -13,6 +13,8 @@
  *   -> bounce          kb_bounce.c      a delivery report read: its facts, the returned original
  *                                       and the report's own headers set apart, no-failure
  *                                       messages (auto-replies, ARF, delivery notices) told
+ *   -> dialogue        kb_dialogue.c    an SMTP transcript or MTA log read into one dialogue:
+ *                                       greeting, EHLO offers, TLS, the failing reply, the end
  *   -> facts           kb_facts.c       codes, stage, host/port/user, client, provider, context
  *   -> signatures      kb_signatures.c  literal prefilter + PCRE2 near each anchor
  *   -> conditions      kb_conditions.c  the articles' conditions over facts, dialogue and report
@@ -207,7 +209,9 @@ struct kb_report {
 /* An SMTP dialogue read from the text: a client's transcript (swaks, curl -v, PHPMailer
  * SMTPDebug, smtplib debuglevel, msmtp --debug, Nodemailer or MailKit protocol logs, Ruby
  * Net::SMTP debug_output, JavaMail debug, plain S:/C: or <<< / >>> lines) or an MTA's log
- * lines about one session. Tri-state fields: 1 yes, 0 no, -1 the text does not tell. */
+ * lines about one session. Tri-state fields: 1 yes, 0 no, -1 the text does not tell. It states
+ * what happened, never why. Strings are heap copies owned by the result (the static ones are
+ * not), NULL when the text does not tell. */
 struct kb_dialogue {
     const char *format;          /* "swaks", "curl", "phpmailer", "smtplib", "msmtp",
                                   * "nodemailer", "mailkit", "ruby", "javamail", "generic",
@@ -225,10 +229,15 @@ struct kb_dialogue {
     char *last_command;          /* verb of the last command the client sent ("AUTH", "MAIL",
                                   * "RCPT", "DATA", "STARTTLS", "EHLO", "QUIT"), NULL if none */
     int failing_reply;           /* the first 4xx/5xx reply code of the dialogue, 0 when none */
-    char *failing_command;       /* the verb that reply answered, NULL when unknown */
+    char *failing_command;       /* the verb that reply answered ("CONNECT" for the greeting),
+                                  * or that an MTA log says failed without its code; NULL when
+                                  * unknown */
     size_t failing_line;         /* 1-based input line of that reply, 0 when none */
     const char *ended;           /* how the session ended: "quit", "timeout", "reset",
                                   * "closed" (the peer closed it), NULL when not told. Static. */
+    int port;                    /* the port a connection line names, 0 when none */
+    int tls_failed;              /* a TLS handshake or the client's check of the server's
+                                  * certificate visibly failed (0: TLS came up and held) */
 };
 
 struct kb_result {

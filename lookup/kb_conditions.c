@@ -40,6 +40,7 @@ enum fact_id {
     F_EHLO,
     F_STARTTLS_OFFERED,
     F_TLS,
+    F_TLS_FAILED,
     F_AUTH_OFFERED,
     F_AUTH_OFFERED_BEFORE_TLS,
     F_LAST_COMMAND,
@@ -75,6 +76,7 @@ static const struct fact_def {
     [F_EHLO] = {"ehlo", FACT_ENUM, TRI, 0},
     [F_STARTTLS_OFFERED] = {"starttls-offered", FACT_ENUM, TRI, 0},
     [F_TLS] = {"tls", FACT_ENUM, TRI, 0},
+    [F_TLS_FAILED] = {"tls-failed", FACT_ENUM, TRI, 0},
     [F_AUTH_OFFERED] = {"auth-offered", FACT_ENUM, TRI, 0},
     [F_AUTH_OFFERED_BEFORE_TLS] = {"auth-offered-before-tls", FACT_ENUM, TRI, 0},
     [F_LAST_COMMAND] = {"last-command", FACT_ENUM, VERBS, 0},
@@ -372,7 +374,10 @@ static const char *fact_value(enum fact_id f, const struct kb_condition_facts *x
     case F_CODE: number = facts ? facts->reply_code : 0; break;
     case F_ENHANCED: return facts ? facts->enhanced : NULL;
     case F_STAGE: return facts ? facts->stage : NULL;
-    case F_PORT: number = facts ? facts->port : 0; break;
+    case F_PORT:
+        /* the port the text names; else the one a transcript's connection line shows */
+        number = facts && facts->port ? facts->port : d ? d->port : 0;
+        break;
     case F_CLIENT: return facts ? facts->client : NULL;
     case F_PROVIDER: return facts ? facts->provider : NULL;
     case F_CONTEXT:
@@ -386,6 +391,7 @@ static const char *fact_value(enum fact_id f, const struct kb_condition_facts *x
     case F_EHLO: return d ? tri(d->ehlo) : NULL;
     case F_STARTTLS_OFFERED: return d ? tri(d->starttls_offered) : NULL;
     case F_TLS: return d ? tri(d->tls) : NULL;
+    case F_TLS_FAILED: return d ? tri(d->tls_failed) : NULL;
     case F_AUTH_OFFERED: return d ? tri(d->auth_offered) : NULL;
     case F_AUTH_OFFERED_BEFORE_TLS: return d ? tri(d->auth_offered_before_tls) : NULL;
     case F_LAST_COMMAND: return d ? d->last_command : NULL;

@@ -59,6 +59,16 @@ enum kb_status kb_bounce_read(const struct kb_norm *norm, struct kb_report *repo
                               unsigned char **regions);
 void kb_report_release(struct kb_report *report);
 
+/* Reads the SMTP dialogue in the normalised text (and the original lines it came from, whose
+ * direction markers normalisation strips). Fills d (released with kb_dialogue_release, also
+ * on error); format stays NULL when the text holds no dialogue. Linear in the input. */
+enum kb_status kb_dialogue_read(const struct kb_norm *norm, struct kb_dialogue *d);
+void kb_dialogue_release(struct kb_dialogue *d);
+/* The same, adding to *work (when not NULL) how many bytes it looked at: the unit tests check
+ * that this stays linear in the input, whatever the input. */
+enum kb_status kb_dialogue_read_counted(const struct kb_norm *norm, struct kb_dialogue *d,
+                                        size_t *work);
+
 /* The pattern that tells another program's text (a database, an HTTP client, IMAP...), for
  * checking single evidence lines. Caller frees with pcre2_code_free; NULL when out of memory. */
 pcre2_code *kb_facts_other_program_code(void);

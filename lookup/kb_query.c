@@ -141,6 +141,7 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
 
     if ((st = kb_norm_run(text, len, &q.norm)) != KB_OK
         || (st = kb_bounce_read(&q.norm, &r->report, &q.regions)) != KB_OK
+        || (st = kb_dialogue_read(&q.norm, &r->dialogue)) != KB_OK
         || (st = set_evidence_text(&q)) != KB_OK) {
         if (st == KB_ERR_NOMEM)
             kb_query_nomem(&q);

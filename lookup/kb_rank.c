@@ -232,6 +232,7 @@ void kb_result_free(struct kb_result *r)
     free(r->matches);
     kb_facts_release(&r->facts);
     kb_report_release(&r->report);
+    kb_dialogue_release(&r->dialogue);
     free(r);
 }
 

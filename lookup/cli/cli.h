@@ -44,6 +44,14 @@ struct fact_list {
 };
 size_t cli_fact_list(const struct kb_result *r, struct fact_list *out);
 
+/* The dialogue read from the text in one sentence for a support agent ("connected to port
+ * 465, no greeting from the server, then the server closed the connection"), into buf
+ * (truncated to size). Returns 0, buf untouched, when the text held no dialogue. */
+int cli_dialogue_sentence(const struct kb_dialogue *d, char *buf, size_t size);
+/* The dialogue's fields under the names the articles' conditions use, for --explain
+ * ("dialogue=swaks connected=yes greeting=no ..."). */
+int cli_dialogue_fields(const struct kb_dialogue *d, char *buf, size_t size);
+
 /* JSON helpers shared by the printers. */
 void json_string(FILE *out, const char *s);
 

@@ -221,6 +221,50 @@ static void json_match(FILE *out, const struct kb_match *m, const struct kb_resu
     fputc('}', out);
 }
 
+static void json_tristate(FILE *out, const char *key, int value, int *first)
+{
+    json_key(out, key, first);
+    fputs(value > 0 ? "true" : value == 0 ? "false" : "null", out);
+}
+
+/* The SMTP dialogue read from the text (docs/json-schema.md), or null when there is none. */
+static void json_dialogue(FILE *out, const struct kb_dialogue *d, int *first)
+{
+    json_key(out, "dialogue", first);
+    if (!d->format) {
+        fputs("null", out);
+        return;
+    }
+    int f = 1;
+    fputc('{', out);
+    json_opt_string(out, "format", d->format, &f);
+    json_tristate(out, "connected", d->connected, &f);
+    json_opt_int(out, "port", d->port, &f);
+    json_tristate(out, "greeting", d->greeting, &f);
+    json_tristate(out, "ehlo", d->ehlo, &f);
+    json_tristate(out, "starttls_offered", d->starttls_offered, &f);
+    json_tristate(out, "tls", d->tls, &f);
+    json_tristate(out, "tls_failed", d->tls_failed, &f);
+    json_tristate(out, "auth_offered", d->auth_offered, &f);
+    json_tristate(out, "auth_offered_before_tls", d->auth_offered_before_tls, &f);
+    json_opt_string(out, "auth_mechanisms", d->auth_mechanisms, &f);
+    json_key(out, "size_limit", &f);
+    if (d->size_limit)
+        fprintf(out, "%ld", d->size_limit);
+    else
+        fputs("null", out);
+    json_opt_string(out, "last_command", d->last_command, &f);
+    json_opt_int(out, "failing_reply", d->failing_reply, &f);
+    json_opt_string(out, "failing_command", d->failing_command, &f);
+    json_key(out, "failing_line", &f);
+    if (d->failing_line)
+        fprintf(out, "%zu", d->failing_line);
+    else
+        fputs("null", out);
+    json_opt_string(out, "ended", d->ended, &f);
+    fputc('}', out);
+}
+
 int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result *r,
                       const struct print_options *opt)
 {
@@ -242,6 +286,7 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
     fputs(f->mail_context == KB_CONTEXT_IS_MAIL ? "true" : "false", out);
     json_opt_string(out, "context", kb_context_str(f->mail_context), &ff);
     fputc('}', out);
+    json_dialogue(out, &r->dialogue, &first);
     json_key(out, "input_lines", &first);
     fprintf(out, "%zu", r->input_lines);
     json_key(out, "matches", &first);

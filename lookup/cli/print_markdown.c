@@ -15,12 +15,26 @@ static void print_expanded(FILE *out, const char *md, const struct kb_match *m,
     free(x);
 }
 
+/* What the SMTP dialogue in the text showed, in one line (and its fields with --explain). */
+static void print_dialogue(FILE *out, const struct kb_result *r, const struct print_options *opt)
+{
+    char line[640];
+    if (!cli_dialogue_sentence(&r->dialogue, line, sizeof line))
+        return;
+    fprintf(out, "**Dialogue** (%s): %s.\n\n", r->dialogue.format, line);
+    if (opt->explain && cli_dialogue_fields(&r->dialogue, line, sizeof line))
+        fprintf(out, "- `%s`\n\n", line);
+}
+
 int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_result *r,
                           const struct print_options *opt)
 {
     (void)db;
     if (r->match_count == 0) {
         fputs("No matching knowledge-base entry.\n", out);
+        if (r->dialogue.format)
+            fputc('\n', out);
+        print_dialogue(out, r, opt);
         return ferror(out) ? -1 : 0;
     }
     struct fact_list facts;
@@ -32,6 +46,7 @@ int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_res
                     facts.value[i]);
     if (any)
         fputs("\n\n", out);
+    print_dialogue(out, r, opt);
     for (size_t i = 0; i < r->match_count; i++) {
         const struct kb_match *m = &r->matches[i];
         fprintf(out, "## %zu. %s\n\n", i + 1, m->entry->title);

@@ -86,6 +86,19 @@ static void print_facts(FILE *out, const struct kb_result *r, const struct print
         fputs("\n\n", out);
 }
 
+/* What the SMTP dialogue in the text showed, in one line (and its fields with --explain). */
+static void print_dialogue(FILE *out, const struct kb_result *r, const struct print_options *opt)
+{
+    char line[640];
+    if (!cli_dialogue_sentence(&r->dialogue, line, sizeof line))
+        return;
+    fprintf(out, "%sDialogue%s (%s): %s.\n", sgr(opt, BOLD), sgr(opt, RESET), r->dialogue.format,
+            line);
+    if (opt->explain && cli_dialogue_fields(&r->dialogue, line, sizeof line))
+        fprintf(out, "%s  %s%s\n", sgr(opt, DIM), line, sgr(opt, RESET));
+    fputc('\n', out);
+}
+
 static const char *confidence_color(enum kb_confidence c)
 {
     return c == KB_CONF_EXACT ? GREEN : c == KB_CONF_LIKELY ? YELLOW : RED;
@@ -168,9 +181,13 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
               "knows.\nTry pasting the complete error message, including the SMTP reply line "
               "(e.g. '535 5.7.8 ...').\n",
               out);
+        if (r->dialogue.format)
+            fputc('\n', out);
+        print_dialogue(out, r, opt);
         return ferror(out) ? -1 : 0;
     }
     print_facts(out, r, opt);
+    print_dialogue(out, r, opt);
     /* Several causes sharing the top score are shown in full: the agent must pick between
      * them, and their "why" sections tell them apart. */
     size_t tied = 1;

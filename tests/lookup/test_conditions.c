@@ -152,6 +152,17 @@ static void test_dialogue(void)
     d.ended = "timeout";
     struct kb_condition_facts x = {&f, &d, NULL, NULL};
     CHECK(holds("port=465 connected=yes greeting=no ended=timeout|closed", &x) == 1);
+    CHECK(holds("tls-failed=no", &x) == 1);
+    d.tls_failed = 1;
+    CHECK(holds("tls-failed=yes", &x) == 1);
+    d.tls_failed = 0;
+    /* the port a transcript's connection line shows, when the text names none otherwise */
+    f.port = 0;
+    d.port = 465;
+    CHECK(holds("port=465", &x) == 1);
+    d.port = 0;
+    CHECK(holds("port=unknown", &x) == 1);
+    f.port = 465;
     CHECK(holds("dialogue=swaks", &x) == 1);
     CHECK(holds("dialogue!=none", &x) == 1);
     CHECK(holds("greeting=yes", &x) == 0);
