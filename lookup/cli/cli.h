@@ -44,6 +44,12 @@ struct fact_list {
 };
 size_t cli_fact_list(const struct kb_result *r, struct fact_list *out);
 
+/* When the evidence does not settle the cause: how many of the first matches the agent must
+ * choose between (1 when the first is conclusive), and in *tied how many of them share the
+ * top score. Tied signature matches, or, when the first is not exact, the matches of the same
+ * kind of evidence at least half as strong as it. */
+size_t cli_contenders(const struct kb_result *r, size_t *tied);
+
 /* JSON helpers shared by the printers. */
 void json_string(FILE *out, const char *s);
 
