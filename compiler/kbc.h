@@ -185,6 +185,7 @@ struct kbc_entry {
     size_t line, col; /* the level-2 heading (1:1 for foreign files) */
     char *provider, *audience, *related;
     char *why_text, *why_ansi, *why_md;
+    char *tell_text, *tell_ansi, *tell_md; /* "Tell it apart": the check that singles it out */
     char *solution_text, *solution_ansi, *solution_md;
     char *body_md;
     char *body_text; /* plain text of the entry, for the full-text index only */

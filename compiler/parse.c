@@ -1068,30 +1068,46 @@ static enum kb_status harvest_titles(struct parse *p, struct kbc_entry *e)
     return status;
 }
 
-/* The level-3 parts of an entry: "Why it happens"/"Cause" and "Fix"/"Solution"/"How to fix". */
+/* The level-3 parts of an entry: "Why it happens"/"Cause", "Tell it apart" and
+ * "Fix"/"Solution"/"How to fix". */
 static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const struct section *s)
 {
     static const char *const why_names[] = {"why it happens", "cause"};
+    static const char *const tell_names[] = {"tell it apart", "how to tell it apart"};
     static const char *const fix_names[] = {"fix", "solution", "how to fix"};
-    cmark_node *why = NULL, *why_end = NULL, *fix = NULL;
+    cmark_node *why = NULL, *why_end = NULL, *tell = NULL, *tell_end = NULL, *fix = NULL;
     enum kb_status status = KB_OK;
     for (cmark_node *n = cmark_node_next(s->heading); n && n != s->end; n = cmark_node_next(n)) {
         int level = heading_level(n);
         if (why && !why_end && level && level <= 3)
             why_end = n;
+        if (tell && !tell_end && level && level <= 3)
+            tell_end = n;
         if (level != 3)
             continue;
         char *title = node_text(n);
         if (!title)
             return KB_ERR_NOMEM;
-        if (!why && heading_is(title, why_names, 2))
+        if (!why && heading_is(title, why_names, 2)) {
             why = n;
-        else if (!fix && heading_is(title, fix_names, 3))
+        } else if (!tell && heading_is(title, tell_names, 2)) {
+            tell = n;
+            /* everything from Fix on is the solution: a check placed there would be shown
+             * twice, once as a step it is not */
+            if (fix)
+                kbc_diag(p->diags, KBC_ERROR, p->path, (size_t)cmark_node_get_start_line(n),
+                         (size_t)cmark_node_get_start_column(n),
+                         "'Tell it apart' of entry '%s' must come before its Fix section",
+                         e->id ? e->id : "");
+        } else if (!fix && heading_is(title, fix_names, 3)) {
             fix = n;
+        }
         free(title);
     }
     if (!why_end)
         why_end = s->end;
+    if (!tell_end)
+        tell_end = s->end;
     if (!fix)
         kbc_diag(p->diags, KBC_ERROR, p->path, s->line, s->col,
                  "entry '%s' has no Fix section (a level-3 heading 'Fix', 'Solution' or 'How "
@@ -1109,6 +1125,9 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
     if (status == KB_OK && why)
         status =
             render_three(cmark_node_next(why), why_end, &e->why_text, &e->why_ansi, &e->why_md);
+    if (status == KB_OK && tell)
+        status = render_three(cmark_node_next(tell), tell_end, &e->tell_text, &e->tell_ansi,
+                              &e->tell_md);
     if (status == KB_OK && fix)
         status = render_three(cmark_node_next(fix), s->end, &e->solution_text, &e->solution_ansi,
                               &e->solution_md);
@@ -1131,9 +1150,10 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
 
 static enum kb_status fill_defaults(struct kbc_entry *e)
 {
-    char **fields[] = {&e->provider, &e->related,       &e->why_text,      &e->why_ansi,
-                       &e->why_md,   &e->solution_text, &e->solution_ansi, &e->solution_md,
-                       &e->body_md,  &e->body_text,     &e->title};
+    char **fields[] = {&e->provider,      &e->related,       &e->why_text,    &e->why_ansi,
+                       &e->why_md,        &e->tell_text,     &e->tell_ansi,   &e->tell_md,
+                       &e->solution_text, &e->solution_ansi, &e->solution_md, &e->body_md,
+                       &e->body_text,     &e->title};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         if (!*fields[i] && !(*fields[i] = kbc_strndup("", 0)))
             return KB_ERR_NOMEM;
@@ -1412,9 +1432,10 @@ cleanup:
 
 static void entry_release(struct kbc_entry *e)
 {
-    char *fields[] = {e->id,          e->title,    e->provider, e->audience,      e->related,
-                      e->why_text,    e->why_ansi, e->why_md,   e->solution_text, e->solution_ansi,
-                      e->solution_md, e->body_md,  e->body_text};
+    char *fields[] = {e->id,       e->title,         e->provider,      e->audience,    e->related,
+                      e->why_text, e->why_ansi,      e->why_md,        e->tell_text,   e->tell_ansi,
+                      e->tell_md,  e->solution_text, e->solution_ansi, e->solution_md, e->body_md,
+                      e->body_text};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         free(fields[i]);
     for (size_t i = 0; i < e->sig_count; i++) {

@@ -168,7 +168,8 @@ static const char *const statements[ST_COUNT] = {
     "INSERT INTO article(id, path, title, intro_md) VALUES(?1, ?2, ?3, ?4)",
     "INSERT INTO entry(id, slug, article_id, title, provider, audience, related, why_text,"
     " why_ansi, why_md, solution_text, solution_ansi, solution_md, body_md, fulltext_only,"
-    " line) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    " line, tell_text, tell_ansi, tell_md)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     "INSERT INTO signature(id, entry_id, kind, source, pattern, weight, context, captures,"
     " anchor, path, line, origin, section_id, regions)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
@@ -297,6 +298,9 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         bind_text(st, 4 + i, texts[i]);
     sqlite3_bind_int(st, 15, e->fulltext_only);
     sqlite3_bind_int64(st, 16, (sqlite3_int64)e->line);
+    bind_text(st, 17, e->tell_text);
+    bind_text(st, 18, e->tell_ansi);
+    bind_text(st, 19, e->tell_md);
     enum kb_status status = step(w, ST_ENTRY, "cannot store an entry");
     int64_t first_section = 0;
     if (status == KB_OK)

@@ -88,6 +88,10 @@ struct kb_entry {
                      * emphasis, and Markdown */
     char *why_ansi;
     char *why_md;
+    char *tell_text; /* "Tell it apart": the one check that tells this cause from others that
+                      * fit the same text ("" when the entry has none); text, ANSI, Markdown */
+    char *tell_ansi;
+    char *tell_md;
     char *solution_text; /* the Fix section (without its heading) and the sections after it
                           * (Verify, When to hand over); may hold {{name|default}} */
     char *solution_ansi;

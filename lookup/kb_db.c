@@ -223,7 +223,7 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
         "SELECT e.slug, e.title, a.path, a.title, e.provider, e.audience, e.related, "
         "e.why_text, e.why_ansi, e.why_md, e.solution_text, e.solution_ansi, e.solution_md, "
         "e.body_md, e.fulltext_only, (SELECT count(*) FROM signature s WHERE s.entry_id = e.id AND "
-        "s.origin = '') "
+        "s.origin = ''), e.tell_text, e.tell_ansi, e.tell_md "
         "FROM entry e JOIN article a ON a.id = e.article_id WHERE e.id = ?1";
     static const char df_sql[] = "SELECT df FROM term_df WHERE term = ?1";
     static const char section_sql[] =
@@ -397,7 +397,8 @@ void kb_entry_free(struct kb_entry *e)
     char **fields[] = {&e->id,          &e->title,    &e->article,       &e->article_title,
                        &e->provider,    &e->audience, &e->related,       &e->why_text,
                        &e->why_ansi,    &e->why_md,   &e->solution_text, &e->solution_ansi,
-                       &e->solution_md, &e->body_md};
+                       &e->solution_md, &e->body_md,  &e->tell_text,     &e->tell_ansi,
+                       &e->tell_md};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         free(*fields[i]);
     free(e);
@@ -421,6 +422,14 @@ static enum kb_status entry_from_row(sqlite3_stmt *st, struct kb_entry **out)
     }
     e->fulltext_only = sqlite3_column_int(st, 14);
     e->signature_count = sqlite3_column_int(st, 15);
+    char **tell[] = {&e->tell_text, &e->tell_ansi, &e->tell_md};
+    for (int i = 0; i < 3; i++) {
+        const char *v = (const char *)sqlite3_column_text(st, 16 + i);
+        if (!(*tell[i] = strdup(v ? v : ""))) {
+            kb_entry_free(e);
+            return KB_ERR_NOMEM;
+        }
+    }
     *out = e;
     return KB_OK;
 }

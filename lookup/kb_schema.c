@@ -30,6 +30,8 @@ const char kb_schema_sql[] =
     "  related TEXT NOT NULL DEFAULT '',\n"
     "  why_text TEXT NOT NULL DEFAULT '', why_ansi TEXT NOT NULL DEFAULT '',\n"
     "  why_md TEXT NOT NULL DEFAULT '',\n"
+    "  tell_text TEXT NOT NULL DEFAULT '', tell_ansi TEXT NOT NULL DEFAULT '',\n"
+    "  tell_md TEXT NOT NULL DEFAULT '',\n"
     "  solution_text TEXT NOT NULL DEFAULT '', solution_ansi TEXT NOT NULL DEFAULT '',\n"
     "  solution_md TEXT NOT NULL DEFAULT '', body_md TEXT NOT NULL DEFAULT '',\n"
     "  fulltext_only INTEGER NOT NULL DEFAULT 0, line INTEGER NOT NULL DEFAULT 0);\n"

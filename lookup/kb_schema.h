@@ -9,7 +9,8 @@
  *                             fulltext_needs_mail (1 when any signature has a mail context)
  *   article(id, path, title, intro_md)
  *   entry(id, slug, article_id, title, provider, audience, related, why_*, solution_*, body_md,
- *         fulltext_only, line)                 -- slug is the public entry id
+ *         fulltext_only, line, tell_*)         -- slug is the public entry id; tell_*: the
+ *                                                 "Tell it apart" section
  *   section(id, entry_id, heading, anchor, line)
  *       the parts of an entry that full text ranks on their own: one per entry written for
  *       the KB; one per heading (levels 1-3) of foreign Markdown, plus its introduction.

@@ -51,6 +51,11 @@ int cli_dialogue_sentence(const struct kb_dialogue *d, char *buf, size_t size);
 /* The dialogue's fields under the names the articles' conditions use, for --explain
  * ("dialogue=swaks connected=yes greeting=no ..."). */
 int cli_dialogue_fields(const struct kb_dialogue *d, char *buf, size_t size);
+/* When the evidence does not settle the cause: how many of the first matches the agent must
+ * choose between (1 when the first is conclusive), and in *tied how many of them share the
+ * top score. Tied signature matches, or, when the first is not exact, the matches of the same
+ * kind of evidence at least half as strong as it. */
+size_t cli_contenders(const struct kb_result *r, size_t *tied);
 
 /* JSON helpers shared by the printers. */
 void json_string(FILE *out, const char *s);

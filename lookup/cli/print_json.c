@@ -207,6 +207,12 @@ static void json_match(FILE *out, const struct kb_match *m, const struct kb_resu
         json_opt_string(out, m->captures[i].name, m->captures[i].value, &f);
     fputc('}', out);
     json_solution(out, "why", m->entry->why_md, m->entry->why_text, m, r, &first);
+    if (m->entry->tell_md[0]) {
+        json_solution(out, "tell_apart", m->entry->tell_md, m->entry->tell_text, m, r, &first);
+    } else {
+        json_key(out, "tell_apart", &first);
+        fputs("null", out);
+    }
     json_solution(out, "solution", m->entry->solution_md, m->entry->solution_text, m, r, &first);
     if (opt->explain) {
         json_key(out, "explain", &first);

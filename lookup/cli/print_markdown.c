@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -26,6 +27,19 @@ static void print_dialogue(FILE *out, const struct kb_result *r, const struct pr
         fprintf(out, "- `%s`\n\n", line);
 }
 
+/* One paragraph as a tight list item: without the blank line its trailing newline would make. */
+static void print_item(FILE *out, const char *md, const struct kb_match *m,
+                       const struct kb_result *r)
+{
+    char *x = kb_template_expand(md, m, r, "**", "**");
+    const char *s = x ? x : md;
+    size_t n = strlen(s);
+    while (n && s[n - 1] == '\n')
+        n--;
+    fprintf(out, "%.*s\n", (int)n, s);
+    free(x);
+}
+
 int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_result *r,
                           const struct print_options *opt)
 {
@@ -47,6 +61,25 @@ int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_res
     if (any)
         fputs("\n\n", out);
     print_dialogue(out, r, opt);
+    size_t tied;
+    size_t contenders = cli_contenders(r, &tied);
+    if (contenders > 1) {
+        if (tied > 1)
+            fprintf(out, "**%zu causes fit this text equally well.**", tied);
+        else
+            fprintf(out, "**The evidence is not conclusive:** %zu other cause%s fit%s it too.",
+                    contenders - 1, contenders > 2 ? "s" : "", contenders > 2 ? "" : "s");
+        fputs(" What tells them apart:\n\n", out);
+        for (size_t i = 0; i < contenders; i++) {
+            const struct kb_match *m = &r->matches[i];
+            fprintf(out, "%zu. **%s**: ", i + 1, m->entry->title);
+            if (m->entry->tell_md[0])
+                print_item(out, m->entry->tell_md, m, r);
+            else
+                fputs("see *Why it happens* below.\n", out);
+        }
+        fputc('\n', out);
+    }
     for (size_t i = 0; i < r->match_count; i++) {
         const struct kb_match *m = &r->matches[i];
         fprintf(out, "## %zu. %s\n\n", i + 1, m->entry->title);

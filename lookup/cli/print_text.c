@@ -172,6 +172,50 @@ static void print_match(FILE *out, size_t index, const struct kb_match *m,
     }
 }
 
+size_t cli_contenders(const struct kb_result *r, size_t *tied)
+{
+    *tied = r->match_count ? 1 : 0;
+    if (!r->match_count)
+        return 0;
+    const struct kb_match *first = &r->matches[0];
+    while (first->via == KB_VIA_SIGNATURE && *tied < r->match_count
+           && r->matches[*tied].via == KB_VIA_SIGNATURE && r->matches[*tied].score == first->score)
+        (*tied)++;
+    size_t close = 1;
+    while (close < r->match_count && first->confidence != KB_CONF_EXACT
+           && r->matches[close].via == first->via && r->matches[close].score * 2 >= first->score)
+        close++;
+    return close > *tied ? close : *tied;
+}
+
+/* The check of each contender that tells it apart ("Tell it apart" in the articles), after the
+ * note that says the agent must choose. Returns 0 when no contender has one (nothing
+ * printed). */
+static int print_tell_apart(FILE *out, const struct kb_result *r, size_t contenders,
+                            const struct print_options *opt)
+{
+    size_t with = 0;
+    for (size_t i = 0; i < contenders; i++)
+        with += r->matches[i].entry->tell_text[0] != '\0';
+    if (!with)
+        return 0;
+    fputs(". What tells them apart:\n", out);
+    for (size_t i = 0; i < contenders; i++) {
+        const struct kb_match *m = &r->matches[i];
+        const char *tell = opt->color ? m->entry->tell_ansi : m->entry->tell_text;
+        fprintf(out, "  %zu. %s%s%s\n", i + 1, sgr(opt, BOLD), m->entry->title, sgr(opt, RESET));
+        if (!tell[0]) {
+            print_indented(out, "(see \"Why it happens\" below)", "     ", NULL, 0, opt);
+            continue;
+        }
+        char *expanded = kb_template_expand(tell, m, r, sgr(opt, VALUE), sgr(opt, RESET));
+        print_indented(out, expanded ? expanded : tell, "     ", NULL, 0, opt);
+        free(expanded);
+    }
+    fputc('\n', out);
+    return 1;
+}
+
 int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result *r,
                       const struct print_options *opt)
 {
@@ -189,28 +233,20 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
     print_facts(out, r, opt);
     print_dialogue(out, r, opt);
     /* Several causes sharing the top score are shown in full: the agent must pick between
-     * them, and their "why" sections tell them apart. */
-    size_t tied = 1;
-    while (r->matches[0].via == KB_VIA_SIGNATURE && tied < r->match_count
-           && r->matches[tied].via == KB_VIA_SIGNATURE
-           && r->matches[tied].score == r->matches[0].score)
-        tied++;
-    /* Evidence that is not conclusive and also supports other causes (at least half as
-     * strongly): the agent must choose, so say so before the list. */
-    size_t close = 0;
-    for (size_t i = 1; i < r->match_count; i++)
-        close += r->matches[0].confidence != KB_CONF_EXACT && r->matches[i].via == r->matches[0].via
-                 && r->matches[i].score * 2 >= r->matches[0].score;
+     * them. Evidence that is not conclusive and also supports other causes: the agent must
+     * choose too, so say so before the list, with the check of each that tells it apart. */
+    size_t tied;
+    size_t contenders = cli_contenders(r, &tied);
+    size_t close = contenders - 1;
     if (tied > 1)
-        fprintf(out,
-                "%zu causes fit this text equally well; compare what each says under "
-                "\"Why it happens\" with what the customer sees.\n\n",
-                tied);
+        fprintf(out, "%zu causes fit this text equally well", tied);
     else if (close)
-        fprintf(out,
-                "The evidence is not conclusive: %zu other cause%s below fit%s it too; compare "
-                "what each says under \"Why it happens\" with what the customer sees.\n\n",
-                close, close > 1 ? "s" : "", close > 1 ? "" : "s");
+        fprintf(out, "The evidence is not conclusive: %zu other cause%s below fit%s it too", close,
+                close > 1 ? "s" : "", close > 1 ? "" : "s");
+    if (contenders > 1 && !print_tell_apart(out, r, contenders, opt))
+        fputs("; compare what each says under \"Why it happens\" with what the customer "
+              "sees.\n\n",
+              out);
     for (size_t i = 0; i < r->match_count; i++)
         print_match(out, i, &r->matches[i], r, i < tied, opt);
     return ferror(out) ? -1 : 0;
