@@ -219,8 +219,9 @@ struct kb_report {
 struct kb_dialogue {
     const char *format;          /* "swaks", "curl", "phpmailer", "smtplib", "msmtp",
                                   * "nodemailer", "mailkit", "ruby", "javamail", "generic",
-                                  * "postfix-log", "exim-log"...; NULL when the text holds no
-                                  * dialogue. Static. */
+                                  * "postfix-log", "exim-log"...; an MTA's log has a name
+                                  * ending in "-log", a client's transcript not; NULL when the
+                                  * text holds no dialogue. Static. */
     int connected;               /* the TCP connection was made */
     int greeting;                /* a 220 greeting was received */
     int ehlo;                    /* an EHLO/HELO was answered with 250 */

@@ -357,6 +357,13 @@ enum kb_status kb_condition_parse(const char *text, size_t len, struct kb_condit
 
 /* ---- evaluation -------------------------------------------------------------------------- */
 
+/* The dialogue formats that are an MTA's log (they end in "-log", kb.h), not a client's. */
+static int is_mta_log(const char *format)
+{
+    size_t n = strlen(format);
+    return n >= 4 && strcmp(format + n - 4, "-log") == 0;
+}
+
 static const char *tri(int v)
 {
     return v > 0 ? "yes" : v == 0 ? "no" : NULL;
@@ -399,7 +406,12 @@ static const char *fact_value(enum fact_id f, const struct kb_condition_facts *x
     case F_FAILING_REPLY: number = d ? d->failing_reply : 0; break;
     case F_ENDED: return d ? d->ended : NULL;
     case F_REPORT: return r ? r->format : "none";
-    case F_LEG: return r ? r->leg : NULL;
+    case F_LEG:
+        /* a delivery report says which leg failed; a client's own transcript is the
+         * application's submission (an MTA's log may be either) */
+        if (r)
+            return r->leg;
+        return d && !is_mta_log(d->format) ? "submission" : NULL;
     case F_ACTION: return rcpt ? rcpt->action : NULL;
     case F_STATUS: return rcpt ? rcpt->status : NULL;
     case F_COUNT: break;

@@ -1122,7 +1122,8 @@ static void postfix_line(struct reader *r, const char *s, size_t n, size_t line)
             d->connected = 1, log_last(r, v), set_ended(r, "timeout");
         if ((v = verb_after(s, n, "improper command pipelining after ")))
             d->connected = 1, log_last(r, v);
-        if (contains_ci(s, n, "SSL_accept error from") || contains_ci(s, n, "TLS handshake failed"))
+        if (contains_ci(s, n, "SSL_accept error from") || contains_ci(s, n, "TLS handshake failed")
+            || contains_ci(s, n, "TLS library problem"))
             d->connected = 1, r->tls_failed = 1;
         if (contains_ci(s, n, "TLS connection established from"))
             d->connected = 1, d->tls = 1;
@@ -1375,8 +1376,11 @@ static enum kb_status finish(struct reader *r)
     ehlo_commit(r);
     if (d->greeting == 1 || r->replies)
         d->connected = 1;
-    /* the session was visibly made, and ended or failed before any reply: no greeting */
-    if (d->connected == 1 && d->greeting < 0 && !r->replies && (d->ended || r->saw_error))
+    /* the session was visibly made, and ended or failed before any reply or command: no
+     * greeting. An MTA's log does not show the greeting it sent or got, and a client that sent
+     * a command had been greeted: neither tells of a missing greeting. */
+    if (d->connected == 1 && d->greeting < 0 && !r->replies && !r->last_verb
+        && r->f != F_POSTFIX && r->f != F_EXIM && (d->ended || r->saw_error))
         d->greeting = 0;
     /* a handshake or certificate check that failed: no TLS, unless protected turns followed */
     if (r->tls_failed) {

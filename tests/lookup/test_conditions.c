@@ -164,6 +164,10 @@ static void test_dialogue(void)
     CHECK(holds("port=unknown", &x) == 1);
     f.port = 465;
     CHECK(holds("dialogue=swaks", &x) == 1);
+    CHECK(holds("leg=submission", &x) == 1); /* a client's own session */
+    d.format = "postfix-log";
+    CHECK(holds("leg=unknown", &x) == 1); /* an MTA's log may be either leg */
+    d.format = "swaks";
     CHECK(holds("dialogue!=none", &x) == 1);
     CHECK(holds("greeting=yes", &x) == 0);
     CHECK(holds("auth-offered=no", &x) == 0);
