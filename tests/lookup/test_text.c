@@ -120,12 +120,25 @@ static void test_patterns(void)
     kb_buf_reset(&b);
     size_t prefix = 9;
     kb_regex_to_pattern("5\\.7\\.8 Username", 16, &b, &prefix);
-    CHECK_STR(b.data, "\\b5\\.7\\.8 Username\\b");
+    CHECK_STR(b.data, "\\b5\\.7\\.8\\s+Username\\b");
     CHECK(prefix == 2);
     kb_buf_reset(&b);
     kb_regex_to_pattern("(?<host>\\S+) refused", 20, &b, &prefix);
-    CHECK_STR(b.data, "(?<host>\\S+) refused\\b");
+    CHECK_STR(b.data, "(?<host>\\S+)\\s+refused\\b");
     CHECK(prefix == 0);
+    /* a space in a regex matches white space across a line break, as in a literal; not in a
+     * class, not escaped, not in a lookbehind (fixed length); quantified, it stays one */
+    kb_buf_reset(&b);
+    kb_regex_to_pattern("a[ b] c\\ d(?<!x y)e ?f", 22, &b, &prefix);
+    CHECK_STR(b.data, "\\ba[ b]\\s+c\\ d(?<!x y)e\\s?f\\b");
+    CHECK(pattern_matches(b.data, "a  c de f") == 1);
+    kb_buf_reset(&b);
+    kb_regex_to_pattern("Must issue (?:a )?STARTTLS (?:command )?first", 46, &b, &prefix);
+    CHECK(pattern_matches(b.data, "5.7.0 Must issue a STARTTLS\ncommand first.") == 1);
+    CHECK(pattern_matches(b.data, "Must issue STARTTLS first") == 1);
+    kb_buf_reset(&b);
+    kb_regex_to_pattern("[] ]x", 5, &b, &prefix);
+    CHECK_STR(b.data, "[] ]x\\b");
     kb_buf_reset(&b);
     kb_regex_to_pattern("a|b", 3, &b, &prefix);
     CHECK_STR(b.data, "a|b");
