@@ -396,7 +396,17 @@ static void test_facts(void)
         "S: -ERR Logon failure: unknown user name or bad password.",
         "WARNING: RPC failed: Status{code=UNAVAILABLE, cause=java.net.ConnectException}",
         "FetchError: request to https://example.org/api failed, reason: self signed certificate",
-        "error: self signed certificate in webhook notification"};
+        "error: self signed certificate in webhook notification",
+        /* .NET and Java HTTP stacks, SQL Server's TLS: the same TLS words as a mail client's */
+        "System.Net.Http.HttpRequestException: The SSL connection could not be established ---> "
+        "The client and server cannot communicate, because they do not possess a common algorithm",
+        "The underlying connection was closed: Could not establish trust relationship for the "
+        "SSL/TLS secure channel.",
+        "A connection was successfully established with the server, but then an error occurred "
+        "during the pre-login handshake. (provider: SSL Provider, error: 0 - The certificate chain "
+        "was issued by an authority that is not trusted.)",
+        "javax.net.ssl.SSLHandshakeException: PKIX path building failed\n\tat "
+        "org.apache.http.impl.conn.DefaultHttpClientConnectionOperator.connect"};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
         f = facts_of(other[i]);
         CHECK(f.mail_context == KB_CONTEXT_IS_OTHER);
