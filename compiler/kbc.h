@@ -122,6 +122,7 @@ struct kbc_sig {
     int64_t anchor;
     size_t line, col;
     unsigned regions;   /* region=: bit mask of the delivery-report regions it may also match */
+    char *when;         /* when=: the condition under which it applies, NULL for always */
     const char *origin; /* NULL: written by the author; else where it was harvested (static) */
     size_t section;     /* harvested: index into the entry's sections */
 };

@@ -580,7 +580,8 @@ struct attr {
     size_t offset; /* of key in the info string */
 };
 
-/* Next "key=value" word of the info string after *pos. */
+/* Next "key=value" word of the info string after *pos; a value in double quotes may hold
+ * spaces (when="leg=delivery port=25"), the quotes are not part of it. */
 static int next_attr(const char *info, size_t *pos, struct attr *a)
 {
     size_t i = *pos;
@@ -589,14 +590,26 @@ static int next_attr(const char *info, size_t *pos, struct attr *a)
     if (!info[i])
         return 0;
     size_t start = i;
-    while (info[i] && !isspace((unsigned char)info[i]))
+    while (info[i] && !isspace((unsigned char)info[i]) && info[i] != '=')
         i++;
     a->key = info + start;
     a->offset = start;
-    const char *eq = memchr(a->key, '=', i - start);
-    a->key_len = eq ? (size_t)(eq - a->key) : i - start;
-    a->value = eq ? eq + 1 : info + i;
-    a->value_len = eq ? (size_t)(info + i - eq - 1) : 0;
+    a->key_len = i - start;
+    a->value = info + i;
+    a->value_len = 0;
+    if (info[i] == '=') {
+        i++;
+        if (info[i] == '"' && strchr(info + i + 1, '"')) {
+            a->value = info + i + 1;
+            a->value_len = (size_t)(strchr(info + i + 1, '"') - a->value);
+            i += a->value_len + 2;
+        } else {
+            a->value = info + i;
+            while (info[i] && !isspace((unsigned char)info[i]))
+                i++;
+            a->value_len = (size_t)(info + i - a->value);
+        }
+    }
     *pos = i;
     return 1;
 }
@@ -616,8 +629,34 @@ static void unknown_attr(struct parse *p, const struct kb_block *b, const struct
 
 /* ---- kb-signatures ----------------------------------------------------------------------- */
 
+/* The when= of a block: a condition (kb_conditions.h) its signatures apply under, checked
+ * with lookup's parser; a bad one is an error at its column. *out: a heap copy, or unchanged. */
+static enum kb_status block_condition(struct parse *p, const struct kb_block *b,
+                                      const struct attr *a, char **out)
+{
+    struct kb_condition *c = NULL;
+    struct kb_buf msg;
+    kb_buf_init(&msg, 0);
+    size_t offset = 0;
+    enum kb_status st = kb_condition_parse(a->value, a->value_len, &c, &offset, &msg);
+    kb_condition_free(c);
+    if (st == KB_OK) {
+        free(*out);
+        *out = kbc_strndup(a->value, a->value_len);
+        st = *out ? KB_OK : KB_ERR_NOMEM;
+    } else if (st == KB_ERR_INVALID) {
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line,
+                 info_col(p, b, (size_t)(a->value - cmark_node_get_fence_info(b->node)) + offset),
+                 "bad when= condition: %s", msg.data ? msg.data : "");
+        st = KB_OK;
+    }
+    kb_buf_release(&msg);
+    return st;
+}
+
 static enum kb_status add_signature(struct parse *p, struct kbc_entry *e, struct block_line *l,
-                                    double weight, enum kb_sig_context context, unsigned regions)
+                                    double weight, enum kb_sig_context context, unsigned regions,
+                                    const char *when)
 {
     enum kb_sig_kind kind = KB_SIG_LITERAL;
     const char *s = l->text;
@@ -647,6 +686,8 @@ static enum kb_status add_signature(struct parse *p, struct kbc_entry *e, struct
     sig->weight = weight;
     sig->context = context;
     sig->regions = regions;
+    if (when && !(sig->when = kbc_strndup(when, strlen(when))))
+        return KB_ERR_NOMEM;
     sig->line = l->line;
     sig->col = l->col;
     if (!(sig->source = kbc_strndup(s, n)))
@@ -663,9 +704,14 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
     double weight = KB_DEFAULT_WEIGHT;
     enum kb_sig_context context = KB_CONTEXT_ANY;
     unsigned regions = 0;
+    char *when = NULL;
     struct attr a;
     while (next_attr(info, &pos, &a)) {
-        if (attr_is(&a, "weight")) {
+        if (attr_is(&a, "when")) {
+            enum kb_status st = block_condition(p, b, &a, &when);
+            if (st != KB_OK)
+                return st;
+        } else if (attr_is(&a, "weight")) {
             char *end = NULL;
             char *v = kbc_strndup(a.value, a.value_len);
             if (!v)
@@ -718,11 +764,12 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
         if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
             continue;
         count++;
-        status = add_signature(p, e, &l, weight, context, regions);
+        status = add_signature(p, e, &l, weight, context, regions, when);
     }
     if (status == KB_OK && count == 0)
         kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                  "kb-signatures block has no signatures");
+    free(when);
     return status;
 }
 
@@ -1442,6 +1489,7 @@ static void entry_release(struct kbc_entry *e)
         free(e->sigs[i].source);
         free(e->sigs[i].pattern);
         free(e->sigs[i].captures);
+        free(e->sigs[i].when);
     }
     free(e->sigs);
     for (size_t i = 0; i < e->example_count; i++) {

@@ -171,8 +171,8 @@ static const char *const statements[ST_COUNT] = {
     " line, tell_text, tell_ansi, tell_md)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     "INSERT INTO signature(id, entry_id, kind, source, pattern, weight, context, captures,"
-    " anchor, path, line, origin, section_id, regions)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    " anchor, path, line, origin, section_id, regions, when_cond)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     "INSERT INTO example(id, entry_id, counter, text, also, path, line)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "INSERT INTO section(id, entry_id, heading, anchor, line) VALUES(?1, ?2, ?3, ?4, ?5)",
@@ -329,6 +329,7 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         else
             sqlite3_bind_null(st, 13);
         sqlite3_bind_int(st, 14, (int)s->regions);
+        bind_text(st, 15, s->when);
         status = step(w, ST_SIG, "cannot store a signature");
     }
     for (size_t i = 0; i < e->example_count && status == KB_OK; i++) {

@@ -217,7 +217,7 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
 {
     static const char sig_sql[] =
         "SELECT s.entry_id, s.kind, s.source, s.pattern, s.weight, s.context, s.path, s.line, "
-        "s.origin, s.section_id, s.regions "
+        "s.origin, s.section_id, s.regions, s.when_cond "
         "FROM signature s WHERE s.id = ?1";
     static const char entry_sql[] =
         "SELECT e.slug, e.title, a.path, a.title, e.provider, e.audience, e.related, "

@@ -158,9 +158,10 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
     r->input_lines = q.norm.orig_line_count;
     if (r->report.not_failure)
         goto result; /* an automatic reply, a delivery notice...: no fix applies */
+    struct kb_condition_facts what = {&q.facts, &r->dialogue, &r->report, NULL};
+    q.what = &what;
     if ((st = kb_signatures_run(&q)) != KB_OK)
         goto done;
-    struct kb_condition_facts what = {&q.facts, &r->dialogue, &r->report, NULL};
     if ((st = kb_conditions_run(&q, &what)) != KB_OK)
         goto done;
     if (q.facts.mail_context == KB_CONTEXT_IS_UNKNOWN)

@@ -63,6 +63,9 @@ struct kb_query {
     char *evidence_copy;    /* owned: evidence_text when it is not norm.text */
     unsigned char *regions; /* per original line, enum kb_region (kb_bounce.c) */
     struct kb_facts facts;
+    /* What conditions read (the facts, the dialogue, the report): set before the signatures
+     * run, since a signature may apply only when a condition holds (when=). */
+    const struct kb_condition_facts *what;
     struct kb_candidate *cands;
     size_t cand_count, cand_alloc;
     pcre2_match_context *mctx;

@@ -45,7 +45,7 @@ const char kb_schema_sql[] =
     "  context INTEGER NOT NULL DEFAULT 0, captures TEXT NOT NULL DEFAULT '',\n"
     "  anchor INTEGER, path TEXT NOT NULL DEFAULT '', line INTEGER NOT NULL DEFAULT 0,\n"
     "  origin TEXT NOT NULL DEFAULT '', section_id INTEGER,\n"
-    "  regions INTEGER NOT NULL DEFAULT 0);\n"
+    "  regions INTEGER NOT NULL DEFAULT 0, when_cond TEXT NOT NULL DEFAULT '');\n"
     "CREATE INDEX signature_entry ON signature(entry_id);\n"
     "CREATE TABLE condition(id INTEGER PRIMARY KEY,\n"
     "  entry_id INTEGER NOT NULL REFERENCES entry(id), source TEXT NOT NULL,\n"

@@ -15,7 +15,7 @@
  *       the parts of an entry that full text ranks on their own: one per entry written for
  *       the KB; one per heading (levels 1-3) of foreign Markdown, plus its introduction.
  *   signature(id, entry_id, kind, source, pattern, weight, context, captures, anchor, path,
- *             line, origin, section_id, regions)
+ *             line, origin, section_id, regions, when_cond)
  *       kind: KB_SIG_LITERAL or KB_SIG_REGEX; source: the line as written (without "re:");
  *       pattern: the PCRE2 pattern actually compiled (literals are translated by
  *       kb_literal_to_pattern); context: enum kb_sig_context; captures:
@@ -24,7 +24,8 @@
  *       for evidence kb-compile harvested from the prose, where it was found ('title',
  *       'heading', 'code' or 'body'); section_id: the section it came from, or NULL;
  *       regions: bit mask of the delivery-report regions it may match besides ordinary text
- *       (1 << KB_REGION_REPORT_HEADERS, 1 << KB_REGION_RETURNED), from region= in the KB.
+ *       (1 << KB_REGION_REPORT_HEADERS, 1 << KB_REGION_RETURNED), from region= in the KB;
+ *       when_cond: the condition (kb_conditions.h) under which it applies, '' for always.
  *   condition(id, entry_id, source, weight, path, line)
  *       a condition of the entry's kb-conditions blocks (kb_conditions.h), one line as written
  *       (trimmed), with its block's weight (negative: it points away from the entry).
