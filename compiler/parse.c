@@ -1087,15 +1087,55 @@ static enum kb_status detach_examples(const struct section *s, struct detached *
     return KB_OK;
 }
 
-/* Puts detached examples back where they were, shown as plain code blocks from now on. */
+/* Puts detached examples back where they were, shown as plain code blocks from now on. Last
+ * first: each was unlinked after the one before it, so adjacent ones share the node they
+ * follow, and putting them back in document order would reverse them. */
 static void reattach_examples(struct detached *v, size_t count)
 {
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = count; i-- > 0;) {
         if (v[i].prev)
             cmark_node_insert_after(v[i].prev, v[i].node);
         else
             cmark_node_prepend_child(v[i].parent, v[i].node);
         cmark_node_set_fence_info(v[i].node, "");
+    }
+    free(v);
+}
+
+/* Takes the sibling nodes [first, end) out of the tree; put back with reattach_range. */
+static enum kb_status detach_range(cmark_node *first, cmark_node *end, struct detached **out,
+                                   size_t *count)
+{
+    size_t n = 0, alloc = 0;
+    struct detached *v = NULL;
+    for (cmark_node *node = first; node && node != end;) {
+        cmark_node *next = cmark_node_next(node);
+        struct detached *grown = kbc_grow(v, &alloc, n, sizeof *v);
+        if (!grown) {
+            free(v);
+            return KB_ERR_NOMEM;
+        }
+        v = grown;
+        v[n].node = node;
+        v[n].prev = cmark_node_previous(node);
+        v[n].parent = cmark_node_parent(node);
+        n++;
+        cmark_node_unlink(node);
+        node = next;
+    }
+    *out = v;
+    *count = n;
+    return KB_OK;
+}
+
+/* Puts back what detach_range took (last first, as reattach_examples). */
+static void reattach_range(struct detached *v, size_t count)
+{
+    for (size_t i = count; i-- > 0;) {
+        if (v[i].prev)
+            cmark_node_insert_after(v[i].prev, v[i].node);
+        else
+            cmark_node_prepend_child(v[i].parent, v[i].node);
     }
     free(v);
 }
@@ -1167,8 +1207,15 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
     status = detach_examples(s, &examples, &example_count);
     if (status == KB_OK)
         status = harvest_titles(p, e);
+    /* what the entry says of the problem is evidence and full text; "Tell it apart" is how to
+     * check it, in words any entry could use, and is neither */
+    struct detached *check = NULL;
+    size_t check_count = 0;
+    if (status == KB_OK && tell)
+        status = detach_range(tell, tell_end, &check, &check_count);
     if (status == KB_OK)
         status = kbc_harvest_blocks(e, cmark_node_next(s->heading), s->end, 0);
+    reattach_range(check, check_count);
     if (status == KB_OK && why)
         status =
             render_three(cmark_node_next(why), why_end, &e->why_text, &e->why_ansi, &e->why_md);
@@ -1186,7 +1233,9 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
     if (status == KB_OK)
         status = kb_buf_detach(&buf, &e->body_md);
     if (status == KB_OK)
-        status = kbc_render_text(s->heading, s->end, KBC_PLAIN, &buf);
+        status = kbc_render_text(s->heading, tell ? tell : s->end, KBC_PLAIN, &buf);
+    if (status == KB_OK && tell && tell_end)
+        status = kbc_render_text(tell_end, s->end, KBC_PLAIN, &buf);
     if (status == KB_OK)
         status = kb_buf_detach(&buf, &e->body_text);
     kb_buf_release(&buf);
