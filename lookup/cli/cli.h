@@ -44,6 +44,11 @@ struct fact_list {
 };
 size_t cli_fact_list(const struct kb_result *r, struct fact_list *out);
 
+/* The delivery report of a result worth a "Bounce:" block (a report of the delivery leg), or
+ * NULL; and what failed, in words ("the delivery to the recipient's server"). */
+const struct kb_report *cli_bounce(const struct kb_result *r);
+const char *cli_leg_words(const char *leg);
+
 /* JSON helpers shared by the printers. */
 void json_string(FILE *out, const char *s);
 

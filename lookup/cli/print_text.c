@@ -86,6 +86,48 @@ static void print_facts(FILE *out, const struct kb_result *r, const struct print
         fputs("\n\n", out);
 }
 
+const struct kb_report *cli_bounce(const struct kb_result *r)
+{
+    const struct kb_report *rep = &r->report;
+    return rep->format && rep->leg && strcmp(rep->format, "session") != 0 ? rep : NULL;
+}
+
+const char *cli_leg_words(const char *leg)
+{
+    return leg && strcmp(leg, "submission") == 0
+               ? "the submission to the sender's own SMTP server failed"
+               : "a server that had accepted the message could not deliver it";
+}
+
+/* "Bounce (postfix): ..." with each recipient's failure, before the answers. */
+static void print_bounce(FILE *out, const struct kb_result *r, const struct print_options *opt)
+{
+    const struct kb_report *rep = cli_bounce(r);
+    if (!rep)
+        return;
+    fprintf(out, "%sBounce:%s %s (%s report", sgr(opt, BOLD), sgr(opt, RESET),
+            cli_leg_words(rep->leg), rep->format);
+    if (rep->reporting_mta)
+        fprintf(out, " from %s%s%s", sgr(opt, VALUE), rep->reporting_mta, sgr(opt, RESET));
+    fputs(")\n", out);
+    for (size_t i = 0; i < rep->recipient_count; i++) {
+        const struct kb_recipient *p = &rep->recipients[i];
+        fprintf(out, "  %s%s%s: %s", sgr(opt, VALUE), p->address ? p->address : "(recipient)",
+                sgr(opt, RESET), p->action ? p->action : "failed");
+        if (p->status) {
+            fprintf(out, ", status %s%s%s", sgr(opt, VALUE), p->status, sgr(opt, RESET));
+            if (p->status_meaning)
+                fprintf(out, " (%s: %s)", p->status_class, p->status_meaning);
+        }
+        if (p->remote_mta)
+            fprintf(out, ", remote server %s%s%s", sgr(opt, VALUE), p->remote_mta, sgr(opt, RESET));
+        fputc('\n', out);
+        if (p->diagnostic)
+            fprintf(out, "    %sdiagnostic: %s%s\n", sgr(opt, DIM), p->diagnostic, sgr(opt, RESET));
+    }
+    fputc('\n', out);
+}
+
 static const char *confidence_color(enum kb_confidence c)
 {
     return c == KB_CONF_EXACT ? GREEN : c == KB_CONF_LIKELY ? YELLOW : RED;
@@ -112,6 +154,8 @@ static void print_match(FILE *out, size_t index, const struct kb_match *m,
     fprintf(out, "   %s%s%s match (%s, score %.3g)   id: %s   article: %s\n",
             sgr(opt, confidence_color(m->confidence)), kb_confidence_str(m->confidence),
             sgr(opt, RESET), kb_via_str(m->via), m->score, e->id, e->article);
+    if (m->recipient)
+        fprintf(out, "   for recipient %s%s%s\n", sgr(opt, VALUE), m->recipient, sgr(opt, RESET));
     if (m->section_heading)
         fprintf(out, "   section: %s%s%s (line %zu, #%s)\n", sgr(opt, BOLD),
                 m->section_heading[0] ? m->section_heading : "(introduction)", sgr(opt, RESET),
@@ -163,7 +207,12 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
                       const struct print_options *opt)
 {
     (void)db;
+    if (r->report.not_failure) {
+        fprintf(out, "Not a failure: %s. Nothing needs fixing.\n", r->report.not_failure);
+        return ferror(out) ? -1 : 0;
+    }
     if (r->match_count == 0) {
+        print_bounce(out, r, opt);
         fputs("No matching entry. The text does not look like an error this knowledge base "
               "knows.\nTry pasting the complete error message, including the SMTP reply line "
               "(e.g. '535 5.7.8 ...').\n",
@@ -171,6 +220,7 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
         return ferror(out) ? -1 : 0;
     }
     print_facts(out, r, opt);
+    print_bounce(out, r, opt);
     /* Several causes sharing the top score are shown in full: the agent must pick between
      * them, and their "why" sections tell them apart. */
     size_t tied = 1;
