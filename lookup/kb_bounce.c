@@ -128,8 +128,11 @@ static const struct format_cue format_cues[] = {
     {"exim", "This message was created automatically by mail delivery software"},
     {"exim", "A message that you sent could not be delivered to one or more of its"},
     {"exim", "A message that you sent has not yet been delivered to one or more of its"},
+    {"exim", "SMTP error from remote mail server after"},
     {"qmail", "This is the qmail-send program"},
     {"qmail", "I'm afraid I wasn't able to deliver your message"},
+    {"qmail", "Below this line is a copy of the message"},
+    {"qmail", "Remote host said:"},
     {"courier", "running the Courier mail server"},
     {"sendmail", "The following addresses had permanent fatal errors"},
     {"sendmail", "The following addresses had transient non-fatal errors"},
@@ -139,6 +142,8 @@ static const struct format_cue format_cues[] = {
     {"exchange", "Remote Server returned '"},
     {"exchange", "Your message did not reach some or all of the intended recipients"},
     {"exchange", "More Info for Email Admins"},
+    {"exchange", "Your message couldn't be delivered"},
+    {"exchange", "The following recipient(s) cannot be reached"},
     {"gmail", "The response from the remote server was:"},
     {"gmail", "The error that the other server returned was:"},
     {"gmail", "Delivery to the following recipient failed permanently"},
@@ -148,9 +153,11 @@ static const struct format_cue format_cues[] = {
     {"gmail", "** Address not found **"},
     {"gmail", "** Message not delivered **"},
     {"gmail", "** Message blocked **"},
+    {"gmail", "Your message wasn't delivered to"},
     {"yahoo", "Sorry, we were unable to deliver your message to the following address"},
     {"domino", "Your message was not delivered to"},
     {"domino", "was not delivered to:"},
+    {"mdaemon", "had PERMANENT fatal delivery errors"},
     {"rfc3464", "message/delivery-status"},
     {"rfc3464", "report-type=delivery-status"},
     {"generic", "Undelivered Mail Returned to Sender"},
@@ -166,6 +173,49 @@ static const struct format_cue format_cues[] = {
     {"generic", "Undeliverable mail"},
     {"generic", "could not be delivered to one or more"},
 };
+
+/* Sentences of the explanation of many mail systems, too plain to tell a report alone (an
+ * application may say "could not be delivered" too): a report when the paste is a message
+ * (has a header block) or names a recipient at the start of a line or returns the original. */
+static const char *const weak_cues[] = {
+    "could not be delivered",
+    "couldn't be delivered",
+    "was not delivered",
+    "wasn't delivered",
+    "not be delivered",
+    "unable to deliver",
+    "undeliverable",
+    "delivery problems",
+    "delivery has failed",
+    "message not delivered",
+    "failed addresses",
+    "mail delivery software",
+    "has not yet been delivered",
+    "permanent fatal errors",
+    "delivery failure",
+};
+
+/* The report's own headers that tell a delivery report: who sends it, its subject. */
+static const char *const sender_cues[] = {"mailer-daemon", "postmaster@", "mail delivery",
+                                          "mdaemon@"};
+static const char *const subject_cues[] = {"undeliver",
+                                           "not delivered",
+                                           "delivery fail",
+                                           "failed delivery",
+                                           "delivery failure",
+                                           "returned mail",
+                                           "mail failure",
+                                           "failure notice",
+                                           "delivery status notification",
+                                           "delivery notification",
+                                           "nondeliverable",
+                                           "non-delivery",
+                                           "returning message to sender",
+                                           "could not be delivered",
+                                           "delivery problem",
+                                           "message delayed",
+                                           "delivery delayed",
+                                           "delayed mail"};
 
 /* Lines after which the report returns the original message (formats without MIME). They
  * count only after the failure itself: at the top of a paste "Original Message" is the
@@ -186,6 +236,8 @@ static const char *const returned_markers[] = {
     "Original message",
     "Original Message-----",
     "The original message was:",
+    "Message text follows",
+    "Your message reads",
 };
 
 /* Lines after which the failure itself follows (or is on the line): the mail system quotes
@@ -203,6 +255,8 @@ static const char *const diagnostic_cues[] = {
     "(reason:",
     "Reason:",
     "Delay reason:",
+    "Error-Text:",
+    "Failed addresses follow",
     " said: ",
 };
 
@@ -403,6 +457,7 @@ struct reader {
     int any_dsn_diag;
     const char *format;
     size_t format_rank;
+    int weak_cue, has_headers, saw_recipient, saw_marker;
 };
 
 static struct line line_at(const struct reader *r, size_t i)
@@ -619,6 +674,25 @@ static int note_format(struct reader *r, struct line l)
     return 0;
 }
 
+/* The report's own header line l (From:, Subject:, X-Failed-Recipients:): notes a generic
+ * format when it tells a delivery report. */
+static void note_header(struct reader *r, struct line l)
+{
+    r->has_headers = 1;
+    size_t n = l.n < CUE_SCAN ? l.n : CUE_SCAN;
+    int tells = 0;
+    if (starts_caseless(l.s, n, "From:"))
+        tells = has_cue(l, sender_cues, sizeof sender_cues / sizeof *sender_cues);
+    else if (starts_caseless(l.s, n, "Subject:"))
+        tells = has_cue(l, subject_cues, sizeof subject_cues / sizeof *subject_cues);
+    else
+        tells = starts_caseless(l.s, n, "X-Failed-Recipients:");
+    if (tells && !r->format) {
+        r->format = "generic";
+        r->format_rank = sizeof format_cues / sizeof *format_cues;
+    }
+}
+
 /* A header block of a message (two or more header lines, two of them a message's fields, no
  * delivery-status field) starting at line i of a text part: its end, or i when it is none. */
 static size_t header_block_end(const struct reader *r, size_t i)
@@ -655,8 +729,12 @@ static int is_report_content(struct reader *r, struct line l)
 {
     struct line addr;
     size_t rest, len;
-    return note_format(r, l) || reply_line(l) || is_diagnostic_cue(l)
-           || recipient_line(l, &addr, &rest) || find_status(l.s, l.n, &len) < l.n;
+    int weak = has_cue(l, weak_cues, sizeof weak_cues / sizeof *weak_cues);
+    int recipient = recipient_line(l, &addr, &rest);
+    r->weak_cue |= weak;
+    r->saw_recipient |= recipient;
+    return note_format(r, l) || weak || recipient || reply_line(l) || is_diagnostic_cue(l)
+           || find_status(l.s, l.n, &len) < l.n;
 }
 
 /* Pass 1 over the text parts: the report's format, the returned original of the formats
@@ -671,6 +749,8 @@ static void read_layout(struct reader *r)
         unsigned char kind = r->m->kind[i];
         if (kind == KB_PART_HEADERS || kind == KB_PART_STATUS) {
             note_format(r, line_at(r, i));
+            if (kind == KB_PART_HEADERS)
+                note_header(r, line_at(r, i));
             continue;
         }
         if (kind != KB_PART_TEXT)
@@ -686,7 +766,11 @@ static void read_layout(struct reader *r)
         struct line l = line_at(r, i);
         if (is_blank(l))
             continue;
-        if (is_returned_marker(l) && content) {
+        int marker = is_returned_marker(l);
+        r->saw_marker |= marker;
+        /* once the text is known to be a report, any of its lines is the report */
+        content |= r->format != NULL;
+        if (marker && content) {
             returned = 1;
             r->region[i] = KB_REGION_RETURNED;
             continue;
@@ -700,12 +784,17 @@ static void read_layout(struct reader *r)
             }
             for (size_t k = i; k < end; k++) {
                 note_format(r, line_at(r, k));
+                note_header(r, line_at(r, k));
                 r->region[k] = KB_REGION_REPORT_HEADERS;
             }
             i = end - 1;
             continue;
         }
         content |= is_report_content(r, l);
+    }
+    if (!r->format && r->weak_cue && (r->has_headers || r->saw_recipient || r->saw_marker)) {
+        r->format = "generic";
+        r->format_rank = sizeof format_cues / sizeof *format_cues;
     }
 }
 
@@ -768,7 +857,8 @@ static void place(struct reader *r, size_t from, size_t to, unsigned char region
 static enum kb_status read_fields(struct reader *r)
 {
     struct kb_report *rep = r->report;
-    int cur = -1, open_original = 0, dropped = 0;
+    int cur = -1, dropped = 0;
+    unsigned seen = 0; /* the fields the current recipient has, 1 << enum field */
     enum kb_status st = KB_OK;
     for (size_t i = 0; i < r->lines && st == KB_OK;) {
         unsigned char kind = r->m->kind[i];
@@ -781,12 +871,18 @@ static enum kb_status read_fields(struct reader *r)
         struct line l = line_at(r, i);
         if (is_blank(l)) { /* blocks of fields are separated by blank lines */
             cur = -1;
-            dropped = open_original = 0;
+            dropped = 0;
+            seen = 0;
             i++;
             continue;
         }
         size_t at = 0, end = i + 1;
         enum field f = field_of(l, &at);
+        if (f == F_STATUS) {
+            struct line v = trimmed((struct line){l.s + at, l.n - at});
+            if (!v.n || !is_digit(v.s[0]))
+                f = F_NONE; /* "Status: O" of a mailbox file, not a status code */
+        }
         if (f == F_NONE) {
             if (kind == KB_PART_STATUS)
                 place(r, i, i + 1, KB_REGION_REPORT_HEADERS,
@@ -802,32 +898,34 @@ static enum kb_status read_fields(struct reader *r)
             i = end;
             continue;
         }
-        /* A recipient's block starts at Original-Recipient (which RFC 3464 puts first) or at
-         * a Final-Recipient that does not complete such a start. */
-        if (f == F_ORIGINAL_RECIPIENT || (f == F_FINAL_RECIPIENT && !(cur >= 0 && open_original))) {
-            cur = new_recipient(r);
-            if (cur == -2)
-                return KB_ERR_NOMEM;
-            dropped = cur < 0; /* over the cap: the first recipients are kept */
-            open_original = f == F_ORIGINAL_RECIPIENT;
-            if (cur >= 0)
-                r->dsn_recipients++;
-        } else if (f == F_FINAL_RECIPIENT) {
-            open_original = 0;
-            free(rep->recipients[cur].address);
-            rep->recipients[cur].address = NULL;
-        } else if (cur < 0 && !dropped) {
-            /* a Diagnostic-Code says "report"; Action or Status alone only in a known one */
-            if (f != F_DIAGNOSTIC && !r->format && kind != KB_PART_STATUS) {
+        /* One recipient per block of fields, whatever their order (some MTAs put Action
+         * first); a field the current recipient already has starts the next one (reports
+         * that run their recipients together), as does an Original-Recipient after a
+         * Final-Recipient. Outside a delivery-status part a recipient starts only at a field
+         * that names one or at a Diagnostic-Code, unless the text is a known report. */
+        unsigned bit = 1u << f;
+        int next =
+            cur >= 0
+            && ((seen & bit) || (f == F_ORIGINAL_RECIPIENT && (seen & 1u << F_FINAL_RECIPIENT)));
+        if ((cur < 0 && !dropped) || next) {
+            if (cur < 0 && kind != KB_PART_STATUS && !r->format && f != F_FINAL_RECIPIENT
+                && f != F_ORIGINAL_RECIPIENT && f != F_DIAGNOSTIC) {
                 i++;
                 continue;
             }
             cur = new_recipient(r);
             if (cur == -2)
                 return KB_ERR_NOMEM;
-            dropped = cur < 0;
+            dropped = cur < 0; /* over the cap: the first recipients are kept */
+            seen = 0;
             if (cur >= 0)
                 r->dsn_recipients++;
+        }
+        seen |= bit;
+        if (cur >= 0 && f == F_FINAL_RECIPIENT) {
+            /* the final address wins over the original one */
+            free(rep->recipients[cur].address);
+            rep->recipients[cur].address = NULL;
         }
         uint16_t owner = cur >= 0 ? (uint16_t)(cur + 1) : OWNER_DROPPED;
         if (cur < 0) {
@@ -1411,6 +1509,9 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
         r.region[i] = region_of_kind[r.m->kind[i]];
 
     read_layout(&r);
+    if (r.m->report_type == KB_MIME_REPORT_FEEDBACK
+        || r.m->report_type == KB_MIME_REPORT_DISPOSITION)
+        r.format = NULL; /* an abuse report or a read receipt: no delivery report */
     if ((st = read_fields(&r)) != KB_OK)
         goto done;
     if (!r.format && r.report->recipient_count)

@@ -100,8 +100,9 @@ enum kb_status kb_mime_read(const char *input, size_t len, struct kb_mime *out);
 void kb_mime_release(struct kb_mime *m);
 /* The 1-based input line of line (1-based) of m->text. */
 size_t kb_mime_input_line(const struct kb_mime *m, size_t line);
-/* Is s[0, n) a header line of a delivery-status part ("Final-Recipient: ...")? Of a message's
- * own header block ("From: ...", "Received: ...")? */
+/* Is s[0, n) a header line only a delivery-status part has ("Final-Recipient: ...", not the
+ * "Status:" or "Action:" a mailbox file may have too)? Of a message's own header block
+ * ("From: ...", "Received: ...")? */
 int kb_mime_is_status_field(const char *s, size_t n);
 int kb_mime_is_message_field(const char *s, size_t n);
 

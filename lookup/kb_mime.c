@@ -189,7 +189,8 @@ int kb_mime_is_status_field(const char *s, size_t n)
     struct span l = {s, n};
     size_t name_len = header_name_len(l);
     return name_len
-           && name_in(l, name_len, status_fields, sizeof status_fields / sizeof *status_fields);
+           && name_in(l, name_len, status_fields, sizeof status_fields / sizeof *status_fields)
+           && !eq_caseless(s, name_len, "status") && !eq_caseless(s, name_len, "action");
 }
 
 int kb_mime_is_message_field(const char *s, size_t n)
@@ -415,8 +416,9 @@ static int headers_at(const struct parser *p, size_t i, size_t b, int strict)
                 continue;
             break;
         }
-        if (name_in(l, name_len, status_fields, sizeof status_fields / sizeof *status_fields))
-            return 0;
+        if (name_in(l, name_len, status_fields, sizeof status_fields / sizeof *status_fields)
+            && !eq_caseless(l.s, name_len, "status") && !eq_caseless(l.s, name_len, "action"))
+            return 0; /* ("Status:" is also a mailbox file's header) */
         lines++;
         known += (size_t)is_message_field(l, name_len);
     }

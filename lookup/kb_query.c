@@ -3,6 +3,7 @@
  * facts, evidence from signatures, evidence from full text, rank. The stages live in their
  * own files (kb_query.h lists them); this file drives them and owns the per-query state.
  */
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,6 +266,42 @@ static int same_text(const char *a, const char *b)
     return (!a && !b) || (a && b && strcasecmp(a, b) == 0);
 }
 
+/* The words of a diagnostic, without the addresses in it ("This user doesn't have an account
+ * (x@example.com)" is one failure for every x), caseless, white space collapsed. */
+static int same_failure(const char *a, const char *b)
+{
+    if (!a || !b)
+        return !a && !b;
+    for (;;) {
+        while (*a == ' ' || *a == '\t')
+            a++;
+        while (*b == ' ' || *b == '\t')
+            b++;
+        /* an address: skip its run of non-space bytes on both sides */
+        const char *ea = a, *eb = b;
+        while (*ea && *ea != ' ' && *ea != '\t' && *ea != '@')
+            ea++;
+        while (*eb && *eb != ' ' && *eb != '\t' && *eb != '@')
+            eb++;
+        if (*ea == '@' && *eb == '@') {
+            while (*a && *a != ' ' && *a != '\t')
+                a++;
+            while (*b && *b != ' ' && *b != '\t')
+                b++;
+            continue;
+        }
+        if (!*a || !*b)
+            return !*a && !*b;
+        if (tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return 0;
+        int space = a[1] == ' ' || a[1] == '\t';
+        a++;
+        b++;
+        if (space != (*b == ' ' || *b == '\t'))
+            return 0;
+    }
+}
+
 /* Groups the report's failed recipients by their failure (status and diagnostic): each group
  * is answered on its own. Returns the number of groups; recipients that did not fail are in
  * none (-1). */
@@ -283,7 +320,7 @@ static enum kb_status group_recipients(struct kb_query *q, size_t *groups)
             continue;
         for (size_t j = 0; j < k && q->group_of[k] < 0; j++)
             if (q->group_of[j] >= 0 && same_text(p->status, rep->recipients[j].status)
-                && same_text(p->diagnostic, rep->recipients[j].diagnostic))
+                && same_failure(p->diagnostic, rep->recipients[j].diagnostic))
                 q->group_of[k] = q->group_of[j];
         if (q->group_of[k] < 0)
             q->group_of[k] = (int)(*groups)++;

@@ -226,14 +226,15 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
     size_t tied = 1;
     while (r->matches[0].via == KB_VIA_SIGNATURE && tied < r->match_count
            && r->matches[tied].via == KB_VIA_SIGNATURE
-           && r->matches[tied].score == r->matches[0].score)
+           && r->matches[tied].score == r->matches[0].score && !r->matches[tied].recipient)
         tied++;
     /* Evidence that is not conclusive and also supports other causes (at least half as
-     * strongly): the agent must choose, so say so before the list. */
+     * strongly): the agent must choose, so say so before the list. (Answers for different
+     * recipients of a bounce are no alternatives to each other.) */
     size_t close = 0;
     for (size_t i = 1; i < r->match_count; i++)
         close += r->matches[0].confidence != KB_CONF_EXACT && r->matches[i].via == r->matches[0].via
-                 && r->matches[i].score * 2 >= r->matches[0].score;
+                 && r->matches[i].score * 2 >= r->matches[0].score && !r->matches[i].recipient;
     if (tied > 1)
         fprintf(out,
                 "%zu causes fit this text equally well; compare what each says under "
@@ -244,8 +245,14 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
                 "The evidence is not conclusive: %zu other cause%s below fit%s it too; compare "
                 "what each says under \"Why it happens\" with what the customer sees.\n\n",
                 close, close > 1 ? "s" : "", close > 1 ? "" : "s");
-    for (size_t i = 0; i < r->match_count; i++)
-        print_match(out, i, &r->matches[i], r, i < tied, opt);
+    for (size_t i = 0; i < r->match_count; i++) {
+        /* each recipient's best answer is shown in full, like the first */
+        int first_for_recipient = r->matches[i].recipient != NULL;
+        for (size_t k = 0; k < i && first_for_recipient; k++)
+            first_for_recipient = !r->matches[k].recipient
+                                  || strcmp(r->matches[k].recipient, r->matches[i].recipient);
+        print_match(out, i, &r->matches[i], r, i < tied || first_for_recipient, opt);
+    }
     return ferror(out) ? -1 : 0;
 }
 
