@@ -131,8 +131,6 @@ static const struct format_cue format_cues[] = {
     {"exim", "SMTP error from remote mail server after"},
     {"qmail", "This is the qmail-send program"},
     {"qmail", "I'm afraid I wasn't able to deliver your message"},
-    {"qmail", "Below this line is a copy of the message"},
-    {"qmail", "Remote host said:"},
     {"courier", "running the Courier mail server"},
     {"sendmail", "The following addresses had permanent fatal errors"},
     {"sendmail", "The following addresses had transient non-fatal errors"},
@@ -155,6 +153,8 @@ static const struct format_cue format_cues[] = {
     {"gmail", "** Message blocked **"},
     {"gmail", "Your message wasn't delivered to"},
     {"yahoo", "Sorry, we were unable to deliver your message to the following address"},
+    {"qmail", "Below this line is a copy of the message"},
+    {"qmail", "Remote host said:"},
     {"domino", "Your message was not delivered to"},
     {"domino", "was not delivered to:"},
     {"mdaemon", "had PERMANENT fatal delivery errors"},
@@ -458,6 +458,8 @@ struct reader {
     const char *format;
     size_t format_rank;
     int weak_cue, has_headers, saw_recipient, saw_marker;
+    const char *log_format;
+    size_t *work; /* lines visited, all passes (struct kb_bounce.work) */
 };
 
 static struct line line_at(const struct reader *r, size_t i)
@@ -550,6 +552,19 @@ static int recipient_line(struct line l, struct line *addr, size_t *rest)
         i++;
     if (i > 12)
         return 0;
+    /* Exchange: "Display Name (user@example.com)", nothing else on the line */
+    struct line t = trimmed(l);
+    if (t.n > 4 && t.s[t.n - 1] == ')' && t.s[0] != '<' && !address_len(t.s, t.n) && t.n < 120) {
+        size_t open = t.n - 1;
+        while (open > 0 && t.s[open] != '(')
+            open--;
+        size_t alen = address_len(t.s + open + 1, t.n - open - 2);
+        if (t.s[open] == '(' && alen == t.n - open - 2 && !memchr(t.s, ':', open)) {
+            *addr = (struct line){t.s + open + 1, alen};
+            *rest = l.n;
+            return 1;
+        }
+    }
     int angle = i < l.n && l.s[i] == '<';
     i += (size_t)angle;
     size_t alen = address_len(l.s + i, l.n - i);
@@ -606,6 +621,18 @@ static int reply_line(struct line l)
         t = (struct line){t.s + 1, t.n - 1};
     return t.n >= 3 && (t.s[0] == '4' || t.s[0] == '5') && is_digit(t.s[1]) && is_digit(t.s[2])
            && (t.n == 3 || t.s[3] == ' ' || t.s[3] == '-');
+}
+
+/* Where the first SMTP failure reply quoted in s[0, n) starts ("... said: 550 5.1.1 ..."):
+ * a 4xx or 5xx code at the start or after a space or quote, followed by a space or '-'. */
+static size_t reply_at(const char *s, size_t n)
+{
+    for (size_t i = 0; i + 4 <= n; i++)
+        if ((s[i] == '4' || s[i] == '5') && is_digit(s[i + 1]) && is_digit(s[i + 2])
+            && (s[i + 3] == ' ' || s[i + 3] == '-')
+            && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\'' || s[i - 1] == '#'))
+            return i;
+    return 0;
 }
 
 /* The first enhanced status code in s[0, n) ("5.1.1", "4.7.0"): where, and its length. */
@@ -699,6 +726,7 @@ static size_t header_block_end(const struct reader *r, size_t i)
 {
     size_t k = i, fields_seen = 0, known = 0;
     for (; k < r->lines && k < i + 200; k++) {
+        (*r->work)++;
         if (r->m->kind[k] != KB_PART_TEXT)
             break;
         struct line l = line_at(r, k);
@@ -746,6 +774,7 @@ static void read_layout(struct reader *r)
     uint32_t part = UINT32_MAX;
     int content = 0, returned = 0;
     for (size_t i = 0; i < r->lines; i++) {
+        (*r->work)++;
         unsigned char kind = r->m->kind[i];
         if (kind == KB_PART_HEADERS || kind == KB_PART_STATUS) {
             note_format(r, line_at(r, i));
@@ -861,6 +890,7 @@ static enum kb_status read_fields(struct reader *r)
     unsigned seen = 0; /* the fields the current recipient has, 1 << enum field */
     enum kb_status st = KB_OK;
     for (size_t i = 0; i < r->lines && st == KB_OK;) {
+        (*r->work)++;
         unsigned char kind = r->m->kind[i];
         int text = kind == KB_PART_TEXT && r->region[i] == KB_REGION_TEXT;
         if (kind != KB_PART_STATUS && !text) {
@@ -899,14 +929,12 @@ static enum kb_status read_fields(struct reader *r)
             continue;
         }
         /* One recipient per block of fields, whatever their order (some MTAs put Action
-         * first); a field the current recipient already has starts the next one (reports
-         * that run their recipients together), as does an Original-Recipient after a
-         * Final-Recipient. Outside a delivery-status part a recipient starts only at a field
+         * first, Postfix Final-Recipient before Original-Recipient); a field the current
+         * recipient already has starts the next one (reports that run their recipients
+         * together). Outside a delivery-status part a recipient starts only at a field
          * that names one or at a Diagnostic-Code, unless the text is a known report. */
         unsigned bit = 1u << f;
-        int next =
-            cur >= 0
-            && ((seen & bit) || (f == F_ORIGINAL_RECIPIENT && (seen & 1u << F_FINAL_RECIPIENT)));
+        int next = cur >= 0 && (seen & bit);
         if ((cur < 0 && !dropped) || next) {
             if (cur < 0 && kind != KB_PART_STATUS && !r->format && f != F_FINAL_RECIPIENT
                 && f != F_ORIGINAL_RECIPIENT && f != F_DIAGNOSTIC) {
@@ -1021,10 +1049,14 @@ static void collect_diagnostic(struct reader *r, uint16_t owner, struct line l, 
 static void read_explanation(struct reader *r)
 {
     uint16_t para = 0, last = 0, transcript = 0;
+    /* after_cue: 1 while the lines after a cue are the failure; 2 when the cue line ended in
+     * a colon and nothing has followed yet ("because:", a blank line, the reason) */
     int in_para = 0, after_cue = 0;
     size_t para_indent = 0;
+    uint16_t sole = r->dsn_recipients == 1 ? 1 : 0; /* the only recipient there is */
     uint32_t part = UINT32_MAX;
     for (size_t i = 0; i < r->lines; i++) {
+        (*r->work)++;
         if (r->m->kind[i] != KB_PART_TEXT || r->done[i] || r->region[i] != KB_REGION_TEXT) {
             in_para = after_cue = 0;
             continue;
@@ -1039,7 +1071,8 @@ static void read_explanation(struct reader *r)
         int diag = 0;
         uint16_t owner = 0;
         if (is_blank(l)) {
-            in_para = after_cue = 0;
+            in_para = 0;
+            after_cue = after_cue == 2 ? 2 : 0;
             r->region[i] = KB_REGION_EXPLANATION;
             continue;
         }
@@ -1069,16 +1102,17 @@ static void read_explanation(struct reader *r)
             diag = 1;
             collect_diagnostic(r, owner, l, i);
         } else if (is_diagnostic_cue(l)) {
-            owner = last;
-            after_cue = diag = 1;
+            owner = last ? last : sole;
+            diag = 1;
+            after_cue = t.n && t.s[t.n - 1] == ':' ? 2 : 1;
             collect_diagnostic(r, owner, l, i);
         } else if (after_cue) {
-            owner = last;
-            diag = 1;
+            owner = last ? last : sole;
+            diag = after_cue = 1;
             collect_diagnostic(r, owner, l, i);
         } else if (reply_line(l)) {
             /* "550 5.1.1 <x>... User unknown": the address in it says whose */
-            owner = transcript ? transcript : last;
+            owner = transcript ? transcript : last ? last : sole;
             for (size_t k = 0; k + 1 < t.n; k++)
                 if (t.s[k] == '<') {
                     size_t alen = address_len(t.s + k + 1, t.n - k - 1);
@@ -1132,6 +1166,7 @@ static char *remote_host(const char *s, size_t n)
 static enum kb_status find_reporter(struct reader *r)
 {
     for (size_t i = 0; i < r->lines && !r->report->reporting_mta; i++) {
+        (*r->work)++;
         if (r->m->kind[i] != KB_PART_TEXT || r->region[i] == KB_REGION_RETURNED)
             continue;
         struct line l = line_at(r, i);
@@ -1251,8 +1286,8 @@ static int read_log_line(struct reader *r, struct line l, size_t i)
         if (contains_caseless(p->diagnostic, strlen(p->diagnostic), "SASL"))
             r->report->leg = "submission"; /* the relay's login: a smarthost's */
     }
-    if (!r->format)
-        r->format = format;
+    if (!r->log_format) /* a log line says more than the words of a report it quotes */
+        r->format = r->log_format = format;
     return owner;
 }
 
@@ -1260,6 +1295,7 @@ static int read_log_line(struct reader *r, struct line l, size_t i)
 static enum kb_status read_logs(struct reader *r)
 {
     for (size_t i = 0; i < r->lines; i++) {
+        (*r->work)++;
         if (r->m->kind[i] != KB_PART_TEXT || r->region[i] != KB_REGION_TEXT || r->done[i])
             continue;
         struct line l = line_at(r, i);
@@ -1284,6 +1320,7 @@ static int header_says(const struct reader *r, const char *name, const char *val
 {
     size_t nl = strlen(name);
     for (size_t i = 0; i < r->lines; i++) {
+        (*r->work)++;
         if (r->region[i] == KB_REGION_RETURNED || r->m->kind[i] == KB_PART_RETURNED)
             continue;
         struct line l = line_at(r, i);
@@ -1298,6 +1335,7 @@ static int header_says(const struct reader *r, const char *name, const char *val
 static int says(const struct reader *r, const char *text)
 {
     for (size_t i = 0; i < r->lines; i++) {
+        (*r->work)++;
         if (r->region[i] == KB_REGION_RETURNED || r->m->kind[i] == KB_PART_RETURNED)
             continue;
         struct line l = line_at(r, i);
@@ -1316,6 +1354,7 @@ static int shows_failure(const struct reader *r)
         "denied",    "undeliverable", "not delivered", "could not be delivered",
         "exception", "timed out"};
     for (size_t i = 0; i < r->lines; i++) {
+        (*r->work)++;
         if (r->region[i] == KB_REGION_RETURNED || r->m->kind[i] == KB_PART_RETURNED
             || r->m->kind[i] == KB_PART_HEADERS)
             continue;
@@ -1403,7 +1442,7 @@ static enum kb_status finish_recipients(struct reader *r)
     struct kb_report *rep = r->report;
     const char *default_action = success_notice(r) ? "delivered" : "failed";
     int delayed = 0;
-    for (size_t i = 0; i < r->lines && !delayed; i++)
+    for (size_t i = 0; i < r->lines && !delayed; i++, (*r->work)++)
         if ((r->m->kind[i] == KB_PART_TEXT || r->m->kind[i] == KB_PART_HEADERS)
             && r->region[i] != KB_REGION_RETURNED)
             delayed = has_cue(line_at(r, i), delay_cues, sizeof delay_cues / sizeof *delay_cues);
@@ -1434,6 +1473,14 @@ static enum kb_status finish_recipients(struct reader *r)
         }
         if (!p->remote_mta && p->diagnostic)
             p->remote_mta = remote_host(p->diagnostic, strlen(p->diagnostic));
+        if (!r->dsn_diag[k] && p->diagnostic) {
+            /* from the explanation: the server's reply, when it quotes one ("host x said:
+             * 550 ...", "The error that the other server returned was: 550 ..."), is the
+             * failure; what comes before it frames it */
+            size_t at = reply_at(p->diagnostic, strlen(p->diagnostic));
+            if (at)
+                memmove(p->diagnostic, p->diagnostic + at, strlen(p->diagnostic + at) + 1);
+        }
         if (p->line)
             p->line = kb_mime_input_line(r->m, p->line);
         status_meaning(p);
@@ -1451,6 +1498,7 @@ static enum kb_status implied_recipient(struct reader *r)
     struct line found = {NULL, 0};
     size_t first = 0;
     for (size_t i = 0; i < r->lines; i++) {
+        (*r->work)++;
         if (r->m->kind[i] != KB_PART_TEXT
             || (r->region[i] != KB_REGION_DIAGNOSTIC && r->region[i] != KB_REGION_EXPLANATION))
             continue;
@@ -1487,7 +1535,8 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
     enum kb_status st = kb_mime_read(input, len, &out->mime);
     if (st != KB_OK)
         return st;
-    struct reader r = {.m = &out->mime, .report = report, .lines = out->mime.line_count};
+    struct reader r = {
+        .m = &out->mime, .report = report, .lines = out->mime.line_count, .work = &out->work};
     kb_buf_init(&r.scratch, 0);
     for (size_t k = 0; k < MAX_RECIPIENTS; k++)
         kb_buf_init(&r.diag_text[k], MAX_FIELD + 64);
@@ -1514,11 +1563,14 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
         r.format = NULL; /* an abuse report or a read receipt: no delivery report */
     if ((st = read_fields(&r)) != KB_OK)
         goto done;
-    if (!r.format && r.report->recipient_count)
+    /* a standard report in no known wording: named by its standard, not "generic" */
+    if ((!r.format || strcmp(r.format, "generic") == 0)
+        && (r.report->recipient_count || r.m->report_type == KB_MIME_REPORT_DELIVERY
+            || r.m->status_part))
         r.format = "rfc3464";
-    if (!r.format && (r.m->report_type == KB_MIME_REPORT_DELIVERY || r.m->status_part))
-        r.format = "rfc3464";
-    if (!r.format && (st = read_logs(&r)) != KB_OK)
+    /* delivery log lines: what the paste is, whatever words of a report they quote */
+    if (!r.dsn_recipients && r.m->report_type == KB_MIME_REPORT_NONE && !r.m->status_part
+        && (st = read_logs(&r)) != KB_OK)
         goto done;
     report->format = r.format;
     if (report->format) {
@@ -1532,6 +1584,7 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
         /* no report: nothing of the text is set apart but the parts not read, and only the
          * message-level verdicts below may still apply */
         for (size_t i = 0; i < r.lines; i++) {
+            (*r.work)++;
             if (r.region[i] != KB_REGION_OTHER)
                 r.region[i] = KB_REGION_TEXT;
             r.owner[i] = 0;

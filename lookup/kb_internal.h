@@ -114,6 +114,7 @@ struct kb_bounce {
     struct kb_mime mime;
     unsigned char *region; /* [mime.line_count] enum kb_region */
     uint16_t *owner;       /* [mime.line_count] 0: shared; k: report->recipients[k - 1] */
+    size_t work;           /* lines the reader's passes visited: linear (tests count it) */
 };
 
 /* Reads input as a delivery report: fills report (released with kb_report_release, also on

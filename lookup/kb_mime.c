@@ -239,6 +239,10 @@ static void add_body(struct parser *p, size_t a, size_t b, unsigned char kind, e
 {
     if (a >= b || p->st != KB_OK)
         return;
+    if (drop)
+        p->out->dropped = 1;
+    else if (cte != CTE_NONE || html)
+        p->out->decoded = 1;
     if (!cte && !html && !drop) {
         add_seg(p, a, b, kind);
         return;
@@ -582,7 +586,7 @@ static void parse_entity(struct parser *p, size_t a, size_t b, struct ctx c)
         parse_entity(p, body, b, inner);
         return;
     }
-    if (strstr(ct.subtype, "rfc822-headers")) {
+    if (strstr(ct.subtype, "rfc822-headers") || strcmp(ct.subtype, "global-headers") == 0) {
         p->out->returned = 1;
         add_body(p, body, b, KB_PART_RETURNED, ct.cte, 0, 0);
         return;
@@ -604,13 +608,10 @@ static void parse_entity(struct parser *p, size_t a, size_t b, struct ctx c)
     }
     if (strcmp(ct.type, "text") == 0) {
         int html = strcmp(ct.subtype, "html") == 0;
-        if (ct.cte != CTE_NONE || html)
-            p->out->decoded = 1;
         add_body(p, body, b, text_kind, ct.cte, html, 0);
         return;
     }
     /* images, PDFs, archives, other message types: nothing in them is the failure */
-    p->out->dropped = 1;
     add_body(p, body, b, text_kind, CTE_NONE, 0, 1);
 }
 
