@@ -123,54 +123,54 @@ struct format_cue {
 };
 
 static const struct format_cue format_cues[] = {
-    {"postfix", "This is the mail system at host"},
-    {"postfix", "I'm sorry to have to inform you that your message could not"},
-    {"exim", "This message was created automatically by mail delivery software"},
-    {"exim", "A message that you sent could not be delivered to one or more of its"},
-    {"exim", "A message that you sent has not yet been delivered to one or more of its"},
-    {"exim", "SMTP error from remote mail server after"},
-    {"qmail", "This is the qmail-send program"},
-    {"qmail", "I'm afraid I wasn't able to deliver your message"},
-    {"courier", "running the Courier mail server"},
-    {"sendmail", "The following addresses had permanent fatal errors"},
-    {"sendmail", "The following addresses had transient non-fatal errors"},
-    {"sendmail", "Transcript of session follows"},
-    {"exchange", "Diagnostic information for administrators"},
-    {"exchange", "Delivery has failed to these recipients or groups"},
-    {"exchange", "Remote Server returned '"},
-    {"exchange", "Your message did not reach some or all of the intended recipients"},
-    {"exchange", "More Info for Email Admins"},
-    {"exchange", "Your message couldn't be delivered"},
-    {"exchange", "The following recipient(s) cannot be reached"},
-    {"gmail", "The response from the remote server was:"},
-    {"gmail", "The error that the other server returned was:"},
-    {"gmail", "Delivery to the following recipient failed permanently"},
-    {"gmail", "Delivery to the following recipient has been delayed"},
-    {"gmail", "Delivery Status Notification (Failure)"},
-    {"gmail", "Delivery Status Notification (Delay)"},
-    {"gmail", "** Address not found **"},
-    {"gmail", "** Message not delivered **"},
-    {"gmail", "** Message blocked **"},
-    {"gmail", "Your message wasn't delivered to"},
-    {"yahoo", "Sorry, we were unable to deliver your message to the following address"},
-    {"qmail", "Below this line is a copy of the message"},
-    {"qmail", "Remote host said:"},
-    {"domino", "Your message was not delivered to"},
+    {"postfix", "this is the mail system at host"},
+    {"postfix", "i'm sorry to have to inform you that your message could not"},
+    {"exim", "this message was created automatically by mail delivery software"},
+    {"exim", "a message that you sent could not be delivered to one or more of its"},
+    {"exim", "a message that you sent has not yet been delivered to one or more of its"},
+    {"exim", "smtp error from remote mail server after"},
+    {"qmail", "this is the qmail-send program"},
+    {"qmail", "i'm afraid i wasn't able to deliver your message"},
+    {"courier", "running the courier mail server"},
+    {"sendmail", "the following addresses had permanent fatal errors"},
+    {"sendmail", "the following addresses had transient non-fatal errors"},
+    {"sendmail", "transcript of session follows"},
+    {"exchange", "diagnostic information for administrators"},
+    {"exchange", "delivery has failed to these recipients or groups"},
+    {"exchange", "remote server returned '"},
+    {"exchange", "your message did not reach some or all of the intended recipients"},
+    {"exchange", "more info for email admins"},
+    {"exchange", "your message couldn't be delivered"},
+    {"exchange", "the following recipient(s) cannot be reached"},
+    {"gmail", "the response from the remote server was:"},
+    {"gmail", "the error that the other server returned was:"},
+    {"gmail", "delivery to the following recipient failed permanently"},
+    {"gmail", "delivery to the following recipient has been delayed"},
+    {"gmail", "delivery status notification (failure)"},
+    {"gmail", "delivery status notification (delay)"},
+    {"gmail", "** address not found **"},
+    {"gmail", "** message not delivered **"},
+    {"gmail", "** message blocked **"},
+    {"gmail", "your message wasn't delivered to"},
+    {"yahoo", "sorry, we were unable to deliver your message to the following address"},
+    {"qmail", "below this line is a copy of the message"},
+    {"qmail", "remote host said:"},
+    {"domino", "your message was not delivered to"},
     {"domino", "was not delivered to:"},
-    {"mdaemon", "had PERMANENT fatal delivery errors"},
+    {"mdaemon", "had permanent fatal delivery errors"},
     {"rfc3464", "message/delivery-status"},
     {"rfc3464", "report-type=delivery-status"},
-    {"generic", "Undelivered Mail Returned to Sender"},
-    {"generic", "Mail delivery failed"},
-    {"generic", "Returned mail: "},
-    {"generic", "Undeliverable: "},
-    {"generic", "Mail System Error - Returned Mail"},
-    {"generic", "Delivery Status Notification"},
-    {"generic", "Delivery Notification: Delivery has failed"},
-    {"generic", "DELIVERY FAILURE:"},
+    {"generic", "undelivered mail returned to sender"},
+    {"generic", "mail delivery failed"},
+    {"generic", "returned mail: "},
+    {"generic", "undeliverable: "},
+    {"generic", "mail system error - returned mail"},
+    {"generic", "delivery status notification"},
+    {"generic", "delivery notification: delivery has failed"},
+    {"generic", "delivery failure:"},
     {"generic", "failure notice"},
-    {"generic", "Nondeliverable mail"},
-    {"generic", "Undeliverable mail"},
+    {"generic", "nondeliverable mail"},
+    {"generic", "undeliverable mail"},
     {"generic", "could not be delivered to one or more"},
 };
 
@@ -243,20 +243,20 @@ static const char *const returned_markers[] = {
 /* Lines after which the failure itself follows (or is on the line): the mail system quotes
  * the server's reply or states the reason. */
 static const char *const diagnostic_cues[] = {
-    "The response from the remote server was",
-    "The response was:",
-    "The error that the other server returned was",
-    "Remote Server returned",
-    "Remote host said:",
-    "Technical details of permanent failure",
-    "Technical details of temporary failure",
-    "SMTP error from remote mail server",
+    "the response from the remote server was",
+    "the response was:",
+    "the error that the other server returned was",
+    "remote server returned",
+    "remote host said:",
+    "technical details of permanent failure",
+    "technical details of temporary failure",
+    "smtp error from remote mail server",
     "because:",
     "(reason:",
-    "Reason:",
-    "Delay reason:",
-    "Error-Text:",
-    "Failed addresses follow",
+    "reason:",
+    "delay reason:",
+    "error-text:",
+    "failed addresses follow",
     " said: ",
 };
 
@@ -265,9 +265,29 @@ static const char *const delay_cues[] = {
     "has been delayed",  "delivery is delayed",    "still being retried",
     "will keep trying",  "will continue trying",   "will be retried",
     "will retry",        "not yet been delivered", "warning message only",
-    "THIS IS A WARNING", "delays in delivering",   "Delivery Status Notification (Delay)",
-    "Delayed Mail",      "delivery delayed",
+    "this is a warning", "delays in delivering",   "delivery status notification (delay)",
+    "delayed mail",      "delivery delayed",
 };
+
+/* The words of the messages that report no failure. */
+static const char *const success_cues[] = {
+    "your message was successfully delivered to the destination",
+    "message delivered successfully",
+    "delivery to these recipients or groups is complete",
+    "your message has been delivered to the following recipients",
+    "delivery status notification (success)",
+    "successful mail delivery report",
+};
+static const char *const away_cues[] = {
+    "out of the office",  "out of office",     "on vacation", "on holiday",
+    "on annual leave",    "automatic reply",   "auto-reply",  "autoreply",
+    "automated response", "automatic response"};
+static const char *const auto_subject_cues[] = {"automatic reply", "out of office", "autoreply",
+                                                "auto-reply"};
+static const char *const failure_cues[] = {
+    "failed",    "failure",       "rejected",      "refused",
+    "denied",    "undeliverable", "not delivered", "could not be delivered",
+    "exception", "timed out"};
 
 /* Where the reporting MTA names itself. */
 static const char *const reporter_cues[] = {
@@ -276,6 +296,104 @@ static const char *const reporter_cues[] = {
     "notification from ",
     "Generating server: ",
 };
+
+/* One index over all the cue tables above, so that a line is searched once for all of them:
+ * each cue is filed under the hash of its first two bytes, and a line's every position is
+ * looked up there (the cues are lowercase, the line is lowered). Built per read, in the
+ * reader: no state outlives a query. */
+enum cue_set {
+    SET_FORMAT,
+    SET_WEAK,
+    SET_SENDER,
+    SET_SUBJECT,
+    SET_DIAGNOSTIC,
+    SET_DELAY,
+    SET_SUCCESS,
+    SET_AWAY,
+    SET_AUTO_SUBJECT,
+    SET_FAILURE
+};
+
+#define MAX_CUES 256
+#define CUE_BUCKETS 256
+
+struct cue {
+    const char *text;
+    unsigned char len, set, rank;
+};
+
+struct cue_index {
+    struct cue cue[MAX_CUES];
+    uint16_t start[CUE_BUCKETS + 1]; /* bucket b holds cue[start[b], start[b + 1]) */
+};
+
+/* What a line holds: a bit per enum cue_set, and its best format cue (rank in format_cues). */
+struct cue_hits {
+    unsigned sets;
+    size_t format_rank;
+};
+
+static unsigned cue_bucket(const char *s)
+{
+    return ((unsigned char)s[0] * 31u + (unsigned char)s[1]) % CUE_BUCKETS;
+}
+
+static void build_cue_index(struct cue_index *x)
+{
+    static const struct {
+        const char *const *cues;
+        size_t count;
+    } sets[] = {
+        [SET_WEAK] = {weak_cues, sizeof weak_cues / sizeof *weak_cues},
+        [SET_SENDER] = {sender_cues, sizeof sender_cues / sizeof *sender_cues},
+        [SET_SUBJECT] = {subject_cues, sizeof subject_cues / sizeof *subject_cues},
+        [SET_DIAGNOSTIC] = {diagnostic_cues, sizeof diagnostic_cues / sizeof *diagnostic_cues},
+        [SET_DELAY] = {delay_cues, sizeof delay_cues / sizeof *delay_cues},
+        [SET_SUCCESS] = {success_cues, sizeof success_cues / sizeof *success_cues},
+        [SET_AWAY] = {away_cues, sizeof away_cues / sizeof *away_cues},
+        [SET_AUTO_SUBJECT] = {auto_subject_cues,
+                              sizeof auto_subject_cues / sizeof *auto_subject_cues},
+        [SET_FAILURE] = {failure_cues, sizeof failure_cues / sizeof *failure_cues},
+    };
+    struct cue all[MAX_CUES];
+    size_t n = 0;
+    for (size_t k = 0; k < sizeof format_cues / sizeof *format_cues && n < MAX_CUES; k++)
+        all[n++] = (struct cue){format_cues[k].text, (unsigned char)strlen(format_cues[k].text),
+                                SET_FORMAT, (unsigned char)k};
+    for (size_t t = 1; t < sizeof sets / sizeof *sets; t++)
+        for (size_t k = 0; k < sets[t].count && n < MAX_CUES; k++)
+            all[n++] = (struct cue){sets[t].cues[k], (unsigned char)strlen(sets[t].cues[k]),
+                                    (unsigned char)t, (unsigned char)k};
+    memset(x->start, 0, sizeof x->start);
+    for (size_t k = 0; k < n; k++)
+        x->start[cue_bucket(all[k].text) + 1]++;
+    for (size_t b = 0; b < CUE_BUCKETS; b++)
+        x->start[b + 1] += x->start[b];
+    uint16_t fill[CUE_BUCKETS];
+    memcpy(fill, x->start, sizeof fill);
+    for (size_t k = 0; k < n; k++)
+        x->cue[fill[cue_bucket(all[k].text)]++] = all[k];
+}
+
+/* The cues on the lowered line low (n bytes). */
+static void find_cues(const struct cue_index *x, const char *low, size_t n, struct cue_hits *h)
+{
+    h->sets = 0;
+    h->format_rank = SIZE_MAX;
+    for (size_t i = 0; i + 1 < n; i++) {
+        unsigned b = cue_bucket(low + i);
+        for (size_t k = x->start[b]; k < x->start[b + 1]; k++) {
+            const struct cue *c = &x->cue[k];
+            if (c->len > n - i || c->text[0] != low[i] || c->text[1] != low[i + 1]
+                || (c->len > 2 && c->text[2] != low[i + 2])
+                || memcmp(low + i, c->text, c->len) != 0)
+                continue;
+            h->sets |= 1u << c->set;
+            if (c->set == SET_FORMAT && c->rank < h->format_rank)
+                h->format_rank = c->rank;
+        }
+    }
+}
 
 /* ---- RFC 3463 ---------------------------------------------------------------------------- */
 
@@ -460,6 +578,7 @@ struct reader {
     int weak_cue, has_headers, saw_recipient, saw_marker;
     const char *log_format;
     size_t *work; /* lines visited, all passes (struct kb_bounce.work) */
+    struct cue_index cues;
 };
 
 static struct line line_at(const struct reader *r, size_t i)
@@ -665,55 +784,77 @@ static int is_returned_marker(struct line l)
     size_t i = 0;
     while (i < l.n && (is_space(l.s[i]) || l.s[i] == '-' || l.s[i] == '=' || l.s[i] == '*'))
         i++;
+    if (l.n - i < 8)
+        return 0;
     for (size_t k = 0; k < sizeof returned_markers / sizeof *returned_markers; k++)
-        if (starts_caseless(l.s + i, l.n - i, returned_markers[k]))
+        if (lower((unsigned char)l.s[i]) == lower((unsigned char)returned_markers[k][0])
+            && starts_caseless(l.s + i, l.n - i, returned_markers[k]))
             return 1;
     return 0;
 }
 
-static int has_cue(struct line l, const char *const *cues, size_t count)
+/* Does s[0, n) hold needle (case as written)? */
+static int holds(const char *s, size_t n, const char *needle, size_t m)
+{
+    for (const char *p = s, *end = s + n; (size_t)(end - p) >= m;) {
+        const char *q = memchr(p, needle[0], (size_t)(end - p) - m + 1);
+        if (!q)
+            return 0;
+        if (memcmp(q, needle, m) == 0)
+            return 1;
+        p = q + 1;
+    }
+    return 0;
+}
+
+/* The first CUE_SCAN bytes of a line lowercased, NUL-terminated (NUL bytes as spaces), and
+ * the cues it holds. */
+struct lowered {
+    char s[CUE_SCAN + 1];
+    size_t n;
+    struct cue_hits hits;
+};
+
+static const char *lower_line(const struct reader *r, struct line l, struct lowered *out)
 {
     size_t n = l.n < CUE_SCAN ? l.n : CUE_SCAN;
-    for (size_t k = 0; k < count; k++)
-        if (contains_caseless(l.s, n, cues[k]))
-            return 1;
-    return 0;
+    for (size_t i = 0; i < n; i++)
+        out->s[i] = l.s[i] ? (char)lower((unsigned char)l.s[i]) : ' ';
+    out->s[n] = '\0';
+    out->n = n;
+    find_cues(&r->cues, out->s, n, &out->hits);
+    return out->s;
 }
 
-static int is_diagnostic_cue(struct line l)
+static int has_set(const struct lowered *lw, enum cue_set set)
 {
-    return has_cue(l, diagnostic_cues, sizeof diagnostic_cues / sizeof *diagnostic_cues);
+    return (lw->hits.sets >> set) & 1u;
 }
 
-/* Notes the best format cue on line l. Returns 1 when the line has one. */
-static int note_format(struct reader *r, struct line l)
+/* Notes the best format cue of the line. Returns 1 when the line has one. */
+static int note_format(struct reader *r, const struct lowered *lw)
 {
-    size_t n = l.n < CUE_SCAN ? l.n : CUE_SCAN;
-    size_t count = sizeof format_cues / sizeof *format_cues;
-    for (size_t k = 0; k < count; k++)
-        if (contains_caseless(l.s, n, format_cues[k].text)) {
-            if (!r->format || k < r->format_rank) {
-                r->format = format_cues[k].format;
-                r->format_rank = k;
-            }
-            return 1;
-        }
-    return 0;
+    if (!has_set(lw, SET_FORMAT))
+        return 0;
+    if (!r->format || lw->hits.format_rank < r->format_rank) {
+        r->format = format_cues[lw->hits.format_rank].format;
+        r->format_rank = lw->hits.format_rank;
+    }
+    return 1;
 }
 
 /* The report's own header line l (From:, Subject:, X-Failed-Recipients:): notes a generic
  * format when it tells a delivery report. */
-static void note_header(struct reader *r, struct line l)
+static void note_header(struct reader *r, const struct lowered *lw)
 {
     r->has_headers = 1;
-    size_t n = l.n < CUE_SCAN ? l.n : CUE_SCAN;
     int tells = 0;
-    if (starts_caseless(l.s, n, "From:"))
-        tells = has_cue(l, sender_cues, sizeof sender_cues / sizeof *sender_cues);
-    else if (starts_caseless(l.s, n, "Subject:"))
-        tells = has_cue(l, subject_cues, sizeof subject_cues / sizeof *subject_cues);
+    if (strncmp(lw->s, "from:", 5) == 0)
+        tells = has_set(lw, SET_SENDER);
+    else if (strncmp(lw->s, "subject:", 8) == 0)
+        tells = has_set(lw, SET_SUBJECT);
     else
-        tells = starts_caseless(l.s, n, "X-Failed-Recipients:");
+        tells = strncmp(lw->s, "x-failed-recipients:", 20) == 0;
     if (tells && !r->format) {
         r->format = "generic";
         r->format_rank = sizeof format_cues / sizeof *format_cues;
@@ -753,15 +894,15 @@ static size_t header_block_end(const struct reader *r, size_t i)
 
 /* Is the line part of the failure: a format's framing, a recipient, an SMTP reply, a status
  * code, the mail system quoting the reply? Before any such line, no returned original. */
-static int is_report_content(struct reader *r, struct line l)
+static int is_report_content(struct reader *r, struct line l, const struct lowered *lw)
 {
     struct line addr;
     size_t rest, len;
-    int weak = has_cue(l, weak_cues, sizeof weak_cues / sizeof *weak_cues);
+    int weak = has_set(lw, SET_WEAK);
     int recipient = recipient_line(l, &addr, &rest);
     r->weak_cue |= weak;
     r->saw_recipient |= recipient;
-    return note_format(r, l) || weak || recipient || reply_line(l) || is_diagnostic_cue(l)
+    return note_format(r, lw) || weak || recipient || reply_line(l) || has_set(lw, SET_DIAGNOSTIC)
            || find_status(l.s, l.n, &len) < l.n;
 }
 
@@ -776,10 +917,12 @@ static void read_layout(struct reader *r)
     for (size_t i = 0; i < r->lines; i++) {
         (*r->work)++;
         unsigned char kind = r->m->kind[i];
+        struct lowered lw;
         if (kind == KB_PART_HEADERS || kind == KB_PART_STATUS) {
-            note_format(r, line_at(r, i));
+            lower_line(r, line_at(r, i), &lw);
+            note_format(r, &lw);
             if (kind == KB_PART_HEADERS)
-                note_header(r, line_at(r, i));
+                note_header(r, &lw);
             continue;
         }
         if (kind != KB_PART_TEXT)
@@ -812,14 +955,16 @@ static void read_layout(struct reader *r)
                 continue;
             }
             for (size_t k = i; k < end; k++) {
-                note_format(r, line_at(r, k));
-                note_header(r, line_at(r, k));
+                lower_line(r, line_at(r, k), &lw);
+                note_format(r, &lw);
+                note_header(r, &lw);
                 r->region[k] = KB_REGION_REPORT_HEADERS;
             }
             i = end - 1;
             continue;
         }
-        content |= is_report_content(r, l);
+        lower_line(r, l, &lw);
+        content |= is_report_content(r, l, &lw);
     }
     if (!r->format && r->weak_cue && (r->has_headers || r->saw_recipient || r->saw_marker)) {
         r->format = "generic";
@@ -1067,6 +1212,7 @@ static void read_explanation(struct reader *r)
             para = last = transcript = 0;
         }
         struct line l = line_at(r, i), addr;
+        struct lowered lw;
         size_t rest;
         int diag = 0;
         uint16_t owner = 0;
@@ -1101,7 +1247,7 @@ static void read_explanation(struct reader *r)
             owner = para;
             diag = 1;
             collect_diagnostic(r, owner, l, i);
-        } else if (is_diagnostic_cue(l)) {
+        } else if ((lower_line(r, l, &lw), has_set(&lw, SET_DIAGNOSTIC))) {
             owner = last ? last : sole;
             diag = 1;
             after_cue = t.n && t.s[t.n - 1] == ':' ? 2 : 1;
@@ -1299,9 +1445,10 @@ static enum kb_status read_logs(struct reader *r)
         if (r->m->kind[i] != KB_PART_TEXT || r->region[i] != KB_REGION_TEXT || r->done[i])
             continue;
         struct line l = line_at(r, i);
+        /* the log's own syntax, as the MTA writes it */
         if (l.n < 20
-            || !(contains_caseless(l.s, l.n, " status=") || contains_caseless(l.s, l.n, " ** ")
-                 || contains_caseless(l.s, l.n, " == ")))
+            || !(holds(l.s, l.n, " status=", 8) || holds(l.s, l.n, " ** ", 4)
+                 || holds(l.s, l.n, " == ", 4)))
             continue;
         int owner = read_log_line(r, l, i);
         if (owner == -2)
@@ -1314,89 +1461,62 @@ static enum kb_status read_logs(struct reader *r)
 
 /* ---- messages that report no failure ----------------------------------------------------- */
 
-/* Header value of name (caseless) in the report's own headers or text, outside the returned
- * original; value NULL: any. */
-static int header_says(const struct reader *r, const char *name, const char *value)
+/* What the text says that tells a message reporting no failure, read in one pass over the
+ * lines outside the returned original. */
+struct notice {
+    int feedback;    /* an abuse report: report-type=feedback-report, Feedback-Type: */
+    int disposition; /* report-type=disposition-notification, or Disposition: and Reporting-UA: */
+    int reporting_ua;
+    int mdn_type;   /* report-type=disposition-notification */
+    int read;       /* "Subject: Read:", "was read on" */
+    int success;    /* a mail system's words for a successful delivery */
+    int auto_reply; /* RFC 3834 Auto-Submitted: auto-replied, X-Autoreply:, an auto-reply
+                     * subject, Precedence: auto_reply */
+    int away;       /* the words of a vacation message */
+    int failure;    /* an SMTP failure reply, a status code or the words of a failure */
+};
+
+static void read_notice(const struct reader *r, struct notice *n)
 {
-    size_t nl = strlen(name);
+    memset(n, 0, sizeof *n);
     for (size_t i = 0; i < r->lines; i++) {
         (*r->work)++;
         if (r->region[i] == KB_REGION_RETURNED || r->m->kind[i] == KB_PART_RETURNED)
             continue;
         struct line l = line_at(r, i);
-        if (starts_caseless(l.s, l.n, name)
-            && (!value || contains_caseless(l.s + nl, l.n - nl, value)))
-            return 1;
+        struct lowered lw;
+        const char *low = lower_line(r, l, &lw);
+        n->feedback |= strncmp(low, "feedback-type:", 14) == 0
+                       || strstr(low, "report-type=feedback-report") != NULL;
+        n->disposition |= strncmp(low, "disposition:", 12) == 0;
+        n->reporting_ua |= strncmp(low, "reporting-ua:", 13) == 0;
+        n->mdn_type |= strstr(low, "report-type=disposition-notification") != NULL;
+        n->read |= strncmp(low, "subject: read:", 14) == 0 || strstr(low, "was read on ") != NULL;
+        n->success |= has_set(&lw, SET_SUCCESS);
+        n->away |= has_set(&lw, SET_AWAY);
+        n->auto_reply |= (strncmp(low, "auto-submitted:", 15) == 0 && strstr(low, "auto-replied"))
+                         || strncmp(low, "x-autoreply:", 12) == 0
+                         || strncmp(low, "x-autorespond:", 14) == 0
+                         || (strncmp(low, "subject:", 8) == 0 && has_set(&lw, SET_AUTO_SUBJECT))
+                         || (strncmp(low, "precedence:", 11) == 0 && strstr(low, "auto_reply"));
+        if (r->m->kind[i] != KB_PART_HEADERS && !n->failure) {
+            size_t len;
+            n->failure =
+                reply_line(l) || find_status(l.s, l.n, &len) < l.n || has_set(&lw, SET_FAILURE);
+        }
     }
-    return 0;
-}
-
-/* Does text occur outside the returned original? */
-static int says(const struct reader *r, const char *text)
-{
-    for (size_t i = 0; i < r->lines; i++) {
-        (*r->work)++;
-        if (r->region[i] == KB_REGION_RETURNED || r->m->kind[i] == KB_PART_RETURNED)
-            continue;
-        struct line l = line_at(r, i);
-        if (contains_caseless(l.s, l.n < CUE_SCAN ? l.n : CUE_SCAN, text))
-            return 1;
-    }
-    return 0;
-}
-
-/* Words of a failure anywhere outside the returned original: then the text is not a mere
- * automatic reply, whatever else it says. */
-static int shows_failure(const struct reader *r)
-{
-    static const char *const words[] = {
-        "failed",    "failure",       "rejected",      "refused",
-        "denied",    "undeliverable", "not delivered", "could not be delivered",
-        "exception", "timed out"};
-    for (size_t i = 0; i < r->lines; i++) {
-        (*r->work)++;
-        if (r->region[i] == KB_REGION_RETURNED || r->m->kind[i] == KB_PART_RETURNED
-            || r->m->kind[i] == KB_PART_HEADERS)
-            continue;
-        struct line l = line_at(r, i);
-        size_t len;
-        if (reply_line(l) || find_status(l.s, l.n, &len) < l.n
-            || has_cue(l, words, sizeof words / sizeof *words))
-            return 1;
-    }
-    return 0;
-}
-
-/* A notice of successful delivery in the words of a mail system (its delivery-status fields,
- * when it has them, say the same with Action: delivered). */
-static int success_notice(const struct reader *r)
-{
-    static const char *const success[] = {
-        "Your message was successfully delivered to the destination",
-        "MESSAGE DELIVERED SUCCESSFULLY",
-        "Delivery to these recipients or groups is complete",
-        "Your message has been delivered to the following recipients",
-        "Delivery Status Notification (Success)",
-        "Successful Mail Delivery Report",
-    };
-    for (size_t k = 0; k < sizeof success / sizeof *success; k++)
-        if (says(r, success[k]))
-            return !shows_failure(r);
-    return 0;
 }
 
 /* Messages that report no failure (RFC 5965, RFC 8098, RFC 3834, RFC 3464 success). */
-static const char *not_a_failure(const struct reader *r)
+static const char *not_a_failure(const struct reader *r, const struct notice *n)
 {
     const struct kb_report *rep = r->report;
-    if (r->m->report_type == KB_MIME_REPORT_FEEDBACK || says(r, "report-type=feedback-report")
-        || header_says(r, "Feedback-Type:", NULL))
+    if (r->m->report_type == KB_MIME_REPORT_FEEDBACK || n->feedback)
         return "an abuse report (ARF feedback report): a recipient marked the message as spam";
-    if (r->m->report_type == KB_MIME_REPORT_DISPOSITION
-        || says(r, "report-type=disposition-notification")
-        || (header_says(r, "Disposition:", NULL) && header_says(r, "Reporting-UA:", NULL)))
+    if (r->m->report_type == KB_MIME_REPORT_DISPOSITION || n->mdn_type
+        || (n->disposition && n->reporting_ua))
         return "a read receipt (message disposition notification)";
-    if (!rep->format && (header_says(r, "Subject: Read:", NULL) || says(r, "was read on ")))
+    if (!rep->format && n->read)
         return "a read receipt (message disposition notification)";
     if (rep->recipient_count) {
         int failed = 0, done = 0;
@@ -1414,38 +1534,27 @@ static const char *not_a_failure(const struct reader *r)
         if (done && !failed)
             return "a delivery notification: the message was delivered, relayed or expanded";
     }
-    if (!rep->recipient_count && success_notice(r))
+    if (!rep->recipient_count && n->success && !n->failure)
         return "a delivery notification: the message was delivered, relayed or expanded";
-    if (!rep->format
-        && (header_says(r, "Auto-Submitted:", "auto-replied")
-            || header_says(r, "X-Autoreply:", NULL) || header_says(r, "X-Autorespond:", NULL)
-            || header_says(r, "Subject:", "Automatic reply")
-            || header_says(r, "Subject:", "Out of Office")
-            || header_says(r, "Subject:", "Autoreply") || header_says(r, "Subject:", "Auto-Reply")
-            || header_says(r, "Precedence:", "auto_reply")))
+    if (!rep->format && (n->auto_reply || (n->away && !n->failure)))
         return "an automatic reply (out of office or an autoresponder)";
-    static const char *const away[] = {"out of the office", "out of office",   "on vacation",
-                                       "on holiday",        "on annual leave", "automatic reply",
-                                       "auto-reply",        "autoreply",       "automated response",
-                                       "automatic response"};
-    if (!rep->format && !shows_failure(r))
-        for (size_t k = 0; k < sizeof away / sizeof *away; k++)
-            if (says(r, away[k]))
-                return "an automatic reply (out of office or an autoresponder)";
     return NULL;
 }
 
 /* ---- the facts of each recipient --------------------------------------------------------- */
 
-static enum kb_status finish_recipients(struct reader *r)
+static enum kb_status finish_recipients(struct reader *r, const struct notice *notice)
 {
     struct kb_report *rep = r->report;
-    const char *default_action = success_notice(r) ? "delivered" : "failed";
+    const char *default_action = notice->success && !notice->failure ? "delivered" : "failed";
     int delayed = 0;
     for (size_t i = 0; i < r->lines && !delayed; i++, (*r->work)++)
         if ((r->m->kind[i] == KB_PART_TEXT || r->m->kind[i] == KB_PART_HEADERS)
-            && r->region[i] != KB_REGION_RETURNED)
-            delayed = has_cue(line_at(r, i), delay_cues, sizeof delay_cues / sizeof *delay_cues);
+            && r->region[i] != KB_REGION_RETURNED) {
+            struct lowered lw;
+            lower_line(r, line_at(r, i), &lw);
+            delayed = has_set(&lw, SET_DELAY);
+        }
     for (size_t k = 0; k < rep->recipient_count; k++) {
         struct kb_recipient *p = &rep->recipients[k];
         struct kb_buf *b = &r->diag_text[k];
@@ -1527,6 +1636,89 @@ static enum kb_status implied_recipient(struct reader *r)
     return KB_OK;
 }
 
+/* Of a returned original, this much text is kept for the signatures that may read it
+ * (region=returned): its headers and the start of its body. The rest, and the MIME parts not
+ * read, are left out of the text the later stages normalise and search, so that a bounce that
+ * returns a megabyte costs what its report costs. */
+#define RETURNED_KEEP (64 * 1024)
+/* Below this much to leave out, the text is left as it is. */
+#define DROP_MIN (16 * 1024)
+
+/* Leaves out of out->mime the lines past RETURNED_KEEP of returned originals and the parts not
+ * read, keeping every other array in step and the map to the input. */
+static enum kb_status drop_unread(struct kb_bounce *out)
+{
+    struct kb_mime *m = &out->mime;
+    size_t kept_returned = 0, drop_bytes = 0, kept = 0;
+    unsigned char *keep = malloc(m->line_count ? m->line_count : 1);
+    if (!keep)
+        return KB_ERR_NOMEM;
+    for (size_t i = 0; i < m->line_count; i++) {
+        size_t bytes = m->line_start[i + 1] - m->line_start[i];
+        int returned = out->region[i] == KB_REGION_RETURNED;
+        keep[i] = out->region[i] != KB_REGION_OTHER
+                  && !(returned && kept_returned + bytes > RETURNED_KEEP);
+        kept_returned += returned && keep[i] ? bytes : 0;
+        drop_bytes += keep[i] ? 0 : bytes;
+        kept += keep[i];
+    }
+    out->work += m->line_count;
+    if (drop_bytes < DROP_MIN) {
+        free(keep);
+        return KB_OK;
+    }
+    struct kb_buf text;
+    kb_buf_init(&text, 0);
+    size_t *input_line = malloc((kept ? kept : 1) * sizeof *input_line);
+    size_t *line_start = malloc((kept + 1) * sizeof *line_start);
+    enum kb_status st = input_line && line_start ? KB_OK : KB_ERR_NOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < m->line_count && st == KB_OK; i++) {
+        if (!keep[i])
+            continue;
+        line_start[k] = text.len;
+        st = kb_buf_append(&text, m->text + m->line_start[i],
+                           m->line_start[i + 1] - m->line_start[i]);
+        input_line[k] = kb_mime_input_line(m, i + 1);
+        m->kind[k] = m->kind[i];
+        m->part[k] = m->part[i];
+        out->region[k] = out->region[i];
+        out->owner[k] = out->owner[i];
+        k++;
+    }
+    /* every kept line but the input's last ends in a line break; a dropped last line must
+     * not glue the kept one before it to nothing: end it */
+    if (st == KB_OK && text.len && text.data[text.len - 1] != '\n')
+        st = kb_buf_append_char(&text, '\n');
+    if (st == KB_OK && !text.data)
+        st = kb_buf_append(&text, "", 0);
+    char *owned = NULL;
+    if (st == KB_OK) {
+        line_start[kept] = text.len;
+        st = kb_buf_detach(&text, &owned);
+    }
+    if (st == KB_OK) {
+        free(m->owned);
+        free(m->line_start);
+        free(m->input_line);
+        m->owned = owned;
+        m->text = owned;
+        m->len = line_start[kept];
+        m->line_start = line_start;
+        m->input_line = input_line;
+        m->line_count = kept;
+        owned = NULL;
+        line_start = NULL;
+        input_line = NULL;
+    }
+    kb_buf_release(&text);
+    free(owned);
+    free(line_start);
+    free(input_line);
+    free(keep);
+    return st;
+}
+
 enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *report,
                               struct kb_bounce *out)
 {
@@ -1537,6 +1729,8 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
         return st;
     struct reader r = {
         .m = &out->mime, .report = report, .lines = out->mime.line_count, .work = &out->work};
+    build_cue_index(&r.cues);
+    struct notice notice;
     kb_buf_init(&r.scratch, 0);
     for (size_t k = 0; k < MAX_RECIPIENTS; k++)
         kb_buf_init(&r.diag_text[k], MAX_FIELD + 64);
@@ -1577,7 +1771,8 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
         if (!report->leg)
             report->leg = "delivery";
         read_explanation(&r);
-        if ((st = implied_recipient(&r)) != KB_OK || (st = finish_recipients(&r)) != KB_OK
+        read_notice(&r, &notice);
+        if ((st = implied_recipient(&r)) != KB_OK || (st = finish_recipients(&r, &notice)) != KB_OK
             || (st = find_reporter(&r)) != KB_OK)
             goto done;
     } else {
@@ -1591,21 +1786,26 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
         }
         report->leg = NULL;
     }
-    report->not_failure = not_a_failure(&r);
+    if (!report->format)
+        read_notice(&r, &notice);
+    report->not_failure = not_a_failure(&r, &notice);
+    out->region = r.region;
+    out->owner = r.owner;
+    r.region = NULL;
+    r.owner = NULL;
+    st = drop_unread(out);
 done:
     kb_buf_release(&r.scratch);
     for (size_t k = 0; k < MAX_RECIPIENTS; k++)
         kb_buf_release(&r.diag_text[k]);
     free(r.done);
+    free(r.region);
+    free(r.owner);
     if (st != KB_OK) {
-        free(r.region);
-        free(r.owner);
         kb_report_release(report);
-        kb_mime_release(&out->mime);
+        kb_bounce_release(out);
         return st;
     }
-    out->region = r.region;
-    out->owner = r.owner;
     return KB_OK;
 }
 

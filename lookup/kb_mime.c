@@ -807,6 +807,34 @@ static void sink_byte(struct sink *s, char c, size_t input_line)
     sink_raw(s, c, input_line);
 }
 
+/* Bytes of a part's content, n of them: runs between line breaks appended at once (the
+ * common case: most of a large paste is a returned original's text). */
+static void sink_bytes(struct sink *s, const char *bytes, size_t n, size_t input_line)
+{
+    if (s->html) {
+        for (size_t k = 0; k < n; k++)
+            sink_byte(s, bytes[k], input_line);
+        return;
+    }
+    while (n && s->st == KB_OK) {
+        const char *nl = memchr(bytes, '\n', n);
+        size_t run = nl ? (size_t)(nl - bytes) : n;
+        if (run) {
+            if (!s->line_open) {
+                s->cur_input = input_line;
+                s->line_open = 1;
+            }
+            if (kb_buf_append(&s->text, bytes, run) != KB_OK)
+                s->st = KB_ERR_NOMEM;
+        }
+        if (!nl)
+            return;
+        sink_raw(s, '\n', input_line);
+        bytes += run + 1;
+        n -= run + 1;
+    }
+}
+
 static int b64_value(unsigned char c)
 {
     if (c >= 'A' && c <= 'Z')
@@ -836,9 +864,11 @@ static void decode_base64(struct parser *p, struct sink *s, size_t a, size_t b)
 {
     unsigned acc = 0;
     int bits = 0, done = 0;
+    char out[96];
     for (size_t i = a; i < b && !done && s->st == KB_OK; i++) {
         struct span l = in_line(p, i);
         p->out->work++;
+        size_t n = 0;
         for (size_t k = 0; k < l.n; k++) {
             if (l.s[k] == '=') {
                 done = 1; /* padding: the data ends here */
@@ -851,10 +881,15 @@ static void decode_base64(struct parser *p, struct sink *s, size_t a, size_t b)
             bits += 6;
             if (bits >= 8) {
                 bits -= 8;
-                sink_byte(s, (char)((acc >> bits) & 0xff), i + 1);
-                p->out->decoded_bytes++;
+                out[n++] = (char)((acc >> bits) & 0xff);
+                if (n == sizeof out) {
+                    sink_bytes(s, out, n, i + 1);
+                    n = 0;
+                }
             }
         }
+        sink_bytes(s, out, n, i + 1);
+        p->out->decoded_bytes += n;
     }
     if (s->line_open)
         sink_byte(s, '\n', b);
@@ -872,7 +907,10 @@ static void decode_qp(struct parser *p, struct sink *s, size_t a, size_t b)
         int soft = 0;
         for (size_t k = 0; k < n; k++) {
             if (l.s[k] != '=') {
-                sink_byte(s, l.s[k], i + 1);
+                const char *eq = memchr(l.s + k, '=', n - k);
+                size_t run = eq ? (size_t)(eq - (l.s + k)) : n - k;
+                sink_bytes(s, l.s + k, run, i + 1);
+                k += run - 1;
                 continue;
             }
             if (k + 1 == n) {
