@@ -664,9 +664,29 @@ static size_t address_len(const char *s, size_t n)
 /* Is l a line that names a recipient at its start ("<user@example.com>:", "  user@example.com",
  * "user@example.com (user@example.com)", "<user@example.com>: host ... said: 550 ...")? Sets
  * the address and where the rest of the line (the failure, when it is on the line) starts. */
-static int recipient_line(struct line l, struct line *addr, size_t *rest)
+/* A line quoted in a reply ("> 550 ..."): the line without its quote marks ("> ", not the
+ * ">>>" of a transcript). */
+static struct line unquoted(struct line l)
 {
     size_t i = 0;
+    int quoted = 0;
+    for (;;) {
+        size_t k = i;
+        while (k < l.n && is_space(l.s[k]))
+            k++;
+        if (!(k + 1 < l.n && l.s[k] == '>' && (l.s[k + 1] == ' ' || l.s[k + 1] == '\t')))
+            break;
+        i = k + 2;
+        quoted = 1;
+    }
+    return quoted ? (struct line){l.s + i, l.n - i} : l;
+}
+
+static int recipient_line(struct line whole, struct line *addr, size_t *rest)
+{
+    size_t i = 0;
+    struct line l = unquoted(whole);
+    size_t shift = (size_t)(l.s - whole.s); /* *rest is an offset in whole */
     while (i < l.n && is_space(l.s[i]))
         i++;
     if (i > 12)
@@ -680,7 +700,7 @@ static int recipient_line(struct line l, struct line *addr, size_t *rest)
         size_t alen = address_len(t.s + open + 1, t.n - open - 2);
         if (t.s[open] == '(' && alen == t.n - open - 2 && !memchr(t.s, ':', open)) {
             *addr = (struct line){t.s + open + 1, alen};
-            *rest = l.n;
+            *rest = whole.n;
             return 1;
         }
     }
@@ -698,7 +718,7 @@ static int recipient_line(struct line l, struct line *addr, size_t *rest)
     }
     while (k < l.n && is_space(l.s[k]))
         k++;
-    *rest = l.n;
+    *rest = whole.n;
     if (k < l.n && l.s[k] == '(') { /* "(expanded from <x>)", "(user@example.com)" */
         size_t close = k;
         while (close < l.n && l.s[close] != ')')
@@ -717,12 +737,12 @@ static int recipient_line(struct line l, struct line *addr, size_t *rest)
         k++;
         while (k < l.n && is_space(l.s[k]))
             k++;
-        *rest = k;
+        *rest = k + shift;
         return 1;
     }
     if (starts_caseless(l.s + k, l.n - k,
                         "...")) { /* Sendmail "<user@example.com>... User unknown" */
-        *rest = k + 3;
+        *rest = k + 3 + shift;
         return 1;
     }
     if (starts_caseless(l.s + k, l.n - k, "on ") || starts_caseless(l.s + k, l.n - k, "<mailto:"))
@@ -733,7 +753,7 @@ static int recipient_line(struct line l, struct line *addr, size_t *rest)
 /* An SMTP failure reply: "550 5.1.1 ...", "550-...", "<<< 550 ...", "#550 5.1.1 ...". */
 static int reply_line(struct line l)
 {
-    struct line t = trimmed(l);
+    struct line t = trimmed(unquoted(l));
     if (starts_caseless(t.s, t.n, "<<<"))
         t = trimmed((struct line){t.s + 3, t.n - 3});
     if (t.n && t.s[0] == '#')
@@ -831,6 +851,19 @@ static int has_set(const struct lowered *lw, enum cue_set set)
     return (lw->hits.sets >> set) & 1u;
 }
 
+/* "Fwd: Undeliverable: ...": the subject of a user's message that carries a bounce, not of
+ * the bounce itself. */
+static int forwarded_subject(const char *s)
+{
+    static const char *const prefixes[] = {"fwd:", "fw:", "tr:", "wg:", "re:", "aw:", "rv:"};
+    while (*s == ' ' || *s == '\t')
+        s++;
+    for (size_t k = 0; k < sizeof prefixes / sizeof *prefixes; k++)
+        if (strncmp(s, prefixes[k], strlen(prefixes[k])) == 0)
+            return 1;
+    return 0;
+}
+
 /* Notes the best format cue of the line. Returns 1 when the line has one. */
 static int note_format(struct reader *r, const struct lowered *lw)
 {
@@ -848,6 +881,9 @@ static int note_format(struct reader *r, const struct lowered *lw)
 static void note_header(struct reader *r, const struct lowered *lw)
 {
     r->has_headers = 1;
+    if (strncmp(lw->s, "subject:", 8) == 0 && forwarded_subject(lw->s + 8))
+        return;
+    note_format(r, lw);
     int tells = 0;
     if (strncmp(lw->s, "from:", 5) == 0)
         tells = has_set(lw, SET_SENDER);
@@ -913,16 +949,27 @@ static int is_report_content(struct reader *r, struct line l, const struct lower
 static void read_layout(struct reader *r)
 {
     uint32_t part = UINT32_MAX;
-    int content = 0, returned = 0;
+    int content = 0, returned = 0, attached = 0, attached_returned = 0;
     for (size_t i = 0; i < r->lines; i++) {
         (*r->work)++;
         unsigned char kind = r->m->kind[i];
+        /* A message attached to a known report (one without a delivery-status part: MDaemon,
+         * Exchange's older reports) is its returned original; attached to anything else, it
+         * is read like a paste (a bounce the user forwarded). */
+        if (r->m->attached[i] && !attached)
+            attached_returned = r->format != NULL;
+        attached = r->m->attached[i] != 0;
+        if (attached && attached_returned) {
+            r->region[i] = KB_REGION_RETURNED;
+            continue;
+        }
         struct lowered lw;
         if (kind == KB_PART_HEADERS || kind == KB_PART_STATUS) {
             lower_line(r, line_at(r, i), &lw);
-            note_format(r, &lw);
             if (kind == KB_PART_HEADERS)
                 note_header(r, &lw);
+            else
+                note_format(r, &lw);
             continue;
         }
         if (kind != KB_PART_TEXT)
@@ -956,7 +1003,6 @@ static void read_layout(struct reader *r)
             }
             for (size_t k = i; k < end; k++) {
                 lower_line(r, line_at(r, k), &lw);
-                note_format(r, &lw);
                 note_header(r, &lw);
                 r->region[k] = KB_REGION_REPORT_HEADERS;
             }
@@ -1605,7 +1651,7 @@ static enum kb_status implied_recipient(struct reader *r)
     if (rep->recipient_count)
         return KB_OK;
     struct line found = {NULL, 0};
-    size_t first = 0;
+    size_t first = 0, found_line = 0;
     for (size_t i = 0; i < r->lines; i++) {
         (*r->work)++;
         if (r->m->kind[i] != KB_PART_TEXT
@@ -1619,6 +1665,7 @@ static enum kb_status implied_recipient(struct reader *r)
             size_t alen = address_len(l.s + k, l.n - k);
             if (alen && (k == 0 || !local_char((unsigned char)l.s[k - 1]))) {
                 found = (struct line){l.s + k, alen};
+                found_line = i;
                 break;
             }
         }
@@ -1630,6 +1677,19 @@ static enum kb_status implied_recipient(struct reader *r)
         return KB_ERR_NOMEM;
     if (found.n && !(rep->recipients[k].address = field_copy(found.s, found.n)))
         return KB_ERR_NOMEM;
+    if (!first && found.n) {
+        /* no line quotes a reply: the sentence that says why the message was not delivered
+         * to that address is the failure ("Your message wasn't delivered to x because the
+         * domain couldn't be found.") */
+        for (size_t i = found_line;
+             i < r->lines && r->m->kind[i] == KB_PART_TEXT && r->region[i] == KB_REGION_EXPLANATION
+             && !is_blank(line_at(r, i));
+             i++) {
+            r->region[i] = KB_REGION_DIAGNOSTIC;
+            if (!first)
+                first = i + 1;
+        }
+    }
     for (size_t i = first ? first - 1 : r->lines; i < r->lines; i++)
         if (r->region[i] == KB_REGION_DIAGNOSTIC && r->m->kind[i] == KB_PART_TEXT)
             collect_diagnostic(r, (uint16_t)(k + 1), line_at(r, i), i);
@@ -1681,6 +1741,7 @@ static enum kb_status drop_unread(struct kb_bounce *out)
                            m->line_start[i + 1] - m->line_start[i]);
         input_line[k] = kb_mime_input_line(m, i + 1);
         m->kind[k] = m->kind[i];
+        m->attached[k] = m->attached[i];
         m->part[k] = m->part[i];
         out->region[k] = out->region[i];
         out->owner[k] = out->owner[i];

@@ -35,6 +35,7 @@ struct seg {
     unsigned char cte;
     unsigned char html; /* reduce HTML to its text */
     unsigned char drop; /* leave out of the text (an attachment that is not text) */
+    unsigned char attached;
     uint32_t part;
 };
 
@@ -54,7 +55,8 @@ struct parser {
     struct seg *segs;
     size_t seg_count, seg_alloc;
     uint32_t parts;
-    struct kb_buf value; /* an unfolded header value */
+    unsigned char attached; /* depth of messages attached outside a report, now */
+    struct kb_buf value;    /* an unfolded header value */
     struct kb_mime *out;
     enum kb_status st;
 };
@@ -222,7 +224,7 @@ static void add_seg(struct parser *p, size_t a, size_t b, unsigned char kind)
     if (p->seg_count) {
         struct seg *last = &p->segs[p->seg_count - 1];
         if (last->b == a && last->kind == kind && !last->cte && !last->html && !last->drop
-            && last->part == p->parts) {
+            && last->part == p->parts && last->attached == p->attached) {
             last->b = b;
             return;
         }
@@ -231,7 +233,8 @@ static void add_seg(struct parser *p, size_t a, size_t b, unsigned char kind)
         p->st = KB_ERR_NOMEM;
         return;
     }
-    p->segs[p->seg_count++] = (struct seg){.a = a, .b = b, .kind = kind, .part = p->parts};
+    p->segs[p->seg_count++] =
+        (struct seg){.a = a, .b = b, .kind = kind, .part = p->parts, .attached = p->attached};
 }
 
 static void add_body(struct parser *p, size_t a, size_t b, unsigned char kind, enum cte cte,
@@ -257,7 +260,8 @@ static void add_body(struct parser *p, size_t a, size_t b, unsigned char kind, e
                                            .cte = (unsigned char)cte,
                                            .html = (unsigned char)html,
                                            .drop = (unsigned char)drop,
-                                           .part = p->parts};
+                                           .part = p->parts,
+                                           .attached = p->attached};
 }
 
 /* ---- headers ----------------------------------------------------------------------------- */
@@ -583,7 +587,13 @@ static void parse_entity(struct parser *p, size_t a, size_t b, struct ctx c)
         if (inner.returned)
             p->out->returned = 1;
         p->parts++;
+        /* which it is when not in a report, the report reader tells: the original a bounce
+         * without delivery-status parts returns, or the bounce a user forwards */
+        unsigned char outer = p->attached;
+        if (!inner.returned && p->attached < 255)
+            p->attached++;
         parse_entity(p, body, b, inner);
+        p->attached = outer;
         return;
     }
     if (strstr(ct.subtype, "rfc822-headers") || strcmp(ct.subtype, "global-headers") == 0) {
@@ -652,11 +662,13 @@ static size_t find_message_start(const struct parser *p, size_t a, size_t b)
 struct sink {
     struct kb_buf text;
     struct kb_mime *out;
-    size_t *input_line, *kind_part; /* per output line: 1-based input line; kind | part << 8 */
+    size_t *input_line, *kind_part; /* per output line: 1-based input line; kind | attached << 8
+                                     * | part << 16 */
     size_t lines, alloc;
     size_t cur_input;   /* input line of the line being built */
     int line_open;      /* bytes were added since the last line break */
     unsigned char kind; /* of the current segment */
+    unsigned char attached;
     uint32_t part;
     /* HTML reduction */
     int html, in_tag, skip;
@@ -686,7 +698,7 @@ static void sink_end_line(struct sink *s)
         s->alloc = na;
     }
     s->input_line[s->lines] = s->cur_input;
-    s->kind_part[s->lines] = (size_t)s->kind | ((size_t)s->part << 8);
+    s->kind_part[s->lines] = (size_t)s->kind | ((size_t)s->attached << 8) | ((size_t)s->part << 16);
     s->lines++;
     s->line_open = 0;
 }
@@ -976,6 +988,7 @@ static enum kb_status build_text(struct parser *p)
         if (g->drop)
             continue;
         s.kind = g->kind;
+        s.attached = g->attached;
         s.part = g->part;
         s.html = g->html;
         s.in_tag = s.skip = s.in_ent = 0;
@@ -996,12 +1009,14 @@ static enum kb_status build_text(struct parser *p)
         m->input_line = s.input_line;
         s.input_line = NULL;
         m->kind = malloc(s.lines ? s.lines : 1);
+        m->attached = malloc(s.lines ? s.lines : 1);
         m->part = malloc((s.lines ? s.lines : 1) * sizeof *m->part);
-        if (!m->kind || !m->part)
+        if (!m->kind || !m->attached || !m->part)
             s.st = KB_ERR_NOMEM;
         for (size_t i = 0; s.st == KB_OK && i < s.lines; i++) {
             m->kind[i] = (unsigned char)(s.kind_part[i] & 0xff);
-            m->part[i] = (uint32_t)(s.kind_part[i] >> 8);
+            m->attached[i] = (unsigned char)((s.kind_part[i] >> 8) & 0xff);
+            m->part[i] = (uint32_t)(s.kind_part[i] >> 16);
         }
     }
     if (s.st == KB_OK)
@@ -1022,14 +1037,16 @@ static enum kb_status use_input(struct parser *p)
     m->len = p->len;
     m->line_count = p->n;
     m->kind = malloc(p->n ? p->n : 1);
+    m->attached = calloc(p->n ? p->n : 1, 1);
     m->part = malloc((p->n ? p->n : 1) * sizeof *m->part);
-    if (!m->kind || !m->part)
+    if (!m->kind || !m->attached || !m->part)
         return KB_ERR_NOMEM;
     memset(m->kind, KB_PART_TEXT, p->n);
     memset(m->part, 0, p->n * sizeof *m->part);
     for (size_t k = 0; k < p->seg_count; k++)
         for (size_t i = p->segs[k].a; i < p->segs[k].b; i++) {
             m->kind[i] = p->segs[k].kind;
+            m->attached[i] = p->segs[k].attached;
             m->part[i] = p->segs[k].part;
         }
     return KB_OK;
@@ -1136,6 +1153,7 @@ void kb_mime_release(struct kb_mime *m)
     free(m->line_start);
     free(m->input_line);
     free(m->kind);
+    free(m->attached);
     free(m->part);
     memset(m, 0, sizeof *m);
 }
