@@ -278,13 +278,30 @@ static const char *const success_cues[] = {
     "delivery status notification (success)",
     "successful mail delivery report",
 };
-static const char *const away_cues[] = {
-    "out of the office",  "out of office",     "on vacation", "on holiday",
-    "on annual leave",    "automatic reply",   "auto-reply",  "autoreply",
-    "automated response", "automatic response"};
-static const char *const auto_subject_cues[] = {"automatic reply", "out of office", "autoreply",
-                                                "auto-reply"};
+static const char *const away_cues[] = {"out of the office",
+                                        "out of office",
+                                        "on vacation",
+                                        "on holiday",
+                                        "on annual leave",
+                                        "automatic reply",
+                                        "auto-reply",
+                                        "autoreply",
+                                        "automated response",
+                                        "automatic response",
+                                        "thank you for your e-mail",
+                                        "thank you for your email",
+                                        "thank you for your message",
+                                        "reply as soon as possible",
+                                        "get back to you as soon as"};
+/* The subject prefixes mail clients give automatic replies, in the languages they ship. */
+static const char *const auto_subject_cues[] = {
+    "automatic reply",      "out of office",         "autoreply",
+    "auto-reply",           "automatische antwort",  "abwesenheitsnotiz",
+    "automatisch antwoord", "automatyczna",          "risposta automatica",
+    "respuesta autom",      "resposta autom",        "ponse automatique",
+    "automatiskt svar",     "automaattinen vastaus", "automatisk svar"};
 static const char *const failure_cues[] = {
+    "bounce\"",  "\"dropped\"",   "\"deferred\"",  "\"failed\"",
     "failed",    "failure",       "rejected",      "refused",
     "denied",    "undeliverable", "not delivered", "could not be delivered",
     "exception", "timed out"};
@@ -1513,14 +1530,36 @@ struct notice {
     int feedback;    /* an abuse report: report-type=feedback-report, Feedback-Type: */
     int disposition; /* report-type=disposition-notification, or Disposition: and Reporting-UA: */
     int reporting_ua;
-    int mdn_type;   /* report-type=disposition-notification */
-    int read;       /* "Subject: Read:", "was read on" */
-    int success;    /* a mail system's words for a successful delivery */
-    int auto_reply; /* RFC 3834 Auto-Submitted: auto-replied, X-Autoreply:, an auto-reply
-                     * subject, Precedence: auto_reply */
-    int away;       /* the words of a vacation message */
-    int failure;    /* an SMTP failure reply, a status code or the words of a failure */
+    int mdn_type;       /* report-type=disposition-notification */
+    int read;           /* "Subject: Read:", "was read on" */
+    int success;        /* a mail system's words for a successful delivery */
+    int auto_reply;     /* RFC 3834 Auto-Submitted: auto-replied, X-Autoreply:, an auto-reply
+                         * subject, Precedence: auto_reply */
+    int away;           /* the words of a vacation message */
+    int auto_generated; /* Auto-Submitted: other than "no" */
+    int delivered;      /* a sending service's delivery event (JSON) */
+    int failure;        /* an SMTP failure reply, a status code or the words of a failure */
 };
+
+/* Does the lowered line hold the JSON pair "key": "value" (white space around the colon)? */
+static int json_says(const char *low, const char *key, const char *value)
+{
+    size_t kn = strlen(key), vn = strlen(value);
+    for (const char *p = low; (p = strchr(p, '"')) != NULL; p++) {
+        if (strncmp(p + 1, key, kn) != 0 || p[1 + kn] != '"')
+            continue;
+        const char *q = p + 2 + kn;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q++ != ':')
+            continue;
+        while (*q == ' ' || *q == '\t')
+            q++;
+        if (*q == '"' && strncmp(q + 1, value, vn) == 0 && q[1 + vn] == '"')
+            return 1;
+    }
+    return 0;
+}
 
 static void read_notice(const struct reader *r, struct notice *n)
 {
@@ -1533,13 +1572,22 @@ static void read_notice(const struct reader *r, struct notice *n)
         struct lowered lw;
         const char *low = lower_line(r, l, &lw);
         n->feedback |= strncmp(low, "feedback-type:", 14) == 0
-                       || strstr(low, "report-type=feedback-report") != NULL;
+                       || strstr(low, "report-type=feedback-report") != NULL
+                       /* Microsoft's junk-mail reporting (JMRP), and the feedback events of
+                        * sending services' APIs */
+                       || strncmp(low, "x-hmxmroriginalrecipient:", 25) == 0
+                       || json_says(low, "notificationtype", "complaint")
+                       || json_says(low, "event", "spamreport")
+                       || json_says(low, "event", "complained");
+        n->delivered |=
+            json_says(low, "notificationtype", "delivery") || json_says(low, "event", "delivered");
         n->disposition |= strncmp(low, "disposition:", 12) == 0;
         n->reporting_ua |= strncmp(low, "reporting-ua:", 13) == 0;
         n->mdn_type |= strstr(low, "report-type=disposition-notification") != NULL;
         n->read |= strncmp(low, "subject: read:", 14) == 0 || strstr(low, "was read on ") != NULL;
         n->success |= has_set(&lw, SET_SUCCESS);
         n->away |= has_set(&lw, SET_AWAY);
+        n->auto_generated |= strncmp(low, "auto-submitted:", 15) == 0 && !strstr(low, ": no");
         n->auto_reply |= (strncmp(low, "auto-submitted:", 15) == 0 && strstr(low, "auto-replied"))
                          || strncmp(low, "x-autoreply:", 12) == 0
                          || strncmp(low, "x-autorespond:", 14) == 0
@@ -1547,8 +1595,14 @@ static void read_notice(const struct reader *r, struct notice *n)
                          || (strncmp(low, "precedence:", 11) == 0 && strstr(low, "auto_reply"));
         if (r->m->kind[i] != KB_PART_HEADERS && !n->failure) {
             size_t len;
-            n->failure =
-                reply_line(l) || find_status(l.s, l.n, &len) < l.n || has_set(&lw, SET_FAILURE);
+            n->failure = reply_line(l) || has_set(&lw, SET_FAILURE);
+            for (size_t at = 0; !n->failure && at < l.n;) {
+                size_t k = at + find_status(l.s + at, l.n - at, &len);
+                if (k >= l.n)
+                    break;
+                n->failure = l.s[k] != '2'; /* 2.x.x is a success */
+                at = k + len;
+            }
         }
     }
 }
@@ -1570,9 +1624,11 @@ static const char *not_a_failure(const struct reader *r, const struct notice *n)
             const char *a = rep->recipients[k].action;
             if (!a)
                 continue;
+            /* ("deliverable": Postfix's answer to sendmail -bv) */
             if (starts_caseless(a, strlen(a), "delivered")
                 || starts_caseless(a, strlen(a), "relayed")
-                || starts_caseless(a, strlen(a), "expanded"))
+                || starts_caseless(a, strlen(a), "expanded")
+                || starts_caseless(a, strlen(a), "deliverable"))
                 done++;
             else
                 failed++;
@@ -1580,9 +1636,9 @@ static const char *not_a_failure(const struct reader *r, const struct notice *n)
         if (done && !failed)
             return "a delivery notification: the message was delivered, relayed or expanded";
     }
-    if (!rep->recipient_count && n->success && !n->failure)
+    if (!rep->recipient_count && (n->success || n->delivered) && !n->failure)
         return "a delivery notification: the message was delivered, relayed or expanded";
-    if (!rep->format && (n->auto_reply || (n->away && !n->failure)))
+    if (!rep->format && (n->auto_reply || ((n->away || n->auto_generated) && !n->failure)))
         return "an automatic reply (out of office or an autoresponder)";
     return NULL;
 }
