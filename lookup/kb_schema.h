@@ -52,9 +52,9 @@ enum kb_sig_context { KB_CONTEXT_ANY = 0, KB_CONTEXT_MAIL = 1, KB_CONTEXT_MAIL_O
  * (a text that is no delivery report), KB_REGION_DIAGNOSTIC (a report's failure itself: its
  * Diagnostic-Code, or the lines of its explanation that give the server's reply) and
  * KB_REGION_EXPLANATION (the rest of what the mail system wrote); the report's own headers
- * and the returned original only for signatures whose regions bit mask (region= in the KB)
- * names them; KB_REGION_OTHER (MIME parts not read) never. The values are stored in bit masks
- * (1 << region): they never change. */
+ * and the returned original (its headers and the first 64 KB of its body) only for signatures
+ * whose regions bit mask (region= in the KB) names them; KB_REGION_OTHER (MIME parts not
+ * read) never. The values are stored in bit masks (1 << region): they never change. */
 enum kb_region {
     KB_REGION_TEXT = 0,
     KB_REGION_REPORT_HEADERS = 1,
