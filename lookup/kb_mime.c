@@ -664,8 +664,10 @@ struct sink {
     struct kb_mime *out;
     size_t *input_line, *kind_part; /* per output line: 1-based input line; kind | attached << 8
                                      * | part << 16 */
+    size_t *starts; /* per output line: where it starts in text (and one more entry) */
     size_t lines, alloc;
     size_t cur_input;   /* input line of the line being built */
+    size_t cur_start;   /* where it starts in text */
     int line_open;      /* bytes were added since the last line break */
     unsigned char kind; /* of the current segment */
     unsigned char attached;
@@ -690,13 +692,17 @@ static void sink_end_line(struct sink *s)
         if (il)
             s->input_line = il;
         size_t *kp = il ? realloc(s->kind_part, na * sizeof *kp) : NULL;
-        if (!kp) {
+        if (kp)
+            s->kind_part = kp;
+        size_t *st = kp ? realloc(s->starts, (na + 1) * sizeof *st) : NULL;
+        if (!st) {
             s->st = KB_ERR_NOMEM;
             return;
         }
-        s->kind_part = kp;
+        s->starts = st;
         s->alloc = na;
     }
+    s->starts[s->lines] = s->cur_start;
     s->input_line[s->lines] = s->cur_input;
     s->kind_part[s->lines] = (size_t)s->kind | ((size_t)s->attached << 8) | ((size_t)s->part << 16);
     s->lines++;
@@ -709,6 +715,7 @@ static void sink_raw(struct sink *s, char c, size_t input_line)
         return;
     if (!s->line_open) {
         s->cur_input = input_line;
+        s->cur_start = s->text.len;
         s->line_open = 1;
     }
     if (kb_buf_append_char(&s->text, c) != KB_OK) {
@@ -834,6 +841,7 @@ static void sink_bytes(struct sink *s, const char *bytes, size_t n, size_t input
         if (run) {
             if (!s->line_open) {
                 s->cur_input = input_line;
+                s->cur_start = s->text.len;
                 s->line_open = 1;
             }
             if (kb_buf_append(&s->text, bytes, run) != KB_OK)
@@ -903,8 +911,8 @@ static void decode_base64(struct parser *p, struct sink *s, size_t a, size_t b)
         sink_bytes(s, out, n, i + 1);
         p->out->decoded_bytes += n;
     }
-    if (s->line_open)
-        sink_byte(s, '\n', b);
+    if (s->line_open) /* (not through the HTML reduction: a tag may still be open) */
+        sink_raw(s, '\n', b);
 }
 
 /* Decodes the quoted-printable body on input lines [a, b). */
@@ -942,8 +950,8 @@ static void decode_qp(struct parser *p, struct sink *s, size_t a, size_t b)
         if (!soft)
             sink_byte(s, '\n', i + 1);
     }
-    if (s->line_open)
-        sink_byte(s, '\n', b);
+    if (s->line_open) /* (not through the HTML reduction: a tag may still be open) */
+        sink_raw(s, '\n', b);
 }
 
 /* Input lines [a, b) as they are (or through the HTML reduction). */
@@ -951,12 +959,13 @@ static void copy_lines(struct parser *p, struct sink *s, size_t a, size_t b)
 {
     if (!s->html) {
         /* whole lines at once: the common case, and most of a large paste */
-        size_t from = p->ls[a], to = p->ls[b];
+        size_t from = p->ls[a], to = p->ls[b], base = s->text.len;
         if (s->st == KB_OK && kb_buf_append(&s->text, p->in + from, to - from) != KB_OK)
             s->st = KB_ERR_NOMEM;
         for (size_t i = a; i < b && s->st == KB_OK; i++) {
             p->out->work++;
             s->cur_input = i + 1;
+            s->cur_start = base + (p->ls[i] - from);
             sink_end_line(s);
         }
         if (s->st == KB_OK && to > from && p->in[to - 1] != '\n') {
@@ -973,8 +982,8 @@ static void copy_lines(struct parser *p, struct sink *s, size_t a, size_t b)
             sink_byte(s, l.s[k], i + 1);
         sink_byte(s, '\n', i + 1);
     }
-    if (s->line_open)
-        sink_byte(s, '\n', b);
+    if (s->line_open) /* (not through the HTML reduction: a tag may still be open) */
+        sink_raw(s, '\n', b);
 }
 
 /* Builds out->text when some part needs decoding or is left out. */
@@ -987,13 +996,13 @@ static enum kb_status build_text(struct parser *p)
         const struct seg *g = &p->segs[k];
         if (g->drop)
             continue;
+        if (s.line_open) /* the previous part's last line, as that part's */
+            sink_raw(&s, '\n', g->a);
         s.kind = g->kind;
         s.attached = g->attached;
         s.part = g->part;
         s.html = g->html;
         s.in_tag = s.skip = s.in_ent = 0;
-        if (s.line_open)
-            sink_raw(&s, '\n', g->a);
         if (g->cte == CTE_BASE64)
             decode_base64(p, &s, g->a, g->b);
         else if (g->cte == CTE_QP)
@@ -1001,11 +1010,20 @@ static enum kb_status build_text(struct parser *p)
         else
             copy_lines(p, &s, g->a, g->b);
     }
+    if (s.line_open)
+        sink_raw(&s, '\n', p->n);
     if (s.st == KB_OK && !s.text.data && kb_buf_append(&s.text, "", 0) != KB_OK)
         s.st = KB_ERR_NOMEM;
+    if (s.st == KB_OK && !s.starts && !(s.starts = malloc(sizeof *s.starts)))
+        s.st = KB_ERR_NOMEM;
     if (s.st == KB_OK) {
+        /* every line ends in a line break: the lines the sink counted are the lines of the
+         * text, as kb_norm_run will count them */
         m->line_count = s.lines;
         m->len = s.text.len;
+        s.starts[s.lines] = s.text.len;
+        m->line_start = s.starts;
+        s.starts = NULL;
         m->input_line = s.input_line;
         s.input_line = NULL;
         m->kind = malloc(s.lines ? s.lines : 1);
@@ -1026,6 +1044,7 @@ static enum kb_status build_text(struct parser *p)
     kb_buf_release(&s.text);
     free(s.input_line);
     free(s.kind_part);
+    free(s.starts);
     return s.st;
 }
 
@@ -1120,8 +1139,7 @@ enum kb_status kb_mime_read(const char *input, size_t len, struct kb_mime *out)
         goto done;
     out->parts = p.parts;
     if (out->decoded || out->dropped) {
-        if ((st = build_text(&p)) == KB_OK)
-            st = index_lines(out->text, out->len, &out->line_start, &out->line_count);
+        st = build_text(&p);
     } else {
         st = use_input(&p);
         if (st == KB_OK) {

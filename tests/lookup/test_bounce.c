@@ -218,6 +218,26 @@ static void check_line(const struct sample *s, const char *variant, char *line)
     }
 }
 
+/* The text the later stages read is lines each ending in a line break, as many as the reader
+ * counted (kb_norm_run counts them the same way), and each maps to a line of the input. */
+static int text_consistent(const struct kb_bounce *b)
+{
+    const struct kb_mime *m = &b->mime;
+    size_t breaks = 0;
+    for (size_t i = 0; i < m->len; i++)
+        breaks += m->text[i] == '\n';
+    if (m->len && m->text[m->len - 1] != '\n' && m->input_line)
+        return 0;
+    size_t lines = breaks + (m->len && m->text[m->len - 1] != '\n');
+    if (lines != m->line_count || m->line_start[m->line_count] != m->len)
+        return 0;
+    for (size_t i = 0; i < m->line_count; i++)
+        if (m->line_start[i] > m->line_start[i + 1]
+            || kb_mime_input_line(m, i + 1) > m->input_lines)
+            return 0;
+    return 1;
+}
+
 static void run_sample(const char *dir, const char *file)
 {
     char path[4096], expect[4096];
@@ -246,6 +266,7 @@ static void run_sample(const char *dir, const char *file)
         CHECK(kb_bounce_read(inputs[v], lens[v], &s.rep, &s.b) == KB_OK);
         CHECK(s.b.mime.work <= WORK_PER_LINE * (s.b.mime.input_lines + 1));
         CHECK(s.b.work <= READER_WORK_PER_LINE * (s.b.mime.input_lines + 1));
+        CHECK(text_consistent(&s.b));
         char *copy = strdup(exp);
         for (char *line = strtok(copy, "\n"); line; line = strtok(NULL, "\n")) {
             size_t n = strlen(line);
@@ -318,6 +339,10 @@ static void read_generated(const char *what, struct gen *g, struct kb_report *re
 {
     enum kb_status st = kb_bounce_read(g->s ? g->s : "", g->n, rep, b);
     CHECK(st == KB_OK);
+    if (st == KB_OK && !text_consistent(b)) {
+        fprintf(stderr, "%s: the text and its lines disagree\n", what);
+        check_failures++;
+    }
     check_count += 2;
     if (b->mime.work > per_line * (b->mime.input_lines + 1)) {
         fprintf(stderr, "%s: work %zu for %zu lines\n", what, b->mime.work, b->mime.input_lines);
@@ -536,6 +561,14 @@ static void test_odd_inputs(void)
         INPUT("base64 of binary bytes",
               "Content-Type: text/plain\nFrom: MAILER-DAEMON@x.org\n"
               "Content-Transfer-Encoding: base64\n\nAAECAwQFBgcICQoL////\n"),
+        INPUT("HTML that ends in an open tag",
+              "From: MAILER-DAEMON@x.org\nContent-Type: multipart/mixed; boundary=H\n\n--H\n"
+              "Content-Type: text/html\n\n<p>550 5.1.1 user unknown</p><div class=\"a\n--H\n"
+              "Content-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n"
+              "<style>p {=\n--H\nContent-Type: text/plain\n\nlast\n"),
+        INPUT(
+            "HTML that ends the paste in an open tag",
+            "From: MAILER-DAEMON@x.org\nContent-Type: text/html\n\n<p>mailbox full<div class=\"x"),
     };
 #undef INPUT
     for (size_t k = 0; k < sizeof inputs / sizeof *inputs; k++) {
