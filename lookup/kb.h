@@ -204,7 +204,7 @@ struct kb_recipient {
 /* What a delivery report (a bounce) says, when the text is one. */
 struct kb_report {
     /* The report's format: the mail system whose wording it has ("postfix", "exim", "qmail",
-     * "sendmail", "courier", "exchange", "gmail", "yahoo", "domino"), "rfc3464" for a
+     * "sendmail", "courier", "exchange", "gmail", "yahoo", "domino", "mdaemon"), "rfc3464" for a
      * standard report in no known wording, "generic" for one recognised by its subject or
      * its fields alone, "postfix-log" / "exim-log" for an MTA's delivery log, "session" for
      * the application's own SMTP session failing (no report: see leg); NULL when the text is
