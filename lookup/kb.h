@@ -8,11 +8,15 @@
  *
  * Pipeline of one query (kb_query_run), one stage a file, data flowing one way:
  *   raw bytes
+ *   -> bounce          kb_bounce.c      a pasted message's structure read (kb_mime.c: MIME parts
+ *                                       decoded, each line mapped back to the input); when it
+ *                                       is a delivery report, its regions marked (diagnostic,
+ *                                       explanation, the report's own headers, the returned
+ *                                       original) and its facts read per recipient; messages
+ *                                       that report no failure (auto-replies, ARF, delivery
+ *                                       notices, read receipts) told
  *   -> normalise       kb_norm.c        wrappers, escapes, ANSI, log prefixes, reply folding
  *   -> mask            kb_mask.c        secrets out, before anything can echo them
- *   -> bounce          kb_bounce.c      a delivery report read: its facts, the returned original
- *                                       and the report's own headers set apart, no-failure
- *                                       messages (auto-replies, ARF, delivery notices) told
  *   -> dialogue        kb_dialogue.c    an SMTP transcript or MTA log read into one dialogue:
  *                                       greeting, EHLO offers, TLS, the failing reply, the end
  *   -> facts           kb_facts.c       codes, stage, host/port/user, client, provider, context
@@ -21,6 +25,9 @@
  *   -> full text       kb_fulltext.c    FTS5 BM25 over the rarest known terms
  *   -> rank            kb_rank.c        merged, ordered, confidence-classed matches
  *   -> struct kb_result
+ * The evidence stages read the regions that are evidence (kb_query_view); a bounce that reports
+ * different failures for several recipients is read once per recipient, its diagnostic before
+ * its explanation.
  * kb_query.c drives the stages (kb_query.h holds the state they share); kb_db.c opens and
  * checks a database whose format kb_schema.c defines once.
  */
@@ -159,6 +166,10 @@ struct kb_match {
     char *section_heading;
     char *section_anchor;
     size_t section_line;
+    /* When a bounce reports different failures for several recipients, each gets its own
+     * answer: the recipient(s) this match answers for (addresses, ", "-separated); NULL when
+     * the answer is for the whole text. */
+    char *recipient;
 };
 
 /* Facts extracted from the whole input. Strings are NULL when not found; port/code 0. */
@@ -184,22 +195,32 @@ const char *kb_context_str(int mail_context); /* "mail" | "unknown" | "other" */
 /* One recipient of a delivery report. Strings are heap copies (secrets masked), NULL when the
  * report does not give them. */
 struct kb_recipient {
-    char *address;    /* Final-Recipient (or Original-Recipient) */
-    char *action;     /* failed, delayed, delivered, relayed or expanded */
+    char *address;    /* Final-Recipient (or Original-Recipient, or as the explanation names it) */
+    char *action;     /* failed, delayed, delivered, relayed or expanded (lowercase) */
     char *status;     /* RFC 3463 status code, e.g. "5.1.1" */
     char *remote_mta; /* the server that refused, e.g. "mx.example.com" */
     char *diagnostic; /* the failure as that server or the reporting MTA worded it */
     size_t line;      /* 1-based input line of the diagnostic, 0 when none */
+    /* What status means by RFC 3463 and the IANA registry: its class ("permanent failure",
+     * "persistent transient failure", "success") and its subject and detail ("bad destination
+     * mailbox address"); static, NULL when there is no status or it is not a valid code. */
+    const char *status_class;
+    const char *status_meaning;
 };
 
 /* What a delivery report (a bounce) says, when the text is one. */
 struct kb_report {
-    /* The report's format: "rfc3464", or the mail system whose wording it has ("postfix",
-     * "exim", "qmail", "sendmail", "courier", "exchange", "gmail", "yahoo", "domino"), or
-     * "generic"; NULL when the text is no delivery report. Static. */
+    /* The report's format: the mail system whose wording it has ("postfix", "exim", "qmail",
+     * "sendmail", "courier", "exchange", "gmail", "yahoo", "domino", "mdaemon"), "rfc3464" for a
+     * standard report in no known wording, "generic" for one recognised by its subject or
+     * its fields alone, "postfix-log" / "exim-log" for an MTA's delivery log, "session" for
+     * the application's own SMTP session failing (no report: see leg); NULL when the text is
+     * none of these. Static. */
     const char *format;
     /* Which leg failed: "delivery" (a server that had accepted the message could not deliver
-     * it: a bounce), NULL when the text is no report. Static. */
+     * it: a bounce, a delivery log), "submission" (the application's own SMTP server refused
+     * it: its client's session or a log of it, or an MTA relaying through a submission port);
+     * NULL when format is NULL. Static. */
     const char *leg;
     char *reporting_mta;
     struct kb_recipient *recipients;

@@ -2,7 +2,8 @@
  * kb_query.h - the state of one query as it flows through libkb's stages; internal, not part
  * of the public API. kb_query.c drives the stages in the order kb.h describes:
  *
- *   kb_norm.c        raw bytes -> matchable lines (secrets masked by kb_mask.c)
+ *   kb_bounce.c      raw bytes -> a message's text (MIME decoded), regions, report facts
+ *   kb_norm.c        that text -> matchable lines (secrets masked by kb_mask.c)
  *   kb_facts.c       codes, stage, host/port/user, client, provider, mail context
  *   kb_signatures.c  evidence from signatures: literal prefilter + PCRE2 near each anchor
  *   kb_conditions.c  evidence from the articles' conditions over what the text is
@@ -53,15 +54,31 @@ struct kb_candidate {
     char *fts_explain;
 };
 
+/* A text view (kb_query_view), kept for the query's life. */
+struct kb_view {
+    unsigned regions;
+    int group;
+    char *text;
+};
+
 struct kb_query {
     struct kb_db *db;
     const struct kb_query_options *options;
+    /* What the bounce reader made of the input (kb_bounce.c): the text normalised below (the
+     * input, or the input with MIME parts decoded), and per line of it a region and the
+     * recipient it reports on. */
+    struct kb_bounce bounce;
+    const struct kb_report *report;
     struct kb_norm norm;
-    /* What evidence is read from: norm.text with the lines of a delivery report's own headers
-     * and of its returned original blanked (same offsets), or norm.text itself. */
+    /* What evidence is read from: kb_query_view(q, evidence_regions), or norm.text itself. */
     const char *evidence_text;
-    char *evidence_copy;    /* owned: evidence_text when it is not norm.text */
-    unsigned char *regions; /* per original line, enum kb_region (kb_bounce.c) */
+    unsigned evidence_regions; /* bit mask of 1 << enum kb_region */
+    /* The recipients whose failure the evidence stages read now: a group of the report's
+     * recipients (group_of[k] for recipient k), -1 for all of them. */
+    int group;
+    int *group_of;
+    struct kb_view *views;
+    size_t view_count, view_alloc;
     struct kb_facts facts;
     /* What conditions read (the facts, the dialogue, the report): set before the signatures
      * run, since a signature may apply only when a condition holds (when=). */
@@ -87,6 +104,20 @@ struct kb_candidate *kb_candidate_for(struct kb_query *q, long long rowid, enum 
 void kb_candidate_release(struct kb_candidate *c);
 /* Records "out of memory" in q->err and returns KB_ERR_NOMEM. */
 enum kb_status kb_query_nomem(struct kb_query *q);
+
+/* kb_query.c: a view of the normalised text, same length and offsets as norm.text, in which
+ * only the lines of the regions in the bit mask regions (1 << enum kb_region) are kept, the
+ * others blanked; while the evidence stages read one recipient's failure (q->group), the lines
+ * reporting on other recipients are blanked too. A signature that may also match the report's
+ * headers or its returned original (region= in the KB) reads
+ * kb_query_view(q, q->evidence_regions | its regions). Owned by q, valid until the query
+ * ends; norm.text itself when nothing is blanked; NULL when out of memory. */
+const char *kb_query_view(struct kb_query *q, unsigned regions);
+/* kb_query.c: the region (enum kb_region) of normalised line norm_line. */
+unsigned kb_query_region(const struct kb_query *q, size_t norm_line);
+/* kb_query.c: the 1-based input line normalised line norm_line comes from (through the bounce
+ * reader's decoding of encoded parts). */
+size_t kb_query_input_line(const struct kb_query *q, size_t norm_line);
 
 /* kb_signatures.c: runs every signature whose anchor occurs in the text (on the lines around
  * it) and every unanchored one, adding hits to the candidates. */

@@ -49,12 +49,14 @@ static int cmp_size(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The original input line holding normalised line norm_line, masked and capped. */
-static enum kb_status evidence_for(const struct kb_norm *norm, size_t norm_line,
+/* The line holding normalised line norm_line as the bounce reader read it (the input's line,
+ * or its decoded text), masked and capped, and where it is in the input. */
+static enum kb_status evidence_for(const struct kb_query *q, size_t norm_line,
                                    struct kb_evidence *ev)
 {
+    const struct kb_norm *norm = &q->norm;
     size_t line = norm->orig_line[norm_line];
-    ev->line = line;
+    ev->line = kb_query_input_line(q, norm_line);
     ev->text = NULL;
     size_t s = 0, e = 0;
     if (line >= 1 && line <= norm->orig_line_count) {
@@ -151,7 +153,7 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
     if (!m->evidence)
         return kb_query_nomem(q);
     for (size_t i = 0; i < n; i++) {
-        if ((st = evidence_for(&q->norm, lines[i], &m->evidence[i])) != KB_OK)
+        if ((st = evidence_for(q, lines[i], &m->evidence[i])) != KB_OK)
             return kb_query_nomem(q);
         m->evidence_count++;
     }
@@ -205,6 +207,7 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
 static void match_release(struct kb_match *m)
 {
     kb_entry_free(m->entry);
+    free(m->recipient);
     free(m->section_heading);
     free(m->section_anchor);
     for (size_t i = 0; i < m->evidence_count; i++)

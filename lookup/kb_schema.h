@@ -53,10 +53,24 @@ enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };
  * is another program's error. context=mail-only: counts only when the text is about mail. */
 enum kb_sig_context { KB_CONTEXT_ANY = 0, KB_CONTEXT_MAIL = 1, KB_CONTEXT_MAIL_ONLY = 2 };
 
-/* Regions of a pasted text (kb_bounce.c), one per input line. Evidence comes from
- * KB_REGION_TEXT; the others only for signatures whose regions bit mask (region= in the KB)
- * names them. */
-enum kb_region { KB_REGION_TEXT = 0, KB_REGION_REPORT_HEADERS = 1, KB_REGION_RETURNED = 2 };
+/* Regions of a pasted text (kb_bounce.c), one per line. Evidence comes from KB_REGION_TEXT
+ * (a text that is no delivery report), KB_REGION_DIAGNOSTIC (a report's failure itself: its
+ * Diagnostic-Code, or the lines of its explanation that give the server's reply) and
+ * KB_REGION_EXPLANATION (the rest of what the mail system wrote); the report's own headers
+ * and the returned original (its headers and the first 64 KB of its body) only for signatures
+ * whose regions bit mask (region= in the KB) names them; KB_REGION_OTHER (MIME parts not
+ * read) never. The values are stored in bit masks (1 << region): they never change. */
+enum kb_region {
+    KB_REGION_TEXT = 0,
+    KB_REGION_REPORT_HEADERS = 1,
+    KB_REGION_RETURNED = 2,
+    KB_REGION_DIAGNOSTIC = 3,
+    KB_REGION_EXPLANATION = 4,
+    KB_REGION_OTHER = 5
+};
+/* The regions evidence comes from unless a signature says more. */
+#define KB_REGIONS_EVIDENCE                                                                        \
+    ((1u << KB_REGION_TEXT) | (1u << KB_REGION_DIAGNOSTIC) | (1u << KB_REGION_EXPLANATION))
 
 /* Default weight of a signature block without weight=. */
 #define KB_DEFAULT_WEIGHT 2.0

@@ -287,11 +287,13 @@ static int applies(struct kb_query *q, sqlite3_stmt *st)
     return holds;
 }
 
-/* The text a signature reads: everything when it says it applies to a report's headers or
- * returned original (region=), else the evidence text without them. */
-static const char *text_for(const struct kb_query *q, sqlite3_stmt *st)
+/* The text a signature reads: the evidence text, and the regions of a report it says it also
+ * applies to (region=: the report's headers, the returned original). */
+static const char *text_for(struct kb_query *q, sqlite3_stmt *st)
 {
-    return sqlite3_column_int(st, SIG_REGIONS) ? q->norm.text : q->evidence_text;
+    unsigned regions = (unsigned)sqlite3_column_int(st, SIG_REGIONS);
+    const char *view = regions ? kb_query_view(q, q->evidence_regions | regions) : NULL;
+    return view ? view : q->evidence_text;
 }
 
 /* Reads signature sig_id into db->sig_by_id; 1 when there is a row, 0 when not (a damaged
@@ -382,12 +384,12 @@ static enum kb_status record_hit(struct kb_query *q, size_t at, const pcre2_code
     if (h->harvested)
         h->explain = kb_format("harvested from the %s: '%s' (weight %g%s, %s:%d) matched line %zu",
                                origin, source, weight, why, path ? path : "?",
-                               sqlite3_column_int(st, SIG_LINE), q->norm.orig_line[h->line]);
+                               sqlite3_column_int(st, SIG_LINE), kb_query_input_line(q, h->line));
     else
         h->explain = kb_format("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
                                sqlite3_column_int(st, SIG_KIND) == KB_SIG_REGEX ? "re" : "literal",
                                source, weight, why, path ? path : "?",
-                               sqlite3_column_int(st, SIG_LINE), q->norm.orig_line[h->line]);
+                               sqlite3_column_int(st, SIG_LINE), kb_query_input_line(q, h->line));
     free(why);
     if (!h->source || !h->explain) {
         free(h->source);
@@ -483,10 +485,12 @@ static enum kb_status run_unanchored(struct kb_query *q, const struct windows *w
             int rc = load_signature(q, db->always[i]);
             if (rc < 0)
                 st = KB_ERR_DB;
-            else if (rc > 0 && applies(q, db->sig_by_id)
-                     && (text_for(q, db->sig_by_id) == q->norm.text
-                         || match_windows(q, codes[i], whole, q->evidence_text)))
-                st = record_hit(q, match_start(q), codes[i]);
+            else if (rc > 0 && applies(q, db->sig_by_id)) {
+                /* it matched the whole text: again on what the signature reads, when less */
+                const char *text = text_for(q, db->sig_by_id);
+                if (text == q->norm.text || match_windows(q, codes[i], whole, text))
+                    st = record_hit(q, match_start(q), codes[i]);
+            }
             sqlite3_reset(db->sig_by_id);
         }
     }

@@ -177,6 +177,7 @@ static void json_match(FILE *out, const struct kb_match *m, const struct kb_resu
     json_key(out, "score", &first);
     fprintf(out, "%.3g", m->score);
     json_opt_string(out, "confidence", kb_confidence_str(m->confidence), &first);
+    json_opt_string(out, "recipient", m->recipient, &first);
     json_opt_string(out, "via", kb_via_str(m->via), &first);
     json_key(out, "section", &first);
     if (m->section_heading) {
@@ -271,6 +272,41 @@ static void json_dialogue(FILE *out, const struct kb_dialogue *d, int *first)
     fputc('}', out);
 }
 
+/* The delivery report the text is (or the application's session that failed), or null. */
+static void json_report(FILE *out, const struct kb_report *rep)
+{
+    if (!rep->format) {
+        fputs("null", out);
+        return;
+    }
+    int first = 1;
+    fputc('{', out);
+    json_opt_string(out, "format", rep->format, &first);
+    json_opt_string(out, "leg", rep->leg, &first);
+    json_opt_string(out, "reporting_mta", rep->reporting_mta, &first);
+    json_key(out, "recipients", &first);
+    fputc('[', out);
+    for (size_t i = 0; i < rep->recipient_count; i++) {
+        const struct kb_recipient *p = &rep->recipients[i];
+        int f = 1;
+        fputs(i ? ",{" : "{", out);
+        json_opt_string(out, "address", p->address, &f);
+        json_opt_string(out, "action", p->action, &f);
+        json_opt_string(out, "status", p->status, &f);
+        json_opt_string(out, "status_class", p->status_class, &f);
+        json_opt_string(out, "status_meaning", p->status_meaning, &f);
+        json_opt_string(out, "remote_mta", p->remote_mta, &f);
+        json_opt_string(out, "diagnostic", p->diagnostic, &f);
+        json_key(out, "line", &f);
+        if (p->line)
+            fprintf(out, "%zu", p->line);
+        else
+            fputs("null", out);
+        fputc('}', out);
+    }
+    fputs("]}", out);
+}
+
 int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result *r,
                       const struct print_options *opt)
 {
@@ -295,6 +331,9 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
     json_dialogue(out, &r->dialogue, &first);
     json_key(out, "input_lines", &first);
     fprintf(out, "%zu", r->input_lines);
+    json_opt_string(out, "not_failure", r->report.not_failure, &first);
+    json_key(out, "report", &first);
+    json_report(out, &r->report);
     json_key(out, "matches", &first);
     fputc('[', out);
     for (size_t i = 0; i < r->match_count; i++) {

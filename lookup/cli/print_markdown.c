@@ -40,11 +40,41 @@ static void print_item(FILE *out, const char *md, const struct kb_match *m,
     free(x);
 }
 
+/* The "Bounce:" block: what failed, and each recipient's failure. */
+static void print_bounce(FILE *out, const struct kb_result *r)
+{
+    const struct kb_report *rep = cli_bounce(r);
+    if (rep) {
+        fprintf(out, "**Bounce:** %s (%s report", cli_leg_words(rep->leg), rep->format);
+        if (rep->reporting_mta)
+            fprintf(out, " from `%s`", rep->reporting_mta);
+        fputs(")\n\n", out);
+        for (size_t i = 0; i < rep->recipient_count; i++) {
+            const struct kb_recipient *p = &rep->recipients[i];
+            fprintf(out, "- `%s`: %s", p->address ? p->address : "(recipient)",
+                    p->action ? p->action : "failed");
+            if (p->status)
+                fprintf(out, ", status `%s`", p->status);
+            if (p->status_meaning)
+                fprintf(out, " (%s: %s)", p->status_class, p->status_meaning);
+            if (p->remote_mta)
+                fprintf(out, ", remote server `%s`", p->remote_mta);
+            fputc('\n', out);
+        }
+        fputc('\n', out);
+    }
+}
+
 int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_result *r,
                           const struct print_options *opt)
 {
     (void)db;
+    if (r->report.not_failure) {
+        fprintf(out, "**Not a failure:** %s. Nothing needs fixing.\n", r->report.not_failure);
+        return ferror(out) ? -1 : 0;
+    }
     if (r->match_count == 0) {
+        print_bounce(out, r);
         fputs("No matching knowledge-base entry.\n", out);
         if (r->dialogue.format)
             fputc('\n', out);
@@ -61,6 +91,7 @@ int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_res
     if (any)
         fputs("\n\n", out);
     print_dialogue(out, r, opt);
+    print_bounce(out, r);
     size_t tied;
     size_t contenders = cli_contenders(r, &tied);
     if (contenders > 1) {
@@ -86,6 +117,8 @@ int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_res
         fprintf(out, "*%s match* (%s, score %.3g) — id `%s`, article `%s`\n\n",
                 kb_confidence_str(m->confidence), kb_via_str(m->via), m->score, m->entry->id,
                 m->entry->article);
+        if (m->recipient)
+            fprintf(out, "For recipient `%s`\n\n", m->recipient);
         if (m->section_heading && m->section_heading[0])
             fprintf(out, "Section: **%s** (`%s#%s`, line %zu)\n\n", m->section_heading,
                     m->entry->article, m->section_anchor, m->section_line);

@@ -96,6 +96,47 @@ static void print_dialogue(FILE *out, const struct kb_result *r, const struct pr
             line);
     if (opt->explain && cli_dialogue_fields(&r->dialogue, line, sizeof line))
         fprintf(out, "%s  %s%s\n", sgr(opt, DIM), line, sgr(opt, RESET));
+}
+
+const struct kb_report *cli_bounce(const struct kb_result *r)
+{
+    const struct kb_report *rep = &r->report;
+    return rep->format && rep->leg && strcmp(rep->format, "session") != 0 ? rep : NULL;
+}
+
+const char *cli_leg_words(const char *leg)
+{
+    return leg && strcmp(leg, "submission") == 0
+               ? "the submission to the sender's own SMTP server failed"
+               : "a server that had accepted the message could not deliver it";
+}
+
+/* "Bounce (postfix): ..." with each recipient's failure, before the answers. */
+static void print_bounce(FILE *out, const struct kb_result *r, const struct print_options *opt)
+{
+    const struct kb_report *rep = cli_bounce(r);
+    if (!rep)
+        return;
+    fprintf(out, "%sBounce:%s %s (%s report", sgr(opt, BOLD), sgr(opt, RESET),
+            cli_leg_words(rep->leg), rep->format);
+    if (rep->reporting_mta)
+        fprintf(out, " from %s%s%s", sgr(opt, VALUE), rep->reporting_mta, sgr(opt, RESET));
+    fputs(")\n", out);
+    for (size_t i = 0; i < rep->recipient_count; i++) {
+        const struct kb_recipient *p = &rep->recipients[i];
+        fprintf(out, "  %s%s%s: %s", sgr(opt, VALUE), p->address ? p->address : "(recipient)",
+                sgr(opt, RESET), p->action ? p->action : "failed");
+        if (p->status) {
+            fprintf(out, ", status %s%s%s", sgr(opt, VALUE), p->status, sgr(opt, RESET));
+            if (p->status_meaning)
+                fprintf(out, " (%s: %s)", p->status_class, p->status_meaning);
+        }
+        if (p->remote_mta)
+            fprintf(out, ", remote server %s%s%s", sgr(opt, VALUE), p->remote_mta, sgr(opt, RESET));
+        fputc('\n', out);
+        if (p->diagnostic)
+            fprintf(out, "    %sdiagnostic: %s%s\n", sgr(opt, DIM), p->diagnostic, sgr(opt, RESET));
+    }
     fputc('\n', out);
 }
 
@@ -125,6 +166,8 @@ static void print_match(FILE *out, size_t index, const struct kb_match *m,
     fprintf(out, "   %s%s%s match (%s, score %.3g)   id: %s   article: %s\n",
             sgr(opt, confidence_color(m->confidence)), kb_confidence_str(m->confidence),
             sgr(opt, RESET), kb_via_str(m->via), m->score, e->id, e->article);
+    if (m->recipient)
+        fprintf(out, "   for recipient %s%s%s\n", sgr(opt, VALUE), m->recipient, sgr(opt, RESET));
     if (m->section_heading)
         fprintf(out, "   section: %s%s%s (line %zu, #%s)\n", sgr(opt, BOLD),
                 m->section_heading[0] ? m->section_heading : "(introduction)", sgr(opt, RESET),
@@ -178,12 +221,15 @@ size_t cli_contenders(const struct kb_result *r, size_t *tied)
     if (!r->match_count)
         return 0;
     const struct kb_match *first = &r->matches[0];
+    /* answers for different recipients of a bounce are no alternatives to each other */
     while (first->via == KB_VIA_SIGNATURE && *tied < r->match_count
-           && r->matches[*tied].via == KB_VIA_SIGNATURE && r->matches[*tied].score == first->score)
+           && r->matches[*tied].via == KB_VIA_SIGNATURE && r->matches[*tied].score == first->score
+           && !r->matches[*tied].recipient)
         (*tied)++;
     size_t close = 1;
     while (close < r->match_count && first->confidence != KB_CONF_EXACT
-           && r->matches[close].via == first->via && r->matches[close].score * 2 >= first->score)
+           && r->matches[close].via == first->via && r->matches[close].score * 2 >= first->score
+           && !r->matches[close].recipient)
         close++;
     return close > *tied ? close : *tied;
 }
@@ -220,7 +266,12 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
                       const struct print_options *opt)
 {
     (void)db;
+    if (r->report.not_failure) {
+        fprintf(out, "Not a failure: %s. Nothing needs fixing.\n", r->report.not_failure);
+        return ferror(out) ? -1 : 0;
+    }
     if (r->match_count == 0) {
+        print_bounce(out, r, opt);
         fputs("No matching entry. The text does not look like an error this knowledge base "
               "knows.\nTry pasting the complete error message, including the SMTP reply line "
               "(e.g. '535 5.7.8 ...').\n",
@@ -232,6 +283,7 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
     }
     print_facts(out, r, opt);
     print_dialogue(out, r, opt);
+    print_bounce(out, r, opt);
     /* Several causes sharing the top score are shown in full: the agent must pick between
      * them. Evidence that is not conclusive and also supports other causes: the agent must
      * choose too, so say so before the list, with the check of each that tells it apart. */
@@ -247,8 +299,14 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
         fputs("; compare what each says under \"Why it happens\" with what the customer "
               "sees.\n\n",
               out);
-    for (size_t i = 0; i < r->match_count; i++)
-        print_match(out, i, &r->matches[i], r, i < tied, opt);
+    for (size_t i = 0; i < r->match_count; i++) {
+        /* each recipient's best answer is shown in full, like the first */
+        int first_for_recipient = r->matches[i].recipient != NULL;
+        for (size_t k = 0; k < i && first_for_recipient; k++)
+            first_for_recipient = !r->matches[k].recipient
+                                  || strcmp(r->matches[k].recipient, r->matches[i].recipient);
+        print_match(out, i, &r->matches[i], r, i < tied || first_for_recipient, opt);
+    }
     return ferror(out) ? -1 : 0;
 }
 

@@ -19,10 +19,11 @@ if ! command -v python3 >/dev/null 2>&1; then
     exit 77
 fi
 if [ "$set_name" = bounce ]; then
-    # Pasted bounces (issue 16), collected blind from 20+ mail systems: a regression guard at
-    # the first scored figures (top-1 0.691, negatives 0.731) until the bounce reader lands.
-    exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.68 --min-top3 0.72 \
-        --min-negative 0.70 "$1/tests/eval/bounce-errors.jsonl" "$1/tests/eval/bounce-negatives.jsonl"
+    # Pasted bounces (issue 16), collected blind from 20+ mail systems, first scored top-1
+    # 0.691, negatives 0.731: a regression guard just under what the bounce reader gives
+    # (top-1 0.711, top-3 0.740, negatives 1.000) while the KB side is written.
+    exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.70 --min-top3 0.73 \
+        --min-negative 0.95 "$1/tests/eval/bounce-errors.jsonl" "$1/tests/eval/bounce-negatives.jsonl"
 fi
 if [ "$set_name" = blind5 ]; then
     # Real client outputs and transcripts (issue 13), collected blind: Go, Java, .NET, Ruby,
