@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "kb_internal.h"
+#include "kb_redact.h"
 #include "kb_text.h"
 
 #define DEFAULT_MAX 4096
@@ -57,6 +58,16 @@ static int iequal(const char *a, const char *b, size_t n)
         if (lower((unsigned char)a[i]) != lower((unsigned char)b[i]))
             return 0;
     return 1;
+}
+
+/* Does s[0, n) hold word, caseless? */
+static int contains(const char *s, size_t n, const char *word)
+{
+    size_t m = strlen(word);
+    for (size_t i = 0; i + m <= n; i++)
+        if (iequal(s + i, word, m))
+            return 1;
+    return 0;
 }
 
 /* A value the result found (its user, its host, a report's servers) and what replaces it. */
@@ -199,6 +210,10 @@ static int is_host(const char *s, size_t n)
     for (size_t i = last; i < n; i++)
         if (!is_alpha((unsigned char)s[i]))
             return 0;
+    /* "socket.gaierror", "socket.timeout": a module's exception, written in lowercase */
+    if (contains(s + last, tld, "error") || contains(s + last, tld, "exception")
+        || contains(s + last, tld, "timeout"))
+        return 0;
     return !is_file_extension(s + last, tld);
 }
 
@@ -363,26 +378,47 @@ static enum kb_status redact_line(const struct redactor *r, const char *s, size_
 
 /* ---- which lines ------------------------------------------------------------------------- */
 
-/* Does the line carry the error (a failure reply, a status code, an error word)? Such lines
- * are kept first when the whole text does not fit. */
-static int is_error_line(const char *s, size_t n)
+/* Lines that carry the error are kept first when the whole text does not fit. */
+int kb_redact_error_weight(const char *s, size_t n)
 {
-    static const char *const words[] = {"error",   "fail",        "exception", "refused",
-                                        "denied",  "reject",      "invalid",   "unable",
-                                        "cannot",  "can't",       "couldn't",  "timed out",
-                                        "timeout", "not allowed", "blocked",   "unauthori"};
-    for (size_t i = 0; i + 3 <= n; i++) {
-        if ((s[i] == '4' || s[i] == '5') && is_digit((unsigned char)s[i + 1])
-            && is_digit((unsigned char)s[i + 2]) && (i == 0 || !is_alnum((unsigned char)s[i - 1]))
-            && (i + 3 == n || !is_alnum((unsigned char)s[i + 3])))
-            return 1;
-        for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
+    static const char *const words[] = {
+        "error",     "fail",       "exception",   "refused",     "denied",
+        "reject",    "invalid",    "unable",      "cannot",      "can't",
+        "couldn't",  "timed out",  "timeout",     "not allowed", "blocked",
+        "unauthori", "disconnect", "unexpected",  "not known",   "unknown",
+        "exceed",    "expired",    "unavailable", "too many",    "not supported"};
+    int code = 0, word = 0;
+    for (size_t i = 0; i + 3 <= n && !(code && word); i++) {
+        /* a reply code stands alone; a port (":587", "port 465") or a size is no reply */
+        if (!code && (s[i] == '4' || s[i] == '5') && is_digit((unsigned char)s[i + 1])
+            && is_digit((unsigned char)s[i + 2])
+            && (i == 0 || !(is_alnum((unsigned char)s[i - 1]) || s[i - 1] == ':'))
+            && (i + 3 == n || !(is_alnum((unsigned char)s[i + 3]) || s[i + 3] == '.'))
+            && !(i >= 5 && (iequal(s + i - 5, "port ", 5) || iequal(s + i - 5, "line ", 5)))
+            && !(n - i >= 9 && iequal(s + i + 3, " bytes", 6)))
+            code = 1;
+        unsigned char c = lower((unsigned char)s[i]);
+        if (word || !c || !strchr("efrdiuctnbx", c))
+            continue; /* no word starts here: most bytes */
+        for (size_t k = 0; k < sizeof words / sizeof words[0] && !word; k++) {
             size_t m = strlen(words[k]);
-            if (m <= n - i && iequal(s + i, words[k], m))
-                return 1;
+            word = (unsigned char)words[k][0] == c && m <= n - i && iequal(s + i, words[k], m);
         }
     }
-    return 0;
+    /* "ConnectionRefusedError: ...", "smtplib.SMTPServerDisconnected: ...", "Error: ...":
+     * the line that names the exception, the last of a stack trace. Its name is one
+     * identifier, dotted or in camel case or naming an error, followed by ':'. */
+    int exception = 0, dotted = 0, hump = 0;
+    size_t name = 0;
+    for (; name < n && (is_label((unsigned char)s[name]) || s[name] == '.' || s[name] == '$');
+         name++) {
+        dotted |= s[name] == '.';
+        hump |= name > 0 && s[name - 1] >= 'a' && s[name - 1] <= 'z' && s[name] >= 'A'
+                && s[name] <= 'Z';
+    }
+    if (name && name < n && s[name] == ':' && (name + 1 == n || s[name + 1] == ' '))
+        exception = dotted || hump || contains(s, name, "error") || contains(s, name, "exception");
+    return 2 * code + word + exception;
 }
 
 static int is_blank(const char *s, size_t n)
@@ -433,7 +469,7 @@ enum kb_status kb_text_redact(const char *text, size_t len, const struct kb_resu
             size_t s = norm.line_start[i];
             size_t e = i + 1 < norm.line_count ? norm.line_start[i + 1] - 1 : norm.len;
             if (keep[i] || is_blank(norm.text + s, e - s)
-                || is_error_line(norm.text + s, e - s) != (pass == 0))
+                || (kb_redact_error_weight(norm.text + s, e - s) > 0) != (pass == 0))
                 continue;
             kb_buf_reset(&line);
             if ((st = redact_line(&r, norm.text + s, e - s, &line)) != KB_OK)
