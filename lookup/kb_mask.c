@@ -25,6 +25,12 @@ static int is_alnum(unsigned char c)
     return is_word(c) && c != '_';
 }
 
+/* Keys in camel case ("SmtpPassword", "mailApiKey") end in a known name after a hump. */
+static int camel_hump(const char *s, size_t i)
+{
+    return i > 0 && s[i] >= 'A' && s[i] <= 'Z' && s[i - 1] >= 'a' && s[i - 1] <= 'z';
+}
+
 static int is_b64(unsigned char c)
 {
     return is_word(c) || c == '+' || c == '/' || c == '=' || c == '-';
@@ -215,7 +221,7 @@ enum kb_status kb_mask_clean_secrets(const char *s, size_t n, struct kb_buf *out
             }
             st = kb_buf_append(out, s + i, 3);
             i += 3;
-        } else if ((i == 0 || !is_alnum((unsigned char)s[i - 1]))
+        } else if ((i == 0 || !is_alnum((unsigned char)s[i - 1]) || camel_hump(s, i))
                    && (first == 'p' || first == 's' || first == 't' || first == 'a' || first == 'c')
                    && (m = secret_key_len(s + i, n - i)) && value_len(s + i + m, n - i - m)) {
             char quote = s[i + m - 1] == '"' || s[i + m - 1] == '\'' ? s[i + m - 1] : 0;

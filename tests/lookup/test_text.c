@@ -329,6 +329,9 @@ static void test_mask(void)
     CHECK_MASK(" ~> QUIT", " ~> QUIT");
     CHECK_MASK("> EHLO localhost", "> EHLO localhost");
     CHECK_MASK("C: DATA", "C: DATA");
+    /* keys in camel case, as .NET's appsettings.json has them */
+    CHECK_MASK("\"SmtpPassword\": \"dotnet pw\",", "\"SmtpPassword\": \"***\",");
+    CHECK_MASK("mailApiKey=abc123", "mailApiKey=***");
 }
 
 static struct kb_facts facts_of(const char *text)
