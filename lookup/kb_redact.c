@@ -333,10 +333,11 @@ static enum kb_status redact_line(const struct redactor *r, const char *s, size_
             st = kb_buf_append_str(out, "<ip>");
             i += m;
         } else if ((m = dotted_len(s + i, n - i, &labels)) && labels >= 2) {
-            /* a path's part ("/srv/app/mailer.py") or a call ("smtp.login(") is code */
+            /* a path's part ("/srv/app/mailer.py"), a call ("smtp.login(") or a setting's
+             * name ("spring.mail.password=") is code */
             int code =
                 (i > 0 && (s[i - 1] == '\\' || (s[i - 1] == '/' && (i < 2 || s[i - 2] != '/'))))
-                || (i + m < n && s[i + m] == '(');
+                || (i + m < n && (s[i + m] == '(' || s[i + m] == '='));
             if (!code && is_host(s + i, m))
                 st = kb_buf_append_str(out, "<host>");
             else
