@@ -84,8 +84,14 @@ struct redactor {
 
 static void add_known(struct redactor *r, const char *value, const char *placeholder)
 {
-    /* a value of one or two characters would replace parts of ordinary words */
+    /* a value of one or two characters would replace parts of ordinary words; one without
+     * letters is a number or a code, not a name */
     if (!value || strlen(value) < 3 || strcmp(value, "***") == 0)
+        return;
+    int letters = 0;
+    for (const char *p = value; *p && !letters; p++)
+        letters = is_alpha((unsigned char)*p);
+    if (!letters)
         return;
     r->known[r->known_count++] = (struct known){value, strlen(value), placeholder};
 }
@@ -225,17 +231,25 @@ static int is_opaque(const char *s, size_t n)
 {
     if (n < 8 || (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')))
         return 0;
+    /* eight hex digits in capitals: an error code (OpenSSL's "error:0A000086"), where ids of
+     * that alphabet (Postfix queue ids) are longer */
+    size_t hex = 0, hex_letters = 0;
+    for (; hex < n && (is_digit((unsigned char)s[hex]) || (s[hex] >= 'A' && s[hex] <= 'F')); hex++)
+        hex_letters += !is_digit((unsigned char)s[hex]);
+    if (n == 8 && hex == 8 && hex_letters)
+        return 0;
     size_t kind_changes = 0, digit_changes = 0, digits = 0;
     int prev_kind = -1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         int kind = is_digit(c) ? 0 : (c >= 'A' && c <= 'Z') ? 1 : (c >= 'a' && c <= 'z') ? 2 : 3;
         digits += kind == 0;
-        if (prev_kind >= 0 && kind != prev_kind) {
+        /* separators ('_', '-', '+', '=') part names: "TLS_AES_256_GCM_SHA384" is words */
+        if (prev_kind >= 0 && kind != 3 && kind != prev_kind) {
             kind_changes++;
             digit_changes += kind == 0 || prev_kind == 0;
         }
-        prev_kind = kind;
+        prev_kind = kind == 3 ? -1 : kind;
     }
     if (digits == n)
         return n >= 6; /* numbers: ports and codes are shorter */
@@ -247,9 +261,10 @@ static int is_opaque(const char *s, size_t n)
 /* "user=jane", "username: jane", "\"smtp_user\": \"jane\"": length up to the value. */
 static size_t user_key_len(const char *s, size_t n)
 {
+    /* not "login": Nodemailer's "Invalid login: 535-5.7.8 ..." is an error, not a setting */
     static const char *const keys[] = {"sasl_username", "smtp_username", "mail_username",
                                        "smtp_user",     "auth_user",     "username",
-                                       "user_name",     "user",          "login"};
+                                       "user_name",     "user"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         size_t m = strlen(keys[k]);
         if (n < m || !iequal(s, keys[k], m) || (m < n && is_label((unsigned char)s[m])))
@@ -316,6 +331,14 @@ static enum kb_status redact_line(const struct redactor *r, const char *s, size_
             i++;
             continue;
         }
+        /* "250-mail.example.org": a reply line's code is not part of the name after it */
+        if (is_digit(c) && n - i > 4 && is_digit((unsigned char)s[i + 1])
+            && is_digit((unsigned char)s[i + 2]) && s[i + 3] == '-'
+            && is_alpha((unsigned char)s[i + 4])) {
+            st = kb_buf_append(out, s + i, 4);
+            i += 4;
+            continue;
+        }
         const struct known *hit = NULL;
         for (size_t k = 0; k < r->known_count && !hit; k++) {
             const struct known *kn = &r->known[k];
@@ -333,11 +356,29 @@ static enum kb_status redact_line(const struct redactor *r, const char *s, size_
             st = kb_buf_append_str(out, "<ip>");
             i += m;
         } else if ((m = dotted_len(s + i, n - i, &labels)) && labels >= 2) {
+            size_t last = m;
+            while (last > 0 && s[i + last - 1] != '.')
+                last--;
+            /* a host glued to what follows it, as PHPMailer's debug output folds a reply
+             * ("250-mail.example.org250-PIPELINING"): the host ends where its last label's
+             * letters do */
+            size_t letters = 0;
+            while (last + letters < m && is_alpha((unsigned char)s[i + last + letters]))
+                letters++;
+            if (letters >= 2 && last + letters < m
+                && is_digit((unsigned char)s[i + last + letters]))
+                m = last + letters;
             /* a path's part ("/srv/app/mailer.py"), a call ("smtp.login(") or a setting's
              * name ("spring.mail.password=") is code */
             int code =
                 (i > 0 && (s[i - 1] == '\\' || (s[i - 1] == '/' && (i < 2 || s[i - 2] != '/'))))
                 || (i + m < n && (s[i + m] == '(' || s[i + m] == '='));
+            if (code && user_key_len(s + i + last, n - i - last)) {
+                /* "spring.mail.username=jdoe": the setting's value is a user name */
+                st = kb_buf_append(out, s + i, last);
+                i += last;
+                continue;
+            }
             if (!code && is_host(s + i, m))
                 st = kb_buf_append_str(out, "<host>");
             else
@@ -350,9 +391,15 @@ static enum kb_status redact_line(const struct redactor *r, const char *s, size_
                 st = kb_buf_append_str(out, "<user>");
             i += m + v;
         } else {
+            /* a token, with the '=' padding of base64 but not a setting's '=' */
             size_t j = i;
-            while (j < n && (is_label((unsigned char)s[j]) || s[j] == '+' || s[j] == '='))
+            while (j < n && (is_label((unsigned char)s[j]) || s[j] == '+'))
                 j++;
+            size_t pad = j;
+            while (pad < n && s[pad] == '=')
+                pad++;
+            if (pad > j && (pad == n || !is_label((unsigned char)s[pad])))
+                j = pad;
             if (j == i) /* a lone ':' */
                 j = i + 1;
             size_t digits = 0;
@@ -379,6 +426,28 @@ static enum kb_status redact_line(const struct redactor *r, const char *s, size_
 
 /* ---- which lines ------------------------------------------------------------------------- */
 
+/* Is s[i, i + 3) a 4xx/5xx SMTP reply code: followed by an enhanced status code ("550
+ * 5.1.1", "535-5.7.8"), or where replies stand: at the start of the line (after a transcript's
+ * marker), after ": " ("said: 550 ...") or '(' (Python's "(535, b'...')")? A number in a log's
+ * prose ("worker 450", "port 465", "line 517") is none. */
+static int is_reply_code(const char *s, size_t n, size_t i)
+{
+    if (i + 3 > n || !is_digit((unsigned char)s[i + 1]) || !is_digit((unsigned char)s[i + 2])
+        || (i > 0 && is_alnum((unsigned char)s[i - 1]))
+        || (i + 3 < n && is_alnum((unsigned char)s[i + 3])))
+        return 0;
+    if (i + 6 < n && (s[i + 3] == ' ' || s[i + 3] == '-')
+        && (s[i + 4] == '4' || s[i + 4] == '5' || s[i + 4] == '2') && s[i + 5] == '.'
+        && is_digit((unsigned char)s[i + 6]))
+        return 1;
+    size_t k = 0;
+    while (k < i && !is_alnum((unsigned char)s[k]))
+        k++;
+    if (k == i)
+        return 1; /* the first word of the line */
+    return s[i - 1] == '(' || (i >= 2 && s[i - 1] == ' ' && s[i - 2] == ':');
+}
+
 /* Lines that carry the error are kept first when the whole text does not fit. */
 int kb_redact_error_weight(const char *s, size_t n)
 {
@@ -390,13 +459,7 @@ int kb_redact_error_weight(const char *s, size_t n)
         "exceed",    "expired",    "unavailable", "too many",    "not supported"};
     int code = 0, word = 0;
     for (size_t i = 0; i + 3 <= n && !(code && word); i++) {
-        /* a reply code stands alone; a port (":587", "port 465") or a size is no reply */
-        if (!code && (s[i] == '4' || s[i] == '5') && is_digit((unsigned char)s[i + 1])
-            && is_digit((unsigned char)s[i + 2])
-            && (i == 0 || !(is_alnum((unsigned char)s[i - 1]) || s[i - 1] == ':'))
-            && (i + 3 == n || !(is_alnum((unsigned char)s[i + 3]) || s[i + 3] == '.'))
-            && !(i >= 5 && (iequal(s + i - 5, "port ", 5) || iequal(s + i - 5, "line ", 5)))
-            && !(n - i >= 9 && iequal(s + i + 3, " bytes", 6)))
+        if (!code && (s[i] == '4' || s[i] == '5') && is_reply_code(s, n, i))
             code = 1;
         unsigned char c = lower((unsigned char)s[i]);
         if (word || !c || !strchr("efrdiuctnbx", c))

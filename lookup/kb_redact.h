@@ -9,8 +9,10 @@
 #include <stddef.h>
 
 /* How much s[0, n) looks like the line that carries an error: 2 for a 4xx/5xx reply code
- * standing alone (not a port, not a size), plus 1 for an error word ("error", "failed",
- * "refused", "timed out", ...; caseless); 0 for neither. */
+ * where replies stand (before an enhanced status code, first on the line, after ": " or '(';
+ * not a port, a line number or a count in a log's prose), plus 1 for an error word ("error",
+ * "failed", "refused", "timed out", ...; caseless), plus 1 when the line starts with the name
+ * of an exception ("ConnectionRefusedError: ..."); 0 for none of these. */
 int kb_redact_error_weight(const char *s, size_t n);
 
 #endif

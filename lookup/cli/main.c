@@ -459,6 +459,8 @@ int main(int argc, char **argv)
             code = run_query(db, &o, argv, &po, &miss_log, &err);
         kb_db_close(db);
     }
+    if (o.mode == MODE_SERVE)
+        return code; /* every answer was flushed, a failure reported, by cli_serve */
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "kb-lookup: cannot write the answer: %s\n", strerror(errno));
         return EXIT_ERROR;

@@ -36,6 +36,17 @@ static void test_placeholders(void)
     CHECK_REDACT("postfix/smtp[1234]: 4F3A21C0B2: to=<a@b.example>, status=bounced",
                  "postfix/smtp[1234]: <id>: to=<<address>>, status=bounced");
     CHECK_REDACT("message 1715679067 queued", "message <n> queued");
+    /* PHPMailer's folded reply; the transcript marker is stripped as a lookup strips it */
+    CHECK_REDACT("SERVER -> CLIENT: 250-mail.example.org250-PIPELINING250-SIZE 10240000",
+                 "250-<host>250-PIPELINING250-SIZE <n>");
+    CHECK_REDACT("MAIL_HOST=smtp.example.org TLS_AES_256_GCM_SHA384 250-8BITMIME",
+                 "MAIL_HOST=<host> TLS_AES_256_GCM_SHA384 250-8BITMIME");
+    CHECK_REDACT("Error: Invalid login: 535-5.7.8 Username and Password not accepted.",
+                 "Error: Invalid login: 535-5.7.8 Username and Password not accepted.");
+    CHECK_REDACT("error:0A00042E:SSL routines 4F3A21C0B2", "error:0A00042E:SSL routines <id>");
+    CHECK_REDACT("id 550e8400-e29b-41d4-a716-446655440000", "id <id>");
+    CHECK_REDACT("spring.mail.username=jdoe spring.mail.host=smtp.example.org",
+                 "spring.mail.username=<user> spring.mail.host=<host>");
     /* kept: status codes, error codes, exceptions, modules, files, versions */
     CHECK_REDACT("535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled",
                  "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled");
