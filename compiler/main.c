@@ -29,7 +29,7 @@ static const char usage_text[] =
     "  -q, --quiet        no summary line\n"
     "  -h, --help         show this help and exit\n"
     "      --version      show the program and database schema version and exit\n"
-    "      --gaps         group the miss logs of kb-lookup --log-misses into the most\n"
+    "      --gaps         group the miss logs that kb-lookup writes into the most\n"
     "                     frequent unanswered errors; compiles nothing\n"
     "\n"
     "Diagnostics go to stderr as 'path:line:col: error: message'. SOURCE_DATE_EPOCH, when set,\n"

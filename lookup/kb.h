@@ -30,6 +30,13 @@
  * its explanation.
  * kb_query.c drives the stages (kb_query.h holds the state they share); kb_db.c opens and
  * checks a database whose format kb_schema.c defines once.
+ *
+ * Installed, libkb is libkb.so.N (N changes when a change to this header breaks programs
+ * built against an older one) and libkb.a; a program builds with
+ *   cc prog.c $(pkg-config --cflags --libs kb)
+ * (examples/demo.c is one). A struct kb_db serves one query at a time: a program that
+ * queries from several threads opens one handle per thread. Nothing of one query is kept
+ * for the next.
  */
 #ifndef KB_H
 #define KB_H

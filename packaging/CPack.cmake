@@ -8,6 +8,8 @@
 install(FILES ${CMAKE_SOURCE_DIR}/README.md ${CMAKE_SOURCE_DIR}/docs/json-schema.md
               ${CMAKE_SOURCE_DIR}/packaging/copyright
         DESTINATION ${CMAKE_INSTALL_DOCDIR})
+install(FILES ${CMAKE_SOURCE_DIR}/docs/kb_client.py ${CMAKE_SOURCE_DIR}/examples/demo.c
+        DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
 
 set(CPACK_PACKAGE_NAME kb)
 set(CPACK_PACKAGE_VENDOR "the kb authors")

@@ -7,3 +7,4 @@ complete -c kb-compile -l no-self-test -d 'do not run the examples through the l
 complete -c kb-compile -s q -l quiet -d 'no summary line'
 complete -c kb-compile -s h -l help -d 'show help'
 complete -c kb-compile -l version -d 'show the program and database schema version'
+complete -c kb-compile -l gaps -F -d 'group miss logs into the most frequent unanswered errors'
