@@ -44,8 +44,8 @@ int main(int argc, char **argv)
     }
     if (result->match_count) {
         /* the fix, with the user's values in place of the placeholders */
-        char *fix = kb_template_expand(result->matches[0].entry->solution_text,
-                                       &result->matches[0], result, "", "");
+        char *fix = kb_template_expand(result->matches[0].entry->solution_text, &result->matches[0],
+                                       result, "", "");
         if (fix)
             printf("\n%s\n", fix);
         free(fix);
