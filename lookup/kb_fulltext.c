@@ -165,8 +165,15 @@ static int is_stack_frame(const char *s, size_t n)
         return memchr(s, '(', n) != NULL || memchr(s, '/', n) != NULL || memchr(s, '\\', n) != NULL;
     if (n >= 6 && memcmp(s, "File \"", 6) == 0)
         return 1;
-    if (n >= 2 && s[0] == '#' && s[1] >= '0' && s[1] <= '9')
-        return 1;
+    /* "#3 /var/www/x.php(12): f()", "#4 {main}", "#5 [internal function]": a number, one
+     * space, then a path or a placeholder; not a log line's "#370(worker) ..." */
+    if (n >= 2 && s[0] == '#' && s[1] >= '0' && s[1] <= '9') {
+        size_t i = 1;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        return (i + 1 < n && s[i] == ' ' && strchr("/\\{[.", s[i + 1]) != NULL)
+               || (i + 2 < n && s[i] == ' ' && s[i + 2] == ':');
+    }
     if (n >= 9 && memcmp(s, "Traceback", 9) == 0)
         return 1;
     return n >= 4 && memcmp(s, "... ", 4) == 0 && n < 24;
