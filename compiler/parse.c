@@ -281,7 +281,7 @@ static enum kb_status admonitions(struct parse *p)
         if (!blank && len - rest >= 3
             && (memcmp(text + rest, "```", 3) == 0 || memcmp(text + rest, "~~~", 3) == 0))
             fence = !fence;
-        else if (!fence && !blank && rest < 4
+        else if (!fence && !blank
                  && (title = admonition_title(text + rest, len - rest, &tlen)) != NULL) {
             while (tlen && (title[tlen - 1] == ' ' || title[tlen - 1] == '\r'))
                 tlen--;
@@ -1448,6 +1448,8 @@ static void entry_release(struct kbc_entry *e)
         free(e->sections[i].anchor);
         free(e->sections[i].code);
         free(e->sections[i].body);
+        free(e->sections[i].links);
+        free(e->sections[i].targets);
     }
     free(e->sections);
 }

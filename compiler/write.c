@@ -162,7 +162,7 @@ enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_er
 
 /* ---- the rows ---------------------------------------------------------------------------- */
 
-enum { ST_ARTICLE, ST_ENTRY, ST_SIG, ST_EXAMPLE, ST_SECTION, ST_FTS, ST_COUNT };
+enum { ST_ARTICLE, ST_ENTRY, ST_SIG, ST_EXAMPLE, ST_SECTION, ST_FTS, ST_LINK, ST_COUNT };
 
 static const char *const statements[ST_COUNT] = {
     "INSERT INTO article(id, path, title, intro_md) VALUES(?1, ?2, ?3, ?4)",
@@ -177,6 +177,7 @@ static const char *const statements[ST_COUNT] = {
     "INSERT INTO section(id, entry_id, heading, anchor, line) VALUES(?1, ?2, ?3, ?4, ?5)",
     "INSERT INTO entry_fts(rowid, title, heading, code, body, examples, signatures)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "INSERT OR IGNORE INTO section_link(section_id, entry_id) VALUES(?1, ?2)",
 };
 
 struct writer {
@@ -220,7 +221,7 @@ static enum kb_status fts_field(struct kb_buf *out, const char *s, size_t len)
  * titles, so that a section is found by words of the page it is on; the examples and the
  * written signatures go with the first section. The first section's id is *first_id. */
 static enum kb_status insert_sections(struct writer *w, const struct kbc_article *a,
-                                      const struct kbc_entry *e, int64_t *first_id)
+                                      struct kbc_entry *e, int64_t *first_id)
 {
     struct kb_buf raw, prepared[6];
     kb_buf_init(&raw, 0);
@@ -229,8 +230,9 @@ static enum kb_status insert_sections(struct writer *w, const struct kbc_article
     enum kb_status status = KB_OK;
     *first_id = w->next_section + 1;
     for (size_t k = 0; k < e->section_count && status == KB_OK; k++) {
-        const struct kbc_section *sec = &e->sections[k];
+        struct kbc_section *sec = &e->sections[k];
         int64_t id = ++w->next_section;
+        sec->row_id = id;
         sqlite3_stmt *st = w->st[ST_SECTION];
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, e->row_id);
@@ -363,6 +365,21 @@ static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc
             counts->examples += e->example_count;
         }
     }
+    /* links, once every entry has its row id */
+    for (size_t i = 0; i < kb->count && status == KB_OK; i++)
+        for (size_t j = 0; j < kb->articles[i].entry_count && status == KB_OK; j++) {
+            const struct kbc_entry *e = &kb->articles[i].entries[j];
+            for (size_t k = 0; k < e->section_count && status == KB_OK; k++)
+                for (size_t t = 0; t < e->sections[k].target_count && status == KB_OK; t++) {
+                    const struct kbc_article *target = &kb->articles[e->sections[k].targets[t]];
+                    if (!target->entry_count)
+                        continue;
+                    sqlite3_stmt *st = w->st[ST_LINK];
+                    sqlite3_bind_int64(st, 1, e->sections[k].row_id);
+                    sqlite3_bind_int64(st, 2, target->entries[0].row_id);
+                    status = step(w, ST_LINK, "cannot store a link");
+                }
+        }
     return status;
 }
 

@@ -38,7 +38,7 @@ struct kb_candidate {
     double section_weight; /* weight of the evidence that chose section_id */
     double best_weight;
     int provider_match; /* the entry's provider facet names the provider seen in the text */
-    double bm25;        /* full-text rank (lower is better), for ties in coverage */
+    double bm25;        /* minus the full-text score (lower is better), for ties */
     enum kb_via via;
     struct kb_hit *hits;
     size_t hit_count, hit_alloc;
@@ -91,9 +91,9 @@ int kb_fulltext_knows(struct kb_query *q, const char *text);
 /* kb_fulltext.c: the full-text stage, for at most want results. */
 enum kb_status kb_fulltext_run(struct kb_query *q, size_t want);
 
-/* A full-text match adds at most this much to an entry's score (all query terms found): less
- * than a status code in an article's title, more than one in a list of fifty. */
-#define FTS_POINTS 2.0
+/* A full-text match adds this much times the share of the text its best section explains
+ * (kb_fulltext.c), at most as much as a status code in an article's title. */
+#define FTS_POINTS 3.0
 
 /* kb_rank.c: forgets candidates whose signatures (written and harvested) score below min;
  * candidates known only from prose are judged later. */
