@@ -14,6 +14,7 @@
  * Nothing here knows a code, a product or a cause: only the shapes above.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -442,6 +443,10 @@ static enum kb_status scan_block_messages(struct kbc_entry *e, const char *s, si
     enum kb_status st = KB_OK;
     size_t start = 0;
     for (size_t i = 0; i <= n && st == KB_OK; i++) {
+        /* an apostrophe between letters is part of a word ("wasn't") */
+        if (i < n && s[i] == '\'' && i > 0 && i + 1 < n && is_alpha((unsigned char)s[i - 1])
+            && is_alpha((unsigned char)s[i + 1]))
+            continue;
         if (i < n && !strchr(":;\"'()[]<>{}|=\n\t", s[i]))
             continue;
         if (i > start)
@@ -586,12 +591,45 @@ static enum kb_status walk_block(struct walk *w, cmark_node *block, int as_headi
     size_t line = (size_t)cmark_node_get_start_line(block);
     enum kbc_tier text_tier = as_heading ? KBC_TIER_HEADING : KBC_TIER_BODY;
     enum kbc_tier code_tier = as_heading ? KBC_TIER_HEADING : KBC_TIER_CODE;
+    /* where the open paragraph's text starts in the body; how deep in block quotes, and how
+     * deep the quote that is a note ("> [!NOTE]"), not quoted output, starts (0: none) */
+    size_t para_start = 0, quote_depth = 0, note_depth = 0;
+    size_t para_line = line;
     cmark_event_type ev;
     while (st == KB_OK && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
         cmark_node *n = cmark_iter_get_node(it);
         cmark_node_type t = cmark_node_get_type(n);
+        if (t == CMARK_NODE_BLOCK_QUOTE) {
+            if (ev == CMARK_EVENT_ENTER) {
+                quote_depth++;
+                cmark_node *first = cmark_node_first_child(cmark_node_first_child(n));
+                const char *lit = first ? cmark_node_get_literal(first) : NULL;
+                if (!note_depth && lit && strncmp(lit, "[!", 2) == 0)
+                    note_depth = quote_depth;
+            } else {
+                if (note_depth == quote_depth)
+                    note_depth = 0;
+                quote_depth--;
+            }
+            continue;
+        }
+        if (t == CMARK_NODE_PARAGRAPH && ev == CMARK_EVENT_ENTER && !section_heading) {
+            para_start = w->body.len;
+            para_line = (size_t)cmark_node_get_start_line(n);
+        }
         if (ev == CMARK_EVENT_EXIT) {
-            if (!section_heading
+            /* a paragraph's quoted messages ('you get "Relay access denied"'), and in a block
+             * quote the output it shows ("> 550 5.7.64 TenantAttribution; Relay Access
+             * Denied") */
+            if (t == CMARK_NODE_PARAGRAPH && !section_heading && !as_heading
+                && w->body.len > para_start) {
+                st = scan_quotes(w->e, w->body.data + para_start, w->body.len - para_start,
+                                 KBC_TIER_BODY, para_line, w->section);
+                if (st == KB_OK && quote_depth && !note_depth)
+                    st = scan_block_messages(w->e, w->body.data + para_start,
+                                             w->body.len - para_start, para_line, w->section);
+            }
+            if (st == KB_OK && !section_heading
                 && (t == CMARK_NODE_PARAGRAPH || t == CMARK_NODE_ITEM || t == CMARK_NODE_HEADING))
                 st = kb_buf_append_char(&w->body, '\n');
             continue;
@@ -701,6 +739,8 @@ static enum kb_status walk_table(struct walk *w, cmark_node *para, const char *h
                 continue;
             if (!row_open) {
                 st = open_section(w, heading, line);
+                if (st == KB_OK)
+                    w->e->sections[w->section].table_row = 1;
                 row_open = 1;
             }
             if (st != KB_OK)
@@ -814,6 +854,8 @@ enum kb_status kbc_harvest_blocks(struct kbc_entry *e, cmark_node *first, cmark_
 /* A passing mention (prose, code) that no other entry has still says less than a title: its
  * worth is this share, and the rest as much as its place (tier weight against a title's). */
 #define TIER_FLOOR 0.5
+/* A status code on a page that gives it a message of its own counts this much of its worth. */
+#define DEFINED_CODE 0.5
 
 static double item_strength(const struct kbc_harvest *h, int setting)
 {
@@ -826,12 +868,46 @@ static double item_strength(const struct kbc_harvest *h, int setting)
     return w < CODE_STRENGTH ? w : CODE_STRENGTH;
 }
 
+/* Does u hold t as a whole word or words (caseless)? */
+static int holds_words(const char *u, const char *t)
+{
+    size_t n = strlen(t), m = strlen(u);
+    for (size_t k = 0; k + n <= m; k++)
+        if (same_caseless(u + k, t, n) && (k == 0 || !is_word((unsigned char)u[k - 1]))
+            && (k + n == m || !is_word((unsigned char)u[k + n])))
+            return 1;
+    return 0;
+}
+
+/* Does the entry give status code h a message of its own in its title or a heading
+ * ('"554 4.3.2 mailbox busy" when sending to a mailbox')? Then the page is about that error,
+ * not about every error of the code. */
+static int defines_message(const struct kbc_entry *e, size_t h)
+{
+    const struct kbc_harvest *code = &e->harvest[h];
+    if (code->phrase || !is_status_code(code->text, strlen(code->text), '.'))
+        return 0;
+    for (size_t i = 0; i < e->harvest_count; i++) {
+        const struct kbc_harvest *p = &e->harvest[i];
+        if (!p->phrase || p->tier < KBC_TIER_HEADING || !holds_words(p->text, code->text))
+            continue;
+        size_t words = 0;
+        for (const char *c = p->text; *c; c++)
+            words +=
+                is_alpha((unsigned char)*c) && (c == p->text || !is_word((unsigned char)c[-1]));
+        if (words >= 2)
+            return 1;
+    }
+    return 0;
+}
+
 struct item_ref {
     const char *text;
     size_t entry; /* global entry index */
     double raw;   /* how much the entry is about it: where it stands, how many codes it lists */
     size_t k;     /* the item's index in kb order */
     int setting;
+    int defines; /* the entry gives the code a message of its own */
 };
 
 static int cmp_item_ref(const void *a, const void *b)
@@ -865,7 +941,8 @@ static double code_raw(const struct kbc_harvest *item, double listing)
  * worth to the entry most about it (best[k], the largest raw weight among them), and whether
  * any entry shows it assigned (setting[k]). */
 static enum kb_status item_statistics(const struct kbc_kb *kb, size_t total, size_t *df,
-                                      double *best, unsigned char *setting)
+                                      double *best, unsigned char *setting,
+                                      unsigned char *best_defines)
 {
     struct item_ref *refs = malloc((total ? total : 1) * sizeof *refs);
     if (!refs)
@@ -878,18 +955,21 @@ static enum kb_status item_statistics(const struct kbc_kb *kb, size_t total, siz
             for (size_t h = 0; h < e->harvest_count; h++, k++) {
                 const struct kbc_harvest *item = &e->harvest[h];
                 double raw = code_raw(item, listing);
-                refs[k] = (struct item_ref){item->text, entry, raw, k, item->setting};
+                refs[k] = (struct item_ref){item->text, entry,         raw,
+                                            k,          item->setting, defines_message(e, h)};
             }
         }
     qsort(refs, total, sizeof *refs, cmp_item_ref);
     for (size_t i = 0; i < total;) {
         size_t j = i, distinct = 0;
         double top = 0;
-        unsigned char assigned = 0;
+        unsigned char assigned = 0, defined = 0;
         while (j < total && strcasecmp(refs[j].text, refs[i].text) == 0) {
             distinct += j == i || refs[j].entry != refs[j - 1].entry;
-            if (refs[j].raw > top)
+            if (refs[j].raw > top) {
                 top = refs[j].raw;
+                defined = (unsigned char)refs[j].defines;
+            }
             assigned |= refs[j].setting;
             j++;
         }
@@ -897,6 +977,7 @@ static enum kb_status item_statistics(const struct kbc_kb *kb, size_t total, siz
             df[refs[m].k] = distinct;
             best[refs[m].k] = top;
             setting[refs[m].k] = assigned;
+            best_defines[refs[m].k] = defined;
         }
         i = j;
     }
@@ -959,6 +1040,166 @@ static enum kb_status add_harvested_signature(struct kbc_entry *e, const struct 
     free(sig->captures);
     memset(sig, 0, sizeof *sig);
     return st;
+}
+
+/* ---- how common a message's wording is ---------------------------------------------------- */
+
+/* A message harvested from one page may be worded on many others without being quoted there
+ * ("Diagnostic information for administrators" is in every bounce a page shows or describes):
+ * how many entries hold the message's rarest word pair anywhere in their text estimates how
+ * common its wording is. Word pairs are hashed; a count per pair over the whole KB. */
+
+struct pair_counts {
+    uint64_t *keys; /* 0: empty slot */
+    uint32_t *counts;
+    size_t mask, used;
+};
+
+static uint64_t word_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) {
+        h ^= lower((unsigned char)s[i]);
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint64_t pair_key(uint64_t a, uint64_t b)
+{
+    uint64_t k = a * 0x9E3779B97F4A7C15ULL ^ (b + 0x632BE59BD9B4E019ULL + (a << 6) + (a >> 2));
+    return k ? k : 1;
+}
+
+/* Calls add(key, arg) for each pair of consecutive words of s (words: runs of letters and
+ * digits; anything else separates them). */
+static int each_pair(const char *s, int (*add)(uint64_t key, void *arg), void *arg)
+{
+    uint64_t prev = 0;
+    for (size_t i = 0; s && s[i];) {
+        while (s[i] && !is_word((unsigned char)s[i]) && (unsigned char)s[i] < 0x80)
+            i++;
+        size_t start = i;
+        while (s[i] && (is_word((unsigned char)s[i]) || (unsigned char)s[i] >= 0x80))
+            i++;
+        if (i == start)
+            break;
+        uint64_t h = word_hash(s + start, i - start);
+        if (prev && add(pair_key(prev, h), arg))
+            return -1;
+        prev = h;
+    }
+    return 0;
+}
+
+struct key_list {
+    uint64_t *v;
+    size_t n, alloc;
+};
+
+static int push_key(uint64_t key, void *arg)
+{
+    struct key_list *l = arg;
+    uint64_t *v = kbc_grow(l->v, &l->alloc, l->n, sizeof *v);
+    if (!v)
+        return -1;
+    l->v = v;
+    v[l->n++] = key;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static uint32_t *pair_slot(struct pair_counts *m, uint64_t key, int insert)
+{
+    for (size_t i = (size_t)(key ^ (key >> 29)) & m->mask;; i = (i + 1) & m->mask) {
+        if (m->keys[i] == key)
+            return &m->counts[i];
+        if (!m->keys[i]) {
+            if (!insert)
+                return NULL;
+            m->keys[i] = key;
+            m->used++;
+            return &m->counts[i];
+        }
+    }
+}
+
+static enum kb_status pair_grow(struct pair_counts *m)
+{
+    size_t size = m->keys ? (m->mask + 1) * 2 : 1024;
+    struct pair_counts bigger = {calloc(size, sizeof *bigger.keys),
+                                 calloc(size, sizeof *bigger.counts), size - 1, 0};
+    if (!bigger.keys || !bigger.counts) {
+        free(bigger.keys);
+        free(bigger.counts);
+        return KB_ERR_NOMEM;
+    }
+    for (size_t i = 0; m->keys && i <= m->mask; i++)
+        if (m->keys[i])
+            *pair_slot(&bigger, m->keys[i], 1) = m->counts[i];
+    free(m->keys);
+    free(m->counts);
+    *m = bigger;
+    return KB_OK;
+}
+
+/* Counts, for every word pair of the KB, the entries whose text holds it. */
+static enum kb_status count_pairs(const struct kbc_kb *kb, struct pair_counts *m)
+{
+    struct key_list l = {0};
+    enum kb_status st = pair_grow(m);
+    for (size_t a = 0; a < kb->count && st == KB_OK; a++)
+        for (size_t i = 0; i < kb->articles[a].entry_count && st == KB_OK; i++) {
+            const struct kbc_entry *e = &kb->articles[a].entries[i];
+            l.n = 0;
+            int failed = each_pair(e->title, push_key, &l);
+            for (size_t k = 0; k < e->section_count && !failed; k++)
+                failed = each_pair(e->sections[k].heading, push_key, &l)
+                         || each_pair(e->sections[k].code, push_key, &l)
+                         || each_pair(e->sections[k].body, push_key, &l);
+            if (failed) {
+                st = KB_ERR_NOMEM;
+                break;
+            }
+            qsort(l.v, l.n, sizeof *l.v, cmp_u64);
+            for (size_t k = 0; k < l.n && st == KB_OK; k++) {
+                if (k && l.v[k] == l.v[k - 1])
+                    continue;
+                if ((m->used + 1) * 2 > m->mask + 1 && (st = pair_grow(m)) != KB_OK)
+                    break;
+                (*pair_slot(m, l.v[k], 1))++;
+            }
+        }
+    free(l.v);
+    return st;
+}
+
+struct rarest {
+    const struct pair_counts *m;
+    uint32_t min;
+};
+
+static int rarer_pair(uint64_t key, void *arg)
+{
+    struct rarest *r = arg;
+    uint32_t *c = pair_slot((struct pair_counts *)r->m, key, 0);
+    uint32_t n = c ? *c : 0;
+    if (n < r->min)
+        r->min = n;
+    return 0;
+}
+
+/* In how many entries the rarest word pair of a message stands (at least 1). */
+static size_t wording_df(const struct pair_counts *m, const char *text)
+{
+    struct rarest r = {m, UINT32_MAX};
+    each_pair(text, rarer_pair, &r);
+    return r.min == UINT32_MAX || r.min == 0 ? 1 : r.min;
 }
 
 /* ---- links between articles --------------------------------------------------------------- */
@@ -1108,8 +1349,13 @@ enum kb_status kbc_harvest_finish(struct kbc_kb *kb)
     size_t *df = malloc((total ? total : 1) * sizeof *df);
     double *best = malloc((total ? total : 1) * sizeof *best);
     unsigned char *setting = malloc(total ? total : 1);
-    enum kb_status st =
-        df && best && setting ? item_statistics(kb, total, df, best, setting) : KB_ERR_NOMEM;
+    unsigned char *best_defines = malloc(total ? total : 1);
+    struct pair_counts pairs = {0};
+    enum kb_status st = df && best && setting && best_defines
+                            ? item_statistics(kb, total, df, best, setting, best_defines)
+                            : KB_ERR_NOMEM;
+    if (st == KB_OK)
+        st = count_pairs(kb, &pairs);
     /* An item's worth is shared out by how much each entry is about it: the entry whose title
      * names a code gets all of it, one that lists the code among fifty a fraction; when no
      * other entry has it, the one that does gets most of it, wherever it stands (a code only
@@ -1131,20 +1377,46 @@ enum kb_status kbc_harvest_finish(struct kbc_kb *kb)
                 if (inside_longer_phrase(e, h) || (setting[k] && item->tier < KBC_TIER_HEADING))
                     continue;
                 double raw = code_raw(item, listing);
-                double spec = (1.0 + log(n / (double)df[k])) / (1.0 + log(n));
+                size_t common = df[k];
+                if (item->phrase) {
+                    size_t worded = wording_df(&pairs, item->text);
+                    common = worded > common ? worded : common;
+                }
+                double spec = (1.0 + log(n / (double)common)) / (1.0 + log(n));
+                /* a message's words are common words: how widely its wording is shared
+                 * counts twice */
+                if (item->phrase)
+                    spec *= spec;
                 double share = raw / best[k];
-                /* a message on the line of a status code (a row of a table of codes) is that
+                /* a message in a table's row beside a status code (a table of codes) is that
                  * code's message: where the code is better covered, so is the message */
-                for (size_t c = 0; item->phrase && item->line && c < e->harvest_count; c++) {
+                int row = item->section < e->section_count && e->sections[item->section].table_row;
+                for (size_t c = 0; item->phrase && row && c < e->harvest_count; c++) {
                     const struct kbc_harvest *code = &e->harvest[c];
                     size_t kc = k - h + c;
-                    if (!code->phrase && code->line == item->line && code->section == item->section
+                    if (!code->phrase && code->section == item->section
                         && is_status_code(code->text, strlen(code->text), '.')
+                        && code_raw(code, listing) / best[kc] < share)
+                        share = code_raw(code, listing) / best[kc];
+                }
+                /* a message that quotes a status code which has a page of its own (its title
+                 * names the code) about every error of the code: that page answers it, this
+                 * one mentions it */
+                for (size_t c = 0; item->phrase && c < e->harvest_count; c++) {
+                    const struct kbc_harvest *code = &e->harvest[c];
+                    size_t kc = k - h + c;
+                    if (!code->phrase && is_status_code(code->text, strlen(code->text), '.')
+                        && best[kc] >= tier_weight[KBC_TIER_TITLE] && !best_defines[kc]
+                        && holds_words(item->text, code->text)
                         && code_raw(code, listing) / best[kc] < share)
                         share = code_raw(code, listing) / best[kc];
                 }
                 double place = TIER_FLOOR + (1 - TIER_FLOOR) * raw / tier_weight[KBC_TIER_TITLE];
                 double w = item_strength(item, setting[k]) * share * place * spec;
+                /* a page that gives a code a message of its own is about that message: the
+                 * bare code says less of it */
+                if (defines_message(e, h))
+                    w *= DEFINED_CODE;
                 if (w >= MIN_WEIGHT)
                     st = add_harvested_signature(e, item, round(w * beside * 1000.0) / 1000.0,
                                                  context, art->file->display);
@@ -1154,5 +1426,8 @@ enum kb_status kbc_harvest_finish(struct kbc_kb *kb)
     free(df);
     free(best);
     free(setting);
+    free(best_defines);
+    free(pairs.keys);
+    free(pairs.counts);
     return st;
 }

@@ -166,6 +166,7 @@ struct kbc_section {
     size_t *targets; /* the articles (index in kb) they lead to, set by harvest_finish */
     size_t target_count;
     int64_t row_id; /* section.id in the database, set by the writer */
+    int table_row;  /* a row of a table, a section of its own */
 };
 
 enum kbc_ref_kind { KBC_REF_RELATED, KBC_REF_LINK, KBC_REF_ALSO };
