@@ -217,6 +217,19 @@ static enum kb_status fts_field(struct kb_buf *out, const char *s, size_t len)
     return status;
 }
 
+/* Appends the words of a file name ("relay-access-denied-smtp.md" -> "relay access denied
+ * smtp"): separators become spaces, the extension goes. */
+static enum kb_status path_words(struct kb_buf *out, const char *rel)
+{
+    size_t n = strlen(rel);
+    if (n > 3 && strcmp(rel + n - 3, ".md") == 0)
+        n -= 3;
+    enum kb_status status = kb_buf_append_char(out, '\n');
+    for (size_t i = 0; i < n && status == KB_OK; i++)
+        status = kb_buf_append_char(out, strchr("/-_", rel[i]) ? ' ' : rel[i]);
+    return status;
+}
+
 /* The entry's sections and their full-text rows (rowid = section id). Every row carries the
  * titles, so that a section is found by words of the page it is on; the examples and the
  * written signatures go with the first section. The first section's id is *first_id. */
@@ -245,6 +258,11 @@ static enum kb_status insert_sections(struct writer *w, const struct kbc_article
         status = strcmp(e->title, a->title) == 0
                      ? kb_buf_append_str(&raw, e->title)
                      : kb_buf_printf(&raw, "%s\n%s", e->title, a->title);
+        /* a page not written for this KB is also known by the words of its file's name
+         * ("relay-access-denied-smtp.md") */
+        const char *base = strrchr(a->file->rel, '/');
+        if (status == KB_OK && e->fulltext_only)
+            status = path_words(&raw, base ? base + 1 : a->file->rel);
         if (status == KB_OK)
             status = fts_field(&prepared[0], raw.data, raw.len);
         if (status == KB_OK)

@@ -32,11 +32,12 @@
  * signatures count as code. */
 static const double column_weight[] = {4.0, 3.0, 2.0, 1.0, 2.0, 2.0};
 #define FTS_COLUMNS (sizeof column_weight / sizeof column_weight[0])
+_Static_assert(FTS_COLUMNS == 6, "entry_fts has six columns");
+#define FTS_CODE_COLUMN 2
+#define FTS_BODY_COLUMN 3
 /* BM25's saturation and length normalisation */
 #define BM25_K1 1.2
 #define BM25_B 0.75
-/* kb_score: the share of the word pairs held as written, against the share of the terms */
-#define PAIR_SHARE 0.5
 
 /* Lines of the text that kb_score() weighs apart, at most (later ones count as the last). */
 #define FTS_LINES 64
@@ -54,10 +55,19 @@ struct fts_info {
     double idf_sum;
     size_t pairs;
     unsigned char pair_a[FTS_PAIRS], pair_b[FTS_PAIRS], pair_gap[FTS_PAIRS], pair_line[FTS_PAIRS];
-    double pair_sum;
     size_t lines;
-    double line_idf[FTS_LINES], line_pairs[FTS_LINES];
+    double line_idf[FTS_LINES];
+    /* filled by the first call: the index's average column lengths */
+    int averages_known;
+    double average[6];
 };
+
+/* What a word pair of the text held as written in a section adds: its commoner word's idf
+ * (two common words side by side say little more than one). */
+static double pair_weight(const struct fts_info *info, size_t a, size_t b)
+{
+    return info->idf[a] < info->idf[b] ? info->idf[a] : info->idf[b];
+}
 
 struct u64s {
     uint64_t *v;
@@ -267,13 +277,10 @@ static void fts_layout(const char *text, size_t len, const struct term *terms, s
                         && info->pair_line[k] == line))
                 k++;
             if (k == info->pairs && info->pairs < FTS_PAIRS) {
-                double w = (info->idf[prev_term] + info->idf[t]) / 2;
                 info->pair_a[k] = (unsigned char)prev_term;
                 info->pair_b[k] = (unsigned char)t;
                 info->pair_gap[k] = (unsigned char)(pos - prev_pos);
                 info->pair_line[k] = (unsigned char)line;
-                info->pair_sum += w;
-                info->line_pairs[line] += w;
                 info->pairs++;
             }
         }
@@ -419,7 +426,7 @@ static int cmp_inst(const void *a, const void *b)
 static void fts_score(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_context *out, int argc,
                       sqlite3_value **argv)
 {
-    const struct fts_info *info = argc >= 1 ? sqlite3_value_pointer(argv[0], "kb_fts_info") : NULL;
+    struct fts_info *info = argc >= 1 ? sqlite3_value_pointer(argv[0], "kb_fts_info") : NULL;
     int part = argc >= 2 ? sqlite3_value_int(argv[1]) : 0;
     if (!info || !info->terms || info->idf_sum <= 0) {
         sqlite3_result_double(out, 0);
@@ -443,17 +450,25 @@ static void fts_score(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_con
         if (ninst < FTS_PAIR_INSTANCES)
             insts[ninst++] = (struct inst){phrase, column, offset};
     }
-    sqlite3_int64 rows = 0;
-    double norm[FTS_COLUMNS];
-    if (api->xRowCount(ctx, &rows) != SQLITE_OK || rows < 1)
-        rows = 1;
-    for (size_t c = 0; c < FTS_COLUMNS; c++) {
-        sqlite3_int64 total = 0;
+    if (!info->averages_known) {
+        sqlite3_int64 rows = 0;
+        if (api->xRowCount(ctx, &rows) != SQLITE_OK || rows < 1)
+            rows = 1;
+        for (size_t c = 0; c < FTS_COLUMNS; c++) {
+            sqlite3_int64 total = 0;
+            api->xColumnTotalSize(ctx, (int)c, &total);
+            info->average[c] = (double)total / (double)rows;
+        }
+        info->averages_known = 1;
+    }
+    /* Length normalisation for the long columns only, code and prose: titles and headings are
+     * short alike (and reading each column's length costs more than all the rest). */
+    double norm[FTS_COLUMNS] = {1, 1, 1, 1, 1, 1};
+    for (size_t c = FTS_CODE_COLUMN; c <= FTS_BODY_COLUMN; c++) {
         int size = 0;
-        api->xColumnTotalSize(ctx, (int)c, &total);
         api->xColumnSize(ctx, (int)c, &size);
-        double avg = (double)total / (double)rows;
-        norm[c] = avg > 0 ? 1 - BM25_B + BM25_B * (double)size / avg : 1;
+        if (info->average[c] > 0)
+            norm[c] = 1 - BM25_B + BM25_B * (double)size / info->average[c];
     }
     double sat[FTS_TERMS], terms = 0;
     for (size_t i = 0; i < info->terms; i++) {
@@ -476,16 +491,17 @@ static void fts_score(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_con
                     if (!found[k] && info->pair_a[k] == insts[i].phrase
                         && info->pair_b[k] == insts[j].phrase
                         && insts[j].offset - insts[i].offset <= info->pair_gap[k] + 1) {
-                        double w = (info->idf[info->pair_a[k]] + info->idf[info->pair_b[k]]) / 2;
+                        double w = pair_weight(info, info->pair_a[k], info->pair_b[k]);
                         found[k] = 1;
                         pairs += w;
                         line_pair[info->pair_line[k]] += w;
                     }
-        pairs /= info->pair_sum;
     }
     /* The whole text, and its best line: a paste of several lines often holds one error
      * line among others, and the section about that error explains that line. */
-    double score = info->pairs ? (1 - PAIR_SHARE) * terms + PAIR_SHARE * pairs : terms;
+    double score = terms + pairs / info->idf_sum;
+    if (score > 1)
+        score = 1;
     double best_line = 0;
     for (size_t l = 0; l < info->lines && info->lines > 1; l++) {
         if (info->line_idf[l] <= 0)
@@ -495,16 +511,16 @@ static void fts_score(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_con
             if (info->line_mask[i] & ((uint64_t)1 << l))
                 cov += info->idf[i] * sat[i];
         cov /= info->line_idf[l];
-        double line = info->line_pairs[l] > 0
-                          ? (1 - PAIR_SHARE) * cov + PAIR_SHARE * line_pair[l] / info->line_pairs[l]
-                          : cov;
+        double line = cov + line_pair[l] / info->line_idf[l];
+        if (line > 1)
+            line = 1;
         double weight = info->line_idf[l] < FTS_LINE_INFO ? info->line_idf[l] / FTS_LINE_INFO : 1;
         if (line * weight > best_line)
             best_line = line * weight;
     }
     if (best_line > score)
         score = (score + best_line) / 2;
-    sqlite3_result_double(out, part == 1 ? pairs : part == 2 ? terms : score);
+    sqlite3_result_double(out, part == 1 ? pairs / info->idf_sum : part == 2 ? terms : score);
 }
 
 /* Registers kb_matched and kb_score on the connection once. */
@@ -532,7 +548,7 @@ static enum kb_status register_fts_function(struct kb_db *db, struct kb_error *e
 struct entry_rows {
     long long entry;
     long long section;
-    double score, pairs;
+    double score;
     sqlite3_uint64 mask;
     double link; /* the best score of a section of another entry that links to this one */
 };
@@ -565,48 +581,50 @@ static int corroborated(const struct kb_candidate *c)
     return c->written == 0 && c->harvested >= CORROBORATE_MIN;
 }
 
-/* Runs the full-text query and merges its rows per entry, best entry first; only among the
- * entries of the prose candidates found so far when among_candidates is set. */
-static enum kb_status search_sections(struct kb_query *q, const char *query,
-                                      const struct fts_info *info, size_t limit,
-                                      int among_candidates, struct entry_rows **out, size_t *count)
+/* The statement *slot of the database, prepared (persistent) when first needed; it stays
+ * with the database and is reset before use. */
+static int cached_statement(struct kb_db *db, sqlite3_stmt **slot, const char *sql)
 {
-    sqlite3_stmt *search = NULL;
+    if (!*slot
+        && sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_reset(*slot);
+    sqlite3_clear_bindings(*slot);
+    return 1;
+}
+
+/* Sections looked at, the best first: enough for the entries any answer can come from. */
+#define FTS_ROWS 128
+
+/* Runs the full-text query and merges its best FTS_ROWS sections per entry (best entry
+ * first, each by its best section, with the terms any of its sections holds). */
+static enum kb_status search_sections(struct kb_query *q, const char *query,
+                                      const struct fts_info *info, struct entry_rows **out,
+                                      size_t *count)
+{
+    static const char sql[] = "SELECT rowid, kb_score(entry_fts, ?2, 0) AS r, "
+                              "kb_matched(entry_fts) FROM entry_fts WHERE entry_fts MATCH ?1 "
+                              "ORDER BY r DESC LIMIT ?3";
     struct entry_rows *rows = NULL;
     size_t n = 0, alloc = 0;
-    struct kb_buf sql;
-    kb_buf_init(&sql, 0);
-    enum kb_status status = kb_buf_append_str(
-        &sql, "SELECT s.entry_id, f.rowid, kb_score(entry_fts, ?3, 0) AS r, "
-              "kb_matched(entry_fts), kb_score(entry_fts, ?3, 1) "
-              "FROM entry_fts f JOIN section s ON s.id = f.rowid WHERE entry_fts MATCH ?1");
-    if (among_candidates) {
-        const char *sep = " AND s.entry_id IN (";
-        for (size_t i = 0; i < q->cand_count && status == KB_OK; i++)
-            if (corroborated(&q->cands[i])) {
-                status = kb_buf_printf(&sql, "%s%lld", sep, q->cands[i].rowid);
-                sep = ",";
-            }
-        if (status == KB_OK)
-            status = kb_buf_append_str(&sql, ")");
-    }
-    if (status == KB_OK)
-        status = kb_buf_append_str(&sql, " ORDER BY r DESC LIMIT ?2");
-    if (status != KB_OK) {
-        kb_buf_release(&sql);
-        return kb_query_nomem(q);
-    }
-    int prepared = sqlite3_prepare_v2(q->db->sql, sql.data, -1, &search, NULL);
-    kb_buf_release(&sql);
-    if (prepared != SQLITE_OK)
+    if (!cached_statement(q->db, &q->db->fts_search, sql)
+        || !cached_statement(q->db, &q->db->fts_entry_of,
+                             "SELECT entry_id FROM section WHERE id = ?1"))
         return kb_fail_sql(q->db, q->err, "cannot search the full-text index");
+    sqlite3_stmt *search = q->db->fts_search, *entry_of = q->db->fts_entry_of;
     sqlite3_bind_text(search, 1, query, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(search, 2, (sqlite3_int64)limit);
-    sqlite3_bind_pointer(search, 3, (void *)info, "kb_fts_info", NULL);
+    sqlite3_bind_pointer(search, 2, (void *)info, "kb_fts_info", NULL);
+    sqlite3_bind_int(search, 3, FTS_ROWS);
+    enum kb_status status = KB_OK;
     int rc;
     while ((rc = sqlite3_step(search)) == SQLITE_ROW) {
-        long long entry = sqlite3_column_int64(search, 0);
-        sqlite3_uint64 mask = (sqlite3_uint64)sqlite3_column_int64(search, 3);
+        long long section = sqlite3_column_int64(search, 0);
+        sqlite3_uint64 mask = (sqlite3_uint64)sqlite3_column_int64(search, 2);
+        sqlite3_reset(entry_of);
+        sqlite3_bind_int64(entry_of, 1, section);
+        if (sqlite3_step(entry_of) != SQLITE_ROW)
+            continue;
+        long long entry = sqlite3_column_int64(entry_of, 0);
         size_t i = 0;
         while (i < n && rows[i].entry != entry)
             i++;
@@ -618,16 +636,12 @@ static enum kb_status search_sections(struct kb_query *q, const char *query,
             status = kb_query_nomem(q);
             break;
         }
-        rows[n++] = (struct entry_rows){entry,
-                                        sqlite3_column_int64(search, 1),
-                                        sqlite3_column_double(search, 2),
-                                        sqlite3_column_double(search, 4),
-                                        mask,
-                                        0};
+        rows[n++] = (struct entry_rows){entry, section, sqlite3_column_double(search, 1), mask, 0};
     }
     if (status == KB_OK && rc != SQLITE_DONE)
         status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
-    sqlite3_finalize(search);
+    sqlite3_reset(search);
+    sqlite3_reset(entry_of);
     if (status != KB_OK) {
         free(rows);
         return status;
@@ -644,11 +658,10 @@ static enum kb_status search_sections(struct kb_query *q, const char *query,
 static enum kb_status link_credit(struct kb_query *q, struct entry_rows **rows, size_t *nrows,
                                   int only_known)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(q->db->sql, "SELECT entry_id FROM section_link WHERE section_id = ?1",
-                           -1, &st, NULL)
-        != SQLITE_OK)
+    if (!cached_statement(q->db, &q->db->fts_links,
+                          "SELECT entry_id FROM section_link WHERE section_id = ?1"))
         return kb_fail_sql(q->db, q->err, "cannot read the links between sections");
+    sqlite3_stmt *st = q->db->fts_links;
     enum kb_status status = KB_OK;
     size_t n = *nrows, alloc = *nrows;
     for (size_t r = 0; r < *nrows && status == KB_OK; r++) {
@@ -668,7 +681,7 @@ static enum kb_status link_credit(struct kb_query *q, struct entry_rows **rows, 
                     status = kb_query_nomem(q);
                     break;
                 }
-                (*rows)[n++] = (struct entry_rows){target, 0, 0, 0, from.mask, 0};
+                (*rows)[n++] = (struct entry_rows){target, 0, 0, from.mask, 0};
             }
             if (from.score > (*rows)[t].link)
                 (*rows)[t].link = from.score;
@@ -676,7 +689,7 @@ static enum kb_status link_credit(struct kb_query *q, struct entry_rows **rows, 
         if (status == KB_OK && rc != SQLITE_DONE)
             status = kb_fail_sql(q->db, q->err, "cannot read the links between sections");
     }
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     for (size_t r = 0; r < n; r++)
         (*rows)[r].score = 1 - (1 - (*rows)[r].score) * (1 - (*rows)[r].link);
     *nrows = n;
@@ -687,9 +700,10 @@ static enum kb_status link_credit(struct kb_query *q, struct entry_rows **rows, 
  * of entries already found by harvested evidence, which any agreeing term supports; otherwise
  * a row must pass fulltext_evidence_enough to make a candidate of its own. */
 static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *rows, size_t nrows,
-                                 const struct term *terms, const struct fts_info *info,
+                                 const struct term *terms, struct fts_info *info, const char *query,
                                  const struct kb_buf *prepared, int corroborate)
 {
+    sqlite3_stmt *pairs = NULL;
     long specific_df = q->db->entry_count / 20 > 1 ? q->db->entry_count / 20 : 1;
     size_t used = info->terms;
     enum kb_status status = KB_OK;
@@ -727,11 +741,32 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
             c->score += c->fulltext;
             if (!c->section_id)
                 c->section_id = rows[r].section;
+            /* for the explanation: how much of that comes from word pairs as written (the
+             * ranking query leaves it out, to score each row once) */
+            double pair_share = 0;
+            if (rows[r].section && !pairs
+                && !(pairs = cached_statement(q->db, &q->db->fts_pairs,
+                                              "SELECT kb_score(entry_fts, ?3, 1) FROM entry_fts "
+                                              "WHERE entry_fts MATCH ?1 AND rowid = ?2")
+                                 ? q->db->fts_pairs
+                                 : NULL)) {
+                status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
+                kb_buf_release(&which);
+                break;
+            }
+            if (rows[r].section) {
+                sqlite3_reset(pairs);
+                sqlite3_bind_text(pairs, 1, query, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(pairs, 2, rows[r].section);
+                sqlite3_bind_pointer(pairs, 3, info, "kb_fts_info", NULL);
+                if (sqlite3_step(pairs) == SQLITE_ROW)
+                    pair_share = sqlite3_column_double(pairs, 0);
+            }
             c->fts_explain = kb_format(
                 "full-text: %zu of %zu rarest known terms matched (%s); information %.1f of "
                 "%.1f; its best section explains %.2f of the text (word pairs as written %.2f)%s",
                 matched, used, which.data ? which.data : "", idf, info->idf_sum, rows[r].score,
-                rows[r].pairs, rows[r].link > 0 ? "; a table row linking here counts too" : "");
+                pair_share, rows[r].link > 0 ? "; a table row linking here counts too" : "");
             for (size_t k = 0; k < nlines; k++)
                 if (!kb_grow((void **)&c->lines, &c->line_alloc, c->line_count + 1,
                              sizeof *c->lines))
@@ -739,6 +774,8 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
         }
         kb_buf_release(&which);
     }
+    if (pairs)
+        sqlite3_reset(pairs);
     return status;
 }
 
@@ -815,20 +852,29 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
         goto done;
     /* Entries found by harvested evidence: full text corroborates them, however few terms
      * agree. Then every entry: full text alone must pass its bar. */
-    size_t prose = 0;
-    for (size_t i = 0; i < q->cand_count; i++)
-        prose += corroborated(&q->cands[i]);
-    for (int pass = prose ? 0 : 1; pass < 2 && status == KB_OK; pass++) {
-        free(rows);
-        rows = NULL;
-        nrows = 0;
-        /* several sections of one entry may rank: fetch enough rows for want entries */
-        size_t limit = pass == 0 ? prose * 8 : want * 8;
-        if ((status = search_sections(q, query.data, &info, limit, pass == 0, &rows, &nrows))
-                == KB_OK
-            && (status = link_credit(q, &rows, &nrows, pass == 0)) == KB_OK)
-            status = apply_rows(q, rows, nrows, terms, &info, &prepared, pass == 0);
+    if ((status = search_sections(q, query.data, &info, &rows, &nrows)) != KB_OK)
+        goto done;
+    /* Entries found by harvested evidence: full text corroborates them, however few terms
+     * agree. Then the best entries: full text alone must pass its bar. */
+    struct entry_rows *pick = malloc((nrows ? nrows : 1) * sizeof *pick);
+    if (!pick) {
+        status = kb_query_nomem(q);
+        goto done;
     }
+    for (int pass = 0; pass < 2 && status == KB_OK; pass++) {
+        size_t n = 0;
+        for (size_t r = 0; r < nrows && (pass == 0 || n < want * 4); r++) {
+            struct kb_candidate *c = NULL;
+            for (size_t i = 0; i < q->cand_count && !c; i++)
+                if (q->cands[i].rowid == rows[r].entry)
+                    c = &q->cands[i];
+            if (pass == 1 || (c && corroborated(c)))
+                pick[n++] = rows[r];
+        }
+        if (n && (status = link_credit(q, &pick, &n, pass == 0)) == KB_OK)
+            status = apply_rows(q, pick, n, terms, &info, query.data, &prepared, pass == 0);
+    }
+    free(pick);
 done:
     free(rows);
     terms_free(terms, nterms);
