@@ -4,6 +4,7 @@
  * temporary file it is written to, renamed over the output only when everything succeeded.
  * A signal handler removes the temporary file on SIGINT/SIGTERM/SIGHUP (and crashes).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -208,12 +209,44 @@ static enum kb_status step(struct writer *w, int which, const char *what)
     return rc == SQLITE_DONE ? KB_OK : db_fail(w, what);
 }
 
+/* Parts of joined words added to a field, at most (a field full of identifiers stays small). */
+#define MAX_FIELD_PARTS 4000
+
+/* A field as the index holds it: prepared like the text of a lookup (kb_fts_prepare: dotted
+ * names become one word), then, after a blank line, the parts of its joined words of three
+ * letters or more ("ENABLE_SASLAUTHD" -> "ENABLE SASLAUTHD", "zen.spamhaus.org" -> "zen
+ * spamhaus org"), so that a text naming the part alone finds them. */
 static enum kb_status fts_field(struct kb_buf *out, const char *s, size_t len)
 {
     kb_buf_reset(out);
     enum kb_status status = kb_fts_prepare(s, len, out);
     if (status == KB_OK && !out->data)
         status = kb_buf_append(out, "", 0);
+    struct kb_buf extra;
+    kb_buf_init(&extra, 0);
+    const char *d = out->data;
+    size_t end = out->len, parts = 0;
+    for (size_t i = 0; i < end && status == KB_OK && parts < MAX_FIELD_PARTS;) {
+        while (i < end && !isalnum((unsigned char)d[i]) && d[i] != '_')
+            i++;
+        size_t start = i, joined = 0;
+        while (i < end && (isalnum((unsigned char)d[i]) || d[i] == '_'))
+            joined += d[i++] == '_';
+        for (size_t k = start; joined && k < i && status == KB_OK;) {
+            size_t e = k, letters = 0;
+            while (e < i && d[e] != '_')
+                letters += isalpha((unsigned char)d[e++]) != 0;
+            if (letters == e - k && letters >= 3) {
+                status = kb_buf_append_char(&extra, parts++ ? ' ' : '\n');
+                if (status == KB_OK)
+                    status = kb_buf_append(&extra, d + k, e - k);
+            }
+            k = e + 1;
+        }
+    }
+    if (status == KB_OK && extra.len)
+        status = kb_buf_append(out, extra.data, extra.len);
+    kb_buf_release(&extra);
     return status;
 }
 

@@ -180,8 +180,9 @@ static enum kb_status add_term(struct kb_query *q, const char *text, size_t len,
 }
 
 /* The distinct useful words of the prepared text that the KB knows, rarest first. A dotted
- * name ("zen.spamhaus.org", one term in the index) also brings its parts: the docs may name
- * the service alone. orig is the text before preparation (same offsets). */
+ * name or an identifier ("zen.spamhaus.org", "ENABLE_SASLAUTHD": one term in the index) also
+ * brings its parts: the docs may name the service alone (the index holds the parts of its own
+ * identifiers too). orig is the text before preparation (same offsets). */
 static enum kb_status fts_terms(struct kb_query *q, const char *text, const char *orig, size_t len,
                                 struct term **out, size_t *count)
 {
@@ -205,12 +206,12 @@ static enum kb_status fts_terms(struct kb_query *q, const char *text, const char
         if (field)
             continue;
         status = add_term(q, text + s, i - s, pos, 0, &seen, &terms, &n, &alloc);
-        int dotted = 0;
-        for (size_t k = s; k < i && !dotted; k++)
-            dotted = orig[k] == '.';
-        for (size_t k = s; dotted && k <= i && status == KB_OK;) {
+        int joined = 0;
+        for (size_t k = s; k < i && !joined; k++)
+            joined = text[k] == '_';
+        for (size_t k = s; joined && k <= i && status == KB_OK;) {
             size_t e = k;
-            while (e < i && orig[e] != '.')
+            while (e < i && text[e] != '_')
                 e++;
             size_t alpha = 0;
             for (size_t m = k; m < e; m++)
