@@ -24,8 +24,8 @@
 /* 2 x ln(20): what two terms each found in one entry of twenty tell (in a KB of fewer than
  * twenty entries, what two terms found in one entry tell). */
 #define FTS_MIN_IDF 6.0
-/* A section explains at least this share of the text (kb_score) to answer on its own. */
-#define FTS_MIN_SCORE 0.1
+/* A section explains at least a fifth of the text (kb_score) to answer on its own. */
+#define FTS_MIN_SCORE 0.2
 
 /* Column weights of entry_fts (title, heading, code, body, examples, signatures): titles, then
  * the section's heading, then code and quoted text, then prose; an entry's own examples and
@@ -370,7 +370,7 @@ static int line_with_term(const char *text, size_t len, const char *term, size_t
  * about any of its entries: measured on 405 real pastes, the looser rule answered 1 correctly
  * and 4 wrongly (3 of them on other programs' errors), so there the bar is higher. */
 static int fulltext_evidence_enough(const struct kb_db *db, size_t matched, size_t specific,
-                                    double coverage, double idf, double score)
+                                    double coverage, double idf, double score, double min_score)
 {
     if (db->fulltext_needs_mail)
         return specific >= 3 && coverage >= 0.6;
@@ -380,7 +380,7 @@ static int fulltext_evidence_enough(const struct kb_db *db, size_t matched, size
      * section must explain a fair share of the text. */
     double entries = db->entry_count > 1 ? (double)db->entry_count : 2.0;
     double bar = 2 * log(entries) < FTS_MIN_IDF ? 2 * log(entries) : FTS_MIN_IDF;
-    return matched >= 2 && coverage >= 0.3 && idf >= bar && score >= FTS_MIN_SCORE;
+    return matched >= 2 && coverage >= 0.3 && idf >= bar && score >= min_score;
 }
 
 /* FTS5 auxiliary function kb_matched(entry_fts): a bit mask of the query's phrases that occur
@@ -652,6 +652,14 @@ static enum kb_status search_sections(struct kb_query *q, const char *query,
     return KB_OK;
 }
 
+static int cmp_rows(const void *a, const void *b)
+{
+    const struct entry_rows *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return (x->entry > y->entry) - (x->entry < y->entry);
+}
+
 /* Credits the entries that the best sections link to: a section of a reference page that
  * says "see Fix error 5.6.11" explains the text for that page too. A linked entry's score
  * becomes 1 - (1 - its own)(1 - the linking section's): either may tell. Entries not among
@@ -708,6 +716,9 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
     long specific_df = q->db->entry_count / 20 > 1 ? q->db->entry_count / 20 : 1;
     size_t used = info->terms;
     enum kb_status status = KB_OK;
+    /* once the best entry has an answer (rows come best first), the others are shown from
+     * half its bar */
+    int answered = 0;
     for (size_t r = 0; r < nrows && status == KB_OK; r++) {
         size_t matched = 0, specific = 0;
         double idf = 0;
@@ -731,9 +742,11 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
         struct kb_candidate *c = NULL;
         if ((corroborate
                  ? matched > 0
-                 : fulltext_evidence_enough(q->db, matched, specific, coverage, idf, rows[r].score))
+                 : fulltext_evidence_enough(q->db, matched, specific, coverage, idf, rows[r].score,
+                                            answered ? FTS_MIN_SCORE / 2 : FTS_MIN_SCORE))
             && !(c = kb_candidate_for(q, rows[r].entry, KB_VIA_FULLTEXT)))
             status = kb_query_nomem(q);
+        answered |= c != NULL;
         /* an entry that written signatures found keeps their score; full text adds to
          * entries known only from their prose */
         if (c && c->written == 0 && !c->fts_explain) {
@@ -872,8 +885,10 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
             if (pass == 1 || (c && corroborated(c)))
                 pick[n++] = rows[r];
         }
-        if (n && (status = link_credit(q, &pick, &n, pass == 0)) == KB_OK)
+        if (n && (status = link_credit(q, &pick, &n, pass == 0)) == KB_OK) {
+            qsort(pick, n, sizeof *pick, cmp_rows);
             status = apply_rows(q, pick, n, terms, &info, query.data, &prepared, pass == 0);
+        }
     }
     free(pick);
 done:
