@@ -692,6 +692,8 @@ static enum kb_status link_credit(struct kb_query *q, struct entry_rows **rows, 
                 }
                 (*rows)[n++] = (struct entry_rows){target, 0, 0, from.mask, 0};
             }
+            /* the row's terms count for the page it points to */
+            (*rows)[t].mask |= from.mask;
             if (from.score > (*rows)[t].link)
                 (*rows)[t].link = from.score;
         }
