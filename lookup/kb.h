@@ -15,7 +15,8 @@
  *                                       messages (auto-replies, ARF, delivery notices) told
  *   -> facts           kb_facts.c       codes, stage, host/port/user, client, provider, context
  *   -> signatures      kb_signatures.c  literal prefilter + PCRE2 near each anchor
- *   -> full text       kb_fulltext.c    FTS5 BM25 over the rarest known terms
+ *   -> full text       kb_fulltext.c    FTS5 over the rarest known terms: the share of the
+ *                                       text each section explains (BM25F, word pairs)
  *   -> rank            kb_rank.c        merged, ordered, confidence-classed matches
  *   -> struct kb_result
  * kb_query.c drives the stages (kb_query.h holds the state they share); kb_db.c opens and

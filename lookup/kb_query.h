@@ -5,7 +5,8 @@
  *   kb_norm.c        raw bytes -> matchable lines (secrets masked by kb_mask.c)
  *   kb_facts.c       codes, stage, host/port/user, client, provider, mail context
  *   kb_signatures.c  evidence from signatures: literal prefilter + PCRE2 near each anchor
- *   kb_fulltext.c    evidence from the full-text index (FTS5 BM25) and harvested codes
+ *   kb_fulltext.c    evidence from the full-text index (FTS5, kb_score: the share of the text
+ *                    each section explains)
  *   kb_rank.c        candidates merged, ordered and turned into struct kb_result
  *
  * Each evidence stage adds to the candidates (one per entry); none of them knows which
