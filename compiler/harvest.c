@@ -1166,7 +1166,8 @@ static enum kb_status count_pairs(const struct kbc_kb *kb, struct pair_counts *m
                 st = KB_ERR_NOMEM;
                 break;
             }
-            qsort(l.v, l.n, sizeof *l.v, cmp_u64);
+            if (l.n)
+                qsort(l.v, l.n, sizeof *l.v, cmp_u64);
             for (size_t k = 0; k < l.n && st == KB_OK; k++) {
                 if (k && l.v[k] == l.v[k - 1])
                     continue;
