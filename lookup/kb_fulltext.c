@@ -8,6 +8,7 @@
  * out. It answers where no signature gives a likely answer.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -554,6 +555,8 @@ struct entry_rows {
     double link; /* the best score of a section of another entry that links to this one */
 };
 
+static int cached_statement(struct kb_db *db, sqlite3_stmt **slot, const char *sql);
+
 int kb_fulltext_knows(struct kb_query *q, const char *text)
 {
     size_t i = 0, n = 0;
@@ -565,12 +568,34 @@ int kb_fulltext_knows(struct kb_query *q, const char *text)
     word[n] = '\0';
     if (n < 2)
         return 0;
+    /* A cue that is a program's name alone ("psql", "docker"), not a protocol's token or a
+     * phrase ("HTTP/1.1", "status code 403", "port 443") */
+    int named = 1;
+    for (size_t k = i + n; text[k] && named; k++)
+        named = !strchr("/ .:0123456789", text[k]);
+    /* The KB is about it when a title or a heading names it, or, for a program's name, one
+     * page in ten: docs that mention a proxy or "http" in passing are not about their
+     * errors. */
     sqlite3_stmt *st = q->db->term_df;
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, word, (int)n, SQLITE_STATIC);
-    int known = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    long df = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
-    return known;
+    if (df <= 0)
+        return 0;
+    if (named && df * 10 >= q->db->entry_count)
+        return 1;
+    char match[64];
+    snprintf(match, sizeof match, "{title heading} : \"%s\"", word);
+    if (register_fts_function(q->db, q->err) != KB_OK
+        || !cached_statement(q->db, &q->db->fts_title,
+                             "SELECT 1 FROM entry_fts WHERE entry_fts MATCH ?1 LIMIT 1"))
+        return 0;
+    st = q->db->fts_title;
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_TRANSIENT);
+    int titled = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return titled;
 }
 
 /* Harvested evidence that full text may corroborate: an entry known only from its prose, by

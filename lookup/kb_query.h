@@ -86,7 +86,8 @@ enum kb_status kb_query_nomem(struct kb_query *q);
  * it) and every unanchored one, adding hits to the candidates. */
 enum kb_status kb_signatures_run(struct kb_query *q);
 
-/* kb_fulltext.c: does the KB's vocabulary hold the first word of text (lowercased)? */
+/* kb_fulltext.c: is the KB about the program the first word of text names (lowercased): a
+ * title or heading names it, or one page in ten does? */
 int kb_fulltext_knows(struct kb_query *q, const char *text);
 
 /* kb_fulltext.c: the full-text stage, for at most want results. */
