@@ -339,11 +339,13 @@ static enum kb_status scan_tokens(struct kbc_entry *e, const char *s, size_t n, 
                    || (s[j] == '.' && j + 1 < n && is_word((unsigned char)s[j + 1]))))
             j++;
         if (st == KB_OK && is_code_token(s + i, j - i)) {
-            /* "NAME=value", "name = value": a setting */
+            /* "NAME=value", "name = value": a setting; "CategoryInfo   : ...": a field's
+             * label in an aligned record (an error's name is written "SmtpException: ...") */
             size_t k = j;
             while (k < n && s[k] == ' ')
                 k++;
-            int setting = k < n && s[k] == '=' && (k + 1 == n || s[k + 1] != '=');
+            int setting = (k < n && s[k] == '=' && (k + 1 == n || s[k + 1] != '='))
+                          || (k > j && k < n && s[k] == ':');
             st = add_item(e, s + i, j - i, tier, 0, 0, setting, line, section);
         }
         if (st == KB_OK && is_status_code(s + i, j - i, '.')) {
