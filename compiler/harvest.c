@@ -581,6 +581,27 @@ static enum kb_status heading_text(cmark_node *heading, struct kb_buf *out)
     return st;
 }
 
+/* Does s[0, n) hold a status code or an error identifier? A block quote that does shows a
+ * program's output; one that does not is a page's own prose set apart (a summary, a note). */
+static int holds_code(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        if (!is_word((unsigned char)s[i]) || (i > 0 && is_word((unsigned char)s[i - 1]))) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        while (j < n
+               && (is_word((unsigned char)s[j])
+                   || (s[j] == '.' && j + 1 < n && is_word((unsigned char)s[j + 1]))))
+            j++;
+        if (is_code_token(s + i, j - i))
+            return 1;
+        i = j;
+    }
+    return 0;
+}
+
 /* Harvests one block (and everything inside it) into the open section; a heading that opened
  * the section (section_heading) is in the section's heading already, not in its body. */
 static enum kb_status walk_block(struct walk *w, cmark_node *block, int as_heading,
@@ -627,7 +648,8 @@ static enum kb_status walk_block(struct walk *w, cmark_node *block, int as_headi
                 && w->body.len > para_start) {
                 st = scan_quotes(w->e, w->body.data + para_start, w->body.len - para_start,
                                  KBC_TIER_BODY, para_line, w->section);
-                if (st == KB_OK && quote_depth && !note_depth)
+                if (st == KB_OK && quote_depth && !note_depth
+                    && holds_code(w->body.data + para_start, w->body.len - para_start))
                     st = scan_block_messages(w->e, w->body.data + para_start,
                                              w->body.len - para_start, para_line, w->section);
             }
