@@ -97,6 +97,20 @@ static int is_term_char(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
 }
 
+/* Is t[0, len) a name reserved for documentation (RFC 2606: "example", "example.com",
+ * "mail.example.org", "host.example"; dots are '_' here)? Docs and pastes alike put them in place
+ * of real names, so a page that holds one says nothing about the text that does. */
+static int placeholder_name(const char *t, size_t len)
+{
+    static const char *const tail[] = {"example", "example_com", "example_org", "example_net"};
+    for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++) {
+        size_t n = strlen(tail[i]);
+        if (len >= n && memcmp(t + len - n, tail[i], n) == 0 && (len == n || t[len - n - 1] == '_'))
+            return 1;
+    }
+    return 0;
+}
+
 static int useful_term(const char *t, size_t len)
 {
     /* English glue, and the boilerplate of stack traces that KB examples share with every
@@ -124,6 +138,8 @@ static int useful_term(const char *t, size_t len)
         return len == 3 && t[0] >= '2' && t[0] <= '5'; /* reply codes, not numbers */
     if (digits && alpha && len >= 10)
         return 0; /* ids, hashes, queue ids */
+    if (placeholder_name(t, len))
+        return 0;
     for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
         if (strlen(stop[i]) == len && memcmp(stop[i], t, len) == 0)
             return 0;
