@@ -358,6 +358,7 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->fts_links);
     sqlite3_finalize(db->fts_pairs);
     sqlite3_finalize(db->fts_title);
+    sqlite3_finalize(db->fts_sections);
     sqlite3_close(db->sql);
     free(db->label);
     free(db->build_hash);

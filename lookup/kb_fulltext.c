@@ -58,6 +58,10 @@ struct fts_info {
     unsigned char pair_a[FTS_PAIRS], pair_b[FTS_PAIRS], pair_gap[FTS_PAIRS], pair_line[FTS_PAIRS];
     size_t lines;
     double line_idf[FTS_LINES];
+    /* the sections scored exactly however little they explain (those of the entries that
+     * full text may corroborate), sorted */
+    sqlite3_int64 *exact;
+    size_t exact_count;
     /* filled by the first call: the index's average column lengths */
     int averages_known;
     double average[6];
@@ -435,12 +439,75 @@ static int cmp_inst(const void *a, const void *b)
  * times; the first ones are enough to tell whether a pair stands together). */
 #define FTS_PAIR_INSTANCES 512
 
+/* A row that could not explain this share of the text even if its code and prose were empty
+ * (the most that length normalisation can give) cannot answer alone (FTS_MIN_SCORE / 2 at the
+ * least): it scores 0 without its lengths being read, unless its entry is one full text may
+ * corroborate, and so comes last among the FTS_ROWS best (the terms it holds count for its
+ * entry only when fewer rows explain more). In a large KB most rows matched hold one common
+ * word of the text, and reading a row's lengths costs more than the rest of its score: on the
+ * tldr KB this saves a sixth of a lookup's instructions. */
+#define FTS_BOUND_ONLY (FTS_MIN_SCORE / 2)
+
+static int cmp_rowid(const void *a, const void *b)
+{
+    const sqlite3_int64 *x = a, *y = b;
+    return (*x > *y) - (*x < *y);
+}
+
+static int scored_exactly(const struct fts_info *info, sqlite3_int64 rowid)
+{
+    return info->exact_count
+           && bsearch(&rowid, info->exact, info->exact_count, sizeof rowid, cmp_rowid) != NULL;
+}
+
+/* kb_score() of a row from its term frequencies per column (tf), the columns' length
+ * normalisation (norm) and the weight of its word pairs found (pairs, and per line of the
+ * text, line_pair). *terms_out gets the terms' share alone. */
+static double row_score(const struct fts_info *info, double tf[][FTS_COLUMNS], const double *norm,
+                        double pairs, const double *line_pair, double *terms_out)
+{
+    double sat[FTS_TERMS], terms = 0;
+    for (size_t i = 0; i < info->terms; i++) {
+        double weighted = 0;
+        for (size_t c = 0; c < FTS_COLUMNS; c++)
+            weighted += column_weight[c] * tf[i][c] / norm[c];
+        sat[i] = weighted / (weighted + BM25_K1);
+        terms += info->idf[i] * sat[i];
+    }
+    terms /= info->idf_sum;
+    *terms_out = terms;
+    /* The whole text, and its best line: a paste of several lines often holds one error
+     * line among others, and the section about that error explains that line. */
+    double score = terms + pairs / info->idf_sum;
+    if (score > 1)
+        score = 1;
+    double best_line = 0;
+    for (size_t l = 0; l < info->lines && info->lines > 1; l++) {
+        if (info->line_idf[l] <= 0)
+            continue;
+        double cov = 0;
+        for (size_t i = 0; i < info->terms; i++)
+            if (info->line_mask[i] & ((uint64_t)1 << l))
+                cov += info->idf[i] * sat[i];
+        cov /= info->line_idf[l];
+        double line = cov + line_pair[l] / info->line_idf[l];
+        if (line > 1)
+            line = 1;
+        double weight = info->line_idf[l] < FTS_LINE_INFO ? info->line_idf[l] / FTS_LINE_INFO : 1;
+        if (line * weight > best_line)
+            best_line = line * weight;
+    }
+    if (best_line > score)
+        score = (score + best_line) / 2;
+    return score;
+}
+
 /* FTS5 auxiliary function kb_score(entry_fts, info, part): how much of the query the current
  * row explains, from 0 to 1. Terms: BM25F (each term's occurrences weighed by column and
  * normalised by the column's length against its average, saturated), each term counting by
  * its idf, as a share of all the query's terms. Pairs: the share (by idf) of the query's word
  * pairs that stand together in the row as in the text, one more word between them allowed.
- * part 1 gives the pairs' share alone, part 2 the terms' share alone. */
+ * part 1 gives the pairs' share alone, part 2 the terms' share alone (both exact). */
 static void fts_score(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_context *out, int argc,
                       sqlite3_value **argv)
 {
@@ -468,35 +535,6 @@ static void fts_score(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_con
         if (ninst < FTS_PAIR_INSTANCES)
             insts[ninst++] = (struct inst){phrase, column, offset};
     }
-    if (!info->averages_known) {
-        sqlite3_int64 rows = 0;
-        if (api->xRowCount(ctx, &rows) != SQLITE_OK || rows < 1)
-            rows = 1;
-        for (size_t c = 0; c < FTS_COLUMNS; c++) {
-            sqlite3_int64 total = 0;
-            api->xColumnTotalSize(ctx, (int)c, &total);
-            info->average[c] = (double)total / (double)rows;
-        }
-        info->averages_known = 1;
-    }
-    /* Length normalisation for the long columns only, code and prose: titles and headings are
-     * short alike (and reading each column's length costs more than all the rest). */
-    double norm[FTS_COLUMNS] = {1, 1, 1, 1, 1, 1};
-    for (size_t c = FTS_CODE_COLUMN; c <= FTS_BODY_COLUMN; c++) {
-        int size = 0;
-        api->xColumnSize(ctx, (int)c, &size);
-        if (info->average[c] > 0)
-            norm[c] = 1 - BM25_B + BM25_B * (double)size / info->average[c];
-    }
-    double sat[FTS_TERMS], terms = 0;
-    for (size_t i = 0; i < info->terms; i++) {
-        double weighted = 0;
-        for (size_t c = 0; c < FTS_COLUMNS; c++)
-            weighted += column_weight[c] * tf[i][c] / norm[c];
-        sat[i] = weighted / (weighted + BM25_K1);
-        terms += info->idf[i] * sat[i];
-    }
-    terms /= info->idf_sum;
     double pairs = 0, line_pair[FTS_LINES] = {0};
     if (info->pairs && ninst > 1) {
         unsigned char found[FTS_PAIRS] = {0};
@@ -515,30 +553,39 @@ static void fts_score(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_con
                         line_pair[info->pair_line[k]] += w;
                     }
     }
-    /* The whole text, and its best line: a paste of several lines often holds one error
-     * line among others, and the section about that error explains that line. */
-    double score = terms + pairs / info->idf_sum;
-    if (score > 1)
-        score = 1;
-    double best_line = 0;
-    for (size_t l = 0; l < info->lines && info->lines > 1; l++) {
-        if (info->line_idf[l] <= 0)
-            continue;
-        double cov = 0;
-        for (size_t i = 0; i < info->terms; i++)
-            if (info->line_mask[i] & ((uint64_t)1 << l))
-                cov += info->idf[i] * sat[i];
-        cov /= info->line_idf[l];
-        double line = cov + line_pair[l] / info->line_idf[l];
-        if (line > 1)
-            line = 1;
-        double weight = info->line_idf[l] < FTS_LINE_INFO ? info->line_idf[l] / FTS_LINE_INFO : 1;
-        if (line * weight > best_line)
-            best_line = line * weight;
+    if (part == 1) {
+        sqlite3_result_double(out, pairs / info->idf_sum);
+        return;
     }
-    if (best_line > score)
-        score = (score + best_line) / 2;
-    sqlite3_result_double(out, part == 1 ? pairs / info->idf_sum : part == 2 ? terms : score);
+    /* Length normalisation for the long columns only, code and prose: titles and headings are
+     * short alike. Reading a row's lengths costs more than all the rest, so a row is first
+     * scored as if both were empty. */
+    double norm[FTS_COLUMNS] = {1, 1, 1, 1, 1, 1}, terms = 0;
+    for (size_t c = FTS_CODE_COLUMN; c <= FTS_BODY_COLUMN; c++)
+        norm[c] = 1 - BM25_B;
+    double score = row_score(info, tf, norm, pairs, line_pair, &terms);
+    if (part == 0 && score < FTS_BOUND_ONLY && !scored_exactly(info, api->xRowid(ctx))) {
+        sqlite3_result_double(out, 0);
+        return;
+    }
+    if (!info->averages_known) {
+        sqlite3_int64 rows = 0;
+        if (api->xRowCount(ctx, &rows) != SQLITE_OK || rows < 1)
+            rows = 1;
+        for (size_t c = 0; c < FTS_COLUMNS; c++) {
+            sqlite3_int64 total = 0;
+            api->xColumnTotalSize(ctx, (int)c, &total);
+            info->average[c] = (double)total / (double)rows;
+        }
+        info->averages_known = 1;
+    }
+    for (size_t c = FTS_CODE_COLUMN; c <= FTS_BODY_COLUMN; c++) {
+        int size = 0;
+        api->xColumnSize(ctx, (int)c, &size);
+        norm[c] = info->average[c] > 0 ? 1 - BM25_B + BM25_B * (double)size / info->average[c] : 1;
+    }
+    score = row_score(info, tf, norm, pairs, line_pair, &terms);
+    sqlite3_result_double(out, part == 2 ? terms : score);
 }
 
 /* Registers kb_matched and kb_score on the connection once. */
@@ -864,6 +911,39 @@ static void discount_setting_hits(struct kb_query *q)
     }
 }
 
+/* The sections of the entries full text may corroborate (found by harvested evidence): any
+ * row of theirs counts, so kb_score() scores them exactly however little they explain. */
+static enum kb_status exact_sections(struct kb_query *q, struct fts_info *info)
+{
+    if (!cached_statement(q->db, &q->db->fts_sections,
+                          "SELECT id FROM section WHERE entry_id = ?1"))
+        return kb_fail_sql(q->db, q->err, "cannot read an entry's sections");
+    sqlite3_stmt *st = q->db->fts_sections;
+    size_t alloc = 0;
+    enum kb_status status = KB_OK;
+    for (size_t i = 0; i < q->cand_count && status == KB_OK; i++) {
+        if (!corroborated(&q->cands[i]))
+            continue;
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, q->cands[i].rowid);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (kb_grow((void **)&info->exact, &alloc, info->exact_count + 1,
+                        sizeof *info->exact)) {
+                status = kb_query_nomem(q);
+                break;
+            }
+            info->exact[info->exact_count++] = sqlite3_column_int64(st, 0);
+        }
+        if (status == KB_OK && rc != SQLITE_DONE)
+            status = kb_fail_sql(q->db, q->err, "cannot read an entry's sections");
+    }
+    sqlite3_reset(st);
+    if (status == KB_OK && info->exact_count)
+        qsort(info->exact, info->exact_count, sizeof *info->exact, cmp_rowid);
+    return status;
+}
+
 enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
 {
     struct kb_buf prepared, query;
@@ -903,6 +983,8 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
         info.idf_sum += info.idf[i];
     }
     fts_layout(prepared.data, prepared.len, terms, used, &info);
+    if ((status = exact_sections(q, &info)) != KB_OK)
+        goto done;
     for (size_t i = 0; i < used && status == KB_OK; i++)
         status = kb_buf_printf(&query, "%s\"%s\"", i ? " OR " : "", terms[i].text);
     if (status != KB_OK)
@@ -936,6 +1018,7 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
     free(pick);
 done:
     free(rows);
+    free(info.exact);
     terms_free(terms, nterms);
     kb_buf_release(&prepared);
     kb_buf_release(&query);

@@ -36,7 +36,7 @@ struct kb_db {
     sqlite3_stmt *section_by_id;
     int fts_function_ready; /* kb_matched() registered on the connection */
     /* kb_fulltext.c's statements, prepared when first needed (NULL until then) */
-    sqlite3_stmt *fts_search, *fts_entry_of, *fts_links, *fts_pairs, *fts_title;
+    sqlite3_stmt *fts_search, *fts_entry_of, *fts_links, *fts_pairs, *fts_title, *fts_sections;
 };
 
 /* Fills err (status + printf-style message) and returns status. */
