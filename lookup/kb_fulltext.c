@@ -460,19 +460,41 @@ static int scored_exactly(const struct fts_info *info, sqlite3_int64 rowid)
            && bsearch(&rowid, info->exact, info->exact_count, sizeof rowid, cmp_rowid) != NULL;
 }
 
+/* The index of the lowest bit set in m (m != 0). */
+static unsigned lowest_bit(uint64_t m)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll(m);
+#else
+    unsigned i = 0;
+    while (!(m & 1)) {
+        m >>= 1;
+        i++;
+    }
+    return i;
+#endif
+}
+
 /* kb_score() of a row from its term frequencies per column (tf), the columns' length
  * normalisation (norm) and the weight of its word pairs found (pairs, and per line of the
  * text, line_pair). *terms_out gets the terms' share alone. */
 static double row_score(const struct fts_info *info, double tf[][FTS_COLUMNS], const double *norm,
                         double pairs, const double *line_pair, double *terms_out)
 {
-    double sat[FTS_TERMS], terms = 0;
+    double terms = 0, cov[FTS_LINES] = {0}, factor[FTS_COLUMNS];
+    for (size_t c = 0; c < FTS_COLUMNS; c++)
+        factor[c] = column_weight[c] / norm[c];
     for (size_t i = 0; i < info->terms; i++) {
         double weighted = 0;
         for (size_t c = 0; c < FTS_COLUMNS; c++)
-            weighted += column_weight[c] * tf[i][c] / norm[c];
-        sat[i] = weighted / (weighted + BM25_K1);
-        terms += info->idf[i] * sat[i];
+            weighted += factor[c] * tf[i][c];
+        if (weighted <= 0)
+            continue;
+        double explained = info->idf[i] * weighted / (weighted + BM25_K1);
+        terms += explained;
+        /* what it explains of each line it stands on */
+        for (uint64_t m = info->lines > 1 ? info->line_mask[i] : 0; m; m &= m - 1)
+            cov[lowest_bit(m)] += explained;
     }
     terms /= info->idf_sum;
     *terms_out = terms;
@@ -485,12 +507,7 @@ static double row_score(const struct fts_info *info, double tf[][FTS_COLUMNS], c
     for (size_t l = 0; l < info->lines && info->lines > 1; l++) {
         if (info->line_idf[l] <= 0)
             continue;
-        double cov = 0;
-        for (size_t i = 0; i < info->terms; i++)
-            if (info->line_mask[i] & ((uint64_t)1 << l))
-                cov += info->idf[i] * sat[i];
-        cov /= info->line_idf[l];
-        double line = cov + line_pair[l] / info->line_idf[l];
+        double line = (cov[l] + line_pair[l]) / info->line_idf[l];
         if (line > 1)
             line = 1;
         double weight = info->line_idf[l] < FTS_LINE_INFO ? info->line_idf[l] / FTS_LINE_INFO : 1;
