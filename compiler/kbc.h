@@ -122,8 +122,16 @@ struct kbc_sig {
     int64_t anchor;
     size_t line, col;
     unsigned regions;   /* region=: bit mask of the delivery-report regions it may also match */
+    char *when;         /* when=: the condition under which it applies, NULL for always */
     const char *origin; /* NULL: written by the author; else where it was harvested (static) */
     size_t section;     /* harvested: index into the entry's sections */
+};
+
+/* One line of a kb-conditions block (kb_conditions.h), validated by libkb's parser. */
+struct kbc_condition {
+    char *source; /* the line as written, trimmed */
+    double weight;
+    size_t line, col;
 };
 
 struct kbc_example {
@@ -185,6 +193,7 @@ struct kbc_entry {
     size_t line, col; /* the level-2 heading (1:1 for foreign files) */
     char *provider, *audience, *related;
     char *why_text, *why_ansi, *why_md;
+    char *tell_text, *tell_ansi, *tell_md; /* "Tell it apart": the check that singles it out */
     char *solution_text, *solution_ansi, *solution_md;
     char *body_md;
     char *body_text; /* plain text of the entry, for the full-text index only */
@@ -193,6 +202,8 @@ struct kbc_entry {
     size_t sig_count, sig_alloc;
     struct kbc_example *examples;
     size_t example_count, example_alloc;
+    struct kbc_condition *conditions;
+    size_t condition_count, condition_alloc;
     struct kbc_placeholder *placeholders;
     size_t placeholder_count, placeholder_alloc;
     struct kbc_harvest *harvest;

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kb_conditions.h"
 #include "kbc.h"
 #include "kbc_sig.h"
 
@@ -27,10 +28,17 @@
  * and cmark aborts past 1 GiB of output. */
 #define MAX_RENDER_COST ((size_t)16 * 1024 * 1024)
 
-enum block_type { BLOCK_ENTRY, BLOCK_SIGNATURES, BLOCK_EXAMPLE, BLOCK_COUNTER, BLOCK_UNKNOWN };
+enum block_type {
+    BLOCK_ENTRY,
+    BLOCK_SIGNATURES,
+    BLOCK_EXAMPLE,
+    BLOCK_COUNTER,
+    BLOCK_CONDITIONS,
+    BLOCK_UNKNOWN
+};
 
 static const char *const block_names[] = {"kb-entry", "kb-signatures", "kb-example",
-                                          "kb-counterexample"};
+                                          "kb-counterexample", "kb-conditions"};
 
 static const char *const providers[] = {
     "any",     "m365",    "exchange", "gmail", "google-workspace", "outlook-com", "yahoo",
@@ -678,7 +686,8 @@ struct attr {
     size_t offset; /* of key in the info string */
 };
 
-/* Next "key=value" word of the info string after *pos. */
+/* Next "key=value" word of the info string after *pos; a value in double quotes may hold
+ * spaces (when="leg=delivery port=25"), the quotes are not part of it. */
 static int next_attr(const char *info, size_t *pos, struct attr *a)
 {
     size_t i = *pos;
@@ -687,14 +696,26 @@ static int next_attr(const char *info, size_t *pos, struct attr *a)
     if (!info[i])
         return 0;
     size_t start = i;
-    while (info[i] && !isspace((unsigned char)info[i]))
+    while (info[i] && !isspace((unsigned char)info[i]) && info[i] != '=')
         i++;
     a->key = info + start;
     a->offset = start;
-    const char *eq = memchr(a->key, '=', i - start);
-    a->key_len = eq ? (size_t)(eq - a->key) : i - start;
-    a->value = eq ? eq + 1 : info + i;
-    a->value_len = eq ? (size_t)(info + i - eq - 1) : 0;
+    a->key_len = i - start;
+    a->value = info + i;
+    a->value_len = 0;
+    if (info[i] == '=') {
+        i++;
+        if (info[i] == '"' && strchr(info + i + 1, '"')) {
+            a->value = info + i + 1;
+            a->value_len = (size_t)(strchr(info + i + 1, '"') - a->value);
+            i += a->value_len + 2;
+        } else {
+            a->value = info + i;
+            while (info[i] && !isspace((unsigned char)info[i]))
+                i++;
+            a->value_len = (size_t)(info + i - a->value);
+        }
+    }
     *pos = i;
     return 1;
 }
@@ -714,8 +735,34 @@ static void unknown_attr(struct parse *p, const struct kb_block *b, const struct
 
 /* ---- kb-signatures ----------------------------------------------------------------------- */
 
+/* The when= of a block: a condition (kb_conditions.h) its signatures apply under, checked
+ * with lookup's parser; a bad one is an error at its column. *out: a heap copy, or unchanged. */
+static enum kb_status block_condition(struct parse *p, const struct kb_block *b,
+                                      const struct attr *a, char **out)
+{
+    struct kb_condition *c = NULL;
+    struct kb_buf msg;
+    kb_buf_init(&msg, 0);
+    size_t offset = 0;
+    enum kb_status st = kb_condition_parse(a->value, a->value_len, &c, &offset, &msg);
+    kb_condition_free(c);
+    if (st == KB_OK) {
+        free(*out);
+        *out = kbc_strndup(a->value, a->value_len);
+        st = *out ? KB_OK : KB_ERR_NOMEM;
+    } else if (st == KB_ERR_INVALID) {
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line,
+                 info_col(p, b, (size_t)(a->value - cmark_node_get_fence_info(b->node)) + offset),
+                 "bad when= condition: %s", msg.data ? msg.data : "");
+        st = KB_OK;
+    }
+    kb_buf_release(&msg);
+    return st;
+}
+
 static enum kb_status add_signature(struct parse *p, struct kbc_entry *e, struct block_line *l,
-                                    double weight, enum kb_sig_context context, unsigned regions)
+                                    double weight, enum kb_sig_context context, unsigned regions,
+                                    const char *when)
 {
     enum kb_sig_kind kind = KB_SIG_LITERAL;
     const char *s = l->text;
@@ -745,6 +792,8 @@ static enum kb_status add_signature(struct parse *p, struct kbc_entry *e, struct
     sig->weight = weight;
     sig->context = context;
     sig->regions = regions;
+    if (when && !(sig->when = kbc_strndup(when, strlen(when))))
+        return KB_ERR_NOMEM;
     sig->line = l->line;
     sig->col = l->col;
     if (!(sig->source = kbc_strndup(s, n)))
@@ -761,9 +810,14 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
     double weight = KB_DEFAULT_WEIGHT;
     enum kb_sig_context context = KB_CONTEXT_ANY;
     unsigned regions = 0;
+    char *when = NULL;
     struct attr a;
     while (next_attr(info, &pos, &a)) {
-        if (attr_is(&a, "weight")) {
+        if (attr_is(&a, "when")) {
+            enum kb_status st = block_condition(p, b, &a, &when);
+            if (st != KB_OK)
+                return st;
+        } else if (attr_is(&a, "weight")) {
             char *end = NULL;
             char *v = kbc_strndup(a.value, a.value_len);
             if (!v)
@@ -816,11 +870,100 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
         if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
             continue;
         count++;
-        status = add_signature(p, e, &l, weight, context, regions);
+        status = add_signature(p, e, &l, weight, context, regions, when);
     }
     if (status == KB_OK && count == 0)
         kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                  "kb-signatures block has no signatures");
+    free(when);
+    return status;
+}
+
+/* ---- kb-conditions ----------------------------------------------------------------------- */
+
+/* The weight= of a kb-conditions block: like a signature's, or negative (pointing away from
+ * the entry); 0 would say nothing. */
+static double condition_weight(struct parse *p, const struct kb_block *b, const struct attr *a,
+                               int *ok)
+{
+    char *end = NULL;
+    char *v = kbc_strndup(a->value, a->value_len);
+    *ok = v != NULL;
+    if (!v)
+        return 0;
+    double w = strtod(v, &end);
+    if (!a->value_len || *end || !isfinite(w) || fabs(w) < 0.1 || fabs(w) > 100) {
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a->offset),
+                 "bad weight '%s' (expected a number from 0.1 to 100, or from -100 to -0.1 for "
+                 "a condition that points away from the entry)",
+                 v);
+        w = KB_DEFAULT_WEIGHT;
+    }
+    free(v);
+    return w;
+}
+
+static enum kb_status parse_conditions(struct parse *p, const struct kb_block *b,
+                                       struct kbc_entry *e)
+{
+    const char *info = cmark_node_get_fence_info(b->node);
+    size_t pos = strlen(block_names[BLOCK_CONDITIONS]);
+    double weight = KB_DEFAULT_WEIGHT;
+    struct attr a;
+    while (next_attr(info, &pos, &a)) {
+        if (attr_is(&a, "weight")) {
+            int ok;
+            weight = condition_weight(p, b, &a, &ok);
+            if (!ok)
+                return KB_ERR_NOMEM;
+        } else {
+            unknown_attr(p, b, &a);
+        }
+    }
+    const char *cursor = cmark_node_get_literal(b->node);
+    size_t index = 0, count = 0;
+    struct block_line l;
+    struct kb_buf msg;
+    kb_buf_init(&msg, 0);
+    enum kb_status status = KB_OK;
+    while (status == KB_OK && next_block_line(b, &cursor, &index, &l)) {
+        trim_line(&l);
+        if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
+            continue;
+        count++;
+        struct kb_condition *parsed = NULL;
+        size_t offset = 0;
+        kb_buf_reset(&msg);
+        enum kb_status st = kb_condition_parse(l.text, l.len, &parsed, &offset, &msg);
+        kb_condition_free(parsed);
+        if (st == KB_ERR_NOMEM) {
+            status = st;
+            break;
+        }
+        if (st != KB_OK) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col + offset, "%s",
+                     msg.data ? msg.data : "bad condition");
+            continue;
+        }
+        struct kbc_condition *c =
+            kbc_grow(e->conditions, &e->condition_alloc, e->condition_count, sizeof *c);
+        if (!c) {
+            status = KB_ERR_NOMEM;
+            break;
+        }
+        e->conditions = c;
+        c += e->condition_count;
+        *c = (struct kbc_condition){kbc_strndup(l.text, l.len), weight, l.line, l.col};
+        if (!c->source) {
+            status = KB_ERR_NOMEM;
+            break;
+        }
+        e->condition_count++;
+    }
+    kb_buf_release(&msg);
+    if (status == KB_OK && count == 0)
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
+                 "kb-conditions block has no conditions");
     return status;
 }
 
@@ -1050,15 +1193,55 @@ static enum kb_status detach_examples(const struct section *s, struct detached *
     return KB_OK;
 }
 
-/* Puts detached examples back where they were, shown as plain code blocks from now on. */
+/* Puts detached examples back where they were, shown as plain code blocks from now on. Last
+ * first: each was unlinked after the one before it, so adjacent ones share the node they
+ * follow, and putting them back in document order would reverse them. */
 static void reattach_examples(struct detached *v, size_t count)
 {
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = count; i-- > 0;) {
         if (v[i].prev)
             cmark_node_insert_after(v[i].prev, v[i].node);
         else
             cmark_node_prepend_child(v[i].parent, v[i].node);
         cmark_node_set_fence_info(v[i].node, "");
+    }
+    free(v);
+}
+
+/* Takes the sibling nodes [first, end) out of the tree; put back with reattach_range. */
+static enum kb_status detach_range(cmark_node *first, cmark_node *end, struct detached **out,
+                                   size_t *count)
+{
+    size_t n = 0, alloc = 0;
+    struct detached *v = NULL;
+    for (cmark_node *node = first; node && node != end;) {
+        cmark_node *next = cmark_node_next(node);
+        struct detached *grown = kbc_grow(v, &alloc, n, sizeof *v);
+        if (!grown) {
+            free(v);
+            return KB_ERR_NOMEM;
+        }
+        v = grown;
+        v[n].node = node;
+        v[n].prev = cmark_node_previous(node);
+        v[n].parent = cmark_node_parent(node);
+        n++;
+        cmark_node_unlink(node);
+        node = next;
+    }
+    *out = v;
+    *count = n;
+    return KB_OK;
+}
+
+/* Puts back what detach_range took (last first, as reattach_examples). */
+static void reattach_range(struct detached *v, size_t count)
+{
+    for (size_t i = count; i-- > 0;) {
+        if (v[i].prev)
+            cmark_node_insert_after(v[i].prev, v[i].node);
+        else
+            cmark_node_prepend_child(v[i].parent, v[i].node);
     }
     free(v);
 }
@@ -1078,30 +1261,46 @@ static enum kb_status harvest_titles(struct parse *p, struct kbc_entry *e)
     return status;
 }
 
-/* The level-3 parts of an entry: "Why it happens"/"Cause" and "Fix"/"Solution"/"How to fix". */
+/* The level-3 parts of an entry: "Why it happens"/"Cause", "Tell it apart" and
+ * "Fix"/"Solution"/"How to fix". */
 static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const struct section *s)
 {
     static const char *const why_names[] = {"why it happens", "cause"};
+    static const char *const tell_names[] = {"tell it apart", "how to tell it apart"};
     static const char *const fix_names[] = {"fix", "solution", "how to fix"};
-    cmark_node *why = NULL, *why_end = NULL, *fix = NULL;
+    cmark_node *why = NULL, *why_end = NULL, *tell = NULL, *tell_end = NULL, *fix = NULL;
     enum kb_status status = KB_OK;
     for (cmark_node *n = cmark_node_next(s->heading); n && n != s->end; n = cmark_node_next(n)) {
         int level = heading_level(n);
         if (why && !why_end && level && level <= 3)
             why_end = n;
+        if (tell && !tell_end && level && level <= 3)
+            tell_end = n;
         if (level != 3)
             continue;
         char *title = node_text(n);
         if (!title)
             return KB_ERR_NOMEM;
-        if (!why && heading_is(title, why_names, 2))
+        if (!why && heading_is(title, why_names, 2)) {
             why = n;
-        else if (!fix && heading_is(title, fix_names, 3))
+        } else if (!tell && heading_is(title, tell_names, 2)) {
+            tell = n;
+            /* everything from Fix on is the solution: a check placed there would be shown
+             * twice, once as a step it is not */
+            if (fix)
+                kbc_diag(p->diags, KBC_ERROR, p->path, (size_t)cmark_node_get_start_line(n),
+                         (size_t)cmark_node_get_start_column(n),
+                         "'Tell it apart' of entry '%s' must come before its Fix section",
+                         e->id ? e->id : "");
+        } else if (!fix && heading_is(title, fix_names, 3)) {
             fix = n;
+        }
         free(title);
     }
     if (!why_end)
         why_end = s->end;
+    if (!tell_end)
+        tell_end = s->end;
     if (!fix)
         kbc_diag(p->diags, KBC_ERROR, p->path, s->line, s->col,
                  "entry '%s' has no Fix section (a level-3 heading 'Fix', 'Solution' or 'How "
@@ -1114,11 +1313,21 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
     status = detach_examples(s, &examples, &example_count);
     if (status == KB_OK)
         status = harvest_titles(p, e);
+    /* what the entry says of the problem is evidence and full text; "Tell it apart" is how to
+     * check it, in words any entry could use, and is neither */
+    struct detached *check = NULL;
+    size_t check_count = 0;
+    if (status == KB_OK && tell)
+        status = detach_range(tell, tell_end, &check, &check_count);
     if (status == KB_OK)
         status = kbc_harvest_blocks(e, cmark_node_next(s->heading), s->end, 0);
+    reattach_range(check, check_count);
     if (status == KB_OK && why)
         status =
             render_three(cmark_node_next(why), why_end, &e->why_text, &e->why_ansi, &e->why_md);
+    if (status == KB_OK && tell)
+        status = render_three(cmark_node_next(tell), tell_end, &e->tell_text, &e->tell_ansi,
+                              &e->tell_md);
     if (status == KB_OK && fix)
         status = render_three(cmark_node_next(fix), s->end, &e->solution_text, &e->solution_ansi,
                               &e->solution_md);
@@ -1130,7 +1339,9 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
     if (status == KB_OK)
         status = kb_buf_detach(&buf, &e->body_md);
     if (status == KB_OK)
-        status = kbc_render_text(s->heading, s->end, KBC_PLAIN, &buf);
+        status = kbc_render_text(s->heading, tell ? tell : s->end, KBC_PLAIN, &buf);
+    if (status == KB_OK && tell && tell_end)
+        status = kbc_render_text(tell_end, s->end, KBC_PLAIN, &buf);
     if (status == KB_OK)
         status = kb_buf_detach(&buf, &e->body_text);
     kb_buf_release(&buf);
@@ -1141,9 +1352,10 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
 
 static enum kb_status fill_defaults(struct kbc_entry *e)
 {
-    char **fields[] = {&e->provider, &e->related,       &e->why_text,      &e->why_ansi,
-                       &e->why_md,   &e->solution_text, &e->solution_ansi, &e->solution_md,
-                       &e->body_md,  &e->body_text,     &e->title};
+    char **fields[] = {&e->provider,      &e->related,       &e->why_text,    &e->why_ansi,
+                       &e->why_md,        &e->tell_text,     &e->tell_ansi,   &e->tell_md,
+                       &e->solution_text, &e->solution_ansi, &e->solution_md, &e->body_md,
+                       &e->body_text,     &e->title};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         if (!*fields[i] && !(*fields[i] = kbc_strndup("", 0)))
             return KB_ERR_NOMEM;
@@ -1186,6 +1398,8 @@ static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_bl
                      e->id ? e->id : "", entry_block->line);
         else if (b->type == BLOCK_SIGNATURES)
             status = parse_signatures(p, b, e);
+        else if (b->type == BLOCK_CONDITIONS)
+            status = parse_conditions(p, b, e);
         else if (b->type == BLOCK_EXAMPLE || b->type == BLOCK_COUNTER)
             status = parse_example(p, b, e);
     }
@@ -1217,8 +1431,8 @@ static enum kb_status kb_article(struct parse *p)
             const char *info = cmark_node_get_fence_info(b->node);
             block_type_of(info, &word);
             kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
-                     "unknown block type '%.*s' (expected kb-entry, kb-signatures, kb-example "
-                     "or kb-counterexample)",
+                     "unknown block type '%.*s' (expected kb-entry, kb-signatures, "
+                     "kb-conditions, kb-example or kb-counterexample)",
                      (int)word, info);
         } else if (b->section < 0) {
             stray_block(p, b);
@@ -1421,15 +1635,17 @@ cleanup:
 
 static void entry_release(struct kbc_entry *e)
 {
-    char *fields[] = {e->id,          e->title,    e->provider, e->audience,      e->related,
-                      e->why_text,    e->why_ansi, e->why_md,   e->solution_text, e->solution_ansi,
-                      e->solution_md, e->body_md,  e->body_text};
+    char *fields[] = {e->id,       e->title,         e->provider,      e->audience,    e->related,
+                      e->why_text, e->why_ansi,      e->why_md,        e->tell_text,   e->tell_ansi,
+                      e->tell_md,  e->solution_text, e->solution_ansi, e->solution_md, e->body_md,
+                      e->body_text};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         free(fields[i]);
     for (size_t i = 0; i < e->sig_count; i++) {
         free(e->sigs[i].source);
         free(e->sigs[i].pattern);
         free(e->sigs[i].captures);
+        free(e->sigs[i].when);
     }
     free(e->sigs);
     for (size_t i = 0; i < e->example_count; i++) {
@@ -1437,6 +1653,9 @@ static void entry_release(struct kbc_entry *e)
         free(e->examples[i].also);
     }
     free(e->examples);
+    for (size_t i = 0; i < e->condition_count; i++)
+        free(e->conditions[i].source);
+    free(e->conditions);
     for (size_t i = 0; i < e->placeholder_count; i++)
         free(e->placeholders[i].name);
     free(e->placeholders);

@@ -66,9 +66,8 @@ enum kb_status kbc_sig_compile(struct kbc_sig *sig, size_t source_col, const cha
     enum kb_status status = KB_OK;
     int is_regex = sig->kind == KB_SIG_REGEX;
 
-    size_t prefix_len = 0; /* bytes kb_regex_to_pattern put before the source */
     if (is_regex)
-        status = kb_regex_to_pattern(sig->source, len, &buf, &prefix_len);
+        status = kb_regex_to_pattern(sig->source, len, &buf, NULL);
     else
         status = kb_literal_to_pattern(sig->source, len, &buf);
     if (status == KB_OK)
@@ -84,11 +83,19 @@ enum kb_status kbc_sig_compile(struct kbc_sig *sig, size_t source_col, const cha
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(errcode, msg, sizeof msg) < 0)
             strcpy((char *)msg, "unknown error");
-        if (is_regex)
-            kbc_diag(diags, KBC_ERROR, path, sig->line,
-                     source_col + (erroffset > prefix_len ? erroffset - prefix_len : 0),
+        if (is_regex) {
+            /* the translation widens spaces and adds word boundaries: the source as written
+             * gives the offset in the author's own text */
+            int raw_err = 0;
+            PCRE2_SIZE raw_off = 0;
+            pcre2_code *raw =
+                pcre2_compile((PCRE2_SPTR)sig->source, len, kb_signature_compile_options(),
+                              &raw_err, &raw_off, NULL);
+            size_t at = raw ? 0 : raw_off;
+            pcre2_code_free(raw);
+            kbc_diag(diags, KBC_ERROR, path, sig->line, source_col + at,
                      "regex does not compile: %s", (char *)msg);
-        else
+        } else
             kbc_diag(diags, KBC_ERROR, path, sig->line, source_col,
                      "literal does not compile (translated to '%s'): %s", sig->pattern,
                      (char *)msg);

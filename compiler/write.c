@@ -163,29 +163,42 @@ enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_er
 
 /* ---- the rows ---------------------------------------------------------------------------- */
 
-enum { ST_ARTICLE, ST_ENTRY, ST_SIG, ST_EXAMPLE, ST_SECTION, ST_FTS, ST_LINK, ST_COUNT };
+enum {
+    ST_ARTICLE,
+    ST_ENTRY,
+    ST_SIG,
+    ST_EXAMPLE,
+    ST_SECTION,
+    ST_FTS,
+    ST_LINK,
+    ST_CONDITION,
+    ST_COUNT
+};
 
 static const char *const statements[ST_COUNT] = {
     "INSERT INTO article(id, path, title, intro_md) VALUES(?1, ?2, ?3, ?4)",
     "INSERT INTO entry(id, slug, article_id, title, provider, audience, related, why_text,"
     " why_ansi, why_md, solution_text, solution_ansi, solution_md, body_md, fulltext_only,"
-    " line) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    " line, tell_text, tell_ansi, tell_md)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     "INSERT INTO signature(id, entry_id, kind, source, pattern, weight, context, captures,"
-    " anchor, path, line, origin, section_id, regions)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    " anchor, path, line, origin, section_id, regions, when_cond)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     "INSERT INTO example(id, entry_id, counter, text, also, path, line)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "INSERT INTO section(id, entry_id, heading, anchor, line) VALUES(?1, ?2, ?3, ?4, ?5)",
     "INSERT INTO entry_fts(rowid, title, heading, code, body, examples, signatures)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "INSERT OR IGNORE INTO section_link(section_id, entry_id) VALUES(?1, ?2)",
+    "INSERT INTO condition(id, entry_id, source, weight, path, line)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct writer {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     struct kb_error *err;
-    int64_t next_sig, next_example, next_section;
+    int64_t next_sig, next_example, next_section, next_condition;
 };
 
 static enum kb_status db_fail(struct writer *w, const char *what)
@@ -348,6 +361,9 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         bind_text(st, 4 + i, texts[i]);
     sqlite3_bind_int(st, 15, e->fulltext_only);
     sqlite3_bind_int64(st, 16, (sqlite3_int64)e->line);
+    bind_text(st, 17, e->tell_text);
+    bind_text(st, 18, e->tell_ansi);
+    bind_text(st, 19, e->tell_md);
     enum kb_status status = step(w, ST_ENTRY, "cannot store an entry");
     int64_t first_section = 0;
     if (status == KB_OK)
@@ -376,6 +392,7 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         else
             sqlite3_bind_null(st, 13);
         sqlite3_bind_int(st, 14, (int)s->regions);
+        bind_text(st, 15, s->when);
         status = step(w, ST_SIG, "cannot store a signature");
     }
     for (size_t i = 0; i < e->example_count && status == KB_OK; i++) {
@@ -389,6 +406,17 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         bind_text(st, 6, a->file->rel);
         sqlite3_bind_int64(st, 7, (sqlite3_int64)x->line);
         status = step(w, ST_EXAMPLE, "cannot store an example");
+    }
+    for (size_t i = 0; i < e->condition_count && status == KB_OK; i++) {
+        const struct kbc_condition *c = &e->conditions[i];
+        st = w->st[ST_CONDITION];
+        sqlite3_bind_int64(st, 1, ++w->next_condition);
+        sqlite3_bind_int64(st, 2, e->row_id);
+        bind_text(st, 3, c->source);
+        sqlite3_bind_double(st, 4, c->weight);
+        bind_text(st, 5, a->file->rel);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)c->line);
+        status = step(w, ST_CONDITION, "cannot store a condition");
     }
     return status;
 }

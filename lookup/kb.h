@@ -8,17 +8,27 @@
  *
  * Pipeline of one query (kb_query_run), one stage a file, data flowing one way:
  *   raw bytes
+ *   -> bounce          kb_bounce.c      a pasted message's structure read (kb_mime.c: MIME parts
+ *                                       decoded, each line mapped back to the input); when it
+ *                                       is a delivery report, its regions marked (diagnostic,
+ *                                       explanation, the report's own headers, the returned
+ *                                       original) and its facts read per recipient; messages
+ *                                       that report no failure (auto-replies, ARF, delivery
+ *                                       notices, read receipts) told
  *   -> normalise       kb_norm.c        wrappers, escapes, ANSI, log prefixes, reply folding
  *   -> mask            kb_mask.c        secrets out, before anything can echo them
- *   -> bounce          kb_bounce.c      a delivery report read: its facts, the returned original
- *                                       and the report's own headers set apart, no-failure
- *                                       messages (auto-replies, ARF, delivery notices) told
+ *   -> dialogue        kb_dialogue.c    an SMTP transcript or MTA log read into one dialogue:
+ *                                       greeting, EHLO offers, TLS, the failing reply, the end
  *   -> facts           kb_facts.c       codes, stage, host/port/user, client, provider, context
  *   -> signatures      kb_signatures.c  literal prefilter + PCRE2 near each anchor
+ *   -> conditions      kb_conditions.c  the articles' conditions over facts, dialogue and report
  *   -> full text       kb_fulltext.c    FTS5 over the rarest known terms: the share of the
  *                                       text each section explains (BM25F, word pairs)
  *   -> rank            kb_rank.c        merged, ordered, confidence-classed matches
  *   -> struct kb_result
+ * The evidence stages read the regions that are evidence (kb_query_view); a bounce that reports
+ * different failures for several recipients is read once per recipient, its diagnostic before
+ * its explanation.
  * kb_query.c drives the stages (kb_query.h holds the state they share); kb_db.c opens and
  * checks a database whose format kb_schema.c defines once.
  */
@@ -86,6 +96,10 @@ struct kb_entry {
                      * emphasis, and Markdown */
     char *why_ansi;
     char *why_md;
+    char *tell_text; /* "Tell it apart": the one check that tells this cause from others that
+                      * fit the same text ("" when the entry has none); text, ANSI, Markdown */
+    char *tell_ansi;
+    char *tell_md;
     char *solution_text; /* the Fix section (without its heading) and the sections after it
                           * (Verify, When to hand over); may hold {{name|default}} */
     char *solution_ansi;
@@ -153,6 +167,10 @@ struct kb_match {
     char *section_heading;
     char *section_anchor;
     size_t section_line;
+    /* When a bounce reports different failures for several recipients, each gets its own
+     * answer: the recipient(s) this match answers for (addresses, ", "-separated); NULL when
+     * the answer is for the whole text. */
+    char *recipient;
 };
 
 /* Facts extracted from the whole input. Strings are NULL when not found; port/code 0. */
@@ -178,22 +196,32 @@ const char *kb_context_str(int mail_context); /* "mail" | "unknown" | "other" */
 /* One recipient of a delivery report. Strings are heap copies (secrets masked), NULL when the
  * report does not give them. */
 struct kb_recipient {
-    char *address;    /* Final-Recipient (or Original-Recipient) */
-    char *action;     /* failed, delayed, delivered, relayed or expanded */
+    char *address;    /* Final-Recipient (or Original-Recipient, or as the explanation names it) */
+    char *action;     /* failed, delayed, delivered, relayed or expanded (lowercase) */
     char *status;     /* RFC 3463 status code, e.g. "5.1.1" */
     char *remote_mta; /* the server that refused, e.g. "mx.example.com" */
     char *diagnostic; /* the failure as that server or the reporting MTA worded it */
     size_t line;      /* 1-based input line of the diagnostic, 0 when none */
+    /* What status means by RFC 3463 and the IANA registry: its class ("permanent failure",
+     * "persistent transient failure", "success") and its subject and detail ("bad destination
+     * mailbox address"); static, NULL when there is no status or it is not a valid code. */
+    const char *status_class;
+    const char *status_meaning;
 };
 
 /* What a delivery report (a bounce) says, when the text is one. */
 struct kb_report {
-    /* The report's format: "rfc3464", or the mail system whose wording it has ("postfix",
-     * "exim", "qmail", "sendmail", "courier", "exchange", "gmail", "yahoo", "domino"), or
-     * "generic"; NULL when the text is no delivery report. Static. */
+    /* The report's format: the mail system whose wording it has ("postfix", "exim", "qmail",
+     * "sendmail", "courier", "exchange", "gmail", "yahoo", "domino", "mdaemon"), "rfc3464" for a
+     * standard report in no known wording, "generic" for one recognised by its subject or
+     * its fields alone, "postfix-log" / "exim-log" for an MTA's delivery log, "session" for
+     * the application's own SMTP session failing (no report: see leg); NULL when the text is
+     * none of these. Static. */
     const char *format;
     /* Which leg failed: "delivery" (a server that had accepted the message could not deliver
-     * it: a bounce), NULL when the text is no report. Static. */
+     * it: a bounce, a delivery log), "submission" (the application's own SMTP server refused
+     * it: its client's session or a log of it, or an MTA relaying through a submission port);
+     * NULL when format is NULL. Static. */
     const char *leg;
     char *reporting_mta;
     struct kb_recipient *recipients;
@@ -204,9 +232,45 @@ struct kb_report {
     const char *not_failure;
 };
 
+/* An SMTP dialogue read from the text: a client's transcript (swaks, curl -v, PHPMailer
+ * SMTPDebug, smtplib debuglevel, msmtp --debug, Nodemailer or MailKit protocol logs, Ruby
+ * Net::SMTP debug_output, JavaMail debug, plain S:/C: or <<< / >>> lines) or an MTA's log
+ * lines about one session. Tri-state fields: 1 yes, 0 no, -1 the text does not tell. It states
+ * what happened, never why. Strings are heap copies owned by the result (the static ones are
+ * not), NULL when the text does not tell. */
+struct kb_dialogue {
+    const char *format;          /* "swaks", "curl", "phpmailer", "smtplib", "msmtp",
+                                  * "nodemailer", "mailkit", "ruby", "javamail", "generic",
+                                  * "postfix-log", "exim-log"...; an MTA's log has a name
+                                  * ending in "-log", a client's transcript not; NULL when the
+                                  * text holds no dialogue. Static. */
+    int connected;               /* the TCP connection was made */
+    int greeting;                /* a 220 greeting was received */
+    int ehlo;                    /* an EHLO/HELO was answered with 250 */
+    int starttls_offered;        /* the EHLO reply before TLS listed STARTTLS */
+    int tls;                     /* TLS was up: STARTTLS completed, or implicit TLS */
+    int auth_offered;            /* the last EHLO reply (after TLS when TLS started) listed AUTH */
+    int auth_offered_before_tls; /* the EHLO reply before STARTTLS listed AUTH */
+    char *auth_mechanisms;       /* as the server listed them ("PLAIN LOGIN"), NULL when none */
+    long size_limit;             /* SIZE the server announced, 0 when none */
+    char *last_command;          /* verb of the last command the client sent ("AUTH", "MAIL",
+                                  * "RCPT", "DATA", "STARTTLS", "EHLO", "QUIT"), NULL if none */
+    int failing_reply;           /* the first 4xx/5xx reply code of the dialogue, 0 when none */
+    char *failing_command;       /* the verb that reply answered ("CONNECT" for the greeting),
+                                  * or that an MTA log says failed without its code; NULL when
+                                  * unknown */
+    size_t failing_line;         /* 1-based input line of that reply, 0 when none */
+    const char *ended;           /* how the session ended: "quit", "timeout", "reset",
+                                  * "closed" (the peer closed it), NULL when not told. Static. */
+    int port;                    /* the port a connection line names, 0 when none */
+    int tls_failed;              /* a TLS handshake or the client's check of the server's
+                                  * certificate visibly failed (0: TLS came up and held) */
+};
+
 struct kb_result {
     struct kb_facts facts;
     struct kb_report report;
+    struct kb_dialogue dialogue;
     struct kb_match *matches; /* best first */
     size_t match_count;
     size_t input_lines;

@@ -144,6 +144,8 @@ static const char smtp_word_pattern[] =
     "ldap|kafka|amqp|rabbitmq|elasticsearch|registry\\.npmjs|fatal: unable to access|"             \
     "HTTP/[12](?:\\.[01])?|HTTPS? ERROR|Proxy-Authenticate|WEBALERT|urlopen|urllib3?|"             \
     "requests\\.exceptions|HttpClient|HttpURLConnection|status ?code|grpc|netty|pypi|"             \
+    "HttpRequestException|WebRequest|org\\.apache\\.http|okhttp|SqlException|SqlClient|"           \
+    "pre-login handshake|SSL Provider|trust relationship for the SSL/TLS secure channel|"          \
     "Could not fetch URL|Cannot fetch index|curl https?://\\S+|" /* REST APIs of mail services are \
                                                                     HTTP, not SMTP:                \
                                                                     api.sendgrid.com,              \

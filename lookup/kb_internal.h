@@ -34,7 +34,8 @@ struct kb_db {
     sqlite3_stmt *entry_by_rowid;
     sqlite3_stmt *term_df;
     sqlite3_stmt *section_by_id;
-    int fts_function_ready; /* kb_matched() registered on the connection */
+    sqlite3_stmt *conditions; /* every condition of the KB, in id order */
+    int fts_function_ready;   /* kb_matched() registered on the connection */
     /* kb_fulltext.c's statements, prepared when first needed (NULL until then) */
     sqlite3_stmt *fts_search, *fts_entry_of, *fts_links, *fts_pairs, *fts_title, *fts_sections;
 };
@@ -53,12 +54,92 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
 enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *facts);
 void kb_facts_release(struct kb_facts *facts);
 
-/* Reads the normalised text as a delivery report: fills report (released with
- * kb_report_release, also on error) and *regions (norm->orig_line_count bytes of enum
- * kb_region, caller frees; all KB_REGION_TEXT when the text is no report). */
-enum kb_status kb_bounce_read(const struct kb_norm *norm, struct kb_report *report,
-                              unsigned char **regions);
+/* ---- kb_mime.c: the MIME structure of a pasted message --------------------------------- */
+
+/* The kind of part a line of the read text belongs to. */
+enum kb_part_kind {
+    KB_PART_TEXT = 0, /* readable text: a text part, or the paste itself */
+    KB_PART_HEADERS,  /* a header block (the message's or a part's) or a boundary line */
+    KB_PART_STATUS,   /* the body of a message/(global-)delivery-status part */
+    KB_PART_RETURNED, /* the returned original: message/rfc822 or text/rfc822-headers of a report */
+    KB_PART_NOTICE,   /* a disposition-notification or feedback-report part */
+    KB_PART_OTHER     /* not read: preamble, epilogue, another rendering, too deep */
+};
+
+/* multipart/report's report-type, when the paste declares one. */
+enum {
+    KB_MIME_REPORT_NONE = 0,
+    KB_MIME_REPORT_DELIVERY,
+    KB_MIME_REPORT_FEEDBACK,
+    KB_MIME_REPORT_DISPOSITION
+};
+
+/* A pasted message made readable: the text later stages read (the input itself, or the input
+ * with base64 and quoted-printable parts decoded, HTML reduced to text and attachments that
+ * are not text left out), its lines, and for each line the input line it came from. */
+struct kb_mime {
+    const char *text; /* the input, or owned */
+    size_t len;
+    char *owned;
+    size_t line_count;   /* lines of text, counted as kb_norm_run counts them */
+    size_t *line_start;  /* [line_count + 1] offsets in text */
+    size_t *input_line;  /* [line_count] 1-based input line of each line; NULL: the same line */
+    unsigned char *kind; /* [line_count] enum kb_part_kind */
+    /* [line_count] depth of message/rfc822 parts outside a report (the returned original of a
+     * bounce that has no report part, or a forwarded message): 0 outside them */
+    unsigned char *attached;
+    uint32_t *part;       /* [line_count] which MIME part (0: none) */
+    size_t input_lines;   /* lines of the input */
+    int report_type;      /* KB_MIME_REPORT_* */
+    int status_part;      /* a delivery-status part was read */
+    int returned;         /* a returned original was found */
+    int decoded;          /* some part was decoded or reduced from HTML */
+    int dropped;          /* some part was left out */
+    size_t parts;         /* MIME parts read */
+    size_t decoded_bytes; /* bytes decoded from base64 and quoted-printable */
+    size_t work;          /* lines visited: linear in the input (tests count it) */
+};
+
+/* Reads input (len bytes, any bytes) into out, released with kb_mime_release (also on
+ * error). Never fails on malformed MIME: what cannot be read is text. */
+enum kb_status kb_mime_read(const char *input, size_t len, struct kb_mime *out);
+void kb_mime_release(struct kb_mime *m);
+/* The 1-based input line of line (1-based) of m->text. */
+size_t kb_mime_input_line(const struct kb_mime *m, size_t line);
+/* Is s[0, n) a header line only a delivery-status part has ("Final-Recipient: ...", not the
+ * "Status:" or "Action:" a mailbox file may have too)? Of a message's own header block
+ * ("From: ...", "Received: ...")? */
+int kb_mime_is_status_field(const char *s, size_t n);
+int kb_mime_is_message_field(const char *s, size_t n);
+
+/* ---- kb_bounce.c: the bounce reader ----------------------------------------------------- */
+
+/* What the bounce reader makes of the input: the readable text (kb_mime) and, per line of
+ * it, its region (enum kb_region) and the recipient whose failure it reports. */
+struct kb_bounce {
+    struct kb_mime mime;
+    unsigned char *region; /* [mime.line_count] enum kb_region */
+    uint16_t *owner;       /* [mime.line_count] 0: shared; k: report->recipients[k - 1] */
+    size_t work;           /* lines the reader's passes visited: linear (tests count it) */
+};
+
+/* Reads input as a delivery report: fills report (released with kb_report_release, also on
+ * error) and out (released with kb_bounce_release). A text that is no report is all
+ * KB_REGION_TEXT (only parts not read are KB_REGION_OTHER) and report->format is NULL. */
+enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *report,
+                              struct kb_bounce *out);
+void kb_bounce_release(struct kb_bounce *b);
 void kb_report_release(struct kb_report *report);
+
+/* Reads the SMTP dialogue in the normalised text (and the original lines it came from, whose
+ * direction markers normalisation strips). Fills d (released with kb_dialogue_release, also
+ * on error); format stays NULL when the text holds no dialogue. Linear in the input. */
+enum kb_status kb_dialogue_read(const struct kb_norm *norm, struct kb_dialogue *d);
+void kb_dialogue_release(struct kb_dialogue *d);
+/* The same, adding to *work (when not NULL) how many bytes it looked at: the unit tests check
+ * that this stays linear in the input, whatever the input. */
+enum kb_status kb_dialogue_read_counted(const struct kb_norm *norm, struct kb_dialogue *d,
+                                        size_t *work);
 
 /* The pattern that tells another program's text (a database, an HTTP client, IMAP...), for
  * checking single evidence lines. Caller frees with pcre2_code_free; NULL when out of memory. */

@@ -44,6 +44,23 @@ struct fact_list {
 };
 size_t cli_fact_list(const struct kb_result *r, struct fact_list *out);
 
+/* The dialogue read from the text in one sentence for a support agent ("connected to port
+ * 465, no greeting from the server, then the server closed the connection"), into buf
+ * (truncated to size). Returns 0, buf untouched, when the text held no dialogue. */
+int cli_dialogue_sentence(const struct kb_dialogue *d, char *buf, size_t size);
+/* The dialogue's fields under the names the articles' conditions use, for --explain
+ * ("dialogue=swaks connected=yes greeting=no ..."). */
+int cli_dialogue_fields(const struct kb_dialogue *d, char *buf, size_t size);
+/* When the evidence does not settle the cause: how many of the first matches the agent must
+ * choose between (1 when the first is conclusive), and in *tied how many of them share the
+ * top score. Tied signature matches, or, when the first is not exact, the matches of the same
+ * kind of evidence at least half as strong as it; never answers for a bounce's recipients. */
+size_t cli_contenders(const struct kb_result *r, size_t *tied);
+/* The delivery report of a result worth a "Bounce:" block (a report of the delivery leg), or
+ * NULL; and what failed, in words ("the delivery to the recipient's server"). */
+const struct kb_report *cli_bounce(const struct kb_result *r);
+const char *cli_leg_words(const char *leg);
+
 /* JSON helpers shared by the printers. */
 void json_string(FILE *out, const char *s);
 
