@@ -38,6 +38,10 @@
 /* Small helpers shared by all stages (in diag.c). */
 void *kbc_grow(void *items, size_t *alloc, size_t count, size_t size); /* NULL: no memory */
 char *kbc_strndup(const char *s, size_t len);                          /* NULL: no memory */
+/* The length of the well-formed UTF-8 character at s (at most n bytes; overlong forms,
+ * surrogates and code points past U+10FFFF are not), with its code point in *cp; 0 when the
+ * bytes there are not one. */
+size_t kbc_utf8_char(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* ---- diagnostics (diag.c) ---------------------------------------------------------------- */
 
@@ -60,11 +64,15 @@ struct kbc_diags {
 
 void kbc_diags_init(struct kbc_diags *diags);
 void kbc_diags_release(struct kbc_diags *diags);
-/* Records one diagnostic; line/col 0 print as 1. Out of memory sets diags->nomem. */
+/* Records one diagnostic. line 0: it is about the path as a whole (a folder), printed
+ * without a position; col 0 prints as 1. Out of memory sets diags->nomem. */
 void kbc_diag(struct kbc_diags *diags, enum kbc_severity severity, const char *path, size_t line,
               size_t col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-/* Prints all diagnostics sorted by path, line, column (then insertion order) to out. */
-void kbc_diags_print(struct kbc_diags *diags, FILE *out);
+struct kbc_files;
+/* Prints all diagnostics sorted by path, line, column (then insertion order) to out, each
+ * with its source line and a caret under the column when files holds the file it names;
+ * color: ANSI colours as clang uses them. */
+void kbc_diags_print(struct kbc_diags *diags, const struct kbc_files *files, int color, FILE *out);
 static inline int kbc_diags_failed(const struct kbc_diags *diags)
 {
     return diags->errors > 0 || diags->nomem;

@@ -1474,12 +1474,52 @@ static int skip_file(const struct kbc_file *f, struct kbc_diags *diags)
     return 0;
 }
 
+/* Articles are UTF-8 (a byte order mark is fine). A file in another encoding would compile
+ * into text shown with U+FFFD in every accented word, so it is an error at its first byte
+ * that is not UTF-8, naming the byte and the conversion. */
+static int not_utf8(const struct kbc_file *f, struct kbc_diags *diags)
+{
+    const unsigned char *s = (const unsigned char *)f->data;
+    size_t first = SIZE_MAX, bad = 0;
+    for (size_t i = 0; i < f->len;) {
+        uint32_t cp;
+        size_t n = s[i] < 0x80 ? 1 : kbc_utf8_char(s + i, f->len - i, &cp);
+        if (n) {
+            i += n;
+            continue;
+        }
+        if (first == SIZE_MAX)
+            first = i;
+        bad++;
+        i++;
+    }
+    if (!bad)
+        return 0;
+    size_t line = 1, line_start = 0;
+    for (size_t i = 0; i < first; i++)
+        if (s[i] == '\n') {
+            line++;
+            line_start = i + 1;
+        }
+    size_t col = first - line_start + 1;
+    if (line == 1 && f->len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+        col -= 3;
+    char more[64] = "";
+    if (bad > 1)
+        snprintf(more, sizeof more, " (and %zu more in this file)", bad - 1);
+    kbc_diag(diags, KBC_ERROR, f->display, line, col,
+             "byte 0x%02X is not UTF-8%s: articles must be UTF-8; if this one is Latin-1 or "
+             "Windows-1252, convert it with 'iconv -f WINDOWS-1252 -t UTF-8'",
+             s[first], more);
+    return 1;
+}
+
 static void article_release(struct kbc_article *a);
 
 enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
                               struct kbc_diags *diags)
 {
-    if (!file->data || skip_file(file, diags))
+    if (!file->data || skip_file(file, diags) || not_utf8(file, diags))
         return KB_OK;
     struct parse p = {.file = file, .diags = diags, .path = file->display, .len = file->len};
     struct kbc_article article = {.file = file};
