@@ -144,6 +144,7 @@ struct kbc_condition {
 
 struct kbc_example {
     int counter;
+    int fulltext; /* via=fulltext: meant for the full-text stage, not the entry's signatures */
     char *text;
     char *also; /* comma-separated ids, "" if none */
     size_t line, col;

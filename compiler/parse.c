@@ -871,8 +871,20 @@ static enum kb_status parse_example(struct parse *p, const struct kb_block *b, s
     struct kb_buf also;
     kb_buf_init(&also, 0);
     enum kb_status status = KB_OK;
+    int fulltext = 0;
     struct attr a;
     while (status == KB_OK && next_attr(info, &pos, &a)) {
+        if (!counter && attr_is(&a, "via")) {
+            /* what finds the example: the entry's signatures (the default) or full text */
+            if (a.value_len == 8 && strncmp(a.value, "fulltext", 8) == 0)
+                fulltext = 1;
+            else if (!(a.value_len == 9 && strncmp(a.value, "signature", 9) == 0))
+                kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a.offset),
+                         "bad via '%.*s' (expected via=fulltext for an example meant for the "
+                         "full-text stage; via=signature is the default)",
+                         (int)a.value_len, a.value);
+            continue;
+        }
         if (counter || !attr_is(&a, "also")) {
             unknown_attr(p, b, &a);
             continue;
@@ -914,6 +926,7 @@ static enum kb_status parse_example(struct parse *p, const struct kb_block *b, s
     ex += e->example_count;
     memset(ex, 0, sizeof *ex);
     ex->counter = counter;
+    ex->fulltext = fulltext;
     ex->line = b->line;
     ex->col = b->col;
     ex->text = kbc_strndup(text, n);
