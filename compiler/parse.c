@@ -34,16 +34,12 @@ enum block_type {
     BLOCK_EXAMPLE,
     BLOCK_COUNTER,
     BLOCK_CONDITIONS,
+    BLOCK_PROVIDER,
     BLOCK_UNKNOWN
 };
 
-static const char *const block_names[] = {"kb-entry", "kb-signatures", "kb-example",
-                                          "kb-counterexample", "kb-conditions"};
-
-static const char *const providers[] = {
-    "any",     "m365",    "exchange", "gmail", "google-workspace", "outlook-com", "yahoo",
-    "icloud",  "zoho",    "postfix",  "exim",  "sendmail",         "ses",         "sendgrid",
-    "mailgun", "postmark"};
+static const char *const block_names[] = {"kb-entry",          "kb-signatures", "kb-example",
+                                          "kb-counterexample", "kb-conditions", "kb-provider"};
 
 struct kb_block {
     cmark_node *node;
@@ -61,6 +57,7 @@ struct section {
 };
 
 struct parse {
+    struct kbc_kb *kb; /* where kb-provider blocks go */
     const struct kbc_file *file;
     struct kbc_diags *diags;
     const char *path;
@@ -354,8 +351,8 @@ static int in_list(const char *s, size_t n, const char *const *list, size_t coun
     return 0;
 }
 
-/* Splits a comma-separated value; each item is checked (provider) or recorded as a reference
- * (related) and appended to out in normal form "a,b". */
+/* Splits a comma-separated value; each item is recorded as a reference (a provider the KB
+ * must declare, an entry that must exist) and appended to out in normal form "a,b". */
 static enum kb_status comma_values(struct parse *p, const char *key, const char *v, size_t n,
                                    size_t line, size_t col, struct kb_buf *out)
 {
@@ -377,12 +374,10 @@ static enum kb_status comma_values(struct parse *p, const char *key, const char 
         i++;
         if (!len)
             continue;
-        if (strcmp(key, "provider") == 0
-            && !in_list(item, len, providers, sizeof providers / sizeof *providers)) {
-            kbc_diag(p->diags, KBC_ERROR, p->path, line, item_col, "unknown provider '%.*s'",
-                     (int)len, item);
-            continue;
-        }
+        /* providers are the KB's own (kb-provider blocks), checked once all files are read;
+         * "any" names every one */
+        if (strcmp(key, "provider") == 0 && !(len == 3 && strncmp(item, "any", 3) == 0))
+            status = add_ref(p->article, KBC_REF_PROVIDER, item, len, line, item_col);
         if (strcmp(key, "related") == 0)
             status = add_ref(p->article, KBC_REF_RELATED, item, len, line, item_col);
         if (status == KB_OK)
@@ -1273,6 +1268,8 @@ static enum kb_status fill_defaults(struct kbc_entry *e)
 
 static void stray_block(struct parse *p, const struct kb_block *b)
 {
+    if (b->type == BLOCK_PROVIDER)
+        return; /* declares a provider of the KB wherever it stands */
     if (b->type == BLOCK_ENTRY)
         kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                  "kb-entry block is not under a level-2 heading");
@@ -1309,6 +1306,7 @@ static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_bl
             status = parse_conditions(p, b, e);
         else if (b->type == BLOCK_EXAMPLE || b->type == BLOCK_COUNTER)
             status = parse_example(p, b, e);
+        /* a kb-provider block belongs to the KB, not to the entry: read in kb_article */
     }
     return status;
 }
@@ -1331,15 +1329,18 @@ static void drop_kb_blocks(struct parse *p)
 static enum kb_status kb_article(struct parse *p)
 {
     enum kb_status status = KB_OK;
-    for (size_t i = 0; i < p->block_count; i++) {
+    for (size_t i = 0; i < p->block_count && status == KB_OK; i++) {
         struct kb_block *b = &p->blocks[i];
-        if (b->type == BLOCK_UNKNOWN) {
+        if (b->type == BLOCK_PROVIDER) {
+            status = kbc_provider_parse(p->kb, p->file, cmark_node_get_literal(b->node), b->line,
+                                        b->col, p->diags);
+        } else if (b->type == BLOCK_UNKNOWN) {
             size_t word;
             const char *info = cmark_node_get_fence_info(b->node);
             block_type_of(info, &word);
             kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                      "unknown block type '%.*s' (expected kb-entry, kb-signatures, "
-                     "kb-conditions, kb-example or kb-counterexample)",
+                     "kb-conditions, kb-example, kb-counterexample or kb-provider)",
                      (int)word, info);
         } else if (b->section < 0) {
             stray_block(p, b);
@@ -1364,8 +1365,13 @@ static enum kb_status kb_article(struct parse *p)
             status = build_entry(p, si, entry_block);
             continue;
         }
-        for (size_t i = s->block_first; i < s->block_end; i++)
+        int declares = 0; /* a section that declares a provider is no entry, and says so */
+        for (size_t i = s->block_first; i < s->block_end; i++) {
+            declares |= p->blocks[i].type == BLOCK_PROVIDER;
             stray_block(p, &p->blocks[i]);
+        }
+        if (declares)
+            continue;
         char *title = node_text(p->sections[si].heading);
         if (!title)
             return KB_ERR_NOMEM;
@@ -1534,7 +1540,8 @@ enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
 {
     if (!file->data || skip_file(file, diags) || not_utf8(file, diags))
         return KB_OK;
-    struct parse p = {.file = file, .diags = diags, .path = file->display, .len = file->len};
+    struct parse p = {
+        .kb = kb, .file = file, .diags = diags, .path = file->display, .len = file->len};
     struct kbc_article article = {.file = file};
     p.article = &article;
     enum kb_status status = KB_ERR_NOMEM;
@@ -1555,6 +1562,12 @@ enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
     }
     status = p.block_count ? kb_article(&p) : foreign_article(&p);
     if (status != KB_OK)
+        goto cleanup;
+    /* a file that only declares providers (kb/providers.md) is no article: nothing to show */
+    int declarations_only = !article.entry_count;
+    for (size_t i = 0; i < p.block_count && declarations_only; i++)
+        declarations_only = p.blocks[i].type == BLOCK_PROVIDER;
+    if (declarations_only && p.block_count)
         goto cleanup;
     struct kbc_article *slot = kbc_grow(kb->articles, &kb->alloc, kb->count, sizeof *slot);
     if (!slot) {
@@ -1634,6 +1647,7 @@ void kbc_kb_release(struct kbc_kb *kb)
 {
     for (size_t i = 0; i < kb->count; i++)
         article_release(&kb->articles[i]);
+    kbc_providers_release(kb);
     free(kb->articles);
     memset(kb, 0, sizeof *kb);
 }

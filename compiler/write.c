@@ -366,7 +366,7 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
 
 static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc_counts *counts)
 {
-    enum kb_status status = KB_OK;
+    enum kb_status status = kbc_providers_write(w->db, kb, w->err);
     int64_t entry_id = 0;
     for (size_t i = 0; i < kb->count && status == KB_OK; i++) {
         struct kbc_article *a = &kb->articles[i];

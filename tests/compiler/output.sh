@@ -8,6 +8,7 @@
 kb=$WORK/kb
 mkdir -p "$kb/relay"
 cp "$FIXTURES/good/auth/m365.md" "$kb/relay/quota.md"
+cp "$FIXTURES/good/providers.md" "$kb/providers.md"
 cp "$kb/relay/quota.md" "$WORK/quota.before"
 
 # refused: exit 2, the message, the path untouched
