@@ -107,7 +107,10 @@ static void count_words(const struct kbc_sig *sig, const char *text, size_t *wor
             continue;
         }
         if (sig->kind == KB_SIG_REGEX && s[i] == '(' && s[i + 1] == '?') {
-            const char *close = s[i + 2] == '<' || s[i + 2] == 'P' ? strchr(s + i, '>') : NULL;
+            /* a group's name is no word of the text; a lookaround's content is */
+            int named = (s[i + 2] == '<' && s[i + 3] != '=' && s[i + 3] != '!')
+                        || (s[i + 2] == 'P' && s[i + 3] == '<');
+            const char *close = named ? strchr(s + i, '>') : NULL;
             i = close ? (size_t)(close - s) + 1 : i + 2;
             continue;
         }
