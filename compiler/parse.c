@@ -34,16 +34,12 @@ enum block_type {
     BLOCK_EXAMPLE,
     BLOCK_COUNTER,
     BLOCK_CONDITIONS,
+    BLOCK_PROVIDER,
     BLOCK_UNKNOWN
 };
 
-static const char *const block_names[] = {"kb-entry", "kb-signatures", "kb-example",
-                                          "kb-counterexample", "kb-conditions"};
-
-static const char *const providers[] = {
-    "any",     "m365",    "exchange", "gmail", "google-workspace", "outlook-com", "yahoo",
-    "icloud",  "zoho",    "postfix",  "exim",  "sendmail",         "ses",         "sendgrid",
-    "mailgun", "postmark"};
+static const char *const block_names[] = {"kb-entry",          "kb-signatures", "kb-example",
+                                          "kb-counterexample", "kb-conditions", "kb-provider"};
 
 struct kb_block {
     cmark_node *node;
@@ -61,6 +57,7 @@ struct section {
 };
 
 struct parse {
+    struct kbc_kb *kb; /* where kb-provider blocks go */
     const struct kbc_file *file;
     struct kbc_diags *diags;
     const char *path;
@@ -460,8 +457,8 @@ static int in_list(const char *s, size_t n, const char *const *list, size_t coun
     return 0;
 }
 
-/* Splits a comma-separated value; each item is checked (provider) or recorded as a reference
- * (related) and appended to out in normal form "a,b". */
+/* Splits a comma-separated value; each item is recorded as a reference (a provider the KB
+ * must declare, an entry that must exist) and appended to out in normal form "a,b". */
 static enum kb_status comma_values(struct parse *p, const char *key, const char *v, size_t n,
                                    size_t line, size_t col, struct kb_buf *out)
 {
@@ -483,12 +480,10 @@ static enum kb_status comma_values(struct parse *p, const char *key, const char 
         i++;
         if (!len)
             continue;
-        if (strcmp(key, "provider") == 0
-            && !in_list(item, len, providers, sizeof providers / sizeof *providers)) {
-            kbc_diag(p->diags, KBC_ERROR, p->path, line, item_col, "unknown provider '%.*s'",
-                     (int)len, item);
-            continue;
-        }
+        /* providers are the KB's own (kb-provider blocks), checked once all files are read;
+         * "any" names every one */
+        if (strcmp(key, "provider") == 0 && !(len == 3 && strncmp(item, "any", 3) == 0))
+            status = add_ref(p->article, KBC_REF_PROVIDER, item, len, line, item_col);
         if (strcmp(key, "related") == 0)
             status = add_ref(p->article, KBC_REF_RELATED, item, len, line, item_col);
         if (status == KB_OK)
@@ -977,8 +972,20 @@ static enum kb_status parse_example(struct parse *p, const struct kb_block *b, s
     struct kb_buf also;
     kb_buf_init(&also, 0);
     enum kb_status status = KB_OK;
+    int fulltext = 0;
     struct attr a;
     while (status == KB_OK && next_attr(info, &pos, &a)) {
+        if (!counter && attr_is(&a, "via")) {
+            /* what finds the example: the entry's signatures (the default) or full text */
+            if (a.value_len == 8 && strncmp(a.value, "fulltext", 8) == 0)
+                fulltext = 1;
+            else if (!(a.value_len == 9 && strncmp(a.value, "signature", 9) == 0))
+                kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a.offset),
+                         "bad via '%.*s' (expected via=fulltext for an example meant for the "
+                         "full-text stage; via=signature is the default)",
+                         (int)a.value_len, a.value);
+            continue;
+        }
         if (counter || !attr_is(&a, "also")) {
             unknown_attr(p, b, &a);
             continue;
@@ -1020,6 +1027,7 @@ static enum kb_status parse_example(struct parse *p, const struct kb_block *b, s
     ex += e->example_count;
     memset(ex, 0, sizeof *ex);
     ex->counter = counter;
+    ex->fulltext = fulltext;
     ex->line = b->line;
     ex->col = b->col;
     ex->text = kbc_strndup(text, n);
@@ -1366,6 +1374,8 @@ static enum kb_status fill_defaults(struct kbc_entry *e)
 
 static void stray_block(struct parse *p, const struct kb_block *b)
 {
+    if (b->type == BLOCK_PROVIDER)
+        return; /* declares a provider of the KB wherever it stands */
     if (b->type == BLOCK_ENTRY)
         kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                  "kb-entry block is not under a level-2 heading");
@@ -1402,6 +1412,7 @@ static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_bl
             status = parse_conditions(p, b, e);
         else if (b->type == BLOCK_EXAMPLE || b->type == BLOCK_COUNTER)
             status = parse_example(p, b, e);
+        /* a kb-provider block belongs to the KB, not to the entry: read in kb_article */
     }
     return status;
 }
@@ -1424,15 +1435,18 @@ static void drop_kb_blocks(struct parse *p)
 static enum kb_status kb_article(struct parse *p)
 {
     enum kb_status status = KB_OK;
-    for (size_t i = 0; i < p->block_count; i++) {
+    for (size_t i = 0; i < p->block_count && status == KB_OK; i++) {
         struct kb_block *b = &p->blocks[i];
-        if (b->type == BLOCK_UNKNOWN) {
+        if (b->type == BLOCK_PROVIDER) {
+            status = kbc_provider_parse(p->kb, p->file, cmark_node_get_literal(b->node), b->line,
+                                        b->col, p->diags);
+        } else if (b->type == BLOCK_UNKNOWN) {
             size_t word;
             const char *info = cmark_node_get_fence_info(b->node);
             block_type_of(info, &word);
             kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                      "unknown block type '%.*s' (expected kb-entry, kb-signatures, "
-                     "kb-conditions, kb-example or kb-counterexample)",
+                     "kb-conditions, kb-example, kb-counterexample or kb-provider)",
                      (int)word, info);
         } else if (b->section < 0) {
             stray_block(p, b);
@@ -1457,8 +1471,13 @@ static enum kb_status kb_article(struct parse *p)
             status = build_entry(p, si, entry_block);
             continue;
         }
-        for (size_t i = s->block_first; i < s->block_end; i++)
+        int declares = 0; /* a section that declares a provider is no entry, and says so */
+        for (size_t i = s->block_first; i < s->block_end; i++) {
+            declares |= p->blocks[i].type == BLOCK_PROVIDER;
             stray_block(p, &p->blocks[i]);
+        }
+        if (declares)
+            continue;
         char *title = node_text(p->sections[si].heading);
         if (!title)
             return KB_ERR_NOMEM;
@@ -1580,14 +1599,55 @@ static int skip_file(const struct kbc_file *f, struct kbc_diags *diags)
     return 0;
 }
 
+/* Articles are UTF-8 (a byte order mark is fine). A file in another encoding would compile
+ * into text shown with U+FFFD in every accented word, so it is an error at its first byte
+ * that is not UTF-8, naming the byte and the conversion. */
+static int not_utf8(const struct kbc_file *f, struct kbc_diags *diags)
+{
+    const unsigned char *s = (const unsigned char *)f->data;
+    size_t first = SIZE_MAX, bad = 0;
+    for (size_t i = 0; i < f->len;) {
+        uint32_t cp;
+        size_t n = s[i] < 0x80 ? 1 : kbc_utf8_char(s + i, f->len - i, &cp);
+        if (n) {
+            i += n;
+            continue;
+        }
+        if (first == SIZE_MAX)
+            first = i;
+        bad++;
+        i++;
+    }
+    if (!bad)
+        return 0;
+    size_t line = 1, line_start = 0;
+    for (size_t i = 0; i < first; i++)
+        if (s[i] == '\n') {
+            line++;
+            line_start = i + 1;
+        }
+    size_t col = first - line_start + 1;
+    if (line == 1 && f->len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+        col -= 3;
+    char more[64] = "";
+    if (bad > 1)
+        snprintf(more, sizeof more, " (and %zu more in this file)", bad - 1);
+    kbc_diag(diags, KBC_ERROR, f->display, line, col,
+             "byte 0x%02X is not UTF-8%s: articles must be UTF-8; if this one is Latin-1 or "
+             "Windows-1252, convert it with 'iconv -f WINDOWS-1252 -t UTF-8'",
+             s[first], more);
+    return 1;
+}
+
 static void article_release(struct kbc_article *a);
 
 enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
                               struct kbc_diags *diags)
 {
-    if (!file->data || skip_file(file, diags))
+    if (!file->data || skip_file(file, diags) || not_utf8(file, diags))
         return KB_OK;
-    struct parse p = {.file = file, .diags = diags, .path = file->display, .len = file->len};
+    struct parse p = {
+        .kb = kb, .file = file, .diags = diags, .path = file->display, .len = file->len};
     struct kbc_article article = {.file = file};
     p.article = &article;
     enum kb_status status = KB_ERR_NOMEM;
@@ -1609,6 +1669,12 @@ enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
     }
     status = p.block_count ? kb_article(&p) : foreign_article(&p);
     if (status != KB_OK)
+        goto cleanup;
+    /* a file that only declares providers (kb/providers.md) is no article: nothing to show */
+    int declarations_only = !article.entry_count;
+    for (size_t i = 0; i < p.block_count && declarations_only; i++)
+        declarations_only = p.blocks[i].type == BLOCK_PROVIDER;
+    if (declarations_only && p.block_count)
         goto cleanup;
     struct kbc_article *slot = kbc_grow(kb->articles, &kb->alloc, kb->count, sizeof *slot);
     if (!slot) {
@@ -1690,6 +1756,7 @@ void kbc_kb_release(struct kbc_kb *kb)
 {
     for (size_t i = 0; i < kb->count; i++)
         article_release(&kb->articles[i]);
+    kbc_providers_release(kb);
     free(kb->articles);
     memset(kb, 0, sizeof *kb);
 }

@@ -96,8 +96,14 @@ enum kb_status kbc_tmp_create(const char *out, struct kbc_tmp *tmp, struct kb_er
     int saved = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (tmp->fd < 0) {
-        errno = saved;
-        status = io_error(err, "cannot create a temporary file", tmp->path);
+        /* the folder is what the user can act on, not the random name in it */
+        char *dir = kbc_strndup(tmp->path, strlen(tmp->path));
+        err->status = status = KB_ERR_IO;
+        snprintf(err->message, sizeof err->message,
+                 "cannot create a temporary file in the folder '%s'%s%s%s: %s",
+                 dir ? dirname(dir) : "?", out ? " (to write '" : "", out ? out : "",
+                 out ? "')" : "", strerror(saved));
+        free(dir);
         free(tmp->path);
         tmp->path = NULL;
         return status;
@@ -423,7 +429,7 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
 
 static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc_counts *counts)
 {
-    enum kb_status status = KB_OK;
+    enum kb_status status = kbc_providers_write(w->db, kb, w->err);
     int64_t entry_id = 0;
     for (size_t i = 0; i < kb->count && status == KB_OK; i++) {
         struct kbc_article *a = &kb->articles[i];

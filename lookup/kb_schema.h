@@ -34,6 +34,14 @@
  *   condition(id, entry_id, source, weight, path, line)
  *       a condition of the entry's kb-conditions blocks (kb_conditions.h), one line as written
  *       (trimmed), with its block's weight (negative: it points away from the entry).
+ *   provider(id, slug, name, hosts, words, path, line)
+ *       a provider the KB declares (a kb-provider block), in declaration order (id): slug is
+ *       its id as entries' provider facets and the provider fact name it, name its display
+ *       name, hosts (lowercase) and words comma-separated. Lookup reads the table when it opens
+ *       the database (kb_providers.c): the first provider, in id order, whose host (caseless, as
+ *       a host or a parent domain of one) or word (as written) the text holds is the provider
+ *       fact. Added to schema 3 without a version change: a database without the table names
+ *       no provider.
  *   example(id, entry_id, counter, text, also, path, line)
  *   entry_fts (FTS5: title, heading, code, body, examples, signatures; rowid = section.id):
  *       title holds the article and entry titles, heading the section's heading, code its
