@@ -168,6 +168,8 @@ struct kbc_harvest {
     char *text; /* matched as a literal */
     enum kbc_tier tier;
     int phrase;     /* a quoted or code-span phrase, not a single token */
+    int ranged;     /* one of the codes a range ("5.7.606-649") stands for, after its first */
+    int setting;    /* a name shown assigned ("SSL_TYPE=manual"): what is set up, not an error */
     size_t line;    /* 0 for the title and the path */
     size_t section; /* index into the entry's sections */
 };
@@ -177,8 +179,13 @@ struct kbc_section {
     char *heading; /* plain text; "" for the part of a foreign article before its first heading */
     char *anchor;  /* the heading as a URL fragment (GitHub style), "" when none */
     size_t line;
-    char *code; /* text of its code spans and code blocks */
-    char *body; /* its other text */
+    char *code;      /* text of its code spans and code blocks */
+    char *body;      /* its other text */
+    char *links;     /* the relative .md links in it as written, one a line ("" none) */
+    size_t *targets; /* the articles (index in kb) they lead to, set by harvest_finish */
+    size_t target_count;
+    int64_t row_id; /* section.id in the database, set by the writer */
+    int table_row;  /* a row of a table, a section of its own */
 };
 
 enum kbc_ref_kind { KBC_REF_RELATED, KBC_REF_LINK, KBC_REF_ALSO, KBC_REF_PROVIDER };

@@ -205,6 +205,112 @@ static enum kb_status front_matter(struct parse *p)
     return KB_OK;
 }
 
+/* ---- admonitions ------------------------------------------------------------------------- */
+
+/* Python-Markdown's admonitions ('!!! note "Title"'), collapsible blocks ('??? tip', '???+
+ * tip') and content tabs ('=== "Tab"') hold their content indented by four spaces, which
+ * CommonMark reads as a code block: prose would be indexed and harvested as code. Their
+ * content is dedented, and the marker line becomes a level-6 heading holding the title (or a
+ * blank line when there is none), so line numbers stay right. Not inside fenced code. */
+#define MAX_ADMONITION_DEPTH 16
+
+/* The title of an admonition marker line s[0, n) (indentation removed), or NULL when it is
+ * not one; *tlen is the title's length, 0 when the marker has none. */
+static const char *admonition_title(const char *s, size_t n, size_t *tlen)
+{
+    size_t i = 0;
+    int tab = 0;
+    if (n >= 4 && memcmp(s, "!!! ", 4) == 0)
+        i = 4;
+    else if (n >= 4 && memcmp(s, "??? ", 4) == 0)
+        i = 4;
+    else if (n >= 5 && memcmp(s, "???+ ", 5) == 0)
+        i = 5;
+    else if (n >= 5 && memcmp(s, "=== \"", 5) == 0)
+        i = 4, tab = 1;
+    else
+        return NULL;
+    if (!tab) {
+        size_t w = i;
+        while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_'))
+            i++;
+        if (i == w)
+            return NULL;
+        while (i < n && s[i] == ' ')
+            i++;
+    }
+    *tlen = 0;
+    if (i < n && s[i] == '"') {
+        const char *close = memchr(s + i + 1, '"', n - i - 1);
+        if (close) {
+            *tlen = (size_t)(close - (s + i + 1));
+            return s + i + 1;
+        }
+    }
+    return tab ? NULL : s + i;
+}
+
+static enum kb_status admonitions(struct parse *p)
+{
+    int any = 0;
+    for (size_t off = 0; off < p->len && !any;) {
+        size_t i = off, tlen;
+        while (i < p->len && p->src[i] == ' ')
+            i++;
+        const char *nl = memchr(p->src + i, '\n', p->len - i);
+        size_t end = nl ? (size_t)(nl - p->src) : p->len;
+        any = admonition_title(p->src + i, end - i, &tlen) != NULL;
+        off = end + 1;
+    }
+    if (!any)
+        return KB_OK;
+    struct kb_buf out;
+    kb_buf_init(&out, 0);
+    size_t stack[MAX_ADMONITION_DEPTH], depth = 0;
+    int fence = 0;
+    enum kb_status st = KB_OK;
+    for (size_t off = 0; off < p->len && st == KB_OK;) {
+        const char *line = p->src + off;
+        const char *nl = memchr(line, '\n', p->len - off);
+        size_t n = nl ? (size_t)(nl - line) : p->len - off;
+        size_t indent = 0;
+        while (indent < n && line[indent] == ' ')
+            indent++;
+        int blank = indent == n || (indent + 1 == n && line[indent] == '\r');
+        while (!blank && depth && indent < stack[depth - 1] + 4)
+            depth--;
+        size_t cut = 4 * depth <= indent ? 4 * depth : indent;
+        const char *text = line + cut;
+        size_t len = n - cut, rest = indent - cut, tlen = 0;
+        const char *title = NULL;
+        if (!blank && len - rest >= 3
+            && (memcmp(text + rest, "```", 3) == 0 || memcmp(text + rest, "~~~", 3) == 0))
+            fence = !fence;
+        else if (!fence && !blank
+                 && (title = admonition_title(text + rest, len - rest, &tlen)) != NULL) {
+            while (tlen && (title[tlen - 1] == ' ' || title[tlen - 1] == '\r'))
+                tlen--;
+            if (tlen)
+                st = kb_buf_printf(&out, "%.*s###### %.*s", (int)rest, text, (int)tlen, title);
+            if (depth < MAX_ADMONITION_DEPTH)
+                stack[depth++] = indent;
+        }
+        if (st == KB_OK && !title)
+            st = kb_buf_append(&out, text, len);
+        if (st == KB_OK && nl)
+            st = kb_buf_append_char(&out, '\n');
+        off += n + (nl != NULL);
+    }
+    if (st == KB_OK && out.data) {
+        free(p->src);
+        p->src = out.data;
+        p->len = out.len;
+        out.data = NULL;
+    }
+    kb_buf_release(&out);
+    return st;
+}
+
 /* ---- the walk ---------------------------------------------------------------------------- */
 
 static enum block_type block_type_of(const char *info, size_t *word_len)
@@ -1547,7 +1653,8 @@ enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
     enum kb_status status = KB_ERR_NOMEM;
     if (!(p.src = kbc_strndup(file->data, file->len)))
         goto cleanup;
-    if ((status = front_matter(&p)) != KB_OK || (status = index_lines(&p)) != KB_OK)
+    if ((status = front_matter(&p)) != KB_OK || (status = admonitions(&p)) != KB_OK
+        || (status = index_lines(&p)) != KB_OK)
         goto cleanup;
     status = KB_ERR_NOMEM;
     p.doc = cmark_parse_document(p.src, p.len, CMARK_OPT_SOURCEPOS | CMARK_OPT_VALIDATE_UTF8);
@@ -1626,6 +1733,8 @@ static void entry_release(struct kbc_entry *e)
         free(e->sections[i].anchor);
         free(e->sections[i].code);
         free(e->sections[i].body);
+        free(e->sections[i].links);
+        free(e->sections[i].targets);
     }
     free(e->sections);
 }

@@ -23,7 +23,8 @@
  *                                       provider (kb_providers.c: the KB's declared ones)
  *   -> signatures      kb_signatures.c  literal prefilter + PCRE2 near each anchor
  *   -> conditions      kb_conditions.c  the articles' conditions over facts, dialogue and report
- *   -> full text       kb_fulltext.c    FTS5 BM25 over the rarest known terms
+ *   -> full text       kb_fulltext.c    FTS5 over the rarest known terms: the share of the
+ *                                       text each section explains (BM25F, word pairs)
  *   -> rank            kb_rank.c        merged, ordered, confidence-classed matches
  *   -> struct kb_result
  * The evidence stages read the regions that are evidence (kb_query_view); a bounce that reports

@@ -360,6 +360,12 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->term_df);
     sqlite3_finalize(db->section_by_id);
     sqlite3_finalize(db->conditions);
+    sqlite3_finalize(db->fts_search);
+    sqlite3_finalize(db->fts_entry_of);
+    sqlite3_finalize(db->fts_links);
+    sqlite3_finalize(db->fts_pairs);
+    sqlite3_finalize(db->fts_title);
+    sqlite3_finalize(db->fts_sections);
     kb_providers_release(&db->providers);
     sqlite3_close(db->sql);
     free(db->label);

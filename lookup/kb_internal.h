@@ -55,6 +55,8 @@ struct kb_db {
     sqlite3_stmt *conditions;      /* every condition of the KB, in id order */
     struct kb_providers providers; /* declared in the KB (kb_providers.c) */
     int fts_function_ready;        /* kb_matched() registered on the connection */
+    /* kb_fulltext.c's statements, prepared when first needed (NULL until then) */
+    sqlite3_stmt *fts_search, *fts_entry_of, *fts_links, *fts_pairs, *fts_title, *fts_sections;
 };
 
 /* Fills err (status + printf-style message) and returns status. */

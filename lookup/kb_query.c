@@ -201,8 +201,8 @@ static enum kb_status read_evidence(struct kb_query *q, unsigned regions, size_t
     /* Evidence from the articles' prose (harvested codes, full text) answers where no written
      * signature gives a likely answer; in a mail KB only text about mail. In a KB of other
      * documents, another program's error is answered when that program is the KB's subject
-     * (its name is in the KB's vocabulary: a team's docs about its PostgreSQL service), not
-     * when the KB never names it. */
+     * (a title or heading names it, or a tenth of its pages: a team's docs about its
+     * PostgreSQL service), not when the KB only mentions it in passing. */
     struct kb_db *db = q->db;
     int prose_allowed = db->fulltext_needs_mail
                             ? q->facts.mail_context == KB_CONTEXT_IS_MAIL
