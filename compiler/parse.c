@@ -34,16 +34,12 @@ enum block_type {
     BLOCK_EXAMPLE,
     BLOCK_COUNTER,
     BLOCK_CONDITIONS,
+    BLOCK_PROVIDER,
     BLOCK_UNKNOWN
 };
 
-static const char *const block_names[] = {"kb-entry", "kb-signatures", "kb-example",
-                                          "kb-counterexample", "kb-conditions"};
-
-static const char *const providers[] = {
-    "any",     "m365",    "exchange", "gmail", "google-workspace", "outlook-com", "yahoo",
-    "icloud",  "zoho",    "postfix",  "exim",  "sendmail",         "ses",         "sendgrid",
-    "mailgun", "postmark"};
+static const char *const block_names[] = {"kb-entry",          "kb-signatures", "kb-example",
+                                          "kb-counterexample", "kb-conditions", "kb-provider"};
 
 struct kb_block {
     cmark_node *node;
@@ -61,6 +57,7 @@ struct section {
 };
 
 struct parse {
+    struct kbc_kb *kb; /* where kb-provider blocks go */
     const struct kbc_file *file;
     struct kbc_diags *diags;
     const char *path;
@@ -206,6 +203,112 @@ static enum kb_status front_matter(struct parse *p)
         if (*c != '\n')
             *c = ' ';
     return KB_OK;
+}
+
+/* ---- admonitions ------------------------------------------------------------------------- */
+
+/* Python-Markdown's admonitions ('!!! note "Title"'), collapsible blocks ('??? tip', '???+
+ * tip') and content tabs ('=== "Tab"') hold their content indented by four spaces, which
+ * CommonMark reads as a code block: prose would be indexed and harvested as code. Their
+ * content is dedented, and the marker line becomes a level-6 heading holding the title (or a
+ * blank line when there is none), so line numbers stay right. Not inside fenced code. */
+#define MAX_ADMONITION_DEPTH 16
+
+/* The title of an admonition marker line s[0, n) (indentation removed), or NULL when it is
+ * not one; *tlen is the title's length, 0 when the marker has none. */
+static const char *admonition_title(const char *s, size_t n, size_t *tlen)
+{
+    size_t i = 0;
+    int tab = 0;
+    if (n >= 4 && memcmp(s, "!!! ", 4) == 0)
+        i = 4;
+    else if (n >= 4 && memcmp(s, "??? ", 4) == 0)
+        i = 4;
+    else if (n >= 5 && memcmp(s, "???+ ", 5) == 0)
+        i = 5;
+    else if (n >= 5 && memcmp(s, "=== \"", 5) == 0)
+        i = 4, tab = 1;
+    else
+        return NULL;
+    if (!tab) {
+        size_t w = i;
+        while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_'))
+            i++;
+        if (i == w)
+            return NULL;
+        while (i < n && s[i] == ' ')
+            i++;
+    }
+    *tlen = 0;
+    if (i < n && s[i] == '"') {
+        const char *close = memchr(s + i + 1, '"', n - i - 1);
+        if (close) {
+            *tlen = (size_t)(close - (s + i + 1));
+            return s + i + 1;
+        }
+    }
+    return tab ? NULL : s + i;
+}
+
+static enum kb_status admonitions(struct parse *p)
+{
+    int any = 0;
+    for (size_t off = 0; off < p->len && !any;) {
+        size_t i = off, tlen;
+        while (i < p->len && p->src[i] == ' ')
+            i++;
+        const char *nl = memchr(p->src + i, '\n', p->len - i);
+        size_t end = nl ? (size_t)(nl - p->src) : p->len;
+        any = admonition_title(p->src + i, end - i, &tlen) != NULL;
+        off = end + 1;
+    }
+    if (!any)
+        return KB_OK;
+    struct kb_buf out;
+    kb_buf_init(&out, 0);
+    size_t stack[MAX_ADMONITION_DEPTH], depth = 0;
+    int fence = 0;
+    enum kb_status st = KB_OK;
+    for (size_t off = 0; off < p->len && st == KB_OK;) {
+        const char *line = p->src + off;
+        const char *nl = memchr(line, '\n', p->len - off);
+        size_t n = nl ? (size_t)(nl - line) : p->len - off;
+        size_t indent = 0;
+        while (indent < n && line[indent] == ' ')
+            indent++;
+        int blank = indent == n || (indent + 1 == n && line[indent] == '\r');
+        while (!blank && depth && indent < stack[depth - 1] + 4)
+            depth--;
+        size_t cut = 4 * depth <= indent ? 4 * depth : indent;
+        const char *text = line + cut;
+        size_t len = n - cut, rest = indent - cut, tlen = 0;
+        const char *title = NULL;
+        if (!blank && len - rest >= 3
+            && (memcmp(text + rest, "```", 3) == 0 || memcmp(text + rest, "~~~", 3) == 0))
+            fence = !fence;
+        else if (!fence && !blank
+                 && (title = admonition_title(text + rest, len - rest, &tlen)) != NULL) {
+            while (tlen && (title[tlen - 1] == ' ' || title[tlen - 1] == '\r'))
+                tlen--;
+            if (tlen)
+                st = kb_buf_printf(&out, "%.*s###### %.*s", (int)rest, text, (int)tlen, title);
+            if (depth < MAX_ADMONITION_DEPTH)
+                stack[depth++] = indent;
+        }
+        if (st == KB_OK && !title)
+            st = kb_buf_append(&out, text, len);
+        if (st == KB_OK && nl)
+            st = kb_buf_append_char(&out, '\n');
+        off += n + (nl != NULL);
+    }
+    if (st == KB_OK && out.data) {
+        free(p->src);
+        p->src = out.data;
+        p->len = out.len;
+        out.data = NULL;
+    }
+    kb_buf_release(&out);
+    return st;
 }
 
 /* ---- the walk ---------------------------------------------------------------------------- */
@@ -354,8 +457,8 @@ static int in_list(const char *s, size_t n, const char *const *list, size_t coun
     return 0;
 }
 
-/* Splits a comma-separated value; each item is checked (provider) or recorded as a reference
- * (related) and appended to out in normal form "a,b". */
+/* Splits a comma-separated value; each item is recorded as a reference (a provider the KB
+ * must declare, an entry that must exist) and appended to out in normal form "a,b". */
 static enum kb_status comma_values(struct parse *p, const char *key, const char *v, size_t n,
                                    size_t line, size_t col, struct kb_buf *out)
 {
@@ -377,12 +480,10 @@ static enum kb_status comma_values(struct parse *p, const char *key, const char 
         i++;
         if (!len)
             continue;
-        if (strcmp(key, "provider") == 0
-            && !in_list(item, len, providers, sizeof providers / sizeof *providers)) {
-            kbc_diag(p->diags, KBC_ERROR, p->path, line, item_col, "unknown provider '%.*s'",
-                     (int)len, item);
-            continue;
-        }
+        /* providers are the KB's own (kb-provider blocks), checked once all files are read;
+         * "any" names every one */
+        if (strcmp(key, "provider") == 0 && !(len == 3 && strncmp(item, "any", 3) == 0))
+            status = add_ref(p->article, KBC_REF_PROVIDER, item, len, line, item_col);
         if (strcmp(key, "related") == 0)
             status = add_ref(p->article, KBC_REF_RELATED, item, len, line, item_col);
         if (status == KB_OK)
@@ -871,8 +972,20 @@ static enum kb_status parse_example(struct parse *p, const struct kb_block *b, s
     struct kb_buf also;
     kb_buf_init(&also, 0);
     enum kb_status status = KB_OK;
+    int fulltext = 0;
     struct attr a;
     while (status == KB_OK && next_attr(info, &pos, &a)) {
+        if (!counter && attr_is(&a, "via")) {
+            /* what finds the example: the entry's signatures (the default) or full text */
+            if (a.value_len == 8 && strncmp(a.value, "fulltext", 8) == 0)
+                fulltext = 1;
+            else if (!(a.value_len == 9 && strncmp(a.value, "signature", 9) == 0))
+                kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a.offset),
+                         "bad via '%.*s' (expected via=fulltext for an example meant for the "
+                         "full-text stage; via=signature is the default)",
+                         (int)a.value_len, a.value);
+            continue;
+        }
         if (counter || !attr_is(&a, "also")) {
             unknown_attr(p, b, &a);
             continue;
@@ -914,6 +1027,7 @@ static enum kb_status parse_example(struct parse *p, const struct kb_block *b, s
     ex += e->example_count;
     memset(ex, 0, sizeof *ex);
     ex->counter = counter;
+    ex->fulltext = fulltext;
     ex->line = b->line;
     ex->col = b->col;
     ex->text = kbc_strndup(text, n);
@@ -1260,6 +1374,8 @@ static enum kb_status fill_defaults(struct kbc_entry *e)
 
 static void stray_block(struct parse *p, const struct kb_block *b)
 {
+    if (b->type == BLOCK_PROVIDER)
+        return; /* declares a provider of the KB wherever it stands */
     if (b->type == BLOCK_ENTRY)
         kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                  "kb-entry block is not under a level-2 heading");
@@ -1296,6 +1412,7 @@ static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_bl
             status = parse_conditions(p, b, e);
         else if (b->type == BLOCK_EXAMPLE || b->type == BLOCK_COUNTER)
             status = parse_example(p, b, e);
+        /* a kb-provider block belongs to the KB, not to the entry: read in kb_article */
     }
     return status;
 }
@@ -1318,15 +1435,18 @@ static void drop_kb_blocks(struct parse *p)
 static enum kb_status kb_article(struct parse *p)
 {
     enum kb_status status = KB_OK;
-    for (size_t i = 0; i < p->block_count; i++) {
+    for (size_t i = 0; i < p->block_count && status == KB_OK; i++) {
         struct kb_block *b = &p->blocks[i];
-        if (b->type == BLOCK_UNKNOWN) {
+        if (b->type == BLOCK_PROVIDER) {
+            status = kbc_provider_parse(p->kb, p->file, cmark_node_get_literal(b->node), b->line,
+                                        b->col, p->diags);
+        } else if (b->type == BLOCK_UNKNOWN) {
             size_t word;
             const char *info = cmark_node_get_fence_info(b->node);
             block_type_of(info, &word);
             kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                      "unknown block type '%.*s' (expected kb-entry, kb-signatures, "
-                     "kb-conditions, kb-example or kb-counterexample)",
+                     "kb-conditions, kb-example, kb-counterexample or kb-provider)",
                      (int)word, info);
         } else if (b->section < 0) {
             stray_block(p, b);
@@ -1351,8 +1471,13 @@ static enum kb_status kb_article(struct parse *p)
             status = build_entry(p, si, entry_block);
             continue;
         }
-        for (size_t i = s->block_first; i < s->block_end; i++)
+        int declares = 0; /* a section that declares a provider is no entry, and says so */
+        for (size_t i = s->block_first; i < s->block_end; i++) {
+            declares |= p->blocks[i].type == BLOCK_PROVIDER;
             stray_block(p, &p->blocks[i]);
+        }
+        if (declares)
+            continue;
         char *title = node_text(p->sections[si].heading);
         if (!title)
             return KB_ERR_NOMEM;
@@ -1474,20 +1599,62 @@ static int skip_file(const struct kbc_file *f, struct kbc_diags *diags)
     return 0;
 }
 
+/* Articles are UTF-8 (a byte order mark is fine). A file in another encoding would compile
+ * into text shown with U+FFFD in every accented word, so it is an error at its first byte
+ * that is not UTF-8, naming the byte and the conversion. */
+static int not_utf8(const struct kbc_file *f, struct kbc_diags *diags)
+{
+    const unsigned char *s = (const unsigned char *)f->data;
+    size_t first = SIZE_MAX, bad = 0;
+    for (size_t i = 0; i < f->len;) {
+        uint32_t cp;
+        size_t n = s[i] < 0x80 ? 1 : kbc_utf8_char(s + i, f->len - i, &cp);
+        if (n) {
+            i += n;
+            continue;
+        }
+        if (first == SIZE_MAX)
+            first = i;
+        bad++;
+        i++;
+    }
+    if (!bad)
+        return 0;
+    size_t line = 1, line_start = 0;
+    for (size_t i = 0; i < first; i++)
+        if (s[i] == '\n') {
+            line++;
+            line_start = i + 1;
+        }
+    size_t col = first - line_start + 1;
+    if (line == 1 && f->len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+        col -= 3;
+    char more[64] = "";
+    if (bad > 1)
+        snprintf(more, sizeof more, " (and %zu more in this file)", bad - 1);
+    kbc_diag(diags, KBC_ERROR, f->display, line, col,
+             "byte 0x%02X is not UTF-8%s: articles must be UTF-8; if this one is Latin-1 or "
+             "Windows-1252, convert it with 'iconv -f WINDOWS-1252 -t UTF-8'",
+             s[first], more);
+    return 1;
+}
+
 static void article_release(struct kbc_article *a);
 
 enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
                               struct kbc_diags *diags)
 {
-    if (!file->data || skip_file(file, diags))
+    if (!file->data || skip_file(file, diags) || not_utf8(file, diags))
         return KB_OK;
-    struct parse p = {.file = file, .diags = diags, .path = file->display, .len = file->len};
+    struct parse p = {
+        .kb = kb, .file = file, .diags = diags, .path = file->display, .len = file->len};
     struct kbc_article article = {.file = file};
     p.article = &article;
     enum kb_status status = KB_ERR_NOMEM;
     if (!(p.src = kbc_strndup(file->data, file->len)))
         goto cleanup;
-    if ((status = front_matter(&p)) != KB_OK || (status = index_lines(&p)) != KB_OK)
+    if ((status = front_matter(&p)) != KB_OK || (status = admonitions(&p)) != KB_OK
+        || (status = index_lines(&p)) != KB_OK)
         goto cleanup;
     status = KB_ERR_NOMEM;
     p.doc = cmark_parse_document(p.src, p.len, CMARK_OPT_SOURCEPOS | CMARK_OPT_VALIDATE_UTF8);
@@ -1502,6 +1669,12 @@ enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
     }
     status = p.block_count ? kb_article(&p) : foreign_article(&p);
     if (status != KB_OK)
+        goto cleanup;
+    /* a file that only declares providers (kb/providers.md) is no article: nothing to show */
+    int declarations_only = !article.entry_count;
+    for (size_t i = 0; i < p.block_count && declarations_only; i++)
+        declarations_only = p.blocks[i].type == BLOCK_PROVIDER;
+    if (declarations_only && p.block_count)
         goto cleanup;
     struct kbc_article *slot = kbc_grow(kb->articles, &kb->alloc, kb->count, sizeof *slot);
     if (!slot) {
@@ -1560,6 +1733,8 @@ static void entry_release(struct kbc_entry *e)
         free(e->sections[i].anchor);
         free(e->sections[i].code);
         free(e->sections[i].body);
+        free(e->sections[i].links);
+        free(e->sections[i].targets);
     }
     free(e->sections);
 }
@@ -1581,6 +1756,7 @@ void kbc_kb_release(struct kbc_kb *kb)
 {
     for (size_t i = 0; i < kb->count; i++)
         article_release(&kb->articles[i]);
+    kbc_providers_release(kb);
     free(kb->articles);
     memset(kb, 0, sizeof *kb);
 }

@@ -19,10 +19,12 @@
  *   -> mask            kb_mask.c        secrets out, before anything can echo them
  *   -> dialogue        kb_dialogue.c    an SMTP transcript or MTA log read into one dialogue:
  *                                       greeting, EHLO offers, TLS, the failing reply, the end
- *   -> facts           kb_facts.c       codes, stage, host/port/user, client, provider, context
+ *   -> facts           kb_facts.c       codes, stage, host/port/user, client, context, and the
+ *                                       provider (kb_providers.c: the KB's declared ones)
  *   -> signatures      kb_signatures.c  literal prefilter + PCRE2 near each anchor
  *   -> conditions      kb_conditions.c  the articles' conditions over facts, dialogue and report
- *   -> full text       kb_fulltext.c    FTS5 BM25 over the rarest known terms
+ *   -> full text       kb_fulltext.c    FTS5 over the rarest known terms: the share of the
+ *                                       text each section explains (BM25F, word pairs)
  *   -> rank            kb_rank.c        merged, ordered, confidence-classed matches
  *   -> struct kb_result
  * The evidence stages read the regions that are evidence (kb_query_view); a bounce that reports
@@ -188,7 +190,8 @@ struct kb_facts {
     int port;
     char *user;
     char *client;        /* recognised client library, e.g. "PHPMailer" */
-    char *provider;      /* recognised provider facet value, e.g. "m365" */
+    char *provider;      /* the first provider the KB declares (kb-provider blocks) that the
+                          * text names, by its id, e.g. "m365" */
     int mail_context;    /* KB_CONTEXT_IS_MAIL, _UNKNOWN or _OTHER (see below) */
     char *other_program; /* with KB_CONTEXT_IS_OTHER: the words that told ("npm ERR"), else NULL */
 };
