@@ -347,6 +347,13 @@ void kbc_tmp_discard(struct kbc_tmp *tmp);
  * temporary file, then re-raise the signal. */
 void kbc_install_signal_handlers(void);
 
+/* ---- gaps.c: kb-compile --gaps MISS_LOG... ---------------------------------------------- */
+
+/* Is --gaps among the options? Then kbc_gaps_main runs instead of a compile. */
+int kbc_gaps_wanted(int argc, char **argv);
+/* Groups the miss logs named on the command line, prints the groups; returns the exit code. */
+int kbc_gaps_main(int argc, char **argv);
+
 /* ---- selftest.c -------------------------------------------------------------------------- */
 
 /* Runs every example and counter-example of kb through kb_query_run on the database at

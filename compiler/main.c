@@ -24,6 +24,7 @@
 
 static const char usage_text[] =
     "Usage: kb-compile [options] KB_DIR -o OUT.db\n"
+    "       kb-compile --gaps MISS_LOG...\n"
     "\n"
     "Compiles the knowledge base in KB_DIR (every *.md below it; the format is described in\n"
     "'man 5 kb-format') into one SQLite database for kb-lookup. Every example is checked with\n"
@@ -38,6 +39,8 @@ static const char usage_text[] =
     "                     always or never\n"
     "  -h, --help         show this help and exit\n"
     "      --version      show the program and database schema version and exit\n"
+    "      --gaps         group the miss logs that kb-lookup writes into the most\n"
+    "                     frequent unanswered errors; compiles nothing\n"
     "\n"
     "Diagnostics go to stderr as 'path:line:col: error: message'. SOURCE_DATE_EPOCH, when set,\n"
     "is stored as the build date.\n"
@@ -350,6 +353,8 @@ cleanup:
 int main(int argc, char **argv)
 {
     struct options o = {0};
+    if (kbc_gaps_wanted(argc, argv))
+        return kbc_gaps_main(argc, argv);
     int code = parse_args(argc, argv, &o);
     if (code >= 0)
         return code;

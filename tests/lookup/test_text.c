@@ -315,6 +315,23 @@ static void test_mask(void)
     CHECK_MASK("client_secret=abc&api_key: xyz token=t0k",
                "client_secret=***&api_key: *** token=***");
     CHECK_MASK("SMTP_PASSWORD='hunter2'", "SMTP_PASSWORD='***'");
+    /* a quoted value is masked up to its closing quote: app passwords are shown with spaces */
+    CHECK_MASK("\"smtp_password\": \"abcd efgh ijkl mnop\", \"port\": 587",
+               "\"smtp_password\": \"***\", \"port\": 587");
+    CHECK_MASK("MAIL_PASSWORD='two words", "MAIL_PASSWORD='***");
+    /* client answers to AUTH challenges in swaks (-> and ~> after TLS), curl -v (> ) and
+     * PHPMailer (CLIENT -> SERVER: ) transcripts, short ones too; commands stay */
+    CHECK_MASK(" ~> YmVuY2hAYmVuY2gudGVzdA==", " ~> ***");
+    CHECK_MASK(" -> cHcx", " -> ***");
+    CHECK_MASK("> AGJlbmNoQGJlbmNoLnRlc3QAd3JvbmctZmFrZS1wYXNzd29yZA==", "> ***");
+    CHECK_MASK("2024-01-01 10:00:00 CLIENT -> SERVER: cHcx",
+               "2024-01-01 10:00:00 CLIENT -> SERVER: ***");
+    CHECK_MASK(" ~> QUIT", " ~> QUIT");
+    CHECK_MASK("> EHLO localhost", "> EHLO localhost");
+    CHECK_MASK("C: DATA", "C: DATA");
+    /* keys in camel case, as .NET's appsettings.json has them */
+    CHECK_MASK("\"SmtpPassword\": \"dotnet pw\",", "\"SmtpPassword\": \"***\",");
+    CHECK_MASK("mailApiKey=abc123", "mailApiKey=***");
 }
 
 /* Providers as a KB declares them (kb-provider blocks), in declaration order. */
