@@ -5,7 +5,7 @@
 #             never saw the KB (sources in each line), as guards against writing for the dev
 #             set. Both were blind when first scored; the figures then are in the commit log.
 # Skipped (exit 77) where ../shared is absent, e.g. on a fresh clone.
-# Usage: score.sh dev|holdout|blind|blind2|blind3|blind4|blind5|bounce SOURCE_DIR PATH/TO/kb-lookup
+# Usage: score.sh dev|holdout|blind|blind2|blind3|blind4|blind5|bounce|bounce-diagnostic SOURCE_DIR PATH/TO/kb-lookup
 set -eu
 set_name="$1"
 shift
@@ -20,10 +20,33 @@ if ! command -v python3 >/dev/null 2>&1; then
 fi
 if [ "$set_name" = bounce ]; then
     # Pasted bounces (issue 16), collected blind from 20+ mail systems, first scored top-1
-    # 0.691, negatives 0.731: a regression guard just under what the bounce reader gives
-    # (top-1 0.711, top-3 0.740, negatives 1.000) while the KB side is written.
-    exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.70 --min-top3 0.73 \
+    # 0.691, negatives 0.731; after the articles learnt the wordings it showed, 0.951 / 0.955
+    # / 1.000: a regression guard just under that.
+    exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.93 --min-top3 0.94 \
         --min-negative 0.95 "$1/tests/eval/bounce-errors.jsonl" "$1/tests/eval/bounce-negatives.jsonl"
+fi
+if [ "$set_name" = bounce-diagnostic ]; then
+    # The same bounces when the customer pastes only the remote server's reply: for each one
+    # the bounce reader finds a diagnostic line in (kb-lookup --explain prints it), that line
+    # alone is looked up. 167 of 246 have one; 0.874 top-1 when this guard was set.
+    work=$(mktemp)
+    trap 'rm -f "$work"' EXIT
+    python3 - "$2" "$1/tests/eval/bounce-errors.jsonl" "$work" <<'PY'
+import json, subprocess, sys
+lookup, cases, out = sys.argv[1:4]
+with open(cases, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
+    for line in src:
+        case = json.loads(line)
+        explain = subprocess.run([lookup, "--explain", "--top", "1"], input=case["text"].encode(),
+                                 stdout=subprocess.PIPE).stdout.decode("utf-8", "replace")
+        lines = [l.split("diagnostic:", 1)[1].strip() for l in explain.splitlines()
+                 if l.strip().startswith("diagnostic:")]
+        if lines:
+            dst.write(json.dumps({"id": case["id"], "text": lines[0],
+                                  "expected": case["expected"]}) + "\n")
+PY
+    python3 "$eval_dir/score" --lookup "$2" --min-top1 0.85 --min-top3 0.87 "$work"
+    exit $?
 fi
 if [ "$set_name" = blind5 ]; then
     # Real client outputs and transcripts (issue 13), collected blind: Go, Java, .NET, Ruby,
