@@ -141,6 +141,31 @@ struct kbc_example {
     size_t line, col;
 };
 
+/* A line of a kb-provider-steps block: the steps of the solution that start with label (or
+ * have it in bold) apply to these providers only. */
+struct kbc_step_mark {
+    char *label;
+    char *providers; /* "a,b", validated facet values */
+    size_t line, col;
+};
+
+/* A part of the solution for some providers only (steps.c): a list item or a sub-section the
+ * marks point to, at [start, end) of each rendering (KB_FORM_TEXT, _ANSI, _MARKDOWN). */
+struct kbc_step {
+    char *labels;    /* the labels that marked it, ", "-joined */
+    char *providers; /* "a,b": the union of their providers */
+    size_t start[3], end[3];
+};
+
+/* A kb-provider block: what the KB knows of one provider (id from the provider facet). */
+struct kbc_provider {
+    char *id;
+    char *name; /* "" when not given */
+    char *host; /* well-known submission server, "" when none */
+    int port;   /* its port, 0 when none */
+    size_t line, col;
+};
+
 /* A placeholder {{name|default}} seen in an entry's prose or code. */
 struct kbc_placeholder {
     char *name;
@@ -203,6 +228,10 @@ struct kbc_entry {
     size_t harvest_count, harvest_alloc;
     struct kbc_section *sections;
     size_t section_count, section_alloc;
+    struct kbc_step_mark *marks; /* kb-provider-steps lines */
+    size_t mark_count, mark_alloc;
+    struct kbc_step *steps; /* what they mark, in document order */
+    size_t step_count, step_alloc;
     int64_t row_id; /* entry.id in the database, set by the writer */
 };
 
@@ -215,6 +244,8 @@ struct kbc_article {
     size_t entry_count, entry_alloc;
     struct kbc_ref *refs;
     size_t ref_count, ref_alloc;
+    struct kbc_provider *providers; /* its kb-provider blocks */
+    size_t provider_count, provider_alloc;
 };
 
 struct kbc_kb {
@@ -262,6 +293,30 @@ enum kb_status kbc_harvest_title(struct kbc_entry *e, const char *text, enum kbc
  * weight to the entry's signatures (origin set). In a KB with context=mail signatures the
  * harvested ones get context=mail too. */
 enum kb_status kbc_harvest_finish(struct kbc_kb *kb);
+
+/* ---- steps.c: provider-specific steps ---------------------------------------------------- */
+
+/* The sentinel nodes kbc_steps_mark puts into the tree, removed by kbc_steps_unmark. */
+struct kbc_sentinels {
+    cmark_node **nodes;
+    size_t count, alloc;
+};
+
+/* Finds the steps (list items) and sub-sections (headings of level 4 to 6) of the solution
+ * [first, end) that e's marks point to, reports the marks that point to none, and puts a
+ * sentinel in each so the renderings can be cut (kbc_steps_cut). Fails only when out of
+ * memory (the sentinels put so far are still in out). */
+enum kb_status kbc_steps_mark(struct kbc_entry *e, cmark_node *first, cmark_node *end,
+                              const char *path, struct kbc_diags *diags, struct kbc_sentinels *out);
+/* Takes the sentinels out of the tree again and releases the list. */
+void kbc_steps_unmark(struct kbc_sentinels *s);
+/* Takes the sentinels out of one rendering of the solution (*text, reallocated) and records
+ * where each step starts and ends in it (form: KB_FORM_TEXT, _ANSI or _MARKDOWN). */
+enum kb_status kbc_steps_cut(struct kbc_entry *e, int form, char **text);
+void kbc_steps_release(struct kbc_entry *e);
+
+/* Across the KB: a provider declared twice. */
+void kbc_providers_validate(const struct kbc_kb *kb, struct kbc_diags *diags);
 
 /* ---- validate.c -------------------------------------------------------------------------- */
 

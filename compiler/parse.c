@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "kb_conditions.h"
+#include "kb_text.h"
 #include "kbc.h"
 #include "kbc_sig.h"
 
@@ -34,11 +35,14 @@ enum block_type {
     BLOCK_EXAMPLE,
     BLOCK_COUNTER,
     BLOCK_CONDITIONS,
+    BLOCK_PROVIDER_STEPS,
+    BLOCK_PROVIDER,
     BLOCK_UNKNOWN
 };
 
-static const char *const block_names[] = {"kb-entry", "kb-signatures", "kb-example",
-                                          "kb-counterexample", "kb-conditions"};
+static const char *const block_names[] = {"kb-entry",          "kb-signatures", "kb-example",
+                                          "kb-counterexample", "kb-conditions", "kb-provider-steps",
+                                          "kb-provider"};
 
 static const char *const providers[] = {
     "any",     "m365",    "exchange", "gmail", "google-workspace", "outlook-com", "yahoo",
@@ -861,6 +865,222 @@ static enum kb_status parse_conditions(struct parse *p, const struct kb_block *b
     return status;
 }
 
+/* ---- kb-provider-steps ------------------------------------------------------------------- */
+
+/* "label: provider, provider": the steps of the solution that start with label (or have it in
+ * bold) are for those providers only (steps.c finds them). The label ends at the last colon:
+ * provider values have none. */
+static enum kb_status parse_step_marks(struct parse *p, const struct kb_block *b,
+                                       struct kbc_entry *e)
+{
+    const char *info = cmark_node_get_fence_info(b->node);
+    size_t pos = strlen(block_names[BLOCK_PROVIDER_STEPS]);
+    struct attr a;
+    while (next_attr(info, &pos, &a))
+        unknown_attr(p, b, &a);
+    const char *cursor = cmark_node_get_literal(b->node);
+    size_t index = 0, count = 0;
+    struct block_line l;
+    struct kb_buf buf;
+    kb_buf_init(&buf, 0);
+    enum kb_status status = KB_OK;
+    while (status == KB_OK && next_block_line(b, &cursor, &index, &l)) {
+        trim_line(&l);
+        if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
+            continue;
+        count++;
+        const char *colon = NULL;
+        for (size_t i = 0; i < l.len; i++)
+            if (l.text[i] == ':')
+                colon = l.text + i;
+        const char *label = l.text, *v = colon ? colon + 1 : NULL;
+        size_t label_len = colon ? (size_t)(colon - l.text) : 0,
+               n = colon ? l.len - label_len - 1 : 0;
+        trim(&label, &label_len);
+        if (!colon || !label_len) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
+                     "expected 'step: provider, ...' in kb-provider-steps block (the words the "
+                     "step starts with, a colon, the providers it is for)");
+            continue;
+        }
+        size_t value_col = l.col + (size_t)(v - l.text);
+        kb_buf_reset(&buf);
+        size_t errors = p->diags->errors;
+        if ((status = comma_values(p, "provider", v, n, l.line, value_col, &buf)) != KB_OK)
+            break;
+        if (!buf.len) {
+            if (errors == p->diags->errors)
+                kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
+                         "step '%.*s' names no provider", (int)label_len, label);
+            continue;
+        }
+        if (kb_list_contains(buf.data, "any")) {
+            const char *at = strstr(v, "any");
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line,
+                     at ? value_col + (size_t)(at - v) : value_col,
+                     "'any' marks no step: a step without a mark is for every provider");
+            continue;
+        }
+        const struct kbc_step_mark *twice = NULL;
+        for (size_t i = 0; i < e->mark_count && !twice; i++)
+            if (strlen(e->marks[i].label) == label_len
+                && strncasecmp(e->marks[i].label, label, label_len) == 0)
+                twice = &e->marks[i];
+        if (twice) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
+                     "step '%.*s' is marked twice (first at line %zu)", (int)label_len, label,
+                     twice->line);
+            continue;
+        }
+        struct kbc_step_mark *m = kbc_grow(e->marks, &e->mark_alloc, e->mark_count, sizeof *m);
+        if (!m) {
+            status = KB_ERR_NOMEM;
+            break;
+        }
+        e->marks = m;
+        m += e->mark_count;
+        *m = (struct kbc_step_mark){kbc_strndup(label, label_len), NULL, l.line, l.col};
+        if (!m->label || kb_buf_detach(&buf, &m->providers) != KB_OK) {
+            free(m->label);
+            status = KB_ERR_NOMEM;
+            break;
+        }
+        e->mark_count++;
+    }
+    kb_buf_release(&buf);
+    if (status == KB_OK && count == 0)
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
+                 "kb-provider-steps block has no steps");
+    return status;
+}
+
+/* ---- kb-provider ------------------------------------------------------------------------- */
+
+/* "host:port" of a submission server: a host name with a dot, a port from 1 to 65535. */
+static int parse_server(const char *v, size_t n, char **host, int *port)
+{
+    const char *colon = memchr(v, ':', n);
+    if (!colon || colon == v)
+        return 0;
+    size_t hlen = (size_t)(colon - v);
+    int dot = 0;
+    for (size_t i = 0; i < hlen; i++) {
+        if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '.')
+            return 0;
+        dot |= v[i] == '.';
+    }
+    long value = 0;
+    size_t i = hlen + 1;
+    if (i == n || n - i > 5)
+        return 0;
+    for (; i < n; i++) {
+        if (!isdigit((unsigned char)v[i]))
+            return 0;
+        value = value * 10 + (v[i] - '0');
+    }
+    if (!dot || value < 1 || value > 65535)
+        return 0;
+    *port = (int)value;
+    *host = kbc_strndup(v, hlen);
+    return 1;
+}
+
+/* What the KB knows of one provider: "id: gmail", "name: Gmail", "submission:
+ * smtp.gmail.com:587". Declared once in the KB (kbc_providers_validate). */
+static enum kb_status parse_provider(struct parse *p, const struct kb_block *b)
+{
+    static const char *const keys[] = {"id", "name", "submission"};
+    const char *info = cmark_node_get_fence_info(b->node);
+    size_t pos = strlen(block_names[BLOCK_PROVIDER]);
+    struct attr a;
+    while (next_attr(info, &pos, &a))
+        unknown_attr(p, b, &a);
+    struct kbc_provider d = {.line = b->line, .col = b->col};
+    const char *cursor = cmark_node_get_literal(b->node);
+    size_t index = 0;
+    unsigned seen = 0;
+    struct block_line l;
+    struct kb_buf buf;
+    kb_buf_init(&buf, 0);
+    enum kb_status status = KB_OK;
+    while (status == KB_OK && next_block_line(b, &cursor, &index, &l)) {
+        trim_line(&l);
+        if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
+            continue;
+        const char *colon = memchr(l.text, ':', l.len);
+        if (!colon) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
+                     "expected 'key: value' in kb-provider block");
+            continue;
+        }
+        const char *key = l.text, *v = colon + 1;
+        size_t key_len = (size_t)(colon - l.text), n = l.len - key_len - 1;
+        trim(&key, &key_len);
+        size_t value_col = l.col + (size_t)(v - l.text);
+        while (n && is_blank_char(*v)) {
+            v++;
+            n--;
+            value_col++;
+        }
+        unsigned k = 0;
+        while (k < 3 && !(strlen(keys[k]) == key_len && strncmp(key, keys[k], key_len) == 0))
+            k++;
+        if (k == 3) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
+                     "unknown key '%.*s' in kb-provider block (expected id, name or submission)",
+                     (int)key_len, key);
+            continue;
+        }
+        if (seen & (1u << k)) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
+                     "duplicate key '%s' in kb-provider block", keys[k]);
+            continue;
+        }
+        seen |= 1u << k;
+        if (k == 0) {
+            kb_buf_reset(&buf);
+            if ((status = comma_values(p, "provider", v, n, l.line, value_col, &buf)) != KB_OK)
+                break;
+            if (buf.len && (strchr(buf.data, ',') || strcmp(buf.data, "any") == 0))
+                kbc_diag(p->diags, KBC_ERROR, p->path, l.line, value_col,
+                         "a kb-provider block declares one provider, not '%.*s'", (int)n, v);
+            else if (buf.len && !(d.id = kbc_strndup(buf.data, buf.len)))
+                status = KB_ERR_NOMEM;
+            d.line = l.line;
+            d.col = value_col;
+        } else if (k == 1) {
+            if (!(d.name = kbc_strndup(v, n)))
+                status = KB_ERR_NOMEM;
+        } else if (!parse_server(v, n, &d.host, &d.port)) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, value_col,
+                     "bad submission server '%.*s' (expected host:port, such as "
+                     "smtp.example.com:587)",
+                     (int)n, v);
+        } else if (!d.host) {
+            status = KB_ERR_NOMEM;
+        }
+    }
+    kb_buf_release(&buf);
+    if (status == KB_OK && !(seen & 1u))
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col, "kb-provider block has no id");
+    struct kbc_article *art = p->article;
+    struct kbc_provider *slot = NULL;
+    if (status == KB_OK && d.id
+        && (!(d.name || (d.name = kbc_strndup("", 0))) || !(d.host || (d.host = kbc_strndup("", 0)))
+            || !(slot = kbc_grow(art->providers, &art->provider_alloc, art->provider_count,
+                                 sizeof *slot))))
+        status = KB_ERR_NOMEM;
+    if (slot) {
+        art->providers = slot;
+        slot[art->provider_count++] = d;
+        return KB_OK;
+    }
+    free(d.id);
+    free(d.name);
+    free(d.host);
+    return status;
+}
+
 /* ---- kb-example / kb-counterexample ------------------------------------------------------ */
 
 static enum kb_status parse_example(struct parse *p, const struct kb_block *b, struct kbc_entry *e)
@@ -1222,9 +1442,20 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
     if (status == KB_OK && tell)
         status = render_three(cmark_node_next(tell), tell_end, &e->tell_text, &e->tell_ansi,
                               &e->tell_md);
+    /* provider-specific steps get a sentinel while the solution is rendered (steps.c) */
+    struct kbc_sentinels sentinels = {0};
+    if (status == KB_OK && fix)
+        status = kbc_steps_mark(e, cmark_node_next(fix), s->end, p->path, p->diags, &sentinels);
     if (status == KB_OK && fix)
         status = render_three(cmark_node_next(fix), s->end, &e->solution_text, &e->solution_ansi,
                               &e->solution_md);
+    kbc_steps_unmark(&sentinels);
+    if (status == KB_OK)
+        status = kbc_steps_cut(e, KB_FORM_TEXT, &e->solution_text);
+    if (status == KB_OK)
+        status = kbc_steps_cut(e, KB_FORM_ANSI, &e->solution_ansi);
+    if (status == KB_OK)
+        status = kbc_steps_cut(e, KB_FORM_MARKDOWN, &e->solution_md);
     reattach_examples(examples, example_count);
     struct kb_buf buf;
     kb_buf_init(&buf, 0);
@@ -1260,6 +1491,8 @@ static enum kb_status fill_defaults(struct kbc_entry *e)
 
 static void stray_block(struct parse *p, const struct kb_block *b)
 {
+    if (b->type == BLOCK_PROVIDER) /* declared anywhere in an article (kb_article) */
+        return;
     if (b->type == BLOCK_ENTRY)
         kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                  "kb-entry block is not under a level-2 heading");
@@ -1294,6 +1527,8 @@ static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_bl
             status = parse_signatures(p, b, e);
         else if (b->type == BLOCK_CONDITIONS)
             status = parse_conditions(p, b, e);
+        else if (b->type == BLOCK_PROVIDER_STEPS)
+            status = parse_step_marks(p, b, e);
         else if (b->type == BLOCK_EXAMPLE || b->type == BLOCK_COUNTER)
             status = parse_example(p, b, e);
     }
@@ -1326,8 +1561,12 @@ static enum kb_status kb_article(struct parse *p)
             block_type_of(info, &word);
             kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                      "unknown block type '%.*s' (expected kb-entry, kb-signatures, "
-                     "kb-conditions, kb-example or kb-counterexample)",
+                     "kb-conditions, kb-example, kb-counterexample, kb-provider-steps or "
+                     "kb-provider)",
                      (int)word, info);
+        } else if (b->type == BLOCK_PROVIDER) {
+            if ((status = parse_provider(p, b)) != KB_OK)
+                return status;
         } else if (b->section < 0) {
             stray_block(p, b);
         }
@@ -1351,8 +1590,13 @@ static enum kb_status kb_article(struct parse *p)
             status = build_entry(p, si, entry_block);
             continue;
         }
-        for (size_t i = s->block_first; i < s->block_end; i++)
+        int providers_only = s->block_end > s->block_first;
+        for (size_t i = s->block_first; i < s->block_end; i++) {
             stray_block(p, &p->blocks[i]);
+            providers_only &= p->blocks[i].type == BLOCK_PROVIDER;
+        }
+        if (providers_only) /* a section that declares providers: no entry meant */
+            continue;
         char *title = node_text(p->sections[si].heading);
         if (!title)
             return KB_ERR_NOMEM;
@@ -1555,6 +1799,7 @@ static void entry_release(struct kbc_entry *e)
     for (size_t i = 0; i < e->harvest_count; i++)
         free(e->harvest[i].text);
     free(e->harvest);
+    kbc_steps_release(e);
     for (size_t i = 0; i < e->section_count; i++) {
         free(e->sections[i].heading);
         free(e->sections[i].anchor);
@@ -1574,6 +1819,12 @@ static void article_release(struct kbc_article *a)
     for (size_t i = 0; i < a->ref_count; i++)
         free(a->refs[i].id);
     free(a->refs);
+    for (size_t i = 0; i < a->provider_count; i++) {
+        free(a->providers[i].id);
+        free(a->providers[i].name);
+        free(a->providers[i].host);
+    }
+    free(a->providers);
     memset(a, 0, sizeof *a);
 }
 

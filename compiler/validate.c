@@ -226,6 +226,7 @@ enum kb_status kbc_validate(struct kbc_kb *kb, struct kbc_diags *diags)
     if (status == KB_OK) {
         check_refs(kb, &set, diags);
         check_placeholders(kb, diags);
+        kbc_providers_validate(kb, diags);
     }
     free(set.slots);
     return status;

@@ -162,7 +162,18 @@ enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_er
 
 /* ---- the rows ---------------------------------------------------------------------------- */
 
-enum { ST_ARTICLE, ST_ENTRY, ST_SIG, ST_EXAMPLE, ST_SECTION, ST_FTS, ST_CONDITION, ST_COUNT };
+enum {
+    ST_ARTICLE,
+    ST_ENTRY,
+    ST_SIG,
+    ST_EXAMPLE,
+    ST_SECTION,
+    ST_FTS,
+    ST_CONDITION,
+    ST_STEP,
+    ST_PROVIDER,
+    ST_COUNT
+};
 
 static const char *const statements[ST_COUNT] = {
     "INSERT INTO article(id, path, title, intro_md) VALUES(?1, ?2, ?3, ?4)",
@@ -180,6 +191,9 @@ static const char *const statements[ST_COUNT] = {
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "INSERT INTO condition(id, entry_id, source, weight, path, line)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    "INSERT INTO step(entry_id, labels, providers, text_start, text_end, ansi_start, ansi_end,"
+    " md_start, md_end) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    "INSERT INTO provider(id, name, host, port, path, line) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct writer {
@@ -355,6 +369,18 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         sqlite3_bind_int64(st, 6, (sqlite3_int64)c->line);
         status = step(w, ST_CONDITION, "cannot store a condition");
     }
+    for (size_t i = 0; i < e->step_count && status == KB_OK; i++) {
+        const struct kbc_step *p = &e->steps[i];
+        st = w->st[ST_STEP];
+        sqlite3_bind_int64(st, 1, e->row_id);
+        bind_text(st, 2, p->labels);
+        bind_text(st, 3, p->providers);
+        for (int f = 0; f < 3; f++) {
+            sqlite3_bind_int64(st, 4 + 2 * f, (sqlite3_int64)p->start[f]);
+            sqlite3_bind_int64(st, 5 + 2 * f, (sqlite3_int64)p->end[f]);
+        }
+        status = step(w, ST_STEP, "cannot store a provider-specific step");
+    }
     return status;
 }
 
@@ -371,6 +397,17 @@ static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc
         bind_text(st, 4, a->intro_md);
         status = step(w, ST_ARTICLE, "cannot store an article");
         counts->articles++;
+        for (size_t j = 0; j < a->provider_count && status == KB_OK; j++) {
+            const struct kbc_provider *p = &a->providers[j];
+            st = w->st[ST_PROVIDER];
+            bind_text(st, 1, p->id);
+            bind_text(st, 2, p->name);
+            bind_text(st, 3, p->host);
+            sqlite3_bind_int(st, 4, p->port);
+            bind_text(st, 5, a->file->rel);
+            sqlite3_bind_int64(st, 6, (sqlite3_int64)p->line);
+            status = step(w, ST_PROVIDER, "cannot store a provider");
+        }
         for (size_t j = 0; j < a->entry_count && status == KB_OK; j++) {
             struct kbc_entry *e = &a->entries[j];
             e->row_id = ++entry_id;

@@ -34,8 +34,10 @@ struct kb_db {
     sqlite3_stmt *entry_by_rowid;
     sqlite3_stmt *term_df;
     sqlite3_stmt *section_by_id;
-    sqlite3_stmt *conditions; /* every condition of the KB, in id order */
-    int fts_function_ready;   /* kb_matched() registered on the connection */
+    sqlite3_stmt *conditions;     /* every condition of the KB, in id order */
+    sqlite3_stmt *steps_by_entry; /* kb_steps.c, prepared when first used */
+    sqlite3_stmt *provider_by_id;
+    int fts_function_ready; /* kb_matched() registered on the connection */
 };
 
 /* Fills err (status + printf-style message) and returns status. */
@@ -47,6 +49,15 @@ enum kb_status kb_fail_sql(struct kb_db *db, struct kb_error *err, const char *w
 /* Loads the entry with this rowid (caller frees). */
 enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry **out,
                              struct kb_error *err);
+
+/* kb_steps.c: loads the provider-specific steps of the entry with this rowid into e (whose
+ * solutions are loaded), checking their ranges; and what the KB declares of provider id
+ * (NULL: none seen) into out (all NULL when nothing), released with kb_provider_release. */
+enum kb_status kb_steps_load(struct kb_db *db, long long rowid, struct kb_entry *e,
+                             struct kb_error *err);
+enum kb_status kb_provider_load(struct kb_db *db, const char *id, struct kb_provider *out,
+                                struct kb_error *err);
+void kb_provider_release(struct kb_provider *p);
 
 /* Extracts facts from normalised text; strings in facts are heap copies (secrets masked). */
 enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *facts);

@@ -30,6 +30,15 @@
  *       a condition of the entry's kb-conditions blocks (kb_conditions.h), one line as written
  *       (trimmed), with its block's weight (negative: it points away from the entry).
  *   example(id, entry_id, counter, text, also, path, line)
+ *   step(id, entry_id, labels, providers, text_start, text_end, ansi_start, ansi_end,
+ *        md_start, md_end)
+ *       a part of the entry's solution for some providers only (a kb-provider-steps block):
+ *       the labels that mark it (", "-joined), the providers (comma-separated facet values),
+ *       and its byte range [start, end) in solution_text, solution_ansi and solution_md.
+ *       Ordered by id in document order, a nested step after the one that holds it.
+ *   provider(id, name, host, port, path, line)
+ *       what a kb-provider block declares of a provider: its name and its well-known
+ *       submission server ('' and 0 when none).
  *   entry_fts (FTS5: title, heading, code, body, examples, signatures; rowid = section.id):
  *       title holds the article and entry titles, heading the section's heading, code its
  *       code spans and blocks, body its prose; examples and signatures the entry's own.
@@ -45,7 +54,7 @@
 
 #include "kb.h"
 
-#define KB_SCHEMA_VERSION 3
+#define KB_SCHEMA_VERSION 4
 #define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
 
 enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };

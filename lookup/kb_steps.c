@@ -1,0 +1,236 @@
+/*
+ * kb_steps.c - the solution as the reader of one text needs it: an entry's provider-specific
+ * steps (the byte ranges kb-compile cut out of each rendering, table step) left out when the
+ * text shows another provider, and what the KB declares of the provider seen (table
+ * provider: its name and submission server, which placeholders fall back to).
+ *
+ * Runs after ranking, on the entries of the answer; knows nothing of any provider but the
+ * facet values the articles name.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_buf.h"
+#include "kb_internal.h"
+
+static const char *form_text(const struct kb_entry *e, int f)
+{
+    return f == KB_FORM_TEXT   ? e->solution_text
+           : f == KB_FORM_ANSI ? e->solution_ansi
+                               : e->solution_md;
+}
+
+static enum kb_status prepare(struct kb_db *db, sqlite3_stmt **st, const char *sql,
+                              struct kb_error *err)
+{
+    if (!*st
+        && sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL) != SQLITE_OK)
+        return kb_fail_sql(db, err, "not a KB database of the expected layout");
+    return KB_OK;
+}
+
+enum kb_status kb_steps_load(struct kb_db *db, long long rowid, struct kb_entry *e,
+                             struct kb_error *err)
+{
+    enum kb_status status = prepare(db, &db->steps_by_entry,
+                                    "SELECT labels, providers, text_start, text_end, ansi_start, "
+                                    "ansi_end, md_start, md_end FROM step WHERE entry_id = ?1 "
+                                    "ORDER BY id",
+                                    err);
+    if (status != KB_OK)
+        return status;
+    sqlite3_stmt *st = db->steps_by_entry;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, rowid);
+    size_t alloc = 0;
+    int rc;
+    while (status == KB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (e->step_count == alloc) {
+            size_t n = alloc ? alloc * 2 : 8;
+            struct kb_step *grown = realloc(e->steps, n * sizeof *grown);
+            if (!grown) {
+                status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+                break;
+            }
+            e->steps = grown;
+            alloc = n;
+        }
+        struct kb_step *s = &e->steps[e->step_count];
+        memset(s, 0, sizeof *s);
+        const char *labels = (const char *)sqlite3_column_text(st, 0);
+        const char *providers = (const char *)sqlite3_column_text(st, 1);
+        s->labels = strdup(labels ? labels : "");
+        s->providers = strdup(providers ? providers : "");
+        e->step_count++;
+        if (!s->labels || !s->providers) {
+            status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+            break;
+        }
+        /* the ranges are used to copy bytes: each must lie within its text and hold whole
+         * lines, or the database is damaged */
+        for (int f = 0; f < 3 && status == KB_OK; f++) {
+            sqlite3_int64 a = sqlite3_column_int64(st, 2 + 2 * f);
+            sqlite3_int64 b = sqlite3_column_int64(st, 3 + 2 * f);
+            const char *text = form_text(e, f);
+            size_t len = strlen(text);
+            if (a < 0 || b < a || (size_t)b > len || (a > 0 && text[a - 1] != '\n'))
+                status =
+                    kb_fail(err, KB_ERR_DB, "%s: damaged step of entry '%s'", db->label, e->id);
+            s->start[f] = (size_t)a;
+            s->end[f] = (size_t)b;
+        }
+    }
+    if (status == KB_OK && rc != SQLITE_DONE)
+        status = kb_fail_sql(db, err, "cannot read the steps of an entry");
+    sqlite3_reset(st);
+    return status;
+}
+
+/* Appends the items of the comma-separated list to buf (sep between items) unless present. */
+static enum kb_status add_items(struct kb_buf *buf, const char *list, const char *sep)
+{
+    enum kb_status status = KB_OK;
+    size_t len;
+    size_t sep_len = strlen(sep);
+    for (const char *item; status == KB_OK && (item = kb_list_next(&list, &len));) {
+        int have = 0;
+        const char *cur = buf->data ? buf->data : "";
+        const char *end = cur + buf->len;
+        while (!have && cur < end) {
+            const char *next = strstr(cur, sep);
+            size_t n = next ? (size_t)(next - cur) : (size_t)(end - cur);
+            have = n == len && strncmp(cur, item, len) == 0;
+            cur = next ? next + sep_len : end;
+        }
+        if (have)
+            continue;
+        if (buf->len)
+            status = kb_buf_append_str(buf, sep);
+        if (status == KB_OK)
+            status = kb_buf_append(buf, item, len);
+    }
+    return status;
+}
+
+void kb_selection_release(struct kb_selection *s)
+{
+    if (!s)
+        return;
+    free(s->text);
+    for (size_t i = 0; i < s->gap_count; i++) {
+        free(s->gaps[i].labels);
+        free(s->gaps[i].providers);
+    }
+    free(s->gaps);
+    memset(s, 0, sizeof *s);
+}
+
+enum kb_status kb_solution_select(const struct kb_entry *e, enum kb_form f, const char *provider,
+                                  struct kb_selection *out)
+{
+    memset(out, 0, sizeof *out);
+    const char *text = form_text(e, (int)f);
+    size_t len = strlen(text);
+    struct kb_buf buf, labels, providers;
+    kb_buf_init(&buf, 0);
+    kb_buf_init(&labels, 0);
+    kb_buf_init(&providers, 0);
+    enum kb_status status = KB_OK;
+    size_t at = 0, gap_alloc = 0;
+    for (size_t i = 0; provider && i < e->step_count && status == KB_OK; i++) {
+        const struct kb_step *s = &e->steps[i];
+        /* kept; or inside a step already left out (steps are in document order) */
+        if (kb_list_contains(s->providers, provider) || s->start[f] < at
+            || s->start[f] == s->end[f])
+            continue;
+        int joins = out->gap_count && s->start[f] == at;
+        if (!joins) {
+            status = kb_buf_append(&buf, text + at, s->start[f] - at);
+            if (status != KB_OK)
+                break;
+            if (out->gap_count == gap_alloc) {
+                size_t n = gap_alloc ? gap_alloc * 2 : 4;
+                struct kb_gap *grown = realloc(out->gaps, n * sizeof *grown);
+                if (!grown) {
+                    status = KB_ERR_NOMEM;
+                    break;
+                }
+                out->gaps = grown;
+                gap_alloc = n;
+            }
+            struct kb_gap *g = &out->gaps[out->gap_count++];
+            memset(g, 0, sizeof *g);
+            g->offset = buf.len;
+            while (s->start[f] + g->indent < s->end[f] && text[s->start[f] + g->indent] == ' ')
+                g->indent++;
+            kb_buf_reset(&labels);
+            kb_buf_reset(&providers);
+        }
+        struct kb_gap *g = &out->gaps[out->gap_count - 1];
+        status = add_items(&labels, s->labels, ", ");
+        if (status == KB_OK)
+            status = add_items(&providers, s->providers, ",");
+        free(g->labels);
+        free(g->providers);
+        g->labels = g->providers = NULL;
+        if (status == KB_OK)
+            status = (g->labels = strdup(labels.data ? labels.data : "")) ? KB_OK : KB_ERR_NOMEM;
+        if (status == KB_OK)
+            status = (g->providers = strdup(providers.data ? providers.data : "")) ? KB_OK
+                                                                                   : KB_ERR_NOMEM;
+        at = s->end[f];
+    }
+    if (status == KB_OK)
+        status = kb_buf_append(&buf, text + at, len - at);
+    if (status == KB_OK)
+        status = kb_buf_detach(&buf, &out->text);
+    kb_buf_release(&buf);
+    kb_buf_release(&labels);
+    kb_buf_release(&providers);
+    if (status != KB_OK)
+        kb_selection_release(out);
+    return status;
+}
+
+/* ---- the provider seen ------------------------------------------------------------------- */
+
+void kb_provider_release(struct kb_provider *p)
+{
+    free(p->id);
+    free(p->name);
+    free(p->host);
+    memset(p, 0, sizeof *p);
+}
+
+enum kb_status kb_provider_load(struct kb_db *db, const char *id, struct kb_provider *out,
+                                struct kb_error *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!id)
+        return KB_OK;
+    enum kb_status status = prepare(db, &db->provider_by_id,
+                                    "SELECT name, host, port FROM provider WHERE id = ?1", err);
+    if (status != KB_OK)
+        return status;
+    sqlite3_stmt *st = db->provider_by_id;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        const char *host = (const char *)sqlite3_column_text(st, 1);
+        int port = sqlite3_column_int(st, 2);
+        out->id = strdup(id);
+        out->name = name && *name ? strdup(name) : NULL;
+        out->host = host && *host ? strdup(host) : NULL;
+        out->port = out->host && port > 0 && port < 65536 ? port : 0;
+        if (!out->id || (name && *name && !out->name) || (host && *host && !out->host)) {
+            kb_provider_release(out);
+            status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+        }
+    } else if (rc != SQLITE_DONE) {
+        status = kb_fail_sql(db, err, "cannot read a provider");
+    }
+    sqlite3_reset(st);
+    return status;
+}
