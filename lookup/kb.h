@@ -135,19 +135,27 @@ struct kb_gap {
     char *providers; /* the providers they are for, comma-separated */
 };
 
+/* A step kept because it is marked for the provider of the text. */
+struct kb_kept {
+    size_t start, end; /* where it is in the selected text: [start, end), whole lines */
+    size_t step;       /* which of the entry's steps (its labels, providers) */
+};
+
 /* The solution as the reader of one text needs it. Owned by the caller, released with
  * kb_selection_release. */
 struct kb_selection {
     char *text; /* the solution in the requested form, steps for other providers left out */
     struct kb_gap *gaps;
     size_t gap_count;
+    struct kb_kept *kept; /* the steps for the provider, outermost only, in order */
+    size_t kept_count;
 };
 
 /* The solution of entry e in form f for a text from provider (a facet value, "gmail"): its
- * general parts and the steps marked for that provider; each run of steps marked only for
- * other providers is left out and becomes a gap. provider NULL (none seen) keeps everything,
- * with no gaps. Placeholders are left as written (kb_template_expand them afterwards). Fails
- * only with KB_ERR_NOMEM (out released). */
+ * general parts and the steps marked for that provider (listed in kept); each run of steps
+ * marked only for other providers is left out and becomes a gap. provider NULL (none seen) keeps
+ * everything, with no gaps. Placeholders are left as written (kb_template_expand them afterwards).
+ * Fails only with KB_ERR_NOMEM (out released). */
 enum kb_status kb_solution_select(const struct kb_entry *e, enum kb_form f, const char *provider,
                                   struct kb_selection *out);
 void kb_selection_release(struct kb_selection *s); /* accepts an empty or released one */

@@ -112,6 +112,21 @@ static enum kb_status add_items(struct kb_buf *buf, const char *list, const char
     return status;
 }
 
+/* When the line that ends at end (exclusive, after its '\n') is blank and starts after start:
+ * where it starts; else 0. */
+static size_t blank_line_before(const char *text, size_t start, size_t end)
+{
+    if (end <= start || text[end - 1] != '\n')
+        return 0;
+    size_t b = end - 1;
+    while (b > start && text[b - 1] != '\n') {
+        if (text[b - 1] != ' ')
+            return 0;
+        b--;
+    }
+    return b > start ? b : 0;
+}
+
 void kb_selection_release(struct kb_selection *s)
 {
     if (!s)
@@ -122,7 +137,51 @@ void kb_selection_release(struct kb_selection *s)
         free(s->gaps[i].providers);
     }
     free(s->gaps);
+    free(s->kept);
     memset(s, 0, sizeof *s);
+}
+
+/* Adds a gap for step s (at text offset buf->len) to out, or extends the last one. */
+static enum kb_status add_gap(struct kb_selection *out, size_t *alloc, int joins, size_t offset,
+                              const char *text, const struct kb_step *s, enum kb_form f)
+{
+    if (!joins) {
+        if (out->gap_count == *alloc) {
+            size_t n = *alloc ? *alloc * 2 : 4;
+            struct kb_gap *grown = realloc(out->gaps, n * sizeof *grown);
+            if (!grown)
+                return KB_ERR_NOMEM;
+            out->gaps = grown;
+            *alloc = n;
+        }
+        struct kb_gap *g = &out->gaps[out->gap_count++];
+        memset(g, 0, sizeof *g);
+        g->offset = offset;
+        while (s->start[f] + g->indent < s->end[f] && text[s->start[f] + g->indent] == ' ')
+            g->indent++;
+    }
+    struct kb_gap *g = &out->gaps[out->gap_count - 1];
+    struct kb_buf labels, providers;
+    kb_buf_init(&labels, 0);
+    kb_buf_init(&providers, 0);
+    enum kb_status status = kb_buf_append_str(&labels, g->labels ? g->labels : "");
+    if (status == KB_OK)
+        status = kb_buf_append_str(&providers, g->providers ? g->providers : "");
+    if (status == KB_OK)
+        status = add_items(&labels, s->labels, ", ");
+    if (status == KB_OK)
+        status = add_items(&providers, s->providers, ",");
+    if (status == KB_OK) {
+        free(g->labels);
+        free(g->providers);
+        g->labels = g->providers = NULL;
+        if (kb_buf_detach(&labels, &g->labels) != KB_OK
+            || kb_buf_detach(&providers, &g->providers) != KB_OK)
+            status = KB_ERR_NOMEM;
+    }
+    kb_buf_release(&labels);
+    kb_buf_release(&providers);
+    return status;
 }
 
 enum kb_status kb_solution_select(const struct kb_entry *e, enum kb_form f, const char *provider,
@@ -131,62 +190,68 @@ enum kb_status kb_solution_select(const struct kb_entry *e, enum kb_form f, cons
     memset(out, 0, sizeof *out);
     const char *text = form_text(e, (int)f);
     size_t len = strlen(text);
-    struct kb_buf buf, labels, providers;
+    struct kb_buf buf;
     kb_buf_init(&buf, 0);
-    kb_buf_init(&labels, 0);
-    kb_buf_init(&providers, 0);
     enum kb_status status = KB_OK;
-    size_t at = 0, gap_alloc = 0;
-    for (size_t i = 0; provider && i < e->step_count && status == KB_OK; i++) {
-        const struct kb_step *s = &e->steps[i];
-        /* kept; or inside a step already left out (steps are in document order) */
-        if (kb_list_contains(s->providers, provider) || s->start[f] < at
-            || s->start[f] == s->end[f])
+    /* at: how much of text is copied or left out; a kept step is open until its end is
+     * copied; a gap is extended by the next step left out when nothing came between */
+    size_t at = 0, gap_alloc = 0, kept_alloc = 0, kept_end = 0, cut_end = 0, cut_len = 0;
+    int kept_open = 0;
+    for (size_t i = 0; provider && i <= e->step_count && status == KB_OK; i++) {
+        const struct kb_step *s = i < e->step_count ? &e->steps[i] : NULL;
+        if (s && s->start[f] == s->end[f])
             continue;
-        int joins = out->gap_count && s->start[f] == at;
-        if (!joins) {
-            status = kb_buf_append(&buf, text + at, s->start[f] - at);
-            if (status != KB_OK)
-                break;
-            if (out->gap_count == gap_alloc) {
-                size_t n = gap_alloc ? gap_alloc * 2 : 4;
-                struct kb_gap *grown = realloc(out->gaps, n * sizeof *grown);
+        if (kept_open && (!s || s->start[f] >= kept_end)) {
+            status = kb_buf_append(&buf, text + at, kept_end - at);
+            at = kept_end;
+            out->kept[out->kept_count++].end = buf.len;
+            kept_open = 0;
+        }
+        /* the end; or inside a step already left out (steps are in document order) */
+        if (!s || status != KB_OK || s->start[f] < at)
+            continue;
+        if (kb_list_contains(s->providers, provider)) {
+            if (kept_open) /* inside a kept step: kept with it */
+                continue;
+            if (out->kept_count == kept_alloc) {
+                size_t n = kept_alloc ? kept_alloc * 2 : 4;
+                struct kb_kept *grown = realloc(out->kept, n * sizeof *grown);
                 if (!grown) {
                     status = KB_ERR_NOMEM;
                     break;
                 }
-                out->gaps = grown;
-                gap_alloc = n;
+                out->kept = grown;
+                kept_alloc = n;
             }
-            struct kb_gap *g = &out->gaps[out->gap_count++];
-            memset(g, 0, sizeof *g);
-            g->offset = buf.len;
-            while (s->start[f] + g->indent < s->end[f] && text[s->start[f] + g->indent] == ' ')
-                g->indent++;
-            kb_buf_reset(&labels);
-            kb_buf_reset(&providers);
+            status = kb_buf_append(&buf, text + at, s->start[f] - at);
+            at = s->start[f];
+            out->kept[out->kept_count] = (struct kb_kept){buf.len, 0, i};
+            kept_end = s->end[f];
+            kept_open = 1;
+            continue;
         }
-        struct kb_gap *g = &out->gaps[out->gap_count - 1];
-        status = add_items(&labels, s->labels, ", ");
+        int joins = out->gap_count && s->start[f] == cut_end && buf.len == cut_len;
+        if (!joins)
+            status = kb_buf_append(&buf, text + at, s->start[f] - at);
         if (status == KB_OK)
-            status = add_items(&providers, s->providers, ",");
-        free(g->labels);
-        free(g->providers);
-        g->labels = g->providers = NULL;
-        if (status == KB_OK)
-            status = (g->labels = strdup(labels.data ? labels.data : "")) ? KB_OK : KB_ERR_NOMEM;
-        if (status == KB_OK)
-            status = (g->providers = strdup(providers.data ? providers.data : "")) ? KB_OK
-                                                                                   : KB_ERR_NOMEM;
+            status = add_gap(out, &gap_alloc, joins, buf.len, text, s, f);
         at = s->end[f];
+        /* a step taken with the blank line after it, from text that does not end in one (the
+         * last item of a tight list before a heading): the blank line stays, after the gap */
+        size_t blank = at;
+        while (blank > s->start[f] && blank_line_before(text, s->start[f], blank))
+            blank = blank_line_before(text, s->start[f], blank);
+        if (status == KB_OK && blank < at && buf.len
+            && !(buf.len >= 2 && buf.data[buf.len - 2] == '\n'))
+            status = kb_buf_append(&buf, text + blank, at - blank);
+        cut_end = at;
+        cut_len = buf.len;
     }
     if (status == KB_OK)
         status = kb_buf_append(&buf, text + at, len - at);
     if (status == KB_OK)
         status = kb_buf_detach(&buf, &out->text);
     kb_buf_release(&buf);
-    kb_buf_release(&labels);
-    kb_buf_release(&providers);
     if (status != KB_OK)
         kb_selection_release(out);
     return status;
