@@ -7,6 +7,7 @@
  * wrap.c; colour sequences are always written here and dropped there when colour is off.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,27 +205,73 @@ static size_t marker_len(const char *p)
     return i && (p[i] == '.' || p[i] == ')') && p[i + 1] == ' ' ? i + 2 : 0;
 }
 
-/* The step at [start, end) of text on its own: its marker and the indentation of its lines
- * taken off, blank lines at its end left out. */
-static void append_lifted(struct kb_buf *buf, const char *text, size_t start, size_t end)
+/* Leading spaces of the line at p. */
+static size_t indent_of(const char *p)
 {
-    size_t indent = 0;
-    while (start + indent < end && text[start + indent] == ' ')
-        indent++;
-    size_t strip = indent + marker_len(text + start + indent);
+    size_t n = 0;
+    while (p[n] == ' ')
+        n++;
+    return n;
+}
+
+/* The offsets of the first lines of the list items that hold the line at start (the step's
+ * context: "5. Provider specifics:"), outermost first, into out (at most max); returns how
+ * many. A holder is the nearest line above that is indented less and starts a list item. */
+static size_t holders(const char *text, size_t start, size_t *out, size_t max)
+{
+    size_t n = 0, indent = indent_of(text + start), pos = start;
+    while (indent > 0 && n < max) {
+        size_t line = pos, found = SIZE_MAX;
+        while (line > 0 && found == SIZE_MAX) {
+            size_t prev = line - 1; /* the '\n' ending the line above */
+            while (prev > 0 && text[prev - 1] != '\n')
+                prev--;
+            size_t in = indent_of(text + prev);
+            if (text[prev + in] != '\n' && in < indent)
+                found = prev;
+            line = prev;
+        }
+        if (found == SIZE_MAX)
+            break;
+        size_t in = indent_of(text + found);
+        if (!marker_len(text + found + in))
+            break;
+        out[n++] = found;
+        indent = in;
+        pos = found;
+    }
+    for (size_t i = 0; i < n / 2; i++) { /* outermost first */
+        size_t t = out[i];
+        out[i] = out[n - 1 - i];
+        out[n - 1 - i] = t;
+    }
+    return n;
+}
+
+/* The step at [start, end) of text on its own, after the first lines of the items that hold
+ * it (those not already written for the step before: *shown), blank lines at its end left
+ * out. */
+static void append_lifted(struct kb_buf *buf, const char *text, size_t start, size_t end,
+                          size_t *shown, size_t *shown_count)
+{
+    size_t up[8];
+    size_t n = holders(text, start, up, sizeof up / sizeof up[0]);
+    for (size_t i = 0; i < n; i++) {
+        int again = 0;
+        for (size_t k = 0; k < *shown_count && !again; k++)
+            again = shown[k] == up[i];
+        if (again)
+            continue;
+        const char *nl = strchr(text + up[i], '\n');
+        kb_buf_append(buf, text + up[i], nl ? (size_t)(nl - text) - up[i] + 1 : strlen(text + up[i]));
+        if (*shown_count < 8)
+            shown[(*shown_count)++] = up[i];
+    }
     size_t stop = end;
     while (stop > start && (text[stop - 1] == '\n' || text[stop - 1] == ' '))
         stop--;
-    for (size_t p = start, first = 1; p < stop; first = 0) {
-        const char *nl = memchr(text + p, '\n', stop - p);
-        size_t n = nl ? (size_t)(nl - text) - p : stop - p;
-        size_t skip = 0;
-        while (skip < strip && skip < n && (text[p + skip] == ' ' || first))
-            skip++;
-        kb_buf_append(buf, text + p + skip, n - skip);
-        kb_buf_append_char(buf, '\n');
-        p += n + 1;
-    }
+    kb_buf_append(buf, text + start, stop - start);
+    kb_buf_append_char(buf, '\n');
 }
 
 /* The fix (and the sections after it) for the provider the text shows: its steps for that
@@ -242,8 +289,10 @@ static void print_fix(FILE *out, const struct kb_match *m, const struct kb_resul
     }
     struct kb_buf buf;
     kb_buf_init(&buf, 0);
+    /* the steps for the provider first, with the first line of the items that hold them */
+    size_t shown[8], shown_count = 0;
     for (size_t k = 0; k < sel.kept_count; k++)
-        append_lifted(&buf, sel.text, sel.kept[k].start, sel.kept[k].end);
+        append_lifted(&buf, sel.text, sel.kept[k].start, sel.kept[k].end, shown, &shown_count);
     if (sel.kept_count)
         kb_buf_append_char(&buf, '\n');
     size_t at = 0, k = 0, g = 0;
