@@ -152,6 +152,7 @@ struct kbc_step_mark {
 /* A part of the solution for some providers only (steps.c): a list item or a sub-section the
  * marks point to, at [start, end) of each rendering (KB_FORM_TEXT, _ANSI, _MARKDOWN). */
 struct kbc_step {
+    int part;        /* 0: in the Fix section; 1, 2...: in the sections after it (Verify...) */
     char *labels;    /* the labels that marked it, ", "-joined */
     char *providers; /* "a,b": the union of their providers */
     size_t start[3], end[3];

@@ -139,7 +139,8 @@ static enum kb_status add_sentinel(struct kbc_sentinels *s, cmark_node *into, co
 
 /* Records that mark m points to node (a new step, or one another mark found already). */
 static enum kb_status add_found(struct kbc_entry *e, struct found **found, size_t *alloc,
-                                cmark_node *node, int level, const struct kbc_step_mark *m)
+                                cmark_node *node, int level, int part,
+                                const struct kbc_step_mark *m)
 {
     size_t i = 0;
     while (i < e->step_count && (*found)[i].node != node)
@@ -154,6 +155,7 @@ static enum kb_status add_found(struct kbc_entry *e, struct found **found, size_
             return KB_ERR_NOMEM;
         *found = f;
         memset(&steps[i], 0, sizeof steps[i]);
+        steps[i].part = part;
         f[i] = (struct found){node, level};
         e->step_count++;
     }
@@ -185,9 +187,14 @@ enum kb_status kbc_steps_mark(struct kbc_entry *e, cmark_node *first, cmark_node
     kb_buf_init(&text, 0);
     kb_buf_init(&scratch, 0);
     enum kb_status status = used ? KB_OK : KB_ERR_NOMEM;
-    int any_heading = 0;
+    int any_heading = 0, part = 0;
     for (cmark_node *top = first; top && top != end && status == KB_OK;
          top = cmark_node_next(top)) {
+        /* the sections after the Fix (Verify, When to hand over) */
+        int top_level =
+            cmark_node_get_type(top) == CMARK_NODE_HEADING ? cmark_node_get_heading_level(top) : 0;
+        if (top_level && top_level <= 3)
+            part++;
         cmark_iter *it = cmark_iter_new(top);
         if (!it) {
             status = KB_ERR_NOMEM;
@@ -218,7 +225,7 @@ enum kb_status kbc_steps_mark(struct kbc_entry *e, cmark_node *first, cmark_node
                 if (hit && status == KB_OK) {
                     used[k] = 1;
                     any_heading |= level > 0;
-                    status = add_found(e, &found, &found_alloc, target, level, &e->marks[k]);
+                    status = add_found(e, &found, &found_alloc, target, level, part, &e->marks[k]);
                 }
             }
         }

@@ -192,7 +192,7 @@ static const char *const statements[ST_COUNT] = {
     "INSERT INTO condition(id, entry_id, source, weight, path, line)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     "INSERT INTO step(entry_id, labels, providers, text_start, text_end, ansi_start, ansi_end,"
-    " md_start, md_end) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    " md_start, md_end, part) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     "INSERT INTO provider(id, name, host, port, path, line) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
@@ -379,6 +379,7 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
             sqlite3_bind_int64(st, 4 + 2 * f, (sqlite3_int64)p->start[f]);
             sqlite3_bind_int64(st, 5 + 2 * f, (sqlite3_int64)p->end[f]);
         }
+        sqlite3_bind_int(st, 10, p->part);
         status = step(w, ST_STEP, "cannot store a provider-specific step");
     }
     return status;

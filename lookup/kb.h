@@ -93,6 +93,7 @@ struct kb_step {
     /* where it is: [start[f], end[f]) of the solution in form f (solution_text, solution_ansi,
      * solution_md); whole lines, checked against their lengths when loaded */
     size_t start[3], end[3];
+    int part; /* 0: a step of the Fix itself; 1, 2...: in a section after it (Verify...) */
 };
 
 /* One entry as stored. All strings are heap copies owned by the struct; never NULL ("" when

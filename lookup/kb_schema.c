@@ -60,7 +60,7 @@ const char kb_schema_sql[] =
     "  entry_id INTEGER NOT NULL REFERENCES entry(id), labels TEXT NOT NULL,\n"
     "  providers TEXT NOT NULL, text_start INTEGER NOT NULL, text_end INTEGER NOT NULL,\n"
     "  ansi_start INTEGER NOT NULL, ansi_end INTEGER NOT NULL,\n"
-    "  md_start INTEGER NOT NULL, md_end INTEGER NOT NULL);\n"
+    "  md_start INTEGER NOT NULL, md_end INTEGER NOT NULL, part INTEGER NOT NULL DEFAULT 0);\n"
     "CREATE INDEX step_entry ON step(entry_id, id);\n"
     "CREATE TABLE provider(id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '',\n"
     "  host TEXT NOT NULL DEFAULT '', port INTEGER NOT NULL DEFAULT 0,\n"

@@ -31,10 +31,11 @@
  *       (trimmed), with its block's weight (negative: it points away from the entry).
  *   example(id, entry_id, counter, text, also, path, line)
  *   step(id, entry_id, labels, providers, text_start, text_end, ansi_start, ansi_end,
- *        md_start, md_end)
+ *        md_start, md_end, part)
  *       a part of the entry's solution for some providers only (a kb-provider-steps block):
  *       the labels that mark it (", "-joined), the providers (comma-separated facet values),
- *       and its byte range [start, end) in solution_text, solution_ansi and solution_md.
+ *       its byte range [start, end) in solution_text, solution_ansi and solution_md, and in
+ *       which section it is (0 the Fix, 1 the next: Verify...).
  *       Ordered by id in document order, a nested step after the one that holds it.
  *   provider(id, name, host, port, path, line)
  *       what a kb-provider block declares of a provider: its name and its well-known

@@ -34,8 +34,8 @@ enum kb_status kb_steps_load(struct kb_db *db, long long rowid, struct kb_entry 
 {
     enum kb_status status = prepare(db, &db->steps_by_entry,
                                     "SELECT labels, providers, text_start, text_end, ansi_start, "
-                                    "ansi_end, md_start, md_end FROM step WHERE entry_id = ?1 "
-                                    "ORDER BY id",
+                                    "ansi_end, md_start, md_end, part FROM step "
+                                    "WHERE entry_id = ?1 ORDER BY id",
                                     err);
     if (status != KB_OK)
         return status;
@@ -61,6 +61,7 @@ enum kb_status kb_steps_load(struct kb_db *db, long long rowid, struct kb_entry 
         const char *providers = (const char *)sqlite3_column_text(st, 1);
         s->labels = strdup(labels ? labels : "");
         s->providers = strdup(providers ? providers : "");
+        s->part = sqlite3_column_int(st, 8);
         e->step_count++;
         if (!s->labels || !s->providers) {
             status = kb_fail(err, KB_ERR_NOMEM, "out of memory");

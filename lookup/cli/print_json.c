@@ -168,6 +168,40 @@ static void json_solution(FILE *out, const char *key, const char *md, const char
     free(text_x);
 }
 
+/* A kept step's text on its own: the indentation of its first line taken off every line, the
+ * blank lines at its end left out, placeholders filled. */
+static void json_kept(FILE *out, const char *key, const char *text, const struct kb_kept *k,
+                      const struct kb_match *m, const struct kb_result *r, int *first)
+{
+    size_t indent = 0;
+    while (k->start + indent < k->end && text[k->start + indent] == ' ')
+        indent++;
+    size_t end = k->end;
+    while (end > k->start && (text[end - 1] == '\n' || text[end - 1] == ' '))
+        end--;
+    char *s = malloc(end - k->start + 2);
+    if (!s) {
+        json_opt_string(out, key, NULL, first);
+        return;
+    }
+    size_t n = 0;
+    for (size_t p = k->start; p < end;) {
+        size_t skip = 0;
+        while (skip < indent && p + skip < end && text[p + skip] == ' ')
+            skip++;
+        p += skip;
+        while (p < end && text[p] != '\n')
+            s[n++] = text[p++];
+        if (p < end)
+            s[n++] = text[p++];
+    }
+    s[n] = '\0';
+    char *x = kb_template_expand(s, m, r, "", "");
+    json_opt_string(out, key, x ? x : s, first);
+    free(x);
+    free(s);
+}
+
 /* The solution as the text's reader needs it: the steps for other providers than the one
  * the text shows left out, and which (docs/json-schema.md). */
 static void json_selected(FILE *out, const struct kb_match *m, const struct kb_result *r,
@@ -193,6 +227,24 @@ static void json_selected(FILE *out, const struct kb_match *m, const struct kb_r
     json_opt_string(out, "provider", md.gap_count ? provider : NULL, &f);
     json_opt_string(out, "markdown", md_x ? md_x : md.text, &f);
     json_opt_string(out, "text", text_x ? text_x : text.text, &f);
+    /* the Fix's own steps for the provider, each alone (its lines' common indentation off):
+     * what to say first */
+    json_key(out, "provider_steps", &f);
+    fputc('[', out);
+    for (size_t i = 0, n = 0; i < md.kept_count && i < text.kept_count; i++) {
+        const struct kb_step *s = &m->entry->steps[md.kept[i].step];
+        if (s->part != 0)
+            continue;
+        int g = 1;
+        fputs(n++ ? ",{" : "{", out);
+        json_opt_string(out, "steps", s->labels, &g);
+        json_key(out, "providers", &g);
+        json_csv_array(out, s->providers);
+        json_kept(out, "markdown", md.text, &md.kept[i], m, r, &g);
+        json_kept(out, "text", text.text, &text.kept[i], m, r, &g);
+        fputc('}', out);
+    }
+    fputc(']', out);
     json_key(out, "left_out", &f);
     fputc('[', out);
     for (size_t i = 0; i < md.gap_count; i++) {

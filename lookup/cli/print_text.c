@@ -263,7 +263,8 @@ static void append_lifted(struct kb_buf *buf, const char *text, size_t start, si
         if (again)
             continue;
         const char *nl = strchr(text + up[i], '\n');
-        kb_buf_append(buf, text + up[i], nl ? (size_t)(nl - text) - up[i] + 1 : strlen(text + up[i]));
+        kb_buf_append(buf, text + up[i],
+                      nl ? (size_t)(nl - text) - up[i] + 1 : strlen(text + up[i]));
         if (*shown_count < 8)
             shown[(*shown_count)++] = up[i];
     }
@@ -289,16 +290,24 @@ static void print_fix(FILE *out, const struct kb_match *m, const struct kb_resul
     }
     struct kb_buf buf;
     kb_buf_init(&buf, 0);
-    /* the steps for the provider first, with the first line of the items that hold them */
-    size_t shown[8], shown_count = 0;
+    /* the steps of the Fix for the provider first, with the first line of the items that hold
+     * them (steps of Verify... stay where they are) */
+    size_t shown[8], shown_count = 0, lifted = 0;
     for (size_t k = 0; k < sel.kept_count; k++)
-        append_lifted(&buf, sel.text, sel.kept[k].start, sel.kept[k].end, shown, &shown_count);
-    if (sel.kept_count)
+        if (e->steps[sel.kept[k].step].part == 0) {
+            append_lifted(&buf, sel.text, sel.kept[k].start, sel.kept[k].end, shown, &shown_count);
+            lifted++;
+        }
+    if (lifted)
         kb_buf_append_char(&buf, '\n');
     size_t at = 0, k = 0, g = 0;
     while (k < sel.kept_count || g < sel.gap_count) {
         const struct kb_kept *kept = k < sel.kept_count ? &sel.kept[k] : NULL;
         const struct kb_gap *gap = g < sel.gap_count ? &sel.gaps[g] : NULL;
+        if (kept && e->steps[kept->step].part != 0) { /* not lifted: left as it is */
+            k++;
+            continue;
+        }
         if (gap && (!kept || gap->offset <= kept->start)) {
             kb_buf_append(&buf, sel.text + at, gap->offset - at);
             kb_buf_printf(&buf, "%*s" DIM "Steps for %s: --all-providers" RESET "\n",
