@@ -561,6 +561,8 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
     }
     print_facts(out, r, opt);
     print_dialogue(out, r, opt);
+    if (r->dialogue.format)
+        fputc('\n', out);
     print_bounce(out, r, opt);
     /* Evidence that is not conclusive, or several causes sharing the top score: the agent must
      * choose, so say so before the answers, with the check of each that tells it apart. */
