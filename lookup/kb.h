@@ -134,6 +134,7 @@ struct kb_gap {
     size_t indent;   /* the indentation (columns) of the first of them */
     char *labels;    /* their labels, ", "-joined */
     char *providers; /* the providers they are for, comma-separated */
+    size_t kept;     /* inside kept step kept - 1 (struct kb_selection), 0 when in none */
 };
 
 /* A step kept because it is marked for the provider of the text. */

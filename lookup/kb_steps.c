@@ -144,7 +144,8 @@ void kb_selection_release(struct kb_selection *s)
 
 /* Adds a gap for step s (at text offset buf->len) to out, or extends the last one. */
 static enum kb_status add_gap(struct kb_selection *out, size_t *alloc, int joins, size_t offset,
-                              const char *text, const struct kb_step *s, enum kb_form f)
+                              size_t kept, const char *text, const struct kb_step *s,
+                              enum kb_form f)
 {
     if (!joins) {
         if (out->gap_count == *alloc) {
@@ -158,6 +159,7 @@ static enum kb_status add_gap(struct kb_selection *out, size_t *alloc, int joins
         struct kb_gap *g = &out->gaps[out->gap_count++];
         memset(g, 0, sizeof *g);
         g->offset = offset;
+        g->kept = kept;
         while (s->start[f] + g->indent < s->end[f] && text[s->start[f] + g->indent] == ' ')
             g->indent++;
     }
@@ -203,8 +205,10 @@ enum kb_status kb_solution_select(const struct kb_entry *e, enum kb_form f, cons
         if (s && s->start[f] == s->end[f])
             continue;
         if (kept_open && (!s || s->start[f] >= kept_end)) {
-            status = kb_buf_append(&buf, text + at, kept_end - at);
-            at = kept_end;
+            if (kept_end > at) {
+                status = kb_buf_append(&buf, text + at, kept_end - at);
+                at = kept_end;
+            }
             out->kept[out->kept_count++].end = buf.len;
             kept_open = 0;
         }
@@ -231,11 +235,14 @@ enum kb_status kb_solution_select(const struct kb_entry *e, enum kb_form f, cons
             kept_open = 1;
             continue;
         }
-        int joins = out->gap_count && s->start[f] == cut_end && buf.len == cut_len;
+        /* steps left out one after the other make one gap, not across a kept step's end */
+        size_t in_kept = kept_open ? out->kept_count + 1 : 0;
+        int joins = out->gap_count && s->start[f] == cut_end && buf.len == cut_len
+                    && out->gaps[out->gap_count - 1].kept == in_kept;
         if (!joins)
             status = kb_buf_append(&buf, text + at, s->start[f] - at);
         if (status == KB_OK)
-            status = add_gap(out, &gap_alloc, joins, buf.len, text, s, f);
+            status = add_gap(out, &gap_alloc, joins, buf.len, in_kept, text, s, f);
         at = s->end[f];
         /* a step taken with the blank line after it, from text that does not end in one (the
          * last item of a tight list before a heading): the blank line stays, after the gap */

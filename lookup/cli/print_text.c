@@ -248,18 +248,27 @@ static size_t holders(const char *text, size_t start, size_t *out, size_t max)
     return n;
 }
 
-/* The step at [start, end) of text on its own, after the first lines of the items that hold
- * it (those not already written for the step before: *shown), blank lines at its end left
- * out. */
-static void append_lifted(struct kb_buf *buf, const char *text, size_t start, size_t end,
+/* The note that names the steps left out at a gap. */
+static void append_note(struct kb_buf *buf, const struct kb_gap *gap)
+{
+    kb_buf_printf(buf, "%*s" DIM "Steps for %s: --all-providers" RESET "\n", (int)gap->indent, "",
+                  gap->labels);
+}
+
+/* The kept step k on its own, after the first lines of the items that hold it (those not
+ * already written for the step before: *shown), with the notes of the steps left out inside
+ * it, blank lines at its end left out. */
+static void append_lifted(struct kb_buf *buf, const struct kb_selection *sel, size_t k,
                           size_t *shown, size_t *shown_count)
 {
+    const char *text = sel->text;
+    const struct kb_kept *kept = &sel->kept[k];
     size_t up[8];
-    size_t n = holders(text, start, up, sizeof up / sizeof up[0]);
+    size_t n = holders(text, kept->start, up, sizeof up / sizeof up[0]);
     for (size_t i = 0; i < n; i++) {
         int again = 0;
-        for (size_t k = 0; k < *shown_count && !again; k++)
-            again = shown[k] == up[i];
+        for (size_t j = 0; j < *shown_count && !again; j++)
+            again = shown[j] == up[i];
         if (again)
             continue;
         const char *nl = strchr(text + up[i], '\n');
@@ -268,10 +277,18 @@ static void append_lifted(struct kb_buf *buf, const char *text, size_t start, si
         if (*shown_count < 8)
             shown[(*shown_count)++] = up[i];
     }
-    size_t stop = end;
-    while (stop > start && (text[stop - 1] == '\n' || text[stop - 1] == ' '))
-        stop--;
-    kb_buf_append(buf, text + start, stop - start);
+    size_t from = kept->start;
+    for (size_t g = 0; g < sel->gap_count; g++) {
+        const struct kb_gap *gap = &sel->gaps[g];
+        if (gap->kept != k + 1 || gap->offset < from || gap->offset > kept->end)
+            continue;
+        kb_buf_append(buf, text + from, gap->offset - from);
+        append_note(buf, gap);
+        from = gap->offset;
+    }
+    kb_buf_append(buf, text + from, kept->end - from);
+    while (buf->len && (buf->data[buf->len - 1] == '\n' || buf->data[buf->len - 1] == ' '))
+        buf->data[--buf->len] = '\0';
     kb_buf_append_char(buf, '\n');
 }
 
@@ -295,7 +312,7 @@ static void print_fix(FILE *out, const struct kb_match *m, const struct kb_resul
     size_t shown[8], shown_count = 0, lifted = 0;
     for (size_t k = 0; k < sel.kept_count; k++)
         if (e->steps[sel.kept[k].step].part == 0) {
-            append_lifted(&buf, sel.text, sel.kept[k].start, sel.kept[k].end, shown, &shown_count);
+            append_lifted(&buf, &sel, k, shown, &shown_count);
             lifted++;
         }
     if (lifted)
@@ -304,14 +321,17 @@ static void print_fix(FILE *out, const struct kb_match *m, const struct kb_resul
     while (k < sel.kept_count || g < sel.gap_count) {
         const struct kb_kept *kept = k < sel.kept_count ? &sel.kept[k] : NULL;
         const struct kb_gap *gap = g < sel.gap_count ? &sel.gaps[g] : NULL;
+        if (gap && gap->kept && e->steps[sel.kept[gap->kept - 1].step].part == 0) {
+            g++; /* inside a lifted step: its note went with it */
+            continue;
+        }
         if (kept && e->steps[kept->step].part != 0) { /* not lifted: left as it is */
             k++;
             continue;
         }
         if (gap && (!kept || gap->offset <= kept->start)) {
             kb_buf_append(&buf, sel.text + at, gap->offset - at);
-            kb_buf_printf(&buf, "%*s" DIM "Steps for %s: --all-providers" RESET "\n",
-                          (int)gap->indent, "", gap->labels);
+            append_note(&buf, gap);
             at = gap->offset;
             g++;
             continue;
