@@ -193,7 +193,8 @@ static const char *const statements[ST_COUNT] = {
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     "INSERT INTO step(entry_id, labels, providers, text_start, text_end, ansi_start, ansi_end,"
     " md_start, md_end, part) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    "INSERT INTO provider(id, name, host, port, path, line) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    "INSERT INTO provider(slug, name, submission_host, submission_port, path, line)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct writer {

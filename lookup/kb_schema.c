@@ -62,9 +62,10 @@ const char kb_schema_sql[] =
     "  ansi_start INTEGER NOT NULL, ansi_end INTEGER NOT NULL,\n"
     "  md_start INTEGER NOT NULL, md_end INTEGER NOT NULL, part INTEGER NOT NULL DEFAULT 0);\n"
     "CREATE INDEX step_entry ON step(entry_id, id);\n"
-    "CREATE TABLE provider(id TEXT PRIMARY KEY, name TEXT NOT NULL DEFAULT '',\n"
-    "  host TEXT NOT NULL DEFAULT '', port INTEGER NOT NULL DEFAULT 0,\n"
-    "  path TEXT NOT NULL DEFAULT '', line INTEGER NOT NULL DEFAULT 0) WITHOUT ROWID;\n"
+    "CREATE TABLE provider(id INTEGER PRIMARY KEY, slug TEXT NOT NULL UNIQUE,\n"
+    "  name TEXT NOT NULL DEFAULT '', submission_host TEXT NOT NULL DEFAULT '',\n"
+    "  submission_port INTEGER NOT NULL DEFAULT 0, path TEXT NOT NULL DEFAULT '',\n"
+    "  line INTEGER NOT NULL DEFAULT 0);\n"
     "CREATE TABLE term_df(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;\n"
     "CREATE TABLE blob(name TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;\n";
 // clang-format on

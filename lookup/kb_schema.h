@@ -37,9 +37,10 @@
  *       its byte range [start, end) in solution_text, solution_ansi and solution_md, and in
  *       which section it is (0 the Fix, 1 the next: Verify...).
  *       Ordered by id in document order, a nested step after the one that holds it.
- *   provider(id, name, host, port, path, line)
- *       what a kb-provider block declares of a provider: its name and its well-known
- *       submission server ('' and 0 when none).
+ *   provider(id, slug, name, submission_host, submission_port, path, line)
+ *       what a kb-provider block declares of a provider: slug is its id (a provider facet
+ *       value), name how people call it, and its well-known submission server ('' and 0 when
+ *       none).
  *   entry_fts (FTS5: title, heading, code, body, examples, signatures; rowid = section.id):
  *       title holds the article and entry titles, heading the section's heading, code its
  *       code spans and blocks, body its prose; examples and signatures the entry's own.

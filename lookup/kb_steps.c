@@ -281,8 +281,9 @@ enum kb_status kb_provider_load(struct kb_db *db, const char *id, struct kb_prov
     memset(out, 0, sizeof *out);
     if (!id)
         return KB_OK;
-    enum kb_status status = prepare(db, &db->provider_by_id,
-                                    "SELECT name, host, port FROM provider WHERE id = ?1", err);
+    enum kb_status status =
+        prepare(db, &db->provider_by_id,
+                "SELECT name, submission_host, submission_port FROM provider WHERE slug = ?1", err);
     if (status != KB_OK)
         return status;
     sqlite3_stmt *st = db->provider_by_id;

@@ -28,7 +28,8 @@ SELECT 'step', entry_id, labels, providers, '[' || substr(e.solution_text, text_
   text_end - text_start) || ']', '[' || substr(e.solution_md, md_start + 1, md_end - md_start)
   || ']', length(replace(substr(e.solution_ansi, ansi_start + 1, ansi_end - ansi_start),
   char(27), '')) FROM step JOIN entry e ON e.id = step.entry_id ORDER BY step.id;
-SELECT 'provider', id, name, host, port, path, line FROM provider ORDER BY id;
+SELECT 'provider', id, slug, name, submission_host, submission_port, path, line FROM provider
+  ORDER BY id;
 SELECT 'meta', key, length(value) FROM meta ORDER BY key;
 SQL
 [ -n "${KBC_REGEN:-}" ] && cp "$WORK/got" "$FIXTURES/good.expected"
