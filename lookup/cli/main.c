@@ -500,6 +500,10 @@ static int page(const char *text, size_t len, const char *command)
     FILE *p = popen(command, "w");
     if (!p)
         return -1;
+    /* as git does while its pager runs: an interrupt is for the pager (less scrolls or quits),
+     * and this process must not leave it behind by dying first */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
     fwrite(text, 1, len, p);
     int status = pclose(p);
     return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -1 : 0;
