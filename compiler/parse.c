@@ -44,11 +44,6 @@ static const char *const block_names[] = {"kb-entry",          "kb-signatures", 
                                           "kb-counterexample", "kb-conditions", "kb-provider-steps",
                                           "kb-provider"};
 
-static const char *const providers[] = {
-    "any",     "m365",    "exchange", "gmail", "google-workspace", "outlook-com", "yahoo",
-    "icloud",  "zoho",    "postfix",  "exim",  "sendmail",         "ses",         "sendgrid",
-    "mailgun", "postmark"};
-
 struct kb_block {
     cmark_node *node;
     enum block_type type;
@@ -65,6 +60,7 @@ struct section {
 };
 
 struct parse {
+    struct kbc_kb *kb; /* where kb-provider blocks go */
     const struct kbc_file *file;
     struct kbc_diags *diags;
     const char *path;
@@ -210,6 +206,112 @@ static enum kb_status front_matter(struct parse *p)
         if (*c != '\n')
             *c = ' ';
     return KB_OK;
+}
+
+/* ---- admonitions ------------------------------------------------------------------------- */
+
+/* Python-Markdown's admonitions ('!!! note "Title"'), collapsible blocks ('??? tip', '???+
+ * tip') and content tabs ('=== "Tab"') hold their content indented by four spaces, which
+ * CommonMark reads as a code block: prose would be indexed and harvested as code. Their
+ * content is dedented, and the marker line becomes a level-6 heading holding the title (or a
+ * blank line when there is none), so line numbers stay right. Not inside fenced code. */
+#define MAX_ADMONITION_DEPTH 16
+
+/* The title of an admonition marker line s[0, n) (indentation removed), or NULL when it is
+ * not one; *tlen is the title's length, 0 when the marker has none. */
+static const char *admonition_title(const char *s, size_t n, size_t *tlen)
+{
+    size_t i = 0;
+    int tab = 0;
+    if (n >= 4 && memcmp(s, "!!! ", 4) == 0)
+        i = 4;
+    else if (n >= 4 && memcmp(s, "??? ", 4) == 0)
+        i = 4;
+    else if (n >= 5 && memcmp(s, "???+ ", 5) == 0)
+        i = 5;
+    else if (n >= 5 && memcmp(s, "=== \"", 5) == 0)
+        i = 4, tab = 1;
+    else
+        return NULL;
+    if (!tab) {
+        size_t w = i;
+        while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_'))
+            i++;
+        if (i == w)
+            return NULL;
+        while (i < n && s[i] == ' ')
+            i++;
+    }
+    *tlen = 0;
+    if (i < n && s[i] == '"') {
+        const char *close = memchr(s + i + 1, '"', n - i - 1);
+        if (close) {
+            *tlen = (size_t)(close - (s + i + 1));
+            return s + i + 1;
+        }
+    }
+    return tab ? NULL : s + i;
+}
+
+static enum kb_status admonitions(struct parse *p)
+{
+    int any = 0;
+    for (size_t off = 0; off < p->len && !any;) {
+        size_t i = off, tlen;
+        while (i < p->len && p->src[i] == ' ')
+            i++;
+        const char *nl = memchr(p->src + i, '\n', p->len - i);
+        size_t end = nl ? (size_t)(nl - p->src) : p->len;
+        any = admonition_title(p->src + i, end - i, &tlen) != NULL;
+        off = end + 1;
+    }
+    if (!any)
+        return KB_OK;
+    struct kb_buf out;
+    kb_buf_init(&out, 0);
+    size_t stack[MAX_ADMONITION_DEPTH], depth = 0;
+    int fence = 0;
+    enum kb_status st = KB_OK;
+    for (size_t off = 0; off < p->len && st == KB_OK;) {
+        const char *line = p->src + off;
+        const char *nl = memchr(line, '\n', p->len - off);
+        size_t n = nl ? (size_t)(nl - line) : p->len - off;
+        size_t indent = 0;
+        while (indent < n && line[indent] == ' ')
+            indent++;
+        int blank = indent == n || (indent + 1 == n && line[indent] == '\r');
+        while (!blank && depth && indent < stack[depth - 1] + 4)
+            depth--;
+        size_t cut = 4 * depth <= indent ? 4 * depth : indent;
+        const char *text = line + cut;
+        size_t len = n - cut, rest = indent - cut, tlen = 0;
+        const char *title = NULL;
+        if (!blank && len - rest >= 3
+            && (memcmp(text + rest, "```", 3) == 0 || memcmp(text + rest, "~~~", 3) == 0))
+            fence = !fence;
+        else if (!fence && !blank
+                 && (title = admonition_title(text + rest, len - rest, &tlen)) != NULL) {
+            while (tlen && (title[tlen - 1] == ' ' || title[tlen - 1] == '\r'))
+                tlen--;
+            if (tlen)
+                st = kb_buf_printf(&out, "%.*s###### %.*s", (int)rest, text, (int)tlen, title);
+            if (depth < MAX_ADMONITION_DEPTH)
+                stack[depth++] = indent;
+        }
+        if (st == KB_OK && !title)
+            st = kb_buf_append(&out, text, len);
+        if (st == KB_OK && nl)
+            st = kb_buf_append_char(&out, '\n');
+        off += n + (nl != NULL);
+    }
+    if (st == KB_OK && out.data) {
+        free(p->src);
+        p->src = out.data;
+        p->len = out.len;
+        out.data = NULL;
+    }
+    kb_buf_release(&out);
+    return st;
 }
 
 /* ---- the walk ---------------------------------------------------------------------------- */
@@ -358,8 +460,8 @@ static int in_list(const char *s, size_t n, const char *const *list, size_t coun
     return 0;
 }
 
-/* Splits a comma-separated value; each item is checked (provider) or recorded as a reference
- * (related) and appended to out in normal form "a,b". */
+/* Splits a comma-separated value; each item is recorded as a reference (a provider the KB
+ * must declare, an entry that must exist) and appended to out in normal form "a,b". */
 static enum kb_status comma_values(struct parse *p, const char *key, const char *v, size_t n,
                                    size_t line, size_t col, struct kb_buf *out)
 {
@@ -381,12 +483,13 @@ static enum kb_status comma_values(struct parse *p, const char *key, const char 
         i++;
         if (!len)
             continue;
-        if (strcmp(key, "provider") == 0
-            && !in_list(item, len, providers, sizeof providers / sizeof *providers)) {
-            kbc_diag(p->diags, KBC_ERROR, p->path, line, item_col, "unknown provider '%.*s'",
-                     (int)len, item);
-            continue;
-        }
+        /* providers are the KB's own (kb-provider blocks), checked once all files are read;
+         * "any" names every one (a step marked 'any' is an error of parse_step_marks) */
+        int any = len == 3 && strncmp(item, "any", 3) == 0;
+        if (strcmp(key, "provider") == 0 && !any)
+            status = add_ref(p->article, KBC_REF_PROVIDER, item, len, line, item_col);
+        if (strcmp(key, "step provider") == 0 && !any)
+            status = add_ref(p->article, KBC_REF_STEP_PROVIDER, item, len, line, item_col);
         if (strcmp(key, "related") == 0)
             status = add_ref(p->article, KBC_REF_RELATED, item, len, line, item_col);
         if (status == KB_OK)
@@ -906,7 +1009,7 @@ static enum kb_status parse_step_marks(struct parse *p, const struct kb_block *b
         size_t value_col = l.col + (size_t)(v - l.text);
         kb_buf_reset(&buf);
         size_t errors = p->diags->errors;
-        if ((status = comma_values(p, "provider", v, n, l.line, value_col, &buf)) != KB_OK)
+        if ((status = comma_values(p, "step provider", v, n, l.line, value_col, &buf)) != KB_OK)
             break;
         if (!buf.len) {
             if (errors == p->diags->errors)
@@ -954,133 +1057,6 @@ static enum kb_status parse_step_marks(struct parse *p, const struct kb_block *b
     return status;
 }
 
-/* ---- kb-provider ------------------------------------------------------------------------- */
-
-/* "host:port" of a submission server: a host name with a dot, a port from 1 to 65535. */
-static int parse_server(const char *v, size_t n, char **host, int *port)
-{
-    const char *colon = memchr(v, ':', n);
-    if (!colon || colon == v)
-        return 0;
-    size_t hlen = (size_t)(colon - v);
-    int dot = 0;
-    for (size_t i = 0; i < hlen; i++) {
-        if (!isalnum((unsigned char)v[i]) && v[i] != '-' && v[i] != '.')
-            return 0;
-        dot |= v[i] == '.';
-    }
-    long value = 0;
-    size_t i = hlen + 1;
-    if (i == n || n - i > 5)
-        return 0;
-    for (; i < n; i++) {
-        if (!isdigit((unsigned char)v[i]))
-            return 0;
-        value = value * 10 + (v[i] - '0');
-    }
-    if (!dot || value < 1 || value > 65535)
-        return 0;
-    *port = (int)value;
-    *host = kbc_strndup(v, hlen);
-    return 1;
-}
-
-/* What the KB knows of one provider: "id: gmail", "name: Gmail", "submission:
- * smtp.gmail.com:587". Declared once in the KB (kbc_providers_validate). */
-static enum kb_status parse_provider(struct parse *p, const struct kb_block *b)
-{
-    static const char *const keys[] = {"id", "name", "submission"};
-    const char *info = cmark_node_get_fence_info(b->node);
-    size_t pos = strlen(block_names[BLOCK_PROVIDER]);
-    struct attr a;
-    while (next_attr(info, &pos, &a))
-        unknown_attr(p, b, &a);
-    struct kbc_provider d = {.line = b->line, .col = b->col};
-    const char *cursor = cmark_node_get_literal(b->node);
-    size_t index = 0;
-    unsigned seen = 0;
-    struct block_line l;
-    struct kb_buf buf;
-    kb_buf_init(&buf, 0);
-    enum kb_status status = KB_OK;
-    while (status == KB_OK && next_block_line(b, &cursor, &index, &l)) {
-        trim_line(&l);
-        if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
-            continue;
-        const char *colon = memchr(l.text, ':', l.len);
-        if (!colon) {
-            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
-                     "expected 'key: value' in kb-provider block");
-            continue;
-        }
-        const char *key = l.text, *v = colon + 1;
-        size_t key_len = (size_t)(colon - l.text), n = l.len - key_len - 1;
-        trim(&key, &key_len);
-        size_t value_col = l.col + (size_t)(v - l.text);
-        while (n && is_blank_char(*v)) {
-            v++;
-            n--;
-            value_col++;
-        }
-        unsigned k = 0;
-        while (k < 3 && !(strlen(keys[k]) == key_len && strncmp(key, keys[k], key_len) == 0))
-            k++;
-        if (k == 3) {
-            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
-                     "unknown key '%.*s' in kb-provider block (expected id, name or submission)",
-                     (int)key_len, key);
-            continue;
-        }
-        if (seen & (1u << k)) {
-            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
-                     "duplicate key '%s' in kb-provider block", keys[k]);
-            continue;
-        }
-        seen |= 1u << k;
-        if (k == 0) {
-            kb_buf_reset(&buf);
-            if ((status = comma_values(p, "provider", v, n, l.line, value_col, &buf)) != KB_OK)
-                break;
-            if (buf.len && (strchr(buf.data, ',') || strcmp(buf.data, "any") == 0))
-                kbc_diag(p->diags, KBC_ERROR, p->path, l.line, value_col,
-                         "a kb-provider block declares one provider, not '%.*s'", (int)n, v);
-            else if (buf.len && !(d.id = kbc_strndup(buf.data, buf.len)))
-                status = KB_ERR_NOMEM;
-            d.line = l.line;
-            d.col = value_col;
-        } else if (k == 1) {
-            if (!(d.name = kbc_strndup(v, n)))
-                status = KB_ERR_NOMEM;
-        } else if (!parse_server(v, n, &d.host, &d.port)) {
-            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, value_col,
-                     "bad submission server '%.*s' (expected host:port, such as "
-                     "smtp.example.com:587)",
-                     (int)n, v);
-        } else if (!d.host) {
-            status = KB_ERR_NOMEM;
-        }
-    }
-    kb_buf_release(&buf);
-    if (status == KB_OK && !(seen & 1u))
-        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col, "kb-provider block has no id");
-    struct kbc_article *art = p->article;
-    struct kbc_provider *slot = NULL;
-    if (status == KB_OK && d.id
-        && (!(d.name || (d.name = kbc_strndup("", 0))) || !(d.host || (d.host = kbc_strndup("", 0)))
-            || !(slot = kbc_grow(art->providers, &art->provider_alloc, art->provider_count,
-                                 sizeof *slot))))
-        status = KB_ERR_NOMEM;
-    if (slot) {
-        art->providers = slot;
-        slot[art->provider_count++] = d;
-        return KB_OK;
-    }
-    free(d.id);
-    free(d.name);
-    free(d.host);
-    return status;
-}
-
 /* ---- kb-example / kb-counterexample ------------------------------------------------------ */
 
 static enum kb_status parse_example(struct parse *p, const struct kb_block *b, struct kbc_entry *e)
@@ -1091,8 +1067,20 @@ static enum kb_status parse_example(struct parse *p, const struct kb_block *b, s
     struct kb_buf also;
     kb_buf_init(&also, 0);
     enum kb_status status = KB_OK;
+    int fulltext = 0;
     struct attr a;
     while (status == KB_OK && next_attr(info, &pos, &a)) {
+        if (!counter && attr_is(&a, "via")) {
+            /* what finds the example: the entry's signatures (the default) or full text */
+            if (a.value_len == 8 && strncmp(a.value, "fulltext", 8) == 0)
+                fulltext = 1;
+            else if (!(a.value_len == 9 && strncmp(a.value, "signature", 9) == 0))
+                kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a.offset),
+                         "bad via '%.*s' (expected via=fulltext for an example meant for the "
+                         "full-text stage; via=signature is the default)",
+                         (int)a.value_len, a.value);
+            continue;
+        }
         if (counter || !attr_is(&a, "also")) {
             unknown_attr(p, b, &a);
             continue;
@@ -1134,6 +1122,7 @@ static enum kb_status parse_example(struct parse *p, const struct kb_block *b, s
     ex += e->example_count;
     memset(ex, 0, sizeof *ex);
     ex->counter = counter;
+    ex->fulltext = fulltext;
     ex->line = b->line;
     ex->col = b->col;
     ex->text = kbc_strndup(text, n);
@@ -1491,8 +1480,8 @@ static enum kb_status fill_defaults(struct kbc_entry *e)
 
 static void stray_block(struct parse *p, const struct kb_block *b)
 {
-    if (b->type == BLOCK_PROVIDER) /* declared anywhere in an article (kb_article) */
-        return;
+    if (b->type == BLOCK_PROVIDER)
+        return; /* declares a provider of the KB wherever it stands */
     if (b->type == BLOCK_ENTRY)
         kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                  "kb-entry block is not under a level-2 heading");
@@ -1531,6 +1520,7 @@ static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_bl
             status = parse_step_marks(p, b, e);
         else if (b->type == BLOCK_EXAMPLE || b->type == BLOCK_COUNTER)
             status = parse_example(p, b, e);
+        /* a kb-provider block belongs to the KB, not to the entry: read in kb_article */
     }
     return status;
 }
@@ -1553,9 +1543,12 @@ static void drop_kb_blocks(struct parse *p)
 static enum kb_status kb_article(struct parse *p)
 {
     enum kb_status status = KB_OK;
-    for (size_t i = 0; i < p->block_count; i++) {
+    for (size_t i = 0; i < p->block_count && status == KB_OK; i++) {
         struct kb_block *b = &p->blocks[i];
-        if (b->type == BLOCK_UNKNOWN) {
+        if (b->type == BLOCK_PROVIDER) {
+            status = kbc_provider_parse(p->kb, p->file, cmark_node_get_literal(b->node), b->line,
+                                        b->col, p->diags);
+        } else if (b->type == BLOCK_UNKNOWN) {
             size_t word;
             const char *info = cmark_node_get_fence_info(b->node);
             block_type_of(info, &word);
@@ -1564,9 +1557,6 @@ static enum kb_status kb_article(struct parse *p)
                      "kb-conditions, kb-example, kb-counterexample, kb-provider-steps or "
                      "kb-provider)",
                      (int)word, info);
-        } else if (b->type == BLOCK_PROVIDER) {
-            if ((status = parse_provider(p, b)) != KB_OK)
-                return status;
         } else if (b->section < 0) {
             stray_block(p, b);
         }
@@ -1590,12 +1580,12 @@ static enum kb_status kb_article(struct parse *p)
             status = build_entry(p, si, entry_block);
             continue;
         }
-        int providers_only = s->block_end > s->block_first;
+        int declares = 0; /* a section that declares a provider is no entry, and says so */
         for (size_t i = s->block_first; i < s->block_end; i++) {
+            declares |= p->blocks[i].type == BLOCK_PROVIDER;
             stray_block(p, &p->blocks[i]);
-            providers_only &= p->blocks[i].type == BLOCK_PROVIDER;
         }
-        if (providers_only) /* a section that declares providers: no entry meant */
+        if (declares)
             continue;
         char *title = node_text(p->sections[si].heading);
         if (!title)
@@ -1718,20 +1708,62 @@ static int skip_file(const struct kbc_file *f, struct kbc_diags *diags)
     return 0;
 }
 
+/* Articles are UTF-8 (a byte order mark is fine). A file in another encoding would compile
+ * into text shown with U+FFFD in every accented word, so it is an error at its first byte
+ * that is not UTF-8, naming the byte and the conversion. */
+static int not_utf8(const struct kbc_file *f, struct kbc_diags *diags)
+{
+    const unsigned char *s = (const unsigned char *)f->data;
+    size_t first = SIZE_MAX, bad = 0;
+    for (size_t i = 0; i < f->len;) {
+        uint32_t cp;
+        size_t n = s[i] < 0x80 ? 1 : kbc_utf8_char(s + i, f->len - i, &cp);
+        if (n) {
+            i += n;
+            continue;
+        }
+        if (first == SIZE_MAX)
+            first = i;
+        bad++;
+        i++;
+    }
+    if (!bad)
+        return 0;
+    size_t line = 1, line_start = 0;
+    for (size_t i = 0; i < first; i++)
+        if (s[i] == '\n') {
+            line++;
+            line_start = i + 1;
+        }
+    size_t col = first - line_start + 1;
+    if (line == 1 && f->len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+        col -= 3;
+    char more[64] = "";
+    if (bad > 1)
+        snprintf(more, sizeof more, " (and %zu more in this file)", bad - 1);
+    kbc_diag(diags, KBC_ERROR, f->display, line, col,
+             "byte 0x%02X is not UTF-8%s: articles must be UTF-8; if this one is Latin-1 or "
+             "Windows-1252, convert it with 'iconv -f WINDOWS-1252 -t UTF-8'",
+             s[first], more);
+    return 1;
+}
+
 static void article_release(struct kbc_article *a);
 
 enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
                               struct kbc_diags *diags)
 {
-    if (!file->data || skip_file(file, diags))
+    if (!file->data || skip_file(file, diags) || not_utf8(file, diags))
         return KB_OK;
-    struct parse p = {.file = file, .diags = diags, .path = file->display, .len = file->len};
+    struct parse p = {
+        .kb = kb, .file = file, .diags = diags, .path = file->display, .len = file->len};
     struct kbc_article article = {.file = file};
     p.article = &article;
     enum kb_status status = KB_ERR_NOMEM;
     if (!(p.src = kbc_strndup(file->data, file->len)))
         goto cleanup;
-    if ((status = front_matter(&p)) != KB_OK || (status = index_lines(&p)) != KB_OK)
+    if ((status = front_matter(&p)) != KB_OK || (status = admonitions(&p)) != KB_OK
+        || (status = index_lines(&p)) != KB_OK)
         goto cleanup;
     status = KB_ERR_NOMEM;
     p.doc = cmark_parse_document(p.src, p.len, CMARK_OPT_SOURCEPOS | CMARK_OPT_VALIDATE_UTF8);
@@ -1746,6 +1778,12 @@ enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
     }
     status = p.block_count ? kb_article(&p) : foreign_article(&p);
     if (status != KB_OK)
+        goto cleanup;
+    /* a file that only declares providers (kb/providers.md) is no article: nothing to show */
+    int declarations_only = !article.entry_count;
+    for (size_t i = 0; i < p.block_count && declarations_only; i++)
+        declarations_only = p.blocks[i].type == BLOCK_PROVIDER;
+    if (declarations_only && p.block_count)
         goto cleanup;
     struct kbc_article *slot = kbc_grow(kb->articles, &kb->alloc, kb->count, sizeof *slot);
     if (!slot) {
@@ -1805,6 +1843,8 @@ static void entry_release(struct kbc_entry *e)
         free(e->sections[i].anchor);
         free(e->sections[i].code);
         free(e->sections[i].body);
+        free(e->sections[i].links);
+        free(e->sections[i].targets);
     }
     free(e->sections);
 }
@@ -1819,12 +1859,6 @@ static void article_release(struct kbc_article *a)
     for (size_t i = 0; i < a->ref_count; i++)
         free(a->refs[i].id);
     free(a->refs);
-    for (size_t i = 0; i < a->provider_count; i++) {
-        free(a->providers[i].id);
-        free(a->providers[i].name);
-        free(a->providers[i].host);
-    }
-    free(a->providers);
     memset(a, 0, sizeof *a);
 }
 
@@ -1832,6 +1866,7 @@ void kbc_kb_release(struct kbc_kb *kb)
 {
     for (size_t i = 0; i < kb->count; i++)
         article_release(&kb->articles[i]);
+    kbc_providers_release(kb);
     free(kb->articles);
     memset(kb, 0, sizeof *kb);
 }

@@ -117,9 +117,16 @@ enum kb_status kbc_sig_compile(struct kbc_sig *sig, size_t source_col, const cha
     } else if (r == 1) {
         sig->has_anchor = 1;
         sig->anchor = (int64_t)hash;
-    } else {
+    } else if (is_regex) {
+        /* A literal has a word unless it is all in a script without ASCII words (Chinese,
+         * Japanese): nothing to add there, and searching one literal in every text is cheap. A
+         * regex without one is tried at every byte of every text, and the author can say
+         * which word each match holds. */
         kbc_diag(diags, KBC_WARNING, path, sig->line, source_col,
-                 "signature has no literal word to prefilter on; it runs on every lookup");
+                 "regex has no word the prefilter can index, so it runs on every lookup: give it "
+                 "a word that every match holds, outside groups and optional parts, with \\b, a "
+                 "space or punctuation on each side (\\bquota\\b, not quota(?:s)?), or split a "
+                 "top-level alternation into one line per branch");
     }
 cleanup:
     pcre2_code_free(code);

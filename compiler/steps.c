@@ -419,31 +419,3 @@ void kbc_steps_release(struct kbc_entry *e)
     e->steps = NULL;
     e->mark_count = e->step_count = 0;
 }
-
-/* ---- kb-provider declarations ------------------------------------------------------------ */
-
-void kbc_providers_validate(const struct kbc_kb *kb, struct kbc_diags *diags)
-{
-    /* a handful of providers: the quadratic scan is the simple one */
-    for (size_t a = 0; a < kb->count; a++) {
-        const struct kbc_article *art = &kb->articles[a];
-        for (size_t i = 0; i < art->provider_count; i++) {
-            const struct kbc_provider *p = &art->providers[i];
-            const struct kbc_provider *first = NULL;
-            const struct kbc_article *first_art = NULL;
-            for (size_t b = 0; b <= a && !first; b++) {
-                const struct kbc_article *other = &kb->articles[b];
-                size_t end = b == a ? i : other->provider_count;
-                for (size_t j = 0; j < end && !first; j++)
-                    if (strcmp(other->providers[j].id, p->id) == 0) {
-                        first = &other->providers[j];
-                        first_art = other;
-                    }
-            }
-            if (first)
-                kbc_diag(diags, KBC_ERROR, art->file->display, p->line, p->col,
-                         "provider '%s' is declared twice (first at %s:%zu)", p->id,
-                         first_art->file->display, first->line);
-        }
-    }
-}

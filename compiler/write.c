@@ -4,6 +4,7 @@
  * temporary file it is written to, renamed over the output only when everything succeeded.
  * A signal handler removes the temporary file on SIGINT/SIGTERM/SIGHUP (and crashes).
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -95,8 +96,14 @@ enum kb_status kbc_tmp_create(const char *out, struct kbc_tmp *tmp, struct kb_er
     int saved = errno;
     sigprocmask(SIG_SETMASK, &old, NULL);
     if (tmp->fd < 0) {
-        errno = saved;
-        status = io_error(err, "cannot create a temporary file", tmp->path);
+        /* the folder is what the user can act on, not the random name in it */
+        char *dir = kbc_strndup(tmp->path, strlen(tmp->path));
+        err->status = status = KB_ERR_IO;
+        snprintf(err->message, sizeof err->message,
+                 "cannot create a temporary file in the folder '%s'%s%s%s: %s",
+                 dir ? dirname(dir) : "?", out ? " (to write '" : "", out ? out : "",
+                 out ? "')" : "", strerror(saved));
+        free(dir);
         free(tmp->path);
         tmp->path = NULL;
         return status;
@@ -169,9 +176,9 @@ enum {
     ST_EXAMPLE,
     ST_SECTION,
     ST_FTS,
+    ST_LINK,
     ST_CONDITION,
     ST_STEP,
-    ST_PROVIDER,
     ST_COUNT
 };
 
@@ -189,12 +196,11 @@ static const char *const statements[ST_COUNT] = {
     "INSERT INTO section(id, entry_id, heading, anchor, line) VALUES(?1, ?2, ?3, ?4, ?5)",
     "INSERT INTO entry_fts(rowid, title, heading, code, body, examples, signatures)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "INSERT OR IGNORE INTO section_link(section_id, entry_id) VALUES(?1, ?2)",
     "INSERT INTO condition(id, entry_id, source, weight, path, line)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     "INSERT INTO step(entry_id, labels, providers, text_start, text_end, ansi_start, ansi_end,"
     " md_start, md_end, part) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    "INSERT INTO provider(slug, name, submission_host, submission_port, path, line)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct writer {
@@ -225,12 +231,57 @@ static enum kb_status step(struct writer *w, int which, const char *what)
     return rc == SQLITE_DONE ? KB_OK : db_fail(w, what);
 }
 
+/* Parts of joined words added to a field, at most (a field full of identifiers stays small). */
+#define MAX_FIELD_PARTS 4000
+
+/* A field as the index holds it: prepared like the text of a lookup (kb_fts_prepare: dotted
+ * names become one word), then, after a blank line, the parts of its joined words of three
+ * letters or more ("ENABLE_SASLAUTHD" -> "ENABLE SASLAUTHD", "zen.spamhaus.org" -> "zen
+ * spamhaus org"), so that a text naming the part alone finds them. */
 static enum kb_status fts_field(struct kb_buf *out, const char *s, size_t len)
 {
     kb_buf_reset(out);
     enum kb_status status = kb_fts_prepare(s, len, out);
     if (status == KB_OK && !out->data)
         status = kb_buf_append(out, "", 0);
+    struct kb_buf extra;
+    kb_buf_init(&extra, 0);
+    const char *d = out->data;
+    size_t end = out->len, parts = 0;
+    for (size_t i = 0; i < end && status == KB_OK && parts < MAX_FIELD_PARTS;) {
+        while (i < end && !isalnum((unsigned char)d[i]) && d[i] != '_')
+            i++;
+        size_t start = i, joined = 0;
+        while (i < end && (isalnum((unsigned char)d[i]) || d[i] == '_'))
+            joined += d[i++] == '_';
+        for (size_t k = start; joined && k < i && status == KB_OK;) {
+            size_t e = k, letters = 0;
+            while (e < i && d[e] != '_')
+                letters += isalpha((unsigned char)d[e++]) != 0;
+            if (letters == e - k && letters >= 3) {
+                status = kb_buf_append_char(&extra, parts++ ? ' ' : '\n');
+                if (status == KB_OK)
+                    status = kb_buf_append(&extra, d + k, e - k);
+            }
+            k = e + 1;
+        }
+    }
+    if (status == KB_OK && extra.len)
+        status = kb_buf_append(out, extra.data, extra.len);
+    kb_buf_release(&extra);
+    return status;
+}
+
+/* Appends the words of a file name ("relay-access-denied-smtp.md" -> "relay access denied
+ * smtp"): separators become spaces, the extension goes. */
+static enum kb_status path_words(struct kb_buf *out, const char *rel)
+{
+    size_t n = strlen(rel);
+    if (n > 3 && strcmp(rel + n - 3, ".md") == 0)
+        n -= 3;
+    enum kb_status status = kb_buf_append_char(out, '\n');
+    for (size_t i = 0; i < n && status == KB_OK; i++)
+        status = kb_buf_append_char(out, strchr("/-_", rel[i]) ? ' ' : rel[i]);
     return status;
 }
 
@@ -238,7 +289,7 @@ static enum kb_status fts_field(struct kb_buf *out, const char *s, size_t len)
  * titles, so that a section is found by words of the page it is on; the examples and the
  * written signatures go with the first section. The first section's id is *first_id. */
 static enum kb_status insert_sections(struct writer *w, const struct kbc_article *a,
-                                      const struct kbc_entry *e, int64_t *first_id)
+                                      struct kbc_entry *e, int64_t *first_id)
 {
     struct kb_buf raw, prepared[6];
     kb_buf_init(&raw, 0);
@@ -247,8 +298,9 @@ static enum kb_status insert_sections(struct writer *w, const struct kbc_article
     enum kb_status status = KB_OK;
     *first_id = w->next_section + 1;
     for (size_t k = 0; k < e->section_count && status == KB_OK; k++) {
-        const struct kbc_section *sec = &e->sections[k];
+        struct kbc_section *sec = &e->sections[k];
         int64_t id = ++w->next_section;
+        sec->row_id = id;
         sqlite3_stmt *st = w->st[ST_SECTION];
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, e->row_id);
@@ -261,6 +313,11 @@ static enum kb_status insert_sections(struct writer *w, const struct kbc_article
         status = strcmp(e->title, a->title) == 0
                      ? kb_buf_append_str(&raw, e->title)
                      : kb_buf_printf(&raw, "%s\n%s", e->title, a->title);
+        /* a page not written for this KB is also known by the words of its file's name
+         * ("relay-access-denied-smtp.md") */
+        const char *base = strrchr(a->file->rel, '/');
+        if (status == KB_OK && e->fulltext_only)
+            status = path_words(&raw, base ? base + 1 : a->file->rel);
         if (status == KB_OK)
             status = fts_field(&prepared[0], raw.data, raw.len);
         if (status == KB_OK)
@@ -388,7 +445,7 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
 
 static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc_counts *counts)
 {
-    enum kb_status status = KB_OK;
+    enum kb_status status = kbc_providers_write(w->db, kb, w->err);
     int64_t entry_id = 0;
     for (size_t i = 0; i < kb->count && status == KB_OK; i++) {
         struct kbc_article *a = &kb->articles[i];
@@ -399,17 +456,6 @@ static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc
         bind_text(st, 4, a->intro_md);
         status = step(w, ST_ARTICLE, "cannot store an article");
         counts->articles++;
-        for (size_t j = 0; j < a->provider_count && status == KB_OK; j++) {
-            const struct kbc_provider *p = &a->providers[j];
-            st = w->st[ST_PROVIDER];
-            bind_text(st, 1, p->id);
-            bind_text(st, 2, p->name);
-            bind_text(st, 3, p->host);
-            sqlite3_bind_int(st, 4, p->port);
-            bind_text(st, 5, a->file->rel);
-            sqlite3_bind_int64(st, 6, (sqlite3_int64)p->line);
-            status = step(w, ST_PROVIDER, "cannot store a provider");
-        }
         for (size_t j = 0; j < a->entry_count && status == KB_OK; j++) {
             struct kbc_entry *e = &a->entries[j];
             e->row_id = ++entry_id;
@@ -420,6 +466,21 @@ static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc
             counts->examples += e->example_count;
         }
     }
+    /* links, once every entry has its row id */
+    for (size_t i = 0; i < kb->count && status == KB_OK; i++)
+        for (size_t j = 0; j < kb->articles[i].entry_count && status == KB_OK; j++) {
+            const struct kbc_entry *e = &kb->articles[i].entries[j];
+            for (size_t k = 0; k < e->section_count && status == KB_OK; k++)
+                for (size_t t = 0; t < e->sections[k].target_count && status == KB_OK; t++) {
+                    const struct kbc_article *target = &kb->articles[e->sections[k].targets[t]];
+                    if (!target->entry_count)
+                        continue;
+                    sqlite3_stmt *st = w->st[ST_LINK];
+                    sqlite3_bind_int64(st, 1, e->sections[k].row_id);
+                    sqlite3_bind_int64(st, 2, target->entries[0].row_id);
+                    status = step(w, ST_LINK, "cannot store a link");
+                }
+        }
     return status;
 }
 

@@ -19,10 +19,12 @@
  *   -> mask            kb_mask.c        secrets out, before anything can echo them
  *   -> dialogue        kb_dialogue.c    an SMTP transcript or MTA log read into one dialogue:
  *                                       greeting, EHLO offers, TLS, the failing reply, the end
- *   -> facts           kb_facts.c       codes, stage, host/port/user, client, provider, context
+ *   -> facts           kb_facts.c       codes, stage, host/port/user, client, context, and the
+ *                                       provider (kb_providers.c: the KB's declared ones)
  *   -> signatures      kb_signatures.c  literal prefilter + PCRE2 near each anchor
  *   -> conditions      kb_conditions.c  the articles' conditions over facts, dialogue and report
- *   -> full text       kb_fulltext.c    FTS5 BM25 over the rarest known terms
+ *   -> full text       kb_fulltext.c    FTS5 over the rarest known terms: the share of the
+ *                                       text each section explains (BM25F, word pairs)
  *   -> rank            kb_rank.c        merged, ordered, confidence-classed matches
  *   -> struct kb_result
  * The evidence stages read the regions that are evidence (kb_query_view); a bounce that reports
@@ -30,6 +32,13 @@
  * its explanation.
  * kb_query.c drives the stages (kb_query.h holds the state they share); kb_db.c opens and
  * checks a database whose format kb_schema.c defines once.
+ *
+ * Installed, libkb is libkb.so.N (N changes when a change to this header breaks programs
+ * built against an older one) and libkb.a; a program builds with
+ *   cc prog.c $(pkg-config --cflags --libs kb)
+ * (examples/demo.c is one). A struct kb_db serves one query at a time: a program that
+ * queries from several threads opens one handle per thread. Nothing of one query is kept
+ * for the next.
  */
 #ifndef KB_H
 #define KB_H
@@ -233,7 +242,8 @@ struct kb_facts {
     int port;
     char *user;
     char *client;        /* recognised client library, e.g. "PHPMailer" */
-    char *provider;      /* recognised provider facet value, e.g. "m365" */
+    char *provider;      /* the first provider the KB declares (kb-provider blocks) that the
+                          * text names, by its id, e.g. "m365" */
     int mail_context;    /* KB_CONTEXT_IS_MAIL, _UNKNOWN or _OTHER (see below) */
     char *other_program; /* with KB_CONTEXT_IS_OTHER: the words that told ("npm ERR"), else NULL */
 };
@@ -363,5 +373,23 @@ char *kb_template_expand(const char *template_text, const struct kb_match *match
  * The returned string is owned by match/result, or by buf when the value is a number. */
 const char *kb_placeholder_value(const char *name, const struct kb_match *match,
                                  const struct kb_result *result, char *buf, size_t buf_len);
+
+/* ---- logs of unanswered questions -------------------------------------------------------- */
+
+/* The text as a log of questions the KB could not answer may keep it (kb-lookup
+ * --log-misses): read as a lookup reads it (MIME parts decoded, log wrapping stripped, one
+ * line per normalised line), credentials masked as in every answer, and customer values
+ * replaced by placeholders: e-mail addresses "<address>", host and domain names "<host>", IP
+ * addresses "<ip>", user names (the result's user fact, "user=..."-style settings, a URL's
+ * user part) "<user>", opaque tokens (queue and message ids, encoded blobs) "<id>", numbers of
+ * six digits or more "<n>". The error's wording, codes and ports, and the names of programs,
+ * files and exceptions stay. Lines are cut at 300 bytes; when the whole does not fit in max
+ * bytes (0 means 4096), the lines that carry the error (a 4xx/5xx code, an error word) are
+ * kept first, and "[...]" stands where lines were left out. result (may be NULL) is the
+ * lookup's result for the same text: the values it found are replaced wherever they appear.
+ * On success *out is a NUL-terminated heap string of at most max bytes the caller frees.
+ * Single-label host names that the result does not name ("mailhost") are not recognised. */
+enum kb_status kb_text_redact(const char *text, size_t len, const struct kb_result *result,
+                              size_t max, char **out, struct kb_error *err);
 
 #endif

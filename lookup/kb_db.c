@@ -254,6 +254,7 @@ static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct k
     enum kb_status status;
     if ((status = load_meta(db, err)) != KB_OK || (status = load_anchors(db, err)) != KB_OK
         || (status = load_always_code(db, err)) != KB_OK
+        || (status = kb_providers_load(db->sql, db->label, &db->providers, err)) != KB_OK
         || (status = prepare_statements(db, err)) != KB_OK) {
         kb_db_close(db);
         return status;
@@ -360,7 +361,13 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->section_by_id);
     sqlite3_finalize(db->conditions);
     sqlite3_finalize(db->steps_by_entry);
-    sqlite3_finalize(db->provider_by_id);
+    sqlite3_finalize(db->fts_search);
+    sqlite3_finalize(db->fts_entry_of);
+    sqlite3_finalize(db->fts_links);
+    sqlite3_finalize(db->fts_pairs);
+    sqlite3_finalize(db->fts_title);
+    sqlite3_finalize(db->fts_sections);
+    kb_providers_release(&db->providers);
     sqlite3_close(db->sql);
     free(db->label);
     free(db->build_hash);

@@ -1379,8 +1379,8 @@ static enum kb_status finish(struct reader *r)
     /* the session was visibly made, and ended or failed before any reply or command: no
      * greeting. An MTA's log does not show the greeting it sent or got, and a client that sent
      * a command had been greeted: neither tells of a missing greeting. */
-    if (d->connected == 1 && d->greeting < 0 && !r->replies && !r->last_verb
-        && r->f != F_POSTFIX && r->f != F_EXIM && (d->ended || r->saw_error))
+    if (d->connected == 1 && d->greeting < 0 && !r->replies && !r->last_verb && r->f != F_POSTFIX
+        && r->f != F_EXIM && (d->ended || r->saw_error))
         d->greeting = 0;
     /* a handshake or certificate check that failed: no TLS, unless protected turns followed */
     if (r->tls_failed) {

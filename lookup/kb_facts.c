@@ -1,7 +1,8 @@
 /*
  * kb_facts.c - the facts every answer can use, pulled from the normalised text: SMTP reply
  * code, enhanced status code, the stage of the SMTP dialogue, host, port, user, the client
- * library and the provider, and whether the text is about sending mail at all.
+ * library and the provider (one the KB declares: kb_providers.c), and whether the text is
+ * about sending mail at all.
  *
  * Facts feed ranking (signatures marked context=mail count only in mail context) and are shown
  * to the support agent, who then does not have to dig the customer's values out of a log.
@@ -107,27 +108,6 @@ static const struct needle clients[] = {
     {"Net::OpenTimeout", "Ruby Net::SMTP", 0},
     {"postfix/", "Postfix", 1},
     {"swaks", "swaks", 1},
-};
-
-static const struct needle providers[] = {
-    {"gsmtp", "gmail", 0},
-    {"smtp.gmail.com", "gmail", 0},
-    {"support.google.com/mail", "gmail", 0},
-    {"smtp-relay.gmail.com", "google-workspace", 0},
-    {"outlook.com", "m365", 0},
-    {"office365.com", "m365", 0},
-    {"aka.ms/smtp", "m365", 0},
-    {"Microsoft.Exchange", "exchange", 0},
-    {"amazonaws.com", "ses", 0},
-    {"Amazon SES", "ses", 0},
-    {"sendgrid", "sendgrid", 0},
-    {"mailgun", "mailgun", 0},
-    {"postmarkapp", "postmark", 0},
-    {"yahoo.com", "yahoo", 0},
-    {"zoho", "zoho", 0},
-    {"icloud.com", "icloud", 0},
-    {"postfix", "postfix", 0},
-    {"exim", "exim", 0},
 };
 
 /* Text that shows the input is about sending mail (SMTP), beyond the reply/port/client facts. */
@@ -271,7 +251,8 @@ static enum kb_status masked_copy(char **value)
     return st;
 }
 
-enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
+enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
+                                struct kb_facts *f)
 {
     memset(f, 0, sizeof *f);
     pcre2_match_data *md = pcre2_match_data_create(8, NULL);
@@ -321,10 +302,10 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
             goto done;
     }
     const struct needle *client = find_needle(norm, clients, sizeof clients / sizeof clients[0]);
-    const struct needle *provider =
-        find_needle(norm, providers, sizeof providers / sizeof providers[0]);
+    /* the providers are the KB's: its kb-provider blocks say which hosts and words name each */
+    const struct kb_provider_decl *provider = kb_providers_detect(providers, norm->text, norm->len);
     if ((client && !(f->client = strdup(client->value)))
-        || (provider && !(f->provider = strdup(provider->value))))
+        || (provider && !(f->provider = strdup(provider->id))))
         goto done;
 
     /* SMTP itself decides; then another program's marks; then the weak cues (a mailer library

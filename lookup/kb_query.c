@@ -201,8 +201,8 @@ static enum kb_status read_evidence(struct kb_query *q, unsigned regions, size_t
     /* Evidence from the articles' prose (harvested codes, full text) answers where no written
      * signature gives a likely answer; in a mail KB only text about mail. In a KB of other
      * documents, another program's error is answered when that program is the KB's subject
-     * (its name is in the KB's vocabulary: a team's docs about its PostgreSQL service), not
-     * when the KB never names it. */
+     * (a title or heading names it, or a tenth of its pages: a team's docs about its
+     * PostgreSQL service), not when the KB only mentions it in passing. */
     struct kb_db *db = q->db;
     int prose_allowed = db->fulltext_needs_mail
                             ? q->facts.mail_context == KB_CONTEXT_IS_MAIL
@@ -467,7 +467,7 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
      * its sender's hosts, not the customer's server */
     struct kb_norm view = q.norm;
     view.text = (char *)q.evidence_text;
-    if ((st = kb_facts_extract(&view, &q.facts)) != KB_OK) {
+    if ((st = kb_facts_extract(&view, &db->providers, &q.facts)) != KB_OK) {
         kb_query_nomem(&q);
         goto done;
     }

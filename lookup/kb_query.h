@@ -7,7 +7,8 @@
  *   kb_facts.c       codes, stage, host/port/user, client, provider, mail context
  *   kb_signatures.c  evidence from signatures: literal prefilter + PCRE2 near each anchor
  *   kb_conditions.c  evidence from the articles' conditions over what the text is
- *   kb_fulltext.c    evidence from the full-text index (FTS5 BM25) and harvested codes
+ *   kb_fulltext.c    evidence from the full-text index (FTS5, kb_score: the share of the text
+ *                    each section explains)
  *   kb_rank.c        candidates merged, ordered and turned into struct kb_result
  *
  * Each evidence stage adds to the candidates (one per entry); none of them knows which
@@ -42,7 +43,7 @@ struct kb_candidate {
     double section_weight; /* weight of the evidence that chose section_id */
     double best_weight;
     int provider_match; /* the entry's provider facet names the provider seen in the text */
-    double bm25;        /* full-text rank (lower is better), for ties in coverage */
+    double bm25;        /* minus the full-text score (lower is better), for ties */
     enum kb_via via;
     int ruled_out; /* a negative condition left it without positive written evidence */
     struct kb_hit *hits;
@@ -127,15 +128,16 @@ enum kb_status kb_signatures_run(struct kb_query *q);
  * each one that holds to its entry; marks the entries a negative condition rules out. */
 enum kb_status kb_conditions_run(struct kb_query *q, const struct kb_condition_facts *facts);
 
-/* kb_fulltext.c: does the KB's vocabulary hold the first word of text (lowercased)? */
+/* kb_fulltext.c: is the KB about the program the first word of text names (lowercased): a
+ * title or heading names it, or one page in ten does? */
 int kb_fulltext_knows(struct kb_query *q, const char *text);
 
 /* kb_fulltext.c: the full-text stage, for at most want results. */
 enum kb_status kb_fulltext_run(struct kb_query *q, size_t want);
 
-/* A full-text match adds at most this much to an entry's score (all query terms found): less
- * than a status code in an article's title, more than one in a list of fifty. */
-#define FTS_POINTS 2.0
+/* A full-text match adds this much times the share of the text its best section explains
+ * (kb_fulltext.c), at most as much as a status code in an article's title. */
+#define FTS_POINTS 3.0
 
 /* kb_rank.c: forgets candidates whose signatures (written and harvested) score below min;
  * candidates known only from prose are judged later. */

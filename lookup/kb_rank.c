@@ -29,7 +29,7 @@ static int cmp_candidate(const void *a, const void *b)
     if (x->provider_match != y->provider_match)
         return x->provider_match ? -1 : 1;
     if (x->bm25 != y->bm25)
-        return x->bm25 < y->bm25 ? -1 : 1;
+        return x->bm25 < y->bm25 ? -1 : 1; /* the better full-text section */
     if (x->best_weight != y->best_weight)
         return x->best_weight > y->best_weight ? -1 : 1;
     return (x->rowid > y->rowid) - (x->rowid < y->rowid);
@@ -188,12 +188,12 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
                            conditions ? " and conditions that held" : "");
     else if (c->written == 0 && c->harvested == 0)
         st = kb_buf_printf(
-            &sum, "score %g (full text: %g x its BM25 rank relative to the best section found)",
+            &sum, "score %g (full text: %g x the share of the text its best section explains)",
             c->score, FTS_POINTS);
     else
         st = kb_buf_printf(&sum,
                            "score %g = %g from signatures + %g harvested from the article + %g "
-                           "from full text (%g x its BM25 rank relative to the best section found)",
+                           "from full text (%g x the share of the text its best section explains)",
                            c->score, c->written, c->harvested, c->fulltext, FTS_POINTS);
     if (st == KB_OK)
         st = kb_buf_detach(&sum, &m->explain[m->explain_count]);

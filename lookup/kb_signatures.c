@@ -278,10 +278,10 @@ static int applies(struct kb_query *q, sqlite3_stmt *st)
     struct kb_buf msg;
     kb_buf_init(&msg, 1024);
     size_t offset;
-    int holds = kb_condition_parse(when, (size_t)sqlite3_column_bytes(st, SIG_WHEN), &c, &offset,
-                                   &msg)
-                    == KB_OK
-                && kb_condition_holds(c, q->what);
+    int holds =
+        kb_condition_parse(when, (size_t)sqlite3_column_bytes(st, SIG_WHEN), &c, &offset, &msg)
+            == KB_OK
+        && kb_condition_holds(c, q->what);
     kb_condition_free(c);
     kb_buf_release(&msg);
     return holds;

@@ -1,8 +1,9 @@
 /*
  * kb_steps.c - the solution as the reader of one text needs it: an entry's provider-specific
  * steps (the byte ranges kb-compile cut out of each rendering, table step) left out when the
- * text shows another provider, and what the KB declares of the provider seen (table
- * provider: its name and submission server, which placeholders fall back to).
+ * text shows another provider, and what the KB declares of the provider seen (its name and
+ * submission server as its kb-provider block declares them, read with the provider table when
+ * the database is opened: kb_providers.c), which placeholders fall back to.
  *
  * Runs after ranking, on the entries of the answer; knows nothing of any provider but the
  * facet values the articles name.
@@ -275,36 +276,23 @@ void kb_provider_release(struct kb_provider *p)
     memset(p, 0, sizeof *p);
 }
 
-enum kb_status kb_provider_load(struct kb_db *db, const char *id, struct kb_provider *out,
+enum kb_status kb_provider_load(const struct kb_db *db, const char *id, struct kb_provider *out,
                                 struct kb_error *err)
 {
     memset(out, 0, sizeof *out);
-    if (!id)
+    const struct kb_provider_decl *d = NULL;
+    for (size_t i = 0; id && i < db->providers.count && !d; i++)
+        if (strcmp(db->providers.items[i].id, id) == 0)
+            d = &db->providers.items[i];
+    if (!d)
         return KB_OK;
-    enum kb_status status =
-        prepare(db, &db->provider_by_id,
-                "SELECT name, submission_host, submission_port FROM provider WHERE slug = ?1", err);
-    if (status != KB_OK)
-        return status;
-    sqlite3_stmt *st = db->provider_by_id;
-    sqlite3_reset(st);
-    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        const char *name = (const char *)sqlite3_column_text(st, 0);
-        const char *host = (const char *)sqlite3_column_text(st, 1);
-        int port = sqlite3_column_int(st, 2);
-        out->id = strdup(id);
-        out->name = name && *name ? strdup(name) : NULL;
-        out->host = host && *host ? strdup(host) : NULL;
-        out->port = out->host && port > 0 && port < 65536 ? port : 0;
-        if (!out->id || (name && *name && !out->name) || (host && *host && !out->host)) {
-            kb_provider_release(out);
-            status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
-        }
-    } else if (rc != SQLITE_DONE) {
-        status = kb_fail_sql(db, err, "cannot read a provider");
+    out->id = strdup(d->id);
+    out->name = d->name && *d->name ? strdup(d->name) : NULL;
+    out->host = d->submission_host ? strdup(d->submission_host) : NULL;
+    out->port = out->host ? d->submission_port : 0;
+    if (!out->id || (d->name && *d->name && !out->name) || (d->submission_host && !out->host)) {
+        kb_provider_release(out);
+        return kb_fail(err, KB_ERR_NOMEM, "out of memory");
     }
-    sqlite3_reset(st);
-    return status;
+    return KB_OK;
 }

@@ -30,5 +30,7 @@ complete -c kb-lookup -l show -x -a '(__kb_lookup_ids)' -d 'print one entry in f
 complete -c kb-lookup -l db -r -F -d 'use this database instead of the built-in one'
 complete -c kb-lookup -l max-input -x -d 'refuse input larger than this'
 complete -c kb-lookup -l color -x -a 'auto always never' -d 'when to use colour'
+complete -c kb-lookup -l serve -d 'answer JSON requests, one a line on stdin'
+complete -c kb-lookup -l log-misses -r -F -d 'append unanswered lookups, redacted, to FILE'
 complete -c kb-lookup -l version -d 'print program, schema and knowledge-base versions'
 complete -c kb-lookup -s h -l help -d 'print help'

@@ -10,11 +10,12 @@
 #include "kb.h"
 
 struct print_options {
-    int color;         /* ANSI colour and emphasis */
-    int explain;       /* show how each score was made */
-    size_t width;      /* text: wrap to this many columns (0: do not wrap) */
-    int full;          /* text: the long form ("Why it happens" and every answer in full) */
-    int all_providers; /* keep the steps for every provider, whatever the text shows */
+    int color;           /* ANSI colour and emphasis */
+    int explain;         /* show how each score was made */
+    size_t width;        /* text: wrap to this many columns (0: do not wrap) */
+    int full;            /* text: the long form ("Why it happens" and every answer in full) */
+    int all_providers;   /* keep the steps for every provider, whatever the text shows */
+    const char *id_json; /* JSON: an id (as JSON text) to put first in the answer, or NULL */
 };
 
 /* Width of the text answer when standard output is no terminal (documented in --help and
@@ -86,5 +87,43 @@ const char *cli_leg_words(const char *leg);
 
 /* JSON helpers shared by the printers. */
 void json_string(FILE *out, const char *s);
+/* The same for n bytes that may hold NULs (written as \u0000). */
+void json_string_len(FILE *out, const char *s, size_t n);
+
+/* ---- kb-lookup --serve (serve.c) and the miss log (miss_log.c) ------------------------- */
+
+/* Where unanswered questions are logged (--log-misses, KB_LOG_MISSES); path NULL: nowhere. */
+struct cli_miss_log {
+    const char *path;
+    int warned; /* a failure to write was reported once already */
+};
+
+/* Did the lookup miss: no match, or only weak ones (and the text is not a message that reports
+ * no failure)? */
+int cli_is_miss(const struct kb_result *r);
+
+/* Appends one line about a miss to log->path: O_APPEND, one write() of at most
+ * CLI_MISS_LINE_MAX bytes, so several processes can share the file. Does nothing when path is
+ * NULL or r is no miss. A failure is reported on stderr once and otherwise ignored: the answer
+ * matters more than its log. */
+void cli_miss_log_write(struct cli_miss_log *log, const struct kb_db *db, const char *text,
+                        size_t len, const struct kb_result *r);
+#define CLI_MISS_LINE_MAX 4096
+
+struct cli_serve_options {
+    size_t top;       /* default for requests without "top" */
+    size_t max_input; /* per request */
+    int explain;      /* default for requests without "explain" */
+    struct cli_miss_log *miss_log;
+};
+
+/* The line limit of --serve for a given --max-input: a text of max_input bytes fits however
+ * it is escaped (\u00XX is 6 bytes a byte), with 64 KiB for the other members. */
+size_t cli_serve_max_line(size_t max_input);
+
+/* Answers JSON requests read from stdin, one a line, with one JSON line each on stdout, until
+ * end of input. Returns the exit status: 0 at end of input, 2 when stdin cannot be read or
+ * stdout written. */
+int cli_serve(struct kb_db *db, const struct cli_serve_options *o);
 
 #endif

@@ -44,8 +44,12 @@ static size_t utf8_len(const unsigned char *s, size_t n)
  * need no escaping are written at once: solutions make up most of the output. */
 void json_string(FILE *out, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t n = strlen((const char *)p);
+    json_string_len(out, s ? s : "", s ? strlen(s) : 0);
+}
+
+void json_string_len(FILE *out, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
     fputc('"', out);
     size_t run = 0; /* start of the pending run of bytes written as they are */
     for (size_t i = 0; i < n;) {
@@ -407,7 +411,19 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
 {
     int first = 1;
     const struct kb_facts *f = &r->facts;
-    json_begin(out, db, &first);
+    if (opt->id_json) {
+        /* kb-lookup --serve: the request's id leads the answer */
+        fputs("{\"id\":", out);
+        fputs(opt->id_json, out);
+        fputc(',', out);
+        first = 1;
+        json_key(out, "schema_version", &first);
+        fprintf(out, "%d", JSON_SCHEMA_VERSION);
+        json_key(out, "kb", &first);
+        json_kb(out, db);
+    } else {
+        json_begin(out, db, &first);
+    }
     json_key(out, "facts", &first);
     int ff = 1;
     fputc('{', out);

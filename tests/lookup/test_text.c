@@ -315,16 +315,66 @@ static void test_mask(void)
     CHECK_MASK("client_secret=abc&api_key: xyz token=t0k",
                "client_secret=***&api_key: *** token=***");
     CHECK_MASK("SMTP_PASSWORD='hunter2'", "SMTP_PASSWORD='***'");
+    /* a quoted value is masked up to its closing quote: app passwords are shown with spaces */
+    CHECK_MASK("\"smtp_password\": \"abcd efgh ijkl mnop\", \"port\": 587",
+               "\"smtp_password\": \"***\", \"port\": 587");
+    CHECK_MASK("MAIL_PASSWORD='two words", "MAIL_PASSWORD='***");
+    /* client answers to AUTH challenges in swaks (-> and ~> after TLS), curl -v (> ) and
+     * PHPMailer (CLIENT -> SERVER: ) transcripts, short ones too; commands stay */
+    CHECK_MASK(" ~> YmVuY2hAYmVuY2gudGVzdA==", " ~> ***");
+    CHECK_MASK(" -> cHcx", " -> ***");
+    CHECK_MASK("> AGJlbmNoQGJlbmNoLnRlc3QAd3JvbmctZmFrZS1wYXNzd29yZA==", "> ***");
+    CHECK_MASK("2024-01-01 10:00:00 CLIENT -> SERVER: cHcx",
+               "2024-01-01 10:00:00 CLIENT -> SERVER: ***");
+    CHECK_MASK(" ~> QUIT", " ~> QUIT");
+    CHECK_MASK("> EHLO localhost", "> EHLO localhost");
+    CHECK_MASK("C: DATA", "C: DATA");
+    /* keys in camel case, as .NET's appsettings.json has them */
+    CHECK_MASK("\"SmtpPassword\": \"dotnet pw\",", "\"SmtpPassword\": \"***\",");
+    CHECK_MASK("mailApiKey=abc123", "mailApiKey=***");
 }
+
+/* Providers as a KB declares them (kb-provider blocks), in declaration order. */
+static struct kb_providers test_providers;
 
 static struct kb_facts facts_of(const char *text)
 {
     struct kb_norm n;
     struct kb_facts f;
     CHECK(kb_norm_run(text, strlen(text), &n) == KB_OK);
-    CHECK(kb_facts_extract(&n, &f) == KB_OK);
+    CHECK(kb_facts_extract(&n, &test_providers, &f) == KB_OK);
     kb_norm_release(&n);
     return f;
+}
+
+/* The provider fact comes from the KB's declarations: the first provider, in declaration
+ * order, that the text names; a host caselessly and as a host or a parent domain of one, a
+ * word as written. Without declarations there is no provider. */
+static void test_providers_detect(void)
+{
+    struct kb_facts f = facts_of("535 5.7.3 Authentication unsuccessful [X.prod.OUTLOOK.COM]");
+    CHECK_STR(f.provider, "m365");
+    kb_facts_release(&f);
+    f = facts_of("connect to myoutlook.com:587 failed"); /* not a host below outlook.com */
+    CHECK(f.provider == NULL);
+    kb_facts_release(&f);
+    f = facts_of("550 relay denied by relay.acme.example via outlook.com");
+    CHECK_STR(f.provider, "m365"); /* m365 is declared first */
+    kb_facts_release(&f);
+    f = facts_of("451 4.3.0 Acme Relay: try again later");
+    CHECK_STR(f.provider, "acme-relay");
+    kb_facts_release(&f);
+    f = facts_of("451 4.3.0 ACME RELAY: try again later"); /* a word counts as written */
+    CHECK(f.provider == NULL);
+    kb_facts_release(&f);
+
+    struct kb_norm n;
+    const char *text = "535 5.7.3 Authentication unsuccessful [X.prod.outlook.com]";
+    CHECK(kb_norm_run(text, strlen(text), &n) == KB_OK);
+    CHECK(kb_facts_extract(&n, NULL, &f) == KB_OK);
+    CHECK(f.provider == NULL);
+    kb_facts_release(&f);
+    kb_norm_release(&n);
 }
 
 static void test_facts(void)
@@ -438,6 +488,14 @@ int main(void)
     test_normalise();
     test_mask();
     test_lists();
+    CHECK(kb_providers_add(&test_providers, "m365", "Microsoft 365", "outlook.com, office365.com",
+                           "aka.ms/smtp", "smtp.office365.com", 587)
+          == KB_OK);
+    CHECK(kb_providers_add(&test_providers, "acme-relay", "Acme Relay", "relay.acme.example",
+                           "Acme Relay", NULL, 0)
+          == KB_OK);
     test_facts();
+    test_providers_detect();
+    kb_providers_release(&test_providers);
     return check_report("test_text");
 }
