@@ -152,6 +152,23 @@ struct kbc_example {
     size_t line, col;
 };
 
+/* A line of a kb-provider-steps block: the steps of the solution that start with label (or
+ * have it in bold) apply to these providers only. */
+struct kbc_step_mark {
+    char *label;
+    char *providers; /* "a,b", validated facet values */
+    size_t line, col;
+};
+
+/* A part of the solution for some providers only (steps.c): a list item or a sub-section the
+ * marks point to, at [start, end) of each rendering (KB_FORM_TEXT, _ANSI, _MARKDOWN). */
+struct kbc_step {
+    int part;        /* 0: in the Fix section; 1, 2...: in the sections after it (Verify...) */
+    char *labels;    /* the labels that marked it, ", "-joined */
+    char *providers; /* "a,b": the union of their providers */
+    size_t start[3], end[3];
+};
+
 /* A placeholder {{name|default}} seen in an entry's prose or code. */
 struct kbc_placeholder {
     char *name;
@@ -188,10 +205,17 @@ struct kbc_section {
     int table_row;  /* a row of a table, a section of its own */
 };
 
-enum kbc_ref_kind { KBC_REF_RELATED, KBC_REF_LINK, KBC_REF_ALSO, KBC_REF_PROVIDER };
+enum kbc_ref_kind {
+    KBC_REF_RELATED,
+    KBC_REF_LINK,
+    KBC_REF_ALSO,
+    KBC_REF_PROVIDER,
+    KBC_REF_STEP_PROVIDER
+};
 
 /* A reference to an entry id that must exist (related:, [text](kb:id), also=), or to a
- * provider the KB declares (an entry's provider: value). */
+ * provider the KB declares (an entry's provider: value, a provider of a kb-provider-steps
+ * line). */
 struct kbc_ref {
     enum kbc_ref_kind kind;
     char *id;
@@ -222,6 +246,10 @@ struct kbc_entry {
     size_t harvest_count, harvest_alloc;
     struct kbc_section *sections;
     size_t section_count, section_alloc;
+    struct kbc_step_mark *marks; /* kb-provider-steps lines */
+    size_t mark_count, mark_alloc;
+    struct kbc_step *steps; /* what they mark, in document order */
+    size_t step_count, step_alloc;
     int64_t row_id; /* entry.id in the database, set by the writer */
 };
 
@@ -242,6 +270,8 @@ struct kbc_provider {
     char *name;
     char *hosts;                 /* comma-separated, lowercase */
     char *words;                 /* comma-separated, as written */
+    char *submission_host;       /* its users' submission server ("" when none declared) */
+    int submission_port;         /* that server's port, 0 when none */
     const struct kbc_file *file; /* not owned */
     size_t line, col;            /* the block */
     size_t id_line, id_col;
@@ -294,6 +324,27 @@ enum kb_status kbc_harvest_title(struct kbc_entry *e, const char *text, enum kbc
  * weight to the entry's signatures (origin set). In a KB with context=mail signatures the
  * harvested ones get context=mail too. */
 enum kb_status kbc_harvest_finish(struct kbc_kb *kb);
+
+/* ---- steps.c: provider-specific steps ---------------------------------------------------- */
+
+/* The sentinel nodes kbc_steps_mark puts into the tree, removed by kbc_steps_unmark. */
+struct kbc_sentinels {
+    cmark_node **nodes;
+    size_t count, alloc;
+};
+
+/* Finds the steps (list items) and sub-sections (headings of level 4 to 6) of the solution
+ * [first, end) that e's marks point to, reports the marks that point to none, and puts a
+ * sentinel in each so the renderings can be cut (kbc_steps_cut). Fails only when out of
+ * memory (the sentinels put so far are still in out). */
+enum kb_status kbc_steps_mark(struct kbc_entry *e, cmark_node *first, cmark_node *end,
+                              const char *path, struct kbc_diags *diags, struct kbc_sentinels *out);
+/* Takes the sentinels out of the tree again and releases the list. */
+void kbc_steps_unmark(struct kbc_sentinels *s);
+/* Takes the sentinels out of one rendering of the solution (*text, reallocated) and records
+ * where each step starts and ends in it (form: KB_FORM_TEXT, _ANSI or _MARKDOWN). */
+enum kb_status kbc_steps_cut(struct kbc_entry *e, int form, char **text);
+void kbc_steps_release(struct kbc_entry *e);
 
 /* ---- providers.c ------------------------------------------------------------------------- */
 

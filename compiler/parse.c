@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "kb_conditions.h"
+#include "kb_text.h"
 #include "kbc.h"
 #include "kbc_sig.h"
 
@@ -34,12 +35,14 @@ enum block_type {
     BLOCK_EXAMPLE,
     BLOCK_COUNTER,
     BLOCK_CONDITIONS,
+    BLOCK_PROVIDER_STEPS,
     BLOCK_PROVIDER,
     BLOCK_UNKNOWN
 };
 
 static const char *const block_names[] = {"kb-entry",          "kb-signatures", "kb-example",
-                                          "kb-counterexample", "kb-conditions", "kb-provider"};
+                                          "kb-counterexample", "kb-conditions", "kb-provider-steps",
+                                          "kb-provider"};
 
 struct kb_block {
     cmark_node *node;
@@ -481,9 +484,12 @@ static enum kb_status comma_values(struct parse *p, const char *key, const char 
         if (!len)
             continue;
         /* providers are the KB's own (kb-provider blocks), checked once all files are read;
-         * "any" names every one */
-        if (strcmp(key, "provider") == 0 && !(len == 3 && strncmp(item, "any", 3) == 0))
+         * "any" names every one (a step marked 'any' is an error of parse_step_marks) */
+        int any = len == 3 && strncmp(item, "any", 3) == 0;
+        if (strcmp(key, "provider") == 0 && !any)
             status = add_ref(p->article, KBC_REF_PROVIDER, item, len, line, item_col);
+        if (strcmp(key, "step provider") == 0 && !any)
+            status = add_ref(p->article, KBC_REF_STEP_PROVIDER, item, len, line, item_col);
         if (strcmp(key, "related") == 0)
             status = add_ref(p->article, KBC_REF_RELATED, item, len, line, item_col);
         if (status == KB_OK)
@@ -962,6 +968,95 @@ static enum kb_status parse_conditions(struct parse *p, const struct kb_block *b
     return status;
 }
 
+/* ---- kb-provider-steps ------------------------------------------------------------------- */
+
+/* "label: provider, provider": the steps of the solution that start with label (or have it in
+ * bold) are for those providers only (steps.c finds them). The label ends at the last colon:
+ * provider values have none. */
+static enum kb_status parse_step_marks(struct parse *p, const struct kb_block *b,
+                                       struct kbc_entry *e)
+{
+    const char *info = cmark_node_get_fence_info(b->node);
+    size_t pos = strlen(block_names[BLOCK_PROVIDER_STEPS]);
+    struct attr a;
+    while (next_attr(info, &pos, &a))
+        unknown_attr(p, b, &a);
+    const char *cursor = cmark_node_get_literal(b->node);
+    size_t index = 0, count = 0;
+    struct block_line l;
+    struct kb_buf buf;
+    kb_buf_init(&buf, 0);
+    enum kb_status status = KB_OK;
+    while (status == KB_OK && next_block_line(b, &cursor, &index, &l)) {
+        trim_line(&l);
+        if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
+            continue;
+        count++;
+        const char *colon = NULL;
+        for (size_t i = 0; i < l.len; i++)
+            if (l.text[i] == ':')
+                colon = l.text + i;
+        const char *label = l.text, *v = colon ? colon + 1 : NULL;
+        size_t label_len = colon ? (size_t)(colon - l.text) : 0,
+               n = colon ? l.len - label_len - 1 : 0;
+        trim(&label, &label_len);
+        if (!colon || !label_len) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
+                     "expected 'step: provider, ...' in kb-provider-steps block (the words the "
+                     "step starts with, a colon, the providers it is for)");
+            continue;
+        }
+        size_t value_col = l.col + (size_t)(v - l.text);
+        kb_buf_reset(&buf);
+        size_t errors = p->diags->errors;
+        if ((status = comma_values(p, "step provider", v, n, l.line, value_col, &buf)) != KB_OK)
+            break;
+        if (!buf.len) {
+            if (errors == p->diags->errors)
+                kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
+                         "step '%.*s' names no provider", (int)label_len, label);
+            continue;
+        }
+        if (kb_list_contains(buf.data, "any")) {
+            const char *at = strstr(v, "any");
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line,
+                     at ? value_col + (size_t)(at - v) : value_col,
+                     "'any' marks no step: a step without a mark is for every provider");
+            continue;
+        }
+        const struct kbc_step_mark *twice = NULL;
+        for (size_t i = 0; i < e->mark_count && !twice; i++)
+            if (strlen(e->marks[i].label) == label_len
+                && strncasecmp(e->marks[i].label, label, label_len) == 0)
+                twice = &e->marks[i];
+        if (twice) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col,
+                     "step '%.*s' is marked twice (first at line %zu)", (int)label_len, label,
+                     twice->line);
+            continue;
+        }
+        struct kbc_step_mark *m = kbc_grow(e->marks, &e->mark_alloc, e->mark_count, sizeof *m);
+        if (!m) {
+            status = KB_ERR_NOMEM;
+            break;
+        }
+        e->marks = m;
+        m += e->mark_count;
+        *m = (struct kbc_step_mark){kbc_strndup(label, label_len), NULL, l.line, l.col};
+        if (!m->label || kb_buf_detach(&buf, &m->providers) != KB_OK) {
+            free(m->label);
+            status = KB_ERR_NOMEM;
+            break;
+        }
+        e->mark_count++;
+    }
+    kb_buf_release(&buf);
+    if (status == KB_OK && count == 0)
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
+                 "kb-provider-steps block has no steps");
+    return status;
+}
+
 /* ---- kb-example / kb-counterexample ------------------------------------------------------ */
 
 static enum kb_status parse_example(struct parse *p, const struct kb_block *b, struct kbc_entry *e)
@@ -1336,9 +1431,20 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
     if (status == KB_OK && tell)
         status = render_three(cmark_node_next(tell), tell_end, &e->tell_text, &e->tell_ansi,
                               &e->tell_md);
+    /* provider-specific steps get a sentinel while the solution is rendered (steps.c) */
+    struct kbc_sentinels sentinels = {0};
+    if (status == KB_OK && fix)
+        status = kbc_steps_mark(e, cmark_node_next(fix), s->end, p->path, p->diags, &sentinels);
     if (status == KB_OK && fix)
         status = render_three(cmark_node_next(fix), s->end, &e->solution_text, &e->solution_ansi,
                               &e->solution_md);
+    kbc_steps_unmark(&sentinels);
+    if (status == KB_OK)
+        status = kbc_steps_cut(e, KB_FORM_TEXT, &e->solution_text);
+    if (status == KB_OK)
+        status = kbc_steps_cut(e, KB_FORM_ANSI, &e->solution_ansi);
+    if (status == KB_OK)
+        status = kbc_steps_cut(e, KB_FORM_MARKDOWN, &e->solution_md);
     reattach_examples(examples, example_count);
     struct kb_buf buf;
     kb_buf_init(&buf, 0);
@@ -1410,6 +1516,8 @@ static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_bl
             status = parse_signatures(p, b, e);
         else if (b->type == BLOCK_CONDITIONS)
             status = parse_conditions(p, b, e);
+        else if (b->type == BLOCK_PROVIDER_STEPS)
+            status = parse_step_marks(p, b, e);
         else if (b->type == BLOCK_EXAMPLE || b->type == BLOCK_COUNTER)
             status = parse_example(p, b, e);
         /* a kb-provider block belongs to the KB, not to the entry: read in kb_article */
@@ -1446,7 +1554,8 @@ static enum kb_status kb_article(struct parse *p)
             block_type_of(info, &word);
             kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                      "unknown block type '%.*s' (expected kb-entry, kb-signatures, "
-                     "kb-conditions, kb-example, kb-counterexample or kb-provider)",
+                     "kb-conditions, kb-example, kb-counterexample, kb-provider-steps or "
+                     "kb-provider)",
                      (int)word, info);
         } else if (b->section < 0) {
             stray_block(p, b);
@@ -1728,6 +1837,7 @@ static void entry_release(struct kbc_entry *e)
     for (size_t i = 0; i < e->harvest_count; i++)
         free(e->harvest[i].text);
     free(e->harvest);
+    kbc_steps_release(e);
     for (size_t i = 0; i < e->section_count; i++) {
         free(e->sections[i].heading);
         free(e->sections[i].anchor);

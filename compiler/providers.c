@@ -8,6 +8,10 @@
  * declares its own relay and names it in its entries' provider: lines. parse.c hands each
  * kb-provider block to kbc_provider_parse; validate.c checks entries' provider: values with
  * kbc_provider_find; write.c stores the table with kbc_providers_write.
+ *
+ * A block may also give the provider's submission server (submission: smtp.gmail.com:587):
+ * when a text shows the provider but not the server the application used, lookup fills the
+ * verify command with it rather than a placeholder.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +46,34 @@ static int is_host(const char *s, size_t n)
         }
     }
     return n > 0 && dot && s[0] != '-' && s[n - 1] != '-';
+}
+
+/* "host:port" of a submission server: a host name (is_host), a port from 1 to 65535. The host
+ * is stored lowercase, as hosts: are. */
+static int parse_submission(const char *v, size_t n, char **host, int *port)
+{
+    const char *colon = memchr(v, ':', n);
+    if (!colon || !is_host(v, (size_t)(colon - v)))
+        return 0;
+    size_t hlen = (size_t)(colon - v), i = hlen + 1;
+    long value = 0;
+    if (i == n || n - i > 5)
+        return 0;
+    for (; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return 0;
+        value = value * 10 + (v[i] - '0');
+    }
+    if (value < 1 || value > 65535)
+        return 0;
+    free(*host);
+    if (!(*host = kbc_strndup(v, hlen)))
+        return -1;
+    for (char *c = *host; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    *port = (int)value;
+    return 1;
 }
 
 const struct kbc_provider *kbc_provider_find(const struct kbc_kb *kb, const char *id, size_t len)
@@ -117,7 +149,7 @@ static enum kb_status provider_value(struct kbc_provider *pv, int key, const cha
 enum kb_status kbc_provider_parse(struct kbc_kb *kb, const struct kbc_file *file, const char *text,
                                   size_t line, size_t col, struct kbc_diags *diags)
 {
-    static const char *const keys[] = {"id", "name", "hosts", "words"};
+    static const char *const keys[] = {"id", "name", "hosts", "words", "submission"};
     const char *path = file->display;
     struct kbc_provider pv = {.file = file, .line = line, .col = col};
     unsigned seen = 0;
@@ -149,12 +181,13 @@ enum kb_status kbc_provider_parse(struct kbc_kb *kb, const struct kbc_file *file
         while (key_len && blank(l[key_len - 1]))
             key_len--;
         int key = -1;
-        for (int k = 0; k < 4; k++)
+        for (int k = 0; k < 5; k++)
             if (strlen(keys[k]) == key_len && strncmp(l, keys[k], key_len) == 0)
                 key = k;
         if (key < 0) {
             kbc_diag(diags, KBC_ERROR, path, l_line, l_col,
-                     "unknown key '%.*s' in kb-provider block (expected id, name, hosts or words)",
+                     "unknown key '%.*s' in kb-provider block (expected id, name, hosts, words "
+                     "or submission)",
                      (int)key_len, l);
             continue;
         }
@@ -185,6 +218,17 @@ enum kb_status kbc_provider_parse(struct kbc_kb *kb, const struct kbc_file *file
             else
                 usable = 1;
         }
+        if (key == 4) {
+            int ok = parse_submission(v, v_n, &pv.submission_host, &pv.submission_port);
+            if (ok < 0)
+                st = KB_ERR_NOMEM;
+            else if (!ok)
+                kbc_diag(diags, KBC_ERROR, path, l_line, v_col,
+                         "bad submission server '%.*s' (expected host:port, such as "
+                         "smtp.example.com:587)",
+                         (int)v_n, v);
+            continue;
+        }
         st = provider_value(&pv, key, v, v_n, path, l_line, v_col, diags);
     }
     if (st == KB_OK && !(seen & 1u))
@@ -199,6 +243,7 @@ enum kb_status kbc_provider_parse(struct kbc_kb *kb, const struct kbc_file *file
         if (!(pv.name || (pv.name = kbc_strndup("", 0)))
             || !(pv.hosts || (pv.hosts = kbc_strndup("", 0)))
             || !(pv.words || (pv.words = kbc_strndup("", 0)))
+            || !(pv.submission_host || (pv.submission_host = kbc_strndup("", 0)))
             || !(items = kbc_grow(kb->providers, &kb->provider_alloc, kb->provider_count,
                                   sizeof *items)))
             st = KB_ERR_NOMEM;
@@ -212,6 +257,7 @@ enum kb_status kbc_provider_parse(struct kbc_kb *kb, const struct kbc_file *file
     free(pv.name);
     free(pv.hosts);
     free(pv.words);
+    free(pv.submission_host);
     return st;
 }
 
@@ -234,6 +280,7 @@ void kbc_providers_release(struct kbc_kb *kb)
         free(kb->providers[i].name);
         free(kb->providers[i].hosts);
         free(kb->providers[i].words);
+        free(kb->providers[i].submission_host);
     }
     free(kb->providers);
     kb->providers = NULL;
@@ -245,8 +292,9 @@ enum kb_status kbc_providers_write(sqlite3 *db, const struct kbc_kb *kb, struct 
     sqlite3_stmt *st = NULL;
     enum kb_status status = KB_OK;
     if (sqlite3_prepare_v2(db,
-                           "INSERT INTO provider(id, slug, name, hosts, words, path, line)"
-                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                           "INSERT INTO provider(id, slug, name, hosts, words, submission_host,"
+                           " submission_port, path, line)"
+                           " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                            -1, &st, NULL)
         != SQLITE_OK)
         goto fail;
@@ -261,8 +309,10 @@ enum kb_status kbc_providers_write(sqlite3 *db, const struct kbc_kb *kb, struct 
         sqlite3_bind_text(st, 3, p->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, p->hosts, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, p->words, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 6, p->file->rel, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 7, (sqlite3_int64)p->line);
+        sqlite3_bind_text(st, 6, p->submission_host, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 7, p->submission_port);
+        sqlite3_bind_text(st, 8, p->file->rel, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 9, (sqlite3_int64)p->line);
         if (sqlite3_step(st) != SQLITE_DONE)
             goto fail;
     }

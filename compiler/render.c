@@ -292,6 +292,11 @@ static void on_enter(struct writer *w, cmark_node *node)
         put_ansi(w, ANSI_BOLD);
         w->bold++;
         break;
+    case CMARK_NODE_CUSTOM_INLINE: { /* the compiler's own markers (steps.c), as written */
+        const char *lit = cmark_node_get_on_enter(node);
+        text(w, lit, lit ? strlen(lit) : 0);
+        break;
+    }
     default: /* HTML blocks and inline HTML are left out of terminal text */ break;
     }
 }

@@ -167,7 +167,8 @@ static enum kb_status derived_ids(struct kbc_kb *kb, struct id_set *set)
     return KB_OK;
 }
 
-/* An entry's provider: value that the KB does not declare. */
+/* An entry's provider: value, or a provider of a kb-provider-steps line, that the KB does not
+ * declare ('any' is no advice for a step: a step for every provider has no mark). */
 static enum kb_status unknown_provider(const struct kbc_kb *kb, const struct kbc_article *a,
                                        const struct kbc_ref *r, struct kbc_diags *diags)
 {
@@ -177,8 +178,9 @@ static enum kb_status unknown_provider(const struct kbc_kb *kb, const struct kbc
     if (st == KB_OK && known.len)
         kbc_diag(diags, KBC_ERROR, a->file->display, r->line, r->col,
                  "unknown provider '%s' (this KB declares %s; declare it in a kb-provider "
-                 "block, or write 'any' for every provider)",
-                 r->id, known.data);
+                 "block%s)",
+                 r->id, known.data,
+                 r->kind == KBC_REF_PROVIDER ? ", or write 'any' for every provider" : "");
     else if (st == KB_OK)
         kbc_diag(diags, KBC_ERROR, a->file->display, r->line, r->col,
                  "unknown provider '%s' (this KB declares no provider: declare it in a "
@@ -195,7 +197,7 @@ static enum kb_status check_refs(const struct kbc_kb *kb, const struct id_set *s
         const struct kbc_article *a = &kb->articles[i];
         for (size_t j = 0; j < a->ref_count; j++) {
             const struct kbc_ref *r = &a->refs[j];
-            if (r->kind == KBC_REF_PROVIDER) {
+            if (r->kind == KBC_REF_PROVIDER || r->kind == KBC_REF_STEP_PROVIDER) {
                 enum kb_status st = kbc_provider_find(kb, r->id, strlen(r->id))
                                         ? KB_OK
                                         : unknown_provider(kb, a, r, diags);

@@ -178,6 +178,7 @@ enum {
     ST_FTS,
     ST_LINK,
     ST_CONDITION,
+    ST_STEP,
     ST_COUNT
 };
 
@@ -198,6 +199,8 @@ static const char *const statements[ST_COUNT] = {
     "INSERT OR IGNORE INTO section_link(section_id, entry_id) VALUES(?1, ?2)",
     "INSERT INTO condition(id, entry_id, source, weight, path, line)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    "INSERT INTO step(entry_id, labels, providers, text_start, text_end, ansi_start, ansi_end,"
+    " md_start, md_end, part) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 };
 
 struct writer {
@@ -423,6 +426,19 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         bind_text(st, 5, a->file->rel);
         sqlite3_bind_int64(st, 6, (sqlite3_int64)c->line);
         status = step(w, ST_CONDITION, "cannot store a condition");
+    }
+    for (size_t i = 0; i < e->step_count && status == KB_OK; i++) {
+        const struct kbc_step *p = &e->steps[i];
+        st = w->st[ST_STEP];
+        sqlite3_bind_int64(st, 1, e->row_id);
+        bind_text(st, 2, p->labels);
+        bind_text(st, 3, p->providers);
+        for (int f = 0; f < 3; f++) {
+            sqlite3_bind_int64(st, 4 + 2 * f, (sqlite3_int64)p->start[f]);
+            sqlite3_bind_int64(st, 5 + 2 * f, (sqlite3_int64)p->end[f]);
+        }
+        sqlite3_bind_int(st, 10, p->part);
+        status = step(w, ST_STEP, "cannot store a provider-specific step");
     }
     return status;
 }

@@ -90,6 +90,21 @@ long kb_db_entry_count(const struct kb_db *db);
 
 /* ---- entries ----------------------------------------------------------------------------- */
 
+/* The renderings the KB stores of an entry's parts: plain text, text with ANSI emphasis, and
+ * Markdown. */
+enum kb_form { KB_FORM_TEXT = 0, KB_FORM_ANSI = 1, KB_FORM_MARKDOWN = 2 };
+
+/* A part of an entry's solution that applies to some providers only: a step or a sub-section
+ * the article marks in a kb-provider-steps block. Strings are heap copies owned by the entry. */
+struct kb_step {
+    char *labels;    /* the words the article marks it by, ", "-joined ("Microsoft 365") */
+    char *providers; /* comma-separated provider facet values ("m365,exchange") */
+    /* where it is: [start[f], end[f]) of the solution in form f (solution_text, solution_ansi,
+     * solution_md); whole lines, checked against their lengths when loaded */
+    size_t start[3], end[3];
+    int part; /* 0: a step of the Fix itself; 1, 2...: in a section after it (Verify...) */
+};
+
 /* One entry as stored. All strings are heap copies owned by the struct; never NULL ("" when
  * absent). Free with kb_entry_free. */
 struct kb_entry {
@@ -112,12 +127,49 @@ struct kb_entry {
                           * (Verify, When to hand over); may hold {{name|default}} */
     char *solution_ansi;
     char *solution_md;
-    char *body_md; /* the whole entry as Markdown (kb- blocks left out), for --show */
+    char *body_md;         /* the whole entry as Markdown (kb- blocks left out), for --show */
+    struct kb_step *steps; /* its provider-specific steps, in document order (nested ones after
+                            * the step that holds them) */
+    size_t step_count;
     int signature_count;
     int fulltext_only; /* 1 for foreign Markdown with no kb-entry block */
 };
 
 void kb_entry_free(struct kb_entry *entry); /* accepts NULL */
+
+/* A place where kb_solution_select left steps out. */
+struct kb_gap {
+    size_t offset;   /* in the selected text: where the steps were (the start of a line) */
+    size_t indent;   /* the indentation (columns) of the first of them */
+    char *labels;    /* their labels, ", "-joined */
+    char *providers; /* the providers they are for, comma-separated */
+    size_t kept;     /* inside kept step kept - 1 (struct kb_selection), 0 when in none */
+};
+
+/* A step kept because it is marked for the provider of the text. */
+struct kb_kept {
+    size_t start, end; /* where it is in the selected text: [start, end), whole lines */
+    size_t step;       /* which of the entry's steps (its labels, providers) */
+};
+
+/* The solution as the reader of one text needs it. Owned by the caller, released with
+ * kb_selection_release. */
+struct kb_selection {
+    char *text; /* the solution in the requested form, steps for other providers left out */
+    struct kb_gap *gaps;
+    size_t gap_count;
+    struct kb_kept *kept; /* the steps for the provider, outermost only, in order */
+    size_t kept_count;
+};
+
+/* The solution of entry e in form f for a text from provider (a facet value, "gmail"): its
+ * general parts and the steps marked for that provider (listed in kept); each run of steps
+ * marked only for other providers is left out and becomes a gap. provider NULL (none seen) keeps
+ * everything, with no gaps. Placeholders are left as written (kb_template_expand them afterwards).
+ * Fails only with KB_ERR_NOMEM (out released). */
+enum kb_status kb_solution_select(const struct kb_entry *e, enum kb_form f, const char *provider,
+                                  struct kb_selection *out);
+void kb_selection_release(struct kb_selection *s); /* accepts an empty or released one */
 
 /* Loads the entry with this id into *out (caller frees). KB_ERR_NOT_FOUND if absent. */
 enum kb_status kb_entry_get(struct kb_db *db, const char *id, struct kb_entry **out,
@@ -276,8 +328,19 @@ struct kb_dialogue {
                                   * certificate visibly failed (0: TLS came up and held) */
 };
 
+/* What the KB declares of the provider seen in the text (a kb-provider block): its name and
+ * the server its users submit mail to. Strings are heap copies owned by the result; all NULL
+ * (port 0) when no provider was seen or the KB declares nothing of it. */
+struct kb_provider {
+    char *id;   /* the facet value, as facts.provider */
+    char *name; /* "Gmail"; NULL when the declaration gives none */
+    char *host; /* its well-known submission server ("smtp.gmail.com"), NULL when none */
+    int port;   /* that server's port (587), 0 when none */
+};
+
 struct kb_result {
     struct kb_facts facts;
+    struct kb_provider provider;
     struct kb_report report;
     struct kb_dialogue dialogue;
     struct kb_match *matches; /* best first */
@@ -295,14 +358,18 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
 void kb_result_free(struct kb_result *result); /* accepts NULL */
 
 /* Expands {{name|default}} placeholders of template using the match's captures, then the
- * result's facts, then the default; a placeholder with neither stays as written. Each substituted
+ * result's facts, then what the KB declares of the provider seen in the text (host and port
+ * of its submission server, when the text names no host, or names that server, and is not
+ * about a delivery between two mail servers), then the default; a placeholder with none of
+ * these stays as written. Each substituted
  * value (not defaults) is wrapped in open/close (e.g. ANSI codes; may be ""). Returns a heap string
  * the caller frees, or NULL when out of memory. match and result may be NULL (then defaults are
  * used). */
 char *kb_template_expand(const char *template_text, const struct kb_match *match,
                          const struct kb_result *result, const char *open, const char *close);
 
-/* The value of a placeholder name for this match, or NULL: captures first, then facts.
+/* The value of a placeholder name for this match, or NULL: captures first, then facts, then
+ * the provider's submission server (as kb_template_expand).
  * The returned string is owned by match/result, or by buf when the value is a number. */
 const char *kb_placeholder_value(const char *name, const struct kb_match *match,
                                  const struct kb_result *result, char *buf, size_t buf_len);

@@ -360,6 +360,7 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->term_df);
     sqlite3_finalize(db->section_by_id);
     sqlite3_finalize(db->conditions);
+    sqlite3_finalize(db->steps_by_entry);
     sqlite3_finalize(db->fts_search);
     sqlite3_finalize(db->fts_entry_of);
     sqlite3_finalize(db->fts_links);
@@ -409,6 +410,11 @@ void kb_entry_free(struct kb_entry *e)
                        &e->tell_md};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         free(*fields[i]);
+    for (size_t i = 0; i < e->step_count; i++) {
+        free(e->steps[i].labels);
+        free(e->steps[i].providers);
+    }
+    free(e->steps);
     free(e);
 }
 
@@ -458,6 +464,12 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
     else
         status = kb_fail_sql(db, err, "cannot read an entry");
     sqlite3_reset(st);
+    /* its provider-specific steps, checked against the solutions just loaded */
+    if (rc == SQLITE_ROW && status == KB_OK
+        && (status = kb_steps_load(db, rowid, *out, err)) != KB_OK) {
+        kb_entry_free(*out);
+        *out = NULL;
+    }
     return status;
 }
 

@@ -303,7 +303,7 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_prov
     }
     const struct needle *client = find_needle(norm, clients, sizeof clients / sizeof clients[0]);
     /* the providers are the KB's: its kb-provider blocks say which hosts and words name each */
-    const struct kb_provider *provider = kb_providers_detect(providers, norm->text, norm->len);
+    const struct kb_provider_decl *provider = kb_providers_detect(providers, norm->text, norm->len);
     if ((client && !(f->client = strdup(client->value)))
         || (provider && !(f->provider = strdup(provider->id))))
         goto done;

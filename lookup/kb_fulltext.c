@@ -910,6 +910,10 @@ static void discount_setting_hits(struct kb_query *q)
         size_t kept = 0;
         for (size_t k = 0; k < c->hit_count; k++) {
             struct kb_hit *h = &c->hits[k];
+            if (h->line >= q->norm.line_count) { /* a condition that held: on no line */
+                c->hits[kept++] = *h;
+                continue;
+            }
             size_t s = q->norm.line_start[h->line];
             size_t e = h->line + 1 < q->norm.line_count ? q->norm.line_start[h->line + 1] - 1
                                                         : q->norm.len;

@@ -12,20 +12,24 @@
 #include "kb_text.h"
 
 /* A provider the KB declares (a kb-provider block): its id (the value of the provider fact
- * and of entries' provider facets), display name, and the hosts (lowercase, matched caselessly
- * as a host or a parent domain of one) and words (matched as written) that name it. */
-struct kb_provider {
+ * and of entries' provider facets), display name, the hosts (lowercase, matched caselessly
+ * as a host or a parent domain of one) and words (matched as written) that name it, and its
+ * users' submission server. (kb.h's struct kb_provider is the copy a result gets of the one
+ * the text names.) */
+struct kb_provider_decl {
     char *id;
     char *name;
     char **hosts;
     size_t host_count;
     char **words;
     size_t word_count;
+    char *submission_host; /* NULL when none declared */
+    int submission_port;   /* 0 when none */
 };
 
 /* The KB's providers in declaration order: the first one the text names is the provider. */
 struct kb_providers {
-    struct kb_provider *items;
+    struct kb_provider_decl *items;
     size_t count;
 };
 
@@ -53,6 +57,7 @@ struct kb_db {
     sqlite3_stmt *term_df;
     sqlite3_stmt *section_by_id;
     sqlite3_stmt *conditions;      /* every condition of the KB, in id order */
+    sqlite3_stmt *steps_by_entry;  /* kb_steps.c, prepared when first used */
     struct kb_providers providers; /* declared in the KB (kb_providers.c) */
     int fts_function_ready;        /* kb_matched() registered on the connection */
     /* kb_fulltext.c's statements, prepared when first needed (NULL until then) */
@@ -69,6 +74,15 @@ enum kb_status kb_fail_sql(struct kb_db *db, struct kb_error *err, const char *w
 enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry **out,
                              struct kb_error *err);
 
+/* kb_steps.c: loads the provider-specific steps of the entry with this rowid into e (whose
+ * solutions are loaded), checking their ranges; and what the KB declares of provider id
+ * (NULL: none seen) into out (all NULL when nothing), released with kb_provider_release. */
+enum kb_status kb_steps_load(struct kb_db *db, long long rowid, struct kb_entry *e,
+                             struct kb_error *err);
+enum kb_status kb_provider_load(const struct kb_db *db, const char *id, struct kb_provider *out,
+                                struct kb_error *err);
+void kb_provider_release(struct kb_provider *p);
+
 /* Extracts facts from normalised text; strings in facts are heap copies (secrets masked).
  * providers (may be NULL: none) are the KB's declared providers. */
 enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
@@ -82,13 +96,15 @@ void kb_facts_release(struct kb_facts *facts);
  * database in messages. Release with kb_providers_release (also on error). */
 enum kb_status kb_providers_load(sqlite3 *sql, const char *label, struct kb_providers *set,
                                  struct kb_error *err);
-/* Appends a provider: hosts and words comma-separated (NULL: none). KB_ERR_NOMEM only. */
+/* Appends a provider: hosts and words comma-separated (NULL: none); submission_host NULL or ""
+ * (port 0) when none. KB_ERR_NOMEM only. */
 enum kb_status kb_providers_add(struct kb_providers *set, const char *id, const char *name,
-                                const char *hosts, const char *words);
+                                const char *hosts, const char *words, const char *submission_host,
+                                int submission_port);
 void kb_providers_release(struct kb_providers *set); /* accepts NULL */
 /* The first provider of set, in declaration order, that text[0, len) names; NULL if none. */
-const struct kb_provider *kb_providers_detect(const struct kb_providers *set, const char *text,
-                                              size_t len);
+const struct kb_provider_decl *kb_providers_detect(const struct kb_providers *set, const char *text,
+                                                   size_t len);
 
 /* ---- kb_mime.c: the MIME structure of a pasted message --------------------------------- */
 

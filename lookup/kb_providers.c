@@ -17,10 +17,11 @@
 #define MAX_PROVIDERS 1000
 #define MAX_NEEDLES_PER_PROVIDER 100
 
-static void provider_release(struct kb_provider *p)
+static void provider_release(struct kb_provider_decl *p)
 {
     free(p->id);
     free(p->name);
+    free(p->submission_host);
     for (size_t i = 0; i < p->host_count; i++)
         free(p->hosts[i]);
     free(p->hosts);
@@ -66,20 +67,29 @@ static enum kb_status split_list(const char *list, char ***out, size_t *count)
 }
 
 enum kb_status kb_providers_add(struct kb_providers *set, const char *id, const char *name,
-                                const char *hosts, const char *words)
+                                const char *hosts, const char *words, const char *submission_host,
+                                int submission_port)
 {
     if (set->count >= MAX_PROVIDERS)
         return KB_OK;
-    struct kb_provider *items = realloc(set->items, (set->count + 1) * sizeof *items);
+    struct kb_provider_decl *items = realloc(set->items, (set->count + 1) * sizeof *items);
     if (!items)
         return KB_ERR_NOMEM;
     set->items = items;
-    struct kb_provider *p = &items[set->count];
+    struct kb_provider_decl *p = &items[set->count];
     memset(p, 0, sizeof *p);
     enum kb_status st = KB_ERR_NOMEM;
     if ((p->id = strdup(id)) && (p->name = strdup(name ? name : id))
         && (st = split_list(hosts ? hosts : "", &p->hosts, &p->host_count)) == KB_OK)
         st = split_list(words ? words : "", &p->words, &p->word_count);
+    /* a port only with its host, and only a port a server can have */
+    if (st == KB_OK && submission_host && *submission_host && submission_port > 0
+        && submission_port < 65536) {
+        if ((p->submission_host = strdup(submission_host)))
+            p->submission_port = submission_port;
+        else
+            st = KB_ERR_NOMEM;
+    }
     if (st != KB_OK) {
         provider_release(p);
         return st;
@@ -109,8 +119,10 @@ enum kb_status kb_providers_load(sqlite3 *sql, const char *label, struct kb_prov
     sqlite3_finalize(st);
     if (!present)
         return KB_OK;
-    if (sqlite3_prepare_v2(sql, "SELECT slug, name, hosts, words FROM provider ORDER BY id", -1,
-                           &st, NULL)
+    if (sqlite3_prepare_v2(sql,
+                           "SELECT slug, name, hosts, words, submission_host, submission_port "
+                           "FROM provider ORDER BY id",
+                           -1, &st, NULL)
         != SQLITE_OK)
         return kb_fail(err, KB_ERR_DB, "database '%s': cannot read the providers: %s", label,
                        sqlite3_errmsg(sql));
@@ -120,9 +132,10 @@ enum kb_status kb_providers_load(sqlite3 *sql, const char *label, struct kb_prov
         const char *id = (const char *)sqlite3_column_text(st, 0);
         if (!id || !*id)
             continue;
-        status = kb_providers_add(set, id, (const char *)sqlite3_column_text(st, 1),
-                                  (const char *)sqlite3_column_text(st, 2),
-                                  (const char *)sqlite3_column_text(st, 3));
+        status = kb_providers_add(
+            set, id, (const char *)sqlite3_column_text(st, 1),
+            (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+            (const char *)sqlite3_column_text(st, 4), sqlite3_column_int(st, 5));
         if (status == KB_ERR_NOMEM)
             kb_fail(err, status, "out of memory");
     }
@@ -188,11 +201,11 @@ static int holds_word(const char *text, size_t len, const char *word)
     return 0;
 }
 
-const struct kb_provider *kb_providers_detect(const struct kb_providers *set, const char *text,
-                                              size_t len)
+const struct kb_provider_decl *kb_providers_detect(const struct kb_providers *set, const char *text,
+                                                   size_t len)
 {
     for (size_t i = 0; set && i < set->count; i++) {
-        const struct kb_provider *p = &set->items[i];
+        const struct kb_provider_decl *p = &set->items[i];
         for (size_t k = 0; k < p->host_count; k++)
             if (names_host(text, len, p->hosts[k]))
                 return p;

@@ -499,6 +499,9 @@ done:
         r->facts = q.facts;
         q.facts = (struct kb_facts){0};
     }
+    /* what the KB declares of the provider seen: its name and submission server */
+    if (st == KB_OK)
+        st = kb_provider_load(db, r->facts.provider, &r->provider, err);
     for (size_t i = 0; i < q.cand_count; i++)
         kb_candidate_release(&q.cands[i]);
     free(q.cands);

@@ -234,6 +234,7 @@ void kb_result_free(struct kb_result *r)
         match_release(&r->matches[i]);
     free(r->matches);
     kb_facts_release(&r->facts);
+    kb_provider_release(&r->provider);
     kb_report_release(&r->report);
     kb_dialogue_release(&r->dialogue);
     free(r);

@@ -55,6 +55,7 @@ const char kb_schema_sql[] =
     "  weight REAL NOT NULL, path TEXT NOT NULL DEFAULT '', line INTEGER NOT NULL DEFAULT 0);\n"
     "CREATE TABLE provider(id INTEGER PRIMARY KEY, slug TEXT NOT NULL UNIQUE,\n"
     "  name TEXT NOT NULL, hosts TEXT NOT NULL DEFAULT '', words TEXT NOT NULL DEFAULT '',\n"
+    "  submission_host TEXT NOT NULL DEFAULT '', submission_port INTEGER NOT NULL DEFAULT 0,\n"
     "  path TEXT NOT NULL DEFAULT '', line INTEGER NOT NULL DEFAULT 0);\n"
     "CREATE TABLE example(id INTEGER PRIMARY KEY,\n"
     "  entry_id INTEGER NOT NULL REFERENCES entry(id), counter INTEGER NOT NULL DEFAULT 0,\n"
@@ -62,6 +63,12 @@ const char kb_schema_sql[] =
     "  line INTEGER NOT NULL DEFAULT 0);\n"
     "CREATE VIRTUAL TABLE entry_fts USING fts5(title, heading, code, body, examples,\n"
     "  signatures, tokenize = \"" KB_FTS_TOKENIZE "\");\n"
+    "CREATE TABLE step(id INTEGER PRIMARY KEY,\n"
+    "  entry_id INTEGER NOT NULL REFERENCES entry(id), labels TEXT NOT NULL,\n"
+    "  providers TEXT NOT NULL, text_start INTEGER NOT NULL, text_end INTEGER NOT NULL,\n"
+    "  ansi_start INTEGER NOT NULL, ansi_end INTEGER NOT NULL,\n"
+    "  md_start INTEGER NOT NULL, md_end INTEGER NOT NULL, part INTEGER NOT NULL DEFAULT 0);\n"
+    "CREATE INDEX step_entry ON step(entry_id, id);\n"
     "CREATE TABLE term_df(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;\n"
     "CREATE TABLE blob(name TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;\n";
 // clang-format on

@@ -34,15 +34,24 @@
  *   condition(id, entry_id, source, weight, path, line)
  *       a condition of the entry's kb-conditions blocks (kb_conditions.h), one line as written
  *       (trimmed), with its block's weight (negative: it points away from the entry).
- *   provider(id, slug, name, hosts, words, path, line)
+ *   provider(id, slug, name, hosts, words, submission_host, submission_port, path, line)
  *       a provider the KB declares (a kb-provider block), in declaration order (id): slug is
- *       its id as entries' provider facets and the provider fact name it, name its display
- *       name, hosts (lowercase) and words comma-separated. Lookup reads the table when it opens
- *       the database (kb_providers.c): the first provider, in id order, whose host (caseless, as
- *       a host or a parent domain of one) or word (as written) the text holds is the provider
- *       fact. Added to schema 3 without a version change: a database without the table names
- *       no provider.
+ *       its id as entries' provider facets, kb-provider-steps lines and the provider fact name
+ *       it, name its display name, hosts (lowercase) and words comma-separated. Lookup reads
+ *       the table when it opens the database (kb_providers.c): the first provider, in id order,
+ *       whose host (caseless, as a host or a parent domain of one) or word (as written) the
+ *       text holds is the provider fact. submission_host and _port: the server its users
+ *       submit mail to ('' and 0 when none declared), for the verify commands of a text that
+ *       names the provider but no server. Added to schema 3 without a version change (a
+ *       database without the table names no provider); the submission columns came with 5.
  *   example(id, entry_id, counter, text, also, path, line)
+ *   step(id, entry_id, labels, providers, text_start, text_end, ansi_start, ansi_end,
+ *        md_start, md_end, part)
+ *       a part of the entry's solution for some providers only (a kb-provider-steps block):
+ *       the labels that mark it (", "-joined), the providers (comma-separated facet values),
+ *       its byte range [start, end) in solution_text, solution_ansi and solution_md, and in
+ *       which section it is (0 the Fix, 1 the next: Verify...).
+ *       Ordered by id in document order, a nested step after the one that holds it.
  *   entry_fts (FTS5: title, heading, code, body, examples, signatures; rowid = section.id):
  *       title holds the article and entry titles, heading the section's heading, code its
  *       code spans and blocks, body its prose; examples and signatures the entry's own.
@@ -58,7 +67,7 @@
 
 #include "kb.h"
 
-#define KB_SCHEMA_VERSION 4
+#define KB_SCHEMA_VERSION 5
 #define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
 
 enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };

@@ -1,11 +1,14 @@
 /*
  * kb_template.c - fills {{name|default}} placeholders of pre-rendered solutions with the
  * user's own values, so a fix step reads "connect to smtp.customer.com on port 465" rather
- * than "connect to your server". Values come from the match's captures, then the facts.
+ * than "connect to your server". Values come from the match's captures, then the facts, then
+ * what the KB declares of the provider seen (its submission server: smtp.gmail.com 587 where
+ * the text names Gmail and no server).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kb.h"
 #include "kb_buf.h"
@@ -20,8 +23,12 @@ const char *kb_placeholder_value(const char *name, const struct kb_match *match,
     if (!result)
         return NULL;
     const struct kb_facts *f = &result->facts;
+    const struct kb_provider *pv = &result->provider;
+    /* a bounce between two mail servers names the recipient's provider: its submission
+     * server is not the customer's */
+    int own = !result->report.leg || strcmp(result->report.leg, "delivery") != 0;
     if (strcmp(name, "host") == 0)
-        return f->host;
+        return f->host ? f->host : own ? pv->host : NULL;
     if (strcmp(name, "user") == 0)
         return f->user;
     if (strcmp(name, "enhanced") == 0)
@@ -35,6 +42,9 @@ const char *kb_placeholder_value(const char *name, const struct kb_match *match,
     int number = strcmp(name, "port") == 0   ? f->port
                  : strcmp(name, "code") == 0 ? f->reply_code
                                              : 0;
+    if (!number && own && pv->port && strcmp(name, "port") == 0
+        && (!f->host || strcasecmp(f->host, pv->host) == 0))
+        number = pv->port;
     if (number && buf && buf_len) {
         snprintf(buf, buf_len, "%d", number);
         return buf;

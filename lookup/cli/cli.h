@@ -12,8 +12,31 @@
 struct print_options {
     int color;           /* ANSI colour and emphasis */
     int explain;         /* show how each score was made */
+    size_t width;        /* text: wrap to this many columns (0: do not wrap) */
+    int full;            /* text: the long form ("Why it happens" and every answer in full) */
+    int all_providers;   /* keep the steps for every provider, whatever the text shows */
     const char *id_json; /* JSON: an id (as JSON text) to put first in the answer, or NULL */
 };
+
+/* Width of the text answer when standard output is no terminal (documented in --help and
+ * kb-lookup(1)), and the widest a terminal's lines get: longer lines read badly. */
+#define CLI_PIPE_WIDTH 80
+#define CLI_MAX_WIDTH 100
+
+/* A value filled into the text answer (the customer's host, port...) is shown between these;
+ * the wrapper (wrap.c) restores the colour of code after WRAP_VALUE_OFF. */
+#define WRAP_VALUE_ON "\x1b[1;33m"
+#define WRAP_VALUE_OFF "\x1b[22;39m"
+
+/* Writes text (lines separated by '\n', may hold SGR colour sequences) to out: the first line
+ * after prefix, every other line and every continuation row after cont_prefix (NULL: the same
+ * as prefix), each line broken at spaces to fit width columns (0: no wrapping) with its list
+ * marker's hanging indentation; code (the KB's ANSI code colour) and words are never broken.
+ * Without color every SGR sequence is dropped. Blank lines stay empty. */
+void cli_wrap(FILE *out, const char *text, const char *prefix, const char *cont_prefix,
+              size_t width, int color);
+/* Columns s takes on a terminal (SGR sequences take none). */
+size_t cli_columns(const char *s);
 
 /* Reads all of stdin into *out (NUL-terminated, *len bytes, may hold NULs). Fails with
  * KB_ERR_TOO_LARGE past max bytes, KB_ERR_IO on a read error (errno kept). */

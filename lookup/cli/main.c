@@ -4,7 +4,9 @@
  * Input comes from the arguments or stdin; the database is the one embedded at build time
  * unless --db or KB_DB names another. Exit codes (documented in the README and --help):
  * 0 a match, 1 no match, 2 usage, input, output or database error. Every status of libkb is
- * turned into a message and an exit code here, and only here.
+ * turned into a message and an exit code here, and only here. On a terminal the text answer
+ * is fitted to its width, and an answer longer than the screen goes through a pager, as git
+ * does it.
  */
 #include <errno.h>
 #include <signal.h>
@@ -12,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <pcre2.h>
@@ -33,6 +37,10 @@ struct options {
     int format_given; /* --format or --json on the command line */
     int color;        /* -1 auto */
     int explain;
+    int full;
+    int all_providers;
+    int no_pager;
+    long width; /* --width, -1 when not given */
     size_t top;
     size_t max_input;
     const char *db_path;
@@ -54,6 +62,12 @@ static const char usage_text[] =
     "  --format FORMAT      text (default), markdown or json\n"
     "  --top N              show at most N matches (default 3)\n"
     "  --explain            show which signatures or terms matched and how scores were made\n"
+    "  --full               the long form: why it happens, and every answer in full\n"
+    "  --all-providers      keep the fix steps for every provider, not only the one the text\n"
+    "                       shows\n"
+    "  --width N            wrap the text answer to N columns (0: do not wrap); default: the\n"
+    "                       terminal's width up to 100, or 80 when not writing to a terminal\n"
+    "  --no-pager           do not page a long answer on a terminal (with $PAGER, or less)\n"
     "  --list               list every entry of the knowledge base\n"
     "  --show ID            print one entry in full\n"
     "  --db PATH            use this database instead of the built-in one (also: KB_DB)\n"
@@ -147,6 +161,22 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->log_misses = v;
         } else if (strcmp(a, "--explain") == 0) {
             o->explain = 1;
+        } else if (strcmp(a, "--full") == 0) {
+            o->full = 1;
+        } else if (strcmp(a, "--all-providers") == 0) {
+            o->all_providers = 1;
+        } else if (strcmp(a, "--no-pager") == 0) {
+            o->no_pager = 1;
+        } else if (is_option(a, "--width")) {
+            char *end = NULL;
+            v = option_value(argc, argv, &i, "--width");
+            long w = v && *v >= '0' && *v <= '9' ? strtol(v, &end, 10) : -1;
+            if (w < 0 || w > 10000 || *end) {
+                usage_error("--width needs a number of columns from 0 to 10000, not '%s'",
+                            v ? v : "");
+                return -1;
+            }
+            o->width = w;
         } else if (strcmp(a, "--list") == 0) {
             o->mode = MODE_LIST;
         } else if (strcmp(a, "--list-ids") == 0) {
@@ -338,22 +368,22 @@ static int run_list_ids(struct kb_db *db, struct kb_error *err)
     return EXIT_MATCH;
 }
 
-static int run_list(struct kb_db *db, const struct options *o, struct kb_error *err)
+static int run_list(FILE *out, struct kb_db *db, const struct options *o, struct kb_error *err)
 {
-    struct list_state s = {stdout, o->format == FORMAT_JSON, 1, 0};
+    struct list_state s = {out, o->format == FORMAT_JSON, 1, 0};
     if (s.json)
-        print_list_begin_json(stdout, db);
+        print_list_begin_json(out, db);
     if (kb_entry_each(db, list_one, &s, err) != KB_OK) {
         fprintf(stderr, "kb-lookup: %s\n", err->message);
         return EXIT_ERROR;
     }
     if (s.json)
-        print_list_end_json(stdout);
+        print_list_end_json(out);
     return EXIT_MATCH;
 }
 
-static int run_show(struct kb_db *db, const struct options *o, const struct print_options *po,
-                    struct kb_error *err)
+static int run_show(FILE *out, struct kb_db *db, const struct options *o,
+                    const struct print_options *po, struct kb_error *err)
 {
     struct kb_entry *e = NULL;
     enum kb_status st = kb_entry_get(db, o->show_id, &e, err);
@@ -362,16 +392,16 @@ static int run_show(struct kb_db *db, const struct options *o, const struct prin
         return st == KB_ERR_NOT_FOUND ? EXIT_NO_MATCH : EXIT_ERROR;
     }
     if (o->format == FORMAT_JSON)
-        print_entry_json(stdout, db, e);
+        print_entry_json(out, db, e);
     else if (o->format == FORMAT_MARKDOWN)
-        print_entry_markdown(stdout, e);
+        print_entry_markdown(out, e);
     else
-        print_entry_text(stdout, e, po);
+        print_entry_text(out, e, po);
     kb_entry_free(e);
     return EXIT_MATCH;
 }
 
-static int run_query(struct kb_db *db, const struct options *o, char **argv,
+static int run_query(FILE *out, struct kb_db *db, const struct options *o, char **argv,
                      const struct print_options *po, struct cli_miss_log *log, struct kb_error *err)
 {
     char *text = NULL;
@@ -389,11 +419,11 @@ static int run_query(struct kb_db *db, const struct options *o, char **argv,
         return EXIT_ERROR;
     }
     if (o->format == FORMAT_JSON)
-        print_result_json(stdout, db, r, po);
+        print_result_json(out, db, r, po);
     else if (o->format == FORMAT_MARKDOWN)
-        print_result_markdown(stdout, db, r, po);
+        print_result_markdown(out, db, r, po);
     else
-        print_result_text(stdout, db, r, po);
+        print_result_text(out, db, r, po);
     int code = r->match_count ? EXIT_MATCH : EXIT_NO_MATCH;
     kb_result_free(r);
     return code;
@@ -410,6 +440,93 @@ static int use_color(const struct options *o)
     return isatty(STDOUT_FILENO) && !(term && strcmp(term, "dumb") == 0);
 }
 
+/* The terminal's size: the window's when standard output is one, else COLUMNS and LINES,
+ * else 80 x 24. */
+static void terminal_size(size_t *cols, size_t *rows)
+{
+    struct winsize ws;
+    *cols = 80;
+    *rows = 24;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) {
+        *cols = ws.ws_col;
+        *rows = ws.ws_row > 0 ? ws.ws_row : *rows;
+        return;
+    }
+    const char *c = getenv("COLUMNS"), *l = getenv("LINES");
+    long v;
+    if (c && (v = strtol(c, NULL, 10)) > 0 && v < 10000)
+        *cols = (size_t)v;
+    if (l && (v = strtol(l, NULL, 10)) > 0 && v < 10000)
+        *rows = (size_t)v;
+}
+
+/* Is there an executable name in a folder of PATH? */
+static int in_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    char file[4096];
+    for (const char *p = path ? path : ""; *p;) {
+        const char *colon = strchr(p, ':');
+        size_t n = colon ? (size_t)(colon - p) : strlen(p);
+        if (n && n + strlen(name) + 2 <= sizeof file) {
+            snprintf(file, sizeof file, "%.*s/%s", (int)n, p, name);
+            if (access(file, X_OK) == 0)
+                return 1;
+        }
+        p += n + (colon != NULL);
+    }
+    return 0;
+}
+
+/* The pager for a terminal, as git chooses it: KB_PAGER, else PAGER, else less -FRX (when
+ * installed); "" or "cat" mean none. */
+static const char *pager_command(void)
+{
+    const char *p = getenv("KB_PAGER");
+    if (!p)
+        p = getenv("PAGER");
+    if (!p)
+        p = in_path("less") ? "less -FRX" : "";
+    return *p && strcmp(p, "cat") != 0 ? p : NULL;
+}
+
+/* Rows the text takes on a terminal of cols columns (long lines wrap there). */
+static size_t screen_rows(const char *text, size_t len, size_t cols)
+{
+    size_t rows = 0;
+    for (const char *p = text, *end = text + len; p < end;) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        char *line = strndup(p, n);
+        size_t c = line ? cli_columns(line) : n;
+        free(line);
+        rows += c > cols ? (c + cols - 1) / cols : 1;
+        p += n + 1;
+    }
+    return rows;
+}
+
+/* Writes the answer through the pager. Returns 0, or -1 when the pager could not be run (the
+ * caller then writes it itself). A reader who quits the pager early is no error. */
+static int page(const char *text, size_t len, const char *command)
+{
+    /* what git sets: less keeps colour (-R), quits on a short text (-F), leaves it on screen
+     * (-X) */
+    setenv("LESS", "FRX", 0);
+    setenv("LV", "-c", 0);
+    fflush(stdout);
+    FILE *p = popen(command, "w");
+    if (!p)
+        return -1;
+    /* as git does while its pager runs: an interrupt is for the pager (less scrolls or quits),
+     * and this process must not leave it behind by dying first */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    fwrite(text, 1, len, p);
+    int status = pclose(p);
+    return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -1 : 0;
+}
+
 int main(int argc, char **argv)
 {
     /* A closed pipe must surface as a write error (exit 2), not kill us silently. */
@@ -417,7 +534,7 @@ int main(int argc, char **argv)
     /* One write for a whole answer (tens of KB with solutions) instead of one per 4 KB. */
     static char out_buffer[1 << 16];
     setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
-    struct options o = {.color = -1, .top = 3, .max_input = (size_t)16 << 20};
+    struct options o = {.color = -1, .top = 3, .max_input = (size_t)16 << 20, .width = -1};
     if (parse_options(argc, argv, &o) != 0)
         return EXIT_ERROR;
     if (o.mode == MODE_HELP) {
@@ -437,27 +554,58 @@ int main(int argc, char **argv)
     struct kb_error err = {0};
     int code;
     struct print_options po = {.color = o.format == FORMAT_TEXT && use_color(&o),
-                               .explain = o.explain};
+                               .explain = o.explain,
+                               .full = o.full,
+                               .all_providers = o.all_providers};
+    /* the text answer fits the terminal (up to CLI_MAX_WIDTH: longer lines read badly), or a
+     * fixed width elsewhere; Markdown and JSON are never wrapped */
+    int tty = isatty(STDOUT_FILENO);
+    size_t cols, rows;
+    terminal_size(&cols, &rows);
+    if (o.format == FORMAT_TEXT)
+        po.width = o.width >= 0 ? (size_t)o.width
+                   : tty        ? (cols < CLI_MAX_WIDTH ? cols : CLI_MAX_WIDTH)
+                                : CLI_PIPE_WIDTH;
+    /* on a terminal, an answer longer than the screen goes to a pager: it is written to memory
+     * first to know how long it is (--serve is a conversation with a program: never paged) */
+    const char *pager = tty && !o.no_pager && o.mode != MODE_LIST_IDS && o.mode != MODE_SERVE
+                            ? pager_command()
+                            : NULL;
+    char *paged = NULL;
+    size_t paged_len = 0;
+    FILE *out = pager ? open_memstream(&paged, &paged_len) : NULL;
+    if (!out)
+        out = stdout;
     if (o.mode == MODE_VERSION) {
         code = print_version(&o, &err);
     } else {
         struct kb_db *db = NULL;
         if (open_database(&o, &db, &err) != 0)
-            return EXIT_ERROR;
-        if (o.mode == MODE_LIST)
-            code = run_list(db, &o, &err);
+            code = EXIT_ERROR;
+        else if (o.mode == MODE_LIST)
+            code = run_list(out, db, &o, &err);
         else if (o.mode == MODE_LIST_IDS)
             code = run_list_ids(db, &err);
         else if (o.mode == MODE_SHOW)
-            code = run_show(db, &o, &po, &err);
+            code = run_show(out, db, &o, &po, &err);
         else if (o.mode == MODE_SERVE)
             code = cli_serve(db, &(struct cli_serve_options){.top = o.top,
                                                              .max_input = o.max_input,
                                                              .explain = o.explain,
                                                              .miss_log = &miss_log});
         else
-            code = run_query(db, &o, argv, &po, &miss_log, &err);
+            code = run_query(out, db, &o, argv, &po, &miss_log, &err);
         kb_db_close(db);
+    }
+    if (out != stdout) {
+        if (fclose(out) != 0 || !paged) {
+            fputs("kb-lookup: out of memory\n", stderr);
+            free(paged);
+            return EXIT_ERROR;
+        }
+        if (screen_rows(paged, paged_len, cols) < rows || page(paged, paged_len, pager) != 0)
+            fwrite(paged, 1, paged_len, stdout);
+        free(paged);
     }
     if (o.mode == MODE_SERVE)
         return code; /* every answer was flushed, a failure reported, by cli_serve */

@@ -172,6 +172,100 @@ static void json_solution(FILE *out, const char *key, const char *md, const char
     free(text_x);
 }
 
+/* A kept step's text on its own: the indentation of its first line taken off every line, the
+ * blank lines at its end left out, placeholders filled. */
+static void json_kept(FILE *out, const char *key, const char *text, const struct kb_kept *k,
+                      const struct kb_match *m, const struct kb_result *r, int *first)
+{
+    size_t indent = 0;
+    while (k->start + indent < k->end && text[k->start + indent] == ' ')
+        indent++;
+    size_t end = k->end;
+    while (end > k->start && (text[end - 1] == '\n' || text[end - 1] == ' '))
+        end--;
+    char *s = malloc(end - k->start + 2);
+    if (!s) {
+        json_opt_string(out, key, NULL, first);
+        return;
+    }
+    size_t n = 0;
+    for (size_t p = k->start; p < end;) {
+        size_t skip = 0;
+        while (skip < indent && p + skip < end && text[p + skip] == ' ')
+            skip++;
+        p += skip;
+        while (p < end && text[p] != '\n')
+            s[n++] = text[p++];
+        if (p < end)
+            s[n++] = text[p++];
+    }
+    s[n] = '\0';
+    char *x = kb_template_expand(s, m, r, "", "");
+    json_opt_string(out, key, x ? x : s, first);
+    free(x);
+    free(s);
+}
+
+/* The solution as the text's reader needs it: the steps for other providers than the one
+ * the text shows left out, and which (docs/json-schema.md). */
+static void json_selected(FILE *out, const struct kb_match *m, const struct kb_result *r,
+                          const struct print_options *opt, int *first)
+{
+    const char *provider = opt->all_providers ? NULL : r->facts.provider;
+    struct kb_selection md, text;
+    int ok = kb_solution_select(m->entry, KB_FORM_MARKDOWN, provider, &md) == KB_OK;
+    if (ok && kb_solution_select(m->entry, KB_FORM_TEXT, provider, &text) != KB_OK) {
+        kb_selection_release(&md);
+        ok = 0;
+    }
+    if (!ok) { /* out of memory: the whole solution, said so by a null provider */
+        json_key(out, "selected_solution", first);
+        fputs("null", out);
+        return;
+    }
+    char *md_x = kb_template_expand(md.text, m, r, "", "");
+    char *text_x = kb_template_expand(text.text, m, r, "", "");
+    int f = 1;
+    json_key(out, "selected_solution", first);
+    fputc('{', out);
+    json_opt_string(out, "provider", md.gap_count ? provider : NULL, &f);
+    json_opt_string(out, "markdown", md_x ? md_x : md.text, &f);
+    json_opt_string(out, "text", text_x ? text_x : text.text, &f);
+    /* the Fix's own steps for the provider, each alone (its lines' common indentation off):
+     * what to say first */
+    json_key(out, "provider_steps", &f);
+    fputc('[', out);
+    for (size_t i = 0, n = 0; i < md.kept_count && i < text.kept_count; i++) {
+        const struct kb_step *s = &m->entry->steps[md.kept[i].step];
+        if (s->part != 0)
+            continue;
+        int g = 1;
+        fputs(n++ ? ",{" : "{", out);
+        json_opt_string(out, "steps", s->labels, &g);
+        json_key(out, "providers", &g);
+        json_csv_array(out, s->providers);
+        json_kept(out, "markdown", md.text, &md.kept[i], m, r, &g);
+        json_kept(out, "text", text.text, &text.kept[i], m, r, &g);
+        fputc('}', out);
+    }
+    fputc(']', out);
+    json_key(out, "left_out", &f);
+    fputc('[', out);
+    for (size_t i = 0; i < md.gap_count; i++) {
+        int g = 1;
+        fputs(i ? ",{" : "{", out);
+        json_opt_string(out, "steps", md.gaps[i].labels, &g);
+        json_key(out, "providers", &g);
+        json_csv_array(out, md.gaps[i].providers);
+        fputc('}', out);
+    }
+    fputs("]}", out);
+    free(md_x);
+    free(text_x);
+    kb_selection_release(&md);
+    kb_selection_release(&text);
+}
+
 static void json_match(FILE *out, const struct kb_match *m, const struct kb_result *r,
                        const struct print_options *opt)
 {
@@ -219,6 +313,7 @@ static void json_match(FILE *out, const struct kb_match *m, const struct kb_resu
         fputs("null", out);
     }
     json_solution(out, "solution", m->entry->solution_md, m->entry->solution_text, m, r, &first);
+    json_selected(out, m, r, opt, &first);
     if (opt->explain) {
         json_key(out, "explain", &first);
         fputc('[', out);
@@ -344,6 +439,18 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
     fputs(f->mail_context == KB_CONTEXT_IS_MAIL ? "true" : "false", out);
     json_opt_string(out, "context", kb_context_str(f->mail_context), &ff);
     fputc('}', out);
+    json_key(out, "provider", &first);
+    if (r->provider.id) {
+        int pf = 1;
+        fputc('{', out);
+        json_opt_string(out, "id", r->provider.id, &pf);
+        json_opt_string(out, "name", r->provider.name, &pf);
+        json_opt_string(out, "submission_host", r->provider.host, &pf);
+        json_opt_int(out, "submission_port", r->provider.port, &pf);
+        fputc('}', out);
+    } else {
+        fputs("null", out);
+    }
     json_dialogue(out, &r->dialogue, &first);
     json_key(out, "input_lines", &first);
     fprintf(out, "%zu", r->input_lines);

@@ -7,13 +7,98 @@
 
 #include "cli.h"
 
+/* Writes [s, s + n) with its placeholders filled; the customer's values in bold, except in
+ * code, where ** would be shown as it is. */
+static void put_expanded(FILE *out, const char *s, size_t n, int code, const struct kb_match *m,
+                         const struct kb_result *r)
+{
+    char *part = strndup(s, n);
+    char *x = part ? kb_template_expand(part, m, r, code ? "" : "**", code ? "" : "**") : NULL;
+    if (x || part)
+        fputs(x ? x : part, out);
+    free(x);
+    free(part);
+}
+
+/* md with its placeholders filled (put_expanded), code told apart from prose: fenced blocks
+ * (a line opening with ``` or ~~~ up to the line that closes it) and code spans (a run of
+ * backticks up to the next run of the same length). */
 static void print_expanded(FILE *out, const char *md, const struct kb_match *m,
                            const struct kb_result *r)
 {
-    char *x = kb_template_expand(md, m, r, "**", "**");
-    fputs(x ? x : md, out);
+    const char *p = md, *seg = md;
+    int fence = 0;
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t n = eol ? (size_t)(eol - p) + 1 : strlen(p);
+        const char *t = p;
+        while (*t == ' ')
+            t++;
+        int fence_line = strncmp(t, "```", 3) == 0 || strncmp(t, "~~~", 3) == 0;
+        if (fence || fence_line) {
+            if (!fence) { /* prose before the block */
+                put_expanded(out, seg, (size_t)(p - seg), 0, m, r);
+                seg = p;
+            }
+            if (fence_line && fence) { /* the block ends with this line */
+                put_expanded(out, seg, (size_t)(p + n - seg), 1, m, r);
+                seg = p + n;
+            }
+            fence = fence_line ? !fence : fence;
+            p += n;
+            continue;
+        }
+        for (const char *c = p; c < p + n;) {
+            if (*c != '`') {
+                c++;
+                continue;
+            }
+            size_t run = 0;
+            while (c[run] == '`')
+                run++;
+            const char *close = c + run;
+            while ((close = strchr(close, '`')) != NULL) {
+                size_t k = 0;
+                while (close[k] == '`')
+                    k++;
+                if (k == run)
+                    break;
+                close += k;
+            }
+            if (!close) {
+                c += run;
+                continue;
+            }
+            put_expanded(out, seg, (size_t)(c - seg), 0, m, r);
+            put_expanded(out, c, (size_t)(close + run - c), 1, m, r);
+            seg = c = close + run;
+            if (c > p + n) /* a span over a line break: go on after it */
+                n = (size_t)(c - p);
+        }
+        p += n;
+    }
+    put_expanded(out, seg, (size_t)(p - seg), fence, m, r);
     fputc('\n', out);
-    free(x);
+}
+
+/* The fix for the provider the text shows (all of it with --all-providers); the steps for
+ * other providers left out are named after it. */
+static void print_fix(FILE *out, const struct kb_match *m, const struct kb_result *r,
+                      const struct print_options *opt)
+{
+    struct kb_selection sel;
+    const char *provider = opt->all_providers ? NULL : r->facts.provider;
+    if (kb_solution_select(m->entry, KB_FORM_MARKDOWN, provider, &sel) != KB_OK) {
+        print_expanded(out, m->entry->solution_md, m, r);
+        return;
+    }
+    print_expanded(out, sel.text, m, r);
+    for (size_t i = 0; i < sel.gap_count; i++)
+        fprintf(out, "%s%s", i ? ", " : "*Left out, for other providers than the text shows: ",
+                sel.gaps[i].labels);
+    if (sel.gap_count)
+        fputs(".*\n\n", out);
+    kb_selection_release(&sel);
 }
 
 /* What the SMTP dialogue in the text showed, in one line (and its fields with --explain). */
@@ -136,7 +221,7 @@ int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_res
         }
         if (!m->entry->fulltext_only)
             fputs("### Fix\n\n", out);
-        print_expanded(out, m->entry->solution_md, m, r);
+        print_fix(out, m, r, opt);
     }
     return ferror(out) ? -1 : 0;
 }

@@ -36,7 +36,7 @@ expect_grep "kb-compile: cannot create a temporary file in the folder '$WORK/no-
 mkdir "$WORK/check"
 (cd "$WORK/check" && TMPDIR=$WORK/check "$KBC" --check "$FIXTURES/good" 2>"$WORK/err")
 expect_rc 0 $? "--check"
-expect_grep "kb-compile: 4 articles, 5 entries, 5 signatures, 4 harvested, 3 examples checked in" \
+expect_grep "kb-compile: 4 articles, 5 entries, 5 signatures, 6 harvested, 3 examples checked in" \
     "$WORK/err" "--check summary"
 [ -n "$(ls -A "$WORK/check")" ] && fail "--check wrote something"
 

@@ -377,6 +377,24 @@ static void test_providers_detect(void)
     kb_norm_release(&n);
 }
 
+/* A declared submission server is kept with its provider; a port without a host, or a port no
+ * server can have, is none (a damaged database must not fill a command with port 0 or 70000). */
+static void test_providers_submission(void)
+{
+    CHECK_STR(test_providers.items[0].submission_host, "smtp.office365.com");
+    CHECK(test_providers.items[0].submission_port == 587);
+    CHECK(test_providers.items[1].submission_host == NULL);
+    CHECK(test_providers.items[1].submission_port == 0);
+    struct kb_providers set = {0};
+    CHECK(kb_providers_add(&set, "a", "A", NULL, NULL, "", 587) == KB_OK);
+    CHECK(kb_providers_add(&set, "b", "B", NULL, NULL, "smtp.b.example", 70000) == KB_OK);
+    CHECK(kb_providers_add(&set, "c", "C", NULL, NULL, "smtp.c.example", 0) == KB_OK);
+    CHECK(set.count == 3);
+    for (size_t i = 0; i < set.count; i++)
+        CHECK(set.items[i].submission_host == NULL && set.items[i].submission_port == 0);
+    kb_providers_release(&set);
+}
+
 static void test_facts(void)
 {
     struct kb_facts f = facts_of("Error: connect ECONNREFUSED 10.0.0.1:587\n  code: 'ESOCKET'");
@@ -489,13 +507,14 @@ int main(void)
     test_mask();
     test_lists();
     CHECK(kb_providers_add(&test_providers, "m365", "Microsoft 365", "outlook.com, office365.com",
-                           "aka.ms/smtp")
+                           "aka.ms/smtp", "smtp.office365.com", 587)
           == KB_OK);
     CHECK(kb_providers_add(&test_providers, "acme-relay", "Acme Relay", "relay.acme.example",
-                           "Acme Relay")
+                           "Acme Relay", NULL, 0)
           == KB_OK);
     test_facts();
     test_providers_detect();
+    test_providers_submission();
     kb_providers_release(&test_providers);
     return check_report("test_text");
 }
