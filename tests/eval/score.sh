@@ -27,8 +27,9 @@ if [ "$set_name" = bounce ]; then
 fi
 if [ "$set_name" = bounce-diagnostic ]; then
     # The same bounces when the customer pastes only the remote server's reply: for each one
-    # the bounce reader finds a diagnostic line in (kb-lookup --explain prints it), that line
-    # alone is looked up. 167 of 246 have one; 0.874 top-1 when this guard was set.
+    # the bounce reader finds a diagnostic line in (report.recipients[].diagnostic in the
+    # JSON), the first such line alone is looked up. 167 of 246 have one; top-1 0.874 when
+    # this guard was set.
     work=$(mktemp)
     trap 'rm -f "$work"' EXIT
     python3 - "$2" "$1/tests/eval/bounce-errors.jsonl" "$work" <<'PY'
@@ -37,10 +38,10 @@ lookup, cases, out = sys.argv[1:4]
 with open(cases, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
     for line in src:
         case = json.loads(line)
-        explain = subprocess.run([lookup, "--explain", "--top", "1"], input=case["text"].encode(),
-                                 stdout=subprocess.PIPE).stdout.decode("utf-8", "replace")
-        lines = [l.split("diagnostic:", 1)[1].strip() for l in explain.splitlines()
-                 if l.strip().startswith("diagnostic:")]
+        answer = subprocess.run([lookup, "--json", "--top", "1"], input=case["text"].encode(),
+                                stdout=subprocess.PIPE).stdout.decode("utf-8", "replace")
+        report = json.loads(answer).get("report") or {}
+        lines = [r["diagnostic"] for r in report.get("recipients", []) if r.get("diagnostic")]
         if lines:
             dst.write(json.dumps({"id": case["id"], "text": lines[0],
                                   "expected": case["expected"]}) + "\n")
