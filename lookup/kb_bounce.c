@@ -29,26 +29,35 @@ static unsigned char lower(unsigned char c)
     return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
 }
 
-/* Does s[0, n) start with lit (caseless)? */
+/* Does s[0, n) start with lit (caseless)? Every line is tested against dozens of literals:
+ * no strlen, the first differing byte ends the test. */
 static int starts_caseless(const char *s, size_t n, const char *lit)
 {
-    size_t m = strlen(lit);
-    if (n < m)
-        return 0;
-    for (size_t i = 0; i < m; i++)
-        if (lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
+    for (size_t i = 0; lit[i]; i++)
+        if (i >= n || lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
             return 0;
     return 1;
 }
 
-/* Does s[0, n) contain lit (caseless)? */
+/* Does s[0, n) contain lit (caseless)? Jumps from one occurrence of lit's first character (in
+ * either case) to the next, so a long line costs a memchr, not a test at every byte. */
 static int contains_caseless(const char *s, size_t n, const char *lit)
 {
-    size_t m = strlen(lit);
-    for (size_t i = 0; i + m <= n; i++)
-        if (lower((unsigned char)s[i]) == lower((unsigned char)lit[0])
-            && starts_caseless(s + i, n - i, lit))
+    unsigned char first = lower((unsigned char)lit[0]);
+    unsigned char upper = first >= 'a' && first <= 'z' ? (unsigned char)(first - 32) : first;
+    /* the next occurrence of each case, found again only once passed; end when none is left */
+    const char *end = s + n, *lo = NULL, *up = NULL;
+    for (const char *p = s; p < end; p++) {
+        if (!lo || lo < p)
+            lo = (lo = memchr(p, first, (size_t)(end - p))) ? lo : end;
+        if (!up || up < p)
+            up = upper != first && (up = memchr(p, upper, (size_t)(end - p))) ? up : end;
+        p = lo < up ? lo : up;
+        if (p == end)
+            return 0;
+        if (starts_caseless(p, (size_t)(end - p), lit))
             return 1;
+    }
     return 0;
 }
 

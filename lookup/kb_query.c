@@ -191,6 +191,7 @@ done:
     pcre2_match_context_free(q.mctx);
     pcre2_match_data_free(q.mdata);
     pcre2_code_free(q.other_re);
+    free(q.other_lines);
     if (st != KB_OK) {
         kb_result_free(r);
         return st;

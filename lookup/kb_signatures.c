@@ -307,18 +307,30 @@ static double effective_weight(const struct kb_query *q, sqlite3_stmt *st, int *
 
 /* In a text about mail, may the line at offset at still be another program's? A log of a
  * Laravel app shows MAIL_HOST settings next to "SQLSTATE[HY000] [2002] Connection refused":
- * generic signatures must not take that line for the mail server's refusal. */
+ * generic signatures must not take that line for the mail server's refusal. Each line is
+ * tested once and the verdict kept: one long line holding many hits was tested again for every
+ * hit, the whole line each time. */
 static int line_is_other_program(struct kb_query *q, size_t at)
 {
-    if (!q->other_re && !(q->other_re = kb_facts_other_program_code()))
+    if (!q->other_lines && !(q->other_lines = calloc(q->norm.line_count, 1)))
         return 0;
     size_t line = kb_norm_line_of(&q->norm, at);
+    if (q->other_lines[line])
+        return q->other_lines[line] == 2;
+    if (!q->other_re) {
+        if (!(q->other_re = kb_facts_other_program_code()))
+            return 0;
+        if (q->norm.len > JIT_THRESHOLD)
+            pcre2_jit_compile(q->other_re, PCRE2_JIT_COMPLETE);
+    }
     size_t start = q->norm.line_start[line];
     size_t end = line + 1 < q->norm.line_count ? q->norm.line_start[line + 1] : q->norm.len;
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
     int rc =
         md ? pcre2_match(q->other_re, (PCRE2_SPTR)q->norm.text, end, start, 0, md, q->mctx) : -1;
     pcre2_match_data_free(md);
+    if (md)
+        q->other_lines[line] = rc >= 0 ? 2 : 1;
     return rc >= 0;
 }
 

@@ -685,10 +685,18 @@ int kb_literal_find(const char *literal, size_t literal_len, const char *text, s
     unsigned char first = lower((unsigned char)literal[0]);
     unsigned char other = (first >= 'a' && first <= 'z') ? (unsigned char)(first - 32) : first;
     int word_start = is_word(first);
+    /* The next occurrence of each case of the first character is remembered and searched
+     * for again only once the scan has passed it: searching for both at every step re-read the
+     * text up to the rarer case's next occurrence each time, the square of the window's size
+     * on a text that holds only one of the cases. NULL: none left. */
+    const char *a = NULL, *b = NULL;
+    int a_left = 1, b_left = other != first;
     for (size_t pos = start; pos < end; pos++) {
         /* jump to the next occurrence of the first character, in either case */
-        const char *a = memchr(text + pos, first, end - pos);
-        const char *b = other != first ? memchr(text + pos, other, end - pos) : NULL;
+        if (a_left && (!a || a < text + pos))
+            a_left = (a = memchr(text + pos, first, end - pos)) != NULL;
+        if (b_left && (!b || b < text + pos))
+            b_left = (b = memchr(text + pos, other, end - pos)) != NULL;
         const char *next = a && b ? (a < b ? a : b) : a ? a : b;
         if (!next)
             return 0;
