@@ -243,6 +243,8 @@ static int is_returned_marker(struct line l)
     size_t i = 0;
     while (i < l.n && (l.s[i] == ' ' || l.s[i] == '-' || l.s[i] == '=' || l.s[i] == '*'))
         i++;
+    if (i == l.n)
+        return 0;
     for (size_t k = 0; k < sizeof returned_markers / sizeof *returned_markers; k++)
         if (starts_caseless(l.s + i, l.n - i, returned_markers[k]))
             return 1;
@@ -260,6 +262,8 @@ static int is_header_line(struct line l)
 
 static enum field field_of(struct line l, size_t *value_at)
 {
+    if (!l.n)
+        return F_NONE;
     for (size_t k = 0; k < sizeof fields / sizeof *fields; k++)
         if (starts_caseless(l.s, l.n, fields[k].name)) {
             *value_at = strlen(fields[k].name);
@@ -368,23 +372,46 @@ static enum kb_status read_fields(struct reader *r)
     return st;
 }
 
-/* The report's format from the cues outside the returned original; NULL when none. */
-static const char *detect_format(const struct reader *r)
+/* The original line holding byte offset off of the input. */
+static size_t line_of_offset(const struct kb_norm *norm, size_t off)
 {
-    const char *best = NULL;
-    size_t best_rank = sizeof format_cues / sizeof *format_cues;
-    for (size_t i = 0; i < r->lines; i++) {
-        if (r->region[i] == KB_REGION_RETURNED)
-            continue;
-        struct line l = line_at(r->norm, i);
-        for (size_t k = 0; k < best_rank; k++)
-            if (contains_caseless(l.s, l.n, format_cues[k].text)) {
-                best = format_cues[k].format;
-                best_rank = k;
-                break;
-            }
+    size_t lo = 0, hi = norm->orig_line_count;
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (norm->orig_start[mid] <= off)
+            lo = mid;
+        else
+            hi = mid;
     }
-    return best;
+    return lo;
+}
+
+struct cue_search {
+    const struct reader *r;
+    size_t best; /* rank of the best cue found outside the returned original */
+};
+
+static int keep_best_cue(size_t rank, size_t offset, void *arg)
+{
+    struct cue_search *c = arg;
+    if (rank < c->best && c->r->region[line_of_offset(c->r->norm, offset)] != KB_REGION_RETURNED)
+        c->best = rank;
+    return c->best == 0;
+}
+
+/* The report's format from the cues outside the returned original (*format NULL when none).
+ * One pass over the text for all the cues. */
+static enum kb_status detect_format(const struct reader *r, const char **format)
+{
+    enum { N = sizeof format_cues / sizeof *format_cues };
+    const char *texts[N];
+    for (size_t k = 0; k < N; k++)
+        texts[k] = format_cues[k].text;
+    struct cue_search c = {r, N};
+    if (kb_literals_scan(texts, N, 1, r->norm->input, r->norm->input_len, keep_best_cue, &c) < 0)
+        return KB_ERR_NOMEM;
+    *format = c.best < N ? format_cues[c.best].format : NULL;
+    return KB_OK;
 }
 
 /* Marks the returned original: MIME parts of a message/rfc822 or *rfc822-headers type up to
@@ -464,7 +491,11 @@ static int header_says(const struct reader *r, const char *name, const char *val
 {
     size_t nl = strlen(name);
     for (size_t i = 0; i < r->lines; i++) {
-        if (r->region[i] == KB_REGION_RETURNED)
+        /* most lines differ in their first byte: tested before the line is cut out */
+        size_t first = r->norm->orig_start[i];
+        if (first == r->norm->orig_start[i + 1]
+            || lower((unsigned char)r->norm->input[first]) != lower((unsigned char)name[0])
+            || r->region[i] == KB_REGION_RETURNED)
             continue;
         struct line l = line_at(r->norm, i);
         if (starts_caseless(l.s, l.n, name)
@@ -476,12 +507,7 @@ static int header_says(const struct reader *r, const char *name, const char *val
 
 static int anywhere(const struct reader *r, const char *text)
 {
-    for (size_t i = 0; i < r->lines; i++) {
-        struct line l = line_at(r->norm, i);
-        if (contains_caseless(l.s, l.n, text))
-            return 1;
-    }
-    return 0;
+    return contains_caseless(r->norm->input, r->norm->input_len, text);
 }
 
 /* Messages that report no failure at all (RFC 5965, RFC 8098, RFC 3834, RFC 3464 success). */
@@ -530,8 +556,9 @@ enum kb_status kb_bounce_read(const struct kb_norm *norm, struct kb_report *repo
     if (!r.region)
         return KB_ERR_NOMEM;
     mark_returned(&r);
-    report->format = detect_format(&r);
-    enum kb_status st = read_fields(&r);
+    enum kb_status st = detect_format(&r, &report->format);
+    if (st == KB_OK)
+        st = read_fields(&r);
     if (st == KB_OK && !report->format && report->recipient_count)
         report->format = "rfc3464";
     if (st == KB_OK && report->format) {

@@ -136,44 +136,50 @@ static const char smtp_word_pattern[] =
     "MAIL_HOST|MAIL_PORT)\\b";
 
 /* Another program's error: databases, caches, package managers, version control, IMAP/POP3
- * mail reading (not sending), directory services. Checked only when nothing says SMTP. */
-#define OTHER_PROGRAM                                                                              \
-    "(?i)\\b(?:psql|postgres(?:ql)?|pg_hba|pgsql|mysql|mariadb|sqlstate|sql server|redis|"         \
-    "mongo(?:db)?|memcached|npm (?:ERR|http|WARN)|pip install|Collecting [\\w.-]+|"                \
-    "Retrying \\(Retry|docker|kubectl|github\\.com|gitlab|fatal: Authentication failed|"           \
-    "ldap|kafka|amqp|rabbitmq|elasticsearch|registry\\.npmjs|fatal: unable to access|"             \
-    "HTTP/[12](?:\\.[01])?|HTTPS? ERROR|Proxy-Authenticate|WEBALERT|urlopen|urllib3?|"             \
-    "requests\\.exceptions|HttpClient|HttpURLConnection|status ?code|grpc|netty|pypi|"             \
-    "Could not fetch URL|Cannot fetch index|curl https?://\\S+|" /* REST APIs of mail services are \
-                                                                    HTTP, not SMTP:                \
-                                                                    api.sendgrid.com,              \
-                                                                    api.mailgun.net */             \
-    "api\\.[a-z0-9-]+\\.(?:com|net|io))\\b|"                     /* curl's progress table */       \
-    "% Received % Xferd|" /* HTTP-only status codes of refused API calls (SMTP has no 401, 403,    \
-                           * 407, 429; a 404 is more often an application's own wrapper around an  \
-                           * SMTP error) and HTTP ports */                                         \
-    "(?i)(?:code|status)\\W{0,4}(?:401|403|407|429)\\b|"                                           \
-    "\\b(?:401|403|404|407|429) (?:Unauthorized|Forbidden|Not Found|Too Many Requests)\\b|"        \
-    "(?:\\bport\\W{0,3}|[a-z0-9]:)(?:443|8443|80|8080)\\b|" /* POP3 replies, gRPC, Python package  \
-                                                               builds */                           \
-    "(?m)(?:^|\\s)-ERR\\b|RPC failed|code=UNAVAILABLE|tcp_client_posix|setup\\.py|" /* node-fetch  \
-                                                                                       and         \
-                                                                                       webhooks:   \
-                                                                                       HTTPS calls \
-                                                                                     */            \
-    "FetchError|request to https?://|webhook|" /* mail reading, not sending, in any library's      \
-                                                * spelling: imaplib, imap_tools, node-imap,        \
-                                                * ImapResponseParser, poplib, POP3Client */        \
-    "imap|pop3|poplib|" /* IMAP tagged and untagged responses ("* NO [ALERT] ...", "a0 NO          \
-                           [AUTHENTICATIONFAILED]") */                                             \
-    "(?m)(?:^|\\s)(?:\\*|[a-z]?\\d+) (?:NO|BAD) \\[|" /* Go's HTTP client: Get                     \
-                                                         "https://registry.example/v2/": ... */    \
-    "\\b(?:Get|Post|Put|Head|Delete) \"?https?://|"                                                \
-    "(?:port\\s*:?\\s*|:)(?:5432|3306|6379|27017|1433|9200|5672|11211)\\b"
-static const char other_program_pattern[] = OTHER_PROGRAM;
+ * mail reading (not sending), directory services, HTTP clients and APIs. Checked only when
+ * nothing says SMTP (and, line by line, for generic signatures in mail text).
+ *
+ * Each alternative is its own regex, searched for on its own over a whole text: joined into
+ * one alternation, no byte of the text could be skipped and every alternative was tried at
+ * every byte (50 ms for 1 MiB of line breaks); alone, each gets PCRE2's start optimisations
+ * (a first character, a required one). The first match of the text is the earliest start
+ * among them, ties to the earlier alternative, as the alternation would have it. Alternatives
+ * start at a character of their own, white space in front of one is a lookbehind. All are
+ * compiled caseless. */
+static const char *const other_program_patterns[] = {
+    "\\b(?:psql|postgres(?:ql)?|pg_hba|pgsql|mysql|mariadb|sqlstate|sql server|redis|"
+    "mongo(?:db)?|memcached|npm (?:ERR|http|WARN)|pip install|Collecting [\\w.-]+|"
+    "Retrying \\(Retry|docker|kubectl|github\\.com|gitlab|fatal: Authentication failed|"
+    "ldap|kafka|amqp|rabbitmq|elasticsearch|registry\\.npmjs|fatal: unable to access|"
+    "HTTP/[12](?:\\.[01])?|HTTPS? ERROR|Proxy-Authenticate|WEBALERT|urlopen|urllib3?|"
+    "requests\\.exceptions|HttpClient|HttpURLConnection|status ?code|grpc|netty|pypi|"
+    "Could not fetch URL|Cannot fetch index|curl https?://\\S+|"
+    /* REST APIs of mail services are HTTP, not SMTP: api.sendgrid.com, api.mailgun.net */
+    "api\\.[a-z0-9-]+\\.(?:com|net|io))\\b",
+    /* curl's progress table */
+    "% Received % Xferd",
+    /* HTTP-only status codes of refused API calls (SMTP has no 401, 403, 407, 429; a 404 is
+     * more often an application's own wrapper around an SMTP error) and HTTP ports */
+    "(?:code|status)\\W{0,4}(?:401|403|407|429)\\b",
+    "\\b(?:401|403|404|407|429) (?:Unauthorized|Forbidden|Not Found|Too Many Requests)\\b",
+    "(?:\\bport\\W{0,3}|(?<=[a-z0-9]):)(?:443|8443|80|8080)\\b",
+    /* POP3 replies, gRPC, Python package builds */
+    "(?<!\\S)-ERR\\b",
+    "RPC failed|code=UNAVAILABLE|tcp_client_posix|setup\\.py",
+    /* node-fetch and webhooks: HTTPS calls */
+    "FetchError|request to https?://|webhook",
+    /* mail reading, not sending, in any library's spelling: imaplib, imap_tools, node-imap,
+     * ImapResponseParser, poplib, POP3Client */
+    "imap|pop3|poplib",
+    /* IMAP tagged and untagged responses ("* NO [ALERT] ...", "a0 NO [AUTHENTICATIONFAILED]") */
+    "(?<!\\S)(?:\\*|[a-z]?\\d+) (?:NO|BAD) \\[",
+    /* Go's HTTP client: Get "https://registry.example/v2/": ... */
+    "\\b(?:Get|Post|Put|Head|Delete) \"?https?://",
+    "(?:port\\s*:?\\s*|:)(?:5432|3306|6379|27017|1433|9200|5672|11211)\\b",
+};
 
-/* The same, with the whole match as group 1: the words that told are kept as a fact. */
-static const char other_program_wrapped[] = "(" OTHER_PROGRAM ")";
+#define OTHER_PROGRAM_COUNT (sizeof other_program_patterns / sizeof other_program_patterns[0])
+#define OTHER_PROGRAM_OPTIONS (PCRE2_CASELESS | PCRE2_MULTILINE)
 
 /* A weak cue that still says "mail": email, e-mail, mailer, send_mail, gmail... */
 /* stream_socket_enable_crypto is PHP's STARTTLS, which PHP mailers call */
@@ -240,13 +246,107 @@ static int first_match(const char *regex, const struct kb_norm *norm, pcre2_matc
     return found;
 }
 
-static const struct needle *find_needle(const struct kb_norm *norm, const struct needle *table,
-                                        size_t n)
+struct kb_other_program {
+    pcre2_code *re[OTHER_PROGRAM_COUNT];
+};
+
+struct kb_other_program *kb_other_program_new(int jit)
 {
+    struct kb_other_program *op = calloc(1, sizeof *op);
+    for (size_t i = 0; op && i < OTHER_PROGRAM_COUNT; i++) {
+        int errcode;
+        PCRE2_SIZE erroff;
+        op->re[i] = pcre2_compile((PCRE2_SPTR)other_program_patterns[i], PCRE2_ZERO_TERMINATED,
+                                  OTHER_PROGRAM_OPTIONS, &errcode, &erroff, NULL);
+        if (!op->re[i]) {
+            kb_other_program_free(op);
+            return NULL;
+        }
+        if (jit)
+            pcre2_jit_compile(op->re[i], PCRE2_JIT_COMPLETE);
+    }
+    return op;
+}
+
+void kb_other_program_free(struct kb_other_program *op)
+{
+    for (size_t i = 0; op && i < OTHER_PROGRAM_COUNT; i++)
+        pcre2_code_free(op->re[i]);
+    free(op);
+}
+
+int kb_other_program_first(const struct kb_other_program *op, const char *text, size_t start,
+                           size_t end, pcre2_match_data *md, pcre2_match_context *mc,
+                           size_t *match_start, size_t *match_end)
+{
+    int found = 0;
+    for (size_t i = 0; i < OTHER_PROGRAM_COUNT; i++) {
+        if (pcre2_match(op->re[i], (PCRE2_SPTR)text, end, start, 0, md, mc) < 0)
+            continue;
+        if (!match_start)
+            return 1;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        if (!found || ov[0] < *match_start) {
+            *match_start = ov[0];
+            *match_end = ov[1];
+        }
+        found = 1;
+    }
+    return found;
+}
+
+/* The first match of another program's words in the text, copied to *out. Returns 1 when
+ * there is one, 0 when not, -1 when out of memory. */
+static int first_other_program(const struct kb_norm *norm, pcre2_match_data *md,
+                               pcre2_match_context *mc, char **out)
+{
+    struct kb_other_program *op = kb_other_program_new(norm->len > FACTS_JIT_THRESHOLD);
+    if (!op)
+        return -1;
+    size_t s = 0, e = 0;
+    int found = kb_other_program_first(op, norm->text, 0, norm->len, md, mc, &s, &e);
+    kb_other_program_free(op);
+    if (!found)
+        return 0;
+    if (!(*out = malloc(e - s + 1)))
+        return -1;
+    memcpy(*out, norm->text + s, e - s);
+    (*out)[e - s] = '\0';
+    return 1;
+}
+
+#define MAX_NEEDLES 64
+_Static_assert(sizeof clients / sizeof clients[0] <= MAX_NEEDLES, "too many clients");
+_Static_assert(sizeof providers / sizeof providers[0] <= MAX_NEEDLES, "too many providers");
+
+struct needle_hit {
+    size_t best; /* lowest index of a needle found so far */
+};
+
+static int keep_first_needle(size_t index, size_t offset, void *arg)
+{
+    struct needle_hit *h = arg;
+    (void)offset;
+    if (index < h->best)
+        h->best = index;
+    return h->best == 0; /* nothing can beat the first needle of the table */
+}
+
+/* The first needle of the table (in table order) that occurs in the text: one pass over the
+ * text for the whole table, not one strstr per needle. -1 when out of memory. */
+static int find_needle(const struct kb_norm *norm, const struct needle *table, size_t n,
+                       const struct needle **found)
+{
+    const char *texts[MAX_NEEDLES];
+    struct needle_hit h = {n};
+    *found = NULL;
     for (size_t i = 0; i < n; i++)
-        if (strstr(norm->text, table[i].text))
-            return &table[i];
-    return NULL;
+        texts[i] = table[i].text;
+    if (kb_literals_scan(texts, n, 0, norm->text, norm->len, keep_first_needle, &h) < 0)
+        return -1;
+    if (h.best < n)
+        *found = &table[h.best];
+    return 0;
 }
 
 static int is_mail_port(int port)
@@ -318,9 +418,10 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
         if (rc && !(f->stage = strdup(stages[i].stage)))
             goto done;
     }
-    const struct needle *client = find_needle(norm, clients, sizeof clients / sizeof clients[0]);
-    const struct needle *provider =
-        find_needle(norm, providers, sizeof providers / sizeof providers[0]);
+    const struct needle *client = NULL, *provider = NULL;
+    if (find_needle(norm, clients, sizeof clients / sizeof clients[0], &client) < 0
+        || find_needle(norm, providers, sizeof providers / sizeof providers[0], &provider) < 0)
+        goto done;
     if ((client && !(f->client = strdup(client->value)))
         || (provider && !(f->provider = strdup(provider->value))))
         goto done;
@@ -334,7 +435,7 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
     if (smtp_words || smtp_reply || is_mail_port(f->port) || (client && client->smtp_only)) {
         f->mail_context = KB_CONTEXT_IS_MAIL;
     } else {
-        int other = first_match(other_program_wrapped, norm, md, mc, &f->other_program, NULL);
+        int other = first_other_program(norm, md, mc, &f->other_program);
         int cue = other ? 0 : first_match(mail_cue_pattern, norm, md, mc, NULL, NULL);
         if (other < 0 || cue < 0)
             goto done;
@@ -354,11 +455,6 @@ done:
     if (status != KB_OK)
         kb_facts_release(f);
     return status;
-}
-
-pcre2_code *kb_facts_other_program_code(void)
-{
-    return compile(other_program_pattern);
 }
 
 const char *kb_context_str(int mail_context)

@@ -58,8 +58,17 @@ enum kb_status kb_bounce_read(const struct kb_norm *norm, struct kb_report *repo
                               unsigned char **regions);
 void kb_report_release(struct kb_report *report);
 
-/* The pattern that tells another program's text (a database, an HTTP client, IMAP...), for
- * checking single evidence lines. Caller frees with pcre2_code_free; NULL when out of memory. */
-pcre2_code *kb_facts_other_program_code(void);
+/* The patterns that tell another program's text (a database, an HTTP client, IMAP...),
+ * compiled (JIT-compiled too when jit: for long texts). NULL when out of memory; free with
+ * kb_other_program_free (accepts NULL). */
+struct kb_other_program;
+struct kb_other_program *kb_other_program_new(int jit);
+void kb_other_program_free(struct kb_other_program *op);
+/* Does text[start, end) hold another program's words (the text before start is seen by
+ * lookbehinds)? Returns 1 or 0. With match_start and match_end not NULL, they receive the
+ * first such words of the range (the earliest start; every pattern is run). */
+int kb_other_program_first(const struct kb_other_program *op, const char *text, size_t start,
+                           size_t end, pcre2_match_data *md, pcre2_match_context *mc,
+                           size_t *match_start, size_t *match_end);
 
 #endif

@@ -190,7 +190,7 @@ done:
     free(q.evidence_copy);
     pcre2_match_context_free(q.mctx);
     pcre2_match_data_free(q.mdata);
-    pcre2_code_free(q.other_re);
+    kb_other_program_free(q.other);
     free(q.other_lines);
     if (st != KB_OK) {
         kb_result_free(r);

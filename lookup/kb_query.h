@@ -63,7 +63,7 @@ struct kb_query {
     size_t cand_count, cand_alloc;
     pcre2_match_context *mctx;
     pcre2_match_data *mdata;
-    pcre2_code *other_re; /* kb_facts_other_program_code, compiled when first needed */
+    struct kb_other_program *other; /* compiled when first needed */
     unsigned char *other_lines; /* per normalised line: 0 not tested, 1 no, 2 another program's */
     struct kb_error *err;
 };

@@ -21,11 +21,16 @@
 /* The prefilter: an open-addressing table over the anchor index, probed with the hash of
  * every token of the text as the tokenizer emits it. Nothing is sorted or stored per token that
  * is not an anchor, so a 1 MB log costs one pass. Where an anchor occurs is remembered: a
- * signature then runs only on the lines around its anchor, not over the whole log.
+ * literal signature is then compared at each occurrence of its anchor only (backwards and
+ * forwards from it), a regex runs on the lines around the occurrences, never farther than
+ * WINDOW_BYTES from one. Either way the work per signature follows the occurrences of its
+ * anchor, not the size of the text: one long line full of anchors cost every candidate a
+ * scan of the whole line.
  */
 struct occurrence {
     uint32_t run;  /* index of the first anchor of the hash run */
     uint32_t line; /* normalised line of the token */
+    size_t offset; /* where the token starts in the normalised text */
 };
 
 struct probe {
@@ -52,30 +57,48 @@ static int probe_token(uint64_t hash, size_t offset, void *arg)
             return 0;
         if (p->anchors[v - 1].hash != hash)
             continue;
-        uint32_t line = (uint32_t)kb_norm_line_of(p->norm, offset);
-        if (p->occ_count && p->occ[p->occ_count - 1].run == v - 1
-            && p->occ[p->occ_count - 1].line == line)
-            return 0; /* the same anchor again on the same line */
         if (kb_grow((void **)&p->occ, &p->occ_alloc, p->occ_count + 1, sizeof *p->occ))
             return -1;
         p->occ[p->occ_count].run = v - 1;
-        p->occ[p->occ_count].line = line;
+        p->occ[p->occ_count].line = (uint32_t)kb_norm_line_of(p->norm, offset);
+        p->occ[p->occ_count].offset = offset;
         p->occ_count++;
         return 0;
     }
 }
 
-static int cmp_occurrence(const void *a, const void *b)
+/* Orders the occurrences by hash run, in text order within a run (they were found in text
+ * order): a counting sort, linear in the occurrences whatever their number. */
+static int sort_occurrences(struct probe *p)
 {
-    const struct occurrence *x = a, *y = b;
-    if (x->run != y->run)
-        return x->run < y->run ? -1 : 1;
-    return (x->line > y->line) - (x->line < y->line);
+    size_t *first = calloc(p->anchor_count + 1, sizeof *first);
+    struct occurrence *sorted = malloc((p->occ_count ? p->occ_count : 1) * sizeof *sorted);
+    if (!first || !sorted) {
+        free(first);
+        free(sorted);
+        return -1;
+    }
+    for (size_t i = 0; i < p->occ_count; i++)
+        first[p->occ[i].run + 1]++;
+    for (size_t r = 0; r < p->anchor_count; r++)
+        first[r + 1] += first[r];
+    for (size_t i = 0; i < p->occ_count; i++)
+        sorted[first[p->occ[i].run]++] = p->occ[i];
+    free(first);
+    free(p->occ);
+    p->occ = sorted;
+    p->occ_alloc = p->occ_count ? p->occ_count : 1;
+    return 0;
 }
 
 /* Lines of context on each side of an anchor: a match contains its anchor and may reach
- * across a few lines (white space in a literal matches line breaks too). */
+ * across a few lines (white space in a literal matches line breaks too); on long lines, bytes
+ * of context on each side. */
 #define WINDOW_LINES 3
+#define WINDOW_BYTES 2048
+/* Offsets of the anchor in a literal signature that are tried (a literal rarely holds its
+ * anchor word twice). */
+#define MAX_ANCHOR_OFFSETS 8
 
 /* Text ranges to run a signature on: the lines around each occurrence of its anchor, merged. */
 struct windows {
@@ -115,7 +138,15 @@ static void windows_release(struct windows *w)
     memset(w, 0, sizeof *w);
 }
 
-static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const struct windows *w);
+/* The occurrences of one anchor, for the literal signatures anchored on it. */
+struct anchor_hits {
+    uint64_t hash;
+    const struct occurrence *occ;
+    size_t count;
+};
+
+static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const struct windows *w,
+                                    const struct anchor_hits *hits);
 static enum kb_status run_unanchored(struct kb_query *q, const struct windows *whole);
 
 enum kb_status kb_signatures_run(struct kb_query *q)
@@ -141,24 +172,30 @@ enum kb_status kb_signatures_run(struct kb_query *q)
     }
     if (kb_text_tokens(q->norm.text, q->norm.len, probe_token, &p))
         goto oom;
-    if (p.occ_count)
-        qsort(p.occ, p.occ_count, sizeof *p.occ, cmp_occurrence);
+    if (sort_occurrences(&p))
+        goto oom;
     for (size_t i = 0; i < p.occ_count && st == KB_OK;) {
         uint32_t run = p.occ[i].run;
+        struct anchor_hits hits = {db->anchors[run].hash, &p.occ[i], 0};
         w.count = 0;
-        for (; i < p.occ_count && p.occ[i].run == run; i++) {
-            size_t line = p.occ[i].line;
+        for (; i < p.occ_count && p.occ[i].run == run; i++, hits.count++) {
+            size_t line = p.occ[i].line, at = p.occ[i].offset;
             size_t first = line > WINDOW_LINES ? line - WINDOW_LINES : 0;
             size_t last = line + WINDOW_LINES + 1 < q->norm.line_count ? line + WINDOW_LINES + 1
                                                                        : q->norm.line_count;
+            size_t start = q->norm.line_start[first];
             size_t end = last < q->norm.line_count ? q->norm.line_start[last] : q->norm.len;
-            if (windows_add(&w, q->norm.line_start[first], end))
+            if (at > WINDOW_BYTES && start < at - WINDOW_BYTES)
+                start = at - WINDOW_BYTES;
+            if (end - at > WINDOW_BYTES)
+                end = at + WINDOW_BYTES;
+            if (windows_add(&w, start, end))
                 goto oom;
         }
         for (size_t j = run;
              j < db->anchor_count && db->anchors[j].hash == db->anchors[run].hash && st == KB_OK;
              j++)
-            st = run_signature(q, db->anchors[j].sig_id, &w);
+            st = run_signature(q, db->anchors[j].sig_id, &w, &hits);
     }
     struct windows whole = {0};
     if (st == KB_OK && db->always_count && windows_add(&whole, 0, q->norm.len))
@@ -317,21 +354,18 @@ static int line_is_other_program(struct kb_query *q, size_t at)
     size_t line = kb_norm_line_of(&q->norm, at);
     if (q->other_lines[line])
         return q->other_lines[line] == 2;
-    if (!q->other_re) {
-        if (!(q->other_re = kb_facts_other_program_code()))
-            return 0;
-        if (q->norm.len > JIT_THRESHOLD)
-            pcre2_jit_compile(q->other_re, PCRE2_JIT_COMPLETE);
-    }
+    if (!q->other && !(q->other = kb_other_program_new(q->norm.len > JIT_THRESHOLD)))
+        return 0;
     size_t start = q->norm.line_start[line];
     size_t end = line + 1 < q->norm.line_count ? q->norm.line_start[line + 1] : q->norm.len;
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
-    int rc =
-        md ? pcre2_match(q->other_re, (PCRE2_SPTR)q->norm.text, end, start, 0, md, q->mctx) : -1;
+    int rc = md ? kb_other_program_first(q->other, q->norm.text, start, end, md, q->mctx, NULL,
+                                         NULL)
+                : 0;
     pcre2_match_data_free(md);
     if (md)
-        q->other_lines[line] = rc >= 0 ? 2 : 1;
-    return rc >= 0;
+        q->other_lines[line] = rc ? 2 : 1;
+    return rc;
 }
 
 /* Adds the match at offset at of the signature loaded in db->sig_by_id to its entry; re (may
@@ -401,9 +435,39 @@ static size_t match_start(const struct kb_query *q)
     return pcre2_get_ovector_pointer(q->mdata)[0];
 }
 
-/* Runs one candidate signature on the given windows of the text; on a match adds it to its
- * entry's candidate. */
-static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const struct windows *w)
+/* Finds the literal signature loaded in db->sig_by_id in the text: at the occurrences of its
+ * anchor when they are known, else anywhere in the windows. 1 and *at on a match. */
+static int find_literal(struct kb_query *q, const struct windows *w,
+                        const struct anchor_hits *hits, size_t *at)
+{
+    sqlite3_stmt *st = q->db->sig_by_id;
+    const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);
+    size_t len = (size_t)sqlite3_column_bytes(st, SIG_SOURCE);
+    const char *text = text_for(q, st);
+    if (!source)
+        return 0;
+    size_t in[MAX_ANCHOR_OFFSETS], n_in = 0;
+    if (hits)
+        n_in = kb_literal_anchor_offsets(source, len, hits->hash, in, MAX_ANCHOR_OFFSETS);
+    if (n_in) {
+        for (size_t i = 0; i < hits->count; i++)
+            for (size_t k = 0; k < n_in; k++)
+                if (kb_literal_find_at(source, len, in[k], text, q->norm.len, hits->occ[i].offset,
+                                       at))
+                    return 1;
+        return 0;
+    }
+    /* no known anchor in it (a database kb-compile did not write): the windows */
+    for (size_t i = 0; i < w->count; i++)
+        if (kb_literal_find(source, len, text, w->start[i], w->end[i], at))
+            return 1;
+    return 0;
+}
+
+/* Runs one candidate signature on the given windows of the text (a literal at the occurrences
+ * of its anchor when hits is not NULL); on a match adds it to its entry's candidate. */
+static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const struct windows *w,
+                                    const struct anchor_hits *hits)
 {
     enum kb_status status = KB_OK;
     int rc = load_signature(q, sig_id);
@@ -417,13 +481,9 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const s
         return KB_OK;
     }
     if (sqlite3_column_int(st, SIG_KIND) == KB_SIG_LITERAL) {
-        const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);
-        size_t len = (size_t)sqlite3_column_bytes(st, SIG_SOURCE), at = 0;
-        for (size_t i = 0; source && i < w->count; i++)
-            if (kb_literal_find(source, len, text_for(q, st), w->start[i], w->end[i], &at)) {
-                status = record_hit(q, at, NULL);
-                break;
-            }
+        size_t at = 0;
+        if (find_literal(q, w, hits, &at))
+            status = record_hit(q, at, NULL);
         sqlite3_reset(st);
         return status;
     }
@@ -457,7 +517,7 @@ static enum kb_status run_unanchored(struct kb_query *q, const struct windows *w
     enum kb_status st = KB_OK;
     if (decoded != (int32_t)db->always_count) {
         for (size_t i = 0; i < db->always_count && st == KB_OK; i++)
-            st = run_signature(q, db->always[i], whole);
+            st = run_signature(q, db->always[i], whole, NULL);
     } else {
         for (size_t i = 0; i < db->always_count && st == KB_OK; i++) {
             if (!match_windows(q, codes[i], whole, q->norm.text))

@@ -649,10 +649,23 @@ enum kb_status kb_literal_to_pattern(const char *literal, size_t len, struct kb_
     return st;
 }
 
-/* Does the literal (trimmed, len > 0) match at text[pos], within text[0, end)? */
-static int literal_at(const char *lit, size_t len, const char *text, size_t pos, size_t end)
+/* The literal without the white space around it (as kb_literal_to_pattern trims it). */
+static void trim_literal(const char **literal, size_t *len)
 {
-    size_t i = pos, j = 0;
+    while (*len && is_space((unsigned char)(*literal)[0])) {
+        (*literal)++;
+        (*len)--;
+    }
+    while (*len && is_space((unsigned char)(*literal)[*len - 1]))
+        (*len)--;
+}
+
+/* Does the literal (trimmed, len > 0) from its byte from on match at text[pos], within
+ * text[0, end)? */
+static int literal_at_from(const char *lit, size_t len, size_t from, const char *text, size_t pos,
+                           size_t end)
+{
+    size_t i = pos, j = from;
     while (j < len) {
         if (is_space((unsigned char)lit[j])) {
             if (i >= end || !is_space((unsigned char)text[i]))
@@ -671,15 +684,16 @@ static int literal_at(const char *lit, size_t len, const char *text, size_t pos,
     return !is_word((unsigned char)lit[len - 1]) || i >= end || !is_word((unsigned char)text[i]);
 }
 
+/* Does the literal (trimmed, len > 0) match at text[pos], within text[0, end)? */
+static int literal_at(const char *lit, size_t len, const char *text, size_t pos, size_t end)
+{
+    return literal_at_from(lit, len, 0, text, pos, end);
+}
+
 int kb_literal_find(const char *literal, size_t literal_len, const char *text, size_t start,
                     size_t end, size_t *match_start)
 {
-    while (literal_len && is_space((unsigned char)literal[0])) {
-        literal++;
-        literal_len--;
-    }
-    while (literal_len && is_space((unsigned char)literal[literal_len - 1]))
-        literal_len--;
+    trim_literal(&literal, &literal_len);
     if (!literal_len)
         return 0;
     unsigned char first = lower((unsigned char)literal[0]);
@@ -709,6 +723,115 @@ int kb_literal_find(const char *literal, size_t literal_len, const char *text, s
         }
     }
     return 0;
+}
+
+struct token_offsets {
+    uint64_t hash;
+    size_t *out, max, count;
+};
+
+static int collect_offset(uint64_t hash, size_t offset, void *arg)
+{
+    struct token_offsets *t = arg;
+    if (hash == t->hash && t->count < t->max)
+        t->out[t->count++] = offset;
+    return 0;
+}
+
+size_t kb_literal_anchor_offsets(const char *literal, size_t literal_len, uint64_t hash,
+                                 size_t *out, size_t max)
+{
+    trim_literal(&literal, &literal_len);
+    struct token_offsets t = {hash, out, max, 0};
+    kb_text_tokens(literal, literal_len, collect_offset, &t);
+    return t.count;
+}
+
+int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in, const char *text,
+                       size_t len, size_t anchor_at, size_t *match_start)
+{
+    trim_literal(&literal, &literal_len);
+    if (!literal_len || anchor_in >= literal_len || anchor_at > len)
+        return 0;
+    /* backwards from the anchor to the literal's start, white-space runs against runs */
+    size_t i = anchor_at, j = anchor_in;
+    while (j > 0) {
+        if (is_space((unsigned char)literal[j - 1])) {
+            if (i == 0 || !is_space((unsigned char)text[i - 1]))
+                return 0;
+            while (j > 0 && is_space((unsigned char)literal[j - 1]))
+                j--;
+            while (i > 0 && is_space((unsigned char)text[i - 1]))
+                i--;
+            continue;
+        }
+        if (i == 0 || lower((unsigned char)text[i - 1]) != lower((unsigned char)literal[j - 1]))
+            return 0;
+        i--;
+        j--;
+    }
+    if (is_word((unsigned char)literal[0]) && i > 0 && is_word((unsigned char)text[i - 1]))
+        return 0;
+    /* and forwards from the anchor to its end (literal_at checks the end's word boundary) */
+    if (!literal_at_from(literal, literal_len, anchor_in, text, anchor_at, len))
+        return 0;
+    *match_start = i;
+    return 1;
+}
+
+int kb_literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
+                     size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg)
+{
+    /* pairs: one bit per (first byte, second byte) that starts a literal; a literal of one
+     * byte marks every pair of its byte. next[i]: the next literal with the same first byte. */
+    uint64_t *pairs = calloc(65536 / 64, sizeof *pairs);
+    size_t *first = malloc(256 * sizeof *first), *next = malloc((n ? n : 1) * sizeof *next);
+    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    int rc = -1;
+    if (!pairs || !first || !next || !lens)
+        goto done;
+    for (size_t c = 0; c < 256; c++)
+        first[c] = SIZE_MAX;
+    for (size_t k = n; k-- > 0;) {
+        const unsigned char *l = (const unsigned char *)literals[k];
+        lens[k] = strlen(literals[k]);
+        if (!lens[k])
+            continue;
+        unsigned c0 = caseless ? lower(l[0]) : l[0];
+        next[k] = first[c0];
+        first[c0] = k;
+        for (unsigned c1 = 0; c1 < 256; c1++)
+            if (lens[k] == 1 || c1 == (caseless ? lower(l[1]) : l[1]))
+                pairs[(c0 << 8 | c1) >> 6] |= (uint64_t)1 << ((c0 << 8 | c1) & 63);
+    }
+    unsigned char fold[256];
+    for (unsigned c = 0; c < 256; c++)
+        fold[c] = caseless ? lower((unsigned char)c) : (unsigned char)c;
+    rc = 0;
+    unsigned c1 = len ? fold[(unsigned char)text[0]] : 0;
+    for (size_t i = 0; i < len && !rc; i++) {
+        unsigned c0 = c1;
+        c1 = i + 1 < len ? fold[(unsigned char)text[i + 1]] : 0;
+        unsigned pair = c0 << 8 | c1;
+        if (!(pairs[pair >> 6] >> (pair & 63) & 1))
+            continue;
+        for (size_t k = first[c0]; k != SIZE_MAX && !rc; k = next[k]) {
+            size_t m = lens[k], j = 0;
+            if (m > len - i)
+                continue;
+            const unsigned char *l = (const unsigned char *)literals[k];
+            while (j < m && fold[(unsigned char)text[i + j]] == fold[l[j]])
+                j++;
+            if (j == m)
+                rc = hit(k, i, arg);
+        }
+    }
+done:
+    free(pairs);
+    free(first);
+    free(next);
+    free(lens);
+    return rc;
 }
 
 const char *kb_list_next(const char **cursor, size_t *len)

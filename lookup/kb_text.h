@@ -25,8 +25,9 @@ enum kb_status kb_clean_line(const char *line, size_t len, struct kb_buf *out);
 /* Pasted text made matchable: CR removed, ANSI escape sequences and other control bytes
  * dropped, NUL bytes turned into spaces, escaped quoting undone (\n \t \" \\ and Python
  * b'...' reprs), log prefixes (timestamps, levels, "S:"/"C:" transcript markers) stripped,
- * multi-line SMTP replies ("535-5.7.8 ..." / "535 5.7.8 ...") unfolded onto one line, and
- * credentials masked (kb_mask_secrets) so that nothing downstream can print them.
+ * multi-line SMTP replies ("535-5.7.8 ..." / "535 5.7.8 ...") unfolded onto one line,
+ * credentials masked (kb_mask_secrets) so that nothing downstream can print them, and lines
+ * left empty by all that dropped (they end a multi-line reply, nothing reads them).
  * Invalid UTF-8 bytes are kept as they are (PCRE2 runs without UTF mode). */
 struct kb_norm {
     char *text; /* normalised lines joined by '\n'; NUL-terminated; no NUL inside */
@@ -95,6 +96,27 @@ enum kb_status kb_regex_to_pattern(const char *regex, size_t len, struct kb_buf 
  * more than matching. Returns 1 and sets *match_start on a match, 0 otherwise. */
 int kb_literal_find(const char *literal, size_t literal_len, const char *text, size_t start,
                     size_t end, size_t *match_start);
+
+/* The same search where a match must hold the given occurrence of the literal's anchor:
+ * anchor_at is where the anchor token (as kb_text_tokens emits it) starts in text[0, len),
+ * anchor_in where it starts in the literal (kb_literal_anchor_offsets). The literal is compared
+ * backwards and forwards from there, so the cost is the literal's length, not a window's.
+ * Returns 1 and sets *match_start on a match, 0 otherwise. */
+int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in, const char *text,
+                       size_t len, size_t anchor_at, size_t *match_start);
+
+/* Where the token of this hash starts in the literal trimmed of white space (up to max
+ * offsets into out, in order); returns how many there are. */
+size_t kb_literal_anchor_offsets(const char *literal, size_t literal_len, uint64_t hash,
+                                 size_t *out, size_t max);
+
+/* Calls hit(index, offset, arg) for every occurrence in text[0, len) of any of the n
+ * NUL-terminated literals (compared caselessly in ASCII when caseless), in text order, and at
+ * one offset in the literals' order; stops when hit returns non-zero and returns that value.
+ * One pass whatever n: a table of the literals' first two bytes says where to compare, so a
+ * list of cues costs one read of the text, not one per cue. Returns -1 when out of memory. */
+int kb_literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
+                     size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg);
 
 /* PCRE2 compile options every signature is compiled with (compiler and lookup agree). */
 uint32_t kb_signature_compile_options(void);
