@@ -70,7 +70,7 @@ static int useful_term(const char *t, size_t len)
     if (digits && alpha && len >= 10)
         return 0; /* ids, hashes, queue ids */
     for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
-        if (strlen(stop[i]) == len && memcmp(stop[i], t, len) == 0)
+        if (stop[i][0] == t[0] && strncmp(stop[i], t, len) == 0 && !stop[i][len])
             return 0;
     return 1;
 }

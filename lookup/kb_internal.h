@@ -50,6 +50,9 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
 /* Extracts facts from normalised text; strings in facts are heap copies (secrets masked). */
 enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *facts);
 void kb_facts_release(struct kb_facts *facts);
+/* The same without the one-pass prefilter (every pattern run): for the unit test that checks
+ * the prefilter changes nothing. */
+enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm, struct kb_facts *facts);
 
 /* Reads the normalised text as a delivery report: fills report (released with
  * kb_report_release, also on error) and *regions (norm->orig_line_count bytes of enum

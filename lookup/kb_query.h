@@ -64,7 +64,9 @@ struct kb_query {
     pcre2_match_context *mctx;
     pcre2_match_data *mdata;
     struct kb_other_program *other; /* compiled when first needed */
-    unsigned char *other_lines; /* per normalised line: 0 not tested, 1 no, 2 another program's */
+    /* per normalised line, then per block of text of a long line: 0 not tested, 1 no, 2 another
+     * program's */
+    unsigned char *other_lines;
     struct kb_error *err;
 };
 

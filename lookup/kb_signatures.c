@@ -342,30 +342,56 @@ static double effective_weight(const struct kb_query *q, sqlite3_stmt *st, int *
     return weight;
 }
 
+/* Does text[start, end) hold another program's words? */
+static int other_program_in(struct kb_query *q, size_t start, size_t end)
+{
+    if (!q->other && !(q->other = kb_other_program_new(q->norm.len > JIT_THRESHOLD)))
+        return 0;
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    int rc =
+        md ? kb_other_program_first(q->other, q->norm.text, start, end, md, q->mctx, NULL, NULL)
+           : 0;
+    pcre2_match_data_free(md);
+    return rc;
+}
+
 /* In a text about mail, may the line at offset at still be another program's? A log of a
  * Laravel app shows MAIL_HOST settings next to "SQLSTATE[HY000] [2002] Connection refused":
  * generic signatures must not take that line for the mail server's refusal. Each line is
- * tested once and the verdict kept: one long line holding many hits was tested again for every
- * hit, the whole line each time. */
+ * tested once and the verdict kept (a line holding many hits was tested again for every hit,
+ * the whole line each time). On a line longer than two windows, what tells is the text around
+ * the hit: the blocks of WINDOW_BYTES of the text holding the hit and its neighbours, each
+ * block tested once. */
 static int line_is_other_program(struct kb_query *q, size_t at)
 {
-    if (!q->other_lines && !(q->other_lines = calloc(q->norm.line_count, 1)))
+    size_t blocks = q->norm.len / WINDOW_BYTES + 1;
+    if (!q->other_lines && !(q->other_lines = calloc(q->norm.line_count + blocks, 1)))
         return 0;
     size_t line = kb_norm_line_of(&q->norm, at);
-    if (q->other_lines[line])
-        return q->other_lines[line] == 2;
-    if (!q->other && !(q->other = kb_other_program_new(q->norm.len > JIT_THRESHOLD)))
-        return 0;
     size_t start = q->norm.line_start[line];
     size_t end = line + 1 < q->norm.line_count ? q->norm.line_start[line + 1] : q->norm.len;
-    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
-    int rc = md ? kb_other_program_first(q->other, q->norm.text, start, end, md, q->mctx, NULL,
-                                         NULL)
-                : 0;
-    pcre2_match_data_free(md);
-    if (md)
-        q->other_lines[line] = rc ? 2 : 1;
-    return rc;
+    unsigned char *verdict = &q->other_lines[line];
+    if (end - start <= 2 * WINDOW_BYTES) {
+        if (!*verdict)
+            *verdict = other_program_in(q, start, end) ? 2 : 1;
+        return *verdict == 2;
+    }
+    size_t b = at / WINDOW_BYTES;
+    for (size_t k = b ? b - 1 : 0; k <= b + 1 && k < blocks; k++) {
+        size_t bs = k * WINDOW_BYTES, be = bs + WINDOW_BYTES;
+        if (be <= start || bs >= end)
+            continue;
+        verdict = &q->other_lines[q->norm.line_count + k];
+        /* a match may start at the block's end and reach a little into the next */
+        if (!*verdict)
+            *verdict = other_program_in(q, bs > start ? bs : start,
+                                        be + WINDOW_BYTES / 8 < end ? be + WINDOW_BYTES / 8 : end)
+                           ? 2
+                           : 1;
+        if (*verdict == 2)
+            return 1;
+    }
+    return 0;
 }
 
 /* Adds the match at offset at of the signature loaded in db->sig_by_id to its entry; re (may
@@ -437,8 +463,8 @@ static size_t match_start(const struct kb_query *q)
 
 /* Finds the literal signature loaded in db->sig_by_id in the text: at the occurrences of its
  * anchor when they are known, else anywhere in the windows. 1 and *at on a match. */
-static int find_literal(struct kb_query *q, const struct windows *w,
-                        const struct anchor_hits *hits, size_t *at)
+static int find_literal(struct kb_query *q, const struct windows *w, const struct anchor_hits *hits,
+                        size_t *at)
 {
     sqlite3_stmt *st = q->db->sig_by_id;
     const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);

@@ -779,59 +779,106 @@ int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in
     return 1;
 }
 
-int kb_literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
-                     size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg)
+/* kb_literals_scan and kb_literals_present: with found, each literal is reported once (found[k]
+ * set) and then taken out of the search; without, hit is called for every occurrence. The
+ * literals are kept in one list per first two bytes (a literal of one byte: per byte), and a
+ * bit per pair says whether its list is empty, so a byte of the text costs one bit test
+ * unless a literal starts there. */
+#define NO_LITERAL UINT16_MAX
+static int literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
+                         size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg,
+                         unsigned char *found)
 {
-    /* pairs: one bit per (first byte, second byte) that starts a literal; a literal of one
-     * byte marks every pair of its byte. next[i]: the next literal with the same first byte. */
     uint64_t *pairs = calloc(65536 / 64, sizeof *pairs);
-    size_t *first = malloc(256 * sizeof *first), *next = malloc((n ? n : 1) * sizeof *next);
+    uint16_t *head = malloc(65536 * sizeof *head), *single = malloc(256 * sizeof *single);
+    uint16_t *next = malloc((n ? n : 1) * sizeof *next);
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    size_t left = 0;
     int rc = -1;
-    if (!pairs || !first || !next || !lens)
+    if (n >= NO_LITERAL || !pairs || !head || !single || !next || !lens)
         goto done;
-    for (size_t c = 0; c < 256; c++)
-        first[c] = SIZE_MAX;
+    unsigned char fold[256];
+    for (unsigned c = 0; c < 256; c++) {
+        fold[c] = caseless ? lower((unsigned char)c) : (unsigned char)c;
+        single[c] = NO_LITERAL;
+    }
+    memset(head, 0xff, 65536 * sizeof *head);
     for (size_t k = n; k-- > 0;) {
         const unsigned char *l = (const unsigned char *)literals[k];
-        lens[k] = strlen(literals[k]);
-        if (!lens[k])
+        if (!(lens[k] = strlen(literals[k])))
             continue;
-        unsigned c0 = caseless ? lower(l[0]) : l[0];
-        next[k] = first[c0];
-        first[c0] = k;
-        for (unsigned c1 = 0; c1 < 256; c1++)
-            if (lens[k] == 1 || c1 == (caseless ? lower(l[1]) : l[1]))
-                pairs[(c0 << 8 | c1) >> 6] |= (uint64_t)1 << ((c0 << 8 | c1) & 63);
+        left++;
+        if (lens[k] == 1) {
+            next[k] = single[fold[l[0]]];
+            single[fold[l[0]]] = (uint16_t)k;
+            for (unsigned c1 = 0; c1 < 256; c1++)
+                pairs[(fold[l[0]] << 8 | c1) >> 6] |= (uint64_t)1 << (c1 & 63);
+            continue;
+        }
+        unsigned pair = (unsigned)fold[l[0]] << 8 | fold[l[1]];
+        next[k] = head[pair];
+        head[pair] = (uint16_t)k;
+        pairs[pair >> 6] |= (uint64_t)1 << (pair & 63);
     }
-    unsigned char fold[256];
-    for (unsigned c = 0; c < 256; c++)
-        fold[c] = caseless ? lower((unsigned char)c) : (unsigned char)c;
     rc = 0;
-    unsigned c1 = len ? fold[(unsigned char)text[0]] : 0;
-    for (size_t i = 0; i < len && !rc; i++) {
-        unsigned c0 = c1;
-        c1 = i + 1 < len ? fold[(unsigned char)text[i + 1]] : 0;
+    const unsigned char *t = (const unsigned char *)text;
+    for (size_t i = 0; i < len && !rc && left; i++) {
+        /* the common case, kept tight: no literal starts at this pair of bytes */
+        while (i + 1 < len
+               && !(pairs[(fold[t[i]] << 8 | fold[t[i + 1]]) >> 6]
+                        >> ((fold[t[i]] << 8 | fold[t[i + 1]]) & 63)
+                    & 1))
+            i++;
+        unsigned c0 = fold[t[i]], c1 = i + 1 < len ? fold[t[i + 1]] : 0;
         unsigned pair = c0 << 8 | c1;
         if (!(pairs[pair >> 6] >> (pair & 63) & 1))
             continue;
-        for (size_t k = first[c0]; k != SIZE_MAX && !rc; k = next[k]) {
-            size_t m = lens[k], j = 0;
-            if (m > len - i)
-                continue;
-            const unsigned char *l = (const unsigned char *)literals[k];
-            while (j < m && fold[(unsigned char)text[i + j]] == fold[l[j]])
-                j++;
-            if (j == m)
-                rc = hit(k, i, arg);
+        /* the literals of one byte, then those of this pair */
+        for (int list = 0; list < 2 && !rc; list++) {
+            if (list && i + 1 >= len)
+                break;
+            uint16_t *link = list ? &head[pair] : &single[c0];
+            while (*link != NO_LITERAL && !rc) {
+                size_t k = *link, m = lens[k], j = 0;
+                const unsigned char *l = (const unsigned char *)literals[k];
+                if (m <= len - i)
+                    while (j < m && fold[t[i + j]] == fold[l[j]])
+                        j++;
+                if (j < m || m > len - i) {
+                    link = &next[k];
+                } else if (!found) {
+                    rc = hit(k, i, arg);
+                    link = &next[k];
+                } else {
+                    found[k] = 1;
+                    left--;
+                    *link = next[k]; /* out of the search */
+                }
+            }
         }
+        if (found && head[pair] == NO_LITERAL && single[c0] == NO_LITERAL)
+            pairs[pair >> 6] &= ~((uint64_t)1 << (pair & 63));
     }
 done:
     free(pairs);
-    free(first);
+    free(head);
+    free(single);
     free(next);
     free(lens);
     return rc;
+}
+
+int kb_literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
+                     size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg)
+{
+    return literals_scan(literals, n, caseless, text, len, hit, arg, NULL);
+}
+
+int kb_literals_present(const char *const *literals, size_t n, int caseless, const char *text,
+                        size_t len, unsigned char *found)
+{
+    memset(found, 0, n);
+    return literals_scan(literals, n, caseless, text, len, NULL, NULL, found);
 }
 
 const char *kb_list_next(const char **cursor, size_t *len)

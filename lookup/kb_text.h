@@ -118,6 +118,11 @@ size_t kb_literal_anchor_offsets(const char *literal, size_t literal_len, uint64
 int kb_literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
                      size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg);
 
+/* Which of the n literals occur in text[0, len) at all: found[k] set to 1 or 0. The same one
+ * pass, a literal leaving the search once found. Returns 0, or -1 when out of memory. */
+int kb_literals_present(const char *const *literals, size_t n, int caseless, const char *text,
+                        size_t len, unsigned char *found);
+
 /* PCRE2 compile options every signature is compiled with (compiler and lookup agree). */
 uint32_t kb_signature_compile_options(void);
 
