@@ -691,8 +691,9 @@ static int literal_at(const char *lit, size_t len, const char *text, size_t pos,
 }
 
 int kb_literal_find(const char *literal, size_t literal_len, const char *text, size_t start,
-                    size_t end, size_t *match_start)
+                    size_t end, size_t *match_start, size_t *work)
 {
+    size_t scanned = 0;
     trim_literal(&literal, &literal_len);
     if (!literal_len)
         return 0;
@@ -707,21 +708,30 @@ int kb_literal_find(const char *literal, size_t literal_len, const char *text, s
     int a_left = 1, b_left = other != first;
     for (size_t pos = start; pos < end; pos++) {
         /* jump to the next occurrence of the first character, in either case */
-        if (a_left && (!a || a < text + pos))
+        if (a_left && (!a || a < text + pos)) {
             a_left = (a = memchr(text + pos, first, end - pos)) != NULL;
-        if (b_left && (!b || b < text + pos))
+            scanned += a ? (size_t)(a - text) - pos : end - pos;
+        }
+        if (b_left && (!b || b < text + pos)) {
             b_left = (b = memchr(text + pos, other, end - pos)) != NULL;
+            scanned += b ? (size_t)(b - text) - pos : end - pos;
+        }
         const char *next = a && b ? (a < b ? a : b) : a ? a : b;
         if (!next)
-            return 0;
+            break;
         pos = (size_t)(next - text);
         if (word_start && pos > 0 && is_word((unsigned char)text[pos - 1]))
             continue;
+        scanned += literal_len;
         if (literal_at(literal, literal_len, text, pos, end)) {
             *match_start = pos;
+            if (work)
+                *work += scanned;
             return 1;
         }
     }
+    if (work)
+        *work += scanned;
     return 0;
 }
 

@@ -93,9 +93,10 @@ enum kb_status kb_regex_to_pattern(const char *regex, size_t len, struct kb_buf 
  * kb_literal_to_pattern makes of it (caseless ASCII, white-space runs, word boundaries at
  * alphanumeric ends; text before start and the end of the range count as PCRE2 would), without
  * compiling anything: most signatures are literals, and compiling them on every lookup cost
- * more than matching. Returns 1 and sets *match_start on a match, 0 otherwise. */
+ * more than matching. Returns 1 and sets *match_start on a match, 0 otherwise. When work is
+ * not NULL, the number of bytes examined is added to it (tests count work, not time). */
 int kb_literal_find(const char *literal, size_t literal_len, const char *text, size_t start,
-                    size_t end, size_t *match_start);
+                    size_t end, size_t *match_start, size_t *work);
 
 /* The same search where a match must hold the given occurrence of the literal's anchor:
  * anchor_at is where the anchor token (as kb_text_tokens emits it) starts in text[0, len),

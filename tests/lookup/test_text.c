@@ -166,7 +166,7 @@ static void test_literal_find_matches_pcre2(void)
         kb_buf_init(&pat, 0);
         kb_literal_to_pattern(lit, ll, &pat);
         size_t at = 0;
-        int native = kb_literal_find(lit, ll, text, start, end, &at);
+        int native = kb_literal_find(lit, ll, text, start, end, &at, NULL);
         int pcre = -1;
         PCRE2_SIZE pcre_at = 0;
         if (pat.len) {
