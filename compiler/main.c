@@ -141,6 +141,8 @@ static int run(const struct options *o)
     struct kbc_kb kb = {0};
     struct kbc_diags diags;
     struct kbc_tmp tmp = {NULL, -1};
+    unsigned char *image = NULL;
+    size_t image_len = 0;
     struct kbc_counts counts;
     struct kb_error err = {KB_OK, ""};
     size_t checked = 0;
@@ -170,16 +172,21 @@ static int run(const struct options *o)
     const char *date = getenv("SOURCE_DATE_EPOCH");
     if (date && !date[0])
         date = NULL;
-    if ((status = kbc_tmp_create(o->check ? NULL : o->output, &tmp, &err)) != KB_OK
-        || (status = kbc_write_db(tmp.path, &kb, hash, date, &counts, &err)) != KB_OK)
+    if ((status = kbc_write_db(&kb, hash, date, &counts, &image, &image_len, &err)) != KB_OK)
         goto trouble;
-    if (o->self_test && (status = kbc_selftest(tmp.path, &kb, &diags, &checked, &err)) != KB_OK)
+    if (o->self_test
+        && (status = kbc_selftest(image, image_len, o->check ? "the new database" : o->output, &kb,
+                                  &diags, &checked, &err))
+               != KB_OK)
         goto trouble;
     if (kbc_diags_failed(&diags)) {
         code = EXIT_KB_ERRORS;
         goto cleanup;
     }
-    if (!o->check && (status = kbc_tmp_commit(&tmp, o->output, &err)) != KB_OK)
+    if (!o->check
+        && ((status = kbc_tmp_create(o->output, &tmp, &err)) != KB_OK
+            || (status = kbc_tmp_write(&tmp, image, image_len, &err)) != KB_OK
+            || (status = kbc_tmp_commit(&tmp, o->output, &err)) != KB_OK))
         goto trouble;
     code = EXIT_SUCCESS;
     goto cleanup;
@@ -187,6 +194,7 @@ trouble:
     code = EXIT_TROUBLE;
 cleanup:
     kbc_tmp_discard(&tmp);
+    sqlite3_free(image);
     kbc_diags_print(&diags, stderr);
     if (code == EXIT_TROUBLE)
         fprintf(stderr, "%s: %s\n", KBC_PROGRAM,

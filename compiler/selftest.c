@@ -1,6 +1,7 @@
 /*
  * selftest.c - after the database is written, every kb-example and kb-counterexample is run
- * through kb_query_run, the code kb-lookup runs, on that very file. An example must rank its
+ * through kb_query_run, the code kb-lookup runs, on that very database (its image in memory,
+ * through the same checks of every page a lookup makes). An example must rank its
  * own entry first (or, with also=, one of the listed entries first and its own in the top
  * three); a counter-example must keep its entry out of the top three.
  */
@@ -70,12 +71,13 @@ static void check_example(const struct kbc_article *a, const struct kbc_entry *e
                  "example of '%s' ranks '%s' first (%s); expected '%s'", e->id, top_id, why, e->id);
 }
 
-enum kb_status kbc_selftest(const char *db_path, const struct kbc_kb *kb, struct kbc_diags *diags,
-                            size_t *checked, struct kb_error *err)
+enum kb_status kbc_selftest(const unsigned char *image, size_t len, const char *label,
+                            const struct kbc_kb *kb, struct kbc_diags *diags, size_t *checked,
+                            struct kb_error *err)
 {
     struct kb_db *db = NULL;
     *checked = 0;
-    enum kb_status status = kb_db_open_file(db_path, &db, err);
+    enum kb_status status = kb_db_open_memory(image, len, label, &db, err);
     struct kb_query_options options = {.top = KBC_SELFTEST_TOP, .max_input = 0};
     for (size_t i = 0; i < kb->count && status == KB_OK; i++) {
         const struct kbc_article *a = &kb->articles[i];

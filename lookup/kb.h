@@ -63,6 +63,12 @@ enum kb_status kb_db_open_memory(const unsigned char *data, size_t len, const ch
 /* Releases everything the handle holds. Accepts NULL. */
 void kb_db_close(struct kb_db *db);
 
+/* Checks the whole database, for an install-time check (kb-lookup --check-db, kb-compile
+ * --verify): every page's checksum, SQLite's own integrity check of every table and index, and
+ * the blobs (already checked and decoded by the open). A lookup checks only the pages it reads,
+ * as it reads them. KB_OK when intact, else KB_ERR_DB with a message naming the damage. */
+enum kb_status kb_db_check(struct kb_db *db, struct kb_error *err);
+
 /* Metadata of the open KB; strings owned by db, valid until kb_db_close. */
 const char *kb_db_build_hash(const struct kb_db *db); /* hex SHA-256 of the KB sources */
 const char *kb_db_label(const struct kb_db *db);      /* path or label given at open */

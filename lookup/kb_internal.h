@@ -28,8 +28,11 @@ struct kb_db {
     size_t anchor_count;
     uint32_t *always; /* signatures without anchor */
     size_t always_count;
-    unsigned char *always_code; /* their compiled code (PCRE2 serialisation), or NULL */
-    size_t always_code_len;
+    pcre2_code **always_codes; /* their compiled code, decoded at open; NULL: compile them */
+    struct kb_code_memory *code_memory; /* what PCRE2 allocated decoding them (kb_db.c) */
+    const unsigned char *image;         /* kb_db_open_memory's image, or NULL */
+    size_t image_len;
+    char *path; /* kb_db_open_file's path, or NULL */
     sqlite3_stmt *sig_by_id;
     sqlite3_stmt *entry_by_rowid;
     sqlite3_stmt *term_df;

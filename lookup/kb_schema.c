@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kb_buf.h"
+#include "kb_integrity.h"
 #include "kb_text.h"
 
 #define STR2(x) #x
@@ -52,7 +53,9 @@ const char kb_schema_sql[] =
     "CREATE VIRTUAL TABLE entry_fts USING fts5(title, heading, code, body, examples,\n"
     "  signatures, tokenize = \"" KB_FTS_TOKENIZE "\");\n"
     "CREATE TABLE term_df(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;\n"
-    "CREATE TABLE blob(name TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;\n";
+    "CREATE TABLE blob(name TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;\n"
+    "CREATE TABLE checksum(name TEXT PRIMARY KEY, size INTEGER NOT NULL,\n"
+    "  xxh64 TEXT NOT NULL) WITHOUT ROWID;\n";
 // clang-format on
 
 static enum kb_status fail(sqlite3 *db, struct kb_error *err, const char *what)
@@ -71,6 +74,13 @@ static enum kb_status out_of_memory(struct kb_error *err)
 
 enum kb_status kb_schema_create(sqlite3 *db, struct kb_error *err)
 {
+    /* SQLite leaves these bytes of every page alone; kb_image_seal puts the page's checksum
+     * there. Only an empty database can still change it. */
+    int reserve = KB_PAGE_RESERVE, now = -1; /* the call returns the old value; -1 asks */
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve) != SQLITE_OK
+        || sqlite3_file_control(db, "main", SQLITE_FCNTL_RESERVE_BYTES, &now) != SQLITE_OK
+        || now != KB_PAGE_RESERVE)
+        return fail(db, err, "cannot reserve the page checksums");
     if (sqlite3_exec(db, kb_schema_sql, NULL, NULL, NULL) != SQLITE_OK)
         return fail(db, err, "cannot create the database schema");
     return KB_OK;
@@ -89,19 +99,29 @@ static int anchor_pair_cmp(const void *a, const void *b)
     return (x->sig_id > y->sig_id) - (x->sig_id < y->sig_id);
 }
 
-/* Stores data under name in the blob table. */
+/* Stores data under name in the blob table, and its size and checksum in the checksum table. */
 static enum kb_status store_blob(sqlite3 *db, const char *name, const void *data, size_t size,
                                  struct kb_error *err)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = NULL, *sum = NULL;
     enum kb_status status = KB_OK;
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)kb_xxh64(data, size, 0));
     if (sqlite3_prepare_v2(db, "INSERT INTO blob(name, data) VALUES(?1, ?2)", -1, &st, NULL)
             != SQLITE_OK
         || sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK
         || sqlite3_bind_blob64(st, 2, data, size, SQLITE_STATIC) != SQLITE_OK
-        || sqlite3_step(st) != SQLITE_DONE)
+        || sqlite3_step(st) != SQLITE_DONE
+        || sqlite3_prepare_v2(db, "INSERT INTO checksum(name, size, xxh64) VALUES(?1, ?2, ?3)", -1,
+                              &sum, NULL)
+               != SQLITE_OK
+        || sqlite3_bind_text(sum, 1, name, -1, SQLITE_STATIC) != SQLITE_OK
+        || sqlite3_bind_int64(sum, 2, (sqlite3_int64)size) != SQLITE_OK
+        || sqlite3_bind_text(sum, 3, hex, -1, SQLITE_STATIC) != SQLITE_OK
+        || sqlite3_step(sum) != SQLITE_DONE)
         status = fail(db, err, "cannot store the compiled KB");
     sqlite3_finalize(st);
+    sqlite3_finalize(sum);
     return status;
 }
 

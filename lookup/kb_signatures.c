@@ -528,40 +528,31 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const s
 }
 
 /* Runs the signatures that have no anchor, on the whole text. The compiler stored them
- * compiled (PCRE2 serialisation), so a lookup does not compile hundreds of regexes just to
- * find that most do not match; their rows are read only on a match. When the stored code does
- * not fit this PCRE2 build, they are compiled from their patterns instead. */
+ * compiled and the database opener decoded them (after checking their checksum), so a lookup
+ * does not compile hundreds of regexes just to find that most do not match; their rows are read
+ * only on a match. When the stored code does not fit this PCRE2 build, they are compiled from
+ * their patterns instead. */
 static enum kb_status run_unanchored(struct kb_query *q, const struct windows *whole)
 {
     const struct kb_db *db = q->db;
-    if (!db->always_count)
-        return KB_OK;
-    pcre2_code **codes = NULL;
-    int32_t decoded = -1;
-    if (db->always_code && db->always_code_len)
-        codes = calloc(db->always_count, sizeof *codes);
-    if (codes)
-        decoded = pcre2_serialize_decode(codes, (int32_t)db->always_count, db->always_code, NULL);
+    pcre2_code **codes = db->always_codes;
     enum kb_status st = KB_OK;
-    if (decoded != (int32_t)db->always_count) {
+    if (!codes) {
         for (size_t i = 0; i < db->always_count && st == KB_OK; i++)
             st = run_signature(q, db->always[i], whole, NULL);
-    } else {
-        for (size_t i = 0; i < db->always_count && st == KB_OK; i++) {
-            if (!match_windows(q, codes[i], whole, q->norm.text))
-                continue;
-            int rc = load_signature(q, db->always[i]);
-            if (rc < 0)
-                st = KB_ERR_DB;
-            else if (rc > 0
-                     && (text_for(q, db->sig_by_id) == q->norm.text
-                         || match_windows(q, codes[i], whole, q->evidence_text)))
-                st = record_hit(q, match_start(q), codes[i]);
-            sqlite3_reset(db->sig_by_id);
-        }
+        return st;
     }
-    for (int32_t i = 0; codes && i < decoded; i++)
-        pcre2_code_free(codes[i]);
-    free(codes);
+    for (size_t i = 0; i < db->always_count && st == KB_OK; i++) {
+        if (!match_windows(q, codes[i], whole, q->norm.text))
+            continue;
+        int rc = load_signature(q, db->always[i]);
+        if (rc < 0)
+            st = KB_ERR_DB;
+        else if (rc > 0
+                 && (text_for(q, db->sig_by_id) == q->norm.text
+                     || match_windows(q, codes[i], whole, q->evidence_text)))
+            st = record_hit(q, match_start(q), codes[i]);
+        sqlite3_reset(db->sig_by_id);
+    }
     return st;
 }
