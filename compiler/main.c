@@ -16,6 +16,7 @@
 
 static const char usage_text[] =
     "Usage: kb-compile [options] KB_DIR -o OUT.db\n"
+    "       kb-compile --verify DB\n"
     "\n"
     "Compiles the knowledge base in KB_DIR (every *.md below it; the format is described in\n"
     "'man 5 kb-format') into one SQLite database for kb-lookup. Every example is checked with\n"
@@ -25,6 +26,7 @@ static const char usage_text[] =
     "  -o, --output FILE  write the database to FILE\n"
     "      --check        validate (and self-test) only; write nothing\n"
     "      --no-self-test do not run the examples through the lookup\n"
+    "      --verify DB    check a compiled database whole (every page and table) and exit\n"
     "  -q, --quiet        no summary line\n"
     "  -h, --help         show this help and exit\n"
     "      --version      show the program and database schema version and exit\n"
@@ -32,12 +34,14 @@ static const char usage_text[] =
     "Diagnostics go to stderr as 'path:line:col: error: message'. SOURCE_DATE_EPOCH, when set,\n"
     "is stored as the build date.\n"
     "\n"
-    "Exit status: 0 compiled, 1 the knowledge base has errors, 2 usage or I/O error.\n"
+    "Exit status: 0 compiled (--verify: intact), 1 the knowledge base has errors, 2 usage or\n"
+    "I/O error (--verify: the database is damaged).\n"
     "Full documentation: 'man kb-compile'.\n";
 
 struct options {
     const char *kb_dir;
     const char *output;
+    const char *verify;
     int check, quiet, self_test;
 };
 
@@ -74,6 +78,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->quiet = 1;
         } else if (strcmp(arg, "--no-self-test") == 0) {
             o->self_test = 0;
+        } else if (strcmp(arg, "--verify") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("option '%s' needs a database", arg);
+            o->verify = argv[++i];
         } else if (strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0) {
             if (i + 1 >= argc)
                 return usage_error("option '%s' needs a file name", arg);
@@ -85,6 +93,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         } else {
             return usage_error("unknown option '%s'", arg);
         }
+    }
+    if (o->verify) {
+        if (o->kb_dir || o->output || o->check)
+            return usage_error("%s", "--verify DB takes nothing else");
+        return -1;
     }
     if (!o->kb_dir)
         return usage_error("%s", "missing KB_DIR");
@@ -211,12 +224,31 @@ cleanup:
     return code;
 }
 
+/* --verify: the same whole check as kb-lookup --check-db, for install scripts that have only
+ * the compiler at hand. */
+static int verify(const char *path)
+{
+    struct kb_db *db = NULL;
+    struct kb_error err = {KB_OK, ""};
+    if (kb_db_open_file(path, &db, &err) != KB_OK || kb_db_check(db, &err) != KB_OK) {
+        fprintf(stderr, "%s: %s\n", KBC_PROGRAM, err.message);
+        kb_db_close(db);
+        return EXIT_TROUBLE;
+    }
+    printf("%s: intact (%ld entries, build %s)\n", path, kb_db_entry_count(db),
+           kb_db_build_hash(db));
+    kb_db_close(db);
+    return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_SUCCESS : EXIT_TROUBLE;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {0};
     int code = parse_args(argc, argv, &o);
     if (code >= 0)
         return code;
+    if (o.verify)
+        return verify(o.verify);
     kbc_install_signal_handlers();
     return run(&o);
 }
