@@ -266,6 +266,76 @@ static void code_memory_free(struct kb_code_memory *m)
     free(m);
 }
 
+/* Where PCRE2 keeps the size of a compiled code inside the code's block, and the length of the
+ * character tables that follow a serialisation's 16-byte header. Neither is public, so both
+ * are found by serialising two patterns of different sizes: the tables' length is what remains
+ * of a serialisation after the header and the code (pcre2_pattern_info PCRE2_INFO_SIZE), the
+ * offset where both blocks hold their own size. 0 in *offset when not found: the stored code
+ * is then not decoded at all. */
+static void serialisation_layout(size_t *offset, size_t *tables)
+{
+    static const char *const probes[2] = {"a", "(?:b|c)+\\d{2,5}x\\w*?yz"};
+    pcre2_code *re[2] = {NULL, NULL};
+    uint8_t *bytes[2] = {NULL, NULL};
+    PCRE2_SIZE len[2] = {0, 0};
+    size_t code_size[2] = {0, 0};
+    *offset = *tables = 0;
+    for (int i = 0; i < 2; i++) {
+        int errcode;
+        PCRE2_SIZE erroff;
+        re[i] =
+            pcre2_compile((PCRE2_SPTR)probes[i], PCRE2_ZERO_TERMINATED, 0, &errcode, &erroff, NULL);
+        if (!re[i] || pcre2_pattern_info(re[i], PCRE2_INFO_SIZE, &code_size[i]) != 0
+            || pcre2_serialize_encode((const pcre2_code **)&re[i], 1, &bytes[i], &len[i], NULL) != 1
+            || len[i] <= 16 + code_size[i])
+            goto done;
+    }
+    if (len[0] - code_size[0] != len[1] - code_size[1] || code_size[0] == code_size[1])
+        goto done;
+    *tables = len[0] - 16 - code_size[0];
+    for (size_t off = 0; off + sizeof(size_t) <= code_size[0] && off < 256; off += sizeof(size_t)) {
+        size_t a, b;
+        memcpy(&a, bytes[0] + 16 + *tables + off, sizeof a);
+        memcpy(&b, bytes[1] + 16 + *tables + off, sizeof b);
+        if (a == code_size[0] && b == code_size[1]) {
+            *offset = off;
+            break;
+        }
+    }
+done:
+    for (int i = 0; i < 2; i++) {
+        pcre2_code_free(re[i]);
+        if (bytes[i])
+            pcre2_serialize_free(bytes[i]);
+    }
+    if (!*offset)
+        *tables = 0;
+}
+
+/* Does a serialisation of count codes hold exactly count whole blocks? pcre2_serialize_decode
+ * is given no length: it trusts each block's size, so they are walked here first. 1 yes, 0 no,
+ * -1 when this PCRE2's layout could not be found (then the code is not decoded). */
+static int serialisation_whole(const unsigned char *p, size_t size, size_t count)
+{
+    size_t offset, tables;
+    serialisation_layout(&offset, &tables);
+    if (!offset)
+        return -1;
+    if (size < 16 + tables)
+        return 0;
+    size_t at = 16 + tables;
+    for (size_t i = 0; i < count; i++) {
+        size_t block;
+        if (size - at < offset + sizeof block)
+            return 0;
+        memcpy(&block, p + at + offset, sizeof block);
+        if (block <= offset + sizeof block || block > size - at)
+            return 0;
+        at += block;
+    }
+    return at == size;
+}
+
 /* The compiled code of the unanchored signatures, checked and decoded once. Absent code, or
  * code of another PCRE2 version or build, is not an error: they are then compiled from their
  * patterns. Code that fails its checksum, or that PCRE2 refuses, is damage. */
@@ -286,6 +356,11 @@ static enum kb_status load_always_code(struct kb_db *db, struct kb_error *err)
     if (count == PCRE2_ERROR_BADMODE)
         goto done; /* another PCRE2: compile them */
     if (count != (int32_t)db->always_count)
+        goto damaged;
+    int whole = serialisation_whole(p, size, db->always_count);
+    if (whole < 0)
+        goto done; /* cannot be checked here: compile them */
+    if (!whole)
         goto damaged;
     db->code_memory = calloc(1, sizeof *db->code_memory);
     db->always_codes = calloc(db->always_count, sizeof *db->always_codes);

@@ -116,12 +116,12 @@ static enum kb_status set_evidence_text(struct kb_query *q)
 
 static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
                                 const struct kb_query_options *options, struct kb_result **out,
-                                struct kb_error *err, size_t *work)
+                                struct kb_error *err, struct kb_work *work)
 {
     size_t top = options && options->top ? options->top : DEFAULT_TOP;
     size_t max_input = options && options->max_input ? options->max_input : DEFAULT_MAX_INPUT;
     *out = NULL;
-    *work = 0;
+    *work = (struct kb_work){0, 0};
     if (len > max_input)
         return kb_fail(err, KB_ERR_TOO_LARGE, "input is %zu bytes, over the limit of %zu bytes",
                        len, max_input);
@@ -206,13 +206,13 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
                             const struct kb_query_options *options, struct kb_result **out,
                             struct kb_error *err)
 {
-    size_t work;
+    struct kb_work work;
     return query_run(db, text, len, options, out, err, &work);
 }
 
 enum kb_status kb_query_run_counted(struct kb_db *db, const char *text, size_t len,
                                     const struct kb_query_options *options, struct kb_result **out,
-                                    struct kb_error *err, size_t *work)
+                                    struct kb_error *err, struct kb_work *work)
 {
     return query_run(db, text, len, options, out, err, work);
 }

@@ -277,7 +277,7 @@ static int match_windows(struct kb_query *q, pcre2_code *re, const struct window
     size_t span = 0;
     for (size_t i = 0; i < w->count; i++)
         span += w->end[i] - w->start[i];
-    q->work += span;
+    q->work.signatures += span;
     if (span > JIT_THRESHOLD)
         pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     /* Each window is matched as the text up to its end, from its start: \b, lookbehind and ^
@@ -349,7 +349,7 @@ static int other_program_in(struct kb_query *q, size_t start, size_t end)
     if (!q->other && !(q->other = kb_other_program_new(q->norm.len > JIT_THRESHOLD)))
         return 0;
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
-    q->work += end - start;
+    q->work.other += end - start;
     int rc =
         md ? kb_other_program_first(q->other, q->norm.text, start, end, md, q->mctx, NULL, NULL)
            : 0;
@@ -479,7 +479,7 @@ static int find_literal(struct kb_query *q, const struct windows *w, const struc
         n_in = kb_literal_anchor_offsets(source, len, hits->hash, in, MAX_ANCHOR_OFFSETS);
     if (n_in) {
         for (size_t i = 0; i < hits->count; i++)
-            for (size_t k = 0; k < n_in; k++, q->work += len)
+            for (size_t k = 0; k < n_in; k++, q->work.signatures += len)
                 if (kb_literal_find_at(source, len, in[k], text, q->norm.len, hits->occ[i].offset,
                                        at))
                     return 1;
@@ -487,7 +487,7 @@ static int find_literal(struct kb_query *q, const struct windows *w, const struc
     }
     /* no known anchor in it (a database kb-compile did not write): the windows */
     for (size_t i = 0; i < w->count; i++)
-        if (kb_literal_find(source, len, text, w->start[i], w->end[i], at, &q->work))
+        if (kb_literal_find(source, len, text, w->start[i], w->end[i], at, &q->work.signatures))
             return 1;
     return 0;
 }

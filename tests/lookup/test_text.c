@@ -288,6 +288,12 @@ static void test_lists(void)
 
 static void test_mask(void)
 {
+    /* an XML setting, and the source line of a login() call that a traceback shows */
+    CHECK_MASK("<password>hunter2</password>", "<password>***</password>");
+    CHECK_MASK("server.login('john@example.com', 'hunter2')",
+               "server.login('john@example.com', '***')");
+    CHECK_MASK("server.login(user, password)", "server.login(user, password)");
+    CHECK_MASK("{\\\"smtp_pass\\\":\\\"hunter2\\\"}", "{\\\"smtp_pass\\\":\\\"***\\\"}");
     CHECK_MASK("C: AUTH PLAIN AHVzZXIAcGFzcw==", "C: AUTH PLAIN ***");
     CHECK_MASK("auth login dXNlcg==", "auth login ***");
     CHECK_MASK("smtp://user:s3cret@mail.example.com:587", "smtp://user:***@mail.example.com:587");
