@@ -148,15 +148,16 @@ static enum kb_status read_blob(struct kb_db *db, const char *name, const char *
     const unsigned char *p = sqlite3_column_blob(*st, 0);
     size_t n = (size_t)sqlite3_column_bytes(*st, 0);
     const char *want = (const char *)sqlite3_column_text(*st, 2);
-    char got[17];
-    snprintf(got, sizeof got, "%016llx",
-             (unsigned long long)kb_xxh64(p ? p : (const void *)"", n, 0));
-    if (sqlite3_column_type(*st, 1) == SQLITE_NULL || !want)
+    /* compared as numbers, not as text: a fuzzer learns the strings a strcmp is given */
+    char *end = NULL;
+    unsigned long long stored = want ? strtoull(want, &end, 16) : 0;
+    uint64_t got = kb_xxh64(p ? p : (const void *)"", n, 0);
+    if (sqlite3_column_type(*st, 1) == SQLITE_NULL || !want || !end || *end || end - want != 16)
         return kb_fail(err, KB_ERR_DB,
                        "database '%s' is damaged: %s (blob '%s') has no checksum: recompile it "
                        "with kb-compile",
                        db->label, what, name);
-    if ((sqlite3_int64)n != sqlite3_column_int64(*st, 1) || strcmp(got, want) != 0)
+    if ((sqlite3_int64)n != sqlite3_column_int64(*st, 1) || stored != got)
         return kb_fail(err, KB_ERR_DB,
                        "database '%s' is damaged: %s (blob '%s') fails its checksum: recompile "
                        "it with kb-compile",
