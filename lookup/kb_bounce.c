@@ -155,6 +155,11 @@ struct reader {
     struct kb_buf scratch;
     char boundaries[MAX_BOUNDARIES][72];
     size_t boundary_count;
+    /* the lines shaped like a header field outside the returned original, listed by the
+     * first header_says (which is asked a dozen times): NULL until then, or when out of
+     * memory (then every line is read each time) */
+    size_t *header_lines;
+    size_t header_line_count;
 };
 
 /* Original line i (0-based) without its line break and CR. */
@@ -487,15 +492,17 @@ static void mark_headers(struct reader *r)
 }
 
 /* Header value of name in the report's own headers (or anywhere before the returned part). */
-static int header_says(const struct reader *r, const char *name, const char *value)
+static int header_says(struct reader *r, const char *name, const char *value)
 {
     size_t nl = strlen(name);
-    for (size_t i = 0; i < r->lines; i++) {
-        /* most lines differ in their first byte: tested before the line is cut out */
-        size_t first = r->norm->orig_start[i];
-        if (first == r->norm->orig_start[i + 1]
-            || lower((unsigned char)r->norm->input[first]) != lower((unsigned char)name[0])
-            || r->region[i] == KB_REGION_RETURNED)
+    if (!r->header_lines && (r->header_lines = malloc((r->lines ? r->lines : 1) * sizeof(size_t))))
+        for (size_t i = 0; i < r->lines; i++)
+            if (r->region[i] != KB_REGION_RETURNED && is_header_line(line_at(r->norm, i)))
+                r->header_lines[r->header_line_count++] = i;
+    size_t count = r->header_lines ? r->header_line_count : r->lines;
+    for (size_t k = 0; k < count; k++) {
+        size_t i = r->header_lines ? r->header_lines[k] : k;
+        if (r->region[i] == KB_REGION_RETURNED)
             continue;
         struct line l = line_at(r->norm, i);
         if (starts_caseless(l.s, l.n, name)
@@ -511,7 +518,7 @@ static int anywhere(const struct reader *r, const char *text)
 }
 
 /* Messages that report no failure at all (RFC 5965, RFC 8098, RFC 3834, RFC 3464 success). */
-static const char *not_a_failure(const struct reader *r)
+static const char *not_a_failure(struct reader *r)
 {
     const struct kb_report *rep = r->report;
     if (anywhere(r, "report-type=feedback-report") || header_says(r, "Feedback-Type:", NULL))
@@ -572,6 +579,7 @@ enum kb_status kb_bounce_read(const struct kb_norm *norm, struct kb_report *repo
     if (st == KB_OK)
         report->not_failure = not_a_failure(&r);
     kb_buf_release(&r.scratch);
+    free(r.header_lines);
     if (st != KB_OK) {
         free(r.region);
         kb_report_release(report);

@@ -267,6 +267,53 @@ static void code_memory_free(struct kb_code_memory *m)
     free(m);
 }
 
+/* What each unanchored signature's matches must contain ('always_needs'), so that a lookup
+ * need not run those whose text is not there. Absent: every one runs. */
+static enum kb_status load_always_needs(struct kb_db *db, struct kb_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    const unsigned char *p;
+    size_t size;
+    if (!db->always_count)
+        return KB_OK;
+    enum kb_status status =
+        read_blob(db, "always_needs", "what the compiled signatures need", &st, &p, &size, err);
+    if (status != KB_OK || !p)
+        goto done;
+    db->always_needs = calloc(db->always_count, sizeof *db->always_needs);
+    db->always_needs_text = malloc(size + 1);
+    if (!db->always_needs || !db->always_needs_text) {
+        status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    /* each entry becomes a NUL-terminated string in place of its length */
+    size_t at = 0, out = 0;
+    for (size_t i = 0; i < db->always_count; i++) {
+        if (size - at < 4 || get_le(p + at, 4) > size - at - 4)
+            goto damaged;
+        size_t n = (size_t)get_le(p + at, 4);
+        if (n) {
+            if (memchr(p + at + 4, '\0', n))
+                goto damaged;
+            memcpy(db->always_needs_text + out, p + at + 4, n);
+            db->always_needs_text[out + n] = '\0';
+            db->always_needs[i] = db->always_needs_text + out;
+            out += n + 1;
+        }
+        at += 4 + n;
+    }
+    if (at == size)
+        goto done;
+damaged:
+    status = kb_fail(err, KB_ERR_DB,
+                     "database '%s' is damaged: what the compiled signatures need (blob "
+                     "'always_needs') does not fit them: recompile it with kb-compile",
+                     db->label);
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
 /* Where PCRE2 keeps the size of a compiled code inside the code's block, and the length of the
  * character tables that follow a serialisation's 16-byte header. Neither is public, so both
  * are found by serialising two patterns of different sizes: the tables' length is what remains
@@ -465,6 +512,7 @@ static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct k
     enum kb_status status;
     if ((status = load_meta(db, err)) != KB_OK || (status = load_anchors(db, err)) != KB_OK
         || (status = load_always_code(db, err)) != KB_OK
+        || (status = load_always_needs(db, err)) != KB_OK
         || (status = prepare_statements(db, err)) != KB_OK) {
         kb_db_close(db);
         return status;
@@ -582,6 +630,8 @@ void kb_db_close(struct kb_db *db)
         pcre2_code_free(db->always_codes[i]);
     free(db->always_codes);
     code_memory_free(db->code_memory);
+    free(db->always_needs);
+    free(db->always_needs_text);
     free(db->label);
     free(db->path);
     free(db->build_hash);

@@ -446,25 +446,27 @@ static int first_other_program(const struct kb_norm *norm, const struct needs *n
     return 1;
 }
 
-#define MAX_NEEDLES 64
-_Static_assert(sizeof clients / sizeof clients[0] <= MAX_NEEDLES, "too many clients");
-_Static_assert(sizeof providers / sizeof providers[0] <= MAX_NEEDLES, "too many providers");
-
-/* The first needle of the table (in table order) that occurs in the text: one pass over the
- * text for the whole table, not one strstr per needle. -1 when out of memory. */
-static int find_needle(const struct kb_norm *norm, const struct needle *table, size_t n,
-                       const struct needle **found)
+/* The first client and the first provider (in table order) that occur in the text: one pass
+ * over the text for both tables, not one strstr per needle. -1 when out of memory. */
+static int find_needles(const struct kb_norm *norm, const struct needle **client,
+                        const struct needle **provider)
 {
-    const char *texts[MAX_NEEDLES];
-    unsigned char present[MAX_NEEDLES];
-    *found = NULL;
-    for (size_t i = 0; i < n; i++)
-        texts[i] = table[i].text;
-    if (kb_literals_present(texts, n, 0, norm->text, norm->len, present) < 0)
+    enum { NC = sizeof clients / sizeof *clients, NP = sizeof providers / sizeof *providers };
+    const char *texts[NC + NP];
+    unsigned char present[NC + NP];
+    *client = *provider = NULL;
+    for (size_t i = 0; i < NC; i++)
+        texts[i] = clients[i].text;
+    for (size_t i = 0; i < NP; i++)
+        texts[NC + i] = providers[i].text;
+    if (kb_literals_present(texts, NC + NP, 0, norm->text, norm->len, present) < 0)
         return -1;
-    for (size_t i = 0; i < n && !*found; i++)
+    for (size_t i = 0; i < NC && !*client; i++)
         if (present[i])
-            *found = &table[i];
+            *client = &clients[i];
+    for (size_t i = 0; i < NP && !*provider; i++)
+        if (present[NC + i])
+            *provider = &providers[i];
     return 0;
 }
 
@@ -546,8 +548,7 @@ static enum kb_status facts_extract(const struct kb_norm *norm, struct kb_facts 
             goto done;
     }
     const struct needle *client = NULL, *provider = NULL;
-    if (find_needle(norm, clients, sizeof clients / sizeof clients[0], &client) < 0
-        || find_needle(norm, providers, sizeof providers / sizeof providers[0], &provider) < 0)
+    if (find_needles(norm, &client, &provider) < 0)
         goto done;
     if ((client && !(f->client = strdup(client->value)))
         || (provider && !(f->provider = strdup(provider->value))))

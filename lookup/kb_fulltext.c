@@ -389,6 +389,11 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
     for (size_t i = 0; i < used; i++)
         idf_used += log(entries / (double)terms[i].df);
     enum kb_status status = KB_OK;
+    /* where each term is in the text, found once (SIZE_MAX: not yet, SIZE_MAX - 1: nowhere):
+     * a term that is only ever part of longer words made each row read the whole text */
+    size_t where[FTS_TERMS];
+    for (size_t i = 0; i < FTS_TERMS; i++)
+        where[i] = SIZE_MAX;
     for (size_t r = 0; r < nrows && status == KB_OK; r++) {
         size_t matched = 0, specific = 0;
         double idf = 0;
@@ -402,10 +407,11 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
                 specific += terms[i].df <= specific_df;
                 idf += log(entries / (double)terms[i].df);
                 kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
-                size_t off;
-                if (nlines < 3
-                    && line_with_term(prepared->data, prepared->len, terms[i].text, &off))
-                    lines[nlines++] = kb_norm_line_of(&q->norm, off);
+                if (nlines < 3 && i < FTS_TERMS && where[i] == SIZE_MAX
+                    && !line_with_term(prepared->data, prepared->len, terms[i].text, &where[i]))
+                    where[i] = SIZE_MAX - 1;
+                if (nlines < 3 && i < FTS_TERMS && where[i] != SIZE_MAX - 1)
+                    lines[nlines++] = kb_norm_line_of(&q->norm, where[i]);
             }
         }
         double coverage = (double)matched / (double)used;

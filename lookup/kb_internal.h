@@ -30,7 +30,9 @@ struct kb_db {
     size_t always_count;
     pcre2_code **always_codes; /* their compiled code, decoded at open; NULL: compile them */
     struct kb_code_memory *code_memory; /* what PCRE2 allocated decoding them (kb_db.c) */
-    const unsigned char *image;         /* kb_db_open_memory's image, or NULL */
+    const char **always_needs;  /* per unanchored signature: text every match holds, or NULL */
+    char *always_needs_text;    /* owns the strings always_needs points at */
+    const unsigned char *image; /* kb_db_open_memory's image, or NULL */
     size_t image_len;
     char *path; /* kb_db_open_file's path, or NULL */
     sqlite3_stmt *sig_by_id;

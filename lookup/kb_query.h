@@ -69,7 +69,7 @@ struct kb_query {
     size_t cand_count, cand_alloc;
     pcre2_match_context *mctx;
     pcre2_match_data *mdata;
-    struct kb_work work; /* what the matching stages examined (kb_query_run_counted) */
+    struct kb_work work;            /* what the matching stages examined (kb_query_run_counted) */
     struct kb_other_program *other; /* compiled when first needed */
     /* per normalised line, then per block of text of a long line: 0 not tested, 1 no, 2 another
      * program's */

@@ -373,6 +373,10 @@ static enum kb_status build_always_code(sqlite3 *db, struct kb_error *err)
     uint8_t *bytes = NULL;
     PCRE2_SIZE size = 0;
     enum kb_status status = KB_OK;
+    /* 'always_needs': per code, u32 length and the text every match of it contains (none: 0) */
+    struct kb_buf needs, need;
+    kb_buf_init(&needs, 0);
+    kb_buf_init(&need, 0);
     if (sqlite3_prepare_v2(db, "SELECT pattern FROM signature WHERE anchor IS NULL ORDER BY id", -1,
                            &st, NULL)
         != SQLITE_OK)
@@ -388,6 +392,18 @@ static enum kb_status build_always_code(sqlite3 *db, struct kb_error *err)
                     : NULL;
         if (!re)
             goto done; /* cannot happen for a validated KB; lookups then compile them */
+        kb_buf_reset(&need);
+        unsigned char len4[4];
+        if (kb_regex_required_literal(pattern, strlen(pattern), &need) < 0) {
+            pcre2_code_free(re);
+            goto nomem;
+        }
+        put_le(len4, need.len, 4);
+        if (kb_buf_append(&needs, (const char *)len4, 4) != KB_OK
+            || kb_buf_append(&needs, need.data ? need.data : "", need.len) != KB_OK) {
+            pcre2_code_free(re);
+            goto nomem;
+        }
         if (n == alloc) {
             size_t na = alloc ? alloc * 2 : 16;
             pcre2_code **p = realloc(codes, na * sizeof *p);
@@ -411,6 +427,8 @@ static enum kb_status build_always_code(sqlite3 *db, struct kb_error *err)
     if (pcre2_serialize_encode((const pcre2_code **)codes, (int32_t)n, &bytes, &size, NULL) < 0)
         goto done;
     status = store_blob(db, "always_code", bytes, size, err);
+    if (status == KB_OK)
+        status = store_blob(db, "always_needs", needs.data, needs.len, err);
     goto done;
 nomem:
     status = out_of_memory(err);
@@ -421,6 +439,8 @@ done:
     free(codes);
     if (bytes)
         pcre2_serialize_free(bytes);
+    kb_buf_release(&needs);
+    kb_buf_release(&need);
     return status;
 }
 

@@ -31,7 +31,9 @@
  *   term_df(term, df)        built by kb_schema_finish from entry_fts's vocabulary
  *   blob(name, data)          'anchors': the prefilter index built by kb_schema_finish;
  *                             'always_code': the unanchored signatures compiled (PCRE2
- *                             serialisation, same order as the anchors blob's list)
+ *                             serialisation, same order as the anchors blob's list);
+ *                             'always_needs': for each of them, u32 length and the text
+ *                             every match contains (kb_regex_required_literal), or length 0
  *   checksum(name, size, xxh64)  per blob: its size and XXH64 (16 hex digits), checked
  *                             before the blob is decoded (kb_integrity.h)
  * Every page of the file carries its own checksum in its last KB_PAGE_RESERVE bytes (header

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb_integrity.h"
 #include "kb_query.h"
 
 #define MAX_CAPTURE_BYTES 200
@@ -100,10 +101,13 @@ static int sort_occurrences(struct probe *p)
  * anchor word twice). */
 #define MAX_ANCHOR_OFFSETS 8
 
-/* Text ranges to run a signature on: the lines around each occurrence of its anchor, merged. */
+/* Text ranges to run a signature on: the lines around each occurrence of its anchor, merged.
+ * keys: XXH64 of each window's bytes with the WINDOW_CONTEXT bytes before it, computed when
+ * first needed (match_windows), NULL until then. */
 struct windows {
     size_t *start, *end;
     size_t count, alloc;
+    uint64_t *keys;
 };
 
 static int windows_add(struct windows *w, size_t start, size_t end)
@@ -135,6 +139,7 @@ static void windows_release(struct windows *w)
 {
     free(w->start);
     free(w->end);
+    free(w->keys);
     memset(w, 0, sizeof *w);
 }
 
@@ -145,9 +150,9 @@ struct anchor_hits {
     size_t count;
 };
 
-static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const struct windows *w,
+static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, struct windows *w,
                                     const struct anchor_hits *hits);
-static enum kb_status run_unanchored(struct kb_query *q, const struct windows *whole);
+static enum kb_status run_unanchored(struct kb_query *q, struct windows *whole);
 
 enum kb_status kb_signatures_run(struct kb_query *q)
 {
@@ -178,6 +183,8 @@ enum kb_status kb_signatures_run(struct kb_query *q)
         uint32_t run = p.occ[i].run;
         struct anchor_hits hits = {db->anchors[run].hash, &p.occ[i], 0};
         w.count = 0;
+        free(w.keys);
+        w.keys = NULL;
         for (; i < p.occ_count && p.occ[i].run == run; i++, hits.count++) {
             size_t line = p.occ[i].line, at = p.occ[i].offset;
             size_t first = line > WINDOW_LINES ? line - WINDOW_LINES : 0;
@@ -269,23 +276,78 @@ static enum kb_status record_captures(struct kb_candidate *c, const pcre2_code *
     return KB_OK;
 }
 
+/* Windows of the same bytes (with what a lookbehind may see before them) give a regex the same
+ * answer: a log that repeats one error thousands of times, or a paste repeated on one long
+ * line, puts the same few windows around every occurrence of an anchor. From this many
+ * windows on, each is run only if no earlier one had the same bytes: XXH64 of the window and
+ * the WINDOW_CONTEXT bytes before it, computed once for all the signatures of the anchor (a
+ * regex that looks further back is not deduplicated). */
+#define DEDUP_WINDOWS 8
+#define WINDOW_CONTEXT 255
+
+/* The windows' keys; 0 when out of memory (then nothing is deduplicated). */
+static int window_keys(struct windows *w, const char *text)
+{
+    if (w->keys)
+        return 1;
+    if (!(w->keys = malloc(w->count * sizeof *w->keys)))
+        return 0;
+    for (size_t i = 0; i < w->count; i++) {
+        size_t from = w->start[i] > WINDOW_CONTEXT ? w->start[i] - WINDOW_CONTEXT : 0;
+        w->keys[i] = kb_xxh64(text + from, w->end[i] - from, w->start[i] - from);
+    }
+    return 1;
+}
+
+/* Has a window of this key been run? Remembers it when not. */
+static int window_seen(uint64_t *set, size_t mask, uint64_t key)
+{
+    key = key ? key : 1; /* 0 marks an empty slot */
+    for (size_t s = (size_t)(key ^ (key >> 31)) & mask;; s = (s + 1) & mask) {
+        if (set[s] == key)
+            return 1;
+        if (!set[s]) {
+            set[s] = key;
+            return 0;
+        }
+    }
+}
+
 /* Matches a compiled signature against the windows; 1 on a match (q->mdata holds it), 0 when
  * none, or when PCRE2 gave up at a limit: a signature that cannot decide does not count. */
-static int match_windows(struct kb_query *q, pcre2_code *re, const struct windows *w,
-                         const char *text)
+static int match_windows(struct kb_query *q, pcre2_code *re, struct windows *w, const char *text)
 {
     size_t span = 0;
     for (size_t i = 0; i < w->count; i++)
         span += w->end[i] - w->start[i];
-    q->work.signatures += span;
     if (span > JIT_THRESHOLD)
         pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    uint64_t *set = NULL;
+    size_t mask = 0;
+    uint32_t behind = 0;
+    /* the keys are of the text the windows were made on: norm.text (a signature reading the
+     * evidence text, where a report's lines are blanked, is not deduplicated) */
+    if (w->count >= DEDUP_WINDOWS && text == q->norm.text
+        && pcre2_pattern_info(re, PCRE2_INFO_MAXLOOKBEHIND, &behind) == 0
+        && behind <= WINDOW_CONTEXT && window_keys(w, text)) {
+        size_t size = 16;
+        while (size < w->count * 2)
+            size *= 2;
+        if ((set = calloc(size, sizeof *set)))
+            mask = size - 1;
+    }
     /* Each window is matched as the text up to its end, from its start: \b, lookbehind and ^
      * still see the real neighbouring characters. */
-    for (size_t i = 0; i < w->count; i++)
-        if (pcre2_match(re, (PCRE2_SPTR)text, w->end[i], w->start[i], 0, q->mdata, q->mctx) >= 0)
-            return 1;
-    return 0;
+    int found = 0;
+    for (size_t i = 0; i < w->count && !found; i++) {
+        if (set && window_seen(set, mask, w->keys[i]))
+            continue;
+        q->work.signatures += w->end[i] - w->start[i];
+        found =
+            pcre2_match(re, (PCRE2_SPTR)text, w->end[i], w->start[i], 0, q->mdata, q->mctx) >= 0;
+    }
+    free(set);
+    return found;
 }
 
 /* Columns of db->sig_by_id. */
@@ -494,7 +556,7 @@ static int find_literal(struct kb_query *q, const struct windows *w, const struc
 
 /* Runs one candidate signature on the given windows of the text (a literal at the occurrences
  * of its anchor when hits is not NULL); on a match adds it to its entry's candidate. */
-static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const struct windows *w,
+static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, struct windows *w,
                                     const struct anchor_hits *hits)
 {
     enum kb_status status = KB_OK;
@@ -527,22 +589,59 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const s
     return status;
 }
 
+/* Which unanchored signatures cannot match: those whose needed text (kb_regex_required_literal,
+ * stored by the compiler) is nowhere in the text. One pass over the text for all of them. A
+ * heap array of always_count flags (caller frees), or NULL: none can be skipped. */
+static unsigned char *unanchored_skips(struct kb_query *q)
+{
+    const struct kb_db *db = q->db;
+    if (!db->always_needs)
+        return NULL;
+    const char **texts = malloc(db->always_count * sizeof *texts);
+    size_t *which = malloc(db->always_count * sizeof *which);
+    unsigned char *found = malloc(db->always_count), *skip = calloc(db->always_count, 1);
+    size_t n = 0;
+    for (size_t i = 0; texts && which && i < db->always_count; i++)
+        if (db->always_needs[i]) {
+            texts[n] = db->always_needs[i];
+            which[n++] = i;
+        }
+    if (texts && which && found && skip
+        && kb_literals_present(texts, n, 1, q->norm.text, q->norm.len, found) == 0) {
+        q->work.signatures += q->norm.len;
+        for (size_t k = 0; k < n; k++)
+            skip[which[k]] = !found[k];
+    } else {
+        free(skip);
+        skip = NULL;
+    }
+    free(texts);
+    free(which);
+    free(found);
+    return skip;
+}
+
 /* Runs the signatures that have no anchor, on the whole text. The compiler stored them
  * compiled and the database opener decoded them (after checking their checksum), so a lookup
  * does not compile hundreds of regexes just to find that most do not match; their rows are read
  * only on a match. When the stored code does not fit this PCRE2 build, they are compiled from
- * their patterns instead. */
-static enum kb_status run_unanchored(struct kb_query *q, const struct windows *whole)
+ * their patterns instead. Either way those whose needed text is not in the text are skipped:
+ * they would each have read the whole text for nothing. */
+static enum kb_status run_unanchored(struct kb_query *q, struct windows *whole)
 {
     const struct kb_db *db = q->db;
     pcre2_code **codes = db->always_codes;
     enum kb_status st = KB_OK;
-    if (!codes) {
-        for (size_t i = 0; i < db->always_count && st == KB_OK; i++)
-            st = run_signature(q, db->always[i], whole, NULL);
-        return st;
-    }
+    if (!db->always_count)
+        return KB_OK;
+    unsigned char *skip = unanchored_skips(q);
     for (size_t i = 0; i < db->always_count && st == KB_OK; i++) {
+        if (skip && skip[i])
+            continue;
+        if (!codes) {
+            st = run_signature(q, db->always[i], whole, NULL);
+            continue;
+        }
         if (!match_windows(q, codes[i], whole, q->norm.text))
             continue;
         int rc = load_signature(q, db->always[i]);
@@ -554,5 +653,6 @@ static enum kb_status run_unanchored(struct kb_query *q, const struct windows *w
             st = record_hit(q, match_start(q), codes[i]);
         sqlite3_reset(db->sig_by_id);
     }
+    free(skip);
     return st;
 }

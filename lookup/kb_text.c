@@ -335,6 +335,15 @@ static int regex_cells(const char *p, size_t len, struct cells *cs)
                         return rc;
                 i = i < len ? i + 2 : len;
                 continue;
+            } else if (e == 'x' && i + 3 < len && p[i] == '{'
+                       && hexval((unsigned char)p[i + 1]) >= 0
+                       && hexval((unsigned char)p[i + 2]) >= 0 && p[i + 3] == '}') {
+                /* \x{hh}: how kb_literal_to_pattern writes bytes outside printable ASCII */
+                rc = cells_push(cs, CELL_CHAR,
+                                (unsigned char)(hexval((unsigned char)p[i + 1]) * 16
+                                                + hexval((unsigned char)p[i + 2])),
+                                0);
+                i += 4;
             } else if (e == 'x' && i + 1 < len && hexval((unsigned char)p[i]) >= 0
                        && hexval((unsigned char)p[i + 1]) >= 0) {
                 rc = cells_push(cs, CELL_CHAR,
@@ -610,6 +619,43 @@ int kb_signature_anchor_candidates(enum kb_sig_kind kind, const char *source, si
     return rc;
 }
 
+int kb_regex_required_literal(const char *pattern, size_t len, struct kb_buf *out)
+{
+    if (top_level_alternation(pattern, len))
+        return 0;
+    /* \Q...\E with a quantifier after it, and extended mode (white space ignored), are not
+     * read the way PCRE2 reads them: say nothing then */
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (pattern[i] == '\\' && pattern[i + 1] == 'Q')
+            return 0;
+        if (pattern[i] == '(' && pattern[i + 1] == '?')
+            for (size_t k = i + 2; k < len && pattern[k] != ')' && pattern[k] != ':'; k++)
+                if (pattern[k] == 'x')
+                    return 0;
+    }
+    struct cells cs = {0};
+    int rc = regex_cells(pattern, len, &cs);
+    size_t best = 0, best_len = 0;
+    for (size_t i = 0; rc == 0 && i < cs.n;) {
+        size_t j = i;
+        while (j < cs.n && cs.v[j].kind == CELL_CHAR)
+            j++;
+        if (j - i > best_len) {
+            best = i;
+            best_len = j - i;
+        }
+        i = j > i ? j : i + 1;
+    }
+    if (rc == 0 && best_len >= 3) {
+        for (size_t k = best; k < best + best_len && rc == 0; k++)
+            rc = kb_buf_append_char(out, (char)lower(cs.v[k].c)) == KB_OK ? 0 : -1;
+        if (rc == 0)
+            rc = 1;
+    }
+    free(cs.v);
+    return rc < 0 ? -1 : rc;
+}
+
 /* ---- signatures -------------------------------------------------------------------------- */
 
 uint32_t kb_signature_compile_options(void)
@@ -792,14 +838,14 @@ int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in
 /* kb_literals_scan and kb_literals_present: with found, each literal is reported once (found[k]
  * set) and then taken out of the search; without, hit is called for every occurrence. The
  * literals are kept in one list per first two bytes (a literal of one byte: per byte), and a
- * bit per pair says whether its list is empty, so a byte of the text costs one bit test
+ * byte per pair says whether its list is empty, so a byte of the text costs one table load
  * unless a literal starts there. */
 #define NO_LITERAL UINT16_MAX
 static int literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
                          size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg,
                          unsigned char *found)
 {
-    uint64_t *pairs = calloc(65536 / 64, sizeof *pairs);
+    unsigned char *pairs = calloc(65536, 1); /* a byte per pair: one load per text byte */
     uint16_t *head = malloc(65536 * sizeof *head), *single = malloc(256 * sizeof *single);
     uint16_t *next = malloc((n ? n : 1) * sizeof *next);
     size_t *lens = malloc((n ? n : 1) * sizeof *lens);
@@ -821,27 +867,24 @@ static int literals_scan(const char *const *literals, size_t n, int caseless, co
         if (lens[k] == 1) {
             next[k] = single[fold[l[0]]];
             single[fold[l[0]]] = (uint16_t)k;
-            for (unsigned c1 = 0; c1 < 256; c1++)
-                pairs[(fold[l[0]] << 8 | c1) >> 6] |= (uint64_t)1 << (c1 & 63);
+            memset(pairs + ((unsigned)fold[l[0]] << 8), 1, 256);
             continue;
         }
         unsigned pair = (unsigned)fold[l[0]] << 8 | fold[l[1]];
         next[k] = head[pair];
         head[pair] = (uint16_t)k;
-        pairs[pair >> 6] |= (uint64_t)1 << (pair & 63);
+        pairs[pair] = 1;
     }
     rc = 0;
     const unsigned char *t = (const unsigned char *)text;
     for (size_t i = 0; i < len && !rc && left; i++) {
         /* the common case, kept tight: no literal starts at this pair of bytes */
-        while (i + 1 < len
-               && !(pairs[(fold[t[i]] << 8 | fold[t[i + 1]]) >> 6]
-                        >> ((fold[t[i]] << 8 | fold[t[i + 1]]) & 63)
-                    & 1))
+        for (unsigned c = fold[t[i]], d; i + 1 < len && !pairs[c << 8 | (d = fold[t[i + 1]])];
+             c = d)
             i++;
         unsigned c0 = fold[t[i]], c1 = i + 1 < len ? fold[t[i + 1]] : 0;
         unsigned pair = c0 << 8 | c1;
-        if (!(pairs[pair >> 6] >> (pair & 63) & 1))
+        if (!pairs[pair])
             continue;
         /* the literals of one byte, then those of this pair */
         for (int list = 0; list < 2 && !rc; list++) {
@@ -867,7 +910,7 @@ static int literals_scan(const char *const *literals, size_t n, int caseless, co
             }
         }
         if (found && head[pair] == NO_LITERAL && single[c0] == NO_LITERAL)
-            pairs[pair >> 6] &= ~((uint64_t)1 << (pair & 63));
+            pairs[pair] = 0;
     }
 done:
     free(pairs);

@@ -76,6 +76,13 @@ int kb_signature_anchor_candidates(enum kb_sig_kind kind, const char *source, si
                                    int (*visit)(uint64_t hash, double quality, void *arg),
                                    void *arg);
 
+/* Appends to out (lowercased) the longest run of literal characters, at least 3, that every
+ * match of the PCRE2 pattern (as compiled for a signature: caseless) must contain; returns 1,
+ * or 0 when nothing can be said (a top-level alternation, no such run, extended mode), or -1
+ * when out of memory. Signatures without anchor run on every lookup; this lets a lookup skip
+ * those whose text cannot be there. */
+int kb_regex_required_literal(const char *pattern, size_t len, struct kb_buf *out);
+
 /* ---- signatures -------------------------------------------------------------------------- */
 
 /* Appends to out the PCRE2 pattern (compiled caseless, no UTF) matching literal the way the
