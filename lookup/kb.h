@@ -19,7 +19,8 @@
  *   -> rank            kb_rank.c        merged, ordered, confidence-classed matches
  *   -> struct kb_result
  * kb_query.c drives the stages (kb_query.h holds the state they share); kb_db.c opens and
- * checks a database whose format kb_schema.c defines once.
+ * checks a database whose format kb_schema.c defines once, reading it through kb_vfs.c, which
+ * checks every page's checksum (kb_integrity.c) as SQLite first reads it.
  */
 #ifndef KB_H
 #define KB_H
