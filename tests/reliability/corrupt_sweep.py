@@ -37,10 +37,8 @@ PASTES = [
     "    server.login(user, password)\nsmtplib.SMTPAuthenticationError: (534, b'5.7.9 "
     "Application-specific password required. Learn more at\\n5.7.9  "
     "https://support.google.com/mail/?p=InvalidSecondFactor - gsmtp')",
-    "Error: connect ECONNREFUSED 10.0.0.12:587\n    at TCPConnectWrap.afterConnect",
     "550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown in virtual "
     "mailbox table",
-    "the weather is nice today and nothing failed",
 ]
 
 

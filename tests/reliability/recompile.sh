@@ -5,8 +5,8 @@
 #   recompile.sh KB_COMPILE KB_LOOKUP KB_A KB_B   (two knowledge bases that answer differently)
 set -u
 KBC=$1 LOOKUP=$2 KB_A=$3 KB_B=$4
-ROUNDS=8
-[ -n "${KB_SOAK:-}" ] && ROUNDS=80
+ROUNDS=4
+[ -n "${KB_SOAK:-}" ] && ROUNDS=40
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kb-recompile.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 failures=0
