@@ -259,6 +259,16 @@ struct needs {
     struct kb_buf buf; /* the needs, each NUL-terminated */
 };
 
+static enum kb_status needs_add(struct needs *n, const char *list);
+
+/* Appends one need that may hold a '|' (a needle). */
+static enum kb_status needs_add_one(struct needs *n, const char *text)
+{
+    if (strchr(text, '|'))
+        return KB_OK; /* cannot be told apart from a list: not prefiltered */
+    return needs_add(n, text);
+}
+
 /* Appends the items of a needs list not seen yet; offsets into n->buf go to text[] as
  * integers until the buffer stops moving (needs_scan). */
 static enum kb_status needs_add(struct needs *n, const char *list)
@@ -304,6 +314,12 @@ static enum kb_status needs_scan(struct needs *n, const struct kb_norm *norm)
                                            &mail_cue_pattern};
     for (size_t i = 0; i < sizeof single / sizeof *single && st == KB_OK; i++)
         st = needs_add(n, single[i]->needs);
+    /* the clients' and providers' names too, caselessly: when none is there in any case, the
+     * exact search for them (find_needles) need not read the text again */
+    for (size_t i = 0; i < sizeof clients / sizeof *clients && st == KB_OK; i++)
+        st = needs_add_one(n, clients[i].text);
+    for (size_t i = 0; i < sizeof providers / sizeof *providers && st == KB_OK; i++)
+        st = needs_add_one(n, providers[i].text);
     if (st != KB_OK)
         return st;
     for (size_t k = 0; k < n->count; k++)
@@ -311,6 +327,17 @@ static enum kb_status needs_scan(struct needs *n, const struct kb_norm *norm)
     if (kb_literals_present(n->text, n->count, 1, norm->text, norm->len, n->found) < 0)
         return KB_ERR_NOMEM;
     return KB_OK;
+}
+
+/* Does one need (or needle) occur in the text, in any case? 1 also when unknown. */
+static int need_found(const struct needs *n, const char *text)
+{
+    if (n->all)
+        return 1;
+    for (size_t k = 0; k < n->count; k++)
+        if (strcmp(n->text[k], text) == 0)
+            return n->found[k];
+    return 1;
 }
 
 /* May the pattern match the text? No when none of its needs occurs in it. */
@@ -548,7 +575,12 @@ static enum kb_status facts_extract(const struct kb_norm *norm, struct kb_facts 
             goto done;
     }
     const struct needle *client = NULL, *provider = NULL;
-    if (find_needles(norm, &client, &provider) < 0)
+    int any_needle = 0;
+    for (size_t i = 0; i < sizeof clients / sizeof *clients && !any_needle; i++)
+        any_needle = need_found(&needs, clients[i].text);
+    for (size_t i = 0; i < sizeof providers / sizeof *providers && !any_needle; i++)
+        any_needle = need_found(&needs, providers[i].text);
+    if (any_needle && find_needles(norm, &client, &provider) < 0)
         goto done;
     if ((client && !(f->client = strdup(client->value)))
         || (provider && !(f->provider = strdup(provider->value))))

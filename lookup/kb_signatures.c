@@ -40,6 +40,7 @@ struct probe {
     const struct kb_norm *norm;
     uint32_t *slots; /* 1 + index of the first anchor of a hash run; 0 = empty */
     size_t mask;
+    size_t line; /* the line of the last occurrence: tokens come in text order */
     struct occurrence *occ;
     size_t occ_count, occ_alloc;
 };
@@ -61,7 +62,12 @@ static int probe_token(uint64_t hash, size_t offset, void *arg)
         if (kb_grow((void **)&p->occ, &p->occ_alloc, p->occ_count + 1, sizeof *p->occ))
             return -1;
         p->occ[p->occ_count].run = v - 1;
-        p->occ[p->occ_count].line = (uint32_t)kb_norm_line_of(p->norm, offset);
+        /* tokens come in text order: the line moves forward from the last occurrence's */
+        while (p->line + 1 < p->norm->line_count && p->norm->line_start[p->line + 1] <= offset)
+            p->line++;
+        if (p->norm->line_start[p->line] > offset)
+            p->line = kb_norm_line_of(p->norm, offset);
+        p->occ[p->occ_count].line = (uint32_t)p->line;
         p->occ[p->occ_count].offset = offset;
         p->occ_count++;
         return 0;
