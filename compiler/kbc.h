@@ -8,7 +8,9 @@
  *   render.c    AST ranges -> plain text, ANSI text, Markdown (lookup does not link cmark)
  *   harvest.c   AST ranges -> sections for full text, and the code-like evidence of the prose
  *               (status codes, error identifiers, quoted error strings) weighted across the KB
- *   validate.c  checks across files: ids, links, also=, placeholders; derives foreign ids
+ *   providers.c kb-provider blocks: the providers the KB declares, checked and written
+ *   validate.c  checks across files: ids, links, also=, providers, placeholders; derives
+ *               foreign ids
  *   write.c     the SQLite database in a temporary file, renamed into place at the end
  *   selftest.c  every example run through libkb's kb_query_run on the new database
  *   diag.c      collects "path:line:col: error: message" diagnostics, printed sorted
@@ -38,6 +40,10 @@
 /* Small helpers shared by all stages (in diag.c). */
 void *kbc_grow(void *items, size_t *alloc, size_t count, size_t size); /* NULL: no memory */
 char *kbc_strndup(const char *s, size_t len);                          /* NULL: no memory */
+/* The length of the well-formed UTF-8 character at s (at most n bytes; overlong forms,
+ * surrogates and code points past U+10FFFF are not), with its code point in *cp; 0 when the
+ * bytes there are not one. */
+size_t kbc_utf8_char(const unsigned char *s, size_t n, uint32_t *cp);
 
 /* ---- diagnostics (diag.c) ---------------------------------------------------------------- */
 
@@ -60,11 +66,15 @@ struct kbc_diags {
 
 void kbc_diags_init(struct kbc_diags *diags);
 void kbc_diags_release(struct kbc_diags *diags);
-/* Records one diagnostic; line/col 0 print as 1. Out of memory sets diags->nomem. */
+/* Records one diagnostic. line 0: it is about the path as a whole (a folder), printed
+ * without a position; col 0 prints as 1. Out of memory sets diags->nomem. */
 void kbc_diag(struct kbc_diags *diags, enum kbc_severity severity, const char *path, size_t line,
               size_t col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-/* Prints all diagnostics sorted by path, line, column (then insertion order) to out. */
-void kbc_diags_print(struct kbc_diags *diags, FILE *out);
+struct kbc_files;
+/* Prints all diagnostics sorted by path, line, column (then insertion order) to out, each
+ * with its source line and a caret under the column when files holds the file it names;
+ * color: ANSI colours as clang uses them. */
+void kbc_diags_print(struct kbc_diags *diags, const struct kbc_files *files, int color, FILE *out);
 static inline int kbc_diags_failed(const struct kbc_diags *diags)
 {
     return diags->errors > 0 || diags->nomem;
@@ -122,12 +132,21 @@ struct kbc_sig {
     int64_t anchor;
     size_t line, col;
     unsigned regions;   /* region=: bit mask of the delivery-report regions it may also match */
+    char *when;         /* when=: the condition under which it applies, NULL for always */
     const char *origin; /* NULL: written by the author; else where it was harvested (static) */
     size_t section;     /* harvested: index into the entry's sections */
 };
 
+/* One line of a kb-conditions block (kb_conditions.h), validated by libkb's parser. */
+struct kbc_condition {
+    char *source; /* the line as written, trimmed */
+    double weight;
+    size_t line, col;
+};
+
 struct kbc_example {
     int counter;
+    int fulltext; /* via=fulltext: meant for the full-text stage, not the entry's signatures */
     char *text;
     char *also; /* comma-separated ids, "" if none */
     size_t line, col;
@@ -149,6 +168,8 @@ struct kbc_harvest {
     char *text; /* matched as a literal */
     enum kbc_tier tier;
     int phrase;     /* a quoted or code-span phrase, not a single token */
+    int ranged;     /* one of the codes a range ("5.7.606-649") stands for, after its first */
+    int setting;    /* a name shown assigned ("SSL_TYPE=manual"): what is set up, not an error */
     size_t line;    /* 0 for the title and the path */
     size_t section; /* index into the entry's sections */
 };
@@ -158,13 +179,19 @@ struct kbc_section {
     char *heading; /* plain text; "" for the part of a foreign article before its first heading */
     char *anchor;  /* the heading as a URL fragment (GitHub style), "" when none */
     size_t line;
-    char *code; /* text of its code spans and code blocks */
-    char *body; /* its other text */
+    char *code;      /* text of its code spans and code blocks */
+    char *body;      /* its other text */
+    char *links;     /* the relative .md links in it as written, one a line ("" none) */
+    size_t *targets; /* the articles (index in kb) they lead to, set by harvest_finish */
+    size_t target_count;
+    int64_t row_id; /* section.id in the database, set by the writer */
+    int table_row;  /* a row of a table, a section of its own */
 };
 
-enum kbc_ref_kind { KBC_REF_RELATED, KBC_REF_LINK, KBC_REF_ALSO };
+enum kbc_ref_kind { KBC_REF_RELATED, KBC_REF_LINK, KBC_REF_ALSO, KBC_REF_PROVIDER };
 
-/* A reference to an entry id that must exist (related:, [text](kb:id), also=). */
+/* A reference to an entry id that must exist (related:, [text](kb:id), also=), or to a
+ * provider the KB declares (an entry's provider: value). */
 struct kbc_ref {
     enum kbc_ref_kind kind;
     char *id;
@@ -178,6 +205,7 @@ struct kbc_entry {
     size_t line, col; /* the level-2 heading (1:1 for foreign files) */
     char *provider, *audience, *related;
     char *why_text, *why_ansi, *why_md;
+    char *tell_text, *tell_ansi, *tell_md; /* "Tell it apart": the check that singles it out */
     char *solution_text, *solution_ansi, *solution_md;
     char *body_md;
     char *body_text; /* plain text of the entry, for the full-text index only */
@@ -186,6 +214,8 @@ struct kbc_entry {
     size_t sig_count, sig_alloc;
     struct kbc_example *examples;
     size_t example_count, example_alloc;
+    struct kbc_condition *conditions;
+    size_t condition_count, condition_alloc;
     struct kbc_placeholder *placeholders;
     size_t placeholder_count, placeholder_alloc;
     struct kbc_harvest *harvest;
@@ -206,9 +236,22 @@ struct kbc_article {
     size_t ref_count, ref_alloc;
 };
 
+/* A provider the KB declares: a kb-provider block (providers.c). */
+struct kbc_provider {
+    char *id;
+    char *name;
+    char *hosts;                 /* comma-separated, lowercase */
+    char *words;                 /* comma-separated, as written */
+    const struct kbc_file *file; /* not owned */
+    size_t line, col;            /* the block */
+    size_t id_line, id_col;
+};
+
 struct kbc_kb {
     struct kbc_article *articles;
     size_t count, alloc;
+    struct kbc_provider *providers; /* in declaration order: files by path, blocks in order */
+    size_t provider_count, provider_alloc;
 };
 
 void kbc_kb_release(struct kbc_kb *kb);
@@ -252,6 +295,22 @@ enum kb_status kbc_harvest_title(struct kbc_entry *e, const char *text, enum kbc
  * harvested ones get context=mail too. */
 enum kb_status kbc_harvest_finish(struct kbc_kb *kb);
 
+/* ---- providers.c ------------------------------------------------------------------------- */
+
+/* Reads one kb-provider block (text: its content; line, col: its fence) of file into
+ * kb->providers; problems go to diags. Fails only when out of memory. */
+enum kb_status kbc_provider_parse(struct kbc_kb *kb, const struct kbc_file *file, const char *text,
+                                  size_t line, size_t col, struct kbc_diags *diags);
+/* The provider of this id (the first declared), or NULL. */
+const struct kbc_provider *kbc_provider_find(const struct kbc_kb *kb, const char *id, size_t len);
+/* Appends the declared ids, ", "-separated, to out (for messages). */
+enum kb_status kbc_providers_list(const struct kbc_kb *kb, struct kb_buf *out);
+/* Checks across the KB: a provider declared twice is an error at the second. */
+void kbc_providers_check(const struct kbc_kb *kb, struct kbc_diags *diags);
+/* Inserts the provider table's rows (inside the writer's transaction). */
+enum kb_status kbc_providers_write(sqlite3 *db, const struct kbc_kb *kb, struct kb_error *err);
+void kbc_providers_release(struct kbc_kb *kb);
+
 /* ---- validate.c -------------------------------------------------------------------------- */
 
 /* Checks across the whole KB: id syntax and uniqueness, references, placeholders; assigns
@@ -293,6 +352,13 @@ void kbc_tmp_discard(struct kbc_tmp *tmp);
 /* Installs the signal handlers (SIGINT, SIGTERM, SIGHUP, crashes) that remove the registered
  * temporary file, then re-raise the signal. */
 void kbc_install_signal_handlers(void);
+
+/* ---- gaps.c: kb-compile --gaps MISS_LOG... ---------------------------------------------- */
+
+/* Is --gaps among the options? Then kbc_gaps_main runs instead of a compile. */
+int kbc_gaps_wanted(int argc, char **argv);
+/* Groups the miss logs named on the command line, prints the groups; returns the exit code. */
+int kbc_gaps_main(int argc, char **argv);
 
 /* ---- selftest.c -------------------------------------------------------------------------- */
 

@@ -8,9 +8,9 @@
 #include "kbc.h"
 
 /* Fills sig->pattern, sig->captures and the anchor from sig->kind and sig->source. Problems
- * (does not compile, matches "", no anchor) go to diags at sig->line; source_col is the column
- * of the source's first character, to which PCRE2's error offset is added. Fails only when
- * out of memory. */
+ * (does not compile, matches "", a regex without an anchor) go to diags at sig->line; source_col is
+ * the column of the source's first character, to which PCRE2's error offset is added. Fails only
+ * when out of memory. */
 enum kb_status kbc_sig_compile(struct kbc_sig *sig, size_t source_col, const char *path,
                                struct kbc_diags *diags);
 

@@ -5,9 +5,17 @@
  *   1  the knowledge base has errors (nothing written, the previous output untouched)
  *   2  usage error, or the input directory or the output could not be used
  */
+/* realpath(3) is XSI: -o is compared with KB_DIR as real paths */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "kbc.h"
 
@@ -17,6 +25,7 @@
 static const char usage_text[] =
     "Usage: kb-compile [options] KB_DIR -o OUT.db\n"
     "       kb-compile --verify DB\n"
+    "       kb-compile --gaps MISS_LOG...\n"
     "\n"
     "Compiles the knowledge base in KB_DIR (every *.md below it; the format is described in\n"
     "'man 5 kb-format') into one SQLite database for kb-lookup. Every example is checked with\n"
@@ -28,8 +37,12 @@ static const char usage_text[] =
     "      --no-self-test do not run the examples through the lookup\n"
     "      --verify DB    check a compiled database whole (every page and table) and exit\n"
     "  -q, --quiet        no summary line\n"
+    "      --color WHEN   colour diagnostics: auto (on a terminal, unless NO_COLOR is set),\n"
+    "                     always or never\n"
     "  -h, --help         show this help and exit\n"
     "      --version      show the program and database schema version and exit\n"
+    "      --gaps         group the miss logs that kb-lookup writes into the most\n"
+    "                     frequent unanswered errors; compiles nothing\n"
     "\n"
     "Diagnostics go to stderr as 'path:line:col: error: message'. SOURCE_DATE_EPOCH, when set,\n"
     "is stored as the build date.\n"
@@ -43,6 +56,7 @@ struct options {
     const char *output;
     const char *verify;
     int check, quiet, self_test;
+    int color; /* -1: auto */
 };
 
 static int usage_error(const char *fmt, const char *arg)
@@ -58,6 +72,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
     int only_operands = 0;
     o->self_test = 1;
+    o->color = -1;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (only_operands || arg[0] != '-' || !arg[1]) {
@@ -90,6 +105,17 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->output = arg + 9;
         } else if (strncmp(arg, "-o", 2) == 0) {
             o->output = arg + 2;
+        } else if (strcmp(arg, "--color") == 0 || strcmp(arg, "--colour") == 0
+                   || strncmp(arg, "--color=", 8) == 0 || strncmp(arg, "--colour=", 9) == 0) {
+            const char *v = strchr(arg, '=');
+            if (v)
+                v++;
+            else if (i + 1 < argc)
+                v = argv[++i];
+            if (!v
+                || !(strcmp(v, "auto") == 0 || strcmp(v, "always") == 0 || strcmp(v, "never") == 0))
+                return usage_error("--color needs auto, always or never, not '%s'", v ? v : "");
+            o->color = strcmp(v, "always") == 0 ? 1 : strcmp(v, "never") == 0 ? 0 : -1;
         } else {
             return usage_error("unknown option '%s'", arg);
         }
@@ -106,6 +132,112 @@ static int parse_args(int argc, char **argv, struct options *o)
     if (o->check && o->output)
         return usage_error("%s", "--check writes nothing: drop '-o'");
     return -1;
+}
+
+/* The database header kb-compile writes: SQLite's magic and, at offset 68, the application id
+ * (kb_schema.h). Anything else at -o is somebody's file, not an older output. */
+static int is_kb_database(const char *path)
+{
+    unsigned char h[100];
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, h, sizeof h);
+    close(fd);
+    if (n != (ssize_t)sizeof h || memcmp(h, "SQLite format 3", 16) != 0)
+        return 0;
+    unsigned long id = ((unsigned long)h[68] << 24) | ((unsigned long)h[69] << 16)
+                       | ((unsigned long)h[70] << 8) | h[71];
+    return id == KB_APPLICATION_ID;
+}
+
+/* Is path (a real path) dir itself or below it? */
+static int is_below(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (n == 1 && dir[0] == '/')
+        return 1;
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+static int refuse_output(const char *fmt, const char *a, const char *b)
+{
+    fprintf(stderr, "%s: ", KBC_PROGRAM);
+    fprintf(stderr, fmt, a, b);
+    fputc('\n', stderr);
+    return EXIT_TROUBLE;
+}
+
+/* A place for the database beside the knowledge base folder: "kb" gives "kb.db". */
+static char *beside(const char *kb_dir)
+{
+    size_t n = strlen(kb_dir);
+    while (n > 1 && kb_dir[n - 1] == '/')
+        n--;
+    int dots = (n == 1 && kb_dir[0] == '.') || (n >= 2 && strcmp(kb_dir + n - 2, "/.") == 0)
+               || (n == 2 && strncmp(kb_dir, "..", 2) == 0)
+               || (n >= 3 && strncmp(kb_dir + n - 3, "/..", 3) == 0);
+    struct kb_buf buf;
+    kb_buf_init(&buf, 0);
+    char *out = NULL;
+    if (n == 1 && kb_dir[0] == '.')
+        n = 0, dots = 0; /* "." gives "../kb.db" */
+    if ((n == 0 ? kb_buf_append_str(&buf, "../kb.db")
+         : dots ? kb_buf_printf(&buf, "%.*s/../kb.db", (int)n, kb_dir)
+                : kb_buf_printf(&buf, "%.*s.db", (int)n, kb_dir))
+            != KB_OK
+        || kb_buf_detach(&buf, &out) != KB_OK)
+        out = NULL;
+    kb_buf_release(&buf);
+    return out;
+}
+
+/* -o must name a database file: not a folder, not a place inside the knowledge base (where
+ * it would overwrite an article), not any other file that is not a database kb-compile
+ * wrote (an empty one is fine). Refused before anything is read, so the file is left as it
+ * is. Returns -1 to go on, else the exit code. */
+static int check_output(const struct options *o)
+{
+    struct stat st;
+    int exists = stat(o->output, &st) == 0;
+    if (exists && S_ISDIR(st.st_mode))
+        return refuse_output("'%s' is a directory: -o names the database file (e.g. '%s/kb.db')",
+                             o->output, o->output);
+    /* the folder the database would go to, against the knowledge base's own folder */
+    char *copy = kbc_strndup(o->output, strlen(o->output));
+    char *out_dir = copy ? realpath(dirname(copy), NULL) : NULL;
+    char *kb_dir = realpath(o->kb_dir, NULL);
+    int inside = out_dir && kb_dir && is_below(out_dir, kb_dir);
+    free(copy);
+    free(out_dir);
+    free(kb_dir);
+    if (inside) {
+        char *there = beside(o->kb_dir);
+        fprintf(stderr,
+                "%s: refusing to write the database to '%s': it is inside the knowledge base "
+                "folder '%s' (write it beside it, e.g. -o %s)\n",
+                KBC_PROGRAM, o->output, o->kb_dir, there ? there : "kb.db");
+        free(there);
+        return EXIT_TROUBLE;
+    }
+    if (exists && !S_ISREG(st.st_mode))
+        return refuse_output("'%s' is not a regular file: -o names the database file%s", o->output,
+                             "");
+    if (exists && st.st_size > 0 && !is_kb_database(o->output))
+        return refuse_output("refusing to overwrite '%s': it is not a database that kb-compile "
+                             "wrote (remove it first if it is to go, or choose another -o)%s",
+                             o->output, "");
+    return -1;
+}
+
+static int use_color(const struct options *o)
+{
+    if (o->color >= 0)
+        return o->color;
+    const char *no_color = getenv("NO_COLOR");
+    const char *term = getenv("TERM");
+    return !(no_color && *no_color) && isatty(STDERR_FILENO)
+           && !(term && strcmp(term, "dumb") == 0);
 }
 
 static double seconds_since(const struct timespec *start)
@@ -171,6 +303,21 @@ static int run(const struct options *o)
         status = kbc_harvest_finish(&kb);
     if (status != KB_OK)
         goto trouble;
+    if (kb.count == 0 && !kbc_diags_failed(&diags)) {
+        if (files.count == 0)
+            kbc_diag(&diags, KBC_ERROR, o->kb_dir, 0, 0,
+                     "no articles: there is no *.md file below this folder (a README.md at its "
+                     "top is the authoring guide, not an article)");
+        else if (files.count == 1)
+            kbc_diag(&diags, KBC_ERROR, o->kb_dir, 0, 0,
+                     "no articles: the only *.md file below this folder was skipped (see its "
+                     "warning)");
+        else
+            kbc_diag(&diags, KBC_ERROR, o->kb_dir, 0, 0,
+                     "no articles: all %zu *.md files below this folder were skipped (see their "
+                     "warnings)",
+                     files.count);
+    }
     count_model(&kb, &counts);
     if (kbc_diags_failed(&diags)) {
         code = EXIT_KB_ERRORS;
@@ -208,7 +355,7 @@ trouble:
 cleanup:
     kbc_tmp_discard(&tmp);
     sqlite3_free(image);
-    kbc_diags_print(&diags, stderr);
+    kbc_diags_print(&diags, &files, use_color(o), stderr);
     if (code == EXIT_TROUBLE)
         fprintf(stderr, "%s: %s\n", KBC_PROGRAM,
                 err.message[0] ? err.message : kb_status_str(status));
@@ -244,11 +391,15 @@ static int verify(const char *path)
 int main(int argc, char **argv)
 {
     struct options o = {0};
+    if (kbc_gaps_wanted(argc, argv))
+        return kbc_gaps_main(argc, argv);
     int code = parse_args(argc, argv, &o);
     if (code >= 0)
         return code;
     if (o.verify)
         return verify(o.verify);
+    if (!o.check && (code = check_output(&o)) >= 0)
+        return code;
     kbc_install_signal_handlers();
     return run(&o);
 }

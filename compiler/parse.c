@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "kb_conditions.h"
 #include "kbc.h"
 #include "kbc_sig.h"
 
@@ -27,15 +28,18 @@
  * and cmark aborts past 1 GiB of output. */
 #define MAX_RENDER_COST ((size_t)16 * 1024 * 1024)
 
-enum block_type { BLOCK_ENTRY, BLOCK_SIGNATURES, BLOCK_EXAMPLE, BLOCK_COUNTER, BLOCK_UNKNOWN };
+enum block_type {
+    BLOCK_ENTRY,
+    BLOCK_SIGNATURES,
+    BLOCK_EXAMPLE,
+    BLOCK_COUNTER,
+    BLOCK_CONDITIONS,
+    BLOCK_PROVIDER,
+    BLOCK_UNKNOWN
+};
 
-static const char *const block_names[] = {"kb-entry", "kb-signatures", "kb-example",
-                                          "kb-counterexample"};
-
-static const char *const providers[] = {
-    "any",     "m365",    "exchange", "gmail", "google-workspace", "outlook-com", "yahoo",
-    "icloud",  "zoho",    "postfix",  "exim",  "sendmail",         "ses",         "sendgrid",
-    "mailgun", "postmark"};
+static const char *const block_names[] = {"kb-entry",          "kb-signatures", "kb-example",
+                                          "kb-counterexample", "kb-conditions", "kb-provider"};
 
 struct kb_block {
     cmark_node *node;
@@ -53,6 +57,7 @@ struct section {
 };
 
 struct parse {
+    struct kbc_kb *kb; /* where kb-provider blocks go */
     const struct kbc_file *file;
     struct kbc_diags *diags;
     const char *path;
@@ -198,6 +203,112 @@ static enum kb_status front_matter(struct parse *p)
         if (*c != '\n')
             *c = ' ';
     return KB_OK;
+}
+
+/* ---- admonitions ------------------------------------------------------------------------- */
+
+/* Python-Markdown's admonitions ('!!! note "Title"'), collapsible blocks ('??? tip', '???+
+ * tip') and content tabs ('=== "Tab"') hold their content indented by four spaces, which
+ * CommonMark reads as a code block: prose would be indexed and harvested as code. Their
+ * content is dedented, and the marker line becomes a level-6 heading holding the title (or a
+ * blank line when there is none), so line numbers stay right. Not inside fenced code. */
+#define MAX_ADMONITION_DEPTH 16
+
+/* The title of an admonition marker line s[0, n) (indentation removed), or NULL when it is
+ * not one; *tlen is the title's length, 0 when the marker has none. */
+static const char *admonition_title(const char *s, size_t n, size_t *tlen)
+{
+    size_t i = 0;
+    int tab = 0;
+    if (n >= 4 && memcmp(s, "!!! ", 4) == 0)
+        i = 4;
+    else if (n >= 4 && memcmp(s, "??? ", 4) == 0)
+        i = 4;
+    else if (n >= 5 && memcmp(s, "???+ ", 5) == 0)
+        i = 5;
+    else if (n >= 5 && memcmp(s, "=== \"", 5) == 0)
+        i = 4, tab = 1;
+    else
+        return NULL;
+    if (!tab) {
+        size_t w = i;
+        while (i < n && (isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '_'))
+            i++;
+        if (i == w)
+            return NULL;
+        while (i < n && s[i] == ' ')
+            i++;
+    }
+    *tlen = 0;
+    if (i < n && s[i] == '"') {
+        const char *close = memchr(s + i + 1, '"', n - i - 1);
+        if (close) {
+            *tlen = (size_t)(close - (s + i + 1));
+            return s + i + 1;
+        }
+    }
+    return tab ? NULL : s + i;
+}
+
+static enum kb_status admonitions(struct parse *p)
+{
+    int any = 0;
+    for (size_t off = 0; off < p->len && !any;) {
+        size_t i = off, tlen;
+        while (i < p->len && p->src[i] == ' ')
+            i++;
+        const char *nl = memchr(p->src + i, '\n', p->len - i);
+        size_t end = nl ? (size_t)(nl - p->src) : p->len;
+        any = admonition_title(p->src + i, end - i, &tlen) != NULL;
+        off = end + 1;
+    }
+    if (!any)
+        return KB_OK;
+    struct kb_buf out;
+    kb_buf_init(&out, 0);
+    size_t stack[MAX_ADMONITION_DEPTH], depth = 0;
+    int fence = 0;
+    enum kb_status st = KB_OK;
+    for (size_t off = 0; off < p->len && st == KB_OK;) {
+        const char *line = p->src + off;
+        const char *nl = memchr(line, '\n', p->len - off);
+        size_t n = nl ? (size_t)(nl - line) : p->len - off;
+        size_t indent = 0;
+        while (indent < n && line[indent] == ' ')
+            indent++;
+        int blank = indent == n || (indent + 1 == n && line[indent] == '\r');
+        while (!blank && depth && indent < stack[depth - 1] + 4)
+            depth--;
+        size_t cut = 4 * depth <= indent ? 4 * depth : indent;
+        const char *text = line + cut;
+        size_t len = n - cut, rest = indent - cut, tlen = 0;
+        const char *title = NULL;
+        if (!blank && len - rest >= 3
+            && (memcmp(text + rest, "```", 3) == 0 || memcmp(text + rest, "~~~", 3) == 0))
+            fence = !fence;
+        else if (!fence && !blank
+                 && (title = admonition_title(text + rest, len - rest, &tlen)) != NULL) {
+            while (tlen && (title[tlen - 1] == ' ' || title[tlen - 1] == '\r'))
+                tlen--;
+            if (tlen)
+                st = kb_buf_printf(&out, "%.*s###### %.*s", (int)rest, text, (int)tlen, title);
+            if (depth < MAX_ADMONITION_DEPTH)
+                stack[depth++] = indent;
+        }
+        if (st == KB_OK && !title)
+            st = kb_buf_append(&out, text, len);
+        if (st == KB_OK && nl)
+            st = kb_buf_append_char(&out, '\n');
+        off += n + (nl != NULL);
+    }
+    if (st == KB_OK && out.data) {
+        free(p->src);
+        p->src = out.data;
+        p->len = out.len;
+        out.data = NULL;
+    }
+    kb_buf_release(&out);
+    return st;
 }
 
 /* ---- the walk ---------------------------------------------------------------------------- */
@@ -346,8 +457,8 @@ static int in_list(const char *s, size_t n, const char *const *list, size_t coun
     return 0;
 }
 
-/* Splits a comma-separated value; each item is checked (provider) or recorded as a reference
- * (related) and appended to out in normal form "a,b". */
+/* Splits a comma-separated value; each item is recorded as a reference (a provider the KB
+ * must declare, an entry that must exist) and appended to out in normal form "a,b". */
 static enum kb_status comma_values(struct parse *p, const char *key, const char *v, size_t n,
                                    size_t line, size_t col, struct kb_buf *out)
 {
@@ -369,12 +480,10 @@ static enum kb_status comma_values(struct parse *p, const char *key, const char 
         i++;
         if (!len)
             continue;
-        if (strcmp(key, "provider") == 0
-            && !in_list(item, len, providers, sizeof providers / sizeof *providers)) {
-            kbc_diag(p->diags, KBC_ERROR, p->path, line, item_col, "unknown provider '%.*s'",
-                     (int)len, item);
-            continue;
-        }
+        /* providers are the KB's own (kb-provider blocks), checked once all files are read;
+         * "any" names every one */
+        if (strcmp(key, "provider") == 0 && !(len == 3 && strncmp(item, "any", 3) == 0))
+            status = add_ref(p->article, KBC_REF_PROVIDER, item, len, line, item_col);
         if (strcmp(key, "related") == 0)
             status = add_ref(p->article, KBC_REF_RELATED, item, len, line, item_col);
         if (status == KB_OK)
@@ -572,7 +681,8 @@ struct attr {
     size_t offset; /* of key in the info string */
 };
 
-/* Next "key=value" word of the info string after *pos. */
+/* Next "key=value" word of the info string after *pos; a value in double quotes may hold
+ * spaces (when="leg=delivery port=25"), the quotes are not part of it. */
 static int next_attr(const char *info, size_t *pos, struct attr *a)
 {
     size_t i = *pos;
@@ -581,14 +691,26 @@ static int next_attr(const char *info, size_t *pos, struct attr *a)
     if (!info[i])
         return 0;
     size_t start = i;
-    while (info[i] && !isspace((unsigned char)info[i]))
+    while (info[i] && !isspace((unsigned char)info[i]) && info[i] != '=')
         i++;
     a->key = info + start;
     a->offset = start;
-    const char *eq = memchr(a->key, '=', i - start);
-    a->key_len = eq ? (size_t)(eq - a->key) : i - start;
-    a->value = eq ? eq + 1 : info + i;
-    a->value_len = eq ? (size_t)(info + i - eq - 1) : 0;
+    a->key_len = i - start;
+    a->value = info + i;
+    a->value_len = 0;
+    if (info[i] == '=') {
+        i++;
+        if (info[i] == '"' && strchr(info + i + 1, '"')) {
+            a->value = info + i + 1;
+            a->value_len = (size_t)(strchr(info + i + 1, '"') - a->value);
+            i += a->value_len + 2;
+        } else {
+            a->value = info + i;
+            while (info[i] && !isspace((unsigned char)info[i]))
+                i++;
+            a->value_len = (size_t)(info + i - a->value);
+        }
+    }
     *pos = i;
     return 1;
 }
@@ -608,8 +730,34 @@ static void unknown_attr(struct parse *p, const struct kb_block *b, const struct
 
 /* ---- kb-signatures ----------------------------------------------------------------------- */
 
+/* The when= of a block: a condition (kb_conditions.h) its signatures apply under, checked
+ * with lookup's parser; a bad one is an error at its column. *out: a heap copy, or unchanged. */
+static enum kb_status block_condition(struct parse *p, const struct kb_block *b,
+                                      const struct attr *a, char **out)
+{
+    struct kb_condition *c = NULL;
+    struct kb_buf msg;
+    kb_buf_init(&msg, 0);
+    size_t offset = 0;
+    enum kb_status st = kb_condition_parse(a->value, a->value_len, &c, &offset, &msg);
+    kb_condition_free(c);
+    if (st == KB_OK) {
+        free(*out);
+        *out = kbc_strndup(a->value, a->value_len);
+        st = *out ? KB_OK : KB_ERR_NOMEM;
+    } else if (st == KB_ERR_INVALID) {
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line,
+                 info_col(p, b, (size_t)(a->value - cmark_node_get_fence_info(b->node)) + offset),
+                 "bad when= condition: %s", msg.data ? msg.data : "");
+        st = KB_OK;
+    }
+    kb_buf_release(&msg);
+    return st;
+}
+
 static enum kb_status add_signature(struct parse *p, struct kbc_entry *e, struct block_line *l,
-                                    double weight, enum kb_sig_context context, unsigned regions)
+                                    double weight, enum kb_sig_context context, unsigned regions,
+                                    const char *when)
 {
     enum kb_sig_kind kind = KB_SIG_LITERAL;
     const char *s = l->text;
@@ -639,6 +787,8 @@ static enum kb_status add_signature(struct parse *p, struct kbc_entry *e, struct
     sig->weight = weight;
     sig->context = context;
     sig->regions = regions;
+    if (when && !(sig->when = kbc_strndup(when, strlen(when))))
+        return KB_ERR_NOMEM;
     sig->line = l->line;
     sig->col = l->col;
     if (!(sig->source = kbc_strndup(s, n)))
@@ -655,9 +805,14 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
     double weight = KB_DEFAULT_WEIGHT;
     enum kb_sig_context context = KB_CONTEXT_ANY;
     unsigned regions = 0;
+    char *when = NULL;
     struct attr a;
     while (next_attr(info, &pos, &a)) {
-        if (attr_is(&a, "weight")) {
+        if (attr_is(&a, "when")) {
+            enum kb_status st = block_condition(p, b, &a, &when);
+            if (st != KB_OK)
+                return st;
+        } else if (attr_is(&a, "weight")) {
             char *end = NULL;
             char *v = kbc_strndup(a.value, a.value_len);
             if (!v)
@@ -710,11 +865,100 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
         if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
             continue;
         count++;
-        status = add_signature(p, e, &l, weight, context, regions);
+        status = add_signature(p, e, &l, weight, context, regions, when);
     }
     if (status == KB_OK && count == 0)
         kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                  "kb-signatures block has no signatures");
+    free(when);
+    return status;
+}
+
+/* ---- kb-conditions ----------------------------------------------------------------------- */
+
+/* The weight= of a kb-conditions block: like a signature's, or negative (pointing away from
+ * the entry); 0 would say nothing. */
+static double condition_weight(struct parse *p, const struct kb_block *b, const struct attr *a,
+                               int *ok)
+{
+    char *end = NULL;
+    char *v = kbc_strndup(a->value, a->value_len);
+    *ok = v != NULL;
+    if (!v)
+        return 0;
+    double w = strtod(v, &end);
+    if (!a->value_len || *end || !isfinite(w) || fabs(w) < 0.1 || fabs(w) > 100) {
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a->offset),
+                 "bad weight '%s' (expected a number from 0.1 to 100, or from -100 to -0.1 for "
+                 "a condition that points away from the entry)",
+                 v);
+        w = KB_DEFAULT_WEIGHT;
+    }
+    free(v);
+    return w;
+}
+
+static enum kb_status parse_conditions(struct parse *p, const struct kb_block *b,
+                                       struct kbc_entry *e)
+{
+    const char *info = cmark_node_get_fence_info(b->node);
+    size_t pos = strlen(block_names[BLOCK_CONDITIONS]);
+    double weight = KB_DEFAULT_WEIGHT;
+    struct attr a;
+    while (next_attr(info, &pos, &a)) {
+        if (attr_is(&a, "weight")) {
+            int ok;
+            weight = condition_weight(p, b, &a, &ok);
+            if (!ok)
+                return KB_ERR_NOMEM;
+        } else {
+            unknown_attr(p, b, &a);
+        }
+    }
+    const char *cursor = cmark_node_get_literal(b->node);
+    size_t index = 0, count = 0;
+    struct block_line l;
+    struct kb_buf msg;
+    kb_buf_init(&msg, 0);
+    enum kb_status status = KB_OK;
+    while (status == KB_OK && next_block_line(b, &cursor, &index, &l)) {
+        trim_line(&l);
+        if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
+            continue;
+        count++;
+        struct kb_condition *parsed = NULL;
+        size_t offset = 0;
+        kb_buf_reset(&msg);
+        enum kb_status st = kb_condition_parse(l.text, l.len, &parsed, &offset, &msg);
+        kb_condition_free(parsed);
+        if (st == KB_ERR_NOMEM) {
+            status = st;
+            break;
+        }
+        if (st != KB_OK) {
+            kbc_diag(p->diags, KBC_ERROR, p->path, l.line, l.col + offset, "%s",
+                     msg.data ? msg.data : "bad condition");
+            continue;
+        }
+        struct kbc_condition *c =
+            kbc_grow(e->conditions, &e->condition_alloc, e->condition_count, sizeof *c);
+        if (!c) {
+            status = KB_ERR_NOMEM;
+            break;
+        }
+        e->conditions = c;
+        c += e->condition_count;
+        *c = (struct kbc_condition){kbc_strndup(l.text, l.len), weight, l.line, l.col};
+        if (!c->source) {
+            status = KB_ERR_NOMEM;
+            break;
+        }
+        e->condition_count++;
+    }
+    kb_buf_release(&msg);
+    if (status == KB_OK && count == 0)
+        kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
+                 "kb-conditions block has no conditions");
     return status;
 }
 
@@ -728,8 +972,20 @@ static enum kb_status parse_example(struct parse *p, const struct kb_block *b, s
     struct kb_buf also;
     kb_buf_init(&also, 0);
     enum kb_status status = KB_OK;
+    int fulltext = 0;
     struct attr a;
     while (status == KB_OK && next_attr(info, &pos, &a)) {
+        if (!counter && attr_is(&a, "via")) {
+            /* what finds the example: the entry's signatures (the default) or full text */
+            if (a.value_len == 8 && strncmp(a.value, "fulltext", 8) == 0)
+                fulltext = 1;
+            else if (!(a.value_len == 9 && strncmp(a.value, "signature", 9) == 0))
+                kbc_diag(p->diags, KBC_ERROR, p->path, b->line, info_col(p, b, a.offset),
+                         "bad via '%.*s' (expected via=fulltext for an example meant for the "
+                         "full-text stage; via=signature is the default)",
+                         (int)a.value_len, a.value);
+            continue;
+        }
         if (counter || !attr_is(&a, "also")) {
             unknown_attr(p, b, &a);
             continue;
@@ -771,6 +1027,7 @@ static enum kb_status parse_example(struct parse *p, const struct kb_block *b, s
     ex += e->example_count;
     memset(ex, 0, sizeof *ex);
     ex->counter = counter;
+    ex->fulltext = fulltext;
     ex->line = b->line;
     ex->col = b->col;
     ex->text = kbc_strndup(text, n);
@@ -948,15 +1205,55 @@ static enum kb_status detach_examples(const struct section *s, struct detached *
     return KB_OK;
 }
 
-/* Puts detached examples back where they were, shown as plain code blocks from now on. */
+/* Puts detached examples back where they were, shown as plain code blocks from now on. Last
+ * first: each was unlinked after the one before it, so adjacent ones share the node they
+ * follow, and putting them back in document order would reverse them. */
 static void reattach_examples(struct detached *v, size_t count)
 {
-    for (size_t i = 0; i < count; i++) {
+    for (size_t i = count; i-- > 0;) {
         if (v[i].prev)
             cmark_node_insert_after(v[i].prev, v[i].node);
         else
             cmark_node_prepend_child(v[i].parent, v[i].node);
         cmark_node_set_fence_info(v[i].node, "");
+    }
+    free(v);
+}
+
+/* Takes the sibling nodes [first, end) out of the tree; put back with reattach_range. */
+static enum kb_status detach_range(cmark_node *first, cmark_node *end, struct detached **out,
+                                   size_t *count)
+{
+    size_t n = 0, alloc = 0;
+    struct detached *v = NULL;
+    for (cmark_node *node = first; node && node != end;) {
+        cmark_node *next = cmark_node_next(node);
+        struct detached *grown = kbc_grow(v, &alloc, n, sizeof *v);
+        if (!grown) {
+            free(v);
+            return KB_ERR_NOMEM;
+        }
+        v = grown;
+        v[n].node = node;
+        v[n].prev = cmark_node_previous(node);
+        v[n].parent = cmark_node_parent(node);
+        n++;
+        cmark_node_unlink(node);
+        node = next;
+    }
+    *out = v;
+    *count = n;
+    return KB_OK;
+}
+
+/* Puts back what detach_range took (last first, as reattach_examples). */
+static void reattach_range(struct detached *v, size_t count)
+{
+    for (size_t i = count; i-- > 0;) {
+        if (v[i].prev)
+            cmark_node_insert_after(v[i].prev, v[i].node);
+        else
+            cmark_node_prepend_child(v[i].parent, v[i].node);
     }
     free(v);
 }
@@ -976,30 +1273,46 @@ static enum kb_status harvest_titles(struct parse *p, struct kbc_entry *e)
     return status;
 }
 
-/* The level-3 parts of an entry: "Why it happens"/"Cause" and "Fix"/"Solution"/"How to fix". */
+/* The level-3 parts of an entry: "Why it happens"/"Cause", "Tell it apart" and
+ * "Fix"/"Solution"/"How to fix". */
 static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const struct section *s)
 {
     static const char *const why_names[] = {"why it happens", "cause"};
+    static const char *const tell_names[] = {"tell it apart", "how to tell it apart"};
     static const char *const fix_names[] = {"fix", "solution", "how to fix"};
-    cmark_node *why = NULL, *why_end = NULL, *fix = NULL;
+    cmark_node *why = NULL, *why_end = NULL, *tell = NULL, *tell_end = NULL, *fix = NULL;
     enum kb_status status = KB_OK;
     for (cmark_node *n = cmark_node_next(s->heading); n && n != s->end; n = cmark_node_next(n)) {
         int level = heading_level(n);
         if (why && !why_end && level && level <= 3)
             why_end = n;
+        if (tell && !tell_end && level && level <= 3)
+            tell_end = n;
         if (level != 3)
             continue;
         char *title = node_text(n);
         if (!title)
             return KB_ERR_NOMEM;
-        if (!why && heading_is(title, why_names, 2))
+        if (!why && heading_is(title, why_names, 2)) {
             why = n;
-        else if (!fix && heading_is(title, fix_names, 3))
+        } else if (!tell && heading_is(title, tell_names, 2)) {
+            tell = n;
+            /* everything from Fix on is the solution: a check placed there would be shown
+             * twice, once as a step it is not */
+            if (fix)
+                kbc_diag(p->diags, KBC_ERROR, p->path, (size_t)cmark_node_get_start_line(n),
+                         (size_t)cmark_node_get_start_column(n),
+                         "'Tell it apart' of entry '%s' must come before its Fix section",
+                         e->id ? e->id : "");
+        } else if (!fix && heading_is(title, fix_names, 3)) {
             fix = n;
+        }
         free(title);
     }
     if (!why_end)
         why_end = s->end;
+    if (!tell_end)
+        tell_end = s->end;
     if (!fix)
         kbc_diag(p->diags, KBC_ERROR, p->path, s->line, s->col,
                  "entry '%s' has no Fix section (a level-3 heading 'Fix', 'Solution' or 'How "
@@ -1012,11 +1325,21 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
     status = detach_examples(s, &examples, &example_count);
     if (status == KB_OK)
         status = harvest_titles(p, e);
+    /* what the entry says of the problem is evidence and full text; "Tell it apart" is how to
+     * check it, in words any entry could use, and is neither */
+    struct detached *check = NULL;
+    size_t check_count = 0;
+    if (status == KB_OK && tell)
+        status = detach_range(tell, tell_end, &check, &check_count);
     if (status == KB_OK)
         status = kbc_harvest_blocks(e, cmark_node_next(s->heading), s->end, 0);
+    reattach_range(check, check_count);
     if (status == KB_OK && why)
         status =
             render_three(cmark_node_next(why), why_end, &e->why_text, &e->why_ansi, &e->why_md);
+    if (status == KB_OK && tell)
+        status = render_three(cmark_node_next(tell), tell_end, &e->tell_text, &e->tell_ansi,
+                              &e->tell_md);
     if (status == KB_OK && fix)
         status = render_three(cmark_node_next(fix), s->end, &e->solution_text, &e->solution_ansi,
                               &e->solution_md);
@@ -1028,7 +1351,9 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
     if (status == KB_OK)
         status = kb_buf_detach(&buf, &e->body_md);
     if (status == KB_OK)
-        status = kbc_render_text(s->heading, s->end, KBC_PLAIN, &buf);
+        status = kbc_render_text(s->heading, tell ? tell : s->end, KBC_PLAIN, &buf);
+    if (status == KB_OK && tell && tell_end)
+        status = kbc_render_text(tell_end, s->end, KBC_PLAIN, &buf);
     if (status == KB_OK)
         status = kb_buf_detach(&buf, &e->body_text);
     kb_buf_release(&buf);
@@ -1039,9 +1364,10 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
 
 static enum kb_status fill_defaults(struct kbc_entry *e)
 {
-    char **fields[] = {&e->provider, &e->related,       &e->why_text,      &e->why_ansi,
-                       &e->why_md,   &e->solution_text, &e->solution_ansi, &e->solution_md,
-                       &e->body_md,  &e->body_text,     &e->title};
+    char **fields[] = {&e->provider,      &e->related,       &e->why_text,    &e->why_ansi,
+                       &e->why_md,        &e->tell_text,     &e->tell_ansi,   &e->tell_md,
+                       &e->solution_text, &e->solution_ansi, &e->solution_md, &e->body_md,
+                       &e->body_text,     &e->title};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         if (!*fields[i] && !(*fields[i] = kbc_strndup("", 0)))
             return KB_ERR_NOMEM;
@@ -1052,6 +1378,8 @@ static enum kb_status fill_defaults(struct kbc_entry *e)
 
 static void stray_block(struct parse *p, const struct kb_block *b)
 {
+    if (b->type == BLOCK_PROVIDER)
+        return; /* declares a provider of the KB wherever it stands */
     if (b->type == BLOCK_ENTRY)
         kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                  "kb-entry block is not under a level-2 heading");
@@ -1084,8 +1412,11 @@ static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_bl
                      e->id ? e->id : "", entry_block->line);
         else if (b->type == BLOCK_SIGNATURES)
             status = parse_signatures(p, b, e);
+        else if (b->type == BLOCK_CONDITIONS)
+            status = parse_conditions(p, b, e);
         else if (b->type == BLOCK_EXAMPLE || b->type == BLOCK_COUNTER)
             status = parse_example(p, b, e);
+        /* a kb-provider block belongs to the KB, not to the entry: read in kb_article */
     }
     return status;
 }
@@ -1108,15 +1439,18 @@ static void drop_kb_blocks(struct parse *p)
 static enum kb_status kb_article(struct parse *p)
 {
     enum kb_status status = KB_OK;
-    for (size_t i = 0; i < p->block_count; i++) {
+    for (size_t i = 0; i < p->block_count && status == KB_OK; i++) {
         struct kb_block *b = &p->blocks[i];
-        if (b->type == BLOCK_UNKNOWN) {
+        if (b->type == BLOCK_PROVIDER) {
+            status = kbc_provider_parse(p->kb, p->file, cmark_node_get_literal(b->node), b->line,
+                                        b->col, p->diags);
+        } else if (b->type == BLOCK_UNKNOWN) {
             size_t word;
             const char *info = cmark_node_get_fence_info(b->node);
             block_type_of(info, &word);
             kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
-                     "unknown block type '%.*s' (expected kb-entry, kb-signatures, kb-example "
-                     "or kb-counterexample)",
+                     "unknown block type '%.*s' (expected kb-entry, kb-signatures, "
+                     "kb-conditions, kb-example, kb-counterexample or kb-provider)",
                      (int)word, info);
         } else if (b->section < 0) {
             stray_block(p, b);
@@ -1141,8 +1475,13 @@ static enum kb_status kb_article(struct parse *p)
             status = build_entry(p, si, entry_block);
             continue;
         }
-        for (size_t i = s->block_first; i < s->block_end; i++)
+        int declares = 0; /* a section that declares a provider is no entry, and says so */
+        for (size_t i = s->block_first; i < s->block_end; i++) {
+            declares |= p->blocks[i].type == BLOCK_PROVIDER;
             stray_block(p, &p->blocks[i]);
+        }
+        if (declares)
+            continue;
         char *title = node_text(p->sections[si].heading);
         if (!title)
             return KB_ERR_NOMEM;
@@ -1264,20 +1603,62 @@ static int skip_file(const struct kbc_file *f, struct kbc_diags *diags)
     return 0;
 }
 
+/* Articles are UTF-8 (a byte order mark is fine). A file in another encoding would compile
+ * into text shown with U+FFFD in every accented word, so it is an error at its first byte
+ * that is not UTF-8, naming the byte and the conversion. */
+static int not_utf8(const struct kbc_file *f, struct kbc_diags *diags)
+{
+    const unsigned char *s = (const unsigned char *)f->data;
+    size_t first = SIZE_MAX, bad = 0;
+    for (size_t i = 0; i < f->len;) {
+        uint32_t cp;
+        size_t n = s[i] < 0x80 ? 1 : kbc_utf8_char(s + i, f->len - i, &cp);
+        if (n) {
+            i += n;
+            continue;
+        }
+        if (first == SIZE_MAX)
+            first = i;
+        bad++;
+        i++;
+    }
+    if (!bad)
+        return 0;
+    size_t line = 1, line_start = 0;
+    for (size_t i = 0; i < first; i++)
+        if (s[i] == '\n') {
+            line++;
+            line_start = i + 1;
+        }
+    size_t col = first - line_start + 1;
+    if (line == 1 && f->len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+        col -= 3;
+    char more[64] = "";
+    if (bad > 1)
+        snprintf(more, sizeof more, " (and %zu more in this file)", bad - 1);
+    kbc_diag(diags, KBC_ERROR, f->display, line, col,
+             "byte 0x%02X is not UTF-8%s: articles must be UTF-8; if this one is Latin-1 or "
+             "Windows-1252, convert it with 'iconv -f WINDOWS-1252 -t UTF-8'",
+             s[first], more);
+    return 1;
+}
+
 static void article_release(struct kbc_article *a);
 
 enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
                               struct kbc_diags *diags)
 {
-    if (!file->data || skip_file(file, diags))
+    if (!file->data || skip_file(file, diags) || not_utf8(file, diags))
         return KB_OK;
-    struct parse p = {.file = file, .diags = diags, .path = file->display, .len = file->len};
+    struct parse p = {
+        .kb = kb, .file = file, .diags = diags, .path = file->display, .len = file->len};
     struct kbc_article article = {.file = file};
     p.article = &article;
     enum kb_status status = KB_ERR_NOMEM;
     if (!(p.src = kbc_strndup(file->data, file->len)))
         goto cleanup;
-    if ((status = front_matter(&p)) != KB_OK || (status = index_lines(&p)) != KB_OK)
+    if ((status = front_matter(&p)) != KB_OK || (status = admonitions(&p)) != KB_OK
+        || (status = index_lines(&p)) != KB_OK)
         goto cleanup;
     status = KB_ERR_NOMEM;
     p.doc = cmark_parse_document(p.src, p.len, CMARK_OPT_SOURCEPOS | CMARK_OPT_VALIDATE_UTF8);
@@ -1292,6 +1673,12 @@ enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
     }
     status = p.block_count ? kb_article(&p) : foreign_article(&p);
     if (status != KB_OK)
+        goto cleanup;
+    /* a file that only declares providers (kb/providers.md) is no article: nothing to show */
+    int declarations_only = !article.entry_count;
+    for (size_t i = 0; i < p.block_count && declarations_only; i++)
+        declarations_only = p.blocks[i].type == BLOCK_PROVIDER;
+    if (declarations_only && p.block_count)
         goto cleanup;
     struct kbc_article *slot = kbc_grow(kb->articles, &kb->alloc, kb->count, sizeof *slot);
     if (!slot) {
@@ -1318,15 +1705,17 @@ cleanup:
 
 static void entry_release(struct kbc_entry *e)
 {
-    char *fields[] = {e->id,          e->title,    e->provider, e->audience,      e->related,
-                      e->why_text,    e->why_ansi, e->why_md,   e->solution_text, e->solution_ansi,
-                      e->solution_md, e->body_md,  e->body_text};
+    char *fields[] = {e->id,       e->title,         e->provider,      e->audience,    e->related,
+                      e->why_text, e->why_ansi,      e->why_md,        e->tell_text,   e->tell_ansi,
+                      e->tell_md,  e->solution_text, e->solution_ansi, e->solution_md, e->body_md,
+                      e->body_text};
     for (size_t i = 0; i < sizeof fields / sizeof *fields; i++)
         free(fields[i]);
     for (size_t i = 0; i < e->sig_count; i++) {
         free(e->sigs[i].source);
         free(e->sigs[i].pattern);
         free(e->sigs[i].captures);
+        free(e->sigs[i].when);
     }
     free(e->sigs);
     for (size_t i = 0; i < e->example_count; i++) {
@@ -1334,6 +1723,9 @@ static void entry_release(struct kbc_entry *e)
         free(e->examples[i].also);
     }
     free(e->examples);
+    for (size_t i = 0; i < e->condition_count; i++)
+        free(e->conditions[i].source);
+    free(e->conditions);
     for (size_t i = 0; i < e->placeholder_count; i++)
         free(e->placeholders[i].name);
     free(e->placeholders);
@@ -1345,6 +1737,8 @@ static void entry_release(struct kbc_entry *e)
         free(e->sections[i].anchor);
         free(e->sections[i].code);
         free(e->sections[i].body);
+        free(e->sections[i].links);
+        free(e->sections[i].targets);
     }
     free(e->sections);
 }
@@ -1366,6 +1760,7 @@ void kbc_kb_release(struct kbc_kb *kb)
 {
     for (size_t i = 0; i < kb->count; i++)
         article_release(&kb->articles[i]);
+    kbc_providers_release(kb);
     free(kb->articles);
     memset(kb, 0, sizeof *kb);
 }

@@ -66,9 +66,8 @@ enum kb_status kbc_sig_compile(struct kbc_sig *sig, size_t source_col, const cha
     enum kb_status status = KB_OK;
     int is_regex = sig->kind == KB_SIG_REGEX;
 
-    size_t prefix_len = 0; /* bytes kb_regex_to_pattern put before the source */
     if (is_regex)
-        status = kb_regex_to_pattern(sig->source, len, &buf, &prefix_len);
+        status = kb_regex_to_pattern(sig->source, len, &buf, NULL);
     else
         status = kb_literal_to_pattern(sig->source, len, &buf);
     if (status == KB_OK)
@@ -84,11 +83,19 @@ enum kb_status kbc_sig_compile(struct kbc_sig *sig, size_t source_col, const cha
         PCRE2_UCHAR msg[256];
         if (pcre2_get_error_message(errcode, msg, sizeof msg) < 0)
             strcpy((char *)msg, "unknown error");
-        if (is_regex)
-            kbc_diag(diags, KBC_ERROR, path, sig->line,
-                     source_col + (erroffset > prefix_len ? erroffset - prefix_len : 0),
+        if (is_regex) {
+            /* the translation widens spaces and adds word boundaries: the source as written
+             * gives the offset in the author's own text */
+            int raw_err = 0;
+            PCRE2_SIZE raw_off = 0;
+            pcre2_code *raw =
+                pcre2_compile((PCRE2_SPTR)sig->source, len, kb_signature_compile_options(),
+                              &raw_err, &raw_off, NULL);
+            size_t at = raw ? 0 : raw_off;
+            pcre2_code_free(raw);
+            kbc_diag(diags, KBC_ERROR, path, sig->line, source_col + at,
                      "regex does not compile: %s", (char *)msg);
-        else
+        } else
             kbc_diag(diags, KBC_ERROR, path, sig->line, source_col,
                      "literal does not compile (translated to '%s'): %s", sig->pattern,
                      (char *)msg);
@@ -110,9 +117,16 @@ enum kb_status kbc_sig_compile(struct kbc_sig *sig, size_t source_col, const cha
     } else if (r == 1) {
         sig->has_anchor = 1;
         sig->anchor = (int64_t)hash;
-    } else {
+    } else if (is_regex) {
+        /* A literal has a word unless it is all in a script without ASCII words (Chinese,
+         * Japanese): nothing to add there, and searching one literal in every text is cheap. A
+         * regex without one is tried at every byte of every text, and the author can say
+         * which word each match holds. */
         kbc_diag(diags, KBC_WARNING, path, sig->line, source_col,
-                 "signature has no literal word to prefilter on; it runs on every lookup");
+                 "regex has no word the prefilter can index, so it runs on every lookup: give it "
+                 "a word that every match holds, outside groups and optional parts, with \\b, a "
+                 "space or punctuation on each side (\\bquota\\b, not quota(?:s)?), or split a "
+                 "top-level alternation into one line per branch");
     }
 cleanup:
     pcre2_code_free(code);

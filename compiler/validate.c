@@ -1,6 +1,7 @@
 /*
  * validate.c - the checks that need the whole KB: ids (syntax, uniqueness), references to ids
- * (related:, [text](kb:id), also=), placeholders against the entry's captures and the facts,
+ * (related:, [text](kb:id), also=) and to the providers the KB declares (provider:: see
+ * providers.c), placeholders against the entry's captures and the facts,
  * and the derived ids of foreign Markdown (assigned after every declared id is known, so a
  * declared id always wins and a derived one gets -2, -3, ... on collision).
  */
@@ -166,12 +167,42 @@ static enum kb_status derived_ids(struct kbc_kb *kb, struct id_set *set)
     return KB_OK;
 }
 
-static void check_refs(const struct kbc_kb *kb, const struct id_set *set, struct kbc_diags *diags)
+/* An entry's provider: value that the KB does not declare. */
+static enum kb_status unknown_provider(const struct kbc_kb *kb, const struct kbc_article *a,
+                                       const struct kbc_ref *r, struct kbc_diags *diags)
+{
+    struct kb_buf known;
+    kb_buf_init(&known, 0);
+    enum kb_status st = kbc_providers_list(kb, &known);
+    if (st == KB_OK && known.len)
+        kbc_diag(diags, KBC_ERROR, a->file->display, r->line, r->col,
+                 "unknown provider '%s' (this KB declares %s; declare it in a kb-provider "
+                 "block, or write 'any' for every provider)",
+                 r->id, known.data);
+    else if (st == KB_OK)
+        kbc_diag(diags, KBC_ERROR, a->file->display, r->line, r->col,
+                 "unknown provider '%s' (this KB declares no provider: declare it in a "
+                 "kb-provider block, see 'man 5 kb-format')",
+                 r->id);
+    kb_buf_release(&known);
+    return st;
+}
+
+static enum kb_status check_refs(const struct kbc_kb *kb, const struct id_set *set,
+                                 struct kbc_diags *diags)
 {
     for (size_t i = 0; i < kb->count; i++) {
         const struct kbc_article *a = &kb->articles[i];
         for (size_t j = 0; j < a->ref_count; j++) {
             const struct kbc_ref *r = &a->refs[j];
+            if (r->kind == KBC_REF_PROVIDER) {
+                enum kb_status st = kbc_provider_find(kb, r->id, strlen(r->id))
+                                        ? KB_OK
+                                        : unknown_provider(kb, a, r, diags);
+                if (st != KB_OK)
+                    return st;
+                continue;
+            }
             if (id_find(set, r->id))
                 continue;
             const char *fmt = r->kind == KBC_REF_RELATED ? "unknown entry '%s' in related:"
@@ -180,6 +211,7 @@ static void check_refs(const struct kbc_kb *kb, const struct id_set *set, struct
             kbc_diag(diags, KBC_ERROR, a->file->display, r->line, r->col, fmt, r->id);
         }
     }
+    return KB_OK;
 }
 
 /* Is name one of the named captures (comma-separated lists) of e's signatures? */
@@ -224,7 +256,8 @@ enum kb_status kbc_validate(struct kbc_kb *kb, struct kbc_diags *diags)
     if (status == KB_OK)
         status = derived_ids(kb, &set);
     if (status == KB_OK) {
-        check_refs(kb, &set, diags);
+        kbc_providers_check(kb, diags);
+        status = check_refs(kb, &set, diags);
         check_placeholders(kb, diags);
     }
     free(set.slots);

@@ -6,6 +6,7 @@
  * succeeded. A killed compile leaves no file behind (see "the temporary file" below).
  */
 #define _GNU_SOURCE /* O_TMPFILE */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -91,6 +92,20 @@ static enum kb_status out_of_memory(struct kb_error *err)
     return KB_ERR_NOMEM;
 }
 
+/* The temporary file cannot be made: the folder is what the user can act on, not the random
+ * name in it. errno says why. */
+static enum kb_status folder_error(struct kb_error *err, const char *out)
+{
+    int saved = errno;
+    char *copy = kbc_strndup(out, strlen(out));
+    err->status = KB_ERR_IO;
+    snprintf(err->message, sizeof err->message,
+             "cannot create a temporary file in the folder '%s' (to write '%s'): %s",
+             copy ? dirname(copy) : "?", out, strerror(saved));
+    free(copy);
+    return KB_ERR_IO;
+}
+
 /* printf into a new heap string; NULL when out of memory. */
 static char *path_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *path_printf(const char *fmt, ...)
@@ -155,7 +170,7 @@ static enum kb_status create_named(const char *out, struct kbc_tmp *tmp, struct 
         sigprocmask(SIG_SETMASK, &old, NULL);
         if (fd < 0) {
             errno = saved;
-            enum kb_status status = io_error(err, "cannot create a temporary file", path);
+            enum kb_status status = folder_error(err, out);
             free(path);
             return status;
         }
@@ -199,7 +214,7 @@ enum kb_status kbc_tmp_create(const char *out, struct kbc_tmp *tmp, struct kb_er
         tmp->fd = -1;
     }
     if (tmp->fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == EACCES))
-        status = io_error(err, "cannot create a temporary file in", dir);
+        status = folder_error(err, out);
 #endif
     if (status == KB_OK && tmp->fd < 0)
         status = create_named(out, tmp, err); /* no unnamed files here */
@@ -307,28 +322,42 @@ enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_er
 
 /* ---- the rows ---------------------------------------------------------------------------- */
 
-enum { ST_ARTICLE, ST_ENTRY, ST_SIG, ST_EXAMPLE, ST_SECTION, ST_FTS, ST_COUNT };
+enum {
+    ST_ARTICLE,
+    ST_ENTRY,
+    ST_SIG,
+    ST_EXAMPLE,
+    ST_SECTION,
+    ST_FTS,
+    ST_LINK,
+    ST_CONDITION,
+    ST_COUNT
+};
 
 static const char *const statements[ST_COUNT] = {
     "INSERT INTO article(id, path, title, intro_md) VALUES(?1, ?2, ?3, ?4)",
     "INSERT INTO entry(id, slug, article_id, title, provider, audience, related, why_text,"
     " why_ansi, why_md, solution_text, solution_ansi, solution_md, body_md, fulltext_only,"
-    " line) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+    " line, tell_text, tell_ansi, tell_md)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     "INSERT INTO signature(id, entry_id, kind, source, pattern, weight, context, captures,"
-    " anchor, path, line, origin, section_id, regions)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    " anchor, path, line, origin, section_id, regions, when_cond)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     "INSERT INTO example(id, entry_id, counter, text, also, path, line)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     "INSERT INTO section(id, entry_id, heading, anchor, line) VALUES(?1, ?2, ?3, ?4, ?5)",
     "INSERT INTO entry_fts(rowid, title, heading, code, body, examples, signatures)"
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "INSERT OR IGNORE INTO section_link(section_id, entry_id) VALUES(?1, ?2)",
+    "INSERT INTO condition(id, entry_id, source, weight, path, line)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct writer {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     struct kb_error *err;
-    int64_t next_sig, next_example, next_section;
+    int64_t next_sig, next_example, next_section, next_condition;
 };
 
 static enum kb_status db_fail(struct writer *w, const char *what)
@@ -352,12 +381,57 @@ static enum kb_status step(struct writer *w, int which, const char *what)
     return rc == SQLITE_DONE ? KB_OK : db_fail(w, what);
 }
 
+/* Parts of joined words added to a field, at most (a field full of identifiers stays small). */
+#define MAX_FIELD_PARTS 4000
+
+/* A field as the index holds it: prepared like the text of a lookup (kb_fts_prepare: dotted
+ * names become one word), then, after a blank line, the parts of its joined words of three
+ * letters or more ("ENABLE_SASLAUTHD" -> "ENABLE SASLAUTHD", "zen.spamhaus.org" -> "zen
+ * spamhaus org"), so that a text naming the part alone finds them. */
 static enum kb_status fts_field(struct kb_buf *out, const char *s, size_t len)
 {
     kb_buf_reset(out);
     enum kb_status status = kb_fts_prepare(s, len, out);
     if (status == KB_OK && !out->data)
         status = kb_buf_append(out, "", 0);
+    struct kb_buf extra;
+    kb_buf_init(&extra, 0);
+    const char *d = out->data;
+    size_t end = out->len, parts = 0;
+    for (size_t i = 0; i < end && status == KB_OK && parts < MAX_FIELD_PARTS;) {
+        while (i < end && !isalnum((unsigned char)d[i]) && d[i] != '_')
+            i++;
+        size_t start = i, joined = 0;
+        while (i < end && (isalnum((unsigned char)d[i]) || d[i] == '_'))
+            joined += d[i++] == '_';
+        for (size_t k = start; joined && k < i && status == KB_OK;) {
+            size_t e = k, letters = 0;
+            while (e < i && d[e] != '_')
+                letters += isalpha((unsigned char)d[e++]) != 0;
+            if (letters == e - k && letters >= 3) {
+                status = kb_buf_append_char(&extra, parts++ ? ' ' : '\n');
+                if (status == KB_OK)
+                    status = kb_buf_append(&extra, d + k, e - k);
+            }
+            k = e + 1;
+        }
+    }
+    if (status == KB_OK && extra.len)
+        status = kb_buf_append(out, extra.data, extra.len);
+    kb_buf_release(&extra);
+    return status;
+}
+
+/* Appends the words of a file name ("relay-access-denied-smtp.md" -> "relay access denied
+ * smtp"): separators become spaces, the extension goes. */
+static enum kb_status path_words(struct kb_buf *out, const char *rel)
+{
+    size_t n = strlen(rel);
+    if (n > 3 && strcmp(rel + n - 3, ".md") == 0)
+        n -= 3;
+    enum kb_status status = kb_buf_append_char(out, '\n');
+    for (size_t i = 0; i < n && status == KB_OK; i++)
+        status = kb_buf_append_char(out, strchr("/-_", rel[i]) ? ' ' : rel[i]);
     return status;
 }
 
@@ -365,7 +439,7 @@ static enum kb_status fts_field(struct kb_buf *out, const char *s, size_t len)
  * titles, so that a section is found by words of the page it is on; the examples and the
  * written signatures go with the first section. The first section's id is *first_id. */
 static enum kb_status insert_sections(struct writer *w, const struct kbc_article *a,
-                                      const struct kbc_entry *e, int64_t *first_id)
+                                      struct kbc_entry *e, int64_t *first_id)
 {
     struct kb_buf raw, prepared[6];
     kb_buf_init(&raw, 0);
@@ -374,8 +448,9 @@ static enum kb_status insert_sections(struct writer *w, const struct kbc_article
     enum kb_status status = KB_OK;
     *first_id = w->next_section + 1;
     for (size_t k = 0; k < e->section_count && status == KB_OK; k++) {
-        const struct kbc_section *sec = &e->sections[k];
+        struct kbc_section *sec = &e->sections[k];
         int64_t id = ++w->next_section;
+        sec->row_id = id;
         sqlite3_stmt *st = w->st[ST_SECTION];
         sqlite3_bind_int64(st, 1, id);
         sqlite3_bind_int64(st, 2, e->row_id);
@@ -388,6 +463,11 @@ static enum kb_status insert_sections(struct writer *w, const struct kbc_article
         status = strcmp(e->title, a->title) == 0
                      ? kb_buf_append_str(&raw, e->title)
                      : kb_buf_printf(&raw, "%s\n%s", e->title, a->title);
+        /* a page not written for this KB is also known by the words of its file's name
+         * ("relay-access-denied-smtp.md") */
+        const char *base = strrchr(a->file->rel, '/');
+        if (status == KB_OK && e->fulltext_only)
+            status = path_words(&raw, base ? base + 1 : a->file->rel);
         if (status == KB_OK)
             status = fts_field(&prepared[0], raw.data, raw.len);
         if (status == KB_OK)
@@ -440,6 +520,9 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         bind_text(st, 4 + i, texts[i]);
     sqlite3_bind_int(st, 15, e->fulltext_only);
     sqlite3_bind_int64(st, 16, (sqlite3_int64)e->line);
+    bind_text(st, 17, e->tell_text);
+    bind_text(st, 18, e->tell_ansi);
+    bind_text(st, 19, e->tell_md);
     enum kb_status status = step(w, ST_ENTRY, "cannot store an entry");
     int64_t first_section = 0;
     if (status == KB_OK)
@@ -468,6 +551,7 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         else
             sqlite3_bind_null(st, 13);
         sqlite3_bind_int(st, 14, (int)s->regions);
+        bind_text(st, 15, s->when);
         status = step(w, ST_SIG, "cannot store a signature");
     }
     for (size_t i = 0; i < e->example_count && status == KB_OK; i++) {
@@ -482,12 +566,23 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         sqlite3_bind_int64(st, 7, (sqlite3_int64)x->line);
         status = step(w, ST_EXAMPLE, "cannot store an example");
     }
+    for (size_t i = 0; i < e->condition_count && status == KB_OK; i++) {
+        const struct kbc_condition *c = &e->conditions[i];
+        st = w->st[ST_CONDITION];
+        sqlite3_bind_int64(st, 1, ++w->next_condition);
+        sqlite3_bind_int64(st, 2, e->row_id);
+        bind_text(st, 3, c->source);
+        sqlite3_bind_double(st, 4, c->weight);
+        bind_text(st, 5, a->file->rel);
+        sqlite3_bind_int64(st, 6, (sqlite3_int64)c->line);
+        status = step(w, ST_CONDITION, "cannot store a condition");
+    }
     return status;
 }
 
 static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc_counts *counts)
 {
-    enum kb_status status = KB_OK;
+    enum kb_status status = kbc_providers_write(w->db, kb, w->err);
     int64_t entry_id = 0;
     for (size_t i = 0; i < kb->count && status == KB_OK; i++) {
         struct kbc_article *a = &kb->articles[i];
@@ -508,6 +603,21 @@ static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc
             counts->examples += e->example_count;
         }
     }
+    /* links, once every entry has its row id */
+    for (size_t i = 0; i < kb->count && status == KB_OK; i++)
+        for (size_t j = 0; j < kb->articles[i].entry_count && status == KB_OK; j++) {
+            const struct kbc_entry *e = &kb->articles[i].entries[j];
+            for (size_t k = 0; k < e->section_count && status == KB_OK; k++)
+                for (size_t t = 0; t < e->sections[k].target_count && status == KB_OK; t++) {
+                    const struct kbc_article *target = &kb->articles[e->sections[k].targets[t]];
+                    if (!target->entry_count)
+                        continue;
+                    sqlite3_stmt *st = w->st[ST_LINK];
+                    sqlite3_bind_int64(st, 1, e->sections[k].row_id);
+                    sqlite3_bind_int64(st, 2, target->entries[0].row_id);
+                    status = step(w, ST_LINK, "cannot store a link");
+                }
+        }
     return status;
 }
 

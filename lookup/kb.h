@@ -8,19 +8,38 @@
  *
  * Pipeline of one query (kb_query_run), one stage a file, data flowing one way:
  *   raw bytes
+ *   -> bounce          kb_bounce.c      a pasted message's structure read (kb_mime.c: MIME parts
+ *                                       decoded, each line mapped back to the input); when it
+ *                                       is a delivery report, its regions marked (diagnostic,
+ *                                       explanation, the report's own headers, the returned
+ *                                       original) and its facts read per recipient; messages
+ *                                       that report no failure (auto-replies, ARF, delivery
+ *                                       notices, read receipts) told
  *   -> normalise       kb_norm.c        wrappers, escapes, ANSI, log prefixes, reply folding
  *   -> mask            kb_mask.c        secrets out, before anything can echo them
- *   -> bounce          kb_bounce.c      a delivery report read: its facts, the returned original
- *                                       and the report's own headers set apart, no-failure
- *                                       messages (auto-replies, ARF, delivery notices) told
- *   -> facts           kb_facts.c       codes, stage, host/port/user, client, provider, context
+ *   -> dialogue        kb_dialogue.c    an SMTP transcript or MTA log read into one dialogue:
+ *                                       greeting, EHLO offers, TLS, the failing reply, the end
+ *   -> facts           kb_facts.c       codes, stage, host/port/user, client, context, and the
+ *                                       provider (kb_providers.c: the KB's declared ones)
  *   -> signatures      kb_signatures.c  literal prefilter + PCRE2 near each anchor
- *   -> full text       kb_fulltext.c    FTS5 BM25 over the rarest known terms
+ *   -> conditions      kb_conditions.c  the articles' conditions over facts, dialogue and report
+ *   -> full text       kb_fulltext.c    FTS5 over the rarest known terms: the share of the
+ *                                       text each section explains (BM25F, word pairs)
  *   -> rank            kb_rank.c        merged, ordered, confidence-classed matches
  *   -> struct kb_result
+ * The evidence stages read the regions that are evidence (kb_query_view); a bounce that reports
+ * different failures for several recipients is read once per recipient, its diagnostic before
+ * its explanation.
  * kb_query.c drives the stages (kb_query.h holds the state they share); kb_db.c opens and
  * checks a database whose format kb_schema.c defines once, reading it through kb_vfs.c, which
  * checks every page's checksum (kb_integrity.c) as SQLite first reads it.
+ *
+ * Installed, libkb is libkb.so.N (N changes when a change to this header breaks programs
+ * built against an older one) and libkb.a; a program builds with
+ *   cc prog.c $(pkg-config --cflags --libs kb)
+ * (examples/demo.c is one). A struct kb_db serves one query at a time: a program that
+ * queries from several threads opens one handle per thread. Nothing of one query is kept
+ * for the next.
  */
 #ifndef KB_H
 #define KB_H
@@ -92,6 +111,10 @@ struct kb_entry {
                      * emphasis, and Markdown */
     char *why_ansi;
     char *why_md;
+    char *tell_text; /* "Tell it apart": the one check that tells this cause from others that
+                      * fit the same text ("" when the entry has none); text, ANSI, Markdown */
+    char *tell_ansi;
+    char *tell_md;
     char *solution_text; /* the Fix section (without its heading) and the sections after it
                           * (Verify, When to hand over); may hold {{name|default}} */
     char *solution_ansi;
@@ -159,6 +182,10 @@ struct kb_match {
     char *section_heading;
     char *section_anchor;
     size_t section_line;
+    /* When a bounce reports different failures for several recipients, each gets its own
+     * answer: the recipient(s) this match answers for (addresses, ", "-separated); NULL when
+     * the answer is for the whole text. */
+    char *recipient;
 };
 
 /* Facts extracted from the whole input. Strings are NULL when not found; port/code 0. */
@@ -170,7 +197,8 @@ struct kb_facts {
     int port;
     char *user;
     char *client;        /* recognised client library, e.g. "PHPMailer" */
-    char *provider;      /* recognised provider facet value, e.g. "m365" */
+    char *provider;      /* the first provider the KB declares (kb-provider blocks) that the
+                          * text names, by its id, e.g. "m365" */
     int mail_context;    /* KB_CONTEXT_IS_MAIL, _UNKNOWN or _OTHER (see below) */
     char *other_program; /* with KB_CONTEXT_IS_OTHER: the words that told ("npm ERR"), else NULL */
 };
@@ -184,22 +212,32 @@ const char *kb_context_str(int mail_context); /* "mail" | "unknown" | "other" */
 /* One recipient of a delivery report. Strings are heap copies (secrets masked), NULL when the
  * report does not give them. */
 struct kb_recipient {
-    char *address;    /* Final-Recipient (or Original-Recipient) */
-    char *action;     /* failed, delayed, delivered, relayed or expanded */
+    char *address;    /* Final-Recipient (or Original-Recipient, or as the explanation names it) */
+    char *action;     /* failed, delayed, delivered, relayed or expanded (lowercase) */
     char *status;     /* RFC 3463 status code, e.g. "5.1.1" */
     char *remote_mta; /* the server that refused, e.g. "mx.example.com" */
     char *diagnostic; /* the failure as that server or the reporting MTA worded it */
     size_t line;      /* 1-based input line of the diagnostic, 0 when none */
+    /* What status means by RFC 3463 and the IANA registry: its class ("permanent failure",
+     * "persistent transient failure", "success") and its subject and detail ("bad destination
+     * mailbox address"); static, NULL when there is no status or it is not a valid code. */
+    const char *status_class;
+    const char *status_meaning;
 };
 
 /* What a delivery report (a bounce) says, when the text is one. */
 struct kb_report {
-    /* The report's format: "rfc3464", or the mail system whose wording it has ("postfix",
-     * "exim", "qmail", "sendmail", "courier", "exchange", "gmail", "yahoo", "domino"), or
-     * "generic"; NULL when the text is no delivery report. Static. */
+    /* The report's format: the mail system whose wording it has ("postfix", "exim", "qmail",
+     * "sendmail", "courier", "exchange", "gmail", "yahoo", "domino", "mdaemon"), "rfc3464" for a
+     * standard report in no known wording, "generic" for one recognised by its subject or
+     * its fields alone, "postfix-log" / "exim-log" for an MTA's delivery log, "session" for
+     * the application's own SMTP session failing (no report: see leg); NULL when the text is
+     * none of these. Static. */
     const char *format;
     /* Which leg failed: "delivery" (a server that had accepted the message could not deliver
-     * it: a bounce), NULL when the text is no report. Static. */
+     * it: a bounce, a delivery log), "submission" (the application's own SMTP server refused
+     * it: its client's session or a log of it, or an MTA relaying through a submission port);
+     * NULL when format is NULL. Static. */
     const char *leg;
     char *reporting_mta;
     struct kb_recipient *recipients;
@@ -210,9 +248,45 @@ struct kb_report {
     const char *not_failure;
 };
 
+/* An SMTP dialogue read from the text: a client's transcript (swaks, curl -v, PHPMailer
+ * SMTPDebug, smtplib debuglevel, msmtp --debug, Nodemailer or MailKit protocol logs, Ruby
+ * Net::SMTP debug_output, JavaMail debug, plain S:/C: or <<< / >>> lines) or an MTA's log
+ * lines about one session. Tri-state fields: 1 yes, 0 no, -1 the text does not tell. It states
+ * what happened, never why. Strings are heap copies owned by the result (the static ones are
+ * not), NULL when the text does not tell. */
+struct kb_dialogue {
+    const char *format;          /* "swaks", "curl", "phpmailer", "smtplib", "msmtp",
+                                  * "nodemailer", "mailkit", "ruby", "javamail", "generic",
+                                  * "postfix-log", "exim-log"...; an MTA's log has a name
+                                  * ending in "-log", a client's transcript not; NULL when the
+                                  * text holds no dialogue. Static. */
+    int connected;               /* the TCP connection was made */
+    int greeting;                /* a 220 greeting was received */
+    int ehlo;                    /* an EHLO/HELO was answered with 250 */
+    int starttls_offered;        /* the EHLO reply before TLS listed STARTTLS */
+    int tls;                     /* TLS was up: STARTTLS completed, or implicit TLS */
+    int auth_offered;            /* the last EHLO reply (after TLS when TLS started) listed AUTH */
+    int auth_offered_before_tls; /* the EHLO reply before STARTTLS listed AUTH */
+    char *auth_mechanisms;       /* as the server listed them ("PLAIN LOGIN"), NULL when none */
+    long size_limit;             /* SIZE the server announced, 0 when none */
+    char *last_command;          /* verb of the last command the client sent ("AUTH", "MAIL",
+                                  * "RCPT", "DATA", "STARTTLS", "EHLO", "QUIT"), NULL if none */
+    int failing_reply;           /* the first 4xx/5xx reply code of the dialogue, 0 when none */
+    char *failing_command;       /* the verb that reply answered ("CONNECT" for the greeting),
+                                  * or that an MTA log says failed without its code; NULL when
+                                  * unknown */
+    size_t failing_line;         /* 1-based input line of that reply, 0 when none */
+    const char *ended;           /* how the session ended: "quit", "timeout", "reset",
+                                  * "closed" (the peer closed it), NULL when not told. Static. */
+    int port;                    /* the port a connection line names, 0 when none */
+    int tls_failed;              /* a TLS handshake or the client's check of the server's
+                                  * certificate visibly failed (0: TLS came up and held) */
+};
+
 struct kb_result {
     struct kb_facts facts;
     struct kb_report report;
+    struct kb_dialogue dialogue;
     struct kb_match *matches; /* best first */
     size_t match_count;
     size_t input_lines;
@@ -239,5 +313,23 @@ char *kb_template_expand(const char *template_text, const struct kb_match *match
  * The returned string is owned by match/result, or by buf when the value is a number. */
 const char *kb_placeholder_value(const char *name, const struct kb_match *match,
                                  const struct kb_result *result, char *buf, size_t buf_len);
+
+/* ---- logs of unanswered questions -------------------------------------------------------- */
+
+/* The text as a log of questions the KB could not answer may keep it (kb-lookup
+ * --log-misses): read as a lookup reads it (MIME parts decoded, log wrapping stripped, one
+ * line per normalised line), credentials masked as in every answer, and customer values
+ * replaced by placeholders: e-mail addresses "<address>", host and domain names "<host>", IP
+ * addresses "<ip>", user names (the result's user fact, "user=..."-style settings, a URL's
+ * user part) "<user>", opaque tokens (queue and message ids, encoded blobs) "<id>", numbers of
+ * six digits or more "<n>". The error's wording, codes and ports, and the names of programs,
+ * files and exceptions stay. Lines are cut at 300 bytes; when the whole does not fit in max
+ * bytes (0 means 4096), the lines that carry the error (a 4xx/5xx code, an error word) are
+ * kept first, and "[...]" stands where lines were left out. result (may be NULL) is the
+ * lookup's result for the same text: the values it found are replaced wherever they appear.
+ * On success *out is a NUL-terminated heap string of at most max bytes the caller frees.
+ * Single-label host names that the result does not name ("mailhost") are not recognised. */
+enum kb_status kb_text_redact(const char *text, size_t len, const struct kb_result *result,
+                              size_t max, char **out, struct kb_error *err);
 
 #endif

@@ -480,19 +480,21 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
 {
     static const char sig_sql[] =
         "SELECT s.entry_id, s.kind, s.source, s.pattern, s.weight, s.context, s.path, s.line, "
-        "s.origin, s.section_id, s.regions "
+        "s.origin, s.section_id, s.regions, s.when_cond "
         "FROM signature s WHERE s.id = ?1";
     static const char entry_sql[] =
         "SELECT e.slug, e.title, a.path, a.title, e.provider, e.audience, e.related, "
         "e.why_text, e.why_ansi, e.why_md, e.solution_text, e.solution_ansi, e.solution_md, "
         "e.body_md, e.fulltext_only, (SELECT count(*) FROM signature s WHERE s.entry_id = e.id AND "
-        "s.origin = '') "
+        "s.origin = ''), e.tell_text, e.tell_ansi, e.tell_md "
         "FROM entry e JOIN article a ON a.id = e.article_id WHERE e.id = ?1";
     static const char df_sql[] = "SELECT df FROM term_df WHERE term = ?1";
     static const char section_sql[] =
         "SELECT s.entry_id, s.heading, s.anchor, s.line, "
         "(SELECT count(*) FROM section t WHERE t.entry_id = s.entry_id) FROM section s "
         "WHERE s.id = ?1";
+    static const char conditions_sql[] =
+        "SELECT entry_id, source, weight, path, line FROM condition ORDER BY id";
     if (sqlite3_prepare_v3(db->sql, sig_sql, -1, SQLITE_PREPARE_PERSISTENT, &db->sig_by_id, NULL)
             != SQLITE_OK
         || sqlite3_prepare_v3(db->sql, entry_sql, -1, SQLITE_PREPARE_PERSISTENT,
@@ -502,6 +504,9 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
                != SQLITE_OK
         || sqlite3_prepare_v3(db->sql, section_sql, -1, SQLITE_PREPARE_PERSISTENT,
                               &db->section_by_id, NULL)
+               != SQLITE_OK
+        || sqlite3_prepare_v3(db->sql, conditions_sql, -1, SQLITE_PREPARE_PERSISTENT,
+                              &db->conditions, NULL)
                != SQLITE_OK)
         return kb_fail_sql(db, err, "not a KB database of the expected layout");
     return KB_OK;
@@ -513,6 +518,7 @@ static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct k
     if ((status = load_meta(db, err)) != KB_OK || (status = load_anchors(db, err)) != KB_OK
         || (status = load_always_code(db, err)) != KB_OK
         || (status = load_always_needs(db, err)) != KB_OK
+        || (status = kb_providers_load(db->sql, db->label, &db->providers, err)) != KB_OK
         || (status = prepare_statements(db, err)) != KB_OK) {
         kb_db_close(db);
         return status;
@@ -625,6 +631,14 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->entry_by_rowid);
     sqlite3_finalize(db->term_df);
     sqlite3_finalize(db->section_by_id);
+    sqlite3_finalize(db->conditions);
+    sqlite3_finalize(db->fts_search);
+    sqlite3_finalize(db->fts_entry_of);
+    sqlite3_finalize(db->fts_links);
+    sqlite3_finalize(db->fts_pairs);
+    sqlite3_finalize(db->fts_title);
+    sqlite3_finalize(db->fts_sections);
+    kb_providers_release(&db->providers);
     sqlite3_close(db->sql);
     for (size_t i = 0; db->always_codes && i < db->always_count; i++)
         pcre2_code_free(db->always_codes[i]);
@@ -734,7 +748,8 @@ void kb_entry_free(struct kb_entry *e)
     char **fields[] = {&e->id,          &e->title,    &e->article,       &e->article_title,
                        &e->provider,    &e->audience, &e->related,       &e->why_text,
                        &e->why_ansi,    &e->why_md,   &e->solution_text, &e->solution_ansi,
-                       &e->solution_md, &e->body_md};
+                       &e->solution_md, &e->body_md,  &e->tell_text,     &e->tell_ansi,
+                       &e->tell_md};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         free(*fields[i]);
     free(e);
@@ -758,6 +773,14 @@ static enum kb_status entry_from_row(sqlite3_stmt *st, struct kb_entry **out)
     }
     e->fulltext_only = sqlite3_column_int(st, 14);
     e->signature_count = sqlite3_column_int(st, 15);
+    char **tell[] = {&e->tell_text, &e->tell_ansi, &e->tell_md};
+    for (int i = 0; i < 3; i++) {
+        const char *v = (const char *)sqlite3_column_text(st, 16 + i);
+        if (!(*tell[i] = strdup(v ? v : ""))) {
+            kb_entry_free(e);
+            return KB_ERR_NOMEM;
+        }
+    }
     *out = e;
     return KB_OK;
 }

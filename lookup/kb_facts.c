@@ -1,7 +1,8 @@
 /*
  * kb_facts.c - the facts every answer can use, pulled from the normalised text: SMTP reply
  * code, enhanced status code, the stage of the SMTP dialogue, host, port, user, the client
- * library and the provider, and whether the text is about sending mail at all.
+ * library and the provider (one the KB declares: kb_providers.c), and whether the text is
+ * about sending mail at all.
  *
  * Facts feed ranking (signatures marked context=mail count only in mail context) and are shown
  * to the support agent, who then does not have to dig the customer's values out of a log.
@@ -126,27 +127,6 @@ static const struct needle clients[] = {
     {"swaks", "swaks", 1},
 };
 
-static const struct needle providers[] = {
-    {"gsmtp", "gmail", 0},
-    {"smtp.gmail.com", "gmail", 0},
-    {"support.google.com/mail", "gmail", 0},
-    {"smtp-relay.gmail.com", "google-workspace", 0},
-    {"outlook.com", "m365", 0},
-    {"office365.com", "m365", 0},
-    {"aka.ms/smtp", "m365", 0},
-    {"Microsoft.Exchange", "exchange", 0},
-    {"amazonaws.com", "ses", 0},
-    {"Amazon SES", "ses", 0},
-    {"sendgrid", "sendgrid", 0},
-    {"mailgun", "mailgun", 0},
-    {"postmarkapp", "postmark", 0},
-    {"yahoo.com", "yahoo", 0},
-    {"zoho", "zoho", 0},
-    {"icloud.com", "icloud", 0},
-    {"postfix", "postfix", 0},
-    {"exim", "exim", 0},
-};
-
 /* Text that shows the input is about sending mail (SMTP), beyond the reply/port/client facts. */
 static const struct fact_pattern smtp_word_pattern = {
     "(?i)(?<![a-z])smtp|\\b(?:EHLO|HELO|STARTTLS|RCPT TO|MAIL FROM|gsmtp|sendmail|postfix|exim|"
@@ -171,6 +151,8 @@ static const struct fact_pattern other_program_patterns[] = {
      "ldap|kafka|amqp|rabbitmq|elasticsearch|registry\\.npmjs|fatal: unable to access|"
      "HTTP/[12](?:\\.[01])?|HTTPS? ERROR|Proxy-Authenticate|WEBALERT|urlopen|urllib3?|"
      "requests\\.exceptions|HttpClient|HttpURLConnection|status ?code|grpc|netty|pypi|"
+     "HttpRequestException|WebRequest|org\\.apache\\.http|okhttp|SqlException|SqlClient|"
+     "pre-login handshake|SSL Provider|trust relationship for the SSL/TLS secure channel|"
      "Could not fetch URL|Cannot fetch index|curl https?://\\S+|"
      /* REST APIs of mail services are HTTP, not SMTP: api.sendgrid.com, api.mailgun.net */
      "api\\.[a-z0-9-]+\\.(?:com|net|io))\\b",
@@ -178,7 +160,9 @@ static const struct fact_pattern other_program_patterns[] = {
      "pip install|collecting |retrying (retry|docker|kubectl|github.com|gitlab|fatal: |ldap|"
      "kafka|amqp|rabbitmq|elasticsearch|registry.npmjs|http/|http error|https error|"
      "proxy-authenticate|webalert|urlopen|urllib|requests.exceptions|httpclient|"
-     "httpurlconnection|status|grpc|netty|pypi|could not fetch url|cannot fetch index|"
+     "httpurlconnection|status|grpc|netty|pypi|httprequestexception|webrequest|"
+     "org.apache.http|okhttp|sqlexception|sqlclient|pre-login handshake|ssl provider|"
+     "trust relationship for the ssl/tls secure channel|could not fetch url|cannot fetch index|"
      "curl http|api."},
     /* curl's progress table */
     {"% Received % Xferd", "% received % xferd"},
@@ -314,12 +298,10 @@ static enum kb_status needs_scan(struct needs *n, const struct kb_norm *norm)
                                            &mail_cue_pattern};
     for (size_t i = 0; i < sizeof single / sizeof *single && st == KB_OK; i++)
         st = needs_add(n, single[i]->needs);
-    /* the clients' and providers' names too, caselessly: when none is there in any case, the
-     * exact search for them (find_needles) need not read the text again */
+    /* the clients' names too, caselessly: when none is there in any case, the exact search
+     * for them (find_client) need not read the text again */
     for (size_t i = 0; i < sizeof clients / sizeof *clients && st == KB_OK; i++)
         st = needs_add_one(n, clients[i].text);
-    for (size_t i = 0; i < sizeof providers / sizeof *providers && st == KB_OK; i++)
-        st = needs_add_one(n, providers[i].text);
     if (st != KB_OK)
         return st;
     for (size_t k = 0; k < n->count; k++)
@@ -473,27 +455,21 @@ static int first_other_program(const struct kb_norm *norm, const struct needs *n
     return 1;
 }
 
-/* The first client and the first provider (in table order) that occur in the text: one pass
- * over the text for both tables, not one strstr per needle. -1 when out of memory. */
-static int find_needles(const struct kb_norm *norm, const struct needle **client,
-                        const struct needle **provider)
+/* The first client (in table order) that occurs in the text: one pass over the text for the
+ * whole table, not one strstr per needle. -1 when out of memory. */
+static int find_client(const struct kb_norm *norm, const struct needle **client)
 {
-    enum { NC = sizeof clients / sizeof *clients, NP = sizeof providers / sizeof *providers };
-    const char *texts[NC + NP];
-    unsigned char present[NC + NP];
-    *client = *provider = NULL;
+    enum { NC = sizeof clients / sizeof *clients };
+    const char *texts[NC];
+    unsigned char present[NC];
+    *client = NULL;
     for (size_t i = 0; i < NC; i++)
         texts[i] = clients[i].text;
-    for (size_t i = 0; i < NP; i++)
-        texts[NC + i] = providers[i].text;
-    if (kb_literals_present(texts, NC + NP, 0, norm->text, norm->len, present) < 0)
+    if (kb_literals_present(texts, NC, 0, norm->text, norm->len, present) < 0)
         return -1;
     for (size_t i = 0; i < NC && !*client; i++)
         if (present[i])
             *client = &clients[i];
-    for (size_t i = 0; i < NP && !*provider; i++)
-        if (present[NC + i])
-            *provider = &providers[i];
     return 0;
 }
 
@@ -517,7 +493,9 @@ static enum kb_status masked_copy(char **value)
     return st;
 }
 
-static enum kb_status facts_extract(const struct kb_norm *norm, struct kb_facts *f, int prefilter)
+static enum kb_status facts_extract(const struct kb_norm *norm,
+                                    const struct kb_providers *providers, struct kb_facts *f,
+                                    int prefilter)
 {
     memset(f, 0, sizeof *f);
     pcre2_match_data *md = pcre2_match_data_create(8, NULL);
@@ -574,16 +552,16 @@ static enum kb_status facts_extract(const struct kb_norm *norm, struct kb_facts 
         if (rc && !(f->stage = strdup(stages[i].stage)))
             goto done;
     }
-    const struct needle *client = NULL, *provider = NULL;
+    const struct needle *client = NULL;
     int any_needle = 0;
     for (size_t i = 0; i < sizeof clients / sizeof *clients && !any_needle; i++)
         any_needle = need_found(&needs, clients[i].text);
-    for (size_t i = 0; i < sizeof providers / sizeof *providers && !any_needle; i++)
-        any_needle = need_found(&needs, providers[i].text);
-    if (any_needle && find_needles(norm, &client, &provider) < 0)
+    if (any_needle && find_client(norm, &client) < 0)
         goto done;
+    /* the providers are the KB's: its kb-provider blocks say which hosts and words name each */
+    const struct kb_provider *provider = kb_providers_detect(providers, norm->text, norm->len);
     if ((client && !(f->client = strdup(client->value)))
-        || (provider && !(f->provider = strdup(provider->value))))
+        || (provider && !(f->provider = strdup(provider->id))))
         goto done;
 
     /* SMTP itself decides; then another program's marks; then the weak cues (a mailer library
@@ -618,14 +596,16 @@ done:
     return status;
 }
 
-enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *f)
+enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
+                                struct kb_facts *f)
 {
-    return facts_extract(norm, f, 1);
+    return facts_extract(norm, providers, f, 1);
 }
 
-enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm, struct kb_facts *f)
+enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm,
+                                           const struct kb_providers *providers, struct kb_facts *f)
 {
-    return facts_extract(norm, f, 0);
+    return facts_extract(norm, providers, f, 0);
 }
 
 const char *kb_context_str(int mail_context)

@@ -1,9 +1,14 @@
 /*
- * kb_fulltext.c - evidence from the full-text index: FTS5 BM25 over a few of the rarest
- * terms of the text that the KB knows (never FTS5 syntax: every term is quoted), with stack
- * frames and settings lines left out. It answers where no signature gives a likely answer.
+ * kb_fulltext.c - evidence from the full-text index. The text's rarest terms that the KB knows
+ * (never FTS5 syntax: every term is quoted) are looked up in the FTS5 index of sections, and
+ * each section is scored by kb_score(), a ranking function registered here: how much of the
+ * text's information the section explains (BM25F over its title, heading, code and prose
+ * fields, terms weighed by how few entries hold them) and how many of the text's word pairs
+ * it holds as written (a message quoted in the docs). Stack frames and settings lines are left
+ * out. It answers where no signature gives a likely answer.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,9 +18,61 @@
  * huge log are looked up at most. */
 #define FTS_TERMS 32
 #define FTS_MAX_DISTINCT 2000
+/* Word pairs of the text (two query terms at most FTS_PAIR_GAP tokens apart on one line) that
+ * a section may hold as written, at most this many. */
+#define FTS_PAIRS 64
+#define FTS_PAIR_GAP 3
 /* 2 x ln(20): what two terms each found in one entry of twenty tell (in a KB of fewer than
  * twenty entries, what two terms found in one entry tell). */
 #define FTS_MIN_IDF 6.0
+/* A section explains at least a fifth of the text (kb_score) to answer on its own. */
+#define FTS_MIN_SCORE 0.2
+
+/* Column weights of entry_fts (title, heading, code, body, examples, signatures): titles, then
+ * the section's heading, then code and quoted text, then prose; an entry's own examples and
+ * signatures count as code. */
+static const double column_weight[] = {4.0, 3.0, 2.0, 1.0, 2.0, 2.0};
+#define FTS_COLUMNS (sizeof column_weight / sizeof column_weight[0])
+_Static_assert(FTS_COLUMNS == 6, "entry_fts has six columns");
+#define FTS_CODE_COLUMN 2
+#define FTS_BODY_COLUMN 3
+/* BM25's saturation and length normalisation */
+#define BM25_K1 1.2
+#define BM25_B 0.75
+
+/* Lines of the text that kb_score() weighs apart, at most (later ones count as the last). */
+#define FTS_LINES 64
+/* A line of the text carries an answer alone once its terms hold this much information (the
+ * idf of two terms each in one entry of twenty); a line with less counts in proportion. */
+#define FTS_LINE_INFO 6.0
+
+/* What kb_score() needs to know of the query: one per phrase of the MATCH expression, in
+ * order, the word pairs, and the lines each stands on. Passed as an SQL pointer value, so no
+ * state is shared. */
+struct fts_info {
+    size_t terms;
+    double idf[FTS_TERMS];
+    uint64_t line_mask[FTS_TERMS]; /* the lines of the text holding term i */
+    double idf_sum;
+    size_t pairs;
+    unsigned char pair_a[FTS_PAIRS], pair_b[FTS_PAIRS], pair_gap[FTS_PAIRS], pair_line[FTS_PAIRS];
+    size_t lines;
+    double line_idf[FTS_LINES];
+    /* the sections scored exactly however little they explain (those of the entries that
+     * full text may corroborate), sorted */
+    sqlite3_int64 *exact;
+    size_t exact_count;
+    /* filled by the first call: the index's average column lengths */
+    int averages_known;
+    double average[6];
+};
+
+/* What a word pair of the text held as written in a section adds: its commoner word's idf
+ * (two common words side by side say little more than one). */
+static double pair_weight(const struct fts_info *info, size_t a, size_t b)
+{
+    return info->idf[a] < info->idf[b] ? info->idf[a] : info->idf[b];
+}
 
 struct u64s {
     uint64_t *v;
@@ -35,11 +92,27 @@ struct term {
     char *text;
     long df;
     size_t first; /* order of appearance, for stable ties */
+    size_t pos;   /* token position of its first occurrence */
+    int part;     /* a part of a dotted name ("spamhaus" of "zen.spamhaus.org") */
 };
 
 static int is_term_char(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+}
+
+/* Is t[0, len) a name reserved for documentation (RFC 2606: "example", "example.com",
+ * "mail.example.org", "host.example"; dots are '_' here)? Docs and pastes alike put them in place
+ * of real names, so a page that holds one says nothing about the text that does. */
+static int placeholder_name(const char *t, size_t len)
+{
+    static const char *const tail[] = {"example", "example_com", "example_org", "example_net"};
+    for (size_t i = 0; i < sizeof tail / sizeof tail[0]; i++) {
+        size_t n = strlen(tail[i]);
+        if (len >= n && memcmp(t + len - n, tail[i], n) == 0 && (len == n || t[len - n - 1] == '_'))
+            return 1;
+    }
+    return 0;
 }
 
 static int useful_term(const char *t, size_t len)
@@ -69,6 +142,8 @@ static int useful_term(const char *t, size_t len)
         return len == 3 && t[0] >= '2' && t[0] <= '5'; /* reply codes, not numbers */
     if (digits && alpha && len >= 10)
         return 0; /* ids, hashes, queue ids */
+    if (placeholder_name(t, len))
+        return 0;
     for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
         if (stop[i][0] == t[0] && strncmp(stop[i], t, len) == 0 && !stop[i][len])
             return 0;
@@ -90,55 +165,82 @@ static void terms_free(struct term *terms, size_t n)
     free(terms);
 }
 
-/* The distinct useful words of the text that the KB knows, rarest first. */
-static enum kb_status fts_terms(struct kb_query *q, const char *text, size_t len, struct term **out,
-                                size_t *count)
+/* Adds the term text[0, len) at token position pos when it is new, useful and known to the KB.
+ * *looked_up counts distinct words looked up. */
+static enum kb_status add_term(struct kb_query *q, const char *text, size_t len, size_t pos,
+                               int part, struct u64s *seen, struct term **terms, size_t *n,
+                               size_t *alloc)
+{
+    if (!useful_term(text, len))
+        return KB_OK;
+    uint64_t h = kb_token_hash(text, len);
+    for (size_t k = 0; k < seen->n; k++)
+        if (seen->v[k] == h)
+            return KB_OK;
+    if (collect_hash(h, seen))
+        return kb_query_nomem(q);
+    sqlite3_stmt *st = q->db->term_df;
+    sqlite3_reset(st);
+    sqlite3_bind_text(st, 1, text, (int)len, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    long df = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return kb_fail_sql(q->db, q->err, "cannot read term statistics");
+    if (df <= 0)
+        return KB_OK; /* words the KB has never seen say nothing about its entries */
+    if (kb_grow((void **)terms, alloc, *n + 1, sizeof **terms)
+        || !((*terms)[*n].text = kb_strndup(text, len)))
+        return kb_query_nomem(q);
+    (*terms)[*n].df = df;
+    (*terms)[*n].first = *n;
+    (*terms)[*n].pos = pos;
+    (*terms)[*n].part = part;
+    (*n)++;
+    return KB_OK;
+}
+
+/* The distinct useful words of the prepared text that the KB knows, rarest first. A dotted
+ * name or an identifier ("zen.spamhaus.org", "ENABLE_SASLAUTHD": one term in the index) also
+ * brings its parts: the docs may name the service alone (the index holds the parts of its own
+ * identifiers too). orig is the text before preparation (same offsets). */
+static enum kb_status fts_terms(struct kb_query *q, const char *text, const char *orig, size_t len,
+                                struct term **out, size_t *count)
 {
     struct term *terms = NULL;
-    size_t n = 0, alloc = 0, looked_up = 0;
+    size_t n = 0, alloc = 0, pos = 0;
     struct u64s seen = {0};
     enum kb_status status = KB_OK;
-    for (size_t i = 0; i < len && looked_up < FTS_MAX_DISTINCT;) {
-        if (!is_term_char((unsigned char)text[i])) {
+    for (size_t i = 0; i < len && seen.n < FTS_MAX_DISTINCT && status == KB_OK; pos++) {
+        while (i < len && !is_term_char((unsigned char)text[i]))
             i++;
-            continue;
-        }
+        if (i >= len)
+            break;
         size_t s = i;
         while (i < len && is_term_char((unsigned char)text[i]))
             i++;
-        if (!useful_term(text + s, i - s))
+        /* "delay=0.5 status=bounced": the field names of a log line are the same on every
+         * line of the program that writes it, not the error; their values stay */
+        int field = i < len && orig[i] == '=' && (i + 1 == len || orig[i + 1] != '=');
+        for (size_t k = s; k < i && field; k++)
+            field = !(orig[k] >= 'A' && orig[k] <= 'Z');
+        if (field)
             continue;
-        uint64_t h = kb_token_hash(text + s, i - s);
-        int dup = 0;
-        for (size_t k = 0; k < seen.n && !dup; k++)
-            dup = seen.v[k] == h;
-        if (dup)
-            continue;
-        if (collect_hash(h, &seen)) {
-            status = kb_query_nomem(q);
-            break;
+        status = add_term(q, text + s, i - s, pos, 0, &seen, &terms, &n, &alloc);
+        int joined = 0;
+        for (size_t k = s; k < i && !joined; k++)
+            joined = text[k] == '_';
+        for (size_t k = s; joined && k <= i && status == KB_OK;) {
+            size_t e = k;
+            while (e < i && text[e] != '_')
+                e++;
+            size_t alpha = 0;
+            for (size_t m = k; m < e; m++)
+                alpha += text[m] >= 'a' && text[m] <= 'z';
+            if (alpha == e - k && e > k)
+                status = add_term(q, text + k, e - k, pos, 1, &seen, &terms, &n, &alloc);
+            k = e + 1;
         }
-        looked_up++;
-        sqlite3_stmt *st = q->db->term_df;
-        sqlite3_reset(st);
-        sqlite3_bind_text(st, 1, text + s, (int)(i - s), SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        long df = rc == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
-        sqlite3_reset(st);
-        if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-            status = kb_fail_sql(q->db, q->err, "cannot read term statistics");
-            break;
-        }
-        if (df <= 0)
-            continue; /* words the KB has never seen say nothing about its entries */
-        if (kb_grow((void **)&terms, &alloc, n + 1, sizeof *terms)
-            || !(terms[n].text = kb_strndup(text + s, i - s))) {
-            status = kb_query_nomem(q);
-            break;
-        }
-        terms[n].df = df;
-        terms[n].first = n;
-        n++;
     }
     free(seen.v);
     if (status != KB_OK) {
@@ -150,6 +252,67 @@ static enum kb_status fts_terms(struct kb_query *q, const char *text, size_t len
     *out = terms;
     *count = n;
     return KB_OK;
+}
+
+/* The layout of the used terms (terms[0, used)) in the text: the lines each stands on (lines
+ * without any used term are not counted), and the word pairs, two used terms standing at most
+ * FTS_PAIR_GAP tokens apart on one line, in the order of the text. */
+static void fts_layout(const char *text, size_t len, const struct term *terms, size_t used,
+                       struct fts_info *info)
+{
+    uint64_t hash[FTS_TERMS];
+    for (size_t t = 0; t < used; t++)
+        hash[t] = terms[t].part ? 0 : kb_token_hash(terms[t].text, strlen(terms[t].text));
+    size_t prev_term = used, prev_pos = 0, pos = 0, line = 0;
+    int line_used = 0;
+    for (size_t i = 0; i < len; pos++) {
+        while (i < len && !is_term_char((unsigned char)text[i])) {
+            if (text[i] == '\n') {
+                prev_term = used; /* pairs stay within a line */
+                if (line_used && line + 1 < FTS_LINES)
+                    line++;
+                line_used = 0;
+            }
+            i++;
+        }
+        if (i >= len)
+            break;
+        size_t s = i;
+        while (i < len && is_term_char((unsigned char)text[i]))
+            i++;
+        uint64_t h = kb_token_hash(text + s, i - s);
+        size_t t = 0;
+        while (t < used
+               && !(hash[t] == h && strlen(terms[t].text) == i - s
+                    && memcmp(terms[t].text, text + s, i - s) == 0))
+            t++;
+        if (t == used)
+            continue;
+        info->line_mask[t] |= (uint64_t)1 << line;
+        line_used = 1;
+        if (line + 1 > info->lines)
+            info->lines = line + 1;
+        if (prev_term < used && prev_term != t && pos - prev_pos <= FTS_PAIR_GAP) {
+            size_t k = 0;
+            while (k < info->pairs
+                   && !(info->pair_a[k] == prev_term && info->pair_b[k] == t
+                        && info->pair_line[k] == line))
+                k++;
+            if (k == info->pairs && info->pairs < FTS_PAIRS) {
+                info->pair_a[k] = (unsigned char)prev_term;
+                info->pair_b[k] = (unsigned char)t;
+                info->pair_gap[k] = (unsigned char)(pos - prev_pos);
+                info->pair_line[k] = (unsigned char)line;
+                info->pairs++;
+            }
+        }
+        prev_term = t;
+        prev_pos = pos;
+    }
+    for (size_t t = 0; t < used; t++)
+        for (size_t l = 0; l < info->lines; l++)
+            if (info->line_mask[t] & ((uint64_t)1 << l))
+                info->line_idf[l] += info->idf[t];
 }
 
 /* Is this line a stack frame ("at Foo.bar(Foo.java:12)", 'File "x.py", line 3', "#2 /x.php")?
@@ -165,8 +328,15 @@ static int is_stack_frame(const char *s, size_t n)
         return memchr(s, '(', n) != NULL || memchr(s, '/', n) != NULL || memchr(s, '\\', n) != NULL;
     if (n >= 6 && memcmp(s, "File \"", 6) == 0)
         return 1;
-    if (n >= 2 && s[0] == '#' && s[1] >= '0' && s[1] <= '9')
-        return 1;
+    /* "#3 /var/www/x.php(12): f()", "#4 {main}", "#5 [internal function]": a number, one
+     * space, then a path or a placeholder; not a log line's "#370(worker) ..." */
+    if (n >= 2 && s[0] == '#' && s[1] >= '0' && s[1] <= '9') {
+        size_t i = 1;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        return (i + 1 < n && s[i] == ' ' && strchr("/\\{[.", s[i + 1]) != NULL)
+               || (i + 2 < n && s[i] == ' ' && s[i + 2] == ':');
+    }
     if (n >= 9 && memcmp(s, "Traceback", 9) == 0)
         return 1;
     return n >= 4 && memcmp(s, "... ", 4) == 0 && n < 24;
@@ -213,29 +383,30 @@ static int line_with_term(const char *text, size_t len, const char *term, size_t
     return 0;
 }
 
-/* Is a full-text result worth reporting? It needs several of the rarest words of the text to
- * agree, and specific ones among them: common words ("failed", "send", "because") shared with
- * many entries say nothing about which one applies, and one rare word alone ("chain" from a
- * stack trace) is a coincidence unless a larger set agrees with it. In a KB whose signatures
- * describe the errors (a mail KB), text that no signature knows is rarely about any of its
- * entries: measured on 405 real pastes, the looser rule answered 1 correctly and 4 wrongly
- * (3 of them on other programs' errors), so there the bar is higher. */
+/* Is a full-text result worth reporting on its own? It needs several of the rarest words of
+ * the text to agree, and specific ones among them: common words ("failed", "send", "because")
+ * shared with many entries say nothing about which one applies, and one rare word alone
+ * ("chain" from a stack trace) is a coincidence unless a larger set agrees with it. In a KB
+ * whose signatures describe the errors (a mail KB), text that no signature knows is rarely
+ * about any of its entries: measured on 405 real pastes, the looser rule answered 1 correctly
+ * and 4 wrongly (3 of them on other programs' errors), so there the bar is higher. */
 static int fulltext_evidence_enough(const struct kb_db *db, size_t matched, size_t specific,
-                                    double coverage, double idf)
+                                    double coverage, double idf, double score, double min_score)
 {
     if (db->fulltext_needs_mail)
         return specific >= 3 && coverage >= 0.6;
     /* In a KB of ordinary documents the bar is information, not a count: the matched terms'
      * inverse document frequencies must add up to that of two terms each on one page in
-     * twenty. That holds for a KB of fifty pages as for one of seven thousand. */
+     * twenty (that holds for a KB of fifty pages as for one of seven thousand), and the
+     * section must explain a fair share of the text. */
     double entries = db->entry_count > 1 ? (double)db->entry_count : 2.0;
     double bar = 2 * log(entries) < FTS_MIN_IDF ? 2 * log(entries) : FTS_MIN_IDF;
-    return matched >= 2 && coverage >= 0.3 && idf >= bar;
+    return matched >= 2 && coverage >= 0.3 && idf >= bar && score >= min_score;
 }
 
 /* FTS5 auxiliary function kb_matched(entry_fts): a bit mask of the query's phrases that occur
  * in the current row (phrase i -> bit i, up to 64 phrases). It gives each result's coverage in
- * the same pass as BM25, instead of one more query per term and result. */
+ * the same pass as the ranking, instead of one more query per term and result. */
 static void fts_matched_phrases(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_context *out,
                                 int argc, sqlite3_value **argv)
 {
@@ -252,7 +423,189 @@ static void fts_matched_phrases(const Fts5ExtensionApi *api, Fts5Context *ctx, s
     sqlite3_result_int64(out, mask);
 }
 
-/* Registers kb_matched on the connection once. */
+struct inst {
+    int phrase, column, offset;
+};
+
+static int cmp_inst(const void *a, const void *b)
+{
+    const struct inst *x = a, *y = b;
+    if (x->column != y->column)
+        return x->column - y->column;
+    return x->offset - y->offset;
+}
+
+/* Instances looked at for word pairs, per row (a long section holds its query words many
+ * times; the first ones are enough to tell whether a pair stands together). */
+#define FTS_PAIR_INSTANCES 512
+
+/* A row that could not explain this share of the text even if its code and prose were empty
+ * (the most that length normalisation can give) cannot answer alone (FTS_MIN_SCORE / 2 at the
+ * least): it scores 0 without its lengths being read, unless its entry is one full text may
+ * corroborate, and so comes last among the FTS_ROWS best (the terms it holds count for its
+ * entry only when fewer rows explain more). In a large KB most rows matched hold one common
+ * word of the text, and reading a row's lengths costs more than the rest of its score: on the
+ * tldr KB this saves a sixth of a lookup's instructions. */
+#define FTS_BOUND_ONLY (FTS_MIN_SCORE / 2)
+
+static int cmp_rowid(const void *a, const void *b)
+{
+    const sqlite3_int64 *x = a, *y = b;
+    return (*x > *y) - (*x < *y);
+}
+
+static int scored_exactly(const struct fts_info *info, sqlite3_int64 rowid)
+{
+    return info->exact_count
+           && bsearch(&rowid, info->exact, info->exact_count, sizeof rowid, cmp_rowid) != NULL;
+}
+
+/* The index of the lowest bit set in m (m != 0). */
+static unsigned lowest_bit(uint64_t m)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll(m);
+#else
+    unsigned i = 0;
+    while (!(m & 1)) {
+        m >>= 1;
+        i++;
+    }
+    return i;
+#endif
+}
+
+/* kb_score() of a row from its term frequencies per column (tf), the columns' length
+ * normalisation (norm) and the weight of its word pairs found (pairs, and per line of the
+ * text, line_pair). *terms_out gets the terms' share alone. */
+static double row_score(const struct fts_info *info, double tf[][FTS_COLUMNS], const double *norm,
+                        double pairs, const double *line_pair, double *terms_out)
+{
+    double terms = 0, cov[FTS_LINES] = {0}, factor[FTS_COLUMNS];
+    for (size_t c = 0; c < FTS_COLUMNS; c++)
+        factor[c] = column_weight[c] / norm[c];
+    for (size_t i = 0; i < info->terms; i++) {
+        double weighted = 0;
+        for (size_t c = 0; c < FTS_COLUMNS; c++)
+            weighted += factor[c] * tf[i][c];
+        if (weighted <= 0)
+            continue;
+        double explained = info->idf[i] * weighted / (weighted + BM25_K1);
+        terms += explained;
+        /* what it explains of each line it stands on */
+        for (uint64_t m = info->lines > 1 ? info->line_mask[i] : 0; m; m &= m - 1)
+            cov[lowest_bit(m)] += explained;
+    }
+    terms /= info->idf_sum;
+    *terms_out = terms;
+    /* The whole text, and its best line: a paste of several lines often holds one error
+     * line among others, and the section about that error explains that line. */
+    double score = terms + pairs / info->idf_sum;
+    if (score > 1)
+        score = 1;
+    double best_line = 0;
+    for (size_t l = 0; l < info->lines && info->lines > 1; l++) {
+        if (info->line_idf[l] <= 0)
+            continue;
+        double line = (cov[l] + line_pair[l]) / info->line_idf[l];
+        if (line > 1)
+            line = 1;
+        double weight = info->line_idf[l] < FTS_LINE_INFO ? info->line_idf[l] / FTS_LINE_INFO : 1;
+        if (line * weight > best_line)
+            best_line = line * weight;
+    }
+    if (best_line > score)
+        score = (score + best_line) / 2;
+    return score;
+}
+
+/* FTS5 auxiliary function kb_score(entry_fts, info, part): how much of the query the current
+ * row explains, from 0 to 1. Terms: BM25F (each term's occurrences weighed by column and
+ * normalised by the column's length against its average, saturated), each term counting by
+ * its idf, as a share of all the query's terms. Pairs: the share (by idf) of the query's word
+ * pairs that stand together in the row as in the text, one more word between them allowed.
+ * part 1 gives the pairs' share alone, part 2 the terms' share alone (both exact). */
+static void fts_score(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_context *out, int argc,
+                      sqlite3_value **argv)
+{
+    struct fts_info *info = argc >= 1 ? sqlite3_value_pointer(argv[0], "kb_fts_info") : NULL;
+    int part = argc >= 2 ? sqlite3_value_int(argv[1]) : 0;
+    if (!info || !info->terms || info->idf_sum <= 0) {
+        sqlite3_result_double(out, 0);
+        return;
+    }
+    double tf[FTS_TERMS][FTS_COLUMNS];
+    memset(tf, 0, sizeof tf);
+    struct inst insts[FTS_PAIR_INSTANCES];
+    size_t ninst = 0;
+    int count = 0;
+    if (api->xInstCount(ctx, &count) != SQLITE_OK)
+        count = 0;
+    for (int i = 0; i < count; i++) {
+        int phrase, column, offset;
+        if (api->xInst(ctx, i, &phrase, &column, &offset) != SQLITE_OK)
+            break;
+        if (phrase < 0 || (size_t)phrase >= info->terms || column < 0
+            || (size_t)column >= FTS_COLUMNS)
+            continue;
+        tf[phrase][column] += 1;
+        if (ninst < FTS_PAIR_INSTANCES)
+            insts[ninst++] = (struct inst){phrase, column, offset};
+    }
+    double pairs = 0, line_pair[FTS_LINES] = {0};
+    if (info->pairs && ninst > 1) {
+        unsigned char found[FTS_PAIRS] = {0};
+        qsort(insts, ninst, sizeof *insts, cmp_inst);
+        for (size_t i = 0; i < ninst; i++)
+            for (size_t j = i + 1; j < ninst && insts[j].column == insts[i].column
+                                   && insts[j].offset - insts[i].offset <= FTS_PAIR_GAP + 1;
+                 j++)
+                for (size_t k = 0; k < info->pairs; k++)
+                    if (!found[k] && info->pair_a[k] == insts[i].phrase
+                        && info->pair_b[k] == insts[j].phrase
+                        && insts[j].offset - insts[i].offset <= info->pair_gap[k] + 1) {
+                        double w = pair_weight(info, info->pair_a[k], info->pair_b[k]);
+                        found[k] = 1;
+                        pairs += w;
+                        line_pair[info->pair_line[k]] += w;
+                    }
+    }
+    if (part == 1) {
+        sqlite3_result_double(out, pairs / info->idf_sum);
+        return;
+    }
+    /* Length normalisation for the long columns only, code and prose: titles and headings are
+     * short alike. Reading a row's lengths costs more than all the rest, so a row is first
+     * scored as if both were empty. */
+    double norm[FTS_COLUMNS] = {1, 1, 1, 1, 1, 1}, terms = 0;
+    for (size_t c = FTS_CODE_COLUMN; c <= FTS_BODY_COLUMN; c++)
+        norm[c] = 1 - BM25_B;
+    double score = row_score(info, tf, norm, pairs, line_pair, &terms);
+    if (part == 0 && score < FTS_BOUND_ONLY && !scored_exactly(info, api->xRowid(ctx))) {
+        sqlite3_result_double(out, 0);
+        return;
+    }
+    if (!info->averages_known) {
+        sqlite3_int64 rows = 0;
+        if (api->xRowCount(ctx, &rows) != SQLITE_OK || rows < 1)
+            rows = 1;
+        for (size_t c = 0; c < FTS_COLUMNS; c++) {
+            sqlite3_int64 total = 0;
+            api->xColumnTotalSize(ctx, (int)c, &total);
+            info->average[c] = (double)total / (double)rows;
+        }
+        info->averages_known = 1;
+    }
+    for (size_t c = FTS_CODE_COLUMN; c <= FTS_BODY_COLUMN; c++) {
+        int size = 0;
+        api->xColumnSize(ctx, (int)c, &size);
+        norm[c] = info->average[c] > 0 ? 1 - BM25_B + BM25_B * (double)size / info->average[c] : 1;
+    }
+    score = row_score(info, tf, norm, pairs, line_pair, &terms);
+    sqlite3_result_double(out, part == 2 ? terms : score);
+}
+
+/* Registers kb_matched and kb_score on the connection once. */
 static enum kb_status register_fts_function(struct kb_db *db, struct kb_error *err)
 {
     if (db->fts_function_ready)
@@ -265,20 +618,24 @@ static enum kb_status register_fts_function(struct kb_db *db, struct kb_error *e
     }
     sqlite3_finalize(st);
     if (!api || api->iVersion < 2
-        || api->xCreateFunction(api, "kb_matched", NULL, fts_matched_phrases, NULL) != SQLITE_OK)
+        || api->xCreateFunction(api, "kb_matched", NULL, fts_matched_phrases, NULL) != SQLITE_OK
+        || api->xCreateFunction(api, "kb_score", NULL, fts_score, NULL) != SQLITE_OK)
         return kb_fail(err, KB_ERR_DB, "this SQLite has no usable FTS5 module");
     db->fts_function_ready = 1;
     return KB_OK;
 }
 
 /* The full-text rows (sections) of one entry, merged: which query terms any of them holds,
- * and its best-ranked section. */
+ * and its best-scored section. */
 struct entry_rows {
     long long entry;
     long long section;
-    double bm25;
+    double score;
     sqlite3_uint64 mask;
+    double link; /* the best score of a section of another entry that links to this one */
 };
+
+static int cached_statement(struct kb_db *db, sqlite3_stmt **slot, const char *sql);
 
 int kb_fulltext_knows(struct kb_query *q, const char *text)
 {
@@ -291,12 +648,34 @@ int kb_fulltext_knows(struct kb_query *q, const char *text)
     word[n] = '\0';
     if (n < 2)
         return 0;
+    /* A cue that is a program's name alone ("psql", "docker"), not a protocol's token or a
+     * phrase ("HTTP/1.1", "status code 403", "port 443") */
+    int named = 1;
+    for (size_t k = i + n; text[k] && named; k++)
+        named = !strchr("/ .:0123456789", text[k]);
+    /* The KB is about it when a title or a heading names it, or, for a program's name, one
+     * page in ten: docs that mention a proxy or "http" in passing are not about their
+     * errors. */
     sqlite3_stmt *st = q->db->term_df;
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, word, (int)n, SQLITE_STATIC);
-    int known = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int64(st, 0) > 0;
+    long df = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
-    return known;
+    if (df <= 0)
+        return 0;
+    if (named && df * 10 >= q->db->entry_count)
+        return 1;
+    char match[64];
+    snprintf(match, sizeof match, "{title heading} : \"%s\"", word);
+    if (register_fts_function(q->db, q->err) != KB_OK
+        || !cached_statement(q->db, &q->db->fts_title,
+                             "SELECT 1 FROM entry_fts WHERE entry_fts MATCH ?1 LIMIT 1"))
+        return 0;
+    st = q->db->fts_title;
+    sqlite3_bind_text(st, 1, match, -1, SQLITE_TRANSIENT);
+    int titled = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_reset(st);
+    return titled;
 }
 
 /* Harvested evidence that full text may corroborate: an entry known only from its prose, by
@@ -308,48 +687,50 @@ static int corroborated(const struct kb_candidate *c)
     return c->written == 0 && c->harvested >= CORROBORATE_MIN;
 }
 
-/* Runs the full-text query and merges its rows per entry, best entry first; only among the
- * entries of the prose candidates found so far when among_candidates is set. */
-static enum kb_status search_sections(struct kb_query *q, const char *query, size_t limit,
-                                      int among_candidates, struct entry_rows **out, size_t *count)
+/* The statement *slot of the database, prepared (persistent) when first needed; it stays
+ * with the database and is reset before use. */
+static int cached_statement(struct kb_db *db, sqlite3_stmt **slot, const char *sql)
 {
-    sqlite3_stmt *search = NULL;
+    if (!*slot
+        && sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_reset(*slot);
+    sqlite3_clear_bindings(*slot);
+    return 1;
+}
+
+/* Sections looked at, the best first: enough for the entries any answer can come from. */
+#define FTS_ROWS 128
+
+/* Runs the full-text query and merges its best FTS_ROWS sections per entry (best entry
+ * first, each by its best section, with the terms any of its sections holds). */
+static enum kb_status search_sections(struct kb_query *q, const char *query,
+                                      const struct fts_info *info, struct entry_rows **out,
+                                      size_t *count)
+{
+    static const char sql[] = "SELECT rowid, kb_score(entry_fts, ?2, 0) AS r, "
+                              "kb_matched(entry_fts) FROM entry_fts WHERE entry_fts MATCH ?1 "
+                              "ORDER BY r DESC LIMIT ?3";
     struct entry_rows *rows = NULL;
     size_t n = 0, alloc = 0;
-    struct kb_buf sql;
-    kb_buf_init(&sql, 0);
-    /* Column weights: titles, then the section's heading, then code and quoted text, then
-     * prose; an entry's own examples and signatures count as code. */
-    enum kb_status status = kb_buf_append_str(
-        &sql, "SELECT s.entry_id, f.rowid, bm25(entry_fts, 4.0, 3.0, 2.0, 1.0, 2.0, 2.0) AS r, "
-              "kb_matched(entry_fts) FROM entry_fts f JOIN section s ON s.id = f.rowid "
-              "WHERE entry_fts MATCH ?1");
-    if (among_candidates) {
-        const char *sep = " AND s.entry_id IN (";
-        for (size_t i = 0; i < q->cand_count && status == KB_OK; i++)
-            if (corroborated(&q->cands[i])) {
-                status = kb_buf_printf(&sql, "%s%lld", sep, q->cands[i].rowid);
-                sep = ",";
-            }
-        if (status == KB_OK)
-            status = kb_buf_append_str(&sql, ")");
-    }
-    if (status == KB_OK)
-        status = kb_buf_append_str(&sql, " ORDER BY r LIMIT ?2");
-    if (status != KB_OK) {
-        kb_buf_release(&sql);
-        return kb_query_nomem(q);
-    }
-    int prepared = sqlite3_prepare_v2(q->db->sql, sql.data, -1, &search, NULL);
-    kb_buf_release(&sql);
-    if (prepared != SQLITE_OK)
+    if (!cached_statement(q->db, &q->db->fts_search, sql)
+        || !cached_statement(q->db, &q->db->fts_entry_of,
+                             "SELECT entry_id FROM section WHERE id = ?1"))
         return kb_fail_sql(q->db, q->err, "cannot search the full-text index");
+    sqlite3_stmt *search = q->db->fts_search, *entry_of = q->db->fts_entry_of;
     sqlite3_bind_text(search, 1, query, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(search, 2, (sqlite3_int64)limit);
+    sqlite3_bind_pointer(search, 2, (void *)info, "kb_fts_info", NULL);
+    sqlite3_bind_int(search, 3, FTS_ROWS);
+    enum kb_status status = KB_OK;
     int rc;
     while ((rc = sqlite3_step(search)) == SQLITE_ROW) {
-        long long entry = sqlite3_column_int64(search, 0);
-        sqlite3_uint64 mask = (sqlite3_uint64)sqlite3_column_int64(search, 3);
+        long long section = sqlite3_column_int64(search, 0);
+        sqlite3_uint64 mask = (sqlite3_uint64)sqlite3_column_int64(search, 2);
+        sqlite3_reset(entry_of);
+        sqlite3_bind_int64(entry_of, 1, section);
+        if (sqlite3_step(entry_of) != SQLITE_ROW)
+            continue;
+        long long entry = sqlite3_column_int64(entry_of, 0);
         size_t i = 0;
         while (i < n && rows[i].entry != entry)
             i++;
@@ -361,12 +742,12 @@ static enum kb_status search_sections(struct kb_query *q, const char *query, siz
             status = kb_query_nomem(q);
             break;
         }
-        rows[n++] = (struct entry_rows){entry, sqlite3_column_int64(search, 1),
-                                        sqlite3_column_double(search, 2), mask};
+        rows[n++] = (struct entry_rows){entry, section, sqlite3_column_double(search, 1), mask, 0};
     }
     if (status == KB_OK && rc != SQLITE_DONE)
         status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
-    sqlite3_finalize(search);
+    sqlite3_reset(search);
+    sqlite3_reset(entry_of);
     if (status != KB_OK) {
         free(rows);
         return status;
@@ -376,24 +757,80 @@ static enum kb_status search_sections(struct kb_query *q, const char *query, siz
     return KB_OK;
 }
 
+static int cmp_rows(const void *a, const void *b)
+{
+    const struct entry_rows *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score > y->score ? -1 : 1;
+    return (x->entry > y->entry) - (x->entry < y->entry);
+}
+
+/* Credits the entries that the best sections link to: a section of a reference page that
+ * says "see Fix error 5.6.11" explains the text for that page too. A linked entry's score
+ * becomes 1 - (1 - its own)(1 - the linking section's): either may tell. Entries not among
+ * the rows are added (with the linking row's terms) unless only_known. */
+static enum kb_status link_credit(struct kb_query *q, struct entry_rows **rows, size_t *nrows,
+                                  int only_known)
+{
+    if (!cached_statement(q->db, &q->db->fts_links,
+                          "SELECT entry_id FROM section_link WHERE section_id = ?1"))
+        return kb_fail_sql(q->db, q->err, "cannot read the links between sections");
+    sqlite3_stmt *st = q->db->fts_links;
+    enum kb_status status = KB_OK;
+    size_t n = *nrows, alloc = *nrows;
+    for (size_t r = 0; r < *nrows && status == KB_OK; r++) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, (*rows)[r].section);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            long long target = sqlite3_column_int64(st, 0);
+            struct entry_rows from = (*rows)[r];
+            size_t t = 0;
+            while (t < n && (*rows)[t].entry != target)
+                t++;
+            if (t == n) {
+                if (only_known)
+                    continue;
+                if (kb_grow((void **)rows, &alloc, n + 1, sizeof **rows)) {
+                    status = kb_query_nomem(q);
+                    break;
+                }
+                (*rows)[n++] = (struct entry_rows){target, 0, 0, from.mask, 0};
+            }
+            /* the row's terms count for the page it points to */
+            (*rows)[t].mask |= from.mask;
+            if (from.score > (*rows)[t].link)
+                (*rows)[t].link = from.score;
+        }
+        if (status == KB_OK && rc != SQLITE_DONE)
+            status = kb_fail_sql(q->db, q->err, "cannot read the links between sections");
+    }
+    sqlite3_reset(st);
+    for (size_t r = 0; r < n; r++)
+        (*rows)[r].score = 1 - (1 - (*rows)[r].score) * (1 - (*rows)[r].link);
+    *nrows = n;
+    return status;
+}
+
 /* Adds the full-text evidence of the merged rows to the candidates. corroborate: the rows are
  * of entries already found by harvested evidence, which any agreeing term supports; otherwise
  * a row must pass fulltext_evidence_enough to make a candidate of its own. */
 static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *rows, size_t nrows,
-                                 const struct term *terms, size_t used,
+                                 const struct term *terms, struct fts_info *info, const char *query,
                                  const struct kb_buf *prepared, int corroborate)
 {
+    sqlite3_stmt *pairs = NULL;
     long specific_df = q->db->entry_count / 20 > 1 ? q->db->entry_count / 20 : 1;
-    double entries = q->db->entry_count > 1 ? (double)q->db->entry_count : 2.0;
-    double idf_used = 0;
-    for (size_t i = 0; i < used; i++)
-        idf_used += log(entries / (double)terms[i].df);
+    size_t used = info->terms;
     enum kb_status status = KB_OK;
     /* where each term is in the text, found once (SIZE_MAX: not yet, SIZE_MAX - 1: nowhere):
      * a term that is only ever part of longer words made each row read the whole text */
     size_t where[FTS_TERMS];
     for (size_t i = 0; i < FTS_TERMS; i++)
         where[i] = SIZE_MAX;
+    /* once the best entry has an answer (rows come best first), the others are shown from
+     * half its bar */
+    int answered = 0;
     for (size_t r = 0; r < nrows && status == KB_OK; r++) {
         size_t matched = 0, specific = 0;
         double idf = 0;
@@ -405,7 +842,7 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
             if (rows[r].mask & ((sqlite3_uint64)1 << i)) {
                 matched++;
                 specific += terms[i].df <= specific_df;
-                idf += log(entries / (double)terms[i].df);
+                idf += info->idf[i];
                 kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
                 if (nlines < 3 && i < FTS_TERMS && where[i] == SIZE_MAX
                     && !line_with_term(prepared->data, prepared->len, terms[i].text, &where[i]))
@@ -415,26 +852,48 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
             }
         }
         double coverage = (double)matched / (double)used;
-        /* A weak answer still needs several of the rarest words of the text to agree, and
-         * specific ones among them: common words ("failed", "send", "because") shared with many
-         * entries say nothing about which one applies, and one rare word alone ("chain" from a
-         * stack trace) is a coincidence unless a larger set of terms agrees with it. */
         struct kb_candidate *c = NULL;
-        if ((corroborate ? matched > 0
-                         : fulltext_evidence_enough(q->db, matched, specific, coverage, idf))
+        if ((corroborate
+                 ? matched > 0
+                 : fulltext_evidence_enough(q->db, matched, specific, coverage, idf, rows[r].score,
+                                            answered ? FTS_MIN_SCORE / 2 : FTS_MIN_SCORE))
             && !(c = kb_candidate_for(q, rows[r].entry, KB_VIA_FULLTEXT)))
             status = kb_query_nomem(q);
+        answered |= c != NULL;
         /* an entry that written signatures found keeps their score; full text adds to
          * entries known only from their prose */
         if (c && c->written == 0 && !c->fts_explain) {
-            /* points are given when every row is known (kb_fulltext_run): relative BM25 */
-            c->bm25 = rows[r].bm25;
+            c->bm25 = -rows[r].score;
+            c->fulltext = FTS_POINTS * rows[r].score;
+            c->score += c->fulltext;
             if (!c->section_id)
                 c->section_id = rows[r].section;
-            c->fts_explain =
-                kb_format("full-text: %zu of %zu rarest known terms matched "
-                          "(%s); information %.1f of %.1f; bm25 %.2f",
-                          matched, used, which.data ? which.data : "", idf, idf_used, rows[r].bm25);
+            /* for the explanation: how much of that comes from word pairs as written (the
+             * ranking query leaves it out, to score each row once) */
+            double pair_share = 0;
+            if (rows[r].section && !pairs
+                && !(pairs = cached_statement(q->db, &q->db->fts_pairs,
+                                              "SELECT kb_score(entry_fts, ?3, 1) FROM entry_fts "
+                                              "WHERE entry_fts MATCH ?1 AND rowid = ?2")
+                                 ? q->db->fts_pairs
+                                 : NULL)) {
+                status = kb_fail_sql(q->db, q->err, "cannot search the full-text index");
+                kb_buf_release(&which);
+                break;
+            }
+            if (rows[r].section) {
+                sqlite3_reset(pairs);
+                sqlite3_bind_text(pairs, 1, query, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(pairs, 2, rows[r].section);
+                sqlite3_bind_pointer(pairs, 3, info, "kb_fts_info", NULL);
+                if (sqlite3_step(pairs) == SQLITE_ROW)
+                    pair_share = sqlite3_column_double(pairs, 0);
+            }
+            c->fts_explain = kb_format(
+                "full-text: %zu of %zu rarest known terms matched (%s); information %.1f of "
+                "%.1f; its best section explains %.2f of the text (word pairs as written %.2f)%s",
+                matched, used, which.data ? which.data : "", idf, info->idf_sum, rows[r].score,
+                pair_share, rows[r].link > 0 ? "; a table row linking here counts too" : "");
             for (size_t k = 0; k < nlines; k++)
                 if (!kb_grow((void **)&c->lines, &c->line_alloc, c->line_count + 1,
                              sizeof *c->lines))
@@ -442,6 +901,69 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
         }
         kb_buf_release(&which);
     }
+    if (pairs)
+        sqlite3_reset(pairs);
+    return status;
+}
+
+/* Harvested evidence found on a settings line of the text ("MAIL_USERNAME=null") tells how
+ * the program was set up, not what went wrong: it is taken back, as full text leaves such
+ * lines out. */
+static void discount_setting_hits(struct kb_query *q)
+{
+    for (size_t i = 0; i < q->cand_count; i++) {
+        struct kb_candidate *c = &q->cands[i];
+        size_t kept = 0;
+        for (size_t k = 0; k < c->hit_count; k++) {
+            struct kb_hit *h = &c->hits[k];
+            size_t s = q->norm.line_start[h->line];
+            size_t e = h->line + 1 < q->norm.line_count ? q->norm.line_start[h->line + 1] - 1
+                                                        : q->norm.len;
+            if (h->harvested && is_setting(q->norm.text + s, e - s)) {
+                c->harvested -= h->weight;
+                c->score -= h->weight;
+                free(h->source);
+                free(h->explain);
+                continue;
+            }
+            c->hits[kept++] = *h;
+        }
+        c->hit_count = kept;
+        if (c->harvested < 1e-9)
+            c->harvested = 0;
+    }
+}
+
+/* The sections of the entries full text may corroborate (found by harvested evidence): any
+ * row of theirs counts, so kb_score() scores them exactly however little they explain. */
+static enum kb_status exact_sections(struct kb_query *q, struct fts_info *info)
+{
+    if (!cached_statement(q->db, &q->db->fts_sections,
+                          "SELECT id FROM section WHERE entry_id = ?1"))
+        return kb_fail_sql(q->db, q->err, "cannot read an entry's sections");
+    sqlite3_stmt *st = q->db->fts_sections;
+    size_t alloc = 0;
+    enum kb_status status = KB_OK;
+    for (size_t i = 0; i < q->cand_count && status == KB_OK; i++) {
+        if (!corroborated(&q->cands[i]))
+            continue;
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, q->cands[i].rowid);
+        int rc;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (kb_grow((void **)&info->exact, &alloc, info->exact_count + 1,
+                        sizeof *info->exact)) {
+                status = kb_query_nomem(q);
+                break;
+            }
+            info->exact[info->exact_count++] = sqlite3_column_int64(st, 0);
+        }
+        if (status == KB_OK && rc != SQLITE_DONE)
+            status = kb_fail_sql(q->db, q->err, "cannot read an entry's sections");
+    }
+    sqlite3_reset(st);
+    if (status == KB_OK && info->exact_count)
+        qsort(info->exact, info->exact_count, sizeof *info->exact, cmp_rowid);
     return status;
 }
 
@@ -452,7 +974,10 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
     kb_buf_init(&query, 0);
     struct term *terms = NULL;
     struct entry_rows *rows = NULL;
+    struct fts_info info;
+    memset(&info, 0, sizeof info);
     size_t nterms = 0, nrows = 0;
+    discount_setting_hits(q);
     enum kb_status status = kb_fts_prepare(q->evidence_text, q->norm.len, &prepared);
     if (status != KB_OK)
         goto done;
@@ -460,10 +985,11 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
         if (prepared.data[i] >= 'A' && prepared.data[i] <= 'Z')
             prepared.data[i] = (char)(prepared.data[i] + 32);
     blank_non_error_lines(&q->norm, prepared.data);
-    if ((status = fts_terms(q, prepared.data, prepared.len, &terms, &nterms)) != KB_OK)
+    if ((status = fts_terms(q, prepared.data, q->evidence_text, prepared.len, &terms, &nterms))
+        != KB_OK)
         goto done;
     /* Specific: in at most 5% of the entries (at least one, of course). Common: in more than
-     * 10% (and 50) of them; such a term adds little to BM25 and makes it score thousands of
+     * 10% (and 50) of them; such a term adds little and makes the query score thousands of
      * rows of a large KB, so it is left out of the query. */
     long common_df = q->db->entry_count / 10 > 50 ? q->db->entry_count / 10 : 50;
     size_t used = 0;
@@ -473,39 +999,49 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
         goto done; /* one shared word is not evidence */
     if ((status = register_fts_function(q->db, q->err)) != KB_OK)
         goto done;
+    double entries = q->db->entry_count > 0 ? (double)q->db->entry_count : 1.0;
+    info.terms = used;
+    for (size_t i = 0; i < used; i++) {
+        info.idf[i] = log((entries + 1) / (double)terms[i].df);
+        info.idf_sum += info.idf[i];
+    }
+    fts_layout(prepared.data, prepared.len, terms, used, &info);
+    if ((status = exact_sections(q, &info)) != KB_OK)
+        goto done;
     for (size_t i = 0; i < used && status == KB_OK; i++)
         status = kb_buf_printf(&query, "%s\"%s\"", i ? " OR " : "", terms[i].text);
     if (status != KB_OK)
         goto done;
     /* Entries found by harvested evidence: full text corroborates them, however few terms
      * agree. Then every entry: full text alone must pass its bar. */
-    size_t prose = 0;
-    for (size_t i = 0; i < q->cand_count; i++)
-        prose += corroborated(&q->cands[i]);
-    for (int pass = prose ? 0 : 1; pass < 2 && status == KB_OK; pass++) {
-        free(rows);
-        rows = NULL;
-        nrows = 0;
-        /* several sections of one entry may rank: fetch enough rows for want entries */
-        size_t limit = pass == 0 ? prose * 8 : want * 8;
-        if ((status = search_sections(q, query.data, limit, pass == 0, &rows, &nrows)) == KB_OK)
-            status = apply_rows(q, rows, nrows, terms, used, &prepared, pass == 0);
+    if ((status = search_sections(q, query.data, &info, &rows, &nrows)) != KB_OK)
+        goto done;
+    /* Entries found by harvested evidence: full text corroborates them, however few terms
+     * agree. Then the best entries: full text alone must pass its bar. */
+    struct entry_rows *pick = malloc((nrows ? nrows : 1) * sizeof *pick);
+    if (!pick) {
+        status = kb_query_nomem(q);
+        goto done;
     }
-    /* Full-text points: BM25 relative to the best section found (term frequency and length
-     * weigh in, so a page about the problem outranks one that mentions its words once). */
-    double best = 0;
-    for (size_t i = 0; i < q->cand_count; i++)
-        if (q->cands[i].fts_explain && q->cands[i].bm25 < best)
-            best = q->cands[i].bm25;
-    for (size_t i = 0; i < q->cand_count && best < 0; i++) {
-        struct kb_candidate *c = &q->cands[i];
-        if (c->fts_explain && c->written == 0 && c->fulltext == 0) {
-            c->fulltext = FTS_POINTS * (c->bm25 / best);
-            c->score += c->fulltext;
+    for (int pass = 0; pass < 2 && status == KB_OK; pass++) {
+        size_t n = 0;
+        for (size_t r = 0; r < nrows && (pass == 0 || n < want * 4); r++) {
+            struct kb_candidate *c = NULL;
+            for (size_t i = 0; i < q->cand_count && !c; i++)
+                if (q->cands[i].rowid == rows[r].entry)
+                    c = &q->cands[i];
+            if (pass == 1 || (c && corroborated(c)))
+                pick[n++] = rows[r];
+        }
+        if (n && (status = link_credit(q, &pick, &n, pass == 0)) == KB_OK) {
+            qsort(pick, n, sizeof *pick, cmp_rows);
+            status = apply_rows(q, pick, n, terms, &info, query.data, &prepared, pass == 0);
         }
     }
+    free(pick);
 done:
     free(rows);
+    free(info.exact);
     terms_free(terms, nterms);
     kb_buf_release(&prepared);
     kb_buf_release(&query);

@@ -11,6 +11,24 @@
 #include "kb.h"
 #include "kb_text.h"
 
+/* A provider the KB declares (a kb-provider block): its id (the value of the provider fact
+ * and of entries' provider facets), display name, and the hosts (lowercase, matched caselessly
+ * as a host or a parent domain of one) and words (matched as written) that name it. */
+struct kb_provider {
+    char *id;
+    char *name;
+    char **hosts;
+    size_t host_count;
+    char **words;
+    size_t word_count;
+};
+
+/* The KB's providers in declaration order: the first one the text names is the provider. */
+struct kb_providers {
+    struct kb_provider *items;
+    size_t count;
+};
+
 struct kb_anchor {
     uint64_t hash;
     uint32_t sig_id;
@@ -39,7 +57,11 @@ struct kb_db {
     sqlite3_stmt *entry_by_rowid;
     sqlite3_stmt *term_df;
     sqlite3_stmt *section_by_id;
-    int fts_function_ready; /* kb_matched() registered on the connection */
+    sqlite3_stmt *conditions;      /* every condition of the KB, in id order */
+    struct kb_providers providers; /* declared in the KB (kb_providers.c) */
+    int fts_function_ready;        /* kb_matched() registered on the connection */
+    /* kb_fulltext.c's statements, prepared when first needed (NULL until then) */
+    sqlite3_stmt *fts_search, *fts_entry_of, *fts_links, *fts_pairs, *fts_title, *fts_sections;
 };
 
 /* Fills err (status + printf-style message) and returns status. */
@@ -52,18 +74,107 @@ enum kb_status kb_fail_sql(struct kb_db *db, struct kb_error *err, const char *w
 enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry **out,
                              struct kb_error *err);
 
-/* Extracts facts from normalised text; strings in facts are heap copies (secrets masked). */
-enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_facts *facts);
+/* Extracts facts from normalised text; strings in facts are heap copies (secrets masked).
+ * providers (may be NULL: none) are the KB's declared providers. */
+enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
+                                struct kb_facts *facts);
 void kb_facts_release(struct kb_facts *facts);
 /* The same without the one-pass prefilter (every pattern run): for the unit test that checks
  * the prefilter changes nothing. */
-enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm, struct kb_facts *facts);
+enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm,
+                                           const struct kb_providers *providers,
+                                           struct kb_facts *facts);
 
-/* Reads the normalised text as a delivery report: fills report (released with
- * kb_report_release, also on error) and *regions (norm->orig_line_count bytes of enum
- * kb_region, caller frees; all KB_REGION_TEXT when the text is no report). */
-enum kb_status kb_bounce_read(const struct kb_norm *norm, struct kb_report *report,
-                              unsigned char **regions);
+/* ---- kb_providers.c: the providers the KB declares -------------------------------------- */
+
+/* Reads the provider table (kb_schema.h) into set, in declaration order; a database without
+ * one (compiled before providers were declared in the KB) gives an empty set. label names the
+ * database in messages. Release with kb_providers_release (also on error). */
+enum kb_status kb_providers_load(sqlite3 *sql, const char *label, struct kb_providers *set,
+                                 struct kb_error *err);
+/* Appends a provider: hosts and words comma-separated (NULL: none). KB_ERR_NOMEM only. */
+enum kb_status kb_providers_add(struct kb_providers *set, const char *id, const char *name,
+                                const char *hosts, const char *words);
+void kb_providers_release(struct kb_providers *set); /* accepts NULL */
+/* The first provider of set, in declaration order, that text[0, len) names; NULL if none. */
+const struct kb_provider *kb_providers_detect(const struct kb_providers *set, const char *text,
+                                              size_t len);
+
+/* ---- kb_mime.c: the MIME structure of a pasted message --------------------------------- */
+
+/* The kind of part a line of the read text belongs to. */
+enum kb_part_kind {
+    KB_PART_TEXT = 0, /* readable text: a text part, or the paste itself */
+    KB_PART_HEADERS,  /* a header block (the message's or a part's) or a boundary line */
+    KB_PART_STATUS,   /* the body of a message/(global-)delivery-status part */
+    KB_PART_RETURNED, /* the returned original: message/rfc822 or text/rfc822-headers of a report */
+    KB_PART_NOTICE,   /* a disposition-notification or feedback-report part */
+    KB_PART_OTHER     /* not read: preamble, epilogue, another rendering, too deep */
+};
+
+/* multipart/report's report-type, when the paste declares one. */
+enum {
+    KB_MIME_REPORT_NONE = 0,
+    KB_MIME_REPORT_DELIVERY,
+    KB_MIME_REPORT_FEEDBACK,
+    KB_MIME_REPORT_DISPOSITION
+};
+
+/* A pasted message made readable: the text later stages read (the input itself, or the input
+ * with base64 and quoted-printable parts decoded, HTML reduced to text and attachments that
+ * are not text left out), its lines, and for each line the input line it came from. */
+struct kb_mime {
+    const char *text; /* the input, or owned */
+    size_t len;
+    char *owned;
+    size_t line_count;   /* lines of text, counted as kb_norm_run counts them */
+    size_t *line_start;  /* [line_count + 1] offsets in text */
+    size_t *input_line;  /* [line_count] 1-based input line of each line; NULL: the same line */
+    unsigned char *kind; /* [line_count] enum kb_part_kind */
+    /* [line_count] depth of message/rfc822 parts outside a report (the returned original of a
+     * bounce that has no report part, or a forwarded message): 0 outside them */
+    unsigned char *attached;
+    uint32_t *part;       /* [line_count] which MIME part (0: none) */
+    size_t input_lines;   /* lines of the input */
+    int report_type;      /* KB_MIME_REPORT_* */
+    int status_part;      /* a delivery-status part was read */
+    int returned;         /* a returned original was found */
+    int decoded;          /* some part was decoded or reduced from HTML */
+    int dropped;          /* some part was left out */
+    size_t parts;         /* MIME parts read */
+    size_t decoded_bytes; /* bytes decoded from base64 and quoted-printable */
+    size_t work;          /* lines visited: linear in the input (tests count it) */
+};
+
+/* Reads input (len bytes, any bytes) into out, released with kb_mime_release (also on
+ * error). Never fails on malformed MIME: what cannot be read is text. */
+enum kb_status kb_mime_read(const char *input, size_t len, struct kb_mime *out);
+void kb_mime_release(struct kb_mime *m);
+/* The 1-based input line of line (1-based) of m->text. */
+size_t kb_mime_input_line(const struct kb_mime *m, size_t line);
+/* Is s[0, n) a header line only a delivery-status part has ("Final-Recipient: ...", not the
+ * "Status:" or "Action:" a mailbox file may have too)? Of a message's own header block
+ * ("From: ...", "Received: ...")? */
+int kb_mime_is_status_field(const char *s, size_t n);
+int kb_mime_is_message_field(const char *s, size_t n);
+
+/* ---- kb_bounce.c: the bounce reader ----------------------------------------------------- */
+
+/* What the bounce reader makes of the input: the readable text (kb_mime) and, per line of
+ * it, its region (enum kb_region) and the recipient whose failure it reports. */
+struct kb_bounce {
+    struct kb_mime mime;
+    unsigned char *region; /* [mime.line_count] enum kb_region */
+    uint16_t *owner;       /* [mime.line_count] 0: shared; k: report->recipients[k - 1] */
+    size_t work;           /* lines the reader's passes visited: linear (tests count it) */
+};
+
+/* Reads input as a delivery report: fills report (released with kb_report_release, also on
+ * error) and out (released with kb_bounce_release). A text that is no report is all
+ * KB_REGION_TEXT (only parts not read are KB_REGION_OTHER) and report->format is NULL. */
+enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *report,
+                              struct kb_bounce *out);
+void kb_bounce_release(struct kb_bounce *b);
 void kb_report_release(struct kb_report *report);
 
 /* The patterns that tell another program's text (a database, an HTTP client, IMAP...),
@@ -78,5 +189,14 @@ void kb_other_program_free(struct kb_other_program *op);
 int kb_other_program_first(const struct kb_other_program *op, const char *text, size_t start,
                            size_t end, pcre2_match_data *md, pcre2_match_context *mc,
                            size_t *match_start, size_t *match_end);
+/* Reads the SMTP dialogue in the normalised text (and the original lines it came from, whose
+ * direction markers normalisation strips). Fills d (released with kb_dialogue_release, also
+ * on error); format stays NULL when the text holds no dialogue. Linear in the input. */
+enum kb_status kb_dialogue_read(const struct kb_norm *norm, struct kb_dialogue *d);
+void kb_dialogue_release(struct kb_dialogue *d);
+/* The same, adding to *work (when not NULL) how many bytes it looked at: the unit tests check
+ * that this stays linear in the input, whatever the input. */
+enum kb_status kb_dialogue_read_counted(const struct kb_norm *norm, struct kb_dialogue *d,
+                                        size_t *work);
 
 #endif

@@ -25,6 +25,12 @@ static int is_alnum(unsigned char c)
     return is_word(c) && c != '_';
 }
 
+/* Keys in camel case ("SmtpPassword", "mailApiKey") end in a known name after a hump. */
+static int camel_hump(const char *s, size_t i)
+{
+    return i > 0 && s[i] >= 'A' && s[i] <= 'Z' && s[i - 1] >= 'a' && s[i - 1] <= 'z';
+}
+
 static int is_b64(unsigned char c)
 {
     return is_word(c) || c == '+' || c == '/' || c == '=' || c == '-';
@@ -116,20 +122,50 @@ static size_t login_password(const char *s, size_t n, size_t *len)
     return i + 1;
 }
 
+/* Length of the client marker of a transcript line at s[at]: "C: " (generic, PHPMailer's
+ * "CLIENT -> SERVER: " ends in one), swaks's "-> " and "~> " (after TLS), curl -v's "> " at
+ * the start of the line. */
+static size_t client_marker_len(const char *s, size_t n, size_t at)
+{
+    if (n - at >= 11 && memcmp(s + at, "-> SERVER: ", 11) == 0)
+        return 11;
+    if (n - at >= 3 && (at == 0 || s[at - 1] == ' ') && s[at + 2] == ' '
+        && ((s[at] == 'C' && s[at + 1] == ':')
+            || ((s[at] == '-' || s[at] == '~') && s[at + 1] == '>')))
+        return 3;
+    if (at == 0 && n >= 2 && s[0] == '>' && s[1] == ' ')
+        return 2;
+    return 0;
+}
+
 /* A client transcript line answering an AUTH challenge: "C: dXNlcg==" (the whole rest of the
- * line one base64 token). Returns the length of the marker. */
+ * line one base64 token). Returns the length of the marker. A short token is a blob too
+ * ("cHcx" is a three-letter password) unless it is a command ("QUIT", "DATA"). */
 static size_t client_blob_marker(const char *s, size_t n, size_t at)
 {
-    if (!((at == 0 || s[at - 1] == ' ') && n - at >= 3 && s[at] == 'C' && s[at + 1] == ':'
-          && s[at + 2] == ' '))
+    size_t m = client_marker_len(s, n, at);
+    if (!m)
         return 0;
-    size_t i = at + 3, start = i;
-    while (i < n && is_b64((unsigned char)s[i]))
+    size_t i = at + m, start = i;
+    int command = 1;
+    while (i < n && is_b64((unsigned char)s[i])) {
+        command &= s[i] >= 'A' && s[i] <= 'Z';
         i++;
+    }
     size_t end = i;
     while (i < n && s[i] == ' ')
         i++;
-    return (i == n && end - start >= 8) ? 3 : 0;
+    return (i == n && (end - start >= 8 || (end - start >= 4 && !command))) ? m : 0;
+}
+
+/* Length of a quoted value starting at s[0] whose opening quote is s[-1]: up to the closing
+ * quote (a quoted password may hold spaces: "abcd efgh ijkl mnop"), or the end of the line. */
+static size_t quoted_value_len(const char *s, size_t n, char quote)
+{
+    size_t i = 0;
+    while (i < n && s[i] != quote && !(s[i] == '\\' && i + 1 < n && s[i + 1] == quote))
+        i++;
+    return i;
 }
 
 /* Every secret this module masks starts at one of these words (keys such as smtp_password and
@@ -137,12 +173,12 @@ static size_t client_blob_marker(const char *s, size_t n, size_t at)
  * runs from one hint to the next instead of being examined byte by byte. */
 static size_t next_hint(const char *s, size_t n, size_t from)
 {
-    static const char *const hints[] = {"auth", "://",    "c: ",   "pass",  "pwd",
-                                        "api",  "secret", "token", "login("};
-    static const size_t hint_len[] = {4, 3, 3, 4, 3, 3, 6, 5, 6};
+    static const char *const hints[] = {"auth",   "://",   "c: ", "pass", "pwd", "api",
+                                        "secret", "token", "-> ", "~> ",  "> ",  "login("};
+    static const size_t hint_len[] = {4, 3, 3, 4, 3, 3, 6, 5, 3, 3, 2, 6};
     static const unsigned char starts[256] = {
-        ['a'] = 1, ['A'] = 1, [':'] = 1, ['c'] = 1, ['C'] = 1, ['p'] = 1, ['P'] = 1,
-        ['s'] = 1, ['S'] = 1, ['t'] = 1, ['T'] = 1, ['l'] = 1, ['L'] = 1};
+        ['a'] = 1, ['A'] = 1, [':'] = 1, ['c'] = 1, ['C'] = 1, ['p'] = 1, ['P'] = 1, ['s'] = 1,
+        ['S'] = 1, ['t'] = 1, ['T'] = 1, ['-'] = 1, ['~'] = 1, ['>'] = 1, ['l'] = 1, ['L'] = 1};
     for (size_t i = from; i < n; i++) {
         if (!starts[(unsigned char)s[i]])
             continue;
@@ -190,7 +226,8 @@ enum kb_status kb_mask_clean_secrets(const char *s, size_t n, struct kb_buf *out
             if (st == KB_OK && blob)
                 st = kb_buf_append_str(out, MASK);
             i = v + blob;
-        } else if ((m = client_blob_marker(s, n, i))) {
+        } else if ((first == 'c' || s[i] == '-' || s[i] == '~' || s[i] == '>')
+                   && (m = client_blob_marker(s, n, i))) {
             st = kb_buf_append(out, s + i, m);
             if (st == KB_OK)
                 st = kb_buf_append_str(out, MASK);
@@ -220,14 +257,17 @@ enum kb_status kb_mask_clean_secrets(const char *s, size_t n, struct kb_buf *out
             if (st == KB_OK)
                 st = kb_buf_append_str(out, MASK);
             i += m + len;
-        } else if ((i == 0 || !is_alnum((unsigned char)s[i - 1]))
+        } else if ((i == 0 || !is_alnum((unsigned char)s[i - 1]) || camel_hump(s, i))
                    && (first == 'p' || first == 's' || first == 't' || first == 'a' || first == 'c')
                    && (m = secret_key_len(s + i, n - i, i > 0 && s[i - 1] == '<'))
                    && value_len(s + i + m, n - i - m)) {
+            char quote = s[i + m - 1] == '"' || s[i + m - 1] == '\'' ? s[i + m - 1] : 0;
             st = kb_buf_append(out, s + i, m);
             if (st == KB_OK)
                 st = kb_buf_append_str(out, MASK);
-            i += m + value_len(s + i + m, n - i - m);
+            i += m
+                 + (quote ? quoted_value_len(s + i + m, n - i - m, quote)
+                          : value_len(s + i + m, n - i - m));
         } else {
             st = kb_buf_append_char(out, s[i]);
             i++;

@@ -363,12 +363,6 @@ static enum kb_status add_logical_line(const char *line, size_t len, void *arg)
     size_t p = log_prefix_len(s, n);
     s += p;
     n -= p;
-    if (!n) {
-        /* an empty line says nothing and ends a multi-line reply; it gets no line of its own
-         * (see kb_norm_run) */
-        b->cont_code[0] = b->enhanced[0] = '\0';
-        return KB_OK;
-    }
     size_t drop = b->norm->line_count ? continuation_len(b, s, n) : 0;
     if (drop) {
         st = kb_buf_append_char(&b->text, ' ');
@@ -434,15 +428,6 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
         size_t e = out->orig_start[line + 1];
         if (e > s && e - 1 < len && input[e - 1] == '\n')
             e--;
-        if (e == s) {
-            /* Empty lines are left out of the normalised text: no signature reads them (a
-             * pattern stays on its line with [^\n], white space in a literal matches one
-             * line break as well as several) and a paste of nothing but line breaks cost
-             * every later stage a line each. They end a multi-line reply and a hard wrap. */
-            b.cont_code[0] = b.enhanced[0] = '\0';
-            wrapped = 0;
-            continue;
-        }
         b.orig_line = line + 1;
         /* Most lines hold no control byte and no backslash: they go to add_logical_line as
          * they are, without the two copies that cleaning and unescaping make. */

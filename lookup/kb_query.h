@@ -2,10 +2,13 @@
  * kb_query.h - the state of one query as it flows through libkb's stages; internal, not part
  * of the public API. kb_query.c drives the stages in the order kb.h describes:
  *
- *   kb_norm.c        raw bytes -> matchable lines (secrets masked by kb_mask.c)
+ *   kb_bounce.c      raw bytes -> a message's text (MIME decoded), regions, report facts
+ *   kb_norm.c        that text -> matchable lines (secrets masked by kb_mask.c)
  *   kb_facts.c       codes, stage, host/port/user, client, provider, mail context
  *   kb_signatures.c  evidence from signatures: literal prefilter + PCRE2 near each anchor
- *   kb_fulltext.c    evidence from the full-text index (FTS5 BM25) and harvested codes
+ *   kb_conditions.c  evidence from the articles' conditions over what the text is
+ *   kb_fulltext.c    evidence from the full-text index (FTS5, kb_score: the share of the text
+ *                    each section explains)
  *   kb_rank.c        candidates merged, ordered and turned into struct kb_result
  *
  * Each evidence stage adds to the candidates (one per entry); none of them knows which
@@ -16,6 +19,7 @@
 
 #include <pcre2.h>
 
+#include "kb_conditions.h"
 #include "kb_internal.h"
 
 /* Bytes of text examined, counted for tests. */
@@ -31,6 +35,7 @@ struct kb_hit {
     char *explain;
     double weight;
     int harvested; /* evidence kb-compile took from the article, not a written signature */
+    int condition; /* a condition of the entry that held (line is then SIZE_MAX: no line) */
 };
 
 /* Everything the evidence stages found for one entry. */
@@ -44,8 +49,9 @@ struct kb_candidate {
     double section_weight; /* weight of the evidence that chose section_id */
     double best_weight;
     int provider_match; /* the entry's provider facet names the provider seen in the text */
-    double bm25;        /* full-text rank (lower is better), for ties in coverage */
+    double bm25;        /* minus the full-text score (lower is better), for ties */
     enum kb_via via;
+    int ruled_out; /* a negative condition left it without positive written evidence */
     struct kb_hit *hits;
     size_t hit_count, hit_alloc;
     struct kb_pair *captures;
@@ -55,16 +61,35 @@ struct kb_candidate {
     char *fts_explain;
 };
 
+/* A text view (kb_query_view), kept for the query's life. */
+struct kb_view {
+    unsigned regions;
+    int group;
+    char *text;
+};
+
 struct kb_query {
     struct kb_db *db;
     const struct kb_query_options *options;
+    /* What the bounce reader made of the input (kb_bounce.c): the text normalised below (the
+     * input, or the input with MIME parts decoded), and per line of it a region and the
+     * recipient it reports on. */
+    struct kb_bounce bounce;
+    const struct kb_report *report;
     struct kb_norm norm;
-    /* What evidence is read from: norm.text with the lines of a delivery report's own headers
-     * and of its returned original blanked (same offsets), or norm.text itself. */
+    /* What evidence is read from: kb_query_view(q, evidence_regions), or norm.text itself. */
     const char *evidence_text;
-    char *evidence_copy;    /* owned: evidence_text when it is not norm.text */
-    unsigned char *regions; /* per original line, enum kb_region (kb_bounce.c) */
+    unsigned evidence_regions; /* bit mask of 1 << enum kb_region */
+    /* The recipients whose failure the evidence stages read now: a group of the report's
+     * recipients (group_of[k] for recipient k), -1 for all of them. */
+    int group;
+    int *group_of;
+    struct kb_view *views;
+    size_t view_count, view_alloc;
     struct kb_facts facts;
+    /* What conditions read (the facts, the dialogue, the report): set before the signatures
+     * run, since a signature may apply only when a condition holds (when=). */
+    const struct kb_condition_facts *what;
     struct kb_candidate *cands;
     size_t cand_count, cand_alloc;
     pcre2_match_context *mctx;
@@ -97,19 +122,38 @@ void kb_candidate_release(struct kb_candidate *c);
 /* Records "out of memory" in q->err and returns KB_ERR_NOMEM. */
 enum kb_status kb_query_nomem(struct kb_query *q);
 
+/* kb_query.c: a view of the normalised text, same length and offsets as norm.text, in which
+ * only the lines of the regions in the bit mask regions (1 << enum kb_region) are kept, the
+ * others blanked; while the evidence stages read one recipient's failure (q->group), the lines
+ * reporting on other recipients are blanked too. A signature that may also match the report's
+ * headers or its returned original (region= in the KB) reads
+ * kb_query_view(q, q->evidence_regions | its regions). Owned by q, valid until the query
+ * ends; norm.text itself when nothing is blanked; NULL when out of memory. */
+const char *kb_query_view(struct kb_query *q, unsigned regions);
+/* kb_query.c: the region (enum kb_region) of normalised line norm_line. */
+unsigned kb_query_region(const struct kb_query *q, size_t norm_line);
+/* kb_query.c: the 1-based input line normalised line norm_line comes from (through the bounce
+ * reader's decoding of encoded parts). */
+size_t kb_query_input_line(const struct kb_query *q, size_t norm_line);
+
 /* kb_signatures.c: runs every signature whose anchor occurs in the text (on the lines around
  * it) and every unanchored one, adding hits to the candidates. */
 enum kb_status kb_signatures_run(struct kb_query *q);
 
-/* kb_fulltext.c: does the KB's vocabulary hold the first word of text (lowercased)? */
+/* kb_conditions.c: applies the conditions of the articles to the facts, adding the weight of
+ * each one that holds to its entry; marks the entries a negative condition rules out. */
+enum kb_status kb_conditions_run(struct kb_query *q, const struct kb_condition_facts *facts);
+
+/* kb_fulltext.c: is the KB about the program the first word of text names (lowercased): a
+ * title or heading names it, or one page in ten does? */
 int kb_fulltext_knows(struct kb_query *q, const char *text);
 
 /* kb_fulltext.c: the full-text stage, for at most want results. */
 enum kb_status kb_fulltext_run(struct kb_query *q, size_t want);
 
-/* A full-text match adds at most this much to an entry's score (all query terms found): less
- * than a status code in an article's title, more than one in a list of fifty. */
-#define FTS_POINTS 2.0
+/* A full-text match adds this much times the share of the text its best section explains
+ * (kb_fulltext.c), at most as much as a status code in an article's title. */
+#define FTS_POINTS 3.0
 
 /* kb_rank.c: forgets candidates whose signatures (written and harvested) score below min;
  * candidates known only from prose are judged later. */

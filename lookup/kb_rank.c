@@ -29,7 +29,7 @@ static int cmp_candidate(const void *a, const void *b)
     if (x->provider_match != y->provider_match)
         return x->provider_match ? -1 : 1;
     if (x->bm25 != y->bm25)
-        return x->bm25 < y->bm25 ? -1 : 1;
+        return x->bm25 < y->bm25 ? -1 : 1; /* the better full-text section */
     if (x->best_weight != y->best_weight)
         return x->best_weight > y->best_weight ? -1 : 1;
     return (x->rowid > y->rowid) - (x->rowid < y->rowid);
@@ -49,12 +49,14 @@ static int cmp_size(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The original input line holding normalised line norm_line, masked and capped. */
-static enum kb_status evidence_for(const struct kb_norm *norm, size_t norm_line,
+/* The line holding normalised line norm_line as the bounce reader read it (the input's line,
+ * or its decoded text), masked and capped, and where it is in the input. */
+static enum kb_status evidence_for(const struct kb_query *q, size_t norm_line,
                                    struct kb_evidence *ev)
 {
+    const struct kb_norm *norm = &q->norm;
     size_t line = norm->orig_line[norm_line];
-    ev->line = line;
+    ev->line = kb_query_input_line(q, norm_line);
     ev->text = NULL;
     size_t s = 0, e = 0;
     if (line >= 1 && line <= norm->orig_line_count) {
@@ -131,6 +133,8 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
     size_t lines[MAX_EVIDENCE];
     size_t n = 0;
     for (size_t i = 0; i < c->hit_count && n < MAX_EVIDENCE; i++) {
+        if (c->hits[i].condition)
+            continue; /* about the whole text, no line of it */
         int dup = 0;
         for (size_t k = 0; k < n; k++)
             dup |= q->norm.orig_line[lines[k]] == q->norm.orig_line[c->hits[i].line];
@@ -149,7 +153,7 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
     if (!m->evidence)
         return kb_query_nomem(q);
     for (size_t i = 0; i < n; i++) {
-        if ((st = evidence_for(&q->norm, lines[i], &m->evidence[i])) != KB_OK)
+        if ((st = evidence_for(q, lines[i], &m->evidence[i])) != KB_OK)
             return kb_query_nomem(q);
         m->evidence_count++;
     }
@@ -174,18 +178,22 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
         m->explain[m->explain_count++] = c->fts_explain;
         c->fts_explain = NULL;
     }
+    int conditions = 0;
+    for (size_t i = 0; i < c->hit_count; i++)
+        conditions |= c->hits[i].condition;
     struct kb_buf sum;
     kb_buf_init(&sum, 0);
     if (c->harvested == 0 && c->fulltext == 0)
-        st = kb_buf_printf(&sum, "score %g (sum of the weights of matched signatures)", c->score);
+        st = kb_buf_printf(&sum, "score %g (sum of the weights of matched signatures%s)", c->score,
+                           conditions ? " and conditions that held" : "");
     else if (c->written == 0 && c->harvested == 0)
         st = kb_buf_printf(
-            &sum, "score %g (full text: %g x its BM25 rank relative to the best section found)",
+            &sum, "score %g (full text: %g x the share of the text its best section explains)",
             c->score, FTS_POINTS);
     else
         st = kb_buf_printf(&sum,
                            "score %g = %g from signatures + %g harvested from the article + %g "
-                           "from full text (%g x its BM25 rank relative to the best section found)",
+                           "from full text (%g x the share of the text its best section explains)",
                            c->score, c->written, c->harvested, c->fulltext, FTS_POINTS);
     if (st == KB_OK)
         st = kb_buf_detach(&sum, &m->explain[m->explain_count]);
@@ -199,6 +207,7 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
 static void match_release(struct kb_match *m)
 {
     kb_entry_free(m->entry);
+    free(m->recipient);
     free(m->section_heading);
     free(m->section_anchor);
     for (size_t i = 0; i < m->evidence_count; i++)
@@ -226,6 +235,7 @@ void kb_result_free(struct kb_result *r)
     free(r->matches);
     kb_facts_release(&r->facts);
     kb_report_release(&r->report);
+    kb_dialogue_release(&r->dialogue);
     free(r);
 }
 
@@ -264,21 +274,24 @@ static void keep_candidates(struct kb_query *q,
     q->cand_count = kept;
 }
 
+/* A candidate a condition ruled out stays in the list until the result is made, so that no
+ * later stage can bring its entry back as a new candidate. */
 static int strong_enough(const struct kb_candidate *c, double min)
 {
-    return c->written == 0 || c->written + c->harvested >= min;
+    return c->ruled_out || c->written == 0 || c->written + c->harvested >= min;
 }
 
 static int written_evidence(const struct kb_candidate *c, double unused)
 {
     (void)unused;
-    return c->written > 0;
+    return c->ruled_out || c->written > 0;
 }
 
 static int prose_answer(const struct kb_candidate *c, double unused)
 {
     (void)unused;
-    return c->written > 0 || c->fulltext > 0 || c->harvested >= HARVEST_MIN_SCORE;
+    return !c->ruled_out
+           && (c->written > 0 || c->fulltext > 0 || c->harvested >= HARVEST_MIN_SCORE);
 }
 
 void kb_rank_drop_weak(struct kb_query *q, double min)

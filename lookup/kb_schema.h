@@ -9,12 +9,18 @@
  *                             fulltext_needs_mail (1 when any signature has a mail context)
  *   article(id, path, title, intro_md)
  *   entry(id, slug, article_id, title, provider, audience, related, why_*, solution_*, body_md,
- *         fulltext_only, line)                 -- slug is the public entry id
+ *         fulltext_only, line, tell_*)         -- slug is the public entry id; tell_*: the
+ *                                                 "Tell it apart" section
  *   section(id, entry_id, heading, anchor, line)
  *       the parts of an entry that full text ranks on their own: one per entry written for
- *       the KB; one per heading (levels 1-3) of foreign Markdown, plus its introduction.
+ *       the KB; one per heading (levels 1-3) of foreign Markdown, plus its introduction, and
+ *       one per row of a pipe table (under the heading the table stands under).
+ *   section_link(section_id, entry_id)
+ *       the articles a section links to (relative .md links that resolve to one of the KB's
+ *       articles; entry_id is that article's first entry): full text credits what a section
+ *       points to ("see Fix error 5.6.11") with what the section explains.
  *   signature(id, entry_id, kind, source, pattern, weight, context, captures, anchor, path,
- *             line, origin, section_id, regions)
+ *             line, origin, section_id, regions, when_cond)
  *       kind: KB_SIG_LITERAL or KB_SIG_REGEX; source: the line as written (without "re:");
  *       pattern: the PCRE2 pattern actually compiled (literals are translated by
  *       kb_literal_to_pattern); context: enum kb_sig_context; captures:
@@ -23,7 +29,19 @@
  *       for evidence kb-compile harvested from the prose, where it was found ('title',
  *       'heading', 'code' or 'body'); section_id: the section it came from, or NULL;
  *       regions: bit mask of the delivery-report regions it may match besides ordinary text
- *       (1 << KB_REGION_REPORT_HEADERS, 1 << KB_REGION_RETURNED), from region= in the KB.
+ *       (1 << KB_REGION_REPORT_HEADERS, 1 << KB_REGION_RETURNED), from region= in the KB;
+ *       when_cond: the condition (kb_conditions.h) under which it applies, '' for always.
+ *   condition(id, entry_id, source, weight, path, line)
+ *       a condition of the entry's kb-conditions blocks (kb_conditions.h), one line as written
+ *       (trimmed), with its block's weight (negative: it points away from the entry).
+ *   provider(id, slug, name, hosts, words, path, line)
+ *       a provider the KB declares (a kb-provider block), in declaration order (id): slug is
+ *       its id as entries' provider facets and the provider fact name it, name its display
+ *       name, hosts (lowercase) and words comma-separated. Lookup reads the table when it opens
+ *       the database (kb_providers.c): the first provider, in id order, whose host (caseless, as
+ *       a host or a parent domain of one) or word (as written) the text holds is the provider
+ *       fact. Added to schema 3 without a version change: a database without the table names
+ *       no provider.
  *   example(id, entry_id, counter, text, also, path, line)
  *   entry_fts (FTS5: title, heading, code, body, examples, signatures; rowid = section.id):
  *       title holds the article and entry titles, heading the section's heading, code its
@@ -37,7 +55,7 @@
  *   checksum(name, size, xxh64)  per blob: its size and XXH64 (16 hex digits), checked
  *                             before the blob is decoded (kb_integrity.h)
  * Every page of the file carries its own checksum in its last KB_PAGE_RESERVE bytes (header
- * byte 20), written by kb_image_seal once the database is complete (schema version 3).
+ * byte 20), written by kb_image_seal once the database is complete (since schema version 5).
  */
 #ifndef KB_SCHEMA_H
 #define KB_SCHEMA_H
@@ -46,7 +64,7 @@
 
 #include "kb.h"
 
-#define KB_SCHEMA_VERSION 3
+#define KB_SCHEMA_VERSION 5
 #define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
 
 enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };
@@ -54,10 +72,24 @@ enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };
  * is another program's error. context=mail-only: counts only when the text is about mail. */
 enum kb_sig_context { KB_CONTEXT_ANY = 0, KB_CONTEXT_MAIL = 1, KB_CONTEXT_MAIL_ONLY = 2 };
 
-/* Regions of a pasted text (kb_bounce.c), one per input line. Evidence comes from
- * KB_REGION_TEXT; the others only for signatures whose regions bit mask (region= in the KB)
- * names them. */
-enum kb_region { KB_REGION_TEXT = 0, KB_REGION_REPORT_HEADERS = 1, KB_REGION_RETURNED = 2 };
+/* Regions of a pasted text (kb_bounce.c), one per line. Evidence comes from KB_REGION_TEXT
+ * (a text that is no delivery report), KB_REGION_DIAGNOSTIC (a report's failure itself: its
+ * Diagnostic-Code, or the lines of its explanation that give the server's reply) and
+ * KB_REGION_EXPLANATION (the rest of what the mail system wrote); the report's own headers
+ * and the returned original (its headers and the first 64 KB of its body) only for signatures
+ * whose regions bit mask (region= in the KB) names them; KB_REGION_OTHER (MIME parts not
+ * read) never. The values are stored in bit masks (1 << region): they never change. */
+enum kb_region {
+    KB_REGION_TEXT = 0,
+    KB_REGION_REPORT_HEADERS = 1,
+    KB_REGION_RETURNED = 2,
+    KB_REGION_DIAGNOSTIC = 3,
+    KB_REGION_EXPLANATION = 4,
+    KB_REGION_OTHER = 5
+};
+/* The regions evidence comes from unless a signature says more. */
+#define KB_REGIONS_EVIDENCE                                                                        \
+    ((1u << KB_REGION_TEXT) | (1u << KB_REGION_DIAGNOSTIC) | (1u << KB_REGION_EXPLANATION))
 
 /* Default weight of a signature block without weight=. */
 #define KB_DEFAULT_WEIGHT 2.0

@@ -368,14 +368,38 @@ enum {
     SIG_LINE,
     SIG_ORIGIN,
     SIG_SECTION,
-    SIG_REGIONS
+    SIG_REGIONS,
+    SIG_WHEN
 };
 
-/* The text a signature reads: everything when it says it applies to a report's headers or
- * returned original (region=), else the evidence text without them. */
-static const char *text_for(const struct kb_query *q, sqlite3_stmt *st)
+/* Does the signature loaded in st apply to this text? One with when= counts only where its
+ * condition holds ("leg=delivery": the same words mean another cause inside a bounce). A
+ * condition that does not parse (a damaged database) never holds. */
+static int applies(struct kb_query *q, sqlite3_stmt *st)
 {
-    return sqlite3_column_int(st, SIG_REGIONS) ? q->norm.text : q->evidence_text;
+    const char *when = (const char *)sqlite3_column_text(st, SIG_WHEN);
+    if (!when || !*when || !q->what)
+        return 1;
+    struct kb_condition *c = NULL;
+    struct kb_buf msg;
+    kb_buf_init(&msg, 1024);
+    size_t offset;
+    int holds =
+        kb_condition_parse(when, (size_t)sqlite3_column_bytes(st, SIG_WHEN), &c, &offset, &msg)
+            == KB_OK
+        && kb_condition_holds(c, q->what);
+    kb_condition_free(c);
+    kb_buf_release(&msg);
+    return holds;
+}
+
+/* The text a signature reads: the evidence text, and the regions of a report it says it also
+ * applies to (region=: the report's headers, the returned original). */
+static const char *text_for(struct kb_query *q, sqlite3_stmt *st)
+{
+    unsigned regions = (unsigned)sqlite3_column_int(st, SIG_REGIONS);
+    const char *view = regions ? kb_query_view(q, q->evidence_regions | regions) : NULL;
+    return view ? view : q->evidence_text;
 }
 
 /* Reads signature sig_id into db->sig_by_id; 1 when there is a row, 0 when not (a damaged
@@ -484,10 +508,17 @@ static enum kb_status record_hit(struct kb_query *q, size_t at, const pcre2_code
     if (!c || kb_grow((void **)&c->hits, &c->hit_alloc, c->hit_count + 1, sizeof *c->hits))
         return kb_query_nomem(q);
     struct kb_hit *h = &c->hits[c->hit_count];
+    memset(h, 0, sizeof *h);
     const char *origin = (const char *)sqlite3_column_text(st, SIG_ORIGIN);
-    const char *why = halved                      ? ", halved: no mail context in the text"
-                      : context != KB_CONTEXT_ANY ? ", mail context"
-                                                  : "";
+    const char *when = (const char *)sqlite3_column_text(st, SIG_WHEN);
+    char *why = kb_format("%s%s%s%s",
+                          halved                      ? ", halved: no mail context in the text"
+                          : context != KB_CONTEXT_ANY ? ", mail context"
+                                                      : "",
+                          when && *when ? ", when " : "", when && *when ? when : "",
+                          when && *when ? " holds" : "");
+    if (!why)
+        return kb_query_nomem(q);
     h->line = kb_norm_line_of(&q->norm, at);
     h->weight = weight;
     h->harvested = origin && origin[0];
@@ -495,12 +526,13 @@ static enum kb_status record_hit(struct kb_query *q, size_t at, const pcre2_code
     if (h->harvested)
         h->explain = kb_format("harvested from the %s: '%s' (weight %g%s, %s:%d) matched line %zu",
                                origin, source, weight, why, path ? path : "?",
-                               sqlite3_column_int(st, SIG_LINE), q->norm.orig_line[h->line]);
+                               sqlite3_column_int(st, SIG_LINE), kb_query_input_line(q, h->line));
     else
         h->explain = kb_format("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
                                sqlite3_column_int(st, SIG_KIND) == KB_SIG_REGEX ? "re" : "literal",
                                source, weight, why, path ? path : "?",
-                               sqlite3_column_int(st, SIG_LINE), q->norm.orig_line[h->line]);
+                               sqlite3_column_int(st, SIG_LINE), kb_query_input_line(q, h->line));
+    free(why);
     if (!h->source || !h->explain) {
         free(h->source);
         free(h->explain);
@@ -572,7 +604,7 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, struct 
     sqlite3_stmt *st = q->db->sig_by_id;
     int halved;
     const char *pattern = (const char *)sqlite3_column_text(st, SIG_PATTERN);
-    if (!pattern || effective_weight(q, st, &halved) <= 0) {
+    if (!pattern || effective_weight(q, st, &halved) <= 0 || !applies(q, st)) {
         sqlite3_reset(st);
         return KB_OK;
     }
@@ -653,10 +685,12 @@ static enum kb_status run_unanchored(struct kb_query *q, struct windows *whole)
         int rc = load_signature(q, db->always[i]);
         if (rc < 0)
             st = KB_ERR_DB;
-        else if (rc > 0
-                 && (text_for(q, db->sig_by_id) == q->norm.text
-                     || match_windows(q, codes[i], whole, q->evidence_text)))
-            st = record_hit(q, match_start(q), codes[i]);
+        else if (rc > 0 && applies(q, db->sig_by_id)) {
+            /* it matched the whole text: again on what the signature reads, when less */
+            const char *text = text_for(q, db->sig_by_id);
+            if (text == q->norm.text || match_windows(q, codes[i], whole, text))
+                st = record_hit(q, match_start(q), codes[i]);
+        }
         sqlite3_reset(db->sig_by_id);
     }
     free(skip);

@@ -544,6 +544,48 @@ static int ends_with_literal_word(const char *p, size_t len)
     return 1;
 }
 
+/* Appends the regex with every plain space (not escaped, not in a class) made to match a run
+ * of white space, line breaks included, as a space in a literal does: error texts are
+ * wrapped by loggers and mail clients wherever a line gets long ("Must issue a STARTTLS\n
+ * command first"). A space a quantifier follows keeps it: " ?" becomes "\s?". Inside a
+ * lookbehind, which PCRE2 needs of fixed length, spaces stay as written. */
+static enum kb_status append_regex_spaces(struct kb_buf *out, const char *p, size_t len)
+{
+    enum kb_status st = KB_OK;
+    int in_class = 0;
+    size_t depth = 0, behind = 0; /* group depth; depth of the open lookbehind, 0 when none */
+    for (size_t i = 0; i < len && st == KB_OK; i++) {
+        char c = p[i];
+        if (c == '\\' && i + 1 < len) {
+            st = kb_buf_append(out, p + i, 2);
+            i++;
+            continue;
+        }
+        if (in_class) {
+            /* a ']' right after '[' or '[^' is a member, not the end */
+            if (c == ']' && !(p[i - 1] == '[' || (p[i - 1] == '^' && i >= 2 && p[i - 2] == '[')))
+                in_class = 0;
+        } else if (c == '[') {
+            in_class = 1;
+        } else if (c == '(') {
+            depth++;
+            if (!behind && i + 3 < len && p[i + 1] == '?' && p[i + 2] == '<'
+                && (p[i + 3] == '=' || p[i + 3] == '!'))
+                behind = depth;
+        } else if (c == ')' && depth) {
+            if (behind == depth)
+                behind = 0;
+            depth--;
+        } else if (c == ' ' && !behind) {
+            int quantified = i + 1 < len && strchr("*+?{", p[i + 1]);
+            st = kb_buf_append_str(out, quantified ? "\\s" : "\\s+");
+            continue;
+        }
+        st = kb_buf_append_char(out, c);
+    }
+    return st;
+}
+
 enum kb_status kb_regex_to_pattern(const char *regex, size_t len, struct kb_buf *out,
                                    size_t *prefix_len)
 {
@@ -553,7 +595,7 @@ enum kb_status kb_regex_to_pattern(const char *regex, size_t len, struct kb_buf 
     if (before)
         st = kb_buf_append_str(out, "\\b");
     if (st == KB_OK)
-        st = kb_buf_append(out, regex, len);
+        st = append_regex_spaces(out, regex, len);
     if (st == KB_OK && after)
         st = kb_buf_append_str(out, "\\b");
     if (prefix_len)

@@ -6,5 +6,7 @@ complete -c kb-compile -l check -d 'validate (and self-test) only; write nothing
 complete -c kb-compile -l no-self-test -d 'do not run the examples through the lookup'
 complete -c kb-compile -l verify -r -F -d 'check a compiled database whole and exit'
 complete -c kb-compile -s q -l quiet -d 'no summary line'
+complete -c kb-compile -l color -x -a 'auto always never' -d 'colour diagnostics'
 complete -c kb-compile -s h -l help -d 'show help'
 complete -c kb-compile -l version -d 'show the program and database schema version'
+complete -c kb-compile -l gaps -F -d 'group miss logs into the most frequent unanswered errors'

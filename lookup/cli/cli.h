@@ -10,8 +10,9 @@
 #include "kb.h"
 
 struct print_options {
-    int color;   /* ANSI colour and emphasis */
-    int explain; /* show how each score was made */
+    int color;           /* ANSI colour and emphasis */
+    int explain;         /* show how each score was made */
+    const char *id_json; /* JSON: an id (as JSON text) to put first in the answer, or NULL */
 };
 
 /* Reads all of stdin into *out (NUL-terminated, *len bytes, may hold NULs). Fails with
@@ -44,7 +45,62 @@ struct fact_list {
 };
 size_t cli_fact_list(const struct kb_result *r, struct fact_list *out);
 
+/* The dialogue read from the text in one sentence for a support agent ("connected to port
+ * 465, no greeting from the server, then the server closed the connection"), into buf
+ * (truncated to size). Returns 0, buf untouched, when the text held no dialogue. */
+int cli_dialogue_sentence(const struct kb_dialogue *d, char *buf, size_t size);
+/* The dialogue's fields under the names the articles' conditions use, for --explain
+ * ("dialogue=swaks connected=yes greeting=no ..."). */
+int cli_dialogue_fields(const struct kb_dialogue *d, char *buf, size_t size);
+/* When the evidence does not settle the cause: how many of the first matches the agent must
+ * choose between (1 when the first is conclusive), and in *tied how many of them share the
+ * top score. Tied signature matches, or, when the first is not exact, the matches of the same
+ * kind of evidence at least half as strong as it; never answers for a bounce's recipients. */
+size_t cli_contenders(const struct kb_result *r, size_t *tied);
+/* The delivery report of a result worth a "Bounce:" block (a report of the delivery leg), or
+ * NULL; and what failed, in words ("the delivery to the recipient's server"). */
+const struct kb_report *cli_bounce(const struct kb_result *r);
+const char *cli_leg_words(const char *leg);
+
 /* JSON helpers shared by the printers. */
 void json_string(FILE *out, const char *s);
+/* The same for n bytes that may hold NULs (written as \u0000). */
+void json_string_len(FILE *out, const char *s, size_t n);
+
+/* ---- kb-lookup --serve (serve.c) and the miss log (miss_log.c) ------------------------- */
+
+/* Where unanswered questions are logged (--log-misses, KB_LOG_MISSES); path NULL: nowhere. */
+struct cli_miss_log {
+    const char *path;
+    int warned; /* a failure to write was reported once already */
+};
+
+/* Did the lookup miss: no match, or only weak ones (and the text is not a message that reports
+ * no failure)? */
+int cli_is_miss(const struct kb_result *r);
+
+/* Appends one line about a miss to log->path: O_APPEND, one write() of at most
+ * CLI_MISS_LINE_MAX bytes, so several processes can share the file. Does nothing when path is
+ * NULL or r is no miss. A failure is reported on stderr once and otherwise ignored: the answer
+ * matters more than its log. */
+void cli_miss_log_write(struct cli_miss_log *log, const struct kb_db *db, const char *text,
+                        size_t len, const struct kb_result *r);
+#define CLI_MISS_LINE_MAX 4096
+
+struct cli_serve_options {
+    size_t top;       /* default for requests without "top" */
+    size_t max_input; /* per request */
+    int explain;      /* default for requests without "explain" */
+    struct cli_miss_log *miss_log;
+};
+
+/* The line limit of --serve for a given --max-input: a text of max_input bytes fits however
+ * it is escaped (\u00XX is 6 bytes a byte), with 64 KiB for the other members. */
+size_t cli_serve_max_line(size_t max_input);
+
+/* Answers JSON requests read from stdin, one a line, with one JSON line each on stdout, until
+ * end of input. Returns the exit status: 0 at end of input, 2 when stdin cannot be read or
+ * stdout written. */
+int cli_serve(struct kb_db *db, const struct cli_serve_options *o);
 
 #endif

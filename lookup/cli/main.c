@@ -32,19 +32,22 @@ enum mode {
     MODE_SHOW,
     MODE_CHECK_DB,
     MODE_VERSION,
-    MODE_HELP
+    MODE_HELP,
+    MODE_SERVE
 };
 
 struct options {
     enum mode mode;
     enum format format;
-    int color; /* -1 auto */
+    int format_given; /* --format or --json on the command line */
+    int color;        /* -1 auto */
     int explain;
     size_t top;
     size_t max_input;
     const char *db_path;
     const char *show_id;
-    int first_text_arg; /* index into argv of the first text argument, 0 if none */
+    const char *log_misses; /* --log-misses FILE, else NULL */
+    int first_text_arg;     /* index into argv of the first text argument, 0 if none */
     int text_argc;
 };
 
@@ -66,6 +69,10 @@ static const char usage_text[] =
     "  --db PATH            use this database instead of the built-in one (also: KB_DB)\n"
     "  --max-input BYTES    refuse input larger than this (default 16M; K and M suffixes)\n"
     "  --color WHEN         auto (default), always or never; NO_COLOR turns auto off\n"
+    "  --serve              answer JSON requests, one a line on stdin, with one JSON line\n"
+    "                       each on stdout, until end of input (see 'man kb-lookup')\n"
+    "  --log-misses FILE    append each lookup with no or only weak matches, redacted, to\n"
+    "                       FILE as a JSON line (also: KB_LOG_MISSES)\n"
     "  --version            print program, schema and knowledge-base versions\n"
     "  -h, --help           print this help\n"
     "\n"
@@ -139,6 +146,15 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->mode = MODE_VERSION;
         } else if (strcmp(a, "--json") == 0) {
             o->format = FORMAT_JSON;
+            o->format_given = 1;
+        } else if (strcmp(a, "--serve") == 0) {
+            o->mode = MODE_SERVE;
+        } else if (is_option(a, "--log-misses")) {
+            if (!(v = option_value(argc, argv, &i, "--log-misses")) || !*v) {
+                usage_error("%s", "--log-misses needs a file name");
+                return -1;
+            }
+            o->log_misses = v;
         } else if (strcmp(a, "--explain") == 0) {
             o->explain = 1;
         } else if (strcmp(a, "--list") == 0) {
@@ -170,6 +186,7 @@ static int parse_options(int argc, char **argv, struct options *o)
                 usage_error("unknown format '%s' (text, markdown or json)", v);
                 return -1;
             }
+            o->format_given = 1;
         } else if (is_option(a, "--top")) {
             size_t top;
             if (!(v = option_value(argc, argv, &i, "--top")) || parse_size(v, &top) || top > 1000) {
@@ -380,7 +397,7 @@ static int run_show(struct kb_db *db, const struct options *o, const struct prin
 }
 
 static int run_query(struct kb_db *db, const struct options *o, char **argv,
-                     const struct print_options *po, struct kb_error *err)
+                     const struct print_options *po, struct cli_miss_log *log, struct kb_error *err)
 {
     char *text = NULL;
     size_t len = 0;
@@ -389,6 +406,8 @@ static int run_query(struct kb_db *db, const struct options *o, char **argv,
     struct kb_query_options qo = {.top = o->top, .max_input = o->max_input};
     struct kb_result *r = NULL;
     enum kb_status st = kb_query_run(db, text, len, &qo, &r, err);
+    if (st == KB_OK)
+        cli_miss_log_write(log, db, text, len, r);
     free(text);
     if (st != KB_OK) {
         fprintf(stderr, "kb-lookup: %s\n", err->message);
@@ -431,10 +450,16 @@ int main(int argc, char **argv)
         return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_MATCH : EXIT_ERROR;
     }
     if (o.text_argc && o.mode != MODE_QUERY) {
-        usage_error("%s",
-                    "--list, --list-ids, --show, --check-db and --version take no error text");
+        usage_error("%s", "--list, --list-ids, --show, --check-db, --version and --serve take no "
+                          "error text");
         return EXIT_ERROR;
     }
+    if (o.mode == MODE_SERVE && o.format_given && o.format != FORMAT_JSON) {
+        usage_error("%s", "--serve answers in JSON only");
+        return EXIT_ERROR;
+    }
+    const char *log_path = o.log_misses ? o.log_misses : getenv("KB_LOG_MISSES");
+    struct cli_miss_log miss_log = {log_path && *log_path ? log_path : NULL, 0};
     struct kb_error err = {0};
     int code;
     struct print_options po = {.color = o.format == FORMAT_TEXT && use_color(&o),
@@ -453,10 +478,17 @@ int main(int argc, char **argv)
             code = run_list_ids(db, &err);
         else if (o.mode == MODE_SHOW)
             code = run_show(db, &o, &po, &err);
+        else if (o.mode == MODE_SERVE)
+            code = cli_serve(db, &(struct cli_serve_options){.top = o.top,
+                                                             .max_input = o.max_input,
+                                                             .explain = o.explain,
+                                                             .miss_log = &miss_log});
         else
-            code = run_query(db, &o, argv, &po, &err);
+            code = run_query(db, &o, argv, &po, &miss_log, &err);
         kb_db_close(db);
     }
+    if (o.mode == MODE_SERVE)
+        return code; /* every answer was flushed, a failure reported, by cli_serve */
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "kb-lookup: cannot write the answer: %s\n", strerror(errno));
         return EXIT_ERROR;

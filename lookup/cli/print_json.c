@@ -44,8 +44,12 @@ static size_t utf8_len(const unsigned char *s, size_t n)
  * need no escaping are written at once: solutions make up most of the output. */
 void json_string(FILE *out, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    size_t n = strlen((const char *)p);
+    json_string_len(out, s ? s : "", s ? strlen(s) : 0);
+}
+
+void json_string_len(FILE *out, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
     fputc('"', out);
     size_t run = 0; /* start of the pending run of bytes written as they are */
     for (size_t i = 0; i < n;) {
@@ -177,6 +181,7 @@ static void json_match(FILE *out, const struct kb_match *m, const struct kb_resu
     json_key(out, "score", &first);
     fprintf(out, "%.3g", m->score);
     json_opt_string(out, "confidence", kb_confidence_str(m->confidence), &first);
+    json_opt_string(out, "recipient", m->recipient, &first);
     json_opt_string(out, "via", kb_via_str(m->via), &first);
     json_key(out, "section", &first);
     if (m->section_heading) {
@@ -207,6 +212,12 @@ static void json_match(FILE *out, const struct kb_match *m, const struct kb_resu
         json_opt_string(out, m->captures[i].name, m->captures[i].value, &f);
     fputc('}', out);
     json_solution(out, "why", m->entry->why_md, m->entry->why_text, m, r, &first);
+    if (m->entry->tell_md[0]) {
+        json_solution(out, "tell_apart", m->entry->tell_md, m->entry->tell_text, m, r, &first);
+    } else {
+        json_key(out, "tell_apart", &first);
+        fputs("null", out);
+    }
     json_solution(out, "solution", m->entry->solution_md, m->entry->solution_text, m, r, &first);
     if (opt->explain) {
         json_key(out, "explain", &first);
@@ -221,12 +232,103 @@ static void json_match(FILE *out, const struct kb_match *m, const struct kb_resu
     fputc('}', out);
 }
 
+static void json_tristate(FILE *out, const char *key, int value, int *first)
+{
+    json_key(out, key, first);
+    fputs(value > 0 ? "true" : value == 0 ? "false" : "null", out);
+}
+
+/* The SMTP dialogue read from the text (docs/json-schema.md), or null when there is none. */
+static void json_dialogue(FILE *out, const struct kb_dialogue *d, int *first)
+{
+    json_key(out, "dialogue", first);
+    if (!d->format) {
+        fputs("null", out);
+        return;
+    }
+    int f = 1;
+    fputc('{', out);
+    json_opt_string(out, "format", d->format, &f);
+    json_tristate(out, "connected", d->connected, &f);
+    json_opt_int(out, "port", d->port, &f);
+    json_tristate(out, "greeting", d->greeting, &f);
+    json_tristate(out, "ehlo", d->ehlo, &f);
+    json_tristate(out, "starttls_offered", d->starttls_offered, &f);
+    json_tristate(out, "tls", d->tls, &f);
+    json_tristate(out, "tls_failed", d->tls_failed, &f);
+    json_tristate(out, "auth_offered", d->auth_offered, &f);
+    json_tristate(out, "auth_offered_before_tls", d->auth_offered_before_tls, &f);
+    json_opt_string(out, "auth_mechanisms", d->auth_mechanisms, &f);
+    json_key(out, "size_limit", &f);
+    if (d->size_limit)
+        fprintf(out, "%ld", d->size_limit);
+    else
+        fputs("null", out);
+    json_opt_string(out, "last_command", d->last_command, &f);
+    json_opt_int(out, "failing_reply", d->failing_reply, &f);
+    json_opt_string(out, "failing_command", d->failing_command, &f);
+    json_key(out, "failing_line", &f);
+    if (d->failing_line)
+        fprintf(out, "%zu", d->failing_line);
+    else
+        fputs("null", out);
+    json_opt_string(out, "ended", d->ended, &f);
+    fputc('}', out);
+}
+
+/* The delivery report the text is (or the application's session that failed), or null. */
+static void json_report(FILE *out, const struct kb_report *rep)
+{
+    if (!rep->format) {
+        fputs("null", out);
+        return;
+    }
+    int first = 1;
+    fputc('{', out);
+    json_opt_string(out, "format", rep->format, &first);
+    json_opt_string(out, "leg", rep->leg, &first);
+    json_opt_string(out, "reporting_mta", rep->reporting_mta, &first);
+    json_key(out, "recipients", &first);
+    fputc('[', out);
+    for (size_t i = 0; i < rep->recipient_count; i++) {
+        const struct kb_recipient *p = &rep->recipients[i];
+        int f = 1;
+        fputs(i ? ",{" : "{", out);
+        json_opt_string(out, "address", p->address, &f);
+        json_opt_string(out, "action", p->action, &f);
+        json_opt_string(out, "status", p->status, &f);
+        json_opt_string(out, "status_class", p->status_class, &f);
+        json_opt_string(out, "status_meaning", p->status_meaning, &f);
+        json_opt_string(out, "remote_mta", p->remote_mta, &f);
+        json_opt_string(out, "diagnostic", p->diagnostic, &f);
+        json_key(out, "line", &f);
+        if (p->line)
+            fprintf(out, "%zu", p->line);
+        else
+            fputs("null", out);
+        fputc('}', out);
+    }
+    fputs("]}", out);
+}
+
 int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result *r,
                       const struct print_options *opt)
 {
     int first = 1;
     const struct kb_facts *f = &r->facts;
-    json_begin(out, db, &first);
+    if (opt->id_json) {
+        /* kb-lookup --serve: the request's id leads the answer */
+        fputs("{\"id\":", out);
+        fputs(opt->id_json, out);
+        fputc(',', out);
+        first = 1;
+        json_key(out, "schema_version", &first);
+        fprintf(out, "%d", JSON_SCHEMA_VERSION);
+        json_key(out, "kb", &first);
+        json_kb(out, db);
+    } else {
+        json_begin(out, db, &first);
+    }
     json_key(out, "facts", &first);
     int ff = 1;
     fputc('{', out);
@@ -242,8 +344,12 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
     fputs(f->mail_context == KB_CONTEXT_IS_MAIL ? "true" : "false", out);
     json_opt_string(out, "context", kb_context_str(f->mail_context), &ff);
     fputc('}', out);
+    json_dialogue(out, &r->dialogue, &first);
     json_key(out, "input_lines", &first);
     fprintf(out, "%zu", r->input_lines);
+    json_opt_string(out, "not_failure", r->report.not_failure, &first);
+    json_key(out, "report", &first);
+    json_report(out, &r->report);
     json_key(out, "matches", &first);
     fputc('[', out);
     for (size_t i = 0; i < r->match_count; i++) {

@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli.h"
 
@@ -15,12 +16,69 @@ static void print_expanded(FILE *out, const char *md, const struct kb_match *m,
     free(x);
 }
 
+/* What the SMTP dialogue in the text showed, in one line (and its fields with --explain). */
+static void print_dialogue(FILE *out, const struct kb_result *r, const struct print_options *opt)
+{
+    char line[640];
+    if (!cli_dialogue_sentence(&r->dialogue, line, sizeof line))
+        return;
+    fprintf(out, "**Dialogue** (%s): %s.\n\n", r->dialogue.format, line);
+    if (opt->explain && cli_dialogue_fields(&r->dialogue, line, sizeof line))
+        fprintf(out, "- `%s`\n\n", line);
+}
+
+/* One paragraph as a tight list item: without the blank line its trailing newline would make. */
+static void print_item(FILE *out, const char *md, const struct kb_match *m,
+                       const struct kb_result *r)
+{
+    char *x = kb_template_expand(md, m, r, "**", "**");
+    const char *s = x ? x : md;
+    size_t n = strlen(s);
+    while (n && s[n - 1] == '\n')
+        n--;
+    fprintf(out, "%.*s\n", (int)n, s);
+    free(x);
+}
+
+/* The "Bounce:" block: what failed, and each recipient's failure. */
+static void print_bounce(FILE *out, const struct kb_result *r)
+{
+    const struct kb_report *rep = cli_bounce(r);
+    if (rep) {
+        fprintf(out, "**Bounce:** %s (%s report", cli_leg_words(rep->leg), rep->format);
+        if (rep->reporting_mta)
+            fprintf(out, " from `%s`", rep->reporting_mta);
+        fputs(")\n\n", out);
+        for (size_t i = 0; i < rep->recipient_count; i++) {
+            const struct kb_recipient *p = &rep->recipients[i];
+            fprintf(out, "- `%s`: %s", p->address ? p->address : "(recipient)",
+                    p->action ? p->action : "failed");
+            if (p->status)
+                fprintf(out, ", status `%s`", p->status);
+            if (p->status_meaning)
+                fprintf(out, " (%s: %s)", p->status_class, p->status_meaning);
+            if (p->remote_mta)
+                fprintf(out, ", remote server `%s`", p->remote_mta);
+            fputc('\n', out);
+        }
+        fputc('\n', out);
+    }
+}
+
 int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_result *r,
                           const struct print_options *opt)
 {
     (void)db;
+    if (r->report.not_failure) {
+        fprintf(out, "**Not a failure:** %s. Nothing needs fixing.\n", r->report.not_failure);
+        return ferror(out) ? -1 : 0;
+    }
     if (r->match_count == 0) {
+        print_bounce(out, r);
         fputs("No matching knowledge-base entry.\n", out);
+        if (r->dialogue.format)
+            fputc('\n', out);
+        print_dialogue(out, r, opt);
         return ferror(out) ? -1 : 0;
     }
     struct fact_list facts;
@@ -32,12 +90,35 @@ int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_res
                     facts.value[i]);
     if (any)
         fputs("\n\n", out);
+    print_dialogue(out, r, opt);
+    print_bounce(out, r);
+    size_t tied;
+    size_t contenders = cli_contenders(r, &tied);
+    if (contenders > 1) {
+        if (tied > 1)
+            fprintf(out, "**%zu causes fit this text equally well.**", tied);
+        else
+            fprintf(out, "**The evidence is not conclusive:** %zu other cause%s fit%s it too.",
+                    contenders - 1, contenders > 2 ? "s" : "", contenders > 2 ? "" : "s");
+        fputs(" What tells them apart:\n\n", out);
+        for (size_t i = 0; i < contenders; i++) {
+            const struct kb_match *m = &r->matches[i];
+            fprintf(out, "%zu. **%s**: ", i + 1, m->entry->title);
+            if (m->entry->tell_md[0])
+                print_item(out, m->entry->tell_md, m, r);
+            else
+                fputs("see *Why it happens* below.\n", out);
+        }
+        fputc('\n', out);
+    }
     for (size_t i = 0; i < r->match_count; i++) {
         const struct kb_match *m = &r->matches[i];
         fprintf(out, "## %zu. %s\n\n", i + 1, m->entry->title);
         fprintf(out, "*%s match* (%s, score %.3g) — id `%s`, article `%s`\n\n",
                 kb_confidence_str(m->confidence), kb_via_str(m->via), m->score, m->entry->id,
                 m->entry->article);
+        if (m->recipient)
+            fprintf(out, "For recipient `%s`\n\n", m->recipient);
         if (m->section_heading && m->section_heading[0])
             fprintf(out, "Section: **%s** (`%s#%s`, line %zu)\n\n", m->section_heading,
                     m->entry->article, m->section_anchor, m->section_line);

@@ -15,11 +15,11 @@ for bad in duplicate-id regex-invalid selftest-wrong-first selftest-counterexamp
     expect_same "$WORK/before.db" "$out" "output after the failed compile of $bad"
 done
 
-# an output that is a directory: the rename fails after the database was written
+# an output that is a directory: refused before anything is written (see output.sh)
 mkdir "$WORK/dir.db"
 "$KBC" --quiet "$FIXTURES/good" -o "$WORK/dir.db" 2>"$WORK/err"
 expect_rc 2 $? "output is a directory"
-expect_grep "kb-compile: cannot rename the database to '$WORK/dir.db'" "$WORK/err" \
-    "output is a directory"
+expect_grep "kb-compile: '$WORK/dir.db' is a directory" "$WORK/err" "output is a directory"
+[ -z "$(ls -A "$WORK/dir.db")" ] || fail "something was written into the directory"
 no_temp_files "$WORK"
 finish

@@ -30,8 +30,8 @@ expect_grep "kb-compile: cannot open '$WORK/no-such-dir': No such file or direct
 
 "$KBC" --quiet "$FIXTURES/good" -o "$WORK/no-such-dir/x.db" 2>"$WORK/err"
 expect_rc 2 $? "output in a missing directory"
-expect_grep "kb-compile: cannot create a temporary file in '$WORK/no-such-dir'" \
-    "$WORK/err" "output in a missing directory"
+expect_grep "kb-compile: cannot create a temporary file in the folder '$WORK/no-such-dir' (to write '$WORK/no-such-dir/x.db'): No such file or directory" \
+    "$WORK/err" "output in a missing directory names the folder"
 
 mkdir "$WORK/check"
 (cd "$WORK/check" && TMPDIR=$WORK/check "$KBC" --check "$FIXTURES/good" 2>"$WORK/err")
@@ -59,6 +59,31 @@ printf '# ok\n\nan article\n' >"$WORK/names/sub/ok.md"
 "$KBC" "$WORK/names" -o "$WORK/names.db" 2>"$WORK/err"
 expect_rc 0 $? "file names"
 expect_grep "kb-compile: 2 articles, 2 entries" "$WORK/err" "..md compiled, .git and .# skipped"
+
+# Colour (as clang prints it) with --color=always, never with --color=never or when stderr is
+# no terminal (auto), and --color with a bad value is a usage error.
+diag=$FIXTURES/diag/regex-invalid
+"$KBC" --check --quiet --color=always "$diag" 2>"$WORK/err"
+expect_rc 1 $? "--color=always"
+printf '\033[1m%s/a.md:10:18:\033[0m \033[1;31merror\033[0m: \033[1mregex does not compile: missing closing parenthesis\033[0m\nre: 535 (unclosed\n                 \033[1;32m^\033[0m\n' \
+    "$diag" >"$WORK/want"
+head -3 "$WORK/err" | cmp -s - "$WORK/want" || fail "--color=always: $(head -3 "$WORK/err" | od -c | head -5)"
+for args in "--color=never" "--color auto" ""; do
+    # shellcheck disable=SC2086 # word splitting of $args is intended
+    "$KBC" --check --quiet $args "$diag" 2>"$WORK/err"
+    grep -q "$(printf '\033')" "$WORK/err" && fail "colour with '$args' and stderr not a terminal"
+done
+if command -v script >/dev/null; then
+    # on a terminal, auto colours; NO_COLOR turns it off
+    script -qec "'$KBC' --check --quiet '$diag'" /dev/null >"$WORK/tty" 2>&1
+    grep -q "$(printf '\033')\[1;31merror" "$WORK/tty" || fail "no colour on a terminal"
+    NO_COLOR=1 script -qec "'$KBC' --check --quiet '$diag'" /dev/null >"$WORK/tty" 2>&1
+    grep -q "$(printf '\033')" "$WORK/tty" && fail "colour on a terminal with NO_COLOR set"
+fi
+"$KBC" --check --color=sometimes "$diag" 2>"$WORK/err"
+expect_rc 2 $? "--color=sometimes"
+expect_grep "kb-compile: --color needs auto, always or never, not 'sometimes'" "$WORK/err" \
+    "--color=sometimes"
 
 no_temp_files "$WORK"
 finish

@@ -1,6 +1,6 @@
 #!/bin/bash
 # hostile.sh - input nobody should write, generated here (not kept in git): empty, blank and
-# binary files (skipped with a warning), invalid UTF-8 (compiled, bytes replaced), 10 MB of
+# binary files (skipped with a warning), invalid UTF-8 (an error at its first byte), 10 MB of
 # nested lists (compiled or skipped with a warning, never a crash or a hang), a file over the
 # 64 MiB cap, a dangling symlink and a FIFO named *.md (errors: "cannot read").
 . "$(dirname "$0")/lib.sh"
@@ -10,10 +10,6 @@ mkdir -p "$kb/bad"
 : >"$kb/empty.md"
 printf '   \n\n\t\n' >"$kb/blank.md"
 printf '# Binary\n\000\001\002 data\n' >"$kb/binary.md"
-printf '# Bad \xff\xfe UTF-8\n\nText \xc3\x28 and \xed\xa0\x80 and \xf8\x88\x80\x80\x80.\n' \
-    >"$kb/utf8.md"
-printf '# Bad UTF-8 in a KB article\n\n## Entry \xff\n\n```kb-entry\nid: bad-utf8\n```\n\n```kb-signatures\nabc \xfe def\n```\n\n### Fix\n\nDo \xc0\xaf it.\n' \
-    >"$kb/utf8-article.md"
 # 10 MB of nested lists: indentation growing to 200 levels, again and again
 awk 'BEGIN { n = 0; while (n < 10 * 1024 * 1024) { for (d = 0; d < 200; d++) {
         line = sprintf("%" (2 * d) "s- item %d", "", d); print line; n += length(line) + 1 } } }' \
@@ -30,13 +26,33 @@ $kb/binary.md:1:1: warning: binary file (NUL bytes in the first 8 KB); skipped
 $kb/blank.md:1:1: warning: empty file; skipped
 $kb/empty.md:1:1: warning: empty file; skipped
 WANT
-grep -v -e '/nested.md:' -e '/deep.md:' -e '/quotes.md:' "$WORK/err" >"$WORK/err-fixed"
+grep ': warning: ' "$WORK/err" | grep -v -e '/nested.md:' -e '/deep.md:' -e '/quotes.md:' \
+    >"$WORK/err-fixed"
 diff -u "$WORK/want" "$WORK/err-fixed" || fail "diagnostics of hostile files"
 for f in nested deep quotes; do
     if grep -q "/$f.md:" "$WORK/err"; then
         expect_grep "$kb/$f.md:1:1: warning: markdown nested too deeply to render" "$WORK/err" "$f.md"
     fi
 done
+
+# invalid UTF-8 (bytes that start no character, a stray continuation byte, a surrogate, a
+# 5-byte form, an overlong '/'): an error at the first such byte of each file, nothing written
+mkdir -p "$WORK/utf8"
+printf '# Bad \xff\xfe UTF-8\n\nText \xc3\x28 and \xed\xa0\x80 and \xf8\x88\x80\x80\x80.\n' \
+    >"$WORK/utf8/utf8.md"
+printf '# Bad UTF-8 in a KB article\n\n## Entry \xff\n\n```kb-entry\nid: bad-utf8\n```\n\n```kb-signatures\nabc \xfe def\n```\n\n### Fix\n\nDo \xc0\xaf it.\n' \
+    >"$WORK/utf8/utf8-article.md"
+printf '# Surrogate\n\nText \xed\xa0\x80 alone.\n' >"$WORK/utf8/surrogate.md"
+"$KBC" --quiet "$WORK/utf8" -o "$WORK/utf8.db" 2>"$WORK/err"
+expect_rc 1 $? "compile of invalid UTF-8"
+grep ': error: ' "$WORK/err" | sed "s|$WORK/||" >"$WORK/err-fixed"
+cat >"$WORK/want" <<'WANT'
+utf8/surrogate.md:3:6: error: byte 0xED is not UTF-8 (and 2 more in this file): articles must be UTF-8; if this one is Latin-1 or Windows-1252, convert it with 'iconv -f WINDOWS-1252 -t UTF-8'
+utf8/utf8-article.md:3:10: error: byte 0xFF is not UTF-8 (and 3 more in this file): articles must be UTF-8; if this one is Latin-1 or Windows-1252, convert it with 'iconv -f WINDOWS-1252 -t UTF-8'
+utf8/utf8.md:1:7: error: byte 0xFF is not UTF-8 (and 10 more in this file): articles must be UTF-8; if this one is Latin-1 or Windows-1252, convert it with 'iconv -f WINDOWS-1252 -t UTF-8'
+WANT
+diff -u "$WORK/want" "$WORK/err-fixed" || fail "diagnostics of invalid UTF-8"
+[ -e "$WORK/utf8.db" ] && fail "a database was written from invalid UTF-8"
 
 # unreadable files: errors, reported with every other problem, nothing written
 ln -s "$kb/does-not-exist" "$kb/bad/dangling.md"

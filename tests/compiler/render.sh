@@ -1,6 +1,7 @@
 #!/bin/bash
 # render.sh - what the compiler stores: articles, entries (facets, derived ids of foreign
-# Markdown, front matter), signatures, examples and the three renderings of one entry,
+# Markdown, front matter), signatures, examples, the providers the KB declares (a file of
+# declarations only is no article) and the three renderings of one entry,
 # compared with fixtures/good.expected. Needs the sqlite3 shell; skipped (77) without it.
 . "$(dirname "$0")/lib.sh"
 command -v sqlite3 >/dev/null || { echo "sqlite3 shell not installed: skipped"; exit 77; }
@@ -17,6 +18,7 @@ SELECT 'signature', entry_id, kind, source, pattern, weight, context, captures,
   anchor IS NOT NULL, path, line, origin, section_id FROM signature ORDER BY id;
 SELECT 'section', id, entry_id, heading, anchor, line FROM section ORDER BY id;
 SELECT 'example', entry_id, counter, text, also, path, line FROM example ORDER BY id;
+SELECT 'provider', id, slug, name, hosts, words, path, line FROM provider ORDER BY id;
 SELECT 'why_text', why_text, 'why_ansi', replace(why_ansi, char(27), '^['), 'why_md', why_md,
   'solution_text', solution_text, 'solution_ansi', replace(solution_ansi, char(27), '^['),
   'solution_md', solution_md, 'body_md', body_md FROM entry WHERE slug = 'm365-smtp-auth-disabled';

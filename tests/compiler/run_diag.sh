@@ -2,6 +2,7 @@
 # run_diag.sh KB_COMPILE FIXTURES NAME - one diagnostic fixture: compiles FIXTURES/NAME with
 # --check --quiet from inside FIXTURES (so paths in messages are stable) and compares stderr
 # with NAME/expected.stderr exactly. Exit status must be 1 when an error is expected, else 0.
+# KBC_REGEN=1 writes what it got to expected.stderr (review the diff before committing).
 set -u
 kbc=$1 fixtures=$2 name=$3
 cd "$fixtures" || exit 1
@@ -9,6 +10,7 @@ actual=$(mktemp)
 trap 'rm -f "$actual"' EXIT
 "$kbc" --check --quiet "$name" 2>"$actual" >/dev/null
 rc=$?
+[ -n "${KBC_REGEN:-}" ] && cp "$actual" "$name/expected.stderr"
 want_rc=0
 grep -q ': error: ' "$name/expected.stderr" && want_rc=1
 if ! diff -u "$name/expected.stderr" "$actual"; then

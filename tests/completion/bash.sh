@@ -62,7 +62,14 @@ check "kb-compile options are those of --help" "$(help_options "$compile")" \
     "$(offers _kb_compile kb-compile -)"
 mkdir "$tmp/my-kb"
 check "kb-compile KB_DIR completes folders" "$tmp/my-kb" "$(offers _kb_compile kb-compile "$tmp/m")"
+check "kb-compile --color values" "$(lines always auto never)" \
+    "$(offers _kb_compile kb-compile --color '')"
 check "kb-compile -o completes files" "$tmp/mine.db" "$(offers _kb_compile kb-compile -o "$tmp/mi")"
+touch "$tmp/misses.log"
+check "kb-compile --gaps completes files" "$tmp/misses.log" \
+    "$(offers _kb_compile kb-compile --gaps "$tmp/miss")"
+check "--log-misses completes files" "$tmp/misses.log" \
+    "$(offers _kb_lookup kb-lookup --log-misses "$tmp/miss")"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

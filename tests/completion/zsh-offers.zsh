@@ -24,8 +24,10 @@ zpty -w z "print '<KBREADY>'"
 local line
 while zpty -r z line; do [[ $line == *'<KBREADY>'* && $line != *print* ]] && break; done
 zpty -n -w z "$2"$'\t'
+# How long to wait for the completion to finish: 1,500 quiet reads of 20 ms (30 s), enough for a
+# loaded machine (a --show completion runs kb-lookup); it ends as soon as the completion does.
 integer tries=0
-while zpty -r -t z line || (( ++tries < 200 )); do
+while zpty -r -t z line || (( ++tries < 1500 )); do
   [[ $line == *'<KBEND>'* ]] && break
   [[ $line == *'<KB>'* ]] && print -r -- "${${line##*<KB>}%%$'\r'}"
   line=

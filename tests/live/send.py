@@ -3,7 +3,8 @@
 does, and lets an exception end it with its traceback, as an unhandled error in an app would.
 
 Settings come from the environment (set by run.sh): HOST PORT TLS (none|starttls|implicit)
-USER PASS FROM TO (space-separated) HELO CAFILE TLSMAX TLSMIN MSG TIMEOUT."""
+USER PASS FROM TO (space-separated) HELO CAFILE TLSMAX TLSMIN MSG TIMEOUT DEBUGLEVEL (0: none;
+1: smtplib's own set_debuglevel(1) transcript on stderr, from the connection on)."""
 import os
 import smtplib
 import ssl
@@ -26,9 +27,17 @@ if env.get("TLSMIN"):
     context.minimum_version = versions[env["TLSMIN"]]
 
 if tls == "implicit":
-    server = smtplib.SMTP_SSL(host, port, local_hostname=helo, timeout=timeout, context=context)
+    server = smtplib.SMTP_SSL(local_hostname=helo, timeout=timeout, context=context)
 else:
-    server = smtplib.SMTP(host, port, local_hostname=helo, timeout=timeout)
+    server = smtplib.SMTP(local_hostname=helo, timeout=timeout)
+# connecting apart from the constructor lets the debug transcript start with the greeting
+server.set_debuglevel(int(env.get("DEBUGLEVEL") or 0))
+server._host = host  # what the constructor would have set: the name TLS checks
+# and what the constructor does with the greeting
+code, msg = server.connect(host, port)
+if code != 220:
+    server.close()
+    raise smtplib.SMTPConnectError(code, msg)
 server.ehlo()
 if tls == "starttls":
     server.starttls(context=context)

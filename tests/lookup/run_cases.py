@@ -5,7 +5,8 @@
   args         arguments after the program name; "{db}" is replaced by the fixture database
   stdin        text fed on standard input (default: nothing, stdin closed), or
   stdin_hex    bytes as hex, or
-  stdin_repeat {"text": "a", "bytes": N}: N bytes made of text repeated
+  stdin_repeat {"text": "a", "bytes": N}: N bytes made of text repeated, or
+  stdin_file   a file's bytes (path relative to the cases file)
   env          extra environment; KB_DB is removed unless given here
   db_file      prepare a damaged database first: missing, truncated, not-sqlite, foreign-sqlite,
                wrong-version, corrupt; "{bad}" in args is replaced by its path
@@ -77,6 +78,9 @@ def run_case(case, lookup, db, tmp):
         stdin = case["stdin"].encode("utf-8", "surrogateescape")
     elif "stdin_hex" in case:
         stdin = bytes.fromhex(case["stdin_hex"])
+    elif "stdin_file" in case:
+        with open(os.path.join(case["_dir"], case["stdin_file"]), "rb") as f:
+            stdin = f.read()
     elif "stdin_repeat" in case:
         r = case["stdin_repeat"]
         unit = r["text"].encode()
@@ -167,6 +171,7 @@ def main():
                 if not line.strip() or line.startswith("#"):
                     continue
                 case = json.loads(line)
+                case["_dir"] = os.path.dirname(os.path.abspath(cases_path))
                 problem = run_case(case, lookup, db, tmp)
                 if problem:
                     failed += 1

@@ -120,12 +120,25 @@ static void test_patterns(void)
     kb_buf_reset(&b);
     size_t prefix = 9;
     kb_regex_to_pattern("5\\.7\\.8 Username", 16, &b, &prefix);
-    CHECK_STR(b.data, "\\b5\\.7\\.8 Username\\b");
+    CHECK_STR(b.data, "\\b5\\.7\\.8\\s+Username\\b");
     CHECK(prefix == 2);
     kb_buf_reset(&b);
     kb_regex_to_pattern("(?<host>\\S+) refused", 20, &b, &prefix);
-    CHECK_STR(b.data, "(?<host>\\S+) refused\\b");
+    CHECK_STR(b.data, "(?<host>\\S+)\\s+refused\\b");
     CHECK(prefix == 0);
+    /* a space in a regex matches white space across a line break, as in a literal; not in a
+     * class, not escaped, not in a lookbehind (fixed length); quantified, it stays one */
+    kb_buf_reset(&b);
+    kb_regex_to_pattern("a[ b] c\\ d(?<!x y)e ?f", 22, &b, &prefix);
+    CHECK_STR(b.data, "\\ba[ b]\\s+c\\ d(?<!x y)e\\s?f\\b");
+    CHECK(pattern_matches(b.data, "a  c de f") == 1);
+    kb_buf_reset(&b);
+    kb_regex_to_pattern("Must issue (?:a )?STARTTLS (?:command )?first", 46, &b, &prefix);
+    CHECK(pattern_matches(b.data, "5.7.0 Must issue a STARTTLS\ncommand first.") == 1);
+    CHECK(pattern_matches(b.data, "Must issue STARTTLS first") == 1);
+    kb_buf_reset(&b);
+    kb_regex_to_pattern("[] ]x", 5, &b, &prefix);
+    CHECK_STR(b.data, "[] ]x\\b");
     kb_buf_reset(&b);
     kb_regex_to_pattern("a|b", 3, &b, &prefix);
     CHECK_STR(b.data, "a|b");
@@ -308,16 +321,66 @@ static void test_mask(void)
     CHECK_MASK("client_secret=abc&api_key: xyz token=t0k",
                "client_secret=***&api_key: *** token=***");
     CHECK_MASK("SMTP_PASSWORD='hunter2'", "SMTP_PASSWORD='***'");
+    /* a quoted value is masked up to its closing quote: app passwords are shown with spaces */
+    CHECK_MASK("\"smtp_password\": \"abcd efgh ijkl mnop\", \"port\": 587",
+               "\"smtp_password\": \"***\", \"port\": 587");
+    CHECK_MASK("MAIL_PASSWORD='two words", "MAIL_PASSWORD='***");
+    /* client answers to AUTH challenges in swaks (-> and ~> after TLS), curl -v (> ) and
+     * PHPMailer (CLIENT -> SERVER: ) transcripts, short ones too; commands stay */
+    CHECK_MASK(" ~> YmVuY2hAYmVuY2gudGVzdA==", " ~> ***");
+    CHECK_MASK(" -> cHcx", " -> ***");
+    CHECK_MASK("> AGJlbmNoQGJlbmNoLnRlc3QAd3JvbmctZmFrZS1wYXNzd29yZA==", "> ***");
+    CHECK_MASK("2024-01-01 10:00:00 CLIENT -> SERVER: cHcx",
+               "2024-01-01 10:00:00 CLIENT -> SERVER: ***");
+    CHECK_MASK(" ~> QUIT", " ~> QUIT");
+    CHECK_MASK("> EHLO localhost", "> EHLO localhost");
+    CHECK_MASK("C: DATA", "C: DATA");
+    /* keys in camel case, as .NET's appsettings.json has them */
+    CHECK_MASK("\"SmtpPassword\": \"dotnet pw\",", "\"SmtpPassword\": \"***\",");
+    CHECK_MASK("mailApiKey=abc123", "mailApiKey=***");
 }
+
+/* Providers as a KB declares them (kb-provider blocks), in declaration order. */
+static struct kb_providers test_providers;
 
 static struct kb_facts facts_of(const char *text)
 {
     struct kb_norm n;
     struct kb_facts f;
     CHECK(kb_norm_run(text, strlen(text), &n) == KB_OK);
-    CHECK(kb_facts_extract(&n, &f) == KB_OK);
+    CHECK(kb_facts_extract(&n, &test_providers, &f) == KB_OK);
     kb_norm_release(&n);
     return f;
+}
+
+/* The provider fact comes from the KB's declarations: the first provider, in declaration
+ * order, that the text names; a host caselessly and as a host or a parent domain of one, a
+ * word as written. Without declarations there is no provider. */
+static void test_providers_detect(void)
+{
+    struct kb_facts f = facts_of("535 5.7.3 Authentication unsuccessful [X.prod.OUTLOOK.COM]");
+    CHECK_STR(f.provider, "m365");
+    kb_facts_release(&f);
+    f = facts_of("connect to myoutlook.com:587 failed"); /* not a host below outlook.com */
+    CHECK(f.provider == NULL);
+    kb_facts_release(&f);
+    f = facts_of("550 relay denied by relay.acme.example via outlook.com");
+    CHECK_STR(f.provider, "m365"); /* m365 is declared first */
+    kb_facts_release(&f);
+    f = facts_of("451 4.3.0 Acme Relay: try again later");
+    CHECK_STR(f.provider, "acme-relay");
+    kb_facts_release(&f);
+    f = facts_of("451 4.3.0 ACME RELAY: try again later"); /* a word counts as written */
+    CHECK(f.provider == NULL);
+    kb_facts_release(&f);
+
+    struct kb_norm n;
+    const char *text = "535 5.7.3 Authentication unsuccessful [X.prod.outlook.com]";
+    CHECK(kb_norm_run(text, strlen(text), &n) == KB_OK);
+    CHECK(kb_facts_extract(&n, NULL, &f) == KB_OK);
+    CHECK(f.provider == NULL);
+    kb_facts_release(&f);
+    kb_norm_release(&n);
 }
 
 static void test_facts(void)
@@ -389,7 +452,17 @@ static void test_facts(void)
         "S: -ERR Logon failure: unknown user name or bad password.",
         "WARNING: RPC failed: Status{code=UNAVAILABLE, cause=java.net.ConnectException}",
         "FetchError: request to https://example.org/api failed, reason: self signed certificate",
-        "error: self signed certificate in webhook notification"};
+        "error: self signed certificate in webhook notification",
+        /* .NET and Java HTTP stacks, SQL Server's TLS: the same TLS words as a mail client's */
+        "System.Net.Http.HttpRequestException: The SSL connection could not be established ---> "
+        "The client and server cannot communicate, because they do not possess a common algorithm",
+        "The underlying connection was closed: Could not establish trust relationship for the "
+        "SSL/TLS secure channel.",
+        "A connection was successfully established with the server, but then an error occurred "
+        "during the pre-login handshake. (provider: SSL Provider, error: 0 - The certificate chain "
+        "was issued by an authority that is not trusted.)",
+        "javax.net.ssl.SSLHandshakeException: PKIX path building failed\n\tat "
+        "org.apache.http.impl.conn.DefaultHttpClientConnectionOperator.connect"};
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
         f = facts_of(other[i]);
         CHECK(f.mail_context == KB_CONTEXT_IS_OTHER);
@@ -421,6 +494,14 @@ int main(void)
     test_normalise();
     test_mask();
     test_lists();
+    CHECK(kb_providers_add(&test_providers, "m365", "Microsoft 365", "outlook.com, office365.com",
+                           "aka.ms/smtp")
+          == KB_OK);
+    CHECK(kb_providers_add(&test_providers, "acme-relay", "Acme Relay", "relay.acme.example",
+                           "Acme Relay")
+          == KB_OK);
     test_facts();
+    test_providers_detect();
+    kb_providers_release(&test_providers);
     return check_report("test_text");
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The .deb as a Debian user gets it: 'cpack -G DEB' builds it; it is installed with dpkg -i into
 # a clean Debian 12 (minbase) chroot, where kb-lookup answers, kb-compile runs, 'man -w' finds
-# the pages and the bash completion offers ids; 'dpkg -r' then leaves nothing of it behind.
+# the pages, the bash completion offers ids and libkb is in the linker's cache; 'dpkg -r' then
+# leaves nothing of it behind.
 #
 # The chroot is made once by debootstrap from the mirror this machine's apt sources name (or
 # KB_DEB_MIRROR), with only man-db and the package's Depends added (no recommends), and kept as
@@ -114,12 +115,23 @@ out=$(in_root bash -c '. /usr/share/bash-completion/completions/kb-lookup
     COMP_WORDS=(kb-lookup --show m365-smtp-auth-d) COMP_CWORD=2; _kb_lookup; echo "${COMPREPLY[*]}"') || true
 [ "$out" = m365-smtp-auth-disabled ] && ok || fail "bash completion of --show in the chroot: '$out'"
 [ -f "$root/usr/share/doc/kb/copyright" ] && ok || fail "no /usr/share/doc/kb/copyright"
+# The library (issue 9): in the linker's cache after the postinst's ldconfig, its header and
+# pkg-config file where compilers and pkg-config look.
+in_root ldconfig -p | grep -q 'libkb\.so\.[0-9]' && ok || fail "libkb.so is not in the ldconfig cache"
+[ -f "$root/usr/include/kb.h" ] && ok || fail "no /usr/include/kb.h"
+[ -n "$(find "$root/usr/lib" -name kb.pc)" ] && ok || fail "no kb.pc below /usr/lib"
 
 echo "== dpkg -r"
 listed=$(in_root dpkg -L kb)
 in_root dpkg -r kb >"$work/dpkg-r.log" 2>&1 && ok || { cat "$work/dpkg-r.log"; fail "dpkg -r"; }
+# A package with a shared library runs ldconfig in its postrm (CPack writes it), and dpkg
+# keeps the record of a package with a postrm ('config-files', nothing on disk) until a purge.
 status=$(in_root dpkg-query -W -f='${db:Status-Status}' kb 2>/dev/null) || status=not-installed
-[ "$status" = not-installed ] && ok || fail "dpkg -r left kb in state '$status'"
+case $status in not-installed | config-files) ok ;; *) fail "dpkg -r left kb in state '$status'" ;; esac
+in_root dpkg --purge kb >>"$work/dpkg-r.log" 2>&1 && ok || { cat "$work/dpkg-r.log"; fail "dpkg --purge"; }
+status=$(in_root dpkg-query -W -f='${db:Status-Status}' kb 2>/dev/null) || status=not-installed
+[ "$status" = not-installed ] && ok || fail "dpkg --purge left kb in state '$status'"
+in_root ldconfig -p | grep -q 'libkb\.so' && fail "libkb.so still in the ldconfig cache" || ok
 left=$(echo "$listed" | while read -r p; do [ -f "$root$p" ] || [ -L "$root$p" ] && echo "$p"; done || true)
 [ -z "$left" ] && ok || fail "files of the package left after dpkg -r: $left"
 snapshot >"$work/after"

@@ -1,0 +1,204 @@
+/*
+ * kb_providers.c - the providers a knowledge base declares (kb-provider blocks, compiled into
+ * the provider table: kb_schema.h), read once when the database is opened, and the provider
+ * a text names.
+ *
+ * Which mail services and servers exist is knowledge, so it lives in the articles, not here:
+ * a team's KB declares its own relay next to the shipped ones. kb_facts.c asks this file for
+ * the provider fact; ranking then prefers the entries whose provider facet names it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "kb_internal.h"
+
+/* Bounds on what one database may declare: a provider table is a short list, and a damaged or
+ * hostile database must not make every lookup scan the text a million times. */
+#define MAX_PROVIDERS 1000
+#define MAX_NEEDLES_PER_PROVIDER 100
+
+static void provider_release(struct kb_provider *p)
+{
+    free(p->id);
+    free(p->name);
+    for (size_t i = 0; i < p->host_count; i++)
+        free(p->hosts[i]);
+    free(p->hosts);
+    for (size_t i = 0; i < p->word_count; i++)
+        free(p->words[i]);
+    free(p->words);
+}
+
+void kb_providers_release(struct kb_providers *set)
+{
+    for (size_t i = 0; set && i < set->count; i++)
+        provider_release(&set->items[i]);
+    if (set) {
+        free(set->items);
+        set->items = NULL;
+        set->count = 0;
+    }
+}
+
+/* Splits a comma-separated list (kb_list_next) into heap strings. */
+static enum kb_status split_list(const char *list, char ***out, size_t *count)
+{
+    size_t n = 0, len;
+    const char *cursor = list;
+    while (kb_list_next(&cursor, &len) && n < MAX_NEEDLES_PER_PROVIDER)
+        n++;
+    *out = NULL;
+    *count = 0;
+    if (!n)
+        return KB_OK;
+    if (!(*out = calloc(n, sizeof **out)))
+        return KB_ERR_NOMEM;
+    cursor = list;
+    for (const char *p; *count < n && (p = kb_list_next(&cursor, &len));) {
+        char *s = malloc(len + 1);
+        if (!s)
+            return KB_ERR_NOMEM;
+        memcpy(s, p, len);
+        s[len] = '\0';
+        (*out)[(*count)++] = s;
+    }
+    return KB_OK;
+}
+
+enum kb_status kb_providers_add(struct kb_providers *set, const char *id, const char *name,
+                                const char *hosts, const char *words)
+{
+    if (set->count >= MAX_PROVIDERS)
+        return KB_OK;
+    struct kb_provider *items = realloc(set->items, (set->count + 1) * sizeof *items);
+    if (!items)
+        return KB_ERR_NOMEM;
+    set->items = items;
+    struct kb_provider *p = &items[set->count];
+    memset(p, 0, sizeof *p);
+    enum kb_status st = KB_ERR_NOMEM;
+    if ((p->id = strdup(id)) && (p->name = strdup(name ? name : id))
+        && (st = split_list(hosts ? hosts : "", &p->hosts, &p->host_count)) == KB_OK)
+        st = split_list(words ? words : "", &p->words, &p->word_count);
+    if (st != KB_OK) {
+        provider_release(p);
+        return st;
+    }
+    set->count++;
+    return KB_OK;
+}
+
+enum kb_status kb_providers_load(sqlite3 *sql, const char *label, struct kb_providers *set,
+                                 struct kb_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    memset(set, 0, sizeof *set);
+    /* a database compiled before providers were declared in the KB has no such table: it
+     * names no provider, which is what its KB said */
+    if (sqlite3_prepare_v2(sql,
+                           "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
+                           "'provider'",
+                           -1, &st, NULL)
+            != SQLITE_OK
+        || sqlite3_step(st) != SQLITE_ROW) {
+        sqlite3_finalize(st);
+        return kb_fail(err, KB_ERR_DB, "database '%s': cannot read the providers: %s", label,
+                       sqlite3_errmsg(sql));
+    }
+    int present = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (!present)
+        return KB_OK;
+    if (sqlite3_prepare_v2(sql, "SELECT slug, name, hosts, words FROM provider ORDER BY id", -1,
+                           &st, NULL)
+        != SQLITE_OK)
+        return kb_fail(err, KB_ERR_DB, "database '%s': cannot read the providers: %s", label,
+                       sqlite3_errmsg(sql));
+    enum kb_status status = KB_OK;
+    int rc;
+    while (status == KB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (!id || !*id)
+            continue;
+        status = kb_providers_add(set, id, (const char *)sqlite3_column_text(st, 1),
+                                  (const char *)sqlite3_column_text(st, 2),
+                                  (const char *)sqlite3_column_text(st, 3));
+        if (status == KB_ERR_NOMEM)
+            kb_fail(err, status, "out of memory");
+    }
+    if (status == KB_OK && rc != SQLITE_DONE)
+        status = kb_fail(err, KB_ERR_DB, "database '%s': cannot read the providers: %s", label,
+                         sqlite3_errmsg(sql));
+    sqlite3_finalize(st);
+    if (status != KB_OK)
+        kb_providers_release(set);
+    return status;
+}
+
+static int host_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
+}
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* Does the text name this host (lowercase, as the compiler stores it), or a host below it
+ * ("eur03.prod.outlook.com" for "outlook.com")? Caseless, as DNS names are, and not inside a
+ * longer name ("myoutlook.com"). memchr finds the candidates for both cases of the first
+ * letter, so a long text is read at memchr's speed. */
+static int names_host(const char *text, size_t len, const char *host)
+{
+    size_t n = strlen(host);
+    if (!n || n > len)
+        return 0;
+    char first = host[0], upper = first >= 'a' && first <= 'z' ? (char)(first - 'a' + 'A') : first;
+    const char *end = text + len - n + 1; /* candidates start before end */
+    const char *lo = memchr(text, first, (size_t)(end - text));
+    const char *up = upper != first ? memchr(text, upper, (size_t)(end - text)) : NULL;
+    while (lo || up) {
+        const char *p = !up || (lo && lo < up) ? lo : up;
+        size_t k = 1;
+        while (k < n && lower(p[k]) == host[k])
+            k++;
+        if (k == n && (p == text || !host_char(p[-1])) && (p + n == text + len || !host_char(p[n])))
+            return 1;
+        if (p == lo)
+            lo = p + 1 < end ? memchr(p + 1, first, (size_t)(end - p - 1)) : NULL;
+        else
+            up = p + 1 < end ? memchr(p + 1, upper, (size_t)(end - p - 1)) : NULL;
+    }
+    return 0;
+}
+
+/* Does the text hold this word as written (case counts: "Microsoft.Exchange")? */
+static int holds_word(const char *text, size_t len, const char *word)
+{
+    size_t n = strlen(word);
+    for (size_t i = 0; n && i + n <= len; i++) {
+        const char *p = memchr(text + i, word[0], len - n + 1 - i);
+        if (!p)
+            return 0;
+        i = (size_t)(p - text);
+        if (memcmp(p, word, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+const struct kb_provider *kb_providers_detect(const struct kb_providers *set, const char *text,
+                                              size_t len)
+{
+    for (size_t i = 0; set && i < set->count; i++) {
+        const struct kb_provider *p = &set->items[i];
+        for (size_t k = 0; k < p->host_count; k++)
+            if (names_host(text, len, p->hosts[k]))
+                return p;
+        for (size_t k = 0; k < p->word_count; k++)
+            if (holds_word(text, len, p->words[k]))
+                return p;
+    }
+    return NULL;
+}
