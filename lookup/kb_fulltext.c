@@ -916,10 +916,15 @@ static void discount_setting_hits(struct kb_query *q)
         size_t kept = 0;
         for (size_t k = 0; k < c->hit_count; k++) {
             struct kb_hit *h = &c->hits[k];
-            size_t s = q->norm.line_start[h->line];
-            size_t e = h->line + 1 < q->norm.line_count ? q->norm.line_start[h->line + 1] - 1
-                                                        : q->norm.len;
-            if (h->harvested && is_setting(q->norm.text + s, e - s)) {
+            /* a condition's hit is on no line (SIZE_MAX), and only harvested hits are at issue */
+            int setting = 0;
+            if (h->harvested && h->line < q->norm.line_count) {
+                size_t s = q->norm.line_start[h->line];
+                size_t e = h->line + 1 < q->norm.line_count ? q->norm.line_start[h->line + 1] - 1
+                                                            : q->norm.len;
+                setting = is_setting(q->norm.text + s, e - s);
+            }
+            if (setting) {
                 c->harvested -= h->weight;
                 c->score -= h->weight;
                 free(h->source);
