@@ -749,33 +749,39 @@ static void trim_literal(const char **literal, size_t *len)
 }
 
 /* Does the literal (trimmed, len > 0) from its byte from on match at text[pos], within
- * text[0, end)? */
+ * text[0, end)? *reached (when not NULL) gets where the comparison stopped. */
 static int literal_at_from(const char *lit, size_t len, size_t from, const char *text, size_t pos,
-                           size_t end)
+                           size_t end, size_t *reached)
 {
     size_t i = pos, j = from;
-    while (j < len) {
+    int ok = 1;
+    while (j < len && ok) {
         if (is_space((unsigned char)lit[j])) {
-            if (i >= end || !is_space((unsigned char)text[i]))
-                return 0;
+            if (i >= end || !is_space((unsigned char)text[i])) {
+                ok = 0;
+                break;
+            }
             while (j < len && is_space((unsigned char)lit[j]))
                 j++;
             while (i < end && is_space((unsigned char)text[i]))
                 i++;
             continue;
         }
-        if (i >= end || lower((unsigned char)text[i]) != lower((unsigned char)lit[j]))
-            return 0;
-        i++;
+        ok = i < end && lower((unsigned char)text[i]) == lower((unsigned char)lit[j]);
+        i += ok;
         j++;
     }
-    return !is_word((unsigned char)lit[len - 1]) || i >= end || !is_word((unsigned char)text[i]);
+    if (reached)
+        *reached = i;
+    return ok
+           && (!is_word((unsigned char)lit[len - 1]) || i >= end
+               || !is_word((unsigned char)text[i]));
 }
 
 /* Does the literal (trimmed, len > 0) match at text[pos], within text[0, end)? */
 static int literal_at(const char *lit, size_t len, const char *text, size_t pos, size_t end)
 {
-    return literal_at_from(lit, len, 0, text, pos, end);
+    return literal_at_from(lit, len, 0, text, pos, end, NULL);
 }
 
 int kb_literal_find(const char *literal, size_t literal_len, const char *text, size_t start,
@@ -846,32 +852,44 @@ size_t kb_literal_anchor_offsets(const char *literal, size_t literal_len, uint64
 }
 
 int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in, const char *text,
-                       size_t len, size_t anchor_at, size_t *match_start)
+                       size_t len, size_t anchor_at, size_t *match_start, size_t *work)
 {
     trim_literal(&literal, &literal_len);
     if (!literal_len || anchor_in >= literal_len || anchor_at > len)
         return 0;
+    /* forwards from the anchor to its end first (literal_at checks the end's word boundary):
+     * where the anchor is not there at all (a region of a report the signature does not read
+     * is blanked), nothing is read backwards. Backwards, a run of white space is crossed
+     * whole: from every occurrence in a blanked region it was the whole region, again and
+     * again. */
+    size_t reached = anchor_at;
+    int forward = literal_at_from(literal, literal_len, anchor_in, text, anchor_at, len, &reached);
+    if (work)
+        *work += reached - anchor_at + 1;
+    if (!forward)
+        return 0;
     /* backwards from the anchor to the literal's start, white-space runs against runs */
     size_t i = anchor_at, j = anchor_in;
-    while (j > 0) {
+    int ok = 1;
+    while (j > 0 && ok) {
         if (is_space((unsigned char)literal[j - 1])) {
-            if (i == 0 || !is_space((unsigned char)text[i - 1]))
-                return 0;
+            if (i == 0 || !is_space((unsigned char)text[i - 1])) {
+                ok = 0;
+                break;
+            }
             while (j > 0 && is_space((unsigned char)literal[j - 1]))
                 j--;
             while (i > 0 && is_space((unsigned char)text[i - 1]))
                 i--;
             continue;
         }
-        if (i == 0 || lower((unsigned char)text[i - 1]) != lower((unsigned char)literal[j - 1]))
-            return 0;
-        i--;
+        ok = i > 0 && lower((unsigned char)text[i - 1]) == lower((unsigned char)literal[j - 1]);
+        i -= ok;
         j--;
     }
-    if (is_word((unsigned char)literal[0]) && i > 0 && is_word((unsigned char)text[i - 1]))
-        return 0;
-    /* and forwards from the anchor to its end (literal_at checks the end's word boundary) */
-    if (!literal_at_from(literal, literal_len, anchor_in, text, anchor_at, len))
+    if (work)
+        *work += anchor_at - i;
+    if (!ok || (is_word((unsigned char)literal[0]) && i > 0 && is_word((unsigned char)text[i - 1])))
         return 0;
     *match_start = i;
     return 1;

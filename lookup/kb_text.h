@@ -108,10 +108,11 @@ int kb_literal_find(const char *literal, size_t literal_len, const char *text, s
 /* The same search where a match must hold the given occurrence of the literal's anchor:
  * anchor_at is where the anchor token (as kb_text_tokens emits it) starts in text[0, len),
  * anchor_in where it starts in the literal (kb_literal_anchor_offsets). The literal is compared
- * backwards and forwards from there, so the cost is the literal's length, not a window's.
- * Returns 1 and sets *match_start on a match, 0 otherwise. */
+ * forwards and then backwards from there, so the cost is the literal's length (and the white
+ * space runs it crosses), not a window's; *work (when not NULL) grows by the bytes of text
+ * examined. Returns 1 and sets *match_start on a match, 0 otherwise. */
 int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in, const char *text,
-                       size_t len, size_t anchor_at, size_t *match_start);
+                       size_t len, size_t anchor_at, size_t *match_start, size_t *work);
 
 /* Where the token of this hash starts in the literal trimmed of white space (up to max
  * offsets into out, in order); returns how many there are. */

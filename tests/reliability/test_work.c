@@ -8,6 +8,7 @@
  *   - one SMTP reply repeated on one line, and the KB's own literal signatures joined on one
  *     line (the other-program test ran over the whole line once per hit),
  *   - nothing but line breaks (a normalised line each),
+ *   - a delivery report of many recipients, and an SMTP transcript repeated,
  * plus kb_literal_find alone on the first shape, and the normalised text of the last.
  *
  *   test_work DB
@@ -107,6 +108,16 @@ int main(int argc, char **argv)
     check_linear(db, "anonymous lines", anonymous, sizeof anonymous - 1, 64);
     check_linear(db, "one 535 reply line", reply, sizeof reply - 1, 64);
     check_linear(db, "line breaks", "\n", 1, 8);
+    /* A report of many recipients: the signatures read its evidence, where the report's own
+     * fields are blanked, and a literal compared at every occurrence of its anchor in a blank
+     * crossed the whole blank run backwards each time (the square of the report's size). */
+    static const char report[] = "Final-Recipient: rfc822; a@example.com\nAction: failed\n"
+                                 "Status: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\n\n";
+    check_linear(db, "a report of many recipients", report, sizeof report - 1, 64);
+    /* An SMTP transcript repeated, line by line (the dialogue reader and the signatures) */
+    static const char transcript[] = "S: 220 mx.example.com ESMTP\nC: EHLO x\nS: 250-AUTH LOGIN "
+                                     "PLAIN\nS: 250 STARTTLS\nC: AUTH LOGIN\nS: 535 5.7.8 bad\n";
+    check_linear(db, "a transcript repeated", transcript, sizeof transcript - 1, 64);
     size_t lit_len = 0;
     char *literals = kb_literals(argv[1], &lit_len);
     CHECK(literals && lit_len > 1000);
