@@ -65,6 +65,12 @@ build_target() {
 # the seeds of one target, gathered once into BUILD/fuzz/seeds-TARGET
 seeds() {
     local name=$1 dir=$OUT/seeds-$1
+    if [ "$name" = db ] && [ -d "$dir" ]; then
+        # the build's databases again: after a schema change the old copies only test the
+        # version check
+        [ -e "$BUILD/tests/lookup/fixture.db" ] && cp "$BUILD/tests/lookup/fixture.db" "$dir"/
+        [ -e "$BUILD/kb.db" ] && cp "$BUILD/kb.db" "$dir"/
+    fi
     [ -d "$dir" ] && { echo "$dir"; return; }
     mkdir -p "$dir"
     case $name in
