@@ -377,20 +377,26 @@ struct kbc_counts {
     size_t articles, entries, signatures, harvested, examples;
 };
 
-/* Writes the database for kb into path (an existing, empty file). build_hash is the hex
- * SHA-256; source_date may be NULL. Sets each entry's row_id. */
-enum kb_status kbc_write_db(const char *path, struct kbc_kb *kb, const char *build_hash,
-                            const char *source_date, struct kbc_counts *counts,
+/* Builds the database for kb in memory and returns its image, every page sealed with its
+ * checksum, in *image (*len bytes; free with sqlite3_free). build_hash is the hex SHA-256;
+ * source_date may be NULL. Sets each entry's row_id. */
+enum kb_status kbc_write_db(struct kbc_kb *kb, const char *build_hash, const char *source_date,
+                            struct kbc_counts *counts, unsigned char **image, size_t *len,
                             struct kb_error *err);
 
-/* The temporary output file. kbc_tmp_create makes "<dir_of_out>/<base>.tmp-XXXXXX" (or, when
- * out is NULL, one in $TMPDIR) and registers it so SIGINT/SIGTERM remove it. */
+/* The temporary output file, in the output's folder: unnamed (O_TMPFILE) where the file system
+ * allows, else "<out>.tmp-XXXXXX" (registered so SIGINT/SIGTERM remove it); locked by this
+ * process either way. kbc_tmp_create first removes the temporary files of out whose owner is
+ * gone (their lock can be taken). */
 struct kbc_tmp {
-    char *path;
+    char *path; /* its name, or NULL while it has none */
     int fd;
 };
 enum kb_status kbc_tmp_create(const char *out, struct kbc_tmp *tmp, struct kb_error *err);
-/* fsyncs and renames the temporary file over out; on failure it is removed. */
+/* Writes len bytes of data to it. */
+enum kb_status kbc_tmp_write(struct kbc_tmp *tmp, const void *data, size_t len,
+                             struct kb_error *err);
+/* fsyncs it, names it when unnamed, and renames it over out; on failure it is removed. */
 enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_error *err);
 /* Removes the temporary file (if any) and forgets it. Safe to call twice. */
 void kbc_tmp_discard(struct kbc_tmp *tmp);
@@ -407,9 +413,11 @@ int kbc_gaps_main(int argc, char **argv);
 
 /* ---- selftest.c -------------------------------------------------------------------------- */
 
-/* Runs every example and counter-example of kb through kb_query_run on the database at
- * db_path; failures go to diags as errors. *checked counts the examples run. */
-enum kb_status kbc_selftest(const char *db_path, const struct kbc_kb *kb, struct kbc_diags *diags,
-                            size_t *checked, struct kb_error *err);
+/* Runs every example and counter-example of kb through kb_query_run on the database image
+ * (len bytes; label names it in messages); failures go to diags as errors. *checked counts the
+ * examples run. */
+enum kb_status kbc_selftest(const unsigned char *image, size_t len, const char *label,
+                            const struct kbc_kb *kb, struct kbc_diags *diags, size_t *checked,
+                            struct kb_error *err);
 
 #endif

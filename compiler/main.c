@@ -24,6 +24,7 @@
 
 static const char usage_text[] =
     "Usage: kb-compile [options] KB_DIR -o OUT.db\n"
+    "       kb-compile --verify DB\n"
     "       kb-compile --gaps MISS_LOG...\n"
     "\n"
     "Compiles the knowledge base in KB_DIR (every *.md below it; the format is described in\n"
@@ -34,6 +35,7 @@ static const char usage_text[] =
     "  -o, --output FILE  write the database to FILE\n"
     "      --check        validate (and self-test) only; write nothing\n"
     "      --no-self-test do not run the examples through the lookup\n"
+    "      --verify DB    check a compiled database whole (every page and table) and exit\n"
     "  -q, --quiet        no summary line\n"
     "      --color WHEN   colour diagnostics: auto (on a terminal, unless NO_COLOR is set),\n"
     "                     always or never\n"
@@ -45,12 +47,14 @@ static const char usage_text[] =
     "Diagnostics go to stderr as 'path:line:col: error: message'. SOURCE_DATE_EPOCH, when set,\n"
     "is stored as the build date.\n"
     "\n"
-    "Exit status: 0 compiled, 1 the knowledge base has errors, 2 usage or I/O error.\n"
+    "Exit status: 0 compiled (--verify: intact), 1 the knowledge base has errors, 2 usage or\n"
+    "I/O error (--verify: the database is damaged).\n"
     "Full documentation: 'man kb-compile'.\n";
 
 struct options {
     const char *kb_dir;
     const char *output;
+    const char *verify;
     int check, quiet, self_test;
     int color; /* -1: auto */
 };
@@ -89,6 +93,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->quiet = 1;
         } else if (strcmp(arg, "--no-self-test") == 0) {
             o->self_test = 0;
+        } else if (strcmp(arg, "--verify") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("option '%s' needs a database", arg);
+            o->verify = argv[++i];
         } else if (strcmp(arg, "-o") == 0 || strcmp(arg, "--output") == 0) {
             if (i + 1 >= argc)
                 return usage_error("option '%s' needs a file name", arg);
@@ -111,6 +119,11 @@ static int parse_args(int argc, char **argv, struct options *o)
         } else {
             return usage_error("unknown option '%s'", arg);
         }
+    }
+    if (o->verify) {
+        if (o->kb_dir || o->output || o->check)
+            return usage_error("%s", "--verify DB takes nothing else");
+        return -1;
     }
     if (!o->kb_dir)
         return usage_error("%s", "missing KB_DIR");
@@ -273,6 +286,8 @@ static int run(const struct options *o)
     struct kbc_kb kb = {0};
     struct kbc_diags diags;
     struct kbc_tmp tmp = {NULL, -1};
+    unsigned char *image = NULL;
+    size_t image_len = 0;
     struct kbc_counts counts;
     struct kb_error err = {KB_OK, ""};
     size_t checked = 0;
@@ -317,16 +332,21 @@ static int run(const struct options *o)
     const char *date = getenv("SOURCE_DATE_EPOCH");
     if (date && !date[0])
         date = NULL;
-    if ((status = kbc_tmp_create(o->check ? NULL : o->output, &tmp, &err)) != KB_OK
-        || (status = kbc_write_db(tmp.path, &kb, hash, date, &counts, &err)) != KB_OK)
+    if ((status = kbc_write_db(&kb, hash, date, &counts, &image, &image_len, &err)) != KB_OK)
         goto trouble;
-    if (o->self_test && (status = kbc_selftest(tmp.path, &kb, &diags, &checked, &err)) != KB_OK)
+    if (o->self_test
+        && (status = kbc_selftest(image, image_len, o->check ? "the new database" : o->output, &kb,
+                                  &diags, &checked, &err))
+               != KB_OK)
         goto trouble;
     if (kbc_diags_failed(&diags)) {
         code = EXIT_KB_ERRORS;
         goto cleanup;
     }
-    if (!o->check && (status = kbc_tmp_commit(&tmp, o->output, &err)) != KB_OK)
+    if (!o->check
+        && ((status = kbc_tmp_create(o->output, &tmp, &err)) != KB_OK
+            || (status = kbc_tmp_write(&tmp, image, image_len, &err)) != KB_OK
+            || (status = kbc_tmp_commit(&tmp, o->output, &err)) != KB_OK))
         goto trouble;
     code = EXIT_SUCCESS;
     goto cleanup;
@@ -334,6 +354,7 @@ trouble:
     code = EXIT_TROUBLE;
 cleanup:
     kbc_tmp_discard(&tmp);
+    sqlite3_free(image);
     kbc_diags_print(&diags, &files, use_color(o), stderr);
     if (code == EXIT_TROUBLE)
         fprintf(stderr, "%s: %s\n", KBC_PROGRAM,
@@ -350,6 +371,23 @@ cleanup:
     return code;
 }
 
+/* --verify: the same whole check as kb-lookup --check-db, for install scripts that have only
+ * the compiler at hand. */
+static int verify(const char *path)
+{
+    struct kb_db *db = NULL;
+    struct kb_error err = {KB_OK, ""};
+    if (kb_db_open_file(path, &db, &err) != KB_OK || kb_db_check(db, &err) != KB_OK) {
+        fprintf(stderr, "%s: %s\n", KBC_PROGRAM, err.message);
+        kb_db_close(db);
+        return EXIT_TROUBLE;
+    }
+    printf("%s: intact (%ld entries, build %s)\n", path, kb_db_entry_count(db),
+           kb_db_build_hash(db));
+    kb_db_close(db);
+    return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_SUCCESS : EXIT_TROUBLE;
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {0};
@@ -358,6 +396,8 @@ int main(int argc, char **argv)
     int code = parse_args(argc, argv, &o);
     if (code >= 0)
         return code;
+    if (o.verify)
+        return verify(o.verify);
     if (!o.check && (code = check_output(&o)) >= 0)
         return code;
     kbc_install_signal_handlers();

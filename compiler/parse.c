@@ -1228,6 +1228,10 @@ static enum kb_status scan_placeholders(struct parse *p, struct kbc_entry *e, si
         if (!s)
             break;
         if (!line_in_kb_block(p, line)) {
+            /* the next "}}" of the line, searched for again only once passed (searched for
+             * from every "{{|", a line full of them cost the square of its length) */
+            size_t close = 0;
+            int close_left = 1;
             for (size_t i = 0; i + 1 < n && status == KB_OK; i++) {
                 if (s[i] != '{' || s[i + 1] != '{')
                     continue;
@@ -1240,13 +1244,13 @@ static enum kb_status scan_placeholders(struct parse *p, struct kbc_entry *e, si
                 if (!has_default && !(j + 1 < n && s[j] == '}' && s[j + 1] == '}'))
                     continue;
                 if (has_default) {
-                    const char *close = NULL;
-                    for (size_t k = j; k + 1 < n; k++)
-                        if (s[k] == '}' && s[k + 1] == '}') {
-                            close = s + k;
-                            break;
-                        }
-                    if (!close)
+                    if (close_left && close < j) {
+                        for (close = j; close + 1 < n && !(s[close] == '}' && s[close + 1] == '}');
+                             close++)
+                            ;
+                        close_left = close + 1 < n;
+                    }
+                    if (!close_left)
                         continue;
                 }
                 status = add_placeholder(e, s + i + 2, j - i - 2, has_default, line, i + 1);

@@ -359,17 +359,25 @@ enum kb_status kbc_render_text(cmark_node *first, cmark_node *end, enum kbc_styl
 }
 
 /* cmark may backslash-escape punctuation inside a placeholder's default ({{path|a_b}}):
- * copies md to out with such escapes between "{{" and "}}" removed. */
+ * copies md to out with such escapes between "{{" and "}}" removed. The next "}}" and the next
+ * line break are searched for once and reused until passed: searched for from every "{{", an
+ * article full of "{{" without "}}" cost the square of its size. */
 static enum kb_status append_unescaped(struct kb_buf *out, const char *md)
 {
     enum kb_status status = KB_OK;
-    const char *p = md;
+    const char *p = md, *close = md, *nl = md;
     while (status == KB_OK && *p) {
         const char *open = strstr(p, "{{");
-        const char *close = open ? strstr(open + 2, "}}") : NULL;
-        const char *nl = open ? memchr(open, '\n', close ? (size_t)(close - open) : 0) : NULL;
-        if (!open || !close || nl) {
-            size_t n = open ? (size_t)(open - p) + 2 : strlen(p);
+        if (open && close && close < open + 2)
+            close = strstr(open + 2, "}}");
+        if (open && nl && nl < open)
+            nl = strchr(open, '\n');
+        if (!open || !close) {
+            status = kb_buf_append_str(out, p); /* no placeholder can follow */
+            break;
+        }
+        if (nl && nl < close) {
+            size_t n = (size_t)(open - p) + 2;
             status = kb_buf_append(out, p, n);
             p += n;
             continue;

@@ -1,6 +1,7 @@
 /*
  * selftest.c - after the database is written, every kb-example and kb-counterexample is run
- * through kb_query_run, the code kb-lookup runs, on that very file.
+ * through kb_query_run, the code kb-lookup runs, on that very database (its image in memory,
+ * read through the same checks of every page a lookup makes).
  *
  * What it proves, and says when it does not hold:
  *   - an example ranks its own entry first (or, with also=, one of the listed entries first
@@ -302,12 +303,13 @@ static enum kb_status check_example(struct check *c, const struct kb_result *r)
     return KB_OK;
 }
 
-enum kb_status kbc_selftest(const char *db_path, const struct kbc_kb *kb, struct kbc_diags *diags,
-                            size_t *checked, struct kb_error *err)
+enum kb_status kbc_selftest(const unsigned char *image, size_t len, const char *label,
+                            const struct kbc_kb *kb, struct kbc_diags *diags, size_t *checked,
+                            struct kb_error *err)
 {
     struct kb_db *db = NULL;
     *checked = 0;
-    enum kb_status status = kb_db_open_file(db_path, &db, err);
+    enum kb_status status = kb_db_open_memory(image, len, label, &db, err);
     struct kb_query_options options = {.top = KBC_SELFTEST_TOP, .max_input = 0};
     for (size_t i = 0; i < kb->count && status == KB_OK; i++) {
         const struct kbc_article *a = &kb->articles[i];

@@ -1,23 +1,39 @@
 /*
  * write.c - the database: rows inserted in one transaction in a fixed order (articles by
- * path, entries in document order), so identical input gives a byte-identical file; and the
- * temporary file it is written to, renamed over the output only when everything succeeded.
- * A signal handler removes the temporary file on SIGINT/SIGTERM/SIGHUP (and crashes).
+ * path, entries in document order) into a database in memory, so identical input gives a
+ * byte-identical image; every page sealed with its checksum (kb_integrity.h); and the
+ * temporary file the image is written to, renamed over the output only when everything
+ * succeeded. A killed compile leaves no file behind (see "the temporary file" below).
  */
+#define _GNU_SOURCE /* O_TMPFILE */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kb_integrity.h"
 #include "kb_text.h"
 #include "kbc.h"
 
 /* ---- the temporary file ------------------------------------------------------------------ */
+
+/* The database goes to the output's folder through a temporary file, renamed over the output
+ * only once it is complete and self-tested, so the output is always either the old database or
+ * the new one. The temporary file has no name while it is written (O_TMPFILE): a compile
+ * killed at any point, kill -9 included, leaves nothing behind. It gets one just before the
+ * rename (linkat, then rename: two system calls apart). Where the file system cannot make
+ * unnamed files, it is a named "OUT.tmp-XXXXXX" from the start. Either way the file is locked
+ * (flock) by the compile that owns it: a later compile into the folder removes every such file
+ * whose lock it can take, since its owner is gone. */
 
 /* The one piece of global state: a signal handler can reach nothing else. Published only once
  * the path is complete, cleared before it is freed. */
@@ -50,8 +66,8 @@ void kbc_install_signal_handlers(void)
     sigaction(SIGABRT, &sa, NULL);
 }
 
-/* Creating or removing the file and (un)registering it happen with the signals blocked, so
- * no signal can arrive between the two and leave a file nobody removes. */
+/* Creating, naming or removing the file and (un)registering it happen with the signals
+ * blocked, so no signal can arrive between the two and leave a file nobody removes. */
 static void block_signals(sigset_t *old)
 {
     sigset_t set;
@@ -69,49 +85,155 @@ static enum kb_status io_error(struct kb_error *err, const char *what, const cha
     return KB_ERR_IO;
 }
 
+static enum kb_status out_of_memory(struct kb_error *err)
+{
+    err->status = KB_ERR_NOMEM;
+    snprintf(err->message, sizeof err->message, "out of memory");
+    return KB_ERR_NOMEM;
+}
+
+/* The temporary file cannot be made: the folder is what the user can act on, not the random
+ * name in it. errno says why. */
+static enum kb_status folder_error(struct kb_error *err, const char *out)
+{
+    int saved = errno;
+    char *copy = kbc_strndup(out, strlen(out));
+    err->status = KB_ERR_IO;
+    snprintf(err->message, sizeof err->message,
+             "cannot create a temporary file in the folder '%s' (to write '%s'): %s",
+             copy ? dirname(copy) : "?", out, strerror(saved));
+    free(copy);
+    return KB_ERR_IO;
+}
+
+/* printf into a new heap string; NULL when out of memory. */
+static char *path_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *path_printf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (p) {
+        va_start(ap, fmt);
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    return p;
+}
+
+/* Removes the temporary files of out left by compiles that are gone: those whose lock can be
+ * taken (a running compile holds its own). Best effort: what cannot be removed stays. */
+static void remove_stale(const char *dir, const char *base)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    size_t n = strlen(base);
+    int dfd = dirfd(d);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, base, n) != 0 || strncmp(e->d_name + n, ".tmp-", 5) != 0)
+            continue;
+        int fd = openat(dfd, e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        struct stat a, b;
+        /* locked and still the same file under that name: its owner is gone */
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0 && fstat(fd, &a) == 0
+            && fstatat(dfd, e->d_name, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino
+            && a.st_dev == b.st_dev && S_ISREG(a.st_mode))
+            unlinkat(dfd, e->d_name, 0);
+        if (fd >= 0)
+            close(fd);
+    }
+    closedir(d);
+}
+
+/* Creates the named temporary file "<out>.tmp-XXXXXX", locked and registered. */
+static enum kb_status create_named(const char *out, struct kbc_tmp *tmp, struct kb_error *err)
+{
+    for (int tries = 0; tries < 8; tries++) {
+        char *path = path_printf("%s.tmp-XXXXXX", out);
+        if (!path)
+            return out_of_memory(err);
+        sigset_t old;
+        block_signals(&old);
+        int fd = mkstemp(path);
+        int saved = errno;
+        if (fd >= 0) {
+            tmp_registered = path;
+            /* mkstemp makes the file 0600; the database gets the usual umask-based mode */
+            mode_t mask = umask(0);
+            umask(mask);
+            fchmod(fd, 0666 & ~mask);
+        }
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (fd < 0) {
+            errno = saved;
+            enum kb_status status = folder_error(err, out);
+            free(path);
+            return status;
+        }
+        /* a cleaner that opened the new file before the lock may have removed it: then again */
+        struct stat a, b;
+        if (flock(fd, LOCK_EX) == 0 && fstat(fd, &a) == 0 && stat(path, &b) == 0
+            && a.st_ino == b.st_ino && a.st_dev == b.st_dev) {
+            tmp->fd = fd;
+            tmp->path = path;
+            return KB_OK;
+        }
+        block_signals(&old);
+        tmp_registered = NULL;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        close(fd);
+        free(path);
+    }
+    errno = EEXIST;
+    return io_error(err, "cannot create a temporary file for", out);
+}
+
 enum kb_status kbc_tmp_create(const char *out, struct kbc_tmp *tmp, struct kb_error *err)
 {
-    struct kb_buf buf;
-    kb_buf_init(&buf, 0);
-    enum kb_status status;
-    if (out) {
-        status = kb_buf_printf(&buf, "%s.tmp-XXXXXX", out);
-    } else {
-        const char *dir = getenv("TMPDIR");
-        status = kb_buf_printf(&buf, "%s/kb-compile-check-XXXXXX", dir && dir[0] ? dir : "/tmp");
-    }
     tmp->fd = -1;
     tmp->path = NULL;
-    if (status != KB_OK || kb_buf_detach(&buf, &tmp->path) != KB_OK) {
-        kb_buf_release(&buf);
-        err->status = KB_ERR_NOMEM;
-        snprintf(err->message, sizeof err->message, "out of memory");
-        return KB_ERR_NOMEM;
+    char *copy_dir = kbc_strndup(out, strlen(out)), *copy_base = kbc_strndup(out, strlen(out));
+    if (!copy_dir || !copy_base) {
+        free(copy_dir);
+        free(copy_base);
+        return out_of_memory(err);
     }
-    sigset_t old;
-    block_signals(&old);
-    tmp->fd = mkstemp(tmp->path);
-    if (tmp->fd >= 0)
-        tmp_registered = tmp->path;
-    int saved = errno;
-    sigprocmask(SIG_SETMASK, &old, NULL);
-    if (tmp->fd < 0) {
-        /* the folder is what the user can act on, not the random name in it */
-        char *dir = kbc_strndup(tmp->path, strlen(tmp->path));
-        err->status = status = KB_ERR_IO;
-        snprintf(err->message, sizeof err->message,
-                 "cannot create a temporary file in the folder '%s'%s%s%s: %s",
-                 dir ? dirname(dir) : "?", out ? " (to write '" : "", out ? out : "",
-                 out ? "')" : "", strerror(saved));
-        free(dir);
-        free(tmp->path);
-        tmp->path = NULL;
-        return status;
-    }
-    /* mkstemp makes the file 0600; the database should get the usual umask-based mode */
+    const char *dir = dirname(copy_dir), *base = basename(copy_base);
+    enum kb_status status = KB_OK;
+    remove_stale(dir, base);
+#ifdef O_TMPFILE
     mode_t mask = umask(0);
     umask(mask);
-    fchmod(tmp->fd, 0666 & ~mask);
+    tmp->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0666 & ~mask);
+    if (tmp->fd >= 0 && flock(tmp->fd, LOCK_EX) != 0) {
+        close(tmp->fd);
+        tmp->fd = -1;
+    }
+    if (tmp->fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == EACCES))
+        status = folder_error(err, out);
+#endif
+    if (status == KB_OK && tmp->fd < 0)
+        status = create_named(out, tmp, err); /* no unnamed files here */
+    free(copy_dir);
+    free(copy_base);
+    return status;
+}
+
+enum kb_status kbc_tmp_write(struct kbc_tmp *tmp, const void *data, size_t len,
+                             struct kb_error *err)
+{
+    for (size_t done = 0; done < len;) {
+        ssize_t n = write(tmp->fd, (const char *)data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return io_error(err, "cannot write", tmp->path ? tmp->path : "the temporary file");
+        done += (size_t)n;
+    }
     return KB_OK;
 }
 
@@ -131,14 +253,43 @@ void kbc_tmp_discard(struct kbc_tmp *tmp)
     tmp->fd = -1;
 }
 
+/* Gives the unnamed file the name "<out>.tmp-<pid>-<n>" (registered), or 0 when it has one. */
+static enum kb_status name_unnamed(struct kbc_tmp *tmp, const char *out, struct kb_error *err)
+{
+    if (tmp->path)
+        return KB_OK;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", tmp->fd);
+    for (int n = 0; n < 100; n++) {
+        char *path = path_printf("%s.tmp-%ld-%d", out, (long)getpid(), n);
+        if (!path)
+            return out_of_memory(err);
+        sigset_t old;
+        block_signals(&old);
+        int rc = linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW);
+        int saved = errno;
+        if (rc == 0)
+            tmp_registered = tmp->path = path;
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        if (rc == 0)
+            return KB_OK;
+        free(path);
+        if (saved != EEXIST) {
+            errno = saved;
+            return io_error(err, "cannot name the new database", out);
+        }
+    }
+    errno = EEXIST;
+    return io_error(err, "cannot name the new database", out);
+}
+
 enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_error *err)
 {
     enum kb_status status = KB_OK;
     if (fsync(tmp->fd) != 0)
-        status = io_error(err, "cannot write", tmp->path);
-    else if (close(tmp->fd) != 0)
-        status = io_error(err, "cannot write", tmp->path);
-    tmp->fd = -1;
+        status = io_error(err, "cannot write", tmp->path ? tmp->path : out);
+    if (status == KB_OK)
+        status = name_unnamed(tmp, out, err);
     if (status == KB_OK) {
         sigset_t old;
         block_signals(&old);
@@ -154,6 +305,8 @@ enum kb_status kbc_tmp_commit(struct kbc_tmp *tmp, const char *out, struct kb_er
     }
     free(tmp->path);
     tmp->path = NULL;
+    close(tmp->fd); /* and with it the lock */
+    tmp->fd = -1;
     /* make the rename durable: fsync the directory (best effort) */
     char *copy = kbc_strndup(out, strlen(out));
     if (copy) {
@@ -484,18 +637,20 @@ static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc
     return status;
 }
 
-enum kb_status kbc_write_db(const char *path, struct kbc_kb *kb, const char *build_hash,
-                            const char *source_date, struct kbc_counts *counts,
+enum kb_status kbc_write_db(struct kbc_kb *kb, const char *build_hash, const char *source_date,
+                            struct kbc_counts *counts, unsigned char **image, size_t *len,
                             struct kb_error *err)
 {
     struct writer w = {.err = err};
     memset(counts, 0, sizeof *counts);
+    *image = NULL;
+    *len = 0;
     enum kb_status status = KB_OK;
-    if (sqlite3_open_v2(path, &w.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        status = db_fail(&w, "cannot open the temporary database");
+    /* Built in memory: nothing reaches the disk before it is complete, checked and sealed. */
+    if (sqlite3_open_v2(":memory:", &w.db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        status = w.db ? db_fail(&w, "cannot create the database") : out_of_memory(err);
         goto cleanup;
     }
-    /* A temporary file that is thrown away on any failure needs no journal. */
     if (sqlite3_exec(w.db, "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; BEGIN", NULL, NULL,
                      NULL)
         != SQLITE_OK) {
@@ -514,12 +669,30 @@ enum kb_status kbc_write_db(const char *path, struct kbc_kb *kb, const char *bui
         goto cleanup;
     if ((status = kb_schema_finish(w.db, build_hash, source_date, err)) != KB_OK)
         goto cleanup;
-    if (sqlite3_exec(w.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    if (sqlite3_exec(w.db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         status = db_fail(&w, "cannot commit the database");
+        goto cleanup;
+    }
+    sqlite3_int64 size = 0;
+    if (!(*image = sqlite3_serialize(w.db, "main", &size, 0))) {
+        status = out_of_memory(err);
+        goto cleanup;
+    }
+    *len = (size_t)size;
+    if (kb_image_seal(*image, *len) != KB_OK) {
+        err->status = status = KB_ERR_DB;
+        snprintf(err->message, sizeof err->message,
+                 "cannot seal the database: its pages have no room for a checksum");
+    }
 cleanup:
     for (int i = 0; i < ST_COUNT; i++)
         sqlite3_finalize(w.st[i]);
-    if (w.db && sqlite3_close(w.db) != SQLITE_OK && status == KB_OK)
-        status = db_fail(&w, "cannot close the database");
+    if (w.db)
+        sqlite3_close(w.db);
+    if (status != KB_OK) {
+        sqlite3_free(*image);
+        *image = NULL;
+        *len = 0;
+    }
     return status;
 }

@@ -31,7 +31,8 @@
  * different failures for several recipients is read once per recipient, its diagnostic before
  * its explanation.
  * kb_query.c drives the stages (kb_query.h holds the state they share); kb_db.c opens and
- * checks a database whose format kb_schema.c defines once.
+ * checks a database whose format kb_schema.c defines once, reading it through kb_vfs.c, which
+ * checks every page's checksum (kb_integrity.c) as SQLite first reads it.
  *
  * Installed, libkb is libkb.so.N (N changes when a change to this header breaks programs
  * built against an older one) and libkb.a; a program builds with
@@ -81,6 +82,12 @@ enum kb_status kb_db_open_memory(const unsigned char *data, size_t len, const ch
 
 /* Releases everything the handle holds. Accepts NULL. */
 void kb_db_close(struct kb_db *db);
+
+/* Checks the whole database, for an install-time check (kb-lookup --check-db, kb-compile
+ * --verify): every page's checksum, SQLite's own integrity check of every table and index, and
+ * the blobs (already checked and decoded by the open). A lookup checks only the pages it reads,
+ * as it reads them. KB_OK when intact, else KB_ERR_DB with a message naming the damage. */
+enum kb_status kb_db_check(struct kb_db *db, struct kb_error *err);
 
 /* Metadata of the open KB; strings owned by db, valid until kb_db_close. */
 const char *kb_db_build_hash(const struct kb_db *db); /* hex SHA-256 of the KB sources */

@@ -1569,6 +1569,8 @@ static void read_notice(const struct reader *r, struct notice *n)
         if (r->region[i] == KB_REGION_RETURNED || r->m->kind[i] == KB_PART_RETURNED)
             continue;
         struct line l = line_at(r, i);
+        if (!l.n)
+            continue; /* an empty line says none of it (a paste of line breaks has a million) */
         struct lowered lw;
         const char *low = lower_line(r, l, &lw);
         n->feedback |= strncmp(low, "feedback-type:", 14) == 0

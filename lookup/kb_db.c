@@ -1,17 +1,22 @@
 /*
  * kb_db.c - opening a compiled KB read-only, from a file or from memory, and reading entries.
  *
- * Every lookup is a fresh process, so opening must be cheap: the file is opened with
- * immutable=1 (no locking, no journal probing) and the prefilter index is one blob decoded
- * once. Damaged databases are diagnosed here, before any query, with one line naming the file.
+ * Every lookup is a fresh process, so opening must be cheap: the database is read through the
+ * immutable VFS of kb_vfs.c (no locking, no journal probing), and the prefilter index and the
+ * compiled unanchored signatures are blobs decoded once. Nothing is used that was not checked:
+ * the VFS checks each page's checksum as SQLite reads it, and each blob's size and checksum are
+ * checked here before it is decoded (kb_integrity.h). Damage is reported with one line naming
+ * the file and the part.
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "kb_integrity.h"
 #include "kb_internal.h"
 #include "kb_schema.h"
 
@@ -29,6 +34,12 @@ enum kb_status kb_fail(struct kb_error *err, enum kb_status status, const char *
 
 enum kb_status kb_fail_sql(struct kb_db *db, struct kb_error *err, const char *what)
 {
+    uint64_t page = kb_vfs_bad_page(db->sql);
+    if (page)
+        return kb_fail(err, KB_ERR_DB,
+                       "database '%s' is damaged: page %llu fails its checksum (%s): recompile "
+                       "it with kb-compile",
+                       db->label, (unsigned long long)page, what);
     int code = sqlite3_errcode(db->sql);
     if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB || (code & 0xff) == SQLITE_IOERR)
         return kb_fail(err, KB_ERR_DB,
@@ -86,6 +97,13 @@ static enum kb_status check_header(const unsigned char *h, size_t have, uint64_t
                        "database '%s' is truncated or corrupt (%llu bytes, header says %llu): "
                        "recompile it with kb-compile",
                        label, (unsigned long long)size, (unsigned long long)(page_size * pages));
+    /* The header is page 1: when it says it carries checksums, it is checked before anything
+     * in it is believed. */
+    if (h[20] == KB_PAGE_RESERVE && (have < page_size || !kb_page_intact(h, page_size, 1)))
+        return kb_fail(err, KB_ERR_DB,
+                       "database '%s' is damaged: page 1 (the header) fails its checksum: "
+                       "recompile it with kb-compile",
+                       label);
     uint64_t app_id = get_be32(h + 68);
     if (app_id != KB_APPLICATION_ID)
         return kb_fail(err, KB_ERR_DB,
@@ -98,28 +116,72 @@ static enum kb_status check_header(const unsigned char *h, size_t have, uint64_t
                        "database '%s' has schema version %llu but this program reads version %d: "
                        "recompile it with a matching kb-compile",
                        label, (unsigned long long)version, KB_SCHEMA_VERSION);
+    if (h[20] != KB_PAGE_RESERVE)
+        return kb_fail(err, KB_ERR_DB,
+                       "database '%s' has no page checksums (it was changed after kb-compile "
+                       "wrote it): recompile it with kb-compile",
+                       label);
+    return KB_OK;
+}
+
+/* Positions *st on blob name's row after checking its size and checksum against the checksum
+ * table (what names the blob in messages). *data is NULL when there is no such blob. The
+ * caller finalizes *st, which keeps *data valid until then. */
+static enum kb_status read_blob(struct kb_db *db, const char *name, const char *what,
+                                sqlite3_stmt **st, const unsigned char **data, size_t *size,
+                                struct kb_error *err)
+{
+    *data = NULL;
+    *size = 0;
+    if (sqlite3_prepare_v2(db->sql,
+                           "SELECT b.data, c.size, c.xxh64 FROM blob b "
+                           "LEFT JOIN checksum c ON c.name = b.name WHERE b.name = ?1",
+                           -1, st, NULL)
+            != SQLITE_OK
+        || sqlite3_bind_text(*st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK)
+        return kb_fail_sql(db, err, what);
+    int rc = sqlite3_step(*st);
+    if (rc == SQLITE_DONE)
+        return KB_OK;
+    if (rc != SQLITE_ROW)
+        return kb_fail_sql(db, err, what);
+    const unsigned char *p = sqlite3_column_blob(*st, 0);
+    size_t n = (size_t)sqlite3_column_bytes(*st, 0);
+    const char *want = (const char *)sqlite3_column_text(*st, 2);
+    /* compared as numbers, not as text: a fuzzer learns the strings a strcmp is given */
+    char *end = NULL;
+    unsigned long long stored = want ? strtoull(want, &end, 16) : 0;
+    uint64_t got = kb_xxh64(p ? p : (const void *)"", n, 0);
+    if (sqlite3_column_type(*st, 1) == SQLITE_NULL || !want || !end || *end || end - want != 16)
+        return kb_fail(err, KB_ERR_DB,
+                       "database '%s' is damaged: %s (blob '%s') has no checksum: recompile it "
+                       "with kb-compile",
+                       db->label, what, name);
+    if ((sqlite3_int64)n != sqlite3_column_int64(*st, 1) || stored != got)
+        return kb_fail(err, KB_ERR_DB,
+                       "database '%s' is damaged: %s (blob '%s') fails its checksum: recompile "
+                       "it with kb-compile",
+                       db->label, what, name);
+    *data = p ? p : (const unsigned char *)"";
+    *size = n;
     return KB_OK;
 }
 
 static enum kb_status load_anchors(struct kb_db *db, struct kb_error *err)
 {
     sqlite3_stmt *st = NULL;
-    enum kb_status status = KB_OK;
-    if (sqlite3_prepare_v2(db->sql, "SELECT data FROM blob WHERE name = 'anchors'", -1, &st, NULL)
-        != SQLITE_OK)
-        return kb_fail_sql(db, err, "cannot read the prefilter index");
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        status = rc == SQLITE_DONE ? kb_fail(err, KB_ERR_DB,
-                                             "database '%s' has no prefilter "
-                                             "index: recompile it with kb-compile",
-                                             db->label)
-                                   : kb_fail_sql(db, err, "cannot read the prefilter index");
+    const unsigned char *p;
+    size_t size;
+    enum kb_status status = read_blob(db, "anchors", "the prefilter index", &st, &p, &size, err);
+    if (status != KB_OK)
+        goto done;
+    if (!p) {
+        status = kb_fail(err, KB_ERR_DB,
+                         "database '%s' has no prefilter index: recompile it with kb-compile",
+                         db->label);
         goto done;
     }
-    const unsigned char *p = sqlite3_column_blob(st, 0);
-    size_t size = (size_t)sqlite3_column_bytes(st, 0);
-    if (size < 8 || !p)
+    if (size < 8)
         goto corrupt;
     size_t n = (size_t)get_le(p, 4);
     if (n > (size - 8) / 12)
@@ -136,6 +198,9 @@ static enum kb_status load_anchors(struct kb_db *db, struct kb_error *err)
     for (size_t i = 0; i < n; i++) {
         db->anchors[i].hash = get_le(p + 4 + i * 12, 8);
         db->anchors[i].sig_id = (uint32_t)get_le(p + 4 + i * 12 + 8, 4);
+        /* the signature stage merges runs of equal hashes: they must be sorted */
+        if (i && db->anchors[i].hash < db->anchors[i - 1].hash)
+            goto corrupt;
     }
     for (size_t i = 0; i < n_always; i++)
         db->always[i] = (uint32_t)get_le(p + 8 + n * 12 + i * 4, 4);
@@ -152,28 +217,226 @@ done:
     return status;
 }
 
-/* The compiled code of the unanchored signatures; absent or unusable code is not an error
- * (they are then compiled from their patterns). */
+/* What PCRE2 allocates while decoding the compiled signatures, in one list: on a decode error
+ * it may leave codes and their tables behind (PCRE2 10.42 does), and they are freed with the
+ * rest; codes freed with pcre2_code_free leave the list as they go. */
+union code_block {
+    struct {
+        union code_block *next, *prev;
+    } link;
+    max_align_t align;
+};
+
+struct kb_code_memory {
+    union code_block *head;
+};
+
+static void *code_malloc(size_t size, void *data)
+{
+    struct kb_code_memory *m = data;
+    union code_block *b = malloc(sizeof *b + size);
+    if (!b)
+        return NULL;
+    b->link.prev = NULL;
+    b->link.next = m->head;
+    if (m->head)
+        m->head->link.prev = b;
+    m->head = b;
+    return b + 1;
+}
+
+static void code_free(void *p, void *data)
+{
+    struct kb_code_memory *m = data;
+    if (!p)
+        return;
+    union code_block *b = (union code_block *)p - 1;
+    if (b->link.prev)
+        b->link.prev->link.next = b->link.next;
+    else
+        m->head = b->link.next;
+    if (b->link.next)
+        b->link.next->link.prev = b->link.prev;
+    free(b);
+}
+
+static void code_memory_free(struct kb_code_memory *m)
+{
+    while (m && m->head)
+        code_free(m->head + 1, m);
+    free(m);
+}
+
+/* What each unanchored signature's matches must contain ('always_needs'), so that a lookup
+ * need not run those whose text is not there. Absent: every one runs. */
+static enum kb_status load_always_needs(struct kb_db *db, struct kb_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    const unsigned char *p;
+    size_t size;
+    if (!db->always_count)
+        return KB_OK;
+    enum kb_status status =
+        read_blob(db, "always_needs", "what the compiled signatures need", &st, &p, &size, err);
+    if (status != KB_OK || !p)
+        goto done;
+    db->always_needs = calloc(db->always_count, sizeof *db->always_needs);
+    db->always_needs_text = malloc(size + 1);
+    if (!db->always_needs || !db->always_needs_text) {
+        status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    /* each entry becomes a NUL-terminated string in place of its length */
+    size_t at = 0, out = 0;
+    for (size_t i = 0; i < db->always_count; i++) {
+        if (size - at < 4 || get_le(p + at, 4) > size - at - 4)
+            goto damaged;
+        size_t n = (size_t)get_le(p + at, 4);
+        if (n) {
+            if (memchr(p + at + 4, '\0', n))
+                goto damaged;
+            memcpy(db->always_needs_text + out, p + at + 4, n);
+            db->always_needs_text[out + n] = '\0';
+            db->always_needs[i] = db->always_needs_text + out;
+            out += n + 1;
+        }
+        at += 4 + n;
+    }
+    if (at == size)
+        goto done;
+damaged:
+    status = kb_fail(err, KB_ERR_DB,
+                     "database '%s' is damaged: what the compiled signatures need (blob "
+                     "'always_needs') does not fit them: recompile it with kb-compile",
+                     db->label);
+done:
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* Where PCRE2 keeps the size of a compiled code inside the code's block, and the length of the
+ * character tables that follow a serialisation's 16-byte header. Neither is public, so both
+ * are found by serialising two patterns of different sizes: the tables' length is what remains
+ * of a serialisation after the header and the code (pcre2_pattern_info PCRE2_INFO_SIZE), the
+ * offset where both blocks hold their own size. 0 in *offset when not found: the stored code
+ * is then not decoded at all. */
+static void serialisation_layout(size_t *offset, size_t *tables)
+{
+    static const char *const probes[2] = {"a", "(?:b|c)+\\d{2,5}x\\w*?yz"};
+    pcre2_code *re[2] = {NULL, NULL};
+    uint8_t *bytes[2] = {NULL, NULL};
+    PCRE2_SIZE len[2] = {0, 0};
+    size_t code_size[2] = {0, 0};
+    *offset = *tables = 0;
+    for (int i = 0; i < 2; i++) {
+        int errcode;
+        PCRE2_SIZE erroff;
+        re[i] =
+            pcre2_compile((PCRE2_SPTR)probes[i], PCRE2_ZERO_TERMINATED, 0, &errcode, &erroff, NULL);
+        if (!re[i] || pcre2_pattern_info(re[i], PCRE2_INFO_SIZE, &code_size[i]) != 0
+            || pcre2_serialize_encode((const pcre2_code **)&re[i], 1, &bytes[i], &len[i], NULL) != 1
+            || len[i] <= 16 + code_size[i])
+            goto done;
+    }
+    if (len[0] - code_size[0] != len[1] - code_size[1] || code_size[0] == code_size[1])
+        goto done;
+    *tables = len[0] - 16 - code_size[0];
+    for (size_t off = 0; off + sizeof(size_t) <= code_size[0] && off < 256; off += sizeof(size_t)) {
+        size_t a, b;
+        memcpy(&a, bytes[0] + 16 + *tables + off, sizeof a);
+        memcpy(&b, bytes[1] + 16 + *tables + off, sizeof b);
+        if (a == code_size[0] && b == code_size[1]) {
+            *offset = off;
+            break;
+        }
+    }
+done:
+    for (int i = 0; i < 2; i++) {
+        pcre2_code_free(re[i]);
+        if (bytes[i])
+            pcre2_serialize_free(bytes[i]);
+    }
+    if (!*offset)
+        *tables = 0;
+}
+
+/* Does a serialisation of count codes hold exactly count whole blocks? pcre2_serialize_decode
+ * is given no length: it trusts each block's size, so they are walked here first. 1 yes, 0 no,
+ * -1 when this PCRE2's layout could not be found (then the code is not decoded). */
+static int serialisation_whole(const unsigned char *p, size_t size, size_t count)
+{
+    size_t offset, tables;
+    serialisation_layout(&offset, &tables);
+    if (!offset)
+        return -1;
+    if (size < 16 + tables)
+        return 0;
+    size_t at = 16 + tables;
+    for (size_t i = 0; i < count; i++) {
+        size_t block;
+        if (size - at < offset + sizeof block)
+            return 0;
+        memcpy(&block, p + at + offset, sizeof block);
+        if (block <= offset + sizeof block || block > size - at)
+            return 0;
+        at += block;
+    }
+    return at == size;
+}
+
+/* The compiled code of the unanchored signatures, checked and decoded once. Absent code, or
+ * code of another PCRE2 version or build, is not an error: they are then compiled from their
+ * patterns. Code that fails its checksum, or that PCRE2 refuses, is damage. */
 static enum kb_status load_always_code(struct kb_db *db, struct kb_error *err)
 {
     sqlite3_stmt *st = NULL;
+    const unsigned char *p;
+    size_t size;
+    pcre2_general_context *gctx = NULL;
     if (!db->always_count)
         return KB_OK;
-    if (sqlite3_prepare_v2(db->sql, "SELECT data FROM blob WHERE name = 'always_code'", -1, &st,
-                           NULL)
-        != SQLITE_OK)
-        return kb_fail_sql(db, err, "cannot read compiled signatures");
-    enum kb_status status = KB_OK;
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        const void *p = sqlite3_column_blob(st, 0);
-        size_t n = (size_t)sqlite3_column_bytes(st, 0);
-        if (p && n && (db->always_code = malloc(n))) {
-            memcpy(db->always_code, p, n);
-            db->always_code_len = n;
-        } else if (p && n) {
-            status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
-        }
-    }
+    enum kb_status status =
+        read_blob(db, "always_code", "the compiled signatures", &st, &p, &size, err);
+    if (status != KB_OK || !p)
+        goto done;
+    /* the serialisation's header: 16 bytes, the last four the number of codes */
+    int32_t count = size >= 16 ? pcre2_serialize_get_number_of_codes(p) : PCRE2_ERROR_BADDATA;
+    if (count == PCRE2_ERROR_BADMODE)
+        goto done; /* another PCRE2: compile them */
+    if (count != (int32_t)db->always_count)
+        goto damaged;
+    int whole = serialisation_whole(p, size, db->always_count);
+    if (whole < 0)
+        goto done; /* cannot be checked here: compile them */
+    if (!whole)
+        goto damaged;
+    db->code_memory = calloc(1, sizeof *db->code_memory);
+    db->always_codes = calloc(db->always_count, sizeof *db->always_codes);
+    if (!db->code_memory || !db->always_codes
+        || !(gctx = pcre2_general_context_create(code_malloc, code_free, db->code_memory)))
+        goto nomem;
+    int32_t decoded = pcre2_serialize_decode(db->always_codes, count, p, gctx);
+    if (decoded == count)
+        goto done;
+    /* whatever PCRE2 decoded before it stopped, and its tables, go with the list */
+    pcre2_general_context_free(gctx);
+    gctx = NULL;
+    free(db->always_codes);
+    db->always_codes = NULL;
+    code_memory_free(db->code_memory);
+    db->code_memory = NULL;
+    if (decoded == PCRE2_ERROR_NOMEMORY)
+        goto nomem;
+damaged:
+    status = kb_fail(err, KB_ERR_DB,
+                     "database '%s' is damaged: the compiled signatures (blob 'always_code') "
+                     "cannot be decoded: recompile it with kb-compile",
+                     db->label);
+    goto done;
+nomem:
+    status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+done:
+    pcre2_general_context_free(gctx);
     sqlite3_finalize(st);
     return status;
 }
@@ -254,6 +517,7 @@ static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct k
     enum kb_status status;
     if ((status = load_meta(db, err)) != KB_OK || (status = load_anchors(db, err)) != KB_OK
         || (status = load_always_code(db, err)) != KB_OK
+        || (status = load_always_needs(db, err)) != KB_OK
         || (status = kb_providers_load(db->sql, db->label, &db->providers, err)) != KB_OK
         || (status = prepare_statements(db, err)) != KB_OK) {
         kb_db_close(db);
@@ -277,6 +541,29 @@ static struct kb_db *db_new(const char *label, struct kb_error *err)
     return db;
 }
 
+/* Opens db->sql through the checking VFS: the file at path, or the image when path is NULL. */
+static enum kb_status open_sealed(struct kb_db *db, const char *path, struct kb_error *err)
+{
+    if (kb_vfs_register() != KB_OK)
+        return kb_fail(err, KB_ERR_DB, "cannot set up SQLite to read '%s'", db->label);
+    int rc;
+    if (path) {
+        rc = sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READONLY, KB_VFS_NAME);
+    } else {
+        char *uri = sqlite3_mprintf("file:kb-image?ptr=%llu&sz=%llu",
+                                    (unsigned long long)(uintptr_t)db->image,
+                                    (unsigned long long)db->image_len);
+        if (!uri)
+            return kb_fail(err, KB_ERR_NOMEM, "out of memory");
+        rc = sqlite3_open_v2(uri, &db->sql, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, KB_VFS_NAME);
+        sqlite3_free(uri);
+    }
+    if (rc != SQLITE_OK)
+        return kb_fail(err, KB_ERR_DB, "cannot open database '%s': %s", db->label,
+                       db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+    return KB_OK;
+}
+
 enum kb_status kb_db_open_file(const char *path, struct kb_db **out, struct kb_error *err)
 {
     *out = NULL;
@@ -291,35 +578,26 @@ enum kb_status kb_db_open_file(const char *path, struct kb_db **out, struct kb_e
     FILE *f = fopen(path, "rb");
     if (!f)
         return kb_fail(err, KB_ERR_IO, "cannot open database '%s': %s", path, strerror(errno));
-    unsigned char header[100];
-    size_t have = fread(header, 1, sizeof header, f);
+    /* the header page whole (the largest page SQLite allows), to check its checksum */
+    unsigned char *header = malloc(65536);
+    if (!header) {
+        fclose(f);
+        return kb_fail(err, KB_ERR_NOMEM, "out of memory");
+    }
+    size_t have = fread(header, 1, 65536, f);
     fclose(f);
     enum kb_status status = check_header(header, have, (uint64_t)sb.st_size, path, err);
+    free(header);
     if (status != KB_OK)
         return status;
-
     struct kb_db *db = db_new(path, err);
     if (!db)
         return KB_ERR_NOMEM;
-    /* immutable=1: the file never changes under us (the compiler renames a new one into
-     * place), which lets SQLite skip locking and journal checks on every open. */
-    char *uri = sqlite3_mprintf("file:%s?immutable=1", path);
-    if (!uri) {
+    if (!(db->path = strdup(path))) {
         kb_db_close(db);
         return kb_fail(err, KB_ERR_NOMEM, "out of memory");
     }
-    /* Escape characters that URIs reserve; sqlite3_mprintf has no URI quoting of its own. */
-    int rc;
-    if (strpbrk(path, "?#%")) {
-        sqlite3_free(uri);
-        rc = sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READONLY, NULL);
-    } else {
-        rc = sqlite3_open_v2(uri, &db->sql, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
-        sqlite3_free(uri);
-    }
-    if (rc != SQLITE_OK) {
-        status = kb_fail(err, KB_ERR_DB, "cannot open database '%s': %s", path,
-                         db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+    if ((status = open_sealed(db, path, err)) != KB_OK) {
         kb_db_close(db);
         return status;
     }
@@ -336,15 +614,9 @@ enum kb_status kb_db_open_memory(const unsigned char *data, size_t len, const ch
     struct kb_db *db = db_new(label, err);
     if (!db)
         return KB_ERR_NOMEM;
-    if (sqlite3_open_v2(":memory:", &db->sql, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        kb_db_close(db);
-        return kb_fail(err, KB_ERR_NOMEM, "cannot open an in-memory database");
-    }
-    /* READONLY: SQLite never writes to the image, so casting away const is safe. */
-    if (sqlite3_deserialize(db->sql, "main", (unsigned char *)(uintptr_t)data, (sqlite3_int64)len,
-                            (sqlite3_int64)len, SQLITE_DESERIALIZE_READONLY)
-        != SQLITE_OK) {
-        status = kb_fail_sql(db, err, "cannot load the database image");
+    db->image = data;
+    db->image_len = len;
+    if ((status = open_sealed(db, NULL, err)) != KB_OK) {
         kb_db_close(db);
         return status;
     }
@@ -369,12 +641,83 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->fts_sections);
     kb_providers_release(&db->providers);
     sqlite3_close(db->sql);
+    for (size_t i = 0; db->always_codes && i < db->always_count; i++)
+        pcre2_code_free(db->always_codes[i]);
+    free(db->always_codes);
+    code_memory_free(db->code_memory);
+    free(db->always_needs);
+    free(db->always_needs_text);
     free(db->label);
+    free(db->path);
     free(db->build_hash);
     free(db->anchors);
     free(db->always);
-    free(db->always_code);
     free(db);
+}
+
+/* Every page of the file or image against its checksum, not only those a lookup reads. */
+static enum kb_status check_all_pages(struct kb_db *db, struct kb_error *err)
+{
+    const unsigned char *data = db->image;
+    uint64_t len = db->image_len;
+    size_t page_size = data && len >= 100 ? kb_image_page_size(data) : 0;
+    unsigned char *page = NULL;
+    FILE *f = NULL;
+    enum kb_status status = KB_OK;
+    if (!data) {
+        unsigned char h[100];
+        struct stat sb;
+        if (!(f = fopen(db->path, "rb")) || fstat(fileno(f), &sb) != 0
+            || fread(h, 1, sizeof h, f) != sizeof h || fseek(f, 0, SEEK_SET) != 0) {
+            status = kb_fail(err, KB_ERR_IO, "cannot read database '%s': %s", db->label,
+                             strerror(errno));
+            goto done;
+        }
+        len = (uint64_t)sb.st_size;
+        page_size = kb_image_page_size(h);
+    }
+    if (page_size && !data && !(page = malloc(page_size))) {
+        status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (uint64_t pg = 0; status == KB_OK && (!page_size || pg * page_size < len); pg++) {
+        const unsigned char *p = NULL;
+        if (page_size && (pg + 1) * page_size <= len)
+            p = data                                        ? data + pg * page_size
+                : fread(page, 1, page_size, f) == page_size ? page
+                                                            : NULL;
+        if (!p || !kb_page_intact(p, page_size, pg + 1))
+            status = kb_fail(err, KB_ERR_DB,
+                             "database '%s' is damaged: page %llu fails its checksum: recompile "
+                             "it with kb-compile",
+                             db->label, (unsigned long long)pg + 1);
+    }
+done:
+    if (f)
+        fclose(f);
+    free(page);
+    return status;
+}
+
+enum kb_status kb_db_check(struct kb_db *db, struct kb_error *err)
+{
+    enum kb_status status = check_all_pages(db, err);
+    if (status != KB_OK)
+        return status;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->sql, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK)
+        return kb_fail_sql(db, err, "cannot run the integrity check");
+    int rc = sqlite3_step(st);
+    const char *verdict = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    if (rc != SQLITE_ROW)
+        status = kb_fail_sql(db, err, "the integrity check failed");
+    else if (!verdict || strcmp(verdict, "ok") != 0)
+        status = kb_fail(err, KB_ERR_DB,
+                         "database '%s' is damaged: SQLite's integrity check says: %s: recompile "
+                         "it with kb-compile",
+                         db->label, verdict ? verdict : "?");
+    sqlite3_finalize(st);
+    return status;
 }
 
 const char *kb_db_build_hash(const struct kb_db *db)

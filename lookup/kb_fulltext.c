@@ -145,7 +145,7 @@ static int useful_term(const char *t, size_t len)
     if (placeholder_name(t, len))
         return 0;
     for (size_t i = 0; i < sizeof stop / sizeof stop[0]; i++)
-        if (strlen(stop[i]) == len && memcmp(stop[i], t, len) == 0)
+        if (stop[i][0] == t[0] && strncmp(stop[i], t, len) == 0 && !stop[i][len])
             return 0;
     return 1;
 }
@@ -823,6 +823,11 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
     long specific_df = q->db->entry_count / 20 > 1 ? q->db->entry_count / 20 : 1;
     size_t used = info->terms;
     enum kb_status status = KB_OK;
+    /* where each term is in the text, found once (SIZE_MAX: not yet, SIZE_MAX - 1: nowhere):
+     * a term that is only ever part of longer words made each row read the whole text */
+    size_t where[FTS_TERMS];
+    for (size_t i = 0; i < FTS_TERMS; i++)
+        where[i] = SIZE_MAX;
     /* once the best entry has an answer (rows come best first), the others are shown from
      * half its bar */
     int answered = 0;
@@ -839,10 +844,11 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
                 specific += terms[i].df <= specific_df;
                 idf += info->idf[i];
                 kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
-                size_t off;
-                if (nlines < 3
-                    && line_with_term(prepared->data, prepared->len, terms[i].text, &off))
-                    lines[nlines++] = kb_norm_line_of(&q->norm, off);
+                if (nlines < 3 && i < FTS_TERMS && where[i] == SIZE_MAX
+                    && !line_with_term(prepared->data, prepared->len, terms[i].text, &where[i]))
+                    where[i] = SIZE_MAX - 1;
+                if (nlines < 3 && i < FTS_TERMS && where[i] != SIZE_MAX - 1)
+                    lines[nlines++] = kb_norm_line_of(&q->norm, where[i]);
             }
         }
         double coverage = (double)matched / (double)used;
@@ -910,14 +916,15 @@ static void discount_setting_hits(struct kb_query *q)
         size_t kept = 0;
         for (size_t k = 0; k < c->hit_count; k++) {
             struct kb_hit *h = &c->hits[k];
-            if (h->line >= q->norm.line_count) { /* a condition that held: on no line */
-                c->hits[kept++] = *h;
-                continue;
+            /* a condition's hit is on no line (SIZE_MAX), and only harvested hits are at issue */
+            int setting = 0;
+            if (h->harvested && h->line < q->norm.line_count) {
+                size_t s = q->norm.line_start[h->line];
+                size_t e = h->line + 1 < q->norm.line_count ? q->norm.line_start[h->line + 1] - 1
+                                                            : q->norm.len;
+                setting = is_setting(q->norm.text + s, e - s);
             }
-            size_t s = q->norm.line_start[h->line];
-            size_t e = h->line + 1 < q->norm.line_count ? q->norm.line_start[h->line + 1] - 1
-                                                        : q->norm.len;
-            if (h->harvested && is_setting(q->norm.text + s, e - s)) {
+            if (setting) {
                 c->harvested -= h->weight;
                 c->score -= h->weight;
                 free(h->source);

@@ -50,8 +50,13 @@ struct kb_db {
     size_t anchor_count;
     uint32_t *always; /* signatures without anchor */
     size_t always_count;
-    unsigned char *always_code; /* their compiled code (PCRE2 serialisation), or NULL */
-    size_t always_code_len;
+    pcre2_code **always_codes; /* their compiled code, decoded at open; NULL: compile them */
+    struct kb_code_memory *code_memory; /* what PCRE2 allocated decoding them (kb_db.c) */
+    const char **always_needs;  /* per unanchored signature: text every match holds, or NULL */
+    char *always_needs_text;    /* owns the strings always_needs points at */
+    const unsigned char *image; /* kb_db_open_memory's image, or NULL */
+    size_t image_len;
+    char *path; /* kb_db_open_file's path, or NULL */
     sqlite3_stmt *sig_by_id;
     sqlite3_stmt *entry_by_rowid;
     sqlite3_stmt *term_df;
@@ -88,6 +93,11 @@ void kb_provider_release(struct kb_provider *p);
 enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
                                 struct kb_facts *facts);
 void kb_facts_release(struct kb_facts *facts);
+/* The same without the one-pass prefilter (every pattern run): for the unit test that checks
+ * the prefilter changes nothing. */
+enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm,
+                                           const struct kb_providers *providers,
+                                           struct kb_facts *facts);
 
 /* ---- kb_providers.c: the providers the KB declares -------------------------------------- */
 
@@ -183,6 +193,18 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
 void kb_bounce_release(struct kb_bounce *b);
 void kb_report_release(struct kb_report *report);
 
+/* The patterns that tell another program's text (a database, an HTTP client, IMAP...),
+ * compiled (JIT-compiled too when jit: for long texts). NULL when out of memory; free with
+ * kb_other_program_free (accepts NULL). */
+struct kb_other_program;
+struct kb_other_program *kb_other_program_new(int jit);
+void kb_other_program_free(struct kb_other_program *op);
+/* Does text[start, end) hold another program's words (the text before start is seen by
+ * lookbehinds)? Returns 1 or 0. With match_start and match_end not NULL, they receive the
+ * first such words of the range (the earliest start; every pattern is run). */
+int kb_other_program_first(const struct kb_other_program *op, const char *text, size_t start,
+                           size_t end, pcre2_match_data *md, pcre2_match_context *mc,
+                           size_t *match_start, size_t *match_end);
 /* Reads the SMTP dialogue in the normalised text (and the original lines it came from, whose
  * direction markers normalisation strips). Fills d (released with kb_dialogue_release, also
  * on error); format stays NULL when the text holds no dialogue. Linear in the input. */
@@ -192,9 +214,5 @@ void kb_dialogue_release(struct kb_dialogue *d);
  * that this stays linear in the input, whatever the input. */
 enum kb_status kb_dialogue_read_counted(const struct kb_norm *norm, struct kb_dialogue *d,
                                         size_t *work);
-
-/* The pattern that tells another program's text (a database, an HTTP client, IMAP...), for
- * checking single evidence lines. Caller frees with pcre2_code_free; NULL when out of memory. */
-pcre2_code *kb_facts_other_program_code(void);
 
 #endif

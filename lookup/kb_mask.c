@@ -60,8 +60,9 @@ static size_t auth_command_len(const char *s, size_t n)
     return 0;
 }
 
-/* "password=", "pass: ", "\"smtp_password\": \"": length up to where the value starts. */
-static size_t secret_key_len(const char *s, size_t n)
+/* "password=", "pass: ", "\"smtp_password\": \"", and in XML "<password>" (tag: the key follows a
+ * '<'): length up to where the value starts. */
+static size_t secret_key_len(const char *s, size_t n, int tag)
 {
     static const char *const keys[] = {"password", "passwd",        "pass",     "pwd",
                                        "secret",   "client_secret", "api_key",  "apikey",
@@ -70,13 +71,14 @@ static size_t secret_key_len(const char *s, size_t n)
         size_t m = strlen(keys[k]);
         if (!iprefix(s, n, keys[k]))
             continue;
+        /* quotes may be escaped: the original line of a JSON log that holds JSON */
         size_t i = m;
-        while (i < n && (s[i] == '"' || s[i] == '\'' || s[i] == ' '))
+        while (i < n && (s[i] == '"' || s[i] == '\'' || s[i] == ' ' || s[i] == '\\'))
             i++;
-        if (i >= n || (s[i] != '=' && s[i] != ':'))
+        if (i >= n || (s[i] != '=' && s[i] != ':' && !(tag && s[i] == '>')))
             continue;
         i++;
-        while (i < n && (s[i] == ' ' || s[i] == '"' || s[i] == '\''))
+        while (i < n && (s[i] == ' ' || s[i] == '"' || s[i] == '\'' || s[i] == '\\'))
             i++;
         return i < n ? i : 0;
     }
@@ -86,9 +88,38 @@ static size_t secret_key_len(const char *s, size_t n)
 static size_t value_len(const char *s, size_t n)
 {
     size_t i = 0;
-    while (i < n && !strchr(" \t\"'&,;}<>", s[i]))
+    while (i < n && !strchr(" \t\"'&,;}<>", s[i])
+           && !(s[i] == '\\' && i + 1 < n && (s[i + 1] == '"' || s[i + 1] == '\'')))
         i++;
     return i;
+}
+
+/* "login('user', 'secret')" as a traceback shows the source line of the call that failed:
+ * returns where the second argument's text starts when it is a string literal (and its length
+ * in *len), else 0. */
+static size_t login_password(const char *s, size_t n, size_t *len)
+{
+    if (!iprefix(s, n, "login("))
+        return 0;
+    size_t i = 6;
+    char quote = 0;
+    for (; i < n && (quote || s[i] != ','); i++) { /* the first argument */
+        if (quote && s[i] == quote)
+            quote = 0;
+        else if (!quote && (s[i] == '\'' || s[i] == '"'))
+            quote = s[i];
+        else if (!quote && s[i] == ')')
+            return 0;
+    }
+    for (i++; i < n && s[i] == ' '; i++)
+        ;
+    if (i >= n || (s[i] != '\'' && s[i] != '"'))
+        return 0;
+    const char *end = memchr(s + i + 1, s[i], n - i - 1);
+    if (!end || end == s + i + 1)
+        return 0;
+    *len = (size_t)(end - (s + i + 1));
+    return i + 1;
 }
 
 /* Length of the client marker of a transcript line at s[at]: "C: " (generic, PHPMailer's
@@ -143,11 +174,11 @@ static size_t quoted_value_len(const char *s, size_t n, char quote)
 static size_t next_hint(const char *s, size_t n, size_t from)
 {
     static const char *const hints[] = {"auth",   "://",   "c: ", "pass", "pwd", "api",
-                                        "secret", "token", "-> ", "~> ",  "> "};
-    static const size_t hint_len[] = {4, 3, 3, 4, 3, 3, 6, 5, 3, 3, 2};
+                                        "secret", "token", "-> ", "~> ",  "> ",  "login("};
+    static const size_t hint_len[] = {4, 3, 3, 4, 3, 3, 6, 5, 3, 3, 2, 6};
     static const unsigned char starts[256] = {
-        ['a'] = 1, ['A'] = 1, [':'] = 1, ['c'] = 1, ['C'] = 1, ['p'] = 1, ['P'] = 1,
-        ['s'] = 1, ['S'] = 1, ['t'] = 1, ['T'] = 1, ['-'] = 1, ['~'] = 1, ['>'] = 1};
+        ['a'] = 1, ['A'] = 1, [':'] = 1, ['c'] = 1, ['C'] = 1, ['p'] = 1, ['P'] = 1, ['s'] = 1,
+        ['S'] = 1, ['t'] = 1, ['T'] = 1, ['-'] = 1, ['~'] = 1, ['>'] = 1, ['l'] = 1, ['L'] = 1};
     for (size_t i = from; i < n; i++) {
         if (!starts[(unsigned char)s[i]])
             continue;
@@ -183,7 +214,7 @@ enum kb_status kb_mask_clean_secrets(const char *s, size_t n, struct kb_buf *out
             i = hint;
             continue;
         }
-        size_t m;
+        size_t m, len;
         int at_word_start = i == 0 || !is_word((unsigned char)s[i - 1]);
         unsigned char first = lower((unsigned char)s[i]);
         if (at_word_start && first == 'a' && (m = auth_command_len(s + i, n - i))) {
@@ -221,9 +252,15 @@ enum kb_status kb_mask_clean_secrets(const char *s, size_t n, struct kb_buf *out
             }
             st = kb_buf_append(out, s + i, 3);
             i += 3;
+        } else if (at_word_start && first == 'l' && (m = login_password(s + i, n - i, &len))) {
+            st = kb_buf_append(out, s + i, m);
+            if (st == KB_OK)
+                st = kb_buf_append_str(out, MASK);
+            i += m + len;
         } else if ((i == 0 || !is_alnum((unsigned char)s[i - 1]) || camel_hump(s, i))
                    && (first == 'p' || first == 's' || first == 't' || first == 'a' || first == 'c')
-                   && (m = secret_key_len(s + i, n - i)) && value_len(s + i + m, n - i - m)) {
+                   && (m = secret_key_len(s + i, n - i, i > 0 && s[i - 1] == '<'))
+                   && value_len(s + i + m, n - i - m)) {
             char quote = s[i + m - 1] == '"' || s[i + m - 1] == '\'' ? s[i + m - 1] : 0;
             st = kb_buf_append(out, s + i, m);
             if (st == KB_OK)

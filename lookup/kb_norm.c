@@ -428,14 +428,27 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
         size_t e = out->orig_start[line + 1];
         if (e > s && e - 1 < len && input[e - 1] == '\n')
             e--;
-        kb_buf_reset(&clean);
         b.orig_line = line + 1;
-        st = kb_clean_line(input + s, e - s, &clean);
-        b.glue = wrapped && clean.len > 0;
-        wrapped = clean.len == TERMINAL_WIDTH;
+        /* Most lines hold no control byte and no backslash: they go to add_logical_line as
+         * they are, without the two copies that cleaning and unescaping make. */
+        const char *text = input + s;
+        size_t n = e - s, i = 0;
+        int plain = 1;
+        for (; i < n && plain; i++) {
+            unsigned char c = (unsigned char)text[i];
+            plain = c >= 0x20 && c != 0x7f && c != '\\';
+        }
+        if (!plain) {
+            kb_buf_reset(&clean);
+            st = kb_clean_line(text, n, &clean);
+            text = clean.data ? clean.data : "";
+            n = clean.len;
+        }
+        b.glue = wrapped && n > 0;
+        wrapped = n == TERMINAL_WIDTH;
         if (st == KB_OK)
-            st =
-                unescape_lines(clean.data ? clean.data : "", clean.len, &tmp, add_logical_line, &b);
+            st = plain ? add_logical_line(text, n, &b)
+                       : unescape_lines(text, n, &tmp, add_logical_line, &b);
     }
     if (st == KB_OK && out->line_count == 0) {
         b.orig_line = 1;

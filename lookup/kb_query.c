@@ -429,13 +429,14 @@ static void note_submission(struct kb_result *r, const struct kb_facts *f)
     r->report.leg = "submission";
 }
 
-enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
-                            const struct kb_query_options *options, struct kb_result **out,
-                            struct kb_error *err)
+static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
+                                const struct kb_query_options *options, struct kb_result **out,
+                                struct kb_error *err, struct kb_work *work)
 {
     size_t top = options && options->top ? options->top : DEFAULT_TOP;
     size_t max_input = options && options->max_input ? options->max_input : DEFAULT_MAX_INPUT;
     *out = NULL;
+    *work = (struct kb_work){0, 0};
     if (len > max_input)
         return kb_fail(err, KB_ERR_TOO_LARGE, "input is %zu bytes, over the limit of %zu bytes",
                        len, max_input);
@@ -514,13 +515,30 @@ done:
     free(q.group_of);
     pcre2_match_context_free(q.mctx);
     pcre2_match_data_free(q.mdata);
-    pcre2_code_free(q.other_re);
+    kb_other_program_free(q.other);
+    free(q.other_lines);
+    *work = q.work;
     if (st != KB_OK) {
         kb_result_free(r);
         return st;
     }
     *out = r;
     return KB_OK;
+}
+
+enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
+                            const struct kb_query_options *options, struct kb_result **out,
+                            struct kb_error *err)
+{
+    struct kb_work work;
+    return query_run(db, text, len, options, out, err, &work);
+}
+
+enum kb_status kb_query_run_counted(struct kb_db *db, const char *text, size_t len,
+                                    const struct kb_query_options *options, struct kb_result **out,
+                                    struct kb_error *err, struct kb_work *work)
+{
+    return query_run(db, text, len, options, out, err, work);
 }
 
 const char *kb_confidence_str(enum kb_confidence c)

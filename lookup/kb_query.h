@@ -22,6 +22,12 @@
 #include "kb_conditions.h"
 #include "kb_internal.h"
 
+/* Bytes of text examined, counted for tests. */
+struct kb_work {
+    size_t signatures; /* windows given to regexes, bytes literal searches read */
+    size_t other;      /* ranges tested for another program's words */
+};
+
 /* One signature that matched. */
 struct kb_hit {
     size_t line;  /* normalised line of the match */
@@ -88,9 +94,19 @@ struct kb_query {
     size_t cand_count, cand_alloc;
     pcre2_match_context *mctx;
     pcre2_match_data *mdata;
-    pcre2_code *other_re; /* kb_facts_other_program_code, compiled when first needed */
+    struct kb_work work;            /* what the matching stages examined (kb_query_run_counted) */
+    struct kb_other_program *other; /* compiled when first needed */
+    /* per normalised line, then per block of text of a long line: 0 not tested, 1 no, 2 another
+     * program's */
+    unsigned char *other_lines;
     struct kb_error *err;
 };
+
+/* kb_query_run that also tells how many bytes of text its matching stages examined: for tests
+ * that check a lookup's work grows with its input and no faster. */
+enum kb_status kb_query_run_counted(struct kb_db *db, const char *text, size_t len,
+                                    const struct kb_query_options *options, struct kb_result **out,
+                                    struct kb_error *err, struct kb_work *work);
 
 /* Grows *v (of *alloc elements of size bytes) to hold need elements; 0, or -1 when out of
  * memory (then *v is unchanged). */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "kb_buf.h"
+#include "kb_integrity.h"
 #include "kb_text.h"
 
 #define STR2(x) #x
@@ -70,7 +71,9 @@ const char kb_schema_sql[] =
     "  md_start INTEGER NOT NULL, md_end INTEGER NOT NULL, part INTEGER NOT NULL DEFAULT 0);\n"
     "CREATE INDEX step_entry ON step(entry_id, id);\n"
     "CREATE TABLE term_df(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;\n"
-    "CREATE TABLE blob(name TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;\n";
+    "CREATE TABLE blob(name TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;\n"
+    "CREATE TABLE checksum(name TEXT PRIMARY KEY, size INTEGER NOT NULL,\n"
+    "  xxh64 TEXT NOT NULL) WITHOUT ROWID;\n";
 // clang-format on
 
 static enum kb_status fail(sqlite3 *db, struct kb_error *err, const char *what)
@@ -89,6 +92,13 @@ static enum kb_status out_of_memory(struct kb_error *err)
 
 enum kb_status kb_schema_create(sqlite3 *db, struct kb_error *err)
 {
+    /* SQLite leaves these bytes of every page alone; kb_image_seal puts the page's checksum
+     * there. Only an empty database can still change it. */
+    int reserve = KB_PAGE_RESERVE, now = -1; /* the call returns the old value; -1 asks */
+    if (sqlite3_file_control(db, "main", SQLITE_FCNTL_RESERVE_BYTES, &reserve) != SQLITE_OK
+        || sqlite3_file_control(db, "main", SQLITE_FCNTL_RESERVE_BYTES, &now) != SQLITE_OK
+        || now != KB_PAGE_RESERVE)
+        return fail(db, err, "cannot reserve the page checksums");
     if (sqlite3_exec(db, kb_schema_sql, NULL, NULL, NULL) != SQLITE_OK)
         return fail(db, err, "cannot create the database schema");
     return KB_OK;
@@ -107,19 +117,29 @@ static int anchor_pair_cmp(const void *a, const void *b)
     return (x->sig_id > y->sig_id) - (x->sig_id < y->sig_id);
 }
 
-/* Stores data under name in the blob table. */
+/* Stores data under name in the blob table, and its size and checksum in the checksum table. */
 static enum kb_status store_blob(sqlite3 *db, const char *name, const void *data, size_t size,
                                  struct kb_error *err)
 {
-    sqlite3_stmt *st = NULL;
+    sqlite3_stmt *st = NULL, *sum = NULL;
     enum kb_status status = KB_OK;
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)kb_xxh64(data, size, 0));
     if (sqlite3_prepare_v2(db, "INSERT INTO blob(name, data) VALUES(?1, ?2)", -1, &st, NULL)
             != SQLITE_OK
         || sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC) != SQLITE_OK
         || sqlite3_bind_blob64(st, 2, data, size, SQLITE_STATIC) != SQLITE_OK
-        || sqlite3_step(st) != SQLITE_DONE)
+        || sqlite3_step(st) != SQLITE_DONE
+        || sqlite3_prepare_v2(db, "INSERT INTO checksum(name, size, xxh64) VALUES(?1, ?2, ?3)", -1,
+                              &sum, NULL)
+               != SQLITE_OK
+        || sqlite3_bind_text(sum, 1, name, -1, SQLITE_STATIC) != SQLITE_OK
+        || sqlite3_bind_int64(sum, 2, (sqlite3_int64)size) != SQLITE_OK
+        || sqlite3_bind_text(sum, 3, hex, -1, SQLITE_STATIC) != SQLITE_OK
+        || sqlite3_step(sum) != SQLITE_DONE)
         status = fail(db, err, "cannot store the compiled KB");
     sqlite3_finalize(st);
+    sqlite3_finalize(sum);
     return status;
 }
 
@@ -371,6 +391,10 @@ static enum kb_status build_always_code(sqlite3 *db, struct kb_error *err)
     uint8_t *bytes = NULL;
     PCRE2_SIZE size = 0;
     enum kb_status status = KB_OK;
+    /* 'always_needs': per code, u32 length and the text every match of it contains (none: 0) */
+    struct kb_buf needs, need;
+    kb_buf_init(&needs, 0);
+    kb_buf_init(&need, 0);
     if (sqlite3_prepare_v2(db, "SELECT pattern FROM signature WHERE anchor IS NULL ORDER BY id", -1,
                            &st, NULL)
         != SQLITE_OK)
@@ -386,6 +410,18 @@ static enum kb_status build_always_code(sqlite3 *db, struct kb_error *err)
                     : NULL;
         if (!re)
             goto done; /* cannot happen for a validated KB; lookups then compile them */
+        kb_buf_reset(&need);
+        unsigned char len4[4];
+        if (kb_regex_required_literal(pattern, strlen(pattern), &need) < 0) {
+            pcre2_code_free(re);
+            goto nomem;
+        }
+        put_le(len4, need.len, 4);
+        if (kb_buf_append(&needs, (const char *)len4, 4) != KB_OK
+            || kb_buf_append(&needs, need.data ? need.data : "", need.len) != KB_OK) {
+            pcre2_code_free(re);
+            goto nomem;
+        }
         if (n == alloc) {
             size_t na = alloc ? alloc * 2 : 16;
             pcre2_code **p = realloc(codes, na * sizeof *p);
@@ -409,6 +445,8 @@ static enum kb_status build_always_code(sqlite3 *db, struct kb_error *err)
     if (pcre2_serialize_encode((const pcre2_code **)codes, (int32_t)n, &bytes, &size, NULL) < 0)
         goto done;
     status = store_blob(db, "always_code", bytes, size, err);
+    if (status == KB_OK)
+        status = store_blob(db, "always_needs", needs.data, needs.len, err);
     goto done;
 nomem:
     status = out_of_memory(err);
@@ -419,6 +457,8 @@ done:
     free(codes);
     if (bytes)
         pcre2_serialize_free(bytes);
+    kb_buf_release(&needs);
+    kb_buf_release(&need);
     return status;
 }
 

@@ -58,7 +58,14 @@
  *   term_df(term, df)        built by kb_schema_finish from entry_fts's vocabulary
  *   blob(name, data)          'anchors': the prefilter index built by kb_schema_finish;
  *                             'always_code': the unanchored signatures compiled (PCRE2
- *                             serialisation, same order as the anchors blob's list)
+ *                             serialisation, same order as the anchors blob's list);
+ *                             'always_needs': for each of them, u32 length and the text
+ *                             every match contains (kb_regex_required_literal), or length 0
+ *   checksum(name, size, xxh64)  per blob: its size and XXH64 (16 hex digits), checked
+ *                             before the blob is decoded (kb_integrity.h)
+ * Every page of the file carries its own checksum in its last KB_PAGE_RESERVE bytes (header
+ * byte 20), written by kb_image_seal once the database is complete (since schema version 6;
+ * version 5 was the same tables without page checksums, or without the step table).
  */
 #ifndef KB_SCHEMA_H
 #define KB_SCHEMA_H
@@ -67,7 +74,7 @@
 
 #include "kb.h"
 
-#define KB_SCHEMA_VERSION 5
+#define KB_SCHEMA_VERSION 6
 #define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
 
 enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };
@@ -103,8 +110,9 @@ enum kb_region {
 /* The DDL, for reference and for the compiler; executed by kb_schema_create. */
 extern const char kb_schema_sql[];
 
-/* Creates all tables in an empty database and sets application_id and user_version. Call
- * inside the compiler's transaction. */
+/* Creates all tables in an empty database, sets application_id and user_version, and reserves
+ * the bytes of each page's checksum. Call inside the compiler's transaction, before anything is
+ * written. */
 enum kb_status kb_schema_create(sqlite3 *db, struct kb_error *err);
 
 /* After all rows are inserted: builds term_df and the 'anchors' blob, stores meta rows

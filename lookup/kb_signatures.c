@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb_integrity.h"
 #include "kb_query.h"
 
 #define MAX_CAPTURE_BYTES 200
@@ -21,11 +22,16 @@
 /* The prefilter: an open-addressing table over the anchor index, probed with the hash of
  * every token of the text as the tokenizer emits it. Nothing is sorted or stored per token that
  * is not an anchor, so a 1 MB log costs one pass. Where an anchor occurs is remembered: a
- * signature then runs only on the lines around its anchor, not over the whole log.
+ * literal signature is then compared at each occurrence of its anchor only (backwards and
+ * forwards from it), a regex runs on the lines around the occurrences, never farther than
+ * WINDOW_BYTES from one. Either way the work per signature follows the occurrences of its
+ * anchor, not the size of the text: one long line full of anchors cost every candidate a
+ * scan of the whole line.
  */
 struct occurrence {
     uint32_t run;  /* index of the first anchor of the hash run */
     uint32_t line; /* normalised line of the token */
+    size_t offset; /* where the token starts in the normalised text */
 };
 
 struct probe {
@@ -34,6 +40,7 @@ struct probe {
     const struct kb_norm *norm;
     uint32_t *slots; /* 1 + index of the first anchor of a hash run; 0 = empty */
     size_t mask;
+    size_t line; /* the line of the last occurrence: tokens come in text order */
     struct occurrence *occ;
     size_t occ_count, occ_alloc;
 };
@@ -52,35 +59,61 @@ static int probe_token(uint64_t hash, size_t offset, void *arg)
             return 0;
         if (p->anchors[v - 1].hash != hash)
             continue;
-        uint32_t line = (uint32_t)kb_norm_line_of(p->norm, offset);
-        if (p->occ_count && p->occ[p->occ_count - 1].run == v - 1
-            && p->occ[p->occ_count - 1].line == line)
-            return 0; /* the same anchor again on the same line */
         if (kb_grow((void **)&p->occ, &p->occ_alloc, p->occ_count + 1, sizeof *p->occ))
             return -1;
         p->occ[p->occ_count].run = v - 1;
-        p->occ[p->occ_count].line = line;
+        /* tokens come in text order: the line moves forward from the last occurrence's */
+        while (p->line + 1 < p->norm->line_count && p->norm->line_start[p->line + 1] <= offset)
+            p->line++;
+        if (p->norm->line_start[p->line] > offset)
+            p->line = kb_norm_line_of(p->norm, offset);
+        p->occ[p->occ_count].line = (uint32_t)p->line;
+        p->occ[p->occ_count].offset = offset;
         p->occ_count++;
         return 0;
     }
 }
 
-static int cmp_occurrence(const void *a, const void *b)
+/* Orders the occurrences by hash run, in text order within a run (they were found in text
+ * order): a counting sort, linear in the occurrences whatever their number. */
+static int sort_occurrences(struct probe *p)
 {
-    const struct occurrence *x = a, *y = b;
-    if (x->run != y->run)
-        return x->run < y->run ? -1 : 1;
-    return (x->line > y->line) - (x->line < y->line);
+    size_t *first = calloc(p->anchor_count + 1, sizeof *first);
+    struct occurrence *sorted = malloc((p->occ_count ? p->occ_count : 1) * sizeof *sorted);
+    if (!first || !sorted) {
+        free(first);
+        free(sorted);
+        return -1;
+    }
+    for (size_t i = 0; i < p->occ_count; i++)
+        first[p->occ[i].run + 1]++;
+    for (size_t r = 0; r < p->anchor_count; r++)
+        first[r + 1] += first[r];
+    for (size_t i = 0; i < p->occ_count; i++)
+        sorted[first[p->occ[i].run]++] = p->occ[i];
+    free(first);
+    free(p->occ);
+    p->occ = sorted;
+    p->occ_alloc = p->occ_count ? p->occ_count : 1;
+    return 0;
 }
 
 /* Lines of context on each side of an anchor: a match contains its anchor and may reach
- * across a few lines (white space in a literal matches line breaks too). */
+ * across a few lines (white space in a literal matches line breaks too); on long lines, bytes
+ * of context on each side. */
 #define WINDOW_LINES 3
+#define WINDOW_BYTES 2048
+/* Offsets of the anchor in a literal signature that are tried (a literal rarely holds its
+ * anchor word twice). */
+#define MAX_ANCHOR_OFFSETS 8
 
-/* Text ranges to run a signature on: the lines around each occurrence of its anchor, merged. */
+/* Text ranges to run a signature on: the lines around each occurrence of its anchor, merged.
+ * keys: XXH64 of each window's bytes with the WINDOW_CONTEXT bytes before it, computed when
+ * first needed (match_windows), NULL until then. */
 struct windows {
     size_t *start, *end;
     size_t count, alloc;
+    uint64_t *keys;
 };
 
 static int windows_add(struct windows *w, size_t start, size_t end)
@@ -112,11 +145,20 @@ static void windows_release(struct windows *w)
 {
     free(w->start);
     free(w->end);
+    free(w->keys);
     memset(w, 0, sizeof *w);
 }
 
-static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const struct windows *w);
-static enum kb_status run_unanchored(struct kb_query *q, const struct windows *whole);
+/* The occurrences of one anchor, for the literal signatures anchored on it. */
+struct anchor_hits {
+    uint64_t hash;
+    const struct occurrence *occ;
+    size_t count;
+};
+
+static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, struct windows *w,
+                                    const struct anchor_hits *hits);
+static enum kb_status run_unanchored(struct kb_query *q, struct windows *whole);
 
 enum kb_status kb_signatures_run(struct kb_query *q)
 {
@@ -141,24 +183,32 @@ enum kb_status kb_signatures_run(struct kb_query *q)
     }
     if (kb_text_tokens(q->norm.text, q->norm.len, probe_token, &p))
         goto oom;
-    if (p.occ_count)
-        qsort(p.occ, p.occ_count, sizeof *p.occ, cmp_occurrence);
+    if (sort_occurrences(&p))
+        goto oom;
     for (size_t i = 0; i < p.occ_count && st == KB_OK;) {
         uint32_t run = p.occ[i].run;
+        struct anchor_hits hits = {db->anchors[run].hash, &p.occ[i], 0};
         w.count = 0;
-        for (; i < p.occ_count && p.occ[i].run == run; i++) {
-            size_t line = p.occ[i].line;
+        free(w.keys);
+        w.keys = NULL;
+        for (; i < p.occ_count && p.occ[i].run == run; i++, hits.count++) {
+            size_t line = p.occ[i].line, at = p.occ[i].offset;
             size_t first = line > WINDOW_LINES ? line - WINDOW_LINES : 0;
             size_t last = line + WINDOW_LINES + 1 < q->norm.line_count ? line + WINDOW_LINES + 1
                                                                        : q->norm.line_count;
+            size_t start = q->norm.line_start[first];
             size_t end = last < q->norm.line_count ? q->norm.line_start[last] : q->norm.len;
-            if (windows_add(&w, q->norm.line_start[first], end))
+            if (at > WINDOW_BYTES && start < at - WINDOW_BYTES)
+                start = at - WINDOW_BYTES;
+            if (end - at > WINDOW_BYTES)
+                end = at + WINDOW_BYTES;
+            if (windows_add(&w, start, end))
                 goto oom;
         }
         for (size_t j = run;
              j < db->anchor_count && db->anchors[j].hash == db->anchors[run].hash && st == KB_OK;
              j++)
-            st = run_signature(q, db->anchors[j].sig_id, &w);
+            st = run_signature(q, db->anchors[j].sig_id, &w, &hits);
     }
     struct windows whole = {0};
     if (st == KB_OK && db->always_count && windows_add(&whole, 0, q->norm.len))
@@ -232,22 +282,78 @@ static enum kb_status record_captures(struct kb_candidate *c, const pcre2_code *
     return KB_OK;
 }
 
+/* Windows of the same bytes (with what a lookbehind may see before them) give a regex the same
+ * answer: a log that repeats one error thousands of times, or a paste repeated on one long
+ * line, puts the same few windows around every occurrence of an anchor. From this many
+ * windows on, each is run only if no earlier one had the same bytes: XXH64 of the window and
+ * the WINDOW_CONTEXT bytes before it, computed once for all the signatures of the anchor (a
+ * regex that looks further back is not deduplicated). */
+#define DEDUP_WINDOWS 8
+#define WINDOW_CONTEXT 255
+
+/* The windows' keys; 0 when out of memory (then nothing is deduplicated). */
+static int window_keys(struct windows *w, const char *text)
+{
+    if (w->keys)
+        return 1;
+    if (!(w->keys = malloc(w->count * sizeof *w->keys)))
+        return 0;
+    for (size_t i = 0; i < w->count; i++) {
+        size_t from = w->start[i] > WINDOW_CONTEXT ? w->start[i] - WINDOW_CONTEXT : 0;
+        w->keys[i] = kb_xxh64(text + from, w->end[i] - from, w->start[i] - from);
+    }
+    return 1;
+}
+
+/* Has a window of this key been run? Remembers it when not. */
+static int window_seen(uint64_t *set, size_t mask, uint64_t key)
+{
+    key = key ? key : 1; /* 0 marks an empty slot */
+    for (size_t s = (size_t)(key ^ (key >> 31)) & mask;; s = (s + 1) & mask) {
+        if (set[s] == key)
+            return 1;
+        if (!set[s]) {
+            set[s] = key;
+            return 0;
+        }
+    }
+}
+
 /* Matches a compiled signature against the windows; 1 on a match (q->mdata holds it), 0 when
  * none, or when PCRE2 gave up at a limit: a signature that cannot decide does not count. */
-static int match_windows(struct kb_query *q, pcre2_code *re, const struct windows *w,
-                         const char *text)
+static int match_windows(struct kb_query *q, pcre2_code *re, struct windows *w, const char *text)
 {
     size_t span = 0;
     for (size_t i = 0; i < w->count; i++)
         span += w->end[i] - w->start[i];
     if (span > JIT_THRESHOLD)
         pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
+    uint64_t *set = NULL;
+    size_t mask = 0;
+    uint32_t behind = 0;
+    /* the keys are of the text the windows were made on: norm.text (a signature reading the
+     * evidence text, where a report's lines are blanked, is not deduplicated) */
+    if (w->count >= DEDUP_WINDOWS && text == q->norm.text
+        && pcre2_pattern_info(re, PCRE2_INFO_MAXLOOKBEHIND, &behind) == 0
+        && behind <= WINDOW_CONTEXT && window_keys(w, text)) {
+        size_t size = 16;
+        while (size < w->count * 2)
+            size *= 2;
+        if ((set = calloc(size, sizeof *set)))
+            mask = size - 1;
+    }
     /* Each window is matched as the text up to its end, from its start: \b, lookbehind and ^
      * still see the real neighbouring characters. */
-    for (size_t i = 0; i < w->count; i++)
-        if (pcre2_match(re, (PCRE2_SPTR)text, w->end[i], w->start[i], 0, q->mdata, q->mctx) >= 0)
-            return 1;
-    return 0;
+    int found = 0;
+    for (size_t i = 0; i < w->count && !found; i++) {
+        if (set && window_seen(set, mask, w->keys[i]))
+            continue;
+        q->work.signatures += w->end[i] - w->start[i];
+        found =
+            pcre2_match(re, (PCRE2_SPTR)text, w->end[i], w->start[i], 0, q->mdata, q->mctx) >= 0;
+    }
+    free(set);
+    return found;
 }
 
 /* Columns of db->sig_by_id. */
@@ -329,21 +435,57 @@ static double effective_weight(const struct kb_query *q, sqlite3_stmt *st, int *
     return weight;
 }
 
+/* Does text[start, end) hold another program's words? */
+static int other_program_in(struct kb_query *q, size_t start, size_t end)
+{
+    if (!q->other && !(q->other = kb_other_program_new(q->norm.len > JIT_THRESHOLD)))
+        return 0;
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    q->work.other += end - start;
+    int rc =
+        md ? kb_other_program_first(q->other, q->norm.text, start, end, md, q->mctx, NULL, NULL)
+           : 0;
+    pcre2_match_data_free(md);
+    return rc;
+}
+
 /* In a text about mail, may the line at offset at still be another program's? A log of a
  * Laravel app shows MAIL_HOST settings next to "SQLSTATE[HY000] [2002] Connection refused":
- * generic signatures must not take that line for the mail server's refusal. */
+ * generic signatures must not take that line for the mail server's refusal. Each line is
+ * tested once and the verdict kept (a line holding many hits was tested again for every hit,
+ * the whole line each time). On a line longer than two windows, what tells is the text around
+ * the hit: the blocks of WINDOW_BYTES of the text holding the hit and its neighbours, each
+ * block tested once. */
 static int line_is_other_program(struct kb_query *q, size_t at)
 {
-    if (!q->other_re && !(q->other_re = kb_facts_other_program_code()))
+    size_t blocks = q->norm.len / WINDOW_BYTES + 1;
+    if (!q->other_lines && !(q->other_lines = calloc(q->norm.line_count + blocks, 1)))
         return 0;
     size_t line = kb_norm_line_of(&q->norm, at);
     size_t start = q->norm.line_start[line];
     size_t end = line + 1 < q->norm.line_count ? q->norm.line_start[line + 1] : q->norm.len;
-    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
-    int rc =
-        md ? pcre2_match(q->other_re, (PCRE2_SPTR)q->norm.text, end, start, 0, md, q->mctx) : -1;
-    pcre2_match_data_free(md);
-    return rc >= 0;
+    unsigned char *verdict = &q->other_lines[line];
+    if (end - start <= 2 * WINDOW_BYTES) {
+        if (!*verdict)
+            *verdict = other_program_in(q, start, end) ? 2 : 1;
+        return *verdict == 2;
+    }
+    size_t b = at / WINDOW_BYTES;
+    for (size_t k = b ? b - 1 : 0; k <= b + 1 && k < blocks; k++) {
+        size_t bs = k * WINDOW_BYTES, be = bs + WINDOW_BYTES;
+        if (be <= start || bs >= end)
+            continue;
+        verdict = &q->other_lines[q->norm.line_count + k];
+        /* a match may start at the block's end and reach a little into the next */
+        if (!*verdict)
+            *verdict = other_program_in(q, bs > start ? bs : start,
+                                        be + WINDOW_BYTES / 8 < end ? be + WINDOW_BYTES / 8 : end)
+                           ? 2
+                           : 1;
+        if (*verdict == 2)
+            return 1;
+    }
+    return 0;
 }
 
 /* Adds the match at offset at of the signature loaded in db->sig_by_id to its entry; re (may
@@ -421,9 +563,39 @@ static size_t match_start(const struct kb_query *q)
     return pcre2_get_ovector_pointer(q->mdata)[0];
 }
 
-/* Runs one candidate signature on the given windows of the text; on a match adds it to its
- * entry's candidate. */
-static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const struct windows *w)
+/* Finds the literal signature loaded in db->sig_by_id in the text: at the occurrences of its
+ * anchor when they are known, else anywhere in the windows. 1 and *at on a match. */
+static int find_literal(struct kb_query *q, const struct windows *w, const struct anchor_hits *hits,
+                        size_t *at)
+{
+    sqlite3_stmt *st = q->db->sig_by_id;
+    const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);
+    size_t len = (size_t)sqlite3_column_bytes(st, SIG_SOURCE);
+    const char *text = text_for(q, st);
+    if (!source)
+        return 0;
+    size_t in[MAX_ANCHOR_OFFSETS], n_in = 0;
+    if (hits)
+        n_in = kb_literal_anchor_offsets(source, len, hits->hash, in, MAX_ANCHOR_OFFSETS);
+    if (n_in) {
+        for (size_t i = 0; i < hits->count; i++)
+            for (size_t k = 0; k < n_in; k++)
+                if (kb_literal_find_at(source, len, in[k], text, q->norm.len, hits->occ[i].offset,
+                                       at, &q->work.signatures))
+                    return 1;
+        return 0;
+    }
+    /* no known anchor in it (a database kb-compile did not write): the windows */
+    for (size_t i = 0; i < w->count; i++)
+        if (kb_literal_find(source, len, text, w->start[i], w->end[i], at, &q->work.signatures))
+            return 1;
+    return 0;
+}
+
+/* Runs one candidate signature on the given windows of the text (a literal at the occurrences
+ * of its anchor when hits is not NULL); on a match adds it to its entry's candidate. */
+static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, struct windows *w,
+                                    const struct anchor_hits *hits)
 {
     enum kb_status status = KB_OK;
     int rc = load_signature(q, sig_id);
@@ -437,13 +609,9 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const s
         return KB_OK;
     }
     if (sqlite3_column_int(st, SIG_KIND) == KB_SIG_LITERAL) {
-        const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);
-        size_t len = (size_t)sqlite3_column_bytes(st, SIG_SOURCE), at = 0;
-        for (size_t i = 0; source && i < w->count; i++)
-            if (kb_literal_find(source, len, text_for(q, st), w->start[i], w->end[i], &at)) {
-                status = record_hit(q, at, NULL);
-                break;
-            }
+        size_t at = 0;
+        if (find_literal(q, w, hits, &at))
+            status = record_hit(q, at, NULL);
         sqlite3_reset(st);
         return status;
     }
@@ -459,43 +627,72 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, const s
     return status;
 }
 
-/* Runs the signatures that have no anchor, on the whole text. The compiler stored them
- * compiled (PCRE2 serialisation), so a lookup does not compile hundreds of regexes just to
- * find that most do not match; their rows are read only on a match. When the stored code does
- * not fit this PCRE2 build, they are compiled from their patterns instead. */
-static enum kb_status run_unanchored(struct kb_query *q, const struct windows *whole)
+/* Which unanchored signatures cannot match: those whose needed text (kb_regex_required_literal,
+ * stored by the compiler) is nowhere in the text. One pass over the text for all of them. A
+ * heap array of always_count flags (caller frees), or NULL: none can be skipped. */
+static unsigned char *unanchored_skips(struct kb_query *q)
 {
     const struct kb_db *db = q->db;
+    if (!db->always_needs)
+        return NULL;
+    const char **texts = malloc(db->always_count * sizeof *texts);
+    size_t *which = malloc(db->always_count * sizeof *which);
+    unsigned char *found = malloc(db->always_count), *skip = calloc(db->always_count, 1);
+    size_t n = 0;
+    for (size_t i = 0; texts && which && i < db->always_count; i++)
+        if (db->always_needs[i]) {
+            texts[n] = db->always_needs[i];
+            which[n++] = i;
+        }
+    if (texts && which && found && skip
+        && kb_literals_present(texts, n, 1, q->norm.text, q->norm.len, found) == 0) {
+        q->work.signatures += q->norm.len;
+        for (size_t k = 0; k < n; k++)
+            skip[which[k]] = !found[k];
+    } else {
+        free(skip);
+        skip = NULL;
+    }
+    free(texts);
+    free(which);
+    free(found);
+    return skip;
+}
+
+/* Runs the signatures that have no anchor, on the whole text. The compiler stored them
+ * compiled and the database opener decoded them (after checking their checksum), so a lookup
+ * does not compile hundreds of regexes just to find that most do not match; their rows are read
+ * only on a match. When the stored code does not fit this PCRE2 build, they are compiled from
+ * their patterns instead. Either way those whose needed text is not in the text are skipped:
+ * they would each have read the whole text for nothing. */
+static enum kb_status run_unanchored(struct kb_query *q, struct windows *whole)
+{
+    const struct kb_db *db = q->db;
+    pcre2_code **codes = db->always_codes;
+    enum kb_status st = KB_OK;
     if (!db->always_count)
         return KB_OK;
-    pcre2_code **codes = NULL;
-    int32_t decoded = -1;
-    if (db->always_code && db->always_code_len)
-        codes = calloc(db->always_count, sizeof *codes);
-    if (codes)
-        decoded = pcre2_serialize_decode(codes, (int32_t)db->always_count, db->always_code, NULL);
-    enum kb_status st = KB_OK;
-    if (decoded != (int32_t)db->always_count) {
-        for (size_t i = 0; i < db->always_count && st == KB_OK; i++)
-            st = run_signature(q, db->always[i], whole);
-    } else {
-        for (size_t i = 0; i < db->always_count && st == KB_OK; i++) {
-            if (!match_windows(q, codes[i], whole, q->norm.text))
-                continue;
-            int rc = load_signature(q, db->always[i]);
-            if (rc < 0)
-                st = KB_ERR_DB;
-            else if (rc > 0 && applies(q, db->sig_by_id)) {
-                /* it matched the whole text: again on what the signature reads, when less */
-                const char *text = text_for(q, db->sig_by_id);
-                if (text == q->norm.text || match_windows(q, codes[i], whole, text))
-                    st = record_hit(q, match_start(q), codes[i]);
-            }
-            sqlite3_reset(db->sig_by_id);
+    unsigned char *skip = unanchored_skips(q);
+    for (size_t i = 0; i < db->always_count && st == KB_OK; i++) {
+        if (skip && skip[i])
+            continue;
+        if (!codes) {
+            st = run_signature(q, db->always[i], whole, NULL);
+            continue;
         }
+        if (!match_windows(q, codes[i], whole, q->norm.text))
+            continue;
+        int rc = load_signature(q, db->always[i]);
+        if (rc < 0)
+            st = KB_ERR_DB;
+        else if (rc > 0 && applies(q, db->sig_by_id)) {
+            /* it matched the whole text: again on what the signature reads, when less */
+            const char *text = text_for(q, db->sig_by_id);
+            if (text == q->norm.text || match_windows(q, codes[i], whole, text))
+                st = record_hit(q, match_start(q), codes[i]);
+        }
+        sqlite3_reset(db->sig_by_id);
     }
-    for (int32_t i = 0; codes && i < decoded; i++)
-        pcre2_code_free(codes[i]);
-    free(codes);
+    free(skip);
     return st;
 }

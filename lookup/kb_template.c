@@ -58,10 +58,13 @@ char *kb_template_expand(const char *template_text, const struct kb_match *match
     struct kb_buf out;
     kb_buf_init(&out, 0);
     enum kb_status st = KB_OK;
-    const char *p = template_text;
+    const char *p = template_text, *end = template_text;
     while (*p && st == KB_OK) {
         const char *start = strstr(p, "{{");
-        const char *end = start ? strstr(start + 2, "}}") : NULL;
+        /* the next "}}", searched for again only once passed: searched for from every "{{", a
+         * text full of "{{" cost the square of its size */
+        if (start && end && end < start + 2)
+            end = strstr(start + 2, "}}");
         if (!start || !end) {
             st = kb_buf_append_str(&out, p);
             break;

@@ -335,6 +335,15 @@ static int regex_cells(const char *p, size_t len, struct cells *cs)
                         return rc;
                 i = i < len ? i + 2 : len;
                 continue;
+            } else if (e == 'x' && i + 3 < len && p[i] == '{'
+                       && hexval((unsigned char)p[i + 1]) >= 0
+                       && hexval((unsigned char)p[i + 2]) >= 0 && p[i + 3] == '}') {
+                /* \x{hh}: how kb_literal_to_pattern writes bytes outside printable ASCII */
+                rc = cells_push(cs, CELL_CHAR,
+                                (unsigned char)(hexval((unsigned char)p[i + 1]) * 16
+                                                + hexval((unsigned char)p[i + 2])),
+                                0);
+                i += 4;
             } else if (e == 'x' && i + 1 < len && hexval((unsigned char)p[i]) >= 0
                        && hexval((unsigned char)p[i + 1]) >= 0) {
                 rc = cells_push(cs, CELL_CHAR,
@@ -652,6 +661,43 @@ int kb_signature_anchor_candidates(enum kb_sig_kind kind, const char *source, si
     return rc;
 }
 
+int kb_regex_required_literal(const char *pattern, size_t len, struct kb_buf *out)
+{
+    if (top_level_alternation(pattern, len))
+        return 0;
+    /* \Q...\E with a quantifier after it, and extended mode (white space ignored), are not
+     * read the way PCRE2 reads them: say nothing then */
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (pattern[i] == '\\' && pattern[i + 1] == 'Q')
+            return 0;
+        if (pattern[i] == '(' && pattern[i + 1] == '?')
+            for (size_t k = i + 2; k < len && pattern[k] != ')' && pattern[k] != ':'; k++)
+                if (pattern[k] == 'x')
+                    return 0;
+    }
+    struct cells cs = {0};
+    int rc = regex_cells(pattern, len, &cs);
+    size_t best = 0, best_len = 0;
+    for (size_t i = 0; rc == 0 && i < cs.n;) {
+        size_t j = i;
+        while (j < cs.n && cs.v[j].kind == CELL_CHAR)
+            j++;
+        if (j - i > best_len) {
+            best = i;
+            best_len = j - i;
+        }
+        i = j > i ? j : i + 1;
+    }
+    if (rc == 0 && best_len >= 3) {
+        for (size_t k = best; k < best + best_len && rc == 0; k++)
+            rc = kb_buf_append_char(out, (char)lower(cs.v[k].c)) == KB_OK ? 0 : -1;
+        if (rc == 0)
+            rc = 1;
+    }
+    free(cs.v);
+    return rc < 0 ? -1 : rc;
+}
+
 /* ---- signatures -------------------------------------------------------------------------- */
 
 uint32_t kb_signature_compile_options(void)
@@ -691,58 +737,261 @@ enum kb_status kb_literal_to_pattern(const char *literal, size_t len, struct kb_
     return st;
 }
 
-/* Does the literal (trimmed, len > 0) match at text[pos], within text[0, end)? */
-static int literal_at(const char *lit, size_t len, const char *text, size_t pos, size_t end)
+/* The literal without the white space around it (as kb_literal_to_pattern trims it). */
+static void trim_literal(const char **literal, size_t *len)
 {
-    size_t i = pos, j = 0;
-    while (j < len) {
+    while (*len && is_space((unsigned char)(*literal)[0])) {
+        (*literal)++;
+        (*len)--;
+    }
+    while (*len && is_space((unsigned char)(*literal)[*len - 1]))
+        (*len)--;
+}
+
+/* Does the literal (trimmed, len > 0) from its byte from on match at text[pos], within
+ * text[0, end)? *reached (when not NULL) gets where the comparison stopped. */
+static int literal_at_from(const char *lit, size_t len, size_t from, const char *text, size_t pos,
+                           size_t end, size_t *reached)
+{
+    size_t i = pos, j = from;
+    int ok = 1;
+    while (j < len && ok) {
         if (is_space((unsigned char)lit[j])) {
-            if (i >= end || !is_space((unsigned char)text[i]))
-                return 0;
+            if (i >= end || !is_space((unsigned char)text[i])) {
+                ok = 0;
+                break;
+            }
             while (j < len && is_space((unsigned char)lit[j]))
                 j++;
             while (i < end && is_space((unsigned char)text[i]))
                 i++;
             continue;
         }
-        if (i >= end || lower((unsigned char)text[i]) != lower((unsigned char)lit[j]))
-            return 0;
-        i++;
+        ok = i < end && lower((unsigned char)text[i]) == lower((unsigned char)lit[j]);
+        i += ok;
         j++;
     }
-    return !is_word((unsigned char)lit[len - 1]) || i >= end || !is_word((unsigned char)text[i]);
+    if (reached)
+        *reached = i;
+    return ok
+           && (!is_word((unsigned char)lit[len - 1]) || i >= end
+               || !is_word((unsigned char)text[i]));
+}
+
+/* Does the literal (trimmed, len > 0) match at text[pos], within text[0, end)? */
+static int literal_at(const char *lit, size_t len, const char *text, size_t pos, size_t end)
+{
+    return literal_at_from(lit, len, 0, text, pos, end, NULL);
 }
 
 int kb_literal_find(const char *literal, size_t literal_len, const char *text, size_t start,
-                    size_t end, size_t *match_start)
+                    size_t end, size_t *match_start, size_t *work)
 {
-    while (literal_len && is_space((unsigned char)literal[0])) {
-        literal++;
-        literal_len--;
-    }
-    while (literal_len && is_space((unsigned char)literal[literal_len - 1]))
-        literal_len--;
+    size_t scanned = 0;
+    trim_literal(&literal, &literal_len);
     if (!literal_len)
         return 0;
     unsigned char first = lower((unsigned char)literal[0]);
     unsigned char other = (first >= 'a' && first <= 'z') ? (unsigned char)(first - 32) : first;
     int word_start = is_word(first);
+    /* The next occurrence of each case of the first character is remembered and searched
+     * for again only once the scan has passed it: searching for both at every step re-read the
+     * text up to the rarer case's next occurrence each time, the square of the window's size
+     * on a text that holds only one of the cases. NULL: none left. */
+    const char *a = NULL, *b = NULL;
+    int a_left = 1, b_left = other != first;
     for (size_t pos = start; pos < end; pos++) {
         /* jump to the next occurrence of the first character, in either case */
-        const char *a = memchr(text + pos, first, end - pos);
-        const char *b = other != first ? memchr(text + pos, other, end - pos) : NULL;
+        if (a_left && (!a || a < text + pos)) {
+            a_left = (a = memchr(text + pos, first, end - pos)) != NULL;
+            scanned += a ? (size_t)(a - text) - pos : end - pos;
+        }
+        if (b_left && (!b || b < text + pos)) {
+            b_left = (b = memchr(text + pos, other, end - pos)) != NULL;
+            scanned += b ? (size_t)(b - text) - pos : end - pos;
+        }
         const char *next = a && b ? (a < b ? a : b) : a ? a : b;
         if (!next)
-            return 0;
+            break;
         pos = (size_t)(next - text);
         if (word_start && pos > 0 && is_word((unsigned char)text[pos - 1]))
             continue;
+        scanned += literal_len;
         if (literal_at(literal, literal_len, text, pos, end)) {
             *match_start = pos;
+            if (work)
+                *work += scanned;
             return 1;
         }
     }
+    if (work)
+        *work += scanned;
     return 0;
+}
+
+struct token_offsets {
+    uint64_t hash;
+    size_t *out, max, count;
+};
+
+static int collect_offset(uint64_t hash, size_t offset, void *arg)
+{
+    struct token_offsets *t = arg;
+    if (hash == t->hash && t->count < t->max)
+        t->out[t->count++] = offset;
+    return 0;
+}
+
+size_t kb_literal_anchor_offsets(const char *literal, size_t literal_len, uint64_t hash,
+                                 size_t *out, size_t max)
+{
+    trim_literal(&literal, &literal_len);
+    struct token_offsets t = {hash, out, max, 0};
+    kb_text_tokens(literal, literal_len, collect_offset, &t);
+    return t.count;
+}
+
+int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in, const char *text,
+                       size_t len, size_t anchor_at, size_t *match_start, size_t *work)
+{
+    trim_literal(&literal, &literal_len);
+    if (!literal_len || anchor_in >= literal_len || anchor_at > len)
+        return 0;
+    /* forwards from the anchor to its end first (literal_at checks the end's word boundary):
+     * where the anchor is not there at all (a region of a report the signature does not read
+     * is blanked), nothing is read backwards. Backwards, a run of white space is crossed
+     * whole: from every occurrence in a blanked region it was the whole region, again and
+     * again. */
+    size_t reached = anchor_at;
+    int forward = literal_at_from(literal, literal_len, anchor_in, text, anchor_at, len, &reached);
+    if (work)
+        *work += reached - anchor_at + 1;
+    if (!forward)
+        return 0;
+    /* backwards from the anchor to the literal's start, white-space runs against runs */
+    size_t i = anchor_at, j = anchor_in;
+    int ok = 1;
+    while (j > 0 && ok) {
+        if (is_space((unsigned char)literal[j - 1])) {
+            if (i == 0 || !is_space((unsigned char)text[i - 1])) {
+                ok = 0;
+                break;
+            }
+            while (j > 0 && is_space((unsigned char)literal[j - 1]))
+                j--;
+            while (i > 0 && is_space((unsigned char)text[i - 1]))
+                i--;
+            continue;
+        }
+        ok = i > 0 && lower((unsigned char)text[i - 1]) == lower((unsigned char)literal[j - 1]);
+        i -= ok;
+        j--;
+    }
+    if (work)
+        *work += anchor_at - i;
+    if (!ok || (is_word((unsigned char)literal[0]) && i > 0 && is_word((unsigned char)text[i - 1])))
+        return 0;
+    *match_start = i;
+    return 1;
+}
+
+/* kb_literals_scan and kb_literals_present: with found, each literal is reported once (found[k]
+ * set) and then taken out of the search; without, hit is called for every occurrence. The
+ * literals are kept in one list per first two bytes (a literal of one byte: per byte), and a
+ * byte per pair says whether its list is empty, so a byte of the text costs one table load
+ * unless a literal starts there. */
+#define NO_LITERAL UINT16_MAX
+static int literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
+                         size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg,
+                         unsigned char *found)
+{
+    unsigned char *pairs = calloc(65536, 1); /* a byte per pair: one load per text byte */
+    uint16_t *head = malloc(65536 * sizeof *head), *single = malloc(256 * sizeof *single);
+    uint16_t *next = malloc((n ? n : 1) * sizeof *next);
+    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
+    size_t left = 0;
+    int rc = -1;
+    if (n >= NO_LITERAL || !pairs || !head || !single || !next || !lens)
+        goto done;
+    unsigned char fold[256];
+    for (unsigned c = 0; c < 256; c++) {
+        fold[c] = caseless ? lower((unsigned char)c) : (unsigned char)c;
+        single[c] = NO_LITERAL;
+    }
+    memset(head, 0xff, 65536 * sizeof *head);
+    for (size_t k = n; k-- > 0;) {
+        const unsigned char *l = (const unsigned char *)literals[k];
+        if (!(lens[k] = strlen(literals[k])))
+            continue;
+        left++;
+        if (lens[k] == 1) {
+            next[k] = single[fold[l[0]]];
+            single[fold[l[0]]] = (uint16_t)k;
+            memset(pairs + ((unsigned)fold[l[0]] << 8), 1, 256);
+            continue;
+        }
+        unsigned pair = (unsigned)fold[l[0]] << 8 | fold[l[1]];
+        next[k] = head[pair];
+        head[pair] = (uint16_t)k;
+        pairs[pair] = 1;
+    }
+    rc = 0;
+    const unsigned char *t = (const unsigned char *)text;
+    for (size_t i = 0; i < len && !rc && left; i++) {
+        /* the common case, kept tight: no literal starts at this pair of bytes */
+        for (unsigned c = fold[t[i]], d; i + 1 < len && !pairs[c << 8 | (d = fold[t[i + 1]])];
+             c = d)
+            i++;
+        unsigned c0 = fold[t[i]], c1 = i + 1 < len ? fold[t[i + 1]] : 0;
+        unsigned pair = c0 << 8 | c1;
+        if (!pairs[pair])
+            continue;
+        /* the literals of one byte, then those of this pair */
+        for (int list = 0; list < 2 && !rc; list++) {
+            if (list && i + 1 >= len)
+                break;
+            uint16_t *link = list ? &head[pair] : &single[c0];
+            while (*link != NO_LITERAL && !rc) {
+                size_t k = *link, m = lens[k], j = 0;
+                const unsigned char *l = (const unsigned char *)literals[k];
+                if (m <= len - i)
+                    while (j < m && fold[t[i + j]] == fold[l[j]])
+                        j++;
+                if (j < m || m > len - i) {
+                    link = &next[k];
+                } else if (!found) {
+                    rc = hit(k, i, arg);
+                    link = &next[k];
+                } else {
+                    found[k] = 1;
+                    left--;
+                    *link = next[k]; /* out of the search */
+                }
+            }
+        }
+        if (found && head[pair] == NO_LITERAL && single[c0] == NO_LITERAL)
+            pairs[pair] = 0;
+    }
+done:
+    free(pairs);
+    free(head);
+    free(single);
+    free(next);
+    free(lens);
+    return rc;
+}
+
+int kb_literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
+                     size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg)
+{
+    return literals_scan(literals, n, caseless, text, len, hit, arg, NULL);
+}
+
+int kb_literals_present(const char *const *literals, size_t n, int caseless, const char *text,
+                        size_t len, unsigned char *found)
+{
+    memset(found, 0, n);
+    return literals_scan(literals, n, caseless, text, len, NULL, NULL, found);
 }
 
 const char *kb_list_next(const char **cursor, size_t *len)

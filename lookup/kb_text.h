@@ -25,8 +25,9 @@ enum kb_status kb_clean_line(const char *line, size_t len, struct kb_buf *out);
 /* Pasted text made matchable: CR removed, ANSI escape sequences and other control bytes
  * dropped, NUL bytes turned into spaces, escaped quoting undone (\n \t \" \\ and Python
  * b'...' reprs), log prefixes (timestamps, levels, "S:"/"C:" transcript markers) stripped,
- * multi-line SMTP replies ("535-5.7.8 ..." / "535 5.7.8 ...") unfolded onto one line, and
- * credentials masked (kb_mask_secrets) so that nothing downstream can print them.
+ * multi-line SMTP replies ("535-5.7.8 ..." / "535 5.7.8 ...") unfolded onto one line,
+ * credentials masked (kb_mask_secrets) so that nothing downstream can print them, and lines
+ * left empty by all that dropped (they end a multi-line reply, nothing reads them).
  * Invalid UTF-8 bytes are kept as they are (PCRE2 runs without UTF mode). */
 struct kb_norm {
     char *text; /* normalised lines joined by '\n'; NUL-terminated; no NUL inside */
@@ -75,6 +76,13 @@ int kb_signature_anchor_candidates(enum kb_sig_kind kind, const char *source, si
                                    int (*visit)(uint64_t hash, double quality, void *arg),
                                    void *arg);
 
+/* Appends to out (lowercased) the longest run of literal characters, at least 3, that every
+ * match of the PCRE2 pattern (as compiled for a signature: caseless) must contain; returns 1,
+ * or 0 when nothing can be said (a top-level alternation, no such run, extended mode), or -1
+ * when out of memory. Signatures without anchor run on every lookup; this lets a lookup skip
+ * those whose text cannot be there. */
+int kb_regex_required_literal(const char *pattern, size_t len, struct kb_buf *out);
+
 /* ---- signatures -------------------------------------------------------------------------- */
 
 /* Appends to out the PCRE2 pattern (compiled caseless, no UTF) matching literal the way the
@@ -92,9 +100,37 @@ enum kb_status kb_regex_to_pattern(const char *regex, size_t len, struct kb_buf 
  * kb_literal_to_pattern makes of it (caseless ASCII, white-space runs, word boundaries at
  * alphanumeric ends; text before start and the end of the range count as PCRE2 would), without
  * compiling anything: most signatures are literals, and compiling them on every lookup cost
- * more than matching. Returns 1 and sets *match_start on a match, 0 otherwise. */
+ * more than matching. Returns 1 and sets *match_start on a match, 0 otherwise. When work is
+ * not NULL, the number of bytes examined is added to it (tests count work, not time). */
 int kb_literal_find(const char *literal, size_t literal_len, const char *text, size_t start,
-                    size_t end, size_t *match_start);
+                    size_t end, size_t *match_start, size_t *work);
+
+/* The same search where a match must hold the given occurrence of the literal's anchor:
+ * anchor_at is where the anchor token (as kb_text_tokens emits it) starts in text[0, len),
+ * anchor_in where it starts in the literal (kb_literal_anchor_offsets). The literal is compared
+ * forwards and then backwards from there, so the cost is the literal's length (and the white
+ * space runs it crosses), not a window's; *work (when not NULL) grows by the bytes of text
+ * examined. Returns 1 and sets *match_start on a match, 0 otherwise. */
+int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in, const char *text,
+                       size_t len, size_t anchor_at, size_t *match_start, size_t *work);
+
+/* Where the token of this hash starts in the literal trimmed of white space (up to max
+ * offsets into out, in order); returns how many there are. */
+size_t kb_literal_anchor_offsets(const char *literal, size_t literal_len, uint64_t hash,
+                                 size_t *out, size_t max);
+
+/* Calls hit(index, offset, arg) for every occurrence in text[0, len) of any of the n
+ * NUL-terminated literals (compared caselessly in ASCII when caseless), in text order, and at
+ * one offset in the literals' order; stops when hit returns non-zero and returns that value.
+ * One pass whatever n: a table of the literals' first two bytes says where to compare, so a
+ * list of cues costs one read of the text, not one per cue. Returns -1 when out of memory. */
+int kb_literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
+                     size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg);
+
+/* Which of the n literals occur in text[0, len) at all: found[k] set to 1 or 0. The same one
+ * pass, a literal leaving the search once found. Returns 0, or -1 when out of memory. */
+int kb_literals_present(const char *const *literals, size_t n, int caseless, const char *text,
+                        size_t len, unsigned char *found);
 
 /* PCRE2 compile options every signature is compiled with (compiler and lookup agree). */
 uint32_t kb_signature_compile_options(void);

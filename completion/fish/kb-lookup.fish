@@ -27,6 +27,7 @@ complete -c kb-lookup -l width -x -d 'wrap the text answer to N columns (0: no w
 complete -c kb-lookup -l no-pager -d 'do not page a long answer'
 complete -c kb-lookup -l list -d 'list every entry of the knowledge base'
 complete -c kb-lookup -l show -x -a '(__kb_lookup_ids)' -d 'print one entry in full'
+complete -c kb-lookup -l check-db -d 'check the whole database and exit'
 complete -c kb-lookup -l db -r -F -d 'use this database instead of the built-in one'
 complete -c kb-lookup -l max-input -x -d 'refuse input larger than this'
 complete -c kb-lookup -l color -x -a 'auto always never' -d 'when to use colour'

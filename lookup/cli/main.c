@@ -29,7 +29,16 @@ extern const unsigned char kb_embedded_db_end[];
 
 enum { EXIT_MATCH = 0, EXIT_NO_MATCH = 1, EXIT_ERROR = 2 };
 enum format { FORMAT_TEXT, FORMAT_MARKDOWN, FORMAT_JSON };
-enum mode { MODE_QUERY, MODE_LIST, MODE_LIST_IDS, MODE_SHOW, MODE_VERSION, MODE_HELP, MODE_SERVE };
+enum mode {
+    MODE_QUERY,
+    MODE_LIST,
+    MODE_LIST_IDS,
+    MODE_SHOW,
+    MODE_CHECK_DB,
+    MODE_VERSION,
+    MODE_HELP,
+    MODE_SERVE
+};
 
 struct options {
     enum mode mode;
@@ -70,6 +79,7 @@ static const char usage_text[] =
     "  --no-pager           do not page a long answer on a terminal (with $PAGER, or less)\n"
     "  --list               list every entry of the knowledge base\n"
     "  --show ID            print one entry in full\n"
+    "  --check-db           check the whole database (every page, every table) and exit\n"
     "  --db PATH            use this database instead of the built-in one (also: KB_DB)\n"
     "  --max-input BYTES    refuse input larger than this (default 16M; K and M suffixes)\n"
     "  --color WHEN         auto (default), always or never; NO_COLOR turns auto off\n"
@@ -179,6 +189,8 @@ static int parse_options(int argc, char **argv, struct options *o)
             o->width = w;
         } else if (strcmp(a, "--list") == 0) {
             o->mode = MODE_LIST;
+        } else if (strcmp(a, "--check-db") == 0) {
+            o->mode = MODE_CHECK_DB;
         } else if (strcmp(a, "--list-ids") == 0) {
             /* Hidden from --help (it is for shell completion), documented in kb-lookup(1). */
             o->mode = MODE_LIST_IDS;
@@ -356,6 +368,19 @@ static int list_id(const struct kb_entry *e, void *arg)
     FILE *out = arg;
     fputs(e->id, out);
     return putc('\n', out) == EOF;
+}
+
+/* The install-time check: every page against its checksum, SQLite's integrity check of every
+ * table and index, the blobs (checked and decoded when the database was opened). */
+static int run_check_db(struct kb_db *db, struct kb_error *err)
+{
+    if (kb_db_check(db, err) != KB_OK) {
+        fprintf(stderr, "kb-lookup: %s\n", err->message);
+        return EXIT_ERROR;
+    }
+    printf("%s: intact (%ld entries, build %s)\n", kb_db_label(db), kb_db_entry_count(db),
+           kb_db_build_hash(db));
+    return EXIT_MATCH;
 }
 
 /* One id per line and nothing else: what the shell completions read for --show. */
@@ -542,7 +567,8 @@ int main(int argc, char **argv)
         return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_MATCH : EXIT_ERROR;
     }
     if (o.text_argc && o.mode != MODE_QUERY) {
-        usage_error("%s", "--list, --list-ids, --show, --version and --serve take no error text");
+        usage_error("%s", "--list, --list-ids, --show, --check-db, --version and --serve take no "
+                          "error text");
         return EXIT_ERROR;
     }
     if (o.mode == MODE_SERVE && o.format_given && o.format != FORMAT_JSON) {
@@ -582,6 +608,8 @@ int main(int argc, char **argv)
         struct kb_db *db = NULL;
         if (open_database(&o, &db, &err) != 0)
             code = EXIT_ERROR;
+        else if (o.mode == MODE_CHECK_DB)
+            code = run_check_db(db, &err);
         else if (o.mode == MODE_LIST)
             code = run_list(out, db, &o, &err);
         else if (o.mode == MODE_LIST_IDS)

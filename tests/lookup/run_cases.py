@@ -52,8 +52,10 @@ def damaged_db(kind, good, tmp):
         data = b"this is a text file, not a database\n" * 10
     elif kind == "foreign-sqlite":
         data[68:72] = b"\0\0\0\0"          # application_id of an ordinary SQLite file
+        data[20] = 0                           # which keeps no page checksums
     elif kind == "wrong-version":
         data[60:64] = (99).to_bytes(4, "big")  # user_version
+        data[20] = 0                           # of a version without page checksums
     elif kind == "corrupt":
         for i in range(4096, len(data), 7):  # keep the header, scramble every page after it
             data[i] = (data[i] * 31 + 7) & 0xFF

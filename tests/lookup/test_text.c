@@ -179,7 +179,7 @@ static void test_literal_find_matches_pcre2(void)
         kb_buf_init(&pat, 0);
         kb_literal_to_pattern(lit, ll, &pat);
         size_t at = 0;
-        int native = kb_literal_find(lit, ll, text, start, end, &at);
+        int native = kb_literal_find(lit, ll, text, start, end, &at, NULL);
         int pcre = -1;
         PCRE2_SIZE pcre_at = 0;
         if (pat.len) {
@@ -301,6 +301,12 @@ static void test_lists(void)
 
 static void test_mask(void)
 {
+    /* an XML setting, and the source line of a login() call that a traceback shows */
+    CHECK_MASK("<password>hunter2</password>", "<password>***</password>");
+    CHECK_MASK("server.login('john@example.com', 'hunter2')",
+               "server.login('john@example.com', '***')");
+    CHECK_MASK("server.login(user, password)", "server.login(user, password)");
+    CHECK_MASK("{\\\"smtp_pass\\\":\\\"hunter2\\\"}", "{\\\"smtp_pass\\\":\\\"***\\\"}");
     CHECK_MASK("C: AUTH PLAIN AHVzZXIAcGFzcw==", "C: AUTH PLAIN ***");
     CHECK_MASK("auth login dXNlcg==", "auth login ***");
     CHECK_MASK("smtp://user:s3cret@mail.example.com:587", "smtp://user:***@mail.example.com:587");
