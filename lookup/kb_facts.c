@@ -176,6 +176,11 @@ static const struct fact_pattern other_program_patterns[] = {
     {"(?<!\\S)-ERR\\b", "-err"},
     {"RPC failed|code=UNAVAILABLE|tcp_client_posix|setup\\.py",
      "rpc failed|code=unavailable|tcp_client_posix|setup.py"},
+    /* HTTP clients on libcurl: Guzzle ("cURL error 35: ... for https://..."), curl -v through
+     * an HTTP proxy, curl given an https:// URL (its own documentation links are no target) */
+    {"GuzzleHttp|cURL error \\d+:[^\\n]*\\bfor https?://|CONNECT phase completed|"
+     "\\bcurl\\b[^\\n]*\\s['\"]?https://(?!curl\\.(?:se|haxx\\.se)/)",
+     "guzzlehttp|curl error|connect phase completed|curl"},
     /* node-fetch and webhooks: HTTPS calls */
     {"FetchError|request to https?://|webhook", "fetcherror|request to http|webhook"},
     /* mail reading, not sending, in any library's spelling: imaplib, imap_tools, node-imap,
