@@ -26,9 +26,12 @@ if command -v zsh >/dev/null; then
         zsh -n "$f"
         result "zsh parses $f" $?
     done
+    # The set of matches offered: zsh may call a completion function more than once for one
+    # Tab (another tag, a retry after a redraw on a loaded machine), each call printing its
+    # matches again.
     zoffers() {
         zsh -f "$src/tests/completion/zsh-offers.zsh" "$src/completion/zsh" "$1" | tr -d '\r' |
-            sed '/^$/d' | sort | tr '\n' ' '
+            sed '/^$/d' | sort -u | tr '\n' ' '
     }
     expect "zsh: options of --help" "$(help_options)" "$(zoffers 'kb-lookup -')"
     expect "zsh: --format values" "json markdown text " "$(zoffers 'kb-lookup --format ')"
