@@ -19,6 +19,7 @@
 #include "kb_integrity.h"
 #include "kb_internal.h"
 #include "kb_schema.h"
+#include "kb_text.h"
 
 enum kb_status kb_fail(struct kb_error *err, enum kb_status status, const char *fmt, ...)
 {
@@ -641,6 +642,10 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->fts_sections);
     kb_providers_release(&db->providers);
     sqlite3_close(db->sql);
+    for (size_t i = 0; i < db->sig_regex_cap; i++)
+        pcre2_code_free(db->sig_regex[i]);
+    free(db->sig_regex);
+    kb_regex_cache_release(&db->regex_cache);
     for (size_t i = 0; db->always_codes && i < db->always_count; i++)
         pcre2_code_free(db->always_codes[i]);
     free(db->always_codes);
@@ -859,4 +864,32 @@ enum kb_status kb_entry_each(struct kb_db *db,
         status = kb_fail_sql(db, err, "cannot list entries");
     sqlite3_finalize(st);
     return status;
+}
+
+/* Signature ids are the rowids of a table the compiler numbers from 1, so a flat array indexed
+ * by id holds them; an id beyond any KB's size (a damaged row) is compiled every time instead. */
+#define SIG_REGEX_MAX_ID (1u << 24)
+
+pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *pattern)
+{
+    int errcode;
+    PCRE2_SIZE erroff;
+    if (sig_id >= SIG_REGEX_MAX_ID)
+        return NULL;
+    if (sig_id >= db->sig_regex_cap) {
+        size_t cap = db->sig_regex_cap ? db->sig_regex_cap : 256;
+        while (cap <= sig_id)
+            cap *= 2;
+        pcre2_code **grown = realloc(db->sig_regex, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        memset(grown + db->sig_regex_cap, 0, (cap - db->sig_regex_cap) * sizeof *grown);
+        db->sig_regex = grown;
+        db->sig_regex_cap = cap;
+    }
+    if (!db->sig_regex[sig_id])
+        db->sig_regex[sig_id] =
+            pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                          kb_signature_compile_options(), &errcode, &erroff, NULL);
+    return db->sig_regex[sig_id];
 }

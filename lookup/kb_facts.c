@@ -343,28 +343,19 @@ static int needs_met(const struct needs *n, const struct fact_pattern *p)
     return 0;
 }
 
-static pcre2_code *compile(const char *regex)
-{
-    int errcode;
-    PCRE2_SIZE erroff;
-    return pcre2_compile((PCRE2_SPTR)regex, PCRE2_ZERO_TERMINATED, PCRE2_MULTILINE, &errcode,
-                         &erroff, NULL);
-}
-
 /* Runs regex over text; on a match copies group 1 (and group 2) into heap strings. Returns 1 on
  * match, 0 on none, -1 when out of memory. */
 static int first_match(const struct fact_pattern *p, const struct needs *needs,
-                       const struct kb_norm *norm, pcre2_match_data *md, pcre2_match_context *mc,
-                       char **g1, char **g2)
+                       const struct kb_norm *norm, struct kb_regex_cache *cache,
+                       pcre2_match_data *md, pcre2_match_context *mc, char **g1, char **g2)
 {
     if (!needs_met(needs, p))
         return 0;
-    pcre2_code *re = compile(p->regex);
+    /* On a whole log the scan dominates; JIT-compiling costs less than it saves there. */
+    pcre2_code *re =
+        kb_regex_cache_get(cache, p->regex, PCRE2_MULTILINE, norm->len > FACTS_JIT_THRESHOLD);
     if (!re)
         return -1;
-    /* On a whole log the scan dominates; JIT-compiling costs less than it saves there. */
-    if (norm->len > FACTS_JIT_THRESHOLD)
-        pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     int found = 0;
     int rc = pcre2_match(re, (PCRE2_SPTR)norm->text, norm->len, 0, 0, md, mc);
     if (rc >= 1) {
@@ -383,7 +374,6 @@ static int first_match(const struct fact_pattern *p, const struct needs *needs,
             (*dst)[len] = '\0';
         }
     }
-    pcre2_code_free(re);
     return found;
 }
 
@@ -392,30 +382,21 @@ struct kb_other_program {
     unsigned char skip[OTHER_PROGRAM_COUNT]; /* none of its needs is in the text */
 };
 
-struct kb_other_program *kb_other_program_new(int jit)
+struct kb_other_program *kb_other_program_new(struct kb_regex_cache *cache, int jit)
 {
     struct kb_other_program *op = calloc(1, sizeof *op);
-    for (size_t i = 0; op && i < OTHER_PROGRAM_COUNT; i++) {
-        int errcode;
-        PCRE2_SIZE erroff;
-        op->re[i] =
-            pcre2_compile((PCRE2_SPTR)other_program_patterns[i].regex, PCRE2_ZERO_TERMINATED,
-                          OTHER_PROGRAM_OPTIONS, &errcode, &erroff, NULL);
-        if (!op->re[i]) {
+    for (size_t i = 0; op && i < OTHER_PROGRAM_COUNT; i++)
+        if (!(op->re[i] = kb_regex_cache_get(cache, other_program_patterns[i].regex,
+                                             OTHER_PROGRAM_OPTIONS, jit))) {
             kb_other_program_free(op);
             return NULL;
         }
-        if (jit)
-            pcre2_jit_compile(op->re[i], PCRE2_JIT_COMPLETE);
-    }
     return op;
 }
 
 void kb_other_program_free(struct kb_other_program *op)
 {
-    for (size_t i = 0; op && i < OTHER_PROGRAM_COUNT; i++)
-        pcre2_code_free(op->re[i]);
-    free(op);
+    free(op); /* the code belongs to the cache */
 }
 
 int kb_other_program_first(const struct kb_other_program *op, const char *text, size_t start,
@@ -441,9 +422,10 @@ int kb_other_program_first(const struct kb_other_program *op, const char *text, 
 /* The first match of another program's words in the text, copied to *out. Returns 1 when
  * there is one, 0 when not, -1 when out of memory. */
 static int first_other_program(const struct kb_norm *norm, const struct needs *needs,
-                               pcre2_match_data *md, pcre2_match_context *mc, char **out)
+                               struct kb_regex_cache *cache, pcre2_match_data *md,
+                               pcre2_match_context *mc, char **out)
 {
-    struct kb_other_program *op = kb_other_program_new(norm->len > FACTS_JIT_THRESHOLD);
+    struct kb_other_program *op = kb_other_program_new(cache, norm->len > FACTS_JIT_THRESHOLD);
     if (!op)
         return -1;
     for (size_t i = 0; i < OTHER_PROGRAM_COUNT; i++)
@@ -499,8 +481,8 @@ static enum kb_status masked_copy(char **value)
 }
 
 static enum kb_status facts_extract(const struct kb_norm *norm,
-                                    const struct kb_providers *providers, struct kb_facts *f,
-                                    int prefilter)
+                                    const struct kb_providers *providers,
+                                    struct kb_regex_cache *cache, struct kb_facts *f, int prefilter)
 {
     memset(f, 0, sizeof *f);
     pcre2_match_data *md = pcre2_match_data_create(8, NULL);
@@ -520,7 +502,7 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
 
     size_t reply_shape = 0;
     for (size_t i = 0; i < sizeof reply_patterns / sizeof reply_patterns[0] && !code; i++) {
-        if (first_match(&reply_patterns[i], &needs, norm, md, mc, &code,
+        if (first_match(&reply_patterns[i], &needs, norm, cache, md, mc, &code,
                         i == 0 ? &f->enhanced : NULL)
             < 0)
             goto done;
@@ -534,24 +516,24 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
                      && (f->enhanced || reply_shape == SMTPLIB_TUPLE
                          || (reply_shape == REPLY_LINE && is_smtp_only_code(f->reply_code)));
     if (!f->enhanced
-        && first_match(&enhanced_pattern, &needs, norm, md, mc, &f->enhanced, NULL) < 0)
+        && first_match(&enhanced_pattern, &needs, norm, cache, md, mc, &f->enhanced, NULL) < 0)
         goto done;
 
     for (size_t i = 0; i < sizeof host_patterns / sizeof host_patterns[0] && !f->host; i++)
-        if (first_match(&host_patterns[i], &needs, norm, md, mc, &f->host, &port) < 0)
+        if (first_match(&host_patterns[i], &needs, norm, cache, md, mc, &f->host, &port) < 0)
             goto done;
-    if (!port && first_match(&port_pattern, &needs, norm, md, mc, &port, NULL) < 0)
+    if (!port && first_match(&port_pattern, &needs, norm, cache, md, mc, &port, NULL) < 0)
         goto done;
     if (port) {
         int p = atoi(port);
         f->port = (p > 0 && p < 65536) ? p : 0;
     }
     for (size_t i = 0; i < sizeof user_patterns / sizeof user_patterns[0] && !f->user; i++)
-        if (first_match(&user_patterns[i], &needs, norm, md, mc, &f->user, NULL) < 0)
+        if (first_match(&user_patterns[i], &needs, norm, cache, md, mc, &f->user, NULL) < 0)
             goto done;
 
     for (size_t i = 0; i < sizeof stages / sizeof stages[0] && !f->stage; i++) {
-        int rc = first_match(&stages[i].pattern, &needs, norm, md, mc, NULL, NULL);
+        int rc = first_match(&stages[i].pattern, &needs, norm, cache, md, mc, NULL, NULL);
         if (rc < 0)
             goto done;
         if (rc && !(f->stage = strdup(stages[i].stage)))
@@ -572,14 +554,15 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
     /* SMTP itself decides; then another program's marks; then the weak cues (a mailer library
      * name, the word "mail"): Nodemailer, Symfony Mailer or JavaMail also call HTTP APIs and
      * read IMAP, and their name next to "Forbidden (code 401)" is not an SMTP problem. */
-    int smtp_words = first_match(&smtp_word_pattern, &needs, norm, md, mc, NULL, NULL);
+    int smtp_words = first_match(&smtp_word_pattern, &needs, norm, cache, md, mc, NULL, NULL);
     if (smtp_words < 0)
         goto done;
     if (smtp_words || smtp_reply || is_mail_port(f->port) || (client && client->smtp_only)) {
         f->mail_context = KB_CONTEXT_IS_MAIL;
     } else {
-        int other = first_other_program(norm, &needs, md, mc, &f->other_program);
-        int cue = other ? 0 : first_match(&mail_cue_pattern, &needs, norm, md, mc, NULL, NULL);
+        int other = first_other_program(norm, &needs, cache, md, mc, &f->other_program);
+        int cue =
+            other ? 0 : first_match(&mail_cue_pattern, &needs, norm, cache, md, mc, NULL, NULL);
         if (other < 0 || cue < 0)
             goto done;
         f->mail_context = other ? KB_CONTEXT_IS_OTHER
@@ -602,15 +585,23 @@ done:
 }
 
 enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
-                                struct kb_facts *f)
+                                struct kb_regex_cache *cache, struct kb_facts *f)
 {
-    return facts_extract(norm, providers, f, 1);
+    if (cache)
+        return facts_extract(norm, providers, cache, f, 1);
+    struct kb_regex_cache own = {0};
+    enum kb_status st = facts_extract(norm, providers, &own, f, 1);
+    kb_regex_cache_release(&own);
+    return st;
 }
 
 enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm,
                                            const struct kb_providers *providers, struct kb_facts *f)
 {
-    return facts_extract(norm, providers, f, 0);
+    struct kb_regex_cache own = {0};
+    enum kb_status st = facts_extract(norm, providers, &own, f, 0);
+    kb_regex_cache_release(&own);
+    return st;
 }
 
 const char *kb_context_str(int mail_context)
@@ -630,4 +621,42 @@ void kb_facts_release(struct kb_facts *f)
     free(f->provider);
     free(f->other_program);
     memset(f, 0, sizeof *f);
+}
+
+pcre2_code *kb_regex_cache_get(struct kb_regex_cache *cache, const char *regex, uint32_t options,
+                               int jit)
+{
+    /* a few dozen patterns: a linear search costs less than one pcre2_compile */
+    for (size_t i = 0; i < cache->count; i++)
+        if (cache->slot[i].regex == regex && cache->slot[i].options == options) {
+            if (jit)
+                pcre2_jit_compile(cache->slot[i].code, PCRE2_JIT_COMPLETE); /* once: PCRE2 */
+            return cache->slot[i].code;
+        }
+    if (cache->count == cache->cap) {
+        size_t cap = cache->cap ? cache->cap * 2 : 64;
+        struct kb_cached_regex *grown = realloc(cache->slot, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        cache->slot = grown;
+        cache->cap = cap;
+    }
+    int errcode;
+    PCRE2_SIZE erroff;
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)regex, PCRE2_ZERO_TERMINATED, options, &errcode, &erroff, NULL);
+    if (!code)
+        return NULL;
+    if (jit)
+        pcre2_jit_compile(code, PCRE2_JIT_COMPLETE);
+    cache->slot[cache->count++] = (struct kb_cached_regex){regex, options, code};
+    return code;
+}
+
+void kb_regex_cache_release(struct kb_regex_cache *cache)
+{
+    for (size_t i = 0; i < cache->count; i++)
+        pcre2_code_free(cache->slot[i].code);
+    free(cache->slot);
+    *cache = (struct kb_regex_cache){0};
 }

@@ -38,6 +38,24 @@ struct kb_anchor {
     uint32_t sig_id;
 };
 
+/* The engine's own regexes (facts, other programs: static tables), compiled on their first use
+ * and kept with the database handle, so a long-running process compiles each once. Keyed by the
+ * pattern's address and options: only for strings that live as long as the cache and never
+ * hold another pattern (string literals), which is what the engine's tables are. */
+struct kb_regex_cache {
+    struct kb_cached_regex {
+        const char *regex;
+        uint32_t options;
+        pcre2_code *code;
+    } * slot;
+    size_t count, cap;
+};
+/* The compiled code of regex with options (JIT-compiled too when jit), compiled on first use;
+ * the cache owns it. NULL when out of memory or the regex does not compile. */
+pcre2_code *kb_regex_cache_get(struct kb_regex_cache *cache, const char *regex, uint32_t options,
+                               int jit);
+void kb_regex_cache_release(struct kb_regex_cache *cache);
+
 struct kb_db {
     sqlite3 *sql;
     char *label;
@@ -67,7 +85,17 @@ struct kb_db {
     int fts_function_ready;        /* kb_matched() registered on the connection */
     /* kb_fulltext.c's statements, prepared when first needed (NULL until then) */
     sqlite3_stmt *fts_search, *fts_entry_of, *fts_links, *fts_pairs, *fts_title, *fts_sections;
+    /* anchored regex signatures compiled on their first use, by signature id (kb_db_sig_regex) */
+    pcre2_code **sig_regex;
+    size_t sig_regex_cap;
+    struct kb_regex_cache regex_cache; /* the facts' and other programs' patterns */
 };
+
+/* The compiled code of signature sig_id's regex, compiled on its first use and kept while the
+ * database is open: a --serve process, or the compiler's self-test, compiles each signature once
+ * instead of once a lookup. The database owns it. NULL when the pattern does not compile (a
+ * foreign database) or memory runs out: the caller counts that as no match. */
+pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *pattern);
 
 /* Fills err (status + printf-style message) and returns status. */
 enum kb_status kb_fail(struct kb_error *err, enum kb_status status, const char *fmt, ...)
@@ -89,9 +117,10 @@ enum kb_status kb_provider_load(const struct kb_db *db, const char *id, struct k
 void kb_provider_release(struct kb_provider *p);
 
 /* Extracts facts from normalised text; strings in facts are heap copies (secrets masked).
- * providers (may be NULL: none) are the KB's declared providers. */
+ * providers (may be NULL: none) are the KB's declared providers; cache (may be NULL: compile
+ * for this call only) keeps the compiled patterns. */
 enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
-                                struct kb_facts *facts);
+                                struct kb_regex_cache *cache, struct kb_facts *facts);
 void kb_facts_release(struct kb_facts *facts);
 /* The same without the one-pass prefilter (every pattern run): for the unit test that checks
  * the prefilter changes nothing. */
@@ -194,10 +223,10 @@ void kb_bounce_release(struct kb_bounce *b);
 void kb_report_release(struct kb_report *report);
 
 /* The patterns that tell another program's text (a database, an HTTP client, IMAP...),
- * compiled (JIT-compiled too when jit: for long texts). NULL when out of memory; free with
- * kb_other_program_free (accepts NULL). */
+ * compiled (JIT-compiled too when jit: for long texts), their code kept in cache. NULL when
+ * out of memory; free with kb_other_program_free (accepts NULL). */
 struct kb_other_program;
-struct kb_other_program *kb_other_program_new(int jit);
+struct kb_other_program *kb_other_program_new(struct kb_regex_cache *cache, int jit);
 void kb_other_program_free(struct kb_other_program *op);
 /* Does text[start, end) hold another program's words (the text before start is seen by
  * lookbehinds)? Returns 1 or 0. With match_start and match_end not NULL, they receive the

@@ -468,7 +468,7 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
      * its sender's hosts, not the customer's server */
     struct kb_norm view = q.norm;
     view.text = (char *)q.evidence_text;
-    if ((st = kb_facts_extract(&view, &db->providers, &q.facts)) != KB_OK) {
+    if ((st = kb_facts_extract(&view, &db->providers, &db->regex_cache, &q.facts)) != KB_OK) {
         kb_query_nomem(&q);
         goto done;
     }

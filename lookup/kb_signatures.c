@@ -438,7 +438,8 @@ static double effective_weight(const struct kb_query *q, sqlite3_stmt *st, int *
 /* Does text[start, end) hold another program's words? */
 static int other_program_in(struct kb_query *q, size_t start, size_t end)
 {
-    if (!q->other && !(q->other = kb_other_program_new(q->norm.len > JIT_THRESHOLD)))
+    if (!q->other
+        && !(q->other = kb_other_program_new(&q->db->regex_cache, q->norm.len > JIT_THRESHOLD)))
         return 0;
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
     q->work.other += end - start;
@@ -615,15 +616,11 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, struct 
         sqlite3_reset(st);
         return status;
     }
-    int errcode;
-    PCRE2_SIZE erroff;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
-                                   kb_signature_compile_options(), &errcode, &erroff, NULL);
     /* a pattern that does not compile: the compiler rejects them, a foreign database may not */
+    pcre2_code *re = kb_db_sig_regex(q->db, sig_id, pattern);
     if (re && match_windows(q, re, w, text_for(q, st)))
         status = record_hit(q, match_start(q), re);
     sqlite3_reset(st);
-    pcre2_code_free(re);
     return status;
 }
 

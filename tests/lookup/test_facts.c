@@ -25,7 +25,7 @@ static void compare(const char *text, size_t len, const char *where)
     struct kb_norm norm;
     struct kb_facts a, b;
     CHECK(kb_norm_run(text, len, &norm) == KB_OK);
-    CHECK(kb_facts_extract(&norm, NULL, &a) == KB_OK);
+    CHECK(kb_facts_extract(&norm, NULL, NULL, &a) == KB_OK);
     CHECK(kb_facts_extract_unfiltered(&norm, NULL, &b) == KB_OK);
     int ok = a.reply_code == b.reply_code && a.port == b.port && a.mail_context == b.mail_context
              && same(a.enhanced, b.enhanced) && same(a.stage, b.stage) && same(a.host, b.host)

@@ -348,7 +348,7 @@ static struct kb_facts facts_of(const char *text)
     struct kb_norm n;
     struct kb_facts f;
     CHECK(kb_norm_run(text, strlen(text), &n) == KB_OK);
-    CHECK(kb_facts_extract(&n, &test_providers, &f) == KB_OK);
+    CHECK(kb_facts_extract(&n, &test_providers, NULL, &f) == KB_OK);
     kb_norm_release(&n);
     return f;
 }
@@ -377,7 +377,7 @@ static void test_providers_detect(void)
     struct kb_norm n;
     const char *text = "535 5.7.3 Authentication unsuccessful [X.prod.outlook.com]";
     CHECK(kb_norm_run(text, strlen(text), &n) == KB_OK);
-    CHECK(kb_facts_extract(&n, NULL, &f) == KB_OK);
+    CHECK(kb_facts_extract(&n, NULL, NULL, &f) == KB_OK);
     CHECK(f.provider == NULL);
     kb_facts_release(&f);
     kb_norm_release(&n);
