@@ -106,23 +106,6 @@ static enum kb_status folder_error(struct kb_error *err, const char *out)
     return KB_ERR_IO;
 }
 
-/* printf into a new heap string; NULL when out of memory. */
-static char *path_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *path_printf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (p) {
-        va_start(ap, fmt);
-        vsnprintf(p, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    return p;
-}
-
 /* Removes the temporary files of out left by compiles that are gone: those whose lock can be
  * taken (a running compile holds its own). Best effort: what cannot be removed stays. */
 static void remove_stale(const char *dir, const char *base)
@@ -153,7 +136,7 @@ static void remove_stale(const char *dir, const char *base)
 static enum kb_status create_named(const char *out, struct kbc_tmp *tmp, struct kb_error *err)
 {
     for (int tries = 0; tries < 8; tries++) {
-        char *path = path_printf("%s.tmp-XXXXXX", out);
+        char *path = kb_format("%s.tmp-XXXXXX", out);
         if (!path)
             return out_of_memory(err);
         sigset_t old;
@@ -261,7 +244,7 @@ static enum kb_status name_unnamed(struct kbc_tmp *tmp, const char *out, struct 
     char proc[64];
     snprintf(proc, sizeof proc, "/proc/self/fd/%d", tmp->fd);
     for (int n = 0; n < 100; n++) {
-        char *path = path_printf("%s.tmp-%ld-%d", out, (long)getpid(), n);
+        char *path = kb_format("%s.tmp-%ld-%d", out, (long)getpid(), n);
         if (!path)
             return out_of_memory(err);
         sigset_t old;

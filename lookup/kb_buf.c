@@ -90,6 +90,21 @@ enum kb_status kb_buf_printf(struct kb_buf *buf, const char *fmt, ...)
     return KB_OK;
 }
 
+char *kb_format(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (p) {
+        va_start(ap, fmt);
+        vsnprintf(p, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    return p;
+}
+
 enum kb_status kb_buf_detach(struct kb_buf *buf, char **out)
 {
     if (!buf->data) {

@@ -31,5 +31,7 @@ enum kb_status kb_buf_append_str(struct kb_buf *buf, const char *s);
 enum kb_status kb_buf_append_char(struct kb_buf *buf, char c);
 enum kb_status kb_buf_printf(struct kb_buf *buf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* printf into a new heap string; NULL when out of memory. */
+char *kb_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #endif

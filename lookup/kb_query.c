@@ -68,21 +68,6 @@ enum kb_status kb_query_nomem(struct kb_query *q)
     return kb_fail(q->err, KB_ERR_NOMEM, "out of memory");
 }
 
-char *kb_format(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *p = n >= 0 ? malloc((size_t)n + 1) : NULL;
-    if (p) {
-        va_start(ap, fmt);
-        vsnprintf(p, (size_t)n + 1, fmt, ap);
-        va_end(ap);
-    }
-    return p;
-}
-
 char *kb_strndup(const char *s, size_t len)
 {
     char *p = malloc(len + 1);

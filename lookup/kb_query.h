@@ -111,8 +111,6 @@ enum kb_status kb_query_run_counted(struct kb_db *db, const char *text, size_t l
 /* Grows *v (of *alloc elements of size bytes) to hold need elements; 0, or -1 when out of
  * memory (then *v is unchanged). */
 int kb_grow(void **v, size_t *alloc, size_t need, size_t size);
-/* printf into a new heap string; NULL when out of memory. */
-char *kb_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A heap copy of s[0, len) with a NUL; NULL when out of memory. */
 char *kb_strndup(const char *s, size_t len);
 
