@@ -587,6 +587,12 @@ static void trim_line(struct block_line *l)
         l->len--;
 }
 
+/* A trimmed line of a block that says nothing: empty, or a comment ("#" alone or "# ..."). */
+static int is_blank_or_comment(const struct block_line *l)
+{
+    return !l->len || (l->text[0] == '#' && (l->len == 1 || l->text[1] == ' '));
+}
+
 static enum kb_status parse_entry_block(struct parse *p, const struct kb_block *b,
                                         struct kbc_entry *e)
 {
@@ -868,7 +874,7 @@ static enum kb_status parse_signatures(struct parse *p, const struct kb_block *b
     enum kb_status status = KB_OK;
     while (status == KB_OK && next_block_line(b, &cursor, &index, &l)) {
         trim_line(&l);
-        if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
+        if (is_blank_or_comment(&l))
             continue;
         count++;
         status = add_signature(p, e, &l, weight, context, regions, when);
@@ -929,7 +935,7 @@ static enum kb_status parse_conditions(struct parse *p, const struct kb_block *b
     enum kb_status status = KB_OK;
     while (status == KB_OK && next_block_line(b, &cursor, &index, &l)) {
         trim_line(&l);
-        if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
+        if (is_blank_or_comment(&l))
             continue;
         count++;
         struct kb_condition *parsed = NULL;
@@ -989,7 +995,7 @@ static enum kb_status parse_step_marks(struct parse *p, const struct kb_block *b
     enum kb_status status = KB_OK;
     while (status == KB_OK && next_block_line(b, &cursor, &index, &l)) {
         trim_line(&l);
-        if (!l.len || (l.text[0] == '#' && (l.len == 1 || l.text[1] == ' ')))
+        if (is_blank_or_comment(&l))
             continue;
         count++;
         const char *colon = NULL;
