@@ -3,6 +3,8 @@
  * (the accuracy sets' JSON lines, the KB's articles) and every file as a whole is read with
  * and without it, and the facts must be the same. The prefilter skips a pattern when none of
  * what it needs occurs in the text; a need list that forgets an alternative shows up here.
+ * The prefiltered run keeps one regex cache over every text, as an open database does for a
+ * --serve process, so a compiled (or JIT-compiled) pattern reused across texts is checked too.
  *
  *   test_facts FILE...
  */
@@ -19,13 +21,14 @@ static int same(const char *a, const char *b)
 }
 
 static size_t compared;
+static struct kb_regex_cache shared; /* kept over every text, as a database handle keeps it */
 
 static void compare(const char *text, size_t len, const char *where)
 {
     struct kb_norm norm;
     struct kb_facts a, b;
     CHECK(kb_norm_run(text, len, &norm) == KB_OK);
-    CHECK(kb_facts_extract(&norm, NULL, NULL, &a) == KB_OK);
+    CHECK(kb_facts_extract(&norm, NULL, &shared, &a) == KB_OK);
     CHECK(kb_facts_extract_unfiltered(&norm, NULL, &b) == KB_OK);
     int ok = a.reply_code == b.reply_code && a.port == b.port && a.mail_context == b.mail_context
              && same(a.enhanced, b.enhanced) && same(a.stage, b.stage) && same(a.host, b.host)
@@ -45,8 +48,26 @@ static void compare(const char *text, size_t len, const char *where)
     kb_norm_release(&norm);
 }
 
+/* The cache gives one code per pattern and options, and a pattern's own: keyed by address. */
+static void cache_keys(void)
+{
+    static const char upper[] = "A+", lower[] = "a+";
+    struct kb_regex_cache c = {0};
+    pcre2_code *first = kb_regex_cache_get(&c, upper, 0, 0);
+    CHECK(first != NULL);
+    CHECK(kb_regex_cache_get(&c, upper, 0, 1) == first); /* JIT asked later: the same code */
+    CHECK(kb_regex_cache_get(&c, upper, PCRE2_CASELESS, 0) != first);
+    CHECK(kb_regex_cache_get(&c, lower, 0, 0) != first);
+    CHECK(c.count == 3);
+    CHECK(kb_regex_cache_get(&c, "(", 0, 0) == NULL); /* does not compile: nothing kept */
+    CHECK(c.count == 3);
+    kb_regex_cache_release(&c);
+    CHECK(c.count == 0 && c.slot == NULL);
+}
+
 int main(int argc, char **argv)
 {
+    cache_keys();
     for (int i = 1; i < argc; i++) {
         FILE *f = fopen(argv[i], "rb");
         if (!f) {
@@ -79,6 +100,7 @@ int main(int argc, char **argv)
         }
         free(data);
     }
+    kb_regex_cache_release(&shared);
     printf("%zu texts compared\n", compared);
     return check_report("test_facts");
 }
