@@ -609,6 +609,16 @@ static void fts_score(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_con
         sqlite3_result_double(out, 0);
         return;
     }
+    /* A row whose code and prose hold none of the terms (a title or heading that names them)
+     * scores the same whatever their lengths: they are not read. */
+    int long_used = 0;
+    for (size_t i = 0; i < info->terms && !long_used; i++)
+        for (size_t c = FTS_CODE_COLUMN; c <= FTS_BODY_COLUMN; c++)
+            long_used |= tf[i][c] > 0;
+    if (!long_used) {
+        sqlite3_result_double(out, part == 2 ? terms : score);
+        return;
+    }
     if (!info->averages_known) {
         sqlite3_int64 rows = 0;
         if (api->xRowCount(ctx, &rows) != SQLITE_OK || rows < 1)
