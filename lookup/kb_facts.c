@@ -239,14 +239,27 @@ static const struct stage_rule stages[] = {
 /* ---- the needs of the patterns, looked for in one pass ---------------------------------- */
 
 #define MAX_NEEDS 256
+/* Hash slots of the needs (a power of two, twice MAX_NEEDS): the patterns share most of their
+ * needs, and telling each new one from all those before it was the square of their number,
+ * a twentieth of a one-line lookup's instructions. */
+#define NEED_SLOTS 512
 
 struct needs {
     int all; /* no prefilter: every pattern runs (the reference the unit test compares with) */
     const char *text[MAX_NEEDS];
     unsigned char found[MAX_NEEDS];
     size_t count;
-    struct kb_buf buf; /* the needs, each NUL-terminated */
+    struct kb_buf buf;               /* the needs, each NUL-terminated */
+    unsigned short slot[NEED_SLOTS]; /* 1 + the index of a need, by hash; 0: free */
 };
+
+static size_t need_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h & (NEED_SLOTS - 1);
+}
 
 static enum kb_status needs_add(struct needs *n, const char *list);
 
@@ -266,14 +279,16 @@ static enum kb_status needs_add(struct needs *n, const char *list)
         const char *bar = strchr(p, '|');
         size_t len = bar ? (size_t)(bar - p) : strlen(p);
         int seen = 0;
-        for (size_t k = 0; k < n->count && !seen; k++) {
-            const char *t = n->buf.data + (uintptr_t)n->text[k];
+        size_t h = need_hash(p, len);
+        for (; n->slot[h] && !seen; h = (h + 1) & (NEED_SLOTS - 1)) {
+            const char *t = n->buf.data + (uintptr_t)n->text[n->slot[h] - 1];
             seen = strncmp(t, p, len) == 0 && !t[len];
         }
         if (!seen) {
             if (n->count == MAX_NEEDS)
                 return KB_ERR_INVALID; /* a programming error: raise MAX_NEEDS */
             n->text[n->count++] = (const char *)(uintptr_t)n->buf.len;
+            n->slot[h] = (unsigned short)n->count;
             enum kb_status st = kb_buf_append(&n->buf, p, len);
             if (st == KB_OK)
                 st = kb_buf_append_char(&n->buf, '\0');
@@ -321,9 +336,9 @@ static int need_found(const struct needs *n, const char *text)
 {
     if (n->all)
         return 1;
-    for (size_t k = 0; k < n->count; k++)
-        if (strcmp(n->text[k], text) == 0)
-            return n->found[k];
+    for (size_t h = need_hash(text, strlen(text)); n->slot[h]; h = (h + 1) & (NEED_SLOTS - 1))
+        if (strcmp(n->text[n->slot[h] - 1], text) == 0)
+            return n->found[n->slot[h] - 1];
     return 1;
 }
 

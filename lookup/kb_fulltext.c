@@ -65,6 +65,21 @@ struct fts_info {
     /* filled by the first call: the index's average column lengths */
     int averages_known;
     double average[6];
+    /* the share of the text each row's word pairs explain, noted while ranking (rows with
+     * pairs only, at most FTS_PAIR_NOTES; notes_lost when more were or memory ran out), so
+     * that the explanation of an answer needs no second search */
+    struct pair_note *notes;
+    size_t note_count, note_alloc;
+    int notes_lost;
+};
+
+/* Rows whose word pairs are noted for the explanation, at most (a query scores one row per
+ * section that holds any of its terms; past this the explanation searches again). */
+#define FTS_PAIR_NOTES 4096
+
+struct pair_note {
+    sqlite3_int64 rowid;
+    double share;
 };
 
 /* What a word pair of the text held as written in a section adds: its commoner word's idf
@@ -574,6 +589,15 @@ static void fts_score(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_con
         sqlite3_result_double(out, pairs / info->idf_sum);
         return;
     }
+    if (part == 0 && pairs > 0 && !info->notes_lost) {
+        if (info->note_count < FTS_PAIR_NOTES
+            && !kb_grow((void **)&info->notes, &info->note_alloc, info->note_count + 1,
+                        sizeof *info->notes))
+            info->notes[info->note_count++] =
+                (struct pair_note){api->xRowid(ctx), pairs / info->idf_sum};
+        else
+            info->notes_lost = 1;
+    }
     /* Length normalisation for the long columns only, code and prose: titles and headings are
      * short alike. Reading a row's lengths costs more than all the rest, so a row is first
      * scored as if both were empty. */
@@ -583,6 +607,16 @@ static void fts_score(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_con
     double score = row_score(info, tf, norm, pairs, line_pair, &terms);
     if (part == 0 && score < FTS_BOUND_ONLY && !scored_exactly(info, api->xRowid(ctx))) {
         sqlite3_result_double(out, 0);
+        return;
+    }
+    /* A row whose code and prose hold none of the terms (a title or heading that names them)
+     * scores the same whatever their lengths: they are not read. */
+    int long_used = 0;
+    for (size_t i = 0; i < info->terms && !long_used; i++)
+        for (size_t c = FTS_CODE_COLUMN; c <= FTS_BODY_COLUMN; c++)
+            long_used |= tf[i][c] > 0;
+    if (!long_used) {
+        sqlite3_result_double(out, part == 2 ? terms : score);
         return;
     }
     if (!info->averages_known) {
@@ -868,10 +902,17 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
             c->score += c->fulltext;
             if (!c->section_id)
                 c->section_id = rows[r].section;
-            /* for the explanation: how much of that comes from word pairs as written (the
-             * ranking query leaves it out, to score each row once) */
+            /* for the explanation: how much of that comes from word pairs as written, as
+             * the ranking noted it (searched again only when the notes overflowed) */
             double pair_share = 0;
-            if (rows[r].section && !pairs
+            int noted = !info->notes_lost;
+            for (size_t k = 0; k < info->note_count; k++)
+                if (info->notes[k].rowid == rows[r].section) {
+                    pair_share = info->notes[k].share;
+                    noted = 1;
+                    break;
+                }
+            if (rows[r].section && !noted && !pairs
                 && !(pairs = cached_statement(q->db, &q->db->fts_pairs,
                                               "SELECT kb_score(entry_fts, ?3, 1) FROM entry_fts "
                                               "WHERE entry_fts MATCH ?1 AND rowid = ?2")
@@ -881,7 +922,7 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
                 kb_buf_release(&which);
                 break;
             }
-            if (rows[r].section) {
+            if (rows[r].section && !noted) {
                 sqlite3_reset(pairs);
                 sqlite3_bind_text(pairs, 1, query, -1, SQLITE_STATIC);
                 sqlite3_bind_int64(pairs, 2, rows[r].section);
@@ -1047,6 +1088,7 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
 done:
     free(rows);
     free(info.exact);
+    free(info.notes);
     terms_free(terms, nterms);
     kb_buf_release(&prepared);
     kb_buf_release(&query);
