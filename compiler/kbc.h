@@ -277,11 +277,39 @@ struct kbc_provider {
     size_t id_line, id_col;
 };
 
+/* An id a kb-hide block hides in the KB this one is stacked on (kb-compile --base). */
+struct kbc_hide {
+    char *id;
+    const struct kbc_file *file; /* not owned */
+    size_t line, col;
+};
+
+/* An article in another language: name.LANG.md beside name.md (layers.c reads them apart). */
+struct kbc_translation {
+    char *lang;      /* "de", "pt_BR" */
+    size_t original; /* the article it translates: index into kb->articles */
+    int reviewed;    /* its front matter says "reviewed: yes" */
+    struct kbc_article article;
+};
+
 struct kbc_kb {
     struct kbc_article *articles;
     size_t count, alloc;
     struct kbc_provider *providers; /* in declaration order: files by path, blocks in order */
     size_t provider_count, provider_alloc;
+    struct kbc_hide *hides; /* in the order written: files by path, blocks in order */
+    size_t hide_count, hide_alloc;
+    /* kb-compile --base: the KB it is compiled against (its layers stacked, not owned), and
+     * the build hash stored as the new database's "base"; NULL when it is a whole KB */
+    struct kb_db *base;
+    const char *base_build;
+    /* The KB's default language (a kb-language block), NULL when it declares none, and the
+     * translations, taken out of articles (kbc_translations_split). */
+    char *language;
+    size_t language_line;
+    const struct kbc_file *language_file;
+    struct kbc_translation *translations;
+    size_t translation_count, translation_alloc;
 };
 
 void kbc_kb_release(struct kbc_kb *kb);
@@ -419,5 +447,42 @@ int kbc_gaps_main(int argc, char **argv);
 enum kb_status kbc_selftest(const unsigned char *image, size_t len, const char *label,
                             const struct kbc_kb *kb, struct kbc_diags *diags, size_t *checked,
                             struct kb_error *err);
+
+/* ---- layers.c: compiling an overlay against its base (kb-compile --base) ----------------- */
+
+/* Reads a kb-hide block (one entry id a line; blank lines and '#' comments left out) into
+ * kb->hides. Fails only when out of memory. */
+enum kb_status kbc_hide_parse(struct kbc_kb *kb, const struct kbc_file *file, const char *text,
+                              size_t line, size_t col, struct kbc_diags *diags);
+/* Reads a kb-language block ("default: LANG") into kb->language. */
+enum kb_status kbc_language_parse(struct kbc_kb *kb, const struct kbc_file *file, const char *text,
+                                  size_t line, size_t col, struct kbc_diags *diags);
+/* Takes the translations (name.LANG.md beside name.md) out of kb->articles: each entry of one
+ * must be an entry of its original (an error otherwise), whose signatures it adds to; its
+ * examples stay with it (the self-test runs them for the original's id). Also checks the
+ * entry ids its links and related: name. */
+enum kb_status kbc_translations_split(struct kbc_kb *kb, struct kbc_diags *diags);
+/* The original entry of translation t's entry te. */
+const struct kbc_entry *kbc_translation_original(const struct kbc_kb *kb,
+                                                 const struct kbc_translation *t,
+                                                 const struct kbc_entry *te);
+/* One line per language on out: how many entries it translates, how many of them are
+ * reviewed, how many are untranslated. Nothing when the KB has no translations. */
+void kbc_translations_stats(const struct kbc_kb *kb, FILE *out);
+/* Is id an entry of the base (kb->base), as a lookup through it sees it? */
+int kbc_base_has(const struct kbc_kb *kb, const char *id);
+/* The ids the overlay takes from its base, reported in its own files before it is stacked:
+ * each entry that replaces one of the base, each hidden id the base does not hold or the
+ * overlay defines too. Warnings (a hidden id defined too: an error), errors when strict. */
+void kbc_overlay_ids(const struct kbc_kb *kb, int strict, struct kbc_diags *diags);
+/* Stacks the new database (image, which must outlive kb->base) on kb->base: the self-test
+ * and kbc_overlay_check then read the combined KB. */
+enum kb_status kbc_overlay_stack(struct kbc_kb *kb, const unsigned char *image, size_t len,
+                                 const char *label, struct kb_error *err);
+/* What stacking the overlay on its base (already stacked: kbc_overlay_stack) does to the
+ * base's examples, after the self-test: each one whose entry no longer ranks first because an
+ * overlay entry does (image: the new database) is a warning, an error when strict. */
+enum kb_status kbc_overlay_check(const unsigned char *image, size_t len, const struct kbc_kb *kb,
+                                 int strict, struct kbc_diags *diags, struct kb_error *err);
 
 #endif

@@ -24,6 +24,7 @@
 
 static const char usage_text[] =
     "Usage: kb-compile [options] KB_DIR -o OUT.db\n"
+    "       kb-compile [options] --base BASE.db... KB_DIR -o OUT.db\n"
     "       kb-compile --verify DB\n"
     "       kb-compile --gaps MISS_LOG...\n"
     "\n"
@@ -33,6 +34,11 @@ static const char usage_text[] =
     "\n"
     "Options:\n"
     "  -o, --output FILE  write the database to FILE\n"
+    "      --base DB      compile an overlay for the KB in DB (repeat it for a KB of several\n"
+    "                     layers, bottom first): links and related: may name its entries, the\n"
+    "                     self-test reads the two stacked, and what the overlay replaces or\n"
+    "                     hides, and the base's examples it now outranks, are warnings\n"
+    "      --strict       with --base, make those warnings errors\n"
     "      --check        validate (and self-test) only; write nothing\n"
     "      --no-self-test do not run the examples through the lookup\n"
     "      --verify DB    check a compiled database whole (every page and table) and exit\n"
@@ -52,6 +58,9 @@ static const char usage_text[] =
     "Full documentation: 'man kb-compile'.\n";
 
 struct options {
+    const char **bases; /* every --base, bottom first (argv's strings) */
+    size_t base_count;
+    int strict;
     const char *kb_dir;
     const char *output;
     const char *verify;
@@ -91,6 +100,12 @@ static int parse_args(int argc, char **argv, struct options *o)
             o->check = 1;
         } else if (strcmp(arg, "--quiet") == 0 || strcmp(arg, "-q") == 0) {
             o->quiet = 1;
+        } else if (strcmp(arg, "--base") == 0) {
+            if (i + 1 >= argc || !argv[i + 1][0])
+                return usage_error("option '%s' needs a database", arg);
+            o->bases[o->base_count++] = argv[++i];
+        } else if (strcmp(arg, "--strict") == 0) {
+            o->strict = 1;
         } else if (strcmp(arg, "--no-self-test") == 0) {
             o->self_test = 0;
         } else if (strcmp(arg, "--verify") == 0) {
@@ -120,8 +135,10 @@ static int parse_args(int argc, char **argv, struct options *o)
             return usage_error("unknown option '%s'", arg);
         }
     }
+    if (o->strict && !o->base_count)
+        return usage_error("%s", "--strict needs --base BASE.db");
     if (o->verify) {
-        if (o->kb_dir || o->output || o->check)
+        if (o->kb_dir || o->output || o->check || o->base_count)
             return usage_error("%s", "--verify DB takes nothing else");
         return -1;
     }
@@ -277,6 +294,30 @@ static void count_model(const struct kbc_kb *kb, struct kbc_counts *c)
     }
 }
 
+/* --base: the KB the overlay is compiled against, its layers stacked bottom first, into
+ * kb->base (and *base, which the caller closes). */
+static enum kb_status open_base(const struct options *o, struct kbc_kb *kb, struct kb_db **base,
+                                struct kb_error *err)
+{
+    for (size_t i = 0; i < o->base_count; i++) {
+        struct kb_db *layer = NULL;
+        enum kb_status st = kb_db_open_file(o->bases[i], &layer, err);
+        if (st == KB_OK && *base)
+            st = kb_db_layer_add(*base, layer, err);
+        else if (st == KB_OK)
+            *base = layer;
+        if (st != KB_OK) {
+            char what[sizeof err->message];
+            snprintf(what, sizeof what, "%s", err->message);
+            snprintf(err->message, sizeof err->message, "--base: %.480s", what);
+            return st;
+        }
+        kb->base_build = kb_db_build_hash(layer);
+    }
+    kb->base = *base;
+    return KB_OK;
+}
+
 /* The whole compile; returns the exit code. */
 static int run(const struct options *o)
 {
@@ -294,9 +335,15 @@ static int run(const struct options *o)
     int code = EXIT_TROUBLE;
     kbc_diags_init(&diags);
 
-    enum kb_status status = kbc_scan(o->kb_dir, &files, &diags, &err);
+    struct kb_db *base = NULL;
+    enum kb_status status = open_base(o, &kb, &base, &err);
+    if (status != KB_OK)
+        goto trouble;
+    status = kbc_scan(o->kb_dir, &files, &diags, &err);
     for (size_t i = 0; i < files.count && status == KB_OK; i++)
         status = kbc_parse_file(&files.items[i], &kb, &diags);
+    if (status == KB_OK)
+        status = kbc_translations_split(&kb, &diags);
     if (status == KB_OK)
         status = kbc_validate(&kb, &diags);
     if (status == KB_OK)
@@ -334,10 +381,20 @@ static int run(const struct options *o)
         date = NULL;
     if ((status = kbc_write_db(&kb, hash, date, &counts, &image, &image_len, &err)) != KB_OK)
         goto trouble;
+    if (base)
+        kbc_overlay_ids(&kb, o->strict, &diags);
+    if (base
+        && (status = kbc_overlay_stack(&kb, image, image_len,
+                                       o->check ? "the new database" : o->output, &err))
+               != KB_OK)
+        goto trouble;
     if (o->self_test
         && (status = kbc_selftest(image, image_len, o->check ? "the new database" : o->output, &kb,
                                   &diags, &checked, &err))
                != KB_OK)
+        goto trouble;
+    if (base
+        && (status = kbc_overlay_check(image, image_len, &kb, o->strict, &diags, &err)) != KB_OK)
         goto trouble;
     if (kbc_diags_failed(&diags)) {
         code = EXIT_KB_ERRORS;
@@ -354,6 +411,7 @@ trouble:
     code = EXIT_TROUBLE;
 cleanup:
     kbc_tmp_discard(&tmp);
+    kb_db_close(base); /* before the image it may have stacked */
     sqlite3_free(image);
     kbc_diags_print(&diags, &files, use_color(o), stderr);
     if (code == EXIT_TROUBLE)
@@ -365,6 +423,8 @@ cleanup:
                 diags.warnings == 1 ? "" : "s");
     else if (code == EXIT_SUCCESS)
         summary(o, &counts, o->self_test ? checked : counts.examples, &start);
+    if (code == EXIT_SUCCESS && !o->quiet)
+        kbc_translations_stats(&kb, stderr);
     kbc_diags_release(&diags);
     kbc_kb_release(&kb);
     kbc_files_release(&files);
@@ -388,18 +448,30 @@ static int verify(const char *path)
     return fflush(stdout) == 0 && !ferror(stdout) ? EXIT_SUCCESS : EXIT_TROUBLE;
 }
 
+static int compile(struct options *o, int argc, char **argv)
+{
+    int code = parse_args(argc, argv, o);
+    if (code >= 0)
+        return code;
+    if (o->verify)
+        return verify(o->verify);
+    if (!o->check && (code = check_output(o)) >= 0)
+        return code;
+    kbc_install_signal_handlers();
+    return run(o);
+}
+
 int main(int argc, char **argv)
 {
     struct options o = {0};
     if (kbc_gaps_wanted(argc, argv))
         return kbc_gaps_main(argc, argv);
-    int code = parse_args(argc, argv, &o);
-    if (code >= 0)
-        return code;
-    if (o.verify)
-        return verify(o.verify);
-    if (!o.check && (code = check_output(&o)) >= 0)
-        return code;
-    kbc_install_signal_handlers();
-    return run(&o);
+    /* every --base is one argument at least */
+    if (!(o.bases = calloc((size_t)argc, sizeof *o.bases))) {
+        fprintf(stderr, "%s: out of memory\n", KBC_PROGRAM);
+        return EXIT_TROUBLE;
+    }
+    int code = compile(&o, argc, argv);
+    free(o.bases);
+    return code;
 }

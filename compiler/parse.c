@@ -37,12 +37,14 @@ enum block_type {
     BLOCK_CONDITIONS,
     BLOCK_PROVIDER_STEPS,
     BLOCK_PROVIDER,
+    BLOCK_HIDE,
+    BLOCK_LANGUAGE,
     BLOCK_UNKNOWN
 };
 
 static const char *const block_names[] = {"kb-entry",          "kb-signatures", "kb-example",
                                           "kb-counterexample", "kb-conditions", "kb-provider-steps",
-                                          "kb-provider"};
+                                          "kb-provider",       "kb-hide",       "kb-language"};
 
 struct kb_block {
     cmark_node *node;
@@ -1490,8 +1492,8 @@ static enum kb_status fill_defaults(struct kbc_entry *e)
 
 static void stray_block(struct parse *p, const struct kb_block *b)
 {
-    if (b->type == BLOCK_PROVIDER)
-        return; /* declares a provider of the KB wherever it stands */
+    if (b->type == BLOCK_PROVIDER || b->type == BLOCK_HIDE || b->type == BLOCK_LANGUAGE)
+        return; /* declares a provider of the KB, or hides an id, wherever it stands */
     if (b->type == BLOCK_ENTRY)
         kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                  "kb-entry block is not under a level-2 heading");
@@ -1558,14 +1560,20 @@ static enum kb_status kb_article(struct parse *p)
         if (b->type == BLOCK_PROVIDER) {
             status = kbc_provider_parse(p->kb, p->file, cmark_node_get_literal(b->node), b->line,
                                         b->col, p->diags);
+        } else if (b->type == BLOCK_LANGUAGE) {
+            status = kbc_language_parse(p->kb, p->file, cmark_node_get_literal(b->node), b->line,
+                                        b->col, p->diags);
+        } else if (b->type == BLOCK_HIDE) {
+            status = kbc_hide_parse(p->kb, p->file, cmark_node_get_literal(b->node), b->line,
+                                    b->col, p->diags);
         } else if (b->type == BLOCK_UNKNOWN) {
             size_t word;
             const char *info = cmark_node_get_fence_info(b->node);
             block_type_of(info, &word);
             kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                      "unknown block type '%.*s' (expected kb-entry, kb-signatures, "
-                     "kb-conditions, kb-example, kb-counterexample, kb-provider-steps or "
-                     "kb-provider)",
+                     "kb-conditions, kb-example, kb-counterexample, kb-provider-steps, "
+                     "kb-provider, kb-hide or kb-language)",
                      (int)word, info);
         } else if (b->section < 0) {
             stray_block(p, b);
@@ -1592,7 +1600,8 @@ static enum kb_status kb_article(struct parse *p)
         }
         int declares = 0; /* a section that declares a provider is no entry, and says so */
         for (size_t i = s->block_first; i < s->block_end; i++) {
-            declares |= p->blocks[i].type == BLOCK_PROVIDER;
+            declares |= p->blocks[i].type == BLOCK_PROVIDER || p->blocks[i].type == BLOCK_HIDE
+                        || p->blocks[i].type == BLOCK_LANGUAGE;
             stray_block(p, &p->blocks[i]);
         }
         if (declares)
@@ -1792,7 +1801,8 @@ enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
     /* a file that only declares providers (kb/providers.md) is no article: nothing to show */
     int declarations_only = !article.entry_count;
     for (size_t i = 0; i < p.block_count && declarations_only; i++)
-        declarations_only = p.blocks[i].type == BLOCK_PROVIDER;
+        declarations_only = p.blocks[i].type == BLOCK_PROVIDER || p.blocks[i].type == BLOCK_HIDE
+                            || p.blocks[i].type == BLOCK_LANGUAGE;
     if (declarations_only && p.block_count)
         goto cleanup;
     struct kbc_article *slot = kbc_grow(kb->articles, &kb->alloc, kb->count, sizeof *slot);
@@ -1877,6 +1887,15 @@ void kbc_kb_release(struct kbc_kb *kb)
     for (size_t i = 0; i < kb->count; i++)
         article_release(&kb->articles[i]);
     kbc_providers_release(kb);
+    for (size_t i = 0; i < kb->hide_count; i++)
+        free(kb->hides[i].id);
+    free(kb->hides);
+    for (size_t i = 0; i < kb->translation_count; i++) {
+        free(kb->translations[i].lang);
+        article_release(&kb->translations[i].article);
+    }
+    free(kb->translations);
+    free(kb->language);
     free(kb->articles);
     memset(kb, 0, sizeof *kb);
 }

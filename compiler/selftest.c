@@ -309,19 +309,53 @@ enum kb_status kbc_selftest(const unsigned char *image, size_t len, const char *
 {
     struct kb_db *db = NULL;
     *checked = 0;
-    enum kb_status status = kb_db_open_memory(image, len, label, &db, err);
+    /* an overlay (kb-compile --base) is checked as kb-lookup will read it: on its base */
+    enum kb_status status = kb->base ? KB_OK : kb_db_open_memory(image, len, label, &db, err);
+    struct kb_db *kb_read = kb->base ? kb->base : db;
     struct kb_query_options options = {.top = KBC_SELFTEST_TOP, .max_input = 0};
     for (size_t i = 0; i < kb->count && status == KB_OK; i++) {
         const struct kbc_article *a = &kb->articles[i];
         for (size_t j = 0; j < a->entry_count && status == KB_OK; j++) {
             const struct kbc_entry *e = &a->entries[j];
             for (size_t k = 0; k < e->example_count && status == KB_OK; k++) {
-                struct check c = {
-                    .db = db, .a = a, .e = e, .x = &e->examples[k], .diags = diags, .err = err};
+                struct check c = {.db = kb_read,
+                                  .a = a,
+                                  .e = e,
+                                  .x = &e->examples[k],
+                                  .diags = diags,
+                                  .err = err};
                 kb_buf_init(&c.msg, KBC_MESSAGE_CAP);
                 kb_buf_init(&c.why, KBC_MESSAGE_CAP);
                 struct kb_result *r = NULL;
-                status = kb_query_run(db, c.x->text, strlen(c.x->text), &options, &r, err);
+                status = kb_query_run(kb_read, c.x->text, strlen(c.x->text), &options, &r, err);
+                if (status == KB_OK && c.x->counter)
+                    check_counter(&c, r);
+                else if (status == KB_OK)
+                    status = check_example(&c, r);
+                kb_result_free(r);
+                kb_buf_release(&c.msg);
+                kb_buf_release(&c.why);
+                (*checked)++;
+            }
+        }
+    }
+    /* a translation's examples are its original entry's, in another language */
+    for (size_t i = 0; i < kb->translation_count && status == KB_OK; i++) {
+        const struct kbc_translation *t = &kb->translations[i];
+        for (size_t j = 0; j < t->article.entry_count && status == KB_OK; j++) {
+            const struct kbc_entry *e = kbc_translation_original(kb, t, &t->article.entries[j]);
+            const struct kbc_entry *te = &t->article.entries[j];
+            for (size_t k = 0; e && k < te->example_count && status == KB_OK; k++) {
+                struct check c = {.db = kb_read,
+                                  .a = &t->article,
+                                  .e = e,
+                                  .x = &te->examples[k],
+                                  .diags = diags,
+                                  .err = err};
+                kb_buf_init(&c.msg, KBC_MESSAGE_CAP);
+                kb_buf_init(&c.why, KBC_MESSAGE_CAP);
+                struct kb_result *r = NULL;
+                status = kb_query_run(kb_read, c.x->text, strlen(c.x->text), &options, &r, err);
                 if (status == KB_OK && c.x->counter)
                     check_counter(&c, r);
                 else if (status == KB_OK)

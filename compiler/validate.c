@@ -205,8 +205,8 @@ static enum kb_status check_refs(const struct kbc_kb *kb, const struct id_set *s
                     return st;
                 continue;
             }
-            if (id_find(set, r->id))
-                continue;
+            if (id_find(set, r->id) || kbc_base_has(kb, r->id))
+                continue; /* an overlay may point into its base (kb-compile --base) */
             const char *fmt = r->kind == KBC_REF_RELATED ? "unknown entry '%s' in related:"
                               : r->kind == KBC_REF_LINK  ? "link to unknown entry '%s'"
                                                          : "unknown entry '%s' in also=";

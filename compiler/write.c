@@ -620,6 +620,85 @@ static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc
     return status;
 }
 
+/* Each translated entry's text (entry_text), under its original's row. */
+static enum kb_status insert_translations(struct writer *w, const struct kbc_kb *kb)
+{
+    sqlite3_stmt *st = NULL;
+    if (!kb->translation_count)
+        return KB_OK;
+    if (sqlite3_prepare_v2(w->db,
+                           "INSERT OR REPLACE INTO entry_text(entry_id, lang, reviewed, title, "
+                           "why_text, why_ansi, why_md, tell_text, tell_ansi, tell_md, "
+                           "solution_text, solution_ansi, solution_md, body_md) VALUES(?1, ?2, "
+                           "?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                           -1, &st, NULL)
+        != SQLITE_OK)
+        return db_fail(w, "cannot prepare a statement");
+    enum kb_status status = KB_OK;
+    for (size_t i = 0; i < kb->translation_count && status == KB_OK; i++) {
+        const struct kbc_translation *t = &kb->translations[i];
+        for (size_t j = 0; j < t->article.entry_count && status == KB_OK; j++) {
+            const struct kbc_entry *te = &t->article.entries[j];
+            const struct kbc_entry *e = kbc_translation_original(kb, t, te);
+            if (!e)
+                continue;
+            const char *text[] = {te->title,       te->why_text,      te->why_ansi,
+                                  te->why_md,      te->tell_text,     te->tell_ansi,
+                                  te->tell_md,     te->solution_text, te->solution_ansi,
+                                  te->solution_md, te->body_md};
+            sqlite3_reset(st);
+            sqlite3_bind_int64(st, 1, e->row_id);
+            sqlite3_bind_text(st, 2, t->lang, -1, SQLITE_STATIC);
+            sqlite3_bind_int(st, 3, t->reviewed);
+            for (int k = 0; k < 11; k++)
+                sqlite3_bind_text(st, 4 + k, text[k] ? text[k] : "", -1, SQLITE_STATIC);
+            if (sqlite3_step(st) != SQLITE_DONE)
+                status = db_fail(w, "cannot store a translation");
+        }
+    }
+    sqlite3_finalize(st);
+    return status;
+}
+
+/* An overlay's meta rows (kb_schema.h): the ids it hides, the base it was compiled against. */
+static enum kb_status insert_layer_meta(struct writer *w, const struct kbc_kb *kb)
+{
+    struct kb_buf hides;
+    kb_buf_init(&hides, 0);
+    enum kb_status status = KB_OK;
+    for (size_t i = 0; i < kb->hide_count && status == KB_OK; i++)
+        status = kb_buf_printf(&hides, "%s%s", i ? "," : "", kb->hides[i].id);
+    sqlite3_stmt *st = NULL;
+    if (status == KB_OK
+        && sqlite3_prepare_v2(w->db, "INSERT INTO meta(key, value) VALUES(?1, ?2)", -1, &st, NULL)
+               != SQLITE_OK)
+        status = db_fail(w, "cannot prepare a statement");
+    /* the languages: the default first, then each translation's, once */
+    struct kb_buf langs;
+    kb_buf_init(&langs, 0);
+    if (kb->language && status == KB_OK)
+        status = kb_buf_append_str(&langs, kb->language);
+    for (size_t i = 0; kb->language && i < kb->translation_count && status == KB_OK; i++)
+        if (!kb_list_contains(langs.data, kb->translations[i].lang))
+            status = kb_buf_printf(&langs, ",%s", kb->translations[i].lang);
+    const char *keys[] = {"hides", "base", "language", "languages"};
+    const char *values[] = {kb->hide_count ? hides.data : NULL, kb->base_build, kb->language,
+                            kb->language ? langs.data : NULL};
+    for (int i = 0; i < 4 && status == KB_OK; i++) {
+        if (!values[i])
+            continue;
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, keys[i], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, values[i], -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            status = db_fail(w, "cannot store metadata");
+    }
+    sqlite3_finalize(st);
+    kb_buf_release(&hides);
+    kb_buf_release(&langs);
+    return status == KB_OK ? insert_translations(w, kb) : status;
+}
+
 enum kb_status kbc_write_db(struct kbc_kb *kb, const char *build_hash, const char *source_date,
                             struct kbc_counts *counts, unsigned char **image, size_t *len,
                             struct kb_error *err)
@@ -648,7 +727,8 @@ enum kb_status kbc_write_db(struct kbc_kb *kb, const char *build_hash, const cha
             goto cleanup;
         }
     }
-    if ((status = insert_all(&w, kb, counts)) != KB_OK)
+    if ((status = insert_all(&w, kb, counts)) != KB_OK
+        || (status = insert_layer_meta(&w, kb)) != KB_OK)
         goto cleanup;
     if ((status = kb_schema_finish(w.db, build_hash, source_date, err)) != KB_OK)
         goto cleanup;

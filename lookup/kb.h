@@ -95,6 +95,54 @@ const char *kb_db_label(const struct kb_db *db);      /* path or label given at 
 int kb_db_schema_version(const struct kb_db *db);
 long kb_db_entry_count(const struct kb_db *db);
 
+/* ---- layers: a team's own KB on top of the shipped one ---------------------------------- */
+
+/* A KB may be a stack of layers: the first database, then each one stacked on it with
+ * kb_db_layer_add, in order. A later layer's entry replaces the entry of the same id below it;
+ * its new ids add to the KB; and it may hide ids of the layers below (a kb-hide block in its
+ * articles). Every function that takes the first layer's handle (kb_query_run, kb_entry_get,
+ * kb_entry_each) then reads the stack as one KB: one ranked list, no duplicates, each entry
+ * naming its layer (struct kb_entry's layer). Each layer is queried on its own and the lists
+ * are merged by score: written signatures' weights are the same scale in every layer, and
+ * full text scores the share of the text a section explains (0 to 1), so an entry scores the
+ * same alone in its layer as in the stack. The metadata functions above (kb_db_build_hash...)
+ * describe the one database they are given; kb_db_check checks every layer. */
+
+/* Stacks layer (an open database with nothing stacked on it) on top of db's layers; db owns
+ * it from then on, even when this fails (then it is closed). KB_ERR_INVALID when layer is
+ * itself a stack or already stacked. */
+enum kb_status kb_db_layer_add(struct kb_db *db, struct kb_db *layer, struct kb_error *err);
+
+/* How many layers db has (1 for a database alone), and layer i of them (0 is db itself;
+ * NULL past the last). Owned by db. */
+size_t kb_db_layer_count(const struct kb_db *db);
+const struct kb_db *kb_db_layer(const struct kb_db *db, size_t i);
+
+/* The build hash of the KB this database was compiled against (kb-compile --base), or NULL
+ * when it was compiled as a whole KB. Owned by db. */
+const char *kb_db_base_build(const struct kb_db *db);
+
+/* What layer i of db does to the layers below it, as ", "-joined ids in id order (heap
+ * strings the caller frees, "" when none): the ids of its entries that replace one of theirs,
+ * and the ids it hides that one of them holds. */
+enum kb_status kb_db_layer_changes(const struct kb_db *db, size_t i, char **replaced, char **hidden,
+                                   struct kb_error *err);
+
+/* ---- languages --------------------------------------------------------------------------- */
+
+/* An article may have translations (name.LANG.md beside name.md): the same entries in another
+ * language, with signatures and examples of their own that every lookup matches. */
+
+/* The languages db holds, comma-separated, its default (declared in the KB) first ("en,de,fr");
+ * "" when the KB declares none. Owned by db. */
+const char *kb_db_languages(const struct kb_db *db);
+
+/* Entries loaded from now on (kb_entry_get, kb_entry_each, kb_query_run's matches) are in the
+ * language locale names when the KB holds it: a locale name as LANG gives it
+ * ("de_DE.UTF-8": de_DE if held, else de), NULL or any other for the default. Applies to
+ * every layer of a stack. Fails only with KB_ERR_NOMEM. */
+enum kb_status kb_db_language_set(struct kb_db *db, const char *locale, struct kb_error *err);
+
 /* ---- entries ----------------------------------------------------------------------------- */
 
 /* The renderings the KB stores of an entry's parts: plain text, text with ANSI emphasis, and
@@ -140,6 +188,8 @@ struct kb_entry {
     size_t step_count;
     int signature_count;
     int fulltext_only; /* 1 for foreign Markdown with no kb-entry block */
+    size_t layer;      /* the layer of the KB it comes from (kb_db_layer), 0 in a KB of one */
+    char *language;    /* the language its text is in ("de"); "" when the KB declares none */
 };
 
 void kb_entry_free(struct kb_entry *entry); /* accepts NULL */

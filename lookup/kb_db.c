@@ -467,12 +467,24 @@ static enum kb_status load_meta(struct kb_db *db, struct kb_error *err)
             db->fulltext_needs_mail = strcmp(value, "0") != 0;
         } else if (strcmp(key, "schema_version") == 0) {
             db->schema_version = (int)strtol(value, NULL, 10);
+        } else if (strcmp(key, "language") == 0 || strcmp(key, "languages") == 0) {
+            char **slot = key[8] ? &db->languages : &db->language;
+            free(*slot);
+            if (!(*slot = strdup(value))) {
+                sqlite3_finalize(st);
+                return kb_fail(err, KB_ERR_NOMEM, "out of memory");
+            }
+        } else if (kb_layers_meta(db, key, value, err) != KB_OK) {
+            sqlite3_finalize(st);
+            return err->status;
         }
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE)
         return kb_fail_sql(db, err, "cannot read metadata");
-    if (!db->build_hash && !(db->build_hash = strdup("")))
+    if ((!db->build_hash && !(db->build_hash = strdup("")))
+        || (!db->language && !(db->language = strdup("")))
+        || (!db->languages && !(db->languages = strdup(db->language))))
         return kb_fail(err, KB_ERR_NOMEM, "out of memory");
     return KB_OK;
 }
@@ -634,6 +646,10 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->section_by_id);
     sqlite3_finalize(db->conditions);
     sqlite3_finalize(db->steps_by_entry);
+    sqlite3_finalize(db->entry_text);
+    free(db->language);
+    free(db->languages);
+    free(db->want_lang);
     sqlite3_finalize(db->fts_search);
     sqlite3_finalize(db->fts_entry_of);
     sqlite3_finalize(db->fts_links);
@@ -641,6 +657,7 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->fts_title);
     sqlite3_finalize(db->fts_sections);
     kb_providers_release(&db->providers);
+    kb_layers_release(db);
     sqlite3_close(db->sql);
     for (size_t i = 0; i < db->sig_regex_cap; i++)
         pcre2_code_free(db->sig_regex[i]);
@@ -704,7 +721,18 @@ done:
     return status;
 }
 
+static enum kb_status check_one(struct kb_db *db, struct kb_error *err);
+
 enum kb_status kb_db_check(struct kb_db *db, struct kb_error *err)
+{
+    /* a stack is intact when every layer is; the message names the one that is not */
+    enum kb_status status = check_one(db, err);
+    for (size_t i = 0; status == KB_OK && i < db->above_count; i++)
+        status = check_one(db->above[i], err);
+    return status;
+}
+
+static enum kb_status check_one(struct kb_db *db, struct kb_error *err)
 {
     enum kb_status status = check_all_pages(db, err);
     if (status != KB_OK)
@@ -755,7 +783,7 @@ void kb_entry_free(struct kb_entry *e)
                        &e->provider,    &e->audience, &e->related,       &e->why_text,
                        &e->why_ansi,    &e->why_md,   &e->solution_text, &e->solution_ansi,
                        &e->solution_md, &e->body_md,  &e->tell_text,     &e->tell_ansi,
-                       &e->tell_md};
+                       &e->tell_md,     &e->language};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         free(*fields[i]);
     for (size_t i = 0; i < e->step_count; i++) {
@@ -796,6 +824,63 @@ static enum kb_status entry_from_row(sqlite3_stmt *st, struct kb_entry **out)
     return KB_OK;
 }
 
+/* Puts the entry's text in the language asked for (kb_db_language_set), when the KB holds it;
+ * e->language says which it is. A translation's steps are not marked for providers: its
+ * solution is kept whole. */
+static enum kb_status load_translation(struct kb_db *db, long long rowid, struct kb_entry *e,
+                                       struct kb_error *err)
+{
+    const char *lang = db->language;
+    int rc = SQLITE_DONE;
+    sqlite3_stmt *st = db->entry_text;
+    if (db->want_lang && !st
+        && sqlite3_prepare_v3(db->sql,
+                              "SELECT title, why_text, why_ansi, why_md, tell_text, tell_ansi, "
+                              "tell_md, solution_text, solution_ansi, solution_md, body_md "
+                              "FROM entry_text WHERE entry_id = ?1 AND lang = ?2",
+                              -1, SQLITE_PREPARE_PERSISTENT, &db->entry_text, NULL)
+               != SQLITE_OK)
+        return kb_fail_sql(db, err, "cannot read a translation");
+    st = db->entry_text;
+    if (db->want_lang) {
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, rowid);
+        sqlite3_bind_text(st, 2, db->want_lang, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+    }
+    enum kb_status status = KB_OK;
+    if (rc == SQLITE_ROW) {
+        char **fields[] = {&e->title,         &e->why_text,    &e->why_ansi, &e->why_md,
+                           &e->tell_text,     &e->tell_ansi,   &e->tell_md,  &e->solution_text,
+                           &e->solution_ansi, &e->solution_md, &e->body_md};
+        for (int i = 0; i < (int)(sizeof fields / sizeof fields[0]) && status == KB_OK; i++) {
+            const char *v = (const char *)sqlite3_column_text(st, i);
+            char *copy = strdup(v ? v : "");
+            if (!copy)
+                status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+            else {
+                free(*fields[i]);
+                *fields[i] = copy;
+            }
+        }
+        for (size_t i = 0; i < e->step_count; i++) {
+            free(e->steps[i].labels);
+            free(e->steps[i].providers);
+        }
+        free(e->steps);
+        e->steps = NULL;
+        e->step_count = 0;
+        lang = db->want_lang;
+    } else if (rc != SQLITE_DONE) {
+        status = kb_fail_sql(db, err, "cannot read a translation");
+    }
+    if (st)
+        sqlite3_reset(st);
+    if (status == KB_OK && !(e->language = strdup(lang)))
+        status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+    return status;
+}
+
 enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry **out,
                              struct kb_error *err)
 {
@@ -818,11 +903,27 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
         kb_entry_free(*out);
         *out = NULL;
     }
+    if (status == KB_OK) {
+        (*out)->layer = db->layer_index;
+        if ((status = load_translation(db, rowid, *out, err)) != KB_OK) {
+            kb_entry_free(*out);
+            *out = NULL;
+        }
+    }
     return status;
 }
 
 enum kb_status kb_entry_get(struct kb_db *db, const char *id, struct kb_entry **out,
                             struct kb_error *err)
+{
+    *out = NULL;
+    if (db->above_count)
+        return kb_layers_entry_get(db, id, out, err);
+    return kb_entry_get_one(db, id, out, err);
+}
+
+enum kb_status kb_entry_get_one(struct kb_db *db, const char *id, struct kb_entry **out,
+                                struct kb_error *err)
 {
     sqlite3_stmt *st = NULL;
     *out = NULL;
@@ -845,6 +946,8 @@ enum kb_status kb_entry_each(struct kb_db *db,
                              struct kb_error *err)
 {
     sqlite3_stmt *st = NULL;
+    if (db->above_count)
+        return kb_layers_entry_each(db, visit, arg, err);
     if (sqlite3_prepare_v2(db->sql, "SELECT id FROM entry ORDER BY slug", -1, &st, NULL)
         != SQLITE_OK)
         return kb_fail_sql(db, err, "cannot list entries");
@@ -892,4 +995,53 @@ pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *patte
             pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
                           kb_signature_compile_options(), &errcode, &erroff, NULL);
     return db->sig_regex[sig_id];
+}
+
+/* ---- languages --------------------------------------------------------------------------- */
+
+/* Does the comma-separated list hold lang[0, n)? */
+static int list_has(const char *list, const char *lang, size_t n)
+{
+    size_t len;
+    for (const char *p; (p = kb_list_next(&list, &len));)
+        if (len == n && strncmp(p, lang, n) == 0)
+            return 1;
+    return 0;
+}
+
+/* The language of the KB that locale names, as a length of it: "de_DE.UTF-8" is de_DE when
+ * the KB holds that, else de; 0 when it holds neither. */
+static size_t pick_language(const char *languages, const char *locale)
+{
+    size_t n = strcspn(locale, ".@");
+    if (n && list_has(languages, locale, n))
+        return n;
+    size_t lang = strcspn(locale, "_.@");
+    return lang && list_has(languages, locale, lang) ? lang : 0;
+}
+
+static enum kb_status language_set_one(struct kb_db *db, const char *locale, struct kb_error *err)
+{
+    free(db->want_lang);
+    db->want_lang = NULL;
+    size_t n = locale ? pick_language(db->languages, locale) : 0;
+    /* the default language is what the entry rows hold already */
+    if (!n || (strlen(db->language) == n && strncmp(db->language, locale, n) == 0))
+        return KB_OK;
+    if (!(db->want_lang = strndup(locale, n)))
+        return kb_fail(err, KB_ERR_NOMEM, "out of memory");
+    return KB_OK;
+}
+
+enum kb_status kb_db_language_set(struct kb_db *db, const char *locale, struct kb_error *err)
+{
+    enum kb_status st = language_set_one(db, locale, err);
+    for (size_t i = 0; st == KB_OK && i < db->above_count; i++)
+        st = language_set_one(db->above[i], locale, err);
+    return st;
+}
+
+const char *kb_db_languages(const struct kb_db *db)
+{
+    return db->languages;
 }

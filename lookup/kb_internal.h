@@ -89,6 +89,27 @@ struct kb_db {
     pcre2_code **sig_regex;
     size_t sig_regex_cap;
     struct kb_regex_cache regex_cache; /* the facts' and other programs' patterns */
+    /* As a layer (kb_layers.c): what the compiler stored (meta "hides": the ids it hides in
+     * the layers below, sorted; meta "base": the build hash of the KB it was compiled
+     * against, NULL when it was compiled as a whole KB), its place in a stack (0: the first),
+     * and its entry ids, sorted (loaded when it is stacked). */
+    char **hides;
+    size_t hide_count;
+    char *base_build;
+    size_t layer_index;
+    char **ids;
+    size_t id_count;
+    size_t masked_count; /* how many of its ids a layer above replaces or hides */
+    /* Languages (meta language, languages): the KB's default and all it holds, "" when it
+     * declares none; want_lang the one entries are loaded in (kb_db_language_set), NULL for
+     * the default. */
+    char *language;
+    char *languages;
+    char *want_lang;
+    sqlite3_stmt *entry_text; /* prepared when first used */
+    /* On the first layer of a stack only: the layers above it, in order; it owns them. */
+    struct kb_db **above;
+    size_t above_count;
 };
 
 /* The compiled code of signature sig_id's regex, compiled on its first use and kept while the
@@ -96,6 +117,25 @@ struct kb_db {
  * instead of once a lookup. The database owns it. NULL when the pattern does not compile (a
  * foreign database) or memory runs out: the caller counts that as no match. */
 pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *pattern);
+
+/* ---- kb_layers.c: a stack of KB layers -------------------------------------------------- */
+
+/* Reads a layer's meta values "hides" and "base" (load_meta passes them on). */
+enum kb_status kb_layers_meta(struct kb_db *db, const char *key, const char *value,
+                              struct kb_error *err);
+/* Releases what kb_layers.c added to db, the layers above it included. */
+void kb_layers_release(struct kb_db *db);
+/* Is id, an entry of layer i of the stack db, replaced or hidden by a layer above it? */
+int kb_layers_masked(const struct kb_db *db, size_t i, const char *id);
+/* kb_entry_get in db alone, whatever is stacked on it. */
+enum kb_status kb_entry_get_one(struct kb_db *db, const char *id, struct kb_entry **out,
+                                struct kb_error *err);
+/* kb_entry_get and kb_entry_each over a stack (db->above_count > 0). */
+enum kb_status kb_layers_entry_get(struct kb_db *db, const char *id, struct kb_entry **out,
+                                   struct kb_error *err);
+enum kb_status kb_layers_entry_each(struct kb_db *db,
+                                    int (*visit)(const struct kb_entry *entry, void *arg),
+                                    void *arg, struct kb_error *err);
 
 /* Fills err (status + printf-style message) and returns status. */
 enum kb_status kb_fail(struct kb_error *err, enum kb_status status, const char *fmt, ...)

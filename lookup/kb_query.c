@@ -12,7 +12,6 @@
 
 #include "kb_query.h"
 
-#define DEFAULT_TOP 3
 #define DEFAULT_MAX_INPUT ((size_t)16 << 20)
 /* In a text that shows no sign of being about mail, a few faint hints (a lone "timed out")
  * are not an answer: below this score nothing is reported. */
@@ -418,7 +417,7 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
                                 const struct kb_query_options *options, struct kb_result **out,
                                 struct kb_error *err, struct kb_work *work)
 {
-    size_t top = options && options->top ? options->top : DEFAULT_TOP;
+    size_t top = options && options->top ? options->top : KB_DEFAULT_TOP;
     size_t max_input = options && options->max_input ? options->max_input : DEFAULT_MAX_INPUT;
     *out = NULL;
     *work = (struct kb_work){0, 0};
@@ -511,18 +510,28 @@ done:
     return KB_OK;
 }
 
+enum kb_status kb_query_run_one(struct kb_db *db, const char *text, size_t len,
+                                const struct kb_query_options *options, struct kb_result **out,
+                                struct kb_error *err, struct kb_work *work)
+{
+    return query_run(db, text, len, options, out, err, work);
+}
+
 enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
                             const struct kb_query_options *options, struct kb_result **out,
                             struct kb_error *err)
 {
     struct kb_work work;
-    return query_run(db, text, len, options, out, err, &work);
+    return kb_query_run_counted(db, text, len, options, out, err, &work);
 }
 
 enum kb_status kb_query_run_counted(struct kb_db *db, const char *text, size_t len,
                                     const struct kb_query_options *options, struct kb_result **out,
                                     struct kb_error *err, struct kb_work *work)
 {
+    /* a KB of one layer (the shipped one alone) takes exactly the path it always took */
+    if (db->above_count)
+        return kb_layers_query(db, text, len, options, out, err, work);
     return query_run(db, text, len, options, out, err, work);
 }
 

@@ -22,6 +22,9 @@
 #include "kb_conditions.h"
 #include "kb_internal.h"
 
+/* How many matches a query answers with when its options do not say. */
+#define KB_DEFAULT_TOP 3
+
 /* Bytes of text examined, counted for tests. */
 struct kb_work {
     size_t signatures; /* windows given to regexes, bytes literal searches read */
@@ -107,6 +110,15 @@ struct kb_query {
 enum kb_status kb_query_run_counted(struct kb_db *db, const char *text, size_t len,
                                     const struct kb_query_options *options, struct kb_result **out,
                                     struct kb_error *err, struct kb_work *work);
+/* The query over the one database db, whatever is stacked on it (kb_layers.c runs it once a
+ * layer and merges). */
+enum kb_status kb_query_run_one(struct kb_db *db, const char *text, size_t len,
+                                const struct kb_query_options *options, struct kb_result **out,
+                                struct kb_error *err, struct kb_work *work);
+/* kb_query_run over a stack of layers (db->above_count > 0): kb_layers.c. */
+enum kb_status kb_layers_query(struct kb_db *db, const char *text, size_t len,
+                               const struct kb_query_options *options, struct kb_result **out,
+                               struct kb_error *err, struct kb_work *work);
 
 /* Grows *v (of *alloc elements of size bytes) to hold need elements; 0, or -1 when out of
  * memory (then *v is unchanged). */

@@ -6,11 +6,18 @@
  *
  * Tables (all written by the compiler in one transaction):
  *   meta(key, value)          build_hash, schema_version, entry_count, section_count, source_date,
- *                             fulltext_needs_mail (1 when any signature has a mail context)
+ *                             fulltext_needs_mail (1 when any signature has a mail context);
+ *                             an overlay (kb-compile --base) also: base (the build hash of the
+ *                             KB it was compiled against) and hides (the comma-separated ids
+ *                             its kb-hide blocks hide in the layers below; kb_layers.c)
  *   article(id, path, title, intro_md)
  *   entry(id, slug, article_id, title, provider, audience, related, why_*, solution_*, body_md,
  *         fulltext_only, line, tell_*)         -- slug is the public entry id; tell_*: the
  *                                                 "Tell it apart" section
+ *   entry_text(entry_id, lang, reviewed, title, why_*, tell_*, solution_*, body_md)
+ *       an entry in another language (a translation article, name.LANG.md); meta language
+ *       is the KB's default language, languages all of them, the default first (since
+ *       schema version 7)
  *   section(id, entry_id, heading, anchor, line)
  *       the parts of an entry that full text ranks on their own: one per entry written for
  *       the KB; one per heading (levels 1-3) of foreign Markdown, plus its introduction, and
@@ -74,7 +81,7 @@
 
 #include "kb.h"
 
-#define KB_SCHEMA_VERSION 6
+#define KB_SCHEMA_VERSION 7
 #define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
 
 enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };

@@ -16,7 +16,19 @@ struct print_options {
     int full;            /* text: the long form ("Why it happens" and every answer in full) */
     int all_providers;   /* keep the steps for every provider, whatever the text shows */
     const char *id_json; /* JSON: an id (as JSON text) to put first in the answer, or NULL */
+    /* A KB of several layers (kb_db_layer_add): each entry printed names its layer. NULL for
+     * a KB of one layer, whose answers look as they always did. */
+    const struct kb_db *layers;
 };
+
+/* The label kb-lookup gives the KB embedded in it. */
+#define CLI_BUILTIN_LABEL "built-in knowledge base"
+
+/* The short tag of the layer entry e comes from, for the text and Markdown answers: the
+ * layer's file name without its folder and ".db" ("built-in" for the embedded KB); into buf
+ * (truncated to size). */
+const char *cli_layer_tag(const struct kb_db *layers, const struct kb_entry *e, char *buf,
+                          size_t size);
 
 /* Width of the text answer when standard output is no terminal (documented in --help and
  * kb-lookup(1)), and the widest a terminal's lines get: longer lines read badly. */
@@ -56,7 +68,8 @@ int print_entry_markdown(FILE *out, const struct kb_entry *e);
 int print_entry_json(FILE *out, const struct kb_db *db, const struct kb_entry *e);
 /* --list: one call per entry, then finish (JSON needs its closing brackets). */
 int print_list_begin_json(FILE *out, const struct kb_db *db);
-int print_list_item(FILE *out, const struct kb_entry *e, int json, int first);
+int print_list_item(FILE *out, const struct kb_entry *e, int json, int first,
+                    const struct kb_db *layers);
 int print_list_end_json(FILE *out);
 
 /* The facts of a result worth showing, as label/value pairs (value NULL when not found);

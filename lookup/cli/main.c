@@ -1,13 +1,16 @@
 /*
  * main.c - kb-lookup: pasted error text in, the matching knowledge-base entries out.
  *
- * Input comes from the arguments or stdin; the database is the one embedded at build time
- * unless --db or KB_DB names another. Exit codes (documented in the README and --help):
+ * Input comes from the arguments or stdin. The KB is a stack of layers (kb.h): the one
+ * embedded at build time, the site layers (every .db file of KB_SITE_DIR), then each --db or
+ * KB_DB database; a database compiled as a whole KB (not against a base) starts the stack
+ * anew. Exit codes (documented in the README and --help):
  * 0 a match, 1 no match, 2 usage, input, output or database error. Every status of libkb is
  * turned into a message and an exit code here, and only here. On a terminal the text answer
  * is fitted to its width, and an answer longer than the screen goes through a pager, as git
  * does it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -26,6 +29,12 @@
 
 extern const unsigned char kb_embedded_db[];
 extern const unsigned char kb_embedded_db_end[];
+
+/* Where site layers are read from when KB_SITE_DIR does not say (documented in the README and
+ * kb-lookup(1)); the build may set another. */
+#ifndef KB_SITE_DIR
+#define KB_SITE_DIR "/etc/kb-lookup"
+#endif
 
 enum { EXIT_MATCH = 0, EXIT_NO_MATCH = 1, EXIT_ERROR = 2 };
 enum format { FORMAT_TEXT, FORMAT_MARKDOWN, FORMAT_JSON };
@@ -52,7 +61,11 @@ struct options {
     long width; /* --width, -1 when not given */
     size_t top;
     size_t max_input;
-    const char *db_path;
+    const char **db_paths; /* every --db, in order (argv's strings) */
+    size_t db_count;
+    int no_builtin;
+    int no_site;
+    const char *lang; /* --lang, else NULL */
     const char *show_id;
     const char *log_misses; /* --log-misses FILE, else NULL */
     int first_text_arg;     /* index into argv of the first text argument, 0 if none */
@@ -80,7 +93,13 @@ static const char usage_text[] =
     "  --list               list every entry of the knowledge base\n"
     "  --show ID            print one entry in full\n"
     "  --check-db           check the whole database (every page, every table) and exit\n"
-    "  --db PATH            use this database instead of the built-in one (also: KB_DB)\n"
+    "  --db PATH            add this KB as a layer over the built-in one (repeatable; also\n"
+    "                       KB_DB, a colon-separated list); a whole KB, not compiled as\n"
+    "                       an overlay, replaces the layers before it\n"
+    "  --no-builtin         leave out the KB built into the program\n"
+    "  --lang LANG          answer in this language when the KB holds it (default: from\n"
+    "                       LC_ALL, LC_MESSAGES or LANG; e.g. de or de_DE.UTF-8)\n"
+    "  --no-site            leave out the site layers (KB_SITE_DIR, else " KB_SITE_DIR "/*.db)\n"
     "  --max-input BYTES    refuse input larger than this (default 16M; K and M suffixes)\n"
     "  --color WHEN         auto (default), always or never; NO_COLOR turns auto off\n"
     "  --serve              answer JSON requests, one a line on stdin, with one JSON line\n"
@@ -236,7 +255,17 @@ static int parse_options(int argc, char **argv, struct options *o)
                 usage_error("%s", "--db needs a path");
                 return -1;
             }
-            o->db_path = v;
+            o->db_paths[o->db_count++] = v;
+        } else if (strcmp(a, "--no-builtin") == 0) {
+            o->no_builtin = 1;
+        } else if (strcmp(a, "--no-site") == 0) {
+            o->no_site = 1;
+        } else if (is_option(a, "--lang")) {
+            if (!(v = option_value(argc, argv, &i, "--lang")) || !*v) {
+                usage_error("%s", "--lang needs a language, such as de");
+                return -1;
+            }
+            o->lang = v;
         } else if (is_option(a, "--color") || is_option(a, "--colour")) {
             const char *name = is_option(a, "--color") ? "--color" : "--colour";
             if (!(v = option_value(argc, argv, &i, name))) {
@@ -261,20 +290,151 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
-static int open_database(const struct options *o, struct kb_db **db, struct kb_error *err)
+/* The paths of the layers after the built-in one, in order: the site layers (*.db of the site
+ * folder, sorted; none when it does not exist), then every --db, or else every path of KB_DB. */
+struct layer_paths {
+    char **v;
+    size_t n, alloc;
+};
+
+static int add_path(struct layer_paths *p, const char *s, size_t len)
 {
-    const char *path = o->db_path ? o->db_path : getenv("KB_DB");
-    enum kb_status st;
-    if (path && *path)
-        st = kb_db_open_file(path, db, err);
-    else
-        st = kb_db_open_memory(kb_embedded_db, (size_t)(kb_embedded_db_end - kb_embedded_db),
-                               "built-in knowledge base", db, err);
-    if (st != KB_OK) {
-        fprintf(stderr, "kb-lookup: %s\n", err->message);
+    if (p->n == p->alloc) {
+        size_t na = p->alloc ? 2 * p->alloc : 8;
+        char **v = realloc(p->v, na * sizeof *v);
+        if (!v)
+            return -1;
+        p->v = v;
+        p->alloc = na;
+    }
+    if (!(p->v[p->n] = strndup(s, len)))
+        return -1;
+    p->n++;
+    return 0;
+}
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Returns 0, or -1 after saying why. */
+static int site_layers(struct layer_paths *p)
+{
+    const char *dir = getenv("KB_SITE_DIR");
+    if (!dir || !*dir)
+        dir = KB_SITE_DIR;
+    DIR *d = opendir(dir);
+    if (!d) {
+        if (errno == ENOENT || errno == ENOTDIR)
+            return 0; /* read when present */
+        fprintf(stderr,
+                "kb-lookup: cannot read the site layers in '%s': %s (--no-site leaves "
+                "them out)\n",
+                dir, strerror(errno));
         return -1;
     }
+    size_t first = p->n;
+    struct dirent *ent;
+    int failed = 0;
+    while (!failed && (ent = readdir(d))) {
+        size_t n = strlen(ent->d_name);
+        if (n <= 3 || ent->d_name[0] == '.' || strcmp(ent->d_name + n - 3, ".db") != 0)
+            continue;
+        size_t size = strlen(dir) + n + 2;
+        char *path = malloc(size);
+        if (!path) {
+            failed = 1;
+            break;
+        }
+        snprintf(path, size, "%s/%s", dir, ent->d_name);
+        failed = add_path(p, path, size - 1) != 0;
+        free(path);
+    }
+    closedir(d);
+    if (failed) {
+        fputs("kb-lookup: out of memory\n", stderr);
+        return -1;
+    }
+    qsort(p->v + first, p->n - first, sizeof *p->v, cmp_path);
     return 0;
+}
+
+static int layer_paths(const struct options *o, struct layer_paths *p)
+{
+    if (!o->no_site && site_layers(p) != 0)
+        return -1;
+    for (size_t i = 0; i < o->db_count; i++)
+        if (add_path(p, o->db_paths[i], strlen(o->db_paths[i])) != 0)
+            goto nomem;
+    const char *env = o->db_count ? NULL : getenv("KB_DB");
+    for (const char *s = env; s && *s;) {
+        const char *colon = strchr(s, ':');
+        size_t n = colon ? (size_t)(colon - s) : strlen(s);
+        if (n && add_path(p, s, n) != 0)
+            goto nomem;
+        s += n + (colon != NULL);
+    }
+    return 0;
+nomem:
+    fputs("kb-lookup: out of memory\n", stderr);
+    return -1;
+}
+
+/* Opens the KB: the built-in layer (unless --no-builtin), then every other layer stacked on
+ * it. A database compiled as a whole KB (without kb-compile --base) is not an overlay: it
+ * starts the stack anew, as --db always replaced the built-in KB. A layer that cannot be
+ * opened (missing, damaged, of another schema) is an error naming it: no layer is dropped
+ * silently. */
+static int open_database(const struct options *o, struct kb_db **db, struct kb_error *err)
+{
+    struct layer_paths paths = {0};
+    struct kb_db *stack = NULL;
+    size_t number = 1; /* of the layer opened next, in the order they are named */
+    int rc = -1;
+    *db = NULL;
+    if (layer_paths(o, &paths) != 0)
+        goto done;
+    if (!o->no_builtin) {
+        if (kb_db_open_memory(kb_embedded_db, (size_t)(kb_embedded_db_end - kb_embedded_db),
+                              CLI_BUILTIN_LABEL, &stack, err)
+            != KB_OK) {
+            fprintf(stderr, "kb-lookup: %s\n", err->message);
+            goto done;
+        }
+        number++;
+    }
+    for (size_t i = 0; i < paths.n; i++, number++) {
+        struct kb_db *layer = NULL;
+        if (kb_db_open_file(paths.v[i], &layer, err) != KB_OK) {
+            /* the message names the file; among several, which layer it is too */
+            if (paths.n > 1)
+                fprintf(stderr, "kb-lookup: layer %zu: %s\n", number, err->message);
+            else
+                fprintf(stderr, "kb-lookup: %s\n", err->message);
+            goto done;
+        }
+        if (!stack || !kb_db_base_build(layer)) {
+            kb_db_close(stack);
+            stack = layer;
+        } else if (kb_db_layer_add(stack, layer, err) != KB_OK) {
+            fprintf(stderr, "kb-lookup: layer %zu: %s\n", number, err->message);
+            goto done;
+        }
+    }
+    if (!stack) {
+        fputs("kb-lookup: no knowledge base: --no-builtin needs --db PATH or KB_DB\n", stderr);
+        goto done;
+    }
+    *db = stack;
+    stack = NULL;
+    rc = 0;
+done:
+    kb_db_close(stack);
+    for (size_t i = 0; i < paths.n; i++)
+        free(paths.v[i]);
+    free(paths.v);
+    return rc;
 }
 
 /* Joins the text arguments with spaces, or reads stdin. "-" alone means stdin. */
@@ -329,6 +489,28 @@ static int read_input(const struct options *o, char **argv, char **text, size_t 
     return st == KB_OK ? 0 : -1;
 }
 
+/* Every layer of a stacked KB, bottom first, with the ids it replaces and hides. */
+static int print_layers(FILE *out, struct kb_db *db, struct kb_error *err)
+{
+    for (size_t i = 0; i < kb_db_layer_count(db); i++) {
+        const struct kb_db *l = kb_db_layer(db, i);
+        char *replaced = NULL, *hidden = NULL;
+        if (kb_db_layer_changes(db, i, &replaced, &hidden, err) != KB_OK) {
+            fprintf(stderr, "kb-lookup: %s\n", err->message);
+            return -1;
+        }
+        fprintf(out, "layer %zu: %s, build %s, %ld entries\n", i + 1, kb_db_label(l),
+                kb_db_build_hash(l), kb_db_entry_count(l));
+        if (*replaced)
+            fprintf(out, "  replaces: %s\n", replaced);
+        if (*hidden)
+            fprintf(out, "  hides: %s\n", hidden);
+        free(replaced);
+        free(hidden);
+    }
+    return 0;
+}
+
 static int print_version(const struct options *o, struct kb_error *err)
 {
     struct kb_db *db = NULL;
@@ -341,14 +523,19 @@ static int print_version(const struct options *o, struct kb_error *err)
     printf("libraries: SQLite %s, PCRE2 %s\n", sqlite3_libversion(), pcre2_version);
     if (open_database(o, &db, err) != 0)
         return EXIT_ERROR;
-    printf("knowledge base: %s, build %s, %ld entries\n", kb_db_label(db), kb_db_build_hash(db),
-           kb_db_entry_count(db));
+    int code = EXIT_MATCH;
+    if (kb_db_layer_count(db) == 1)
+        printf("knowledge base: %s, build %s, %ld entries\n", kb_db_label(db), kb_db_build_hash(db),
+               kb_db_entry_count(db));
+    else if (print_layers(stdout, db, err) != 0)
+        code = EXIT_ERROR;
     kb_db_close(db);
-    return EXIT_MATCH;
+    return code;
 }
 
 struct list_state {
     FILE *out;
+    const struct kb_db *layers; /* a stacked KB, else NULL */
     int json;
     int first;
     int failed;
@@ -357,7 +544,7 @@ struct list_state {
 static int list_one(const struct kb_entry *e, void *arg)
 {
     struct list_state *s = arg;
-    if (print_list_item(s->out, e, s->json, s->first) != 0)
+    if (print_list_item(s->out, e, s->json, s->first, s->layers) != 0)
         s->failed = 1;
     s->first = 0;
     return s->failed;
@@ -378,8 +565,11 @@ static int run_check_db(struct kb_db *db, struct kb_error *err)
         fprintf(stderr, "kb-lookup: %s\n", err->message);
         return EXIT_ERROR;
     }
-    printf("%s: intact (%ld entries, build %s)\n", kb_db_label(db), kb_db_entry_count(db),
-           kb_db_build_hash(db));
+    for (size_t i = 0; i < kb_db_layer_count(db); i++) {
+        const struct kb_db *l = kb_db_layer(db, i);
+        printf("%s: intact (%ld entries, build %s)\n", kb_db_label(l), kb_db_entry_count(l),
+               kb_db_build_hash(l));
+    }
     return EXIT_MATCH;
 }
 
@@ -395,9 +585,12 @@ static int run_list_ids(struct kb_db *db, struct kb_error *err)
 
 static int run_list(FILE *out, struct kb_db *db, const struct options *o, struct kb_error *err)
 {
-    struct list_state s = {out, o->format == FORMAT_JSON, 1, 0};
+    struct list_state s = {out, kb_db_layer_count(db) > 1 ? db : NULL, o->format == FORMAT_JSON, 1,
+                           0};
     if (s.json)
         print_list_begin_json(out, db);
+    else if (s.layers && (print_layers(out, db, err) != 0 || fputc('\n', out) == EOF))
+        return EXIT_ERROR;
     if (kb_entry_each(db, list_one, &s, err) != KB_OK) {
         fprintf(stderr, "kb-lookup: %s\n", err->message);
         return EXIT_ERROR;
@@ -552,6 +745,24 @@ static int page(const char *text, size_t len, const char *command)
     return status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 127 ? -1 : 0;
 }
 
+static int run(int argc, char **argv, struct options *op);
+
+/* The language to answer in: --lang, else the locale the messages of programs are in, as
+ * POSIX orders the variables (LC_ALL, LC_MESSAGES, LANG); "C" and "POSIX" mean the KB's
+ * default. */
+static const char *answer_language(const struct options *o)
+{
+    if (o->lang)
+        return o->lang;
+    const char *vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+    for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return v;
+    }
+    return NULL;
+}
+
 int main(int argc, char **argv)
 {
     /* A closed pipe must surface as a write error (exit 2), not kill us silently. */
@@ -560,6 +771,19 @@ int main(int argc, char **argv)
     static char out_buffer[1 << 16];
     setvbuf(stdout, out_buffer, _IOFBF, sizeof out_buffer);
     struct options o = {.color = -1, .top = 3, .max_input = (size_t)16 << 20, .width = -1};
+    /* every --db is one argument at least */
+    if (!(o.db_paths = calloc((size_t)argc, sizeof *o.db_paths))) {
+        fputs("kb-lookup: out of memory\n", stderr);
+        return EXIT_ERROR;
+    }
+    int code = run(argc, argv, &o);
+    free(o.db_paths);
+    return code;
+}
+
+static int run(int argc, char **argv, struct options *op)
+{
+    struct options o = *op;
     if (parse_options(argc, argv, &o) != 0)
         return EXIT_ERROR;
     if (o.mode == MODE_HELP) {
@@ -606,7 +830,14 @@ int main(int argc, char **argv)
         code = print_version(&o, &err);
     } else {
         struct kb_db *db = NULL;
-        if (open_database(&o, &db, &err) != 0)
+        if (open_database(&o, &db, &err) == 0 && kb_db_layer_count(db) > 1)
+            po.layers = db;
+        if (db && kb_db_language_set(db, answer_language(&o), &err) != KB_OK) {
+            fprintf(stderr, "kb-lookup: %s\n", err.message);
+            kb_db_close(db);
+            db = NULL;
+        }
+        if (!db)
             code = EXIT_ERROR;
         else if (o.mode == MODE_CHECK_DB)
             code = run_check_db(db, &err);

@@ -138,6 +138,35 @@ static void json_kb(FILE *out, const struct kb_db *db)
     fprintf(out, "%d", kb_db_schema_version(db));
     json_key(out, "entries", &first);
     fprintf(out, "%ld", kb_db_entry_count(db));
+    if (kb_db_layer_count(db) > 1) {
+        /* every layer, with what it does to the ones below it */
+        json_key(out, "layers", &first);
+        fputc('[', out);
+        for (size_t i = 0; i < kb_db_layer_count(db); i++) {
+            const struct kb_db *l = kb_db_layer(db, i);
+            char *replaced = NULL, *hidden = NULL;
+            struct kb_error err;
+            int f = 1;
+            fputs(i ? ",{" : "{", out);
+            json_key(out, "index", &f);
+            fprintf(out, "%zu", i + 1);
+            json_opt_string(out, "label", kb_db_label(l), &f);
+            json_opt_string(out, "build", kb_db_build_hash(l), &f);
+            json_opt_string(out, "base_build", kb_db_base_build(l), &f);
+            json_key(out, "entries", &f);
+            fprintf(out, "%ld", kb_db_entry_count(l));
+            if (kb_db_layer_changes(db, i, &replaced, &hidden, &err) == KB_OK) {
+                json_key(out, "replaces", &f);
+                json_csv_array(out, replaced);
+                json_key(out, "hides", &f);
+                json_csv_array(out, hidden);
+            }
+            free(replaced);
+            free(hidden);
+            fputc('}', out);
+        }
+        fputc(']', out);
+    }
     fputc('}', out);
 }
 
@@ -151,9 +180,29 @@ static void json_begin(FILE *out, const struct kb_db *db, int *first)
     json_kb(out, db);
 }
 
-static void json_entry_fields(FILE *out, const struct kb_entry *e, int *first)
+/* The layer e comes from, in a KB of several layers (layers NULL: one, nothing said). */
+static void json_layer(FILE *out, const struct kb_db *layers, const struct kb_entry *e, int *first)
+{
+    const struct kb_db *l = layers ? kb_db_layer(layers, e->layer) : NULL;
+    if (!l)
+        return;
+    json_key(out, "layer", first);
+    int f = 1;
+    fputc('{', out);
+    json_key(out, "index", &f);
+    fprintf(out, "%zu", e->layer + 1);
+    json_opt_string(out, "label", kb_db_label(l), &f);
+    json_opt_string(out, "build", kb_db_build_hash(l), &f);
+    fputc('}', out);
+}
+
+static void json_entry_fields(FILE *out, const struct kb_entry *e, const struct kb_db *layers,
+                              int *first)
 {
     json_opt_string(out, "id", e->id, first);
+    json_layer(out, layers, e, first);
+    if (e->language && *e->language)
+        json_opt_string(out, "language", e->language, first);
     json_opt_string(out, "title", e->title, first);
     json_opt_string(out, "article", e->article, first);
     json_opt_string(out, "article_title", e->article_title, first);
@@ -278,7 +327,7 @@ static void json_match(FILE *out, const struct kb_match *m, const struct kb_resu
 {
     int first = 1;
     fputc('{', out);
-    json_entry_fields(out, m->entry, &first);
+    json_entry_fields(out, m->entry, opt->layers, &first);
     json_key(out, "score", &first);
     fprintf(out, "%.3g", m->score);
     json_opt_string(out, "confidence", kb_confidence_str(m->confidence), &first);
@@ -482,7 +531,7 @@ int print_entry_json(FILE *out, const struct kb_db *db, const struct kb_entry *e
     json_key(out, "entry", &first);
     int f = 1;
     fputc('{', out);
-    json_entry_fields(out, e, &f);
+    json_entry_fields(out, e, kb_db_layer_count(db) > 1 ? db : NULL, &f);
     json_solution(out, "why", e->why_md, e->why_text, NULL, NULL, &f);
     json_solution(out, "solution", e->solution_md, e->solution_text, NULL, NULL, &f);
     json_opt_string(out, "body_markdown", e->body_md, &f);
@@ -499,15 +548,20 @@ int print_list_begin_json(FILE *out, const struct kb_db *db)
     return ferror(out) ? -1 : 0;
 }
 
-int print_list_item(FILE *out, const struct kb_entry *e, int json, int first)
+int print_list_item(FILE *out, const struct kb_entry *e, int json, int first,
+                    const struct kb_db *layers)
 {
     if (!json) {
-        fprintf(out, "%-34s %s  (%s)\n", e->id, e->title, e->article);
+        char tag[64];
+        fprintf(out, "%-34s %s  (%s)", e->id, e->title, e->article);
+        if (layers)
+            fprintf(out, "  [%s]", cli_layer_tag(layers, e, tag, sizeof tag));
+        fputc('\n', out);
         return ferror(out) ? -1 : 0;
     }
     int f = 1;
     fputs(first ? "{" : ",{", out);
-    json_entry_fields(out, e, &f);
+    json_entry_fields(out, e, layers, &f);
     json_key(out, "signatures", &f);
     fprintf(out, "%d", e->signature_count);
     json_key(out, "fulltext_only", &f);

@@ -199,9 +199,12 @@ int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_res
     for (size_t i = 0; i < r->match_count; i++) {
         const struct kb_match *m = &r->matches[i];
         fprintf(out, "## %zu. %s\n\n", i + 1, m->entry->title);
-        fprintf(out, "*%s match* (%s, score %.3g) — id `%s`, article `%s`\n\n",
+        char tag[64];
+        fprintf(out, "*%s match* (%s, score %.3g) — id `%s`, article `%s`%s%s%s\n\n",
                 kb_confidence_str(m->confidence), kb_via_str(m->via), m->score, m->entry->id,
-                m->entry->article);
+                m->entry->article, opt->layers ? ", layer `" : "",
+                opt->layers ? cli_layer_tag(opt->layers, m->entry, tag, sizeof tag) : "",
+                opt->layers ? "`" : "");
         if (m->recipient)
             fprintf(out, "For recipient `%s`\n\n", m->recipient);
         if (m->section_heading && m->section_heading[0])

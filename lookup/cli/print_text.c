@@ -407,9 +407,12 @@ static void print_match_head(FILE *out, size_t index, const struct kb_match *m,
     snprintf(prefix, sizeof prefix, BOLD "%zu. ", index + 1);
     say(out, opt, prefix, under(prefix, cont, sizeof cont), "%s" RESET, e->title);
     /* the article's path is for the long form: the id finds the entry (--show) */
-    say(out, opt, "   ", "     ", "%s%s match" RESET " (%s, score %.3g)   id: %s%s%s",
+    char tag[64];
+    say(out, opt, "   ", "     ", "%s%s match" RESET " (%s, score %.3g)   id: %s%s%s%s%s",
         confidence_color(m->confidence), kb_confidence_str(m->confidence), kb_via_str(m->via),
-        m->score, e->id, opt->full ? "   article: " : "", opt->full ? e->article : "");
+        m->score, e->id, opt->full ? "   article: " : "", opt->full ? e->article : "",
+        opt->layers ? "   layer: " : "",
+        opt->layers ? cli_layer_tag(opt->layers, e, tag, sizeof tag) : "");
     if (m->recipient)
         say(out, opt, "   ", "     ", "for recipient " VALUE "%s" VALUE_OFF, m->recipient);
     if (m->section_heading)
@@ -624,7 +627,10 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
 int print_entry_text(FILE *out, const struct kb_entry *e, const struct print_options *opt)
 {
     say(out, opt, "", NULL, BOLD "%s" BOLD_OFF, e->title);
-    say(out, opt, "   ", "     ", "id: %s   article: %s", e->id, e->article);
+    char tag[64];
+    say(out, opt, "   ", "     ", "id: %s   article: %s%s%s", e->id, e->article,
+        opt->layers ? "   layer: " : "",
+        opt->layers ? cli_layer_tag(opt->layers, e, tag, sizeof tag) : "");
     fputc('\n', out);
     print_section(out, "Why it happens", e->why_ansi, NULL, NULL, opt);
     if (e->why_ansi[0])
@@ -635,4 +641,20 @@ int print_entry_text(FILE *out, const struct kb_entry *e, const struct print_opt
         say(out, opt, "  ", "    ", "Related: %s", e->related);
     }
     return ferror(out) ? -1 : 0;
+}
+
+const char *cli_layer_tag(const struct kb_db *layers, const struct kb_entry *e, char *buf,
+                          size_t size)
+{
+    const struct kb_db *l = kb_db_layer(layers, e->layer);
+    const char *label = l ? kb_db_label(l) : "?";
+    const char *slash = strrchr(label, '/');
+    const char *name = slash ? slash + 1 : label;
+    size_t n = strlen(name);
+    if (n > 3 && strcmp(name + n - 3, ".db") == 0)
+        n -= 3;
+    if (strcmp(label, CLI_BUILTIN_LABEL) == 0) /* a label, not a file name */
+        name = "built-in", n = 8;
+    snprintf(buf, size, "%.*s", (int)n, name);
+    return buf;
 }

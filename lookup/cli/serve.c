@@ -203,7 +203,8 @@ static int answer(struct kb_db *db, const struct cli_serve_options *o, const cha
         if (st != KB_OK) {
             print_error(id, "internal", err.message);
         } else {
-            struct print_options po = {.explain = explain, .id_json = id};
+            struct print_options po = {
+                .explain = explain, .id_json = id, .layers = kb_db_layer_count(db) > 1 ? db : NULL};
             print_result_json(stdout, db, r, &po);
             cli_miss_log_write(o->miss_log, db, text->str, text->len, r);
         }
