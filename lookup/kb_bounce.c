@@ -1500,6 +1500,139 @@ static int read_log_line(struct reader *r, struct line l, size_t i)
     return owner;
 }
 
+/* ---- a diagnostic line pasted alone ------------------------------------------------------ */
+
+/* A customer often pastes only the line of a bounce that says what failed. Alone it reads like
+ * the application's own connection problem ("connect to ...: Connection timed out"), but an
+ * MTA's delivery agent words it in a form of its own: it names the recipient's server as
+ * host[address] (Postfix smtp_connect.c "connect to %s[%s]:%d", smtp_proto.c "host %s[%s]
+ * said:"), says which lookup of the recipient's domain failed (Postfix dns_lookup.c "Name
+ * service error for name=%s type=%s"), or where in the dialogue with the remote server it failed
+ * (Sendmail "... while talking to %s:", Postfix "(in reply to %s command)", Gmail's "Technical
+ * details of permanent failure:"). Only the form is
+ * read here, at the start of a line (after the recipient it names): a log line has its
+ * timestamp and program there, and an MTA's own log may be of either leg. Which failure means
+ * which cause stays the articles' business (conditions on leg=delivery). */
+
+#define FORM_SCAN 240
+
+/* The form's text: the line from where the failure starts, lowercased, with the next lines
+ * of a wrapped diagnostic (indented continuations) joined by one space, at most FORM_SCAN
+ * bytes. */
+struct flat {
+    char s[FORM_SCAN + 1];
+    size_t n;
+};
+
+static void flat_append(struct flat *f, struct line l)
+{
+    for (size_t i = 0; i < l.n && f->n < FORM_SCAN; i++) {
+        char c = is_space(l.s[i]) || !l.s[i] ? ' ' : (char)lower((unsigned char)l.s[i]);
+        if (c == ' ' && (!f->n || f->s[f->n - 1] == ' '))
+            continue;
+        f->s[f->n++] = c;
+    }
+    f->s[f->n] = '\0';
+}
+
+/* At s (in a struct flat): "name[address]" and an optional ":port"; its length, 0 when s is
+ * no such host. *port is the port named, 0 when none. */
+static size_t bracketed_host(const char *s, size_t n, long *port)
+{
+    size_t i = 0;
+    while (i < n && (is_alnum(s[i]) || s[i] == '.' || s[i] == '-' || s[i] == '_'))
+        i++;
+    if (i == 0 || i >= n || s[i] != '[')
+        return 0;
+    size_t a = ++i;
+    while (i < n && (is_alnum(s[i]) || s[i] == '.' || s[i] == ':' || s[i] == '*'))
+        i++;
+    if (i == a || i >= n || s[i] != ']')
+        return 0;
+    i++;
+    *port = 0;
+    if (i + 1 < n && s[i] == ':' && is_digit(s[i + 1])) {
+        size_t d = i + 1;
+        while (d < n && d < i + 6 && is_digit(s[d]))
+            *port = *port * 10 + (s[d++] - '0');
+        i = d;
+    }
+    return i;
+}
+
+/* Does the flat text at s start with a delivery agent's form? */
+static int delivery_form(const char *s, size_t n)
+{
+    static const char *const before_host[] = {"connect to ", "host ", "conversation with ",
+                                              "lost connection with "};
+    for (size_t k = 0; k < sizeof before_host / sizeof *before_host; k++) {
+        size_t m = strlen(before_host[k]);
+        long port = 0;
+        size_t h;
+        if (n > m && memcmp(s, before_host[k], m) == 0
+            && (h = bracketed_host(s + m, n - m, &port)) != 0 && m + h < n
+            && (s[m + h] == ':' || s[m + h] == ' '))
+            /* another port than 25 is a relay's submission to its smarthost */
+            return port == 0 || port == 25;
+    }
+    static const char *const openings[] = {
+        "host or domain name not found. name service error for name=",
+        "name service error for name=",
+        "name service error for domain ",
+        "... while talking to ",
+        "technical details of permanent failure:",
+        "technical details of temporary failure:"};
+    for (size_t k = 0; k < sizeof openings / sizeof *openings; k++)
+        if (starts_caseless(s, n, openings[k]))
+            return 1;
+    /* a remote server's reply as the delivery agent quotes it: "550 5.1.1 ... (in reply to
+     * RCPT TO command)" */
+    if (n > 4 && (s[0] == '4' || s[0] == '5') && is_digit(s[1]) && is_digit(s[2])
+        && (s[3] == ' ' || s[3] == '-')) {
+        size_t at = find_caseless(s, n, "(in reply to ");
+        return at < n && find_caseless(s + at, n - at, " command)") < n - at;
+    }
+    return 0;
+}
+
+/* Is some line of a text that is no report a diagnostic line in a delivery agent's form? */
+static int read_delivery_form(struct reader *r)
+{
+    for (size_t i = 0; i < r->lines; i++) {
+        (*r->work)++;
+        if (r->region[i] != KB_REGION_TEXT)
+            continue;
+        struct line whole = line_at(r, i), addr;
+        struct line l = unquoted(whole);
+        size_t rest = 0;
+        if (recipient_line(whole, &addr, &rest)) {
+            if (rest >= whole.n)
+                continue;
+            l = (struct line){whole.s + rest, whole.n - rest};
+        }
+        l = trimmed(l);
+        /* a Diagnostic-Code's type ("smtp; ", "X-Postfix; ") */
+        size_t t = 0;
+        while (t < l.n && t < 16 && (is_alnum(l.s[t]) || l.s[t] == '-'))
+            t++;
+        if (t && t < l.n && l.s[t] == ';')
+            l = trimmed((struct line){l.s + t + 1, l.n - t - 1});
+        struct flat f = {.n = 0};
+        flat_append(&f, l);
+        /* a diagnostic wraps onto indented lines ("connect to\n    mx.example.com[...]") */
+        for (size_t j = i + 1; j < r->lines && j <= i + 2 && f.n < FORM_SCAN; j++) {
+            struct line next = line_at(r, j);
+            if (!next.n || !is_space(next.s[0]) || r->region[j] != KB_REGION_TEXT)
+                break;
+            flat_append(&f, (struct line){" ", 1});
+            flat_append(&f, trimmed(next));
+        }
+        if (delivery_form(f.s, f.n))
+            return 1;
+    }
+    return 0;
+}
+
 /* Pass 2b: delivery log lines in the text, for a paste that is no report message. */
 static enum kb_status read_logs(struct reader *r)
 {
@@ -1908,6 +2041,11 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
     if (!report->format)
         read_notice(&r, &notice);
     report->not_failure = not_a_failure(&r, &notice);
+    /* no report, but a line of one: the delivery leg failed, whatever its words */
+    if (!report->format && !report->not_failure && read_delivery_form(&r)) {
+        report->format = "diagnostic";
+        report->leg = "delivery";
+    }
     out->region = r.region;
     out->owner = r.owner;
     r.region = NULL;
