@@ -621,10 +621,18 @@ static char *field_copy(const char *s, size_t n)
     return out;
 }
 
-/* "rfc822; user@example.com" -> "user@example.com" */
+/* "rfc822; user@example.com" -> "user@example.com". The type is one word (RFC 3464: an atom,
+ * "smtp", "X-Postfix"); a value whose text before its first ';' is not one is all text (an
+ * X.400 gateway's "Reason 1 (Unable-To-Transfer); Diagnostic 5 (Maximum-Time-Expired)"). */
 static char *typed_value(const char *s, size_t n)
 {
     const char *semi = memchr(s, ';', n);
+    if (semi) {
+        struct line type = trimmed((struct line){s, (size_t)(semi - s)});
+        for (size_t i = 0; i < type.n && semi; i++)
+            if (!is_alnum(type.s[i]) && !(type.s[i] && strchr("-._", type.s[i])))
+                semi = NULL;
+    }
     if (semi) {
         n -= (size_t)(semi + 1 - s);
         s = semi + 1;
@@ -1250,6 +1258,50 @@ static void collect_diagnostic(struct reader *r, uint16_t owner, struct line l, 
     kb_buf_append(b, t.s, t.n); /* out of memory: the diagnostic is shorter */
 }
 
+/* A rule drawn across the text ("|------- Message text follows: -------|", "=====", "*****"):
+ * a frame of the report, never part of a failure. */
+static int is_rule_line(struct line t)
+{
+    size_t k = 0;
+    while (k < t.n && k < 3 && strchr("-=|*_#+", t.s[k]) && t.s[k])
+        k++;
+    return k == 3;
+}
+
+/* Does the line after i (past one blank line) name a recipient? Then a line i ending in ':'
+ * is the heading of that list ("The following recipients did not receive your message:"),
+ * not a failure. */
+static int heads_recipients(const struct reader *r, size_t i)
+{
+    struct line addr;
+    size_t rest;
+    for (size_t j = i + 1; j < r->lines && j <= i + 2; j++) {
+        struct line l = line_at(r, j);
+        if (is_blank(l))
+            continue;
+        return recipient_line(l, &addr, &rest);
+    }
+    return 0;
+}
+
+/* Does the line name an address in angle brackets and then quote a failure reply for it
+ * ("recipient <x@example.com> rejected: 550 5.7.1 ...", a reporting MTA's log line)? Sets
+ * *addr to that address. */
+static int names_replied(struct line t, struct line *addr)
+{
+    for (size_t k = 0; k + 1 < t.n; k++) {
+        if (t.s[k] != '<')
+            continue;
+        size_t alen = address_len(t.s + k + 1, t.n - k - 1);
+        if (!alen || k + 1 + alen >= t.n || t.s[k + 1 + alen] != '>')
+            continue;
+        size_t after = k + 2 + alen;
+        *addr = (struct line){t.s + k + 1, alen};
+        return reply_at(t.s + after, t.n - after) != 0;
+    }
+    return 0;
+}
+
 /* Pass 3: the explanation, for a report. Lines of a recipient's paragraph (from the line
  * naming it to the next blank line), lines after a cue of the failure, SMTP replies (and
  * their transcript) are the failure: diagnostic, unless the recipient's delivery-status
@@ -1289,12 +1341,22 @@ static void read_explanation(struct reader *r)
         size_t indent = (size_t)(t.s - l.s);
         /* a line of a paragraph indented under its recipient line continues it, even when it
          * starts with an address ("    <x@example.com>... User unknown") */
-        if (!(in_para && indent > para_indent) && recipient_line(l, &addr, &rest)) {
+        size_t value_at;
+        if ((in_para || after_cue)
+            && ((is_rule_line(t) && (lower_line(r, l, &lw), !has_set(&lw, SET_DIAGNOSTIC)))
+                || (in_para && indent <= para_indent && t.n && t.s[t.n - 1] == ':'
+                    && heads_recipients(r, i)))) {
+            in_para = after_cue = 0; /* a frame, or the heading of the next recipients */
+        } else if (!(in_para && indent > para_indent) && recipient_line(l, &addr, &rest)) {
             para = last = owner = owner_for(r, addr, 1);
             in_para = diag = 1;
             para_indent = indent;
-            if (rest < l.n)
-                collect_diagnostic(r, owner, (struct line){l.s + rest, l.n - rest}, i);
+            /* "user@example.com; Action: Delayed": a field of the report, not its failure */
+            struct line after = {l.s + rest, l.n - rest};
+            if (rest < l.n && field_of(trimmed(after), &value_at) == F_NONE)
+                collect_diagnostic(r, owner, after, i);
+            else if (rest < l.n)
+                diag = 0;
         } else if (starts_caseless(t.s, t.n, ">>>")) {
             /* the reporting MTA's side of a transcript: "RCPT TO:<x>" says whose reply follows */
             size_t at = find_caseless(t.s, t.n, "RCPT TO:");
@@ -1318,6 +1380,13 @@ static void read_explanation(struct reader *r)
         } else if (after_cue) {
             owner = last ? last : sole;
             diag = after_cue = 1;
+            collect_diagnostic(r, owner, l, i);
+        } else if (names_replied(t, &addr)) {
+            /* a log line of the reporting MTA quoting the reply for a recipient it names */
+            owner = owner_for(r, addr, 0);
+            if (!owner)
+                owner = last ? last : sole;
+            diag = 1;
             collect_diagnostic(r, owner, l, i);
         } else if (reply_line(l)) {
             /* "550 5.1.1 <x>... User unknown": the address in it says whose */
