@@ -12,7 +12,8 @@
  *                                       decoded, each line mapped back to the input); when it
  *                                       is a delivery report, its regions marked (diagnostic,
  *                                       explanation, the report's own headers, the returned
- *                                       original) and its facts read per recipient; messages
+ *                                       original) and its facts read per recipient; a line of
+ *                                       one pasted alone known by its form (the leg); messages
  *                                       that report no failure (auto-replies, ARF, delivery
  *                                       notices, read receipts) told
  *   -> normalise       kb_norm.c        wrappers, escapes, ANSI, log prefixes, reply folding
@@ -332,7 +333,9 @@ struct kb_report {
     /* The report's format: the mail system whose wording it has ("postfix", "exim", "qmail",
      * "sendmail", "courier", "exchange", "gmail", "yahoo", "domino", "mdaemon"), "rfc3464" for a
      * standard report in no known wording, "generic" for one recognised by its subject or
-     * its fields alone, "postfix-log" / "exim-log" for an MTA's delivery log, "session" for
+     * its fields alone, "postfix-log" / "exim-log" for an MTA's delivery log, "diagnostic" for
+     * one line of a report pasted alone (known by a delivery agent's form: the remote server as
+     * host[address] on port 25, a lookup of the recipient's domain; no recipients), "session" for
      * the application's own SMTP session failing (no report: see leg); NULL when the text is
      * none of these. Static. */
     const char *format;

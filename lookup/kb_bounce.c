@@ -621,10 +621,18 @@ static char *field_copy(const char *s, size_t n)
     return out;
 }
 
-/* "rfc822; user@example.com" -> "user@example.com" */
+/* "rfc822; user@example.com" -> "user@example.com". The type is one word (RFC 3464: an atom,
+ * "smtp", "X-Postfix"); a value whose text before its first ';' is not one is all text (an
+ * X.400 gateway's "Reason 1 (Unable-To-Transfer); Diagnostic 5 (Maximum-Time-Expired)"). */
 static char *typed_value(const char *s, size_t n)
 {
     const char *semi = memchr(s, ';', n);
+    if (semi) {
+        struct line type = trimmed((struct line){s, (size_t)(semi - s)});
+        for (size_t i = 0; i < type.n && semi; i++)
+            if (!is_alnum(type.s[i]) && !(type.s[i] && strchr("-._", type.s[i])))
+                semi = NULL;
+    }
     if (semi) {
         n -= (size_t)(semi + 1 - s);
         s = semi + 1;
@@ -1250,6 +1258,50 @@ static void collect_diagnostic(struct reader *r, uint16_t owner, struct line l, 
     kb_buf_append(b, t.s, t.n); /* out of memory: the diagnostic is shorter */
 }
 
+/* A rule drawn across the text ("|------- Message text follows: -------|", "=====", "*****"):
+ * a frame of the report, never part of a failure. */
+static int is_rule_line(struct line t)
+{
+    size_t k = 0;
+    while (k < t.n && k < 3 && strchr("-=|*_#+", t.s[k]) && t.s[k])
+        k++;
+    return k == 3;
+}
+
+/* Does the line after i (past one blank line) name a recipient? Then a line i ending in ':'
+ * is the heading of that list ("The following recipients did not receive your message:"),
+ * not a failure. */
+static int heads_recipients(const struct reader *r, size_t i)
+{
+    struct line addr;
+    size_t rest;
+    for (size_t j = i + 1; j < r->lines && j <= i + 2; j++) {
+        struct line l = line_at(r, j);
+        if (is_blank(l))
+            continue;
+        return recipient_line(l, &addr, &rest);
+    }
+    return 0;
+}
+
+/* Does the line name an address in angle brackets and then quote a failure reply for it
+ * ("recipient <x@example.com> rejected: 550 5.7.1 ...", a reporting MTA's log line)? Sets
+ * *addr to that address. */
+static int names_replied(struct line t, struct line *addr)
+{
+    for (size_t k = 0; k + 1 < t.n; k++) {
+        if (t.s[k] != '<')
+            continue;
+        size_t alen = address_len(t.s + k + 1, t.n - k - 1);
+        if (!alen || k + 1 + alen >= t.n || t.s[k + 1 + alen] != '>')
+            continue;
+        size_t after = k + 2 + alen;
+        *addr = (struct line){t.s + k + 1, alen};
+        return reply_at(t.s + after, t.n - after) != 0;
+    }
+    return 0;
+}
+
 /* Pass 3: the explanation, for a report. Lines of a recipient's paragraph (from the line
  * naming it to the next blank line), lines after a cue of the failure, SMTP replies (and
  * their transcript) are the failure: diagnostic, unless the recipient's delivery-status
@@ -1289,12 +1341,22 @@ static void read_explanation(struct reader *r)
         size_t indent = (size_t)(t.s - l.s);
         /* a line of a paragraph indented under its recipient line continues it, even when it
          * starts with an address ("    <x@example.com>... User unknown") */
-        if (!(in_para && indent > para_indent) && recipient_line(l, &addr, &rest)) {
+        size_t value_at;
+        if ((in_para || after_cue)
+            && ((is_rule_line(t) && (lower_line(r, l, &lw), !has_set(&lw, SET_DIAGNOSTIC)))
+                || (in_para && indent <= para_indent && t.n && t.s[t.n - 1] == ':'
+                    && heads_recipients(r, i)))) {
+            in_para = after_cue = 0; /* a frame, or the heading of the next recipients */
+        } else if (!(in_para && indent > para_indent) && recipient_line(l, &addr, &rest)) {
             para = last = owner = owner_for(r, addr, 1);
             in_para = diag = 1;
             para_indent = indent;
-            if (rest < l.n)
-                collect_diagnostic(r, owner, (struct line){l.s + rest, l.n - rest}, i);
+            /* "user@example.com; Action: Delayed": a field of the report, not its failure */
+            struct line after = {l.s + rest, l.n - rest};
+            if (rest < l.n && field_of(trimmed(after), &value_at) == F_NONE)
+                collect_diagnostic(r, owner, after, i);
+            else if (rest < l.n)
+                diag = 0;
         } else if (starts_caseless(t.s, t.n, ">>>")) {
             /* the reporting MTA's side of a transcript: "RCPT TO:<x>" says whose reply follows */
             size_t at = find_caseless(t.s, t.n, "RCPT TO:");
@@ -1318,6 +1380,13 @@ static void read_explanation(struct reader *r)
         } else if (after_cue) {
             owner = last ? last : sole;
             diag = after_cue = 1;
+            collect_diagnostic(r, owner, l, i);
+        } else if (names_replied(t, &addr)) {
+            /* a log line of the reporting MTA quoting the reply for a recipient it names */
+            owner = owner_for(r, addr, 0);
+            if (!owner)
+                owner = last ? last : sole;
+            diag = 1;
             collect_diagnostic(r, owner, l, i);
         } else if (reply_line(l)) {
             /* "550 5.1.1 <x>... User unknown": the address in it says whose */
@@ -1498,6 +1567,139 @@ static int read_log_line(struct reader *r, struct line l, size_t i)
     if (!r->log_format) /* a log line says more than the words of a report it quotes */
         r->format = r->log_format = format;
     return owner;
+}
+
+/* ---- a diagnostic line pasted alone ------------------------------------------------------ */
+
+/* A customer often pastes only the line of a bounce that says what failed. Alone it reads like
+ * the application's own connection problem ("connect to ...: Connection timed out"), but an
+ * MTA's delivery agent words it in a form of its own: it names the recipient's server as
+ * host[address] (Postfix smtp_connect.c "connect to %s[%s]:%d", smtp_proto.c "host %s[%s]
+ * said:"), says which lookup of the recipient's domain failed (Postfix dns_lookup.c "Name
+ * service error for name=%s type=%s"), or where in the dialogue with the remote server it failed
+ * (Sendmail "... while talking to %s:", Postfix "(in reply to %s command)", Gmail's "Technical
+ * details of permanent failure:"). Only the form is
+ * read here, at the start of a line (after the recipient it names): a log line has its
+ * timestamp and program there, and an MTA's own log may be of either leg. Which failure means
+ * which cause stays the articles' business (conditions on leg=delivery). */
+
+#define FORM_SCAN 240
+
+/* The form's text: the line from where the failure starts, lowercased, with the next lines
+ * of a wrapped diagnostic (indented continuations) joined by one space, at most FORM_SCAN
+ * bytes. */
+struct flat {
+    char s[FORM_SCAN + 1];
+    size_t n;
+};
+
+static void flat_append(struct flat *f, struct line l)
+{
+    for (size_t i = 0; i < l.n && f->n < FORM_SCAN; i++) {
+        char c = is_space(l.s[i]) || !l.s[i] ? ' ' : (char)lower((unsigned char)l.s[i]);
+        if (c == ' ' && (!f->n || f->s[f->n - 1] == ' '))
+            continue;
+        f->s[f->n++] = c;
+    }
+    f->s[f->n] = '\0';
+}
+
+/* At s (in a struct flat): "name[address]" and an optional ":port"; its length, 0 when s is
+ * no such host. *port is the port named, 0 when none. */
+static size_t bracketed_host(const char *s, size_t n, long *port)
+{
+    size_t i = 0;
+    while (i < n && (is_alnum(s[i]) || s[i] == '.' || s[i] == '-' || s[i] == '_'))
+        i++;
+    if (i == 0 || i >= n || s[i] != '[')
+        return 0;
+    size_t a = ++i;
+    while (i < n && (is_alnum(s[i]) || s[i] == '.' || s[i] == ':' || s[i] == '*'))
+        i++;
+    if (i == a || i >= n || s[i] != ']')
+        return 0;
+    i++;
+    *port = 0;
+    if (i + 1 < n && s[i] == ':' && is_digit(s[i + 1])) {
+        size_t d = i + 1;
+        while (d < n && d < i + 6 && is_digit(s[d]))
+            *port = *port * 10 + (s[d++] - '0');
+        i = d;
+    }
+    return i;
+}
+
+/* Does the flat text at s start with a delivery agent's form? */
+static int delivery_form(const char *s, size_t n)
+{
+    static const char *const before_host[] = {"connect to ", "host ", "conversation with ",
+                                              "lost connection with "};
+    for (size_t k = 0; k < sizeof before_host / sizeof *before_host; k++) {
+        size_t m = strlen(before_host[k]);
+        long port = 0;
+        size_t h;
+        if (n > m && memcmp(s, before_host[k], m) == 0
+            && (h = bracketed_host(s + m, n - m, &port)) != 0 && m + h < n
+            && (s[m + h] == ':' || s[m + h] == ' '))
+            /* another port than 25 is a relay's submission to its smarthost */
+            return port == 0 || port == 25;
+    }
+    static const char *const openings[] = {
+        "host or domain name not found. name service error for name=",
+        "name service error for name=",
+        "name service error for domain ",
+        "... while talking to ",
+        "technical details of permanent failure:",
+        "technical details of temporary failure:"};
+    for (size_t k = 0; k < sizeof openings / sizeof *openings; k++)
+        if (starts_caseless(s, n, openings[k]))
+            return 1;
+    /* a remote server's reply as the delivery agent quotes it: "550 5.1.1 ... (in reply to
+     * RCPT TO command)" */
+    if (n > 4 && (s[0] == '4' || s[0] == '5') && is_digit(s[1]) && is_digit(s[2])
+        && (s[3] == ' ' || s[3] == '-')) {
+        size_t at = find_caseless(s, n, "(in reply to ");
+        return at < n && find_caseless(s + at, n - at, " command)") < n - at;
+    }
+    return 0;
+}
+
+/* Is some line of a text that is no report a diagnostic line in a delivery agent's form? */
+static int read_delivery_form(struct reader *r)
+{
+    for (size_t i = 0; i < r->lines; i++) {
+        (*r->work)++;
+        if (r->region[i] != KB_REGION_TEXT)
+            continue;
+        struct line whole = line_at(r, i), addr;
+        struct line l = unquoted(whole);
+        size_t rest = 0;
+        if (recipient_line(whole, &addr, &rest)) {
+            if (rest >= whole.n)
+                continue;
+            l = (struct line){whole.s + rest, whole.n - rest};
+        }
+        l = trimmed(l);
+        /* a Diagnostic-Code's type ("smtp; ", "X-Postfix; ") */
+        size_t t = 0;
+        while (t < l.n && t < 16 && (is_alnum(l.s[t]) || l.s[t] == '-'))
+            t++;
+        if (t && t < l.n && l.s[t] == ';')
+            l = trimmed((struct line){l.s + t + 1, l.n - t - 1});
+        struct flat f = {.n = 0};
+        flat_append(&f, l);
+        /* a diagnostic wraps onto indented lines ("connect to\n    mx.example.com[...]") */
+        for (size_t j = i + 1; j < r->lines && j <= i + 2 && f.n < FORM_SCAN; j++) {
+            struct line next = line_at(r, j);
+            if (!next.n || !is_space(next.s[0]) || r->region[j] != KB_REGION_TEXT)
+                break;
+            flat_append(&f, (struct line){" ", 1});
+            flat_append(&f, trimmed(next));
+        }
+        if (delivery_form(f.s, f.n))
+            return 1;
+    }
+    return 0;
 }
 
 /* Pass 2b: delivery log lines in the text, for a paste that is no report message. */
@@ -1908,6 +2110,11 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
     if (!report->format)
         read_notice(&r, &notice);
     report->not_failure = not_a_failure(&r, &notice);
+    /* no report, but a line of one: the delivery leg failed, whatever its words */
+    if (!report->format && !report->not_failure && read_delivery_form(&r)) {
+        report->format = "diagnostic";
+        report->leg = "delivery";
+    }
     out->region = r.region;
     out->owner = r.owner;
     r.region = NULL;

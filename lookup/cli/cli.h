@@ -97,6 +97,9 @@ size_t cli_contenders(const struct kb_result *r, size_t *tied);
  * NULL; and what failed, in words ("the delivery to the recipient's server"). */
 const struct kb_report *cli_bounce(const struct kb_result *r);
 const char *cli_leg_words(const char *leg);
+/* How a report's format is named after the leg: "report" (print "postfix report"), or the
+ * words for a format that is no report of its own (a diagnostic line pasted alone). */
+const char *cli_report_words(const char *format);
 
 /* JSON helpers shared by the printers. */
 void json_string(FILE *out, const char *s);

@@ -130,7 +130,11 @@ static void print_bounce(FILE *out, const struct kb_result *r)
 {
     const struct kb_report *rep = cli_bounce(r);
     if (rep) {
-        fprintf(out, "**Bounce:** %s (%s report", cli_leg_words(rep->leg), rep->format);
+        const char *words = cli_report_words(rep->format);
+        if (strcmp(words, "report") == 0)
+            fprintf(out, "**Bounce:** %s (%s report", cli_leg_words(rep->leg), rep->format);
+        else
+            fprintf(out, "**Bounce:** %s (%s", cli_leg_words(rep->leg), words);
         if (rep->reporting_mta)
             fprintf(out, " from `%s`", rep->reporting_mta);
         fputs(")\n\n", out);

@@ -133,6 +133,11 @@ const struct kb_report *cli_bounce(const struct kb_result *r)
     return rep->format && rep->leg && strcmp(rep->format, "session") != 0 ? rep : NULL;
 }
 
+const char *cli_report_words(const char *format)
+{
+    return strcmp(format, "diagnostic") == 0 ? "a delivery report's diagnostic line" : "report";
+}
+
 const char *cli_leg_words(const char *leg)
 {
     return leg && strcmp(leg, "submission") == 0
@@ -148,8 +153,12 @@ static void print_bounce(FILE *out, const struct kb_result *r, const struct prin
         return;
     struct kb_buf buf;
     kb_buf_init(&buf, 0);
-    kb_buf_printf(&buf, BOLD "Bounce:" BOLD_OFF " %s (%s report", cli_leg_words(rep->leg),
-                  rep->format);
+    const char *words = cli_report_words(rep->format);
+    if (strcmp(words, "report") == 0)
+        kb_buf_printf(&buf, BOLD "Bounce:" BOLD_OFF " %s (%s report", cli_leg_words(rep->leg),
+                      rep->format);
+    else
+        kb_buf_printf(&buf, BOLD "Bounce:" BOLD_OFF " %s (%s", cli_leg_words(rep->leg), words);
     if (rep->reporting_mta)
         kb_buf_printf(&buf, " from " VALUE "%s" VALUE_OFF, rep->reporting_mta);
     kb_buf_append_str(&buf, ")");
