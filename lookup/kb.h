@@ -112,6 +112,29 @@ struct kb_step {
     int part; /* 0: a step of the Fix itself; 1, 2...: in a section after it (Verify...) */
 };
 
+/* Which part of a solution a struct kb_fix_step is. */
+enum kb_fix_part {
+    KB_FIX_INTRO = 0,   /* the Fix's text before its first step */
+    KB_FIX_STEP = 1,    /* a step of the Fix */
+    KB_FIX_VERIFY = 2,  /* a step of Verify */
+    KB_FIX_HANDOVER = 3 /* "When to hand over" */
+};
+
+/* One step of an entry's solution, for programs that show a fix step by step: the article's
+ * list items of Fix and Verify (a section without a list is one step), compiled with the
+ * database. Strings are heap copies owned by the entry, never NULL; placeholders as written
+ * (kb_template_expand them, kb_placeholder_origin says where each value came from). */
+struct kb_fix_step {
+    int part;        /* enum kb_fix_part */
+    long number;     /* as the article numbers the step (bullets counted); 0: intro, hand-over */
+    char *providers; /* comma-separated provider ids when a kb-provider-steps line marks this
+                      * very step, else "" */
+    char *text;      /* plain text, one line a paragraph */
+    char *markdown;  /* CommonMark: paragraphs not wrapped, code fenced */
+    char **commands; /* its code blocks, and its code spans that hold a placeholder */
+    size_t command_count;
+};
+
 /* One entry as stored. All strings are heap copies owned by the struct; never NULL ("" when
  * absent). Free with kb_entry_free. */
 struct kb_entry {
@@ -139,7 +162,10 @@ struct kb_entry {
                             * the step that holds them) */
     size_t step_count;
     int signature_count;
-    int fulltext_only; /* 1 for foreign Markdown with no kb-entry block */
+    int fulltext_only;       /* 1 for foreign Markdown with no kb-entry block */
+    struct kb_fix_step *fix; /* the solution's structure in document order: intro, steps,
+                              * verify, hand-over (each may be absent) */
+    size_t fix_count;
 };
 
 void kb_entry_free(struct kb_entry *entry); /* accepts NULL */
@@ -380,6 +406,20 @@ char *kb_template_expand(const char *template_text, const struct kb_match *match
  * The returned string is owned by match/result, or by buf when the value is a number. */
 const char *kb_placeholder_value(const char *name, const struct kb_match *match,
                                  const struct kb_result *result, char *buf, size_t buf_len);
+
+/* Where the value of a placeholder comes from. */
+enum kb_origin {
+    KB_ORIGIN_PLACEHOLDER = 0, /* nothing found: the article's default */
+    KB_ORIGIN_PASTE,           /* the pasted text (a capture or a fact) */
+    KB_ORIGIN_PROVIDER         /* the submission server the KB declares for the provider seen */
+};
+const char *kb_origin_str(enum kb_origin o); /* "placeholder" | "paste" | "provider default" */
+
+/* As kb_placeholder_value, and where the value comes from: *origin is KB_ORIGIN_PLACEHOLDER
+ * (and NULL returned) when nothing fills the placeholder. */
+const char *kb_placeholder_origin(const char *name, const struct kb_match *match,
+                                  const struct kb_result *result, char *buf, size_t buf_len,
+                                  enum kb_origin *origin);
 
 /* ---- logs of unanswered questions -------------------------------------------------------- */
 

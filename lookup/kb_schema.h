@@ -52,6 +52,13 @@
  *       its byte range [start, end) in solution_text, solution_ansi and solution_md, and in
  *       which section it is (0 the Fix, 1 the next: Verify...).
  *       Ordered by id in document order, a nested step after the one that holds it.
+ *   fix_step(id, entry_id, part, number, providers, text, md)
+ *       the structure of the entry's solution (struct kb_fix_step): part (enum kb_fix_part:
+ *       the Fix's introduction, a step of the Fix, a step of Verify, the hand-over text), the
+ *       step's number, the providers of a kb-provider-steps line that marks it ('' none), its
+ *       plain text and Markdown with placeholders as written; in document order by id.
+ *   fix_command(id, step_id, text)  the step's commands (code blocks, code spans holding a
+ *       placeholder) as written, in order by id. Both tables came with version 7.
  *   entry_fts (FTS5: title, heading, code, body, examples, signatures; rowid = section.id):
  *       title holds the article and entry titles, heading the section's heading, code its
  *       code spans and blocks, body its prose; examples and signatures the entry's own.
@@ -74,7 +81,7 @@
 
 #include "kb.h"
 
-#define KB_SCHEMA_VERSION 6
+#define KB_SCHEMA_VERSION 7
 #define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
 
 enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };
