@@ -379,7 +379,20 @@ struct kb_result {
     struct kb_match *matches; /* best first */
     size_t match_count;
     size_t input_lines;
+    /* With no match (and no not_failure): the entry the strongest written evidence pointed to,
+     * too weak to be an answer (a lone hint in a text that does not show it is about mail), to
+     * name as the nearest; heap copies, NULL when there was none. */
+    char *nearest_id;
+    char *nearest_title;
+    double nearest_score;
 };
+
+/* What an RFC 3463 enhanced status code ("5.7.8") means, by RFC 3463 and the IANA registry:
+ * its class ("permanent failure", "persistent transient failure", "success") into *class_words
+ * and its subject and detail ("authentication credentials invalid"; an unregistered detail
+ * gets its subject's words) into *meaning, both static. Returns 0 (both NULL) when code is
+ * not a valid status code. */
+int kb_status_code_meaning(const char *code, const char **class_words, const char **meaning);
 
 /* Runs one query over text (len bytes, any bytes: NUL, invalid UTF-8, CRLF, ANSI colour).
  * On success *out holds the result (match_count may be 0) and must be freed with

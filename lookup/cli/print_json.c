@@ -542,6 +542,46 @@ static void json_report(FILE *out, const struct kb_report *rep)
     fputs("]}", out);
 }
 
+/* With no match (and no not_failure): what the answer says instead (docs/json-schema.md). */
+static void json_no_match(FILE *out, const struct kb_result *r, int *first)
+{
+    json_key(out, "no_match", first);
+    if (r->match_count || r->report.not_failure) {
+        fputs("null", out);
+        return;
+    }
+    struct cli_nomatch n;
+    cli_nomatch_read(r, 1, &n);
+    int f = 1;
+    fputc('{', out);
+    json_opt_string(out, "status_class", n.status_class, &f);
+    json_opt_string(out, "status_meaning", n.status_meaning, &f);
+    json_opt_string(out, "other_program",
+                    r->facts.mail_context == KB_CONTEXT_IS_OTHER ? r->facts.other_program : NULL,
+                    &f);
+    json_key(out, "nearest", &f);
+    if (r->nearest_id) {
+        int g = 1;
+        fputc('{', out);
+        json_opt_string(out, "id", r->nearest_id, &g);
+        json_opt_string(out, "title", r->nearest_title, &g);
+        json_key(out, "score", &g);
+        fprintf(out, "%.3g", r->nearest_score);
+        fputc('}', out);
+    } else {
+        fputs("null", out);
+    }
+    json_key(out, "advice", &f);
+    fputc('[', out);
+    for (size_t i = 0; i < n.count; i++) {
+        if (i)
+            fputc(',', out);
+        json_string(out, n.advice[i]);
+    }
+    fputs("]}", out);
+    cli_nomatch_release(&n);
+}
+
 int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result *r,
                       const struct print_options *opt)
 {
@@ -602,7 +642,9 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
             fputc(',', out);
         json_match(out, &r->matches[i], r, opt);
     }
-    fputs("]}\n", out);
+    fputc(']', out);
+    json_no_match(out, r, &first);
+    fputs("}\n", out);
     return ferror(out) ? -1 : 0;
 }
 
