@@ -14,6 +14,10 @@ static void put_expanded(FILE *out, const char *s, size_t n, int code, const str
 {
     char *part = strndup(s, n);
     char *x = part ? kb_template_expand(part, m, r, code ? "" : "**", code ? "" : "**") : NULL;
+    /* a placeholder the article itself set in bold ("**{{port|587}}**") is marked once:
+     * "****465****" would show its asterisks */
+    for (char *p = x && !code ? strstr(x, "****") : NULL; p; p = strstr(p, "****"))
+        memmove(p, p + 2, strlen(p + 2) + 1);
     if (x || part)
         fputs(x ? x : part, out);
     free(x);

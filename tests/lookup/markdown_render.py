@@ -51,6 +51,9 @@ def problems_of(md):
             continue
         if any(v in CODE_SPAN.sub("", line) for v in marked) and not line.startswith("**Found"):
             PROSE_MARKED[0] += 1
+        if "****" in CODE_SPAN.sub("", line):
+            found.append("line %d: '****' in prose: a value marked inside bold the article set"
+                         % (i + 1))
         for span in CODE_SPAN.finditer(line):
             if any(v in span.group(2) for v in marked):
                 found.append("line %d: a value marked in a code span: %r" % (i + 1, span.group(0)[:120]))
