@@ -169,6 +169,19 @@ struct kbc_step {
     size_t start[3], end[3];
 };
 
+/* One step of the solution as programs get it (structure.c): a list item of the Fix or of
+ * Verify, the text of the Fix before its first step, or the hand-over section. The commands
+ * are its code blocks and the code spans that hold a placeholder, as written. */
+struct kbc_fix_step {
+    int part;        /* enum kb_fix_part */
+    long number;     /* the step's number (its list's numbering, or counted); 0 for intro and
+                      * hand-over */
+    char *providers; /* "a,b" when a kb-provider-steps line marks the step itself, else "" */
+    char *text, *md; /* plain text and Markdown, placeholders as written */
+    char **commands;
+    size_t command_count, command_alloc;
+};
+
 /* A placeholder {{name|default}} seen in an entry's prose or code. */
 struct kbc_placeholder {
     char *name;
@@ -250,6 +263,8 @@ struct kbc_entry {
     size_t mark_count, mark_alloc;
     struct kbc_step *steps; /* what they mark, in document order */
     size_t step_count, step_alloc;
+    struct kbc_fix_step *fix; /* the solution's structure, in document order (structure.c) */
+    size_t fix_count, fix_alloc;
     int64_t row_id; /* entry.id in the database, set by the writer */
 };
 
@@ -324,15 +339,24 @@ enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
 
 /* ---- render.c ---------------------------------------------------------------------------- */
 
-enum kbc_style { KBC_PLAIN = 0, KBC_ANSI = 1 };
+enum kbc_style { KBC_PLAIN = 0, KBC_ANSI = 1, KBC_MD = 2 };
 
-/* Appends the terminal rendering of the sibling blocks [first, end) (end may be NULL for
- * "to the last sibling"). Code blocks whose info string starts with "kb-" are left out. */
+/* How the Markdown rendering writes a link to another entry ([text](kb:id)) until
+ * kbc_links_resolve knows every entry's title: OPEN text MID id CLOSE. An article's own
+ * control bytes that do not form this shape stay as they are. */
+#define KBC_LINK_OPEN "\x02"
+#define KBC_LINK_MID "\x03"
+#define KBC_LINK_CLOSE "\x04"
+
+/* Appends the rendering (KBC_PLAIN, KBC_ANSI: for a terminal; KBC_MD: CommonMark) of the
+ * sibling blocks [first, end) (end may be NULL for "to the last sibling"). Code blocks whose
+ * info string starts with "kb-" are left out. */
 enum kb_status kbc_render_text(cmark_node *first, cmark_node *end, enum kbc_style style,
                                struct kb_buf *out);
 
-/* Appends the CommonMark rendering of the sibling blocks [first, end). The nodes are moved
- * into a scratch document for rendering and put back where they were before returning. */
+/* Appends the CommonMark rendering of the sibling blocks [first, end): kbc_render_text with
+ * KBC_MD. Paragraphs are single lines, code blocks fenced, text escaped only where CommonMark
+ * needs it; links to entries are left for kbc_links_resolve. */
 enum kb_status kbc_render_md(cmark_node *first, cmark_node *end, struct kb_buf *out);
 
 /* ---- harvest.c --------------------------------------------------------------------------- */
@@ -373,6 +397,20 @@ void kbc_steps_unmark(struct kbc_sentinels *s);
  * where each step starts and ends in it (form: KB_FORM_TEXT, _ANSI or _MARKDOWN). */
 enum kb_status kbc_steps_cut(struct kbc_entry *e, int form, char **text);
 void kbc_steps_release(struct kbc_entry *e);
+
+/* ---- structure.c: the solution's steps for programs ------------------------------------- */
+
+/* Reads the structure of an entry's solution: fix is its Fix heading, end where the entry
+ * ends; the sections after it are told by their headings (Verify, When to hand over). Call it
+ * while kbc_steps_mark's sentinels are in the tree: they say which steps a provider line
+ * marks (and are left out of what is stored). Fails only when out of memory. */
+enum kb_status kbc_structure_read(struct kbc_entry *e, cmark_node *fix, cmark_node *end);
+void kbc_structure_release(struct kbc_entry *e);
+
+/* Once every entry is known: the Markdown renderings' links to other entries written as
+ * something that opens outside the tool ('text (see "Title": `kb-lookup --show id`)').
+ * Fails only when out of memory. */
+enum kb_status kbc_links_resolve(struct kbc_kb *kb);
 
 /* ---- providers.c ------------------------------------------------------------------------- */
 

@@ -348,6 +348,8 @@ static int run(const struct options *o)
         status = kbc_validate(&kb, &diags);
     if (status == KB_OK)
         status = kbc_harvest_finish(&kb);
+    if (status == KB_OK)
+        status = kbc_links_resolve(&kb);
     if (status != KB_OK)
         goto trouble;
     if (kb.count == 0 && !kbc_diags_failed(&diags)) {

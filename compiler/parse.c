@@ -1450,6 +1450,8 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
     if (status == KB_OK && fix)
         status = render_three(cmark_node_next(fix), s->end, &e->solution_text, &e->solution_ansi,
                               &e->solution_md);
+    if (status == KB_OK && fix)
+        status = kbc_structure_read(e, fix, s->end);
     kbc_steps_unmark(&sentinels);
     if (status == KB_OK)
         status = kbc_steps_cut(e, KB_FORM_TEXT, &e->solution_text);
@@ -1858,6 +1860,7 @@ static void entry_release(struct kbc_entry *e)
         free(e->harvest[i].text);
     free(e->harvest);
     kbc_steps_release(e);
+    kbc_structure_release(e);
     for (size_t i = 0; i < e->section_count; i++) {
         free(e->sections[i].heading);
         free(e->sections[i].anchor);

@@ -2,13 +2,21 @@
  * render.c - renders ranges of the cmark AST at compile time, so kb-lookup needs no cmark:
  * plain terminal text, the same with ANSI emphasis, and CommonMark.
  *
- * The terminal renderer walks with cmark_iter (no recursion: nesting depth is attacker
+ * One writer does all three: it walks with cmark_iter (no recursion: nesting depth is attacker
  * controlled) and keeps its container state (block quotes, lists, list items) on a heap
  * stack. Lines are not wrapped; list items get their marker on the first line and matching
  * indentation after. Placeholders {{name|default}} pass through verbatim in every rendering.
+ *
+ * The Markdown is meant for tickets and chat widgets, which show it as it is more often than
+ * they render it: a paragraph is one line (soft breaks become spaces), code blocks are fenced,
+ * and text is escaped only where CommonMark would otherwise read markup (cmark's own renderer
+ * escapes every '>', '_', '#'... and keeps the source's line breaks). A link to another entry
+ * ([text](kb:id)) is written as KBC_LINK_OPEN text KBC_LINK_MID id KBC_LINK_CLOSE, which
+ * kbc_links_resolve turns into something that opens outside the tool once every title is known.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kbc.h"
 
@@ -38,6 +46,8 @@ enum sep { SEP_NONE, SEP_NEWLINE, SEP_BLANK };
 struct writer {
     struct kb_buf *out;
     enum kbc_style style;
+    int line_start;   /* KBC_MD: nothing but container prefixes written on this line yet */
+    cmark_node *skip; /* KBC_MD: an autolink whose text is written already: its children not */
     struct frame *frames;
     size_t depth, alloc;
     int at_bol, any;
@@ -50,6 +60,8 @@ static void put(struct writer *w, const char *s, size_t len)
 {
     if (w->status == KB_OK && len)
         w->status = kb_buf_append(w->out, s, len);
+    if (len)
+        w->line_start = 0;
 }
 
 static void put_str(struct writer *w, const char *s)
@@ -88,6 +100,7 @@ static void prefix(struct writer *w)
                 put(w, " ", 1);
         }
     }
+    w->line_start = 1;
 }
 
 /* Text that may hold newlines (code blocks): every line gets the container prefix. */
@@ -243,8 +256,355 @@ static void inline_code(struct writer *w, cmark_node *node)
     restore_emphasis(w);
 }
 
+/* ---- Markdown ----------------------------------------------------------------------------- */
+
+static int is_space_or_end(int c)
+{
+    return c == 0 || c == ' ' || c == '\t' || c == '\n';
+}
+
+static int is_alnum_ascii(int c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Does the character at s[i] (of a text literal of n bytes) need a backslash so that
+ * CommonMark reads it as text? at_start: it is the first thing on its line. */
+static int md_needs_escape(const char *s, size_t n, size_t i, int at_start)
+{
+    int c = (unsigned char)s[i];
+    int prev = i ? (unsigned char)s[i - 1] : 0, next = i + 1 < n ? (unsigned char)s[i + 1] : 0;
+    switch (c) {
+    case '\\':
+        return next == 0 || (next < 0x80 && strchr("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", next));
+    case '`': return 1;
+    case '[': return 1; /* with every '[' escaped, no ']' can close a link */
+    case '*': return !(is_space_or_end(prev) && is_space_or_end(next)) || at_start;
+    case '_': /* inside a word it opens and closes nothing (snake_case) */
+        return !(is_alnum_ascii(prev) && is_alnum_ascii(next))
+               && !(is_space_or_end(prev) && is_space_or_end(next));
+    case '<': return next == 0 || next == '/' || next == '!' || next == '?' || is_alnum_ascii(next);
+    case '&': { /* an entity or numeric character reference */
+        size_t k = i + 1;
+        if (k < n && s[k] == '#')
+            k++;
+        size_t start = k;
+        while (k < n && k - start < 32 && is_alnum_ascii((unsigned char)s[k]))
+            k++;
+        return k > start && k < n && s[k] == ';';
+    }
+    case '>':
+    case '#': return at_start;
+    case '-':
+    case '+': return at_start && is_space_or_end(next);
+    case '=': return at_start;
+    case '~': return at_start && next == '~';
+    case '.':
+    case ')': { /* "2024. " at the start of a line would start an ordered list */
+        size_t k = i;
+        while (k > 0 && s[k - 1] >= '0' && s[k - 1] <= '9')
+            k--;
+        return k == 0 && k < i && at_start && i - k <= 9 && is_space_or_end(next);
+    }
+    default: return 0;
+    }
+}
+
+/* Text as CommonMark reads it back: escaped only where needed (md_needs_escape); placeholders
+ * {{name|default}} as written, whatever they hold. */
+static void md_text(struct writer *w, const char *s, size_t len)
+{
+    prefix(w);
+    int at_start = w->line_start; /* only spaces so far on this line */
+    size_t i = 0, from = 0;
+    /* where the next "}}" or line break is, searched for again only once passed: searched
+     * for from every "{{", a text full of "{{" would cost the square of its size */
+    size_t stop = 0;
+    int searched = 0;
+    while (i < len) {
+        if (s[i] == '{' && i + 1 < len && s[i + 1] == '{') {
+            if (!searched || stop < i + 2) {
+                stop = i + 2;
+                while (stop < len && s[stop] != '\n'
+                       && !(s[stop] == '}' && stop + 1 < len && s[stop + 1] == '}'))
+                    stop++;
+                searched = 1;
+            }
+            if (stop + 1 < len && s[stop] == '}') {
+                i = stop + 2;
+                at_start = 0;
+                continue;
+            }
+        }
+        if (md_needs_escape(s, len, i, at_start)) {
+            put(w, s + from, i - from);
+            put(w, "\\", 1);
+            from = i;
+        }
+        if (s[i] != ' ')
+            at_start = 0;
+        i++;
+    }
+    put(w, s + from, len - from);
+}
+
+/* The longest run of backticks in s (and in *at_line_start, the longest one a line starts
+ * with). */
+static size_t longest_backticks(const char *s, size_t *at_line_start)
+{
+    size_t best = 0, run = 0, start_best = 0;
+    int line_start = 1, run_at_start = 0;
+    for (const char *p = s; *p; p++) {
+        if (*p == '`') {
+            if (run == 0)
+                run_at_start = line_start;
+            run++;
+            if (run > best)
+                best = run;
+            if (run_at_start && run > start_best)
+                start_best = run;
+        } else {
+            run = 0;
+        }
+        line_start = *p == '\n' || (line_start && *p == ' ');
+    }
+    if (at_line_start)
+        *at_line_start = start_best;
+    return best;
+}
+
+static void md_code_block(struct writer *w, cmark_node *node)
+{
+    const char *lit = cmark_node_get_literal(node);
+    const char *info = cmark_node_get_fence_info(node);
+    lit = lit ? lit : "";
+    size_t fence = 0;
+    longest_backticks(lit, &fence);
+    fence = fence >= 3 ? fence + 1 : 3;
+    block_start(w);
+    prefix(w);
+    for (size_t k = 0; k < fence; k++)
+        put(w, "`", 1);
+    if (info && info[0])
+        put_str(w, info);
+    newline(w);
+    size_t len = strlen(lit);
+    while (len > 0) {
+        const char *nl = memchr(lit, '\n', len);
+        size_t n = nl ? (size_t)(nl - lit) : len;
+        prefix(w);
+        put(w, lit, n);
+        newline(w);
+        if (!nl)
+            break;
+        lit += n + 1;
+        len -= n + 1;
+    }
+    prefix(w);
+    for (size_t k = 0; k < fence; k++)
+        put(w, "`", 1);
+    newline(w);
+    block_end(w);
+}
+
+static void md_inline_code(struct writer *w, cmark_node *node)
+{
+    const char *lit = cmark_node_get_literal(node);
+    lit = lit ? lit : "";
+    size_t len = strlen(lit);
+    size_t run = longest_backticks(lit, NULL) + 1;
+    /* CommonMark takes one space off each end when both have one: pad when that would eat
+     * the code's own, or when it starts or ends with a backtick */
+    int all_spaces = strspn(lit, " ") == len;
+    int pad = len && !all_spaces
+              && (lit[0] == '`' || lit[len - 1] == '`' || (lit[0] == ' ' && lit[len - 1] == ' '));
+    prefix(w);
+    for (size_t k = 0; k < run; k++)
+        put(w, "`", 1);
+    if (pad)
+        put(w, " ", 1);
+    put(w, lit, len);
+    if (pad)
+        put(w, " ", 1);
+    for (size_t k = 0; k < run; k++)
+        put(w, "`", 1);
+}
+
+/* Is the link an autolink: its only child the URL itself (or the address of a mailto:)? */
+static int is_autolink(cmark_node *node, const char *url)
+{
+    cmark_node *child = cmark_node_first_child(node);
+    if (!child || cmark_node_next(child) || cmark_node_get_type(child) != CMARK_NODE_TEXT)
+        return 0;
+    const char *lit = cmark_node_get_literal(child);
+    return lit
+           && (strcmp(lit, url) == 0
+               || (strncmp(url, "mailto:", 7) == 0 && strcmp(lit, url + 7) == 0));
+}
+
+static void md_link_enter(struct writer *w, cmark_node *node)
+{
+    const char *url = cmark_node_get_url(node);
+    url = url ? url : "";
+    prefix(w);
+    if (strncmp(url, "kb:", 3) == 0) {
+        put_str(w, KBC_LINK_OPEN);
+        return;
+    }
+    if (cmark_node_get_type(node) == CMARK_NODE_LINK && url[0] && is_autolink(node, url)
+        && !strpbrk(url, " <>")) {
+        put(w, "<", 1);
+        put_str(w, url);
+        put(w, ">", 1);
+        w->skip = node;
+        return;
+    }
+    put_str(w, cmark_node_get_type(node) == CMARK_NODE_IMAGE ? "![" : "[");
+}
+
+static void md_link_exit(struct writer *w, cmark_node *node)
+{
+    const char *url = cmark_node_get_url(node);
+    const char *title = cmark_node_get_title(node);
+    url = url ? url : "";
+    if (w->skip == node) {
+        w->skip = NULL;
+        return;
+    }
+    if (strncmp(url, "kb:", 3) == 0) {
+        put_str(w, KBC_LINK_MID);
+        put_str(w, url + 3);
+        put_str(w, KBC_LINK_CLOSE);
+        return;
+    }
+    int angle = strpbrk(url, " ()<>") != NULL || !url[0];
+    put_str(w, angle ? "](<" : "](");
+    put_str(w, url);
+    if (angle)
+        put(w, ">", 1);
+    if (title && title[0]) {
+        put(w, " \"", 2);
+        for (const char *t = title; *t; t++) {
+            if (*t == '"' || *t == '\\')
+                put(w, "\\", 1);
+            put(w, t, 1);
+        }
+        put(w, "\"", 1);
+    }
+    put(w, ")", 1);
+}
+
+static void md_enter(struct writer *w, cmark_node *node)
+{
+    struct frame *f;
+    switch (cmark_node_get_type(node)) {
+    case CMARK_NODE_HEADING: {
+        block_start(w);
+        prefix(w);
+        int level = cmark_node_get_heading_level(node);
+        for (int k = 0; k < level; k++)
+            put(w, "#", 1);
+        put(w, " ", 1);
+        break;
+    }
+    case CMARK_NODE_CODE_BLOCK:
+        if (!is_kb_block(node))
+            md_code_block(w, node);
+        break;
+    case CMARK_NODE_THEMATIC_BREAK:
+        block_start(w);
+        prefix(w);
+        put(w, "---", 3);
+        newline(w);
+        block_end(w);
+        break;
+    case CMARK_NODE_HTML_BLOCK: {
+        const char *lit = cmark_node_get_literal(node);
+        size_t n = lit ? strlen(lit) : 0;
+        while (n && lit[n - 1] == '\n')
+            n--;
+        block_start(w);
+        text(w, lit, n);
+        newline(w);
+        block_end(w);
+        break;
+    }
+    case CMARK_NODE_LIST:
+        f = push(w, FRAME_LIST);
+        if (f) {
+            f->ordered = cmark_node_get_list_type(node) == CMARK_ORDERED_LIST;
+            f->tight = f->in_tight = cmark_node_get_list_tight(node);
+            f->number = cmark_node_get_list_start(node);
+            f->delim = cmark_node_get_list_delim(node) == CMARK_PAREN_DELIM ? ')' : '.';
+        }
+        break;
+    case CMARK_NODE_TEXT: {
+        const char *lit = cmark_node_get_literal(node);
+        md_text(w, lit ? lit : "", lit ? strlen(lit) : 0);
+        break;
+    }
+    case CMARK_NODE_CODE: md_inline_code(w, node); break;
+    case CMARK_NODE_SOFTBREAK:
+        prefix(w);
+        put(w, " ", 1);
+        break;
+    case CMARK_NODE_LINEBREAK:
+        prefix(w);
+        put(w, "\\", 1);
+        newline(w);
+        break;
+    case CMARK_NODE_HTML_INLINE: {
+        const char *lit = cmark_node_get_literal(node);
+        prefix(w);
+        put_str(w, lit ? lit : "");
+        break;
+    }
+    case CMARK_NODE_EMPH:
+        prefix(w);
+        put(w, "*", 1);
+        break;
+    case CMARK_NODE_STRONG:
+        prefix(w);
+        put(w, "**", 2);
+        break;
+    case CMARK_NODE_LINK:
+    case CMARK_NODE_IMAGE: md_link_enter(w, node); break;
+    case CMARK_NODE_CUSTOM_INLINE: { /* the compiler's own markers (steps.c), as written */
+        const char *lit = cmark_node_get_on_enter(node);
+        int at = w->line_start || w->at_bol;
+        prefix(w);
+        put_str(w, lit ? lit : "");
+        w->line_start = at; /* taken out again: what follows is still first on its line */
+        break;
+    }
+    default: /* paragraphs, quotes, items: as the terminal renderer does them */ break;
+    }
+}
+
+static void md_exit(struct writer *w, cmark_node *node)
+{
+    switch (cmark_node_get_type(node)) {
+    case CMARK_NODE_HEADING: block_end(w); break;
+    case CMARK_NODE_EMPH: put(w, "*", 1); break;
+    case CMARK_NODE_STRONG: put(w, "**", 2); break;
+    case CMARK_NODE_LINK:
+    case CMARK_NODE_IMAGE: md_link_exit(w, node); break;
+    default: break;
+    }
+}
+
 static void on_enter(struct writer *w, cmark_node *node)
 {
+    if (w->skip)
+        return;
+    if (w->style == KBC_MD) {
+        switch (cmark_node_get_type(node)) {
+        case CMARK_NODE_PARAGRAPH:
+        case CMARK_NODE_BLOCK_QUOTE:
+        case CMARK_NODE_ITEM: break; /* below, as for the terminal */
+        default: md_enter(w, node); return;
+        }
+    }
     struct frame *f;
     switch (cmark_node_get_type(node)) {
     case CMARK_NODE_PARAGRAPH: block_start(w); break;
@@ -303,6 +663,17 @@ static void on_enter(struct writer *w, cmark_node *node)
 
 static void on_exit(struct writer *w, cmark_node *node)
 {
+    if (w->skip && w->skip != node)
+        return;
+    if (w->style == KBC_MD) {
+        switch (cmark_node_get_type(node)) {
+        case CMARK_NODE_PARAGRAPH:
+        case CMARK_NODE_BLOCK_QUOTE:
+        case CMARK_NODE_LIST:
+        case CMARK_NODE_ITEM: break; /* below, as for the terminal */
+        default: md_exit(w, node); return;
+        }
+    }
     switch (cmark_node_get_type(node)) {
     case CMARK_NODE_PARAGRAPH: block_end(w); break;
     case CMARK_NODE_HEADING:
@@ -358,77 +729,158 @@ enum kb_status kbc_render_text(cmark_node *first, cmark_node *end, enum kbc_styl
     return w.status;
 }
 
-/* cmark may backslash-escape punctuation inside a placeholder's default ({{path|a_b}}):
- * copies md to out with such escapes between "{{" and "}}" removed. The next "}}" and the next
- * line break are searched for once and reused until passed: searched for from every "{{", an
- * article full of "{{" without "}}" cost the square of its size. */
-static enum kb_status append_unescaped(struct kb_buf *out, const char *md)
+enum kb_status kbc_render_md(cmark_node *first, cmark_node *end, struct kb_buf *out)
 {
+    return kbc_render_text(first, end, KBC_MD, out);
+}
+
+/* ---- links to other entries ------------------------------------------------------------- */
+
+struct title_ref {
+    const char *id, *title;
+};
+
+static int title_ref_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct title_ref *)a)->id, ((const struct title_ref *)b)->id);
+}
+
+/* Appends s as Markdown text inside double quotes: the few characters that could start
+ * markup escaped. */
+static enum kb_status append_quoted_title(struct kb_buf *out, const char *s)
+{
+    enum kb_status status = kb_buf_append_char(out, '"');
+    for (; status == KB_OK && *s; s++) {
+        if (strchr("\\`*_[<", *s))
+            status = kb_buf_append_char(out, '\\');
+        if (status == KB_OK)
+            status = kb_buf_append_char(out, *s);
+    }
+    return status == KB_OK ? kb_buf_append_char(out, '"') : status;
+}
+
+/* Rewrites one Markdown rendering: each OPEN text MID id CLOSE whose id is known becomes
+ * 'text (see "Title": `kb-lookup --show id`)' (the title left out when the text is it).
+ * offsets (the provider steps' [start, end) in the Markdown form, whole lines) move with the
+ * text after them. A stray control byte of the article's own is kept as it is. */
+static enum kb_status resolve_one(char **md, const struct title_ref *refs, size_t ref_count,
+                                  size_t **offsets, size_t offset_count)
+{
+    if (!*md || !strstr(*md, KBC_LINK_OPEN))
+        return KB_OK;
+    size_t *orig = offset_count ? malloc(offset_count * sizeof *orig) : NULL;
+    if (offset_count && !orig)
+        return KB_ERR_NOMEM;
+    for (size_t k = 0; k < offset_count; k++)
+        orig[k] = *offsets[k];
+    struct kb_buf out;
+    kb_buf_init(&out, 0);
     enum kb_status status = KB_OK;
-    const char *p = md, *close = md, *nl = md;
+    const char *s = *md, *p = s;
     while (status == KB_OK && *p) {
-        const char *open = strstr(p, "{{");
-        if (open && close && close < open + 2)
-            close = strstr(open + 2, "}}");
-        if (open && nl && nl < open)
-            nl = strchr(open, '\n');
-        if (!open || !close) {
-            status = kb_buf_append_str(out, p); /* no placeholder can follow */
+        const char *open = strstr(p, KBC_LINK_OPEN);
+        const char *mid = open ? strpbrk(open + 1, KBC_LINK_MID KBC_LINK_OPEN "\n") : NULL;
+        const char *close =
+            mid && *mid == KBC_LINK_MID[0] ? strpbrk(mid + 1, KBC_LINK_CLOSE "\n") : NULL;
+        if (!open) {
+            status = kb_buf_append_str(&out, p);
             break;
         }
-        if (nl && nl < close) {
-            size_t n = (size_t)(open - p) + 2;
-            status = kb_buf_append(out, p, n);
-            p += n;
+        if (!close || *close != KBC_LINK_CLOSE[0]) { /* not one of ours */
+            status = kb_buf_append(&out, p, (size_t)(open - p) + 1);
+            p = open + 1;
             continue;
         }
-        status = kb_buf_append(out, p, (size_t)(open - p));
-        for (const char *q = open; status == KB_OK && q < close; q++) {
-            if (*q == '\\' && q + 1 < close && strchr("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~", q[1]))
-                q++;
-            status = kb_buf_append_char(out, *q);
+        char *id = kbc_strndup(mid + 1, (size_t)(close - mid - 1));
+        if (!id) {
+            status = KB_ERR_NOMEM;
+            break;
         }
-        p = close;
+        struct title_ref key = {id, NULL};
+        const struct title_ref *hit =
+            ref_count ? bsearch(&key, refs, ref_count, sizeof *refs, title_ref_cmp) : NULL;
+        status = kb_buf_append(&out, p, (size_t)(open - p));
+        size_t link_start = out.len;
+        size_t tlen = (size_t)(mid - open - 1);
+        if (status == KB_OK)
+            status = kb_buf_append(&out, open + 1, tlen);
+        int same =
+            !hit || (strlen(hit->title) == tlen && strncasecmp(hit->title, open + 1, tlen) == 0);
+        if (status == KB_OK)
+            status = kb_buf_append_str(&out, same ? " (" : " (see ");
+        if (status == KB_OK && !same)
+            status = append_quoted_title(&out, hit->title);
+        if (status == KB_OK && !same)
+            status = kb_buf_append_str(&out, ": ");
+        if (status == KB_OK)
+            status = kb_buf_printf(&out, "`kb-lookup --show %s`)", id);
+        free(id);
+        size_t in_start = (size_t)(open - s), in_end = (size_t)(close - s) + 1;
+        for (size_t k = 0; k < offset_count; k++) {
+            if (orig[k] >= in_end) /* after the link: moves by what it grew */
+                *offsets[k] += out.len - link_start - (in_end - in_start);
+            else if (orig[k] > in_start)
+                *offsets[k] = link_start;
+        }
+        p = close + 1;
     }
+    if (status == KB_OK) {
+        free(*md);
+        *md = NULL;
+        status = kb_buf_detach(&out, md);
+    }
+    kb_buf_release(&out);
+    free(orig);
     return status;
 }
 
-enum kb_status kbc_render_md(cmark_node *first, cmark_node *end, struct kb_buf *out)
+enum kb_status kbc_links_resolve(struct kbc_kb *kb)
 {
     size_t n = 0;
-    for (cmark_node *node = first; node && node != end; node = cmark_node_next(node))
-        n++;
-    if (n == 0)
-        return KB_OK;
-    cmark_node **nodes = malloc(n * sizeof *nodes);
-    cmark_node *doc = cmark_node_new(CMARK_NODE_DOCUMENT);
-    enum kb_status status = KB_ERR_NOMEM;
-    char *md = NULL;
-    if (!nodes || !doc)
-        goto cleanup;
-    cmark_node *parent = cmark_node_parent(first);
-    cmark_node *before = cmark_node_previous(first);
-    size_t i = 0;
-    for (cmark_node *node = first; i < n; node = cmark_node_next(node))
-        nodes[i++] = node;
-    /* Rendered inside a scratch document: rendered alone, a node looks at its real siblings
-     * (cmark appends "<!-- end list -->" when the next sibling is a list). */
-    for (i = 0; i < n; i++)
-        cmark_node_append_child(doc, nodes[i]);
-    md = cmark_render_commonmark(doc, CMARK_OPT_DEFAULT, 0);
-    for (i = 0; i < n; i++) {
-        if (i > 0)
-            cmark_node_insert_after(nodes[i - 1], nodes[i]);
-        else if (before)
-            cmark_node_insert_after(before, nodes[0]);
-        else
-            cmark_node_prepend_child(parent, nodes[0]);
+    for (size_t a = 0; a < kb->count; a++)
+        n += kb->articles[a].entry_count;
+    struct title_ref *refs = n ? malloc(n * sizeof *refs) : NULL;
+    if (n && !refs)
+        return KB_ERR_NOMEM;
+    size_t count = 0;
+    for (size_t a = 0; a < kb->count; a++)
+        for (size_t i = 0; i < kb->articles[a].entry_count; i++) {
+            const struct kbc_entry *e = &kb->articles[a].entries[i];
+            if (e->id && e->title)
+                refs[count++] = (struct title_ref){e->id, e->title};
+        }
+    if (count)
+        qsort(refs, count, sizeof *refs, title_ref_cmp);
+    enum kb_status status = KB_OK;
+    size_t **offsets = NULL, alloc = 0;
+    for (size_t a = 0; a < kb->count && status == KB_OK; a++) {
+        struct kbc_article *art = &kb->articles[a];
+        status = resolve_one(&art->intro_md, refs, count, NULL, 0);
+        for (size_t i = 0; i < art->entry_count && status == KB_OK; i++) {
+            struct kbc_entry *e = &art->entries[i];
+            size_t need = 2 * e->step_count;
+            if (need > alloc) {
+                size_t **grown = realloc(offsets, need * sizeof *offsets);
+                if (!grown) {
+                    status = KB_ERR_NOMEM;
+                    break;
+                }
+                offsets = grown;
+                alloc = need;
+            }
+            for (size_t k = 0; k < e->step_count; k++) {
+                offsets[2 * k] = &e->steps[k].start[KB_FORM_MARKDOWN];
+                offsets[2 * k + 1] = &e->steps[k].end[KB_FORM_MARKDOWN];
+            }
+            status = resolve_one(&e->solution_md, refs, count, offsets, need);
+            char **plain[] = {&e->why_md, &e->tell_md, &e->body_md};
+            for (size_t k = 0; k < 3 && status == KB_OK; k++)
+                status = resolve_one(plain[k], refs, count, NULL, 0);
+            for (size_t k = 0; k < e->fix_count && status == KB_OK; k++)
+                status = resolve_one(&e->fix[k].md, refs, count, NULL, 0);
+        }
     }
-    status = md ? append_unescaped(out, md) : KB_ERR_NOMEM;
-cleanup:
-    free(md);
-    if (doc)
-        cmark_node_free(doc);
-    free(nodes);
+    free(offsets);
+    free(refs);
     return status;
 }

@@ -315,6 +315,8 @@ enum {
     ST_LINK,
     ST_CONDITION,
     ST_STEP,
+    ST_FIX,
+    ST_COMMAND,
     ST_COUNT
 };
 
@@ -337,13 +339,16 @@ static const char *const statements[ST_COUNT] = {
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     "INSERT INTO step(entry_id, labels, providers, text_start, text_end, ansi_start, ansi_end,"
     " md_start, md_end, part) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    "INSERT INTO fix_step(id, entry_id, part, number, providers, text, md)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "INSERT INTO fix_command(step_id, text) VALUES(?1, ?2)",
 };
 
 struct writer {
     sqlite3 *db;
     sqlite3_stmt *st[ST_COUNT];
     struct kb_error *err;
-    int64_t next_sig, next_example, next_section, next_condition;
+    int64_t next_sig, next_example, next_section, next_condition, next_fix;
 };
 
 static enum kb_status db_fail(struct writer *w, const char *what)
@@ -575,6 +580,24 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         }
         sqlite3_bind_int(st, 10, p->part);
         status = step(w, ST_STEP, "cannot store a provider-specific step");
+    }
+    for (size_t i = 0; i < e->fix_count && status == KB_OK; i++) {
+        const struct kbc_fix_step *f = &e->fix[i];
+        st = w->st[ST_FIX];
+        sqlite3_bind_int64(st, 1, ++w->next_fix);
+        sqlite3_bind_int64(st, 2, e->row_id);
+        sqlite3_bind_int(st, 3, f->part);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)f->number);
+        bind_text(st, 5, f->providers);
+        bind_text(st, 6, f->text);
+        bind_text(st, 7, f->md);
+        status = step(w, ST_FIX, "cannot store a step of a solution");
+        for (size_t k = 0; k < f->command_count && status == KB_OK; k++) {
+            st = w->st[ST_COMMAND];
+            sqlite3_bind_int64(st, 1, w->next_fix);
+            bind_text(st, 2, f->commands[k]);
+            status = step(w, ST_COMMAND, "cannot store a command of a solution");
+        }
     }
     return status;
 }

@@ -161,6 +161,29 @@ struct kb_step {
     int part; /* 0: a step of the Fix itself; 1, 2...: in a section after it (Verify...) */
 };
 
+/* Which part of a solution a struct kb_fix_step is. */
+enum kb_fix_part {
+    KB_FIX_INTRO = 0,   /* the Fix's text before its first step */
+    KB_FIX_STEP = 1,    /* a step of the Fix */
+    KB_FIX_VERIFY = 2,  /* a step of Verify */
+    KB_FIX_HANDOVER = 3 /* "When to hand over" */
+};
+
+/* One step of an entry's solution, for programs that show a fix step by step: the article's
+ * list items of Fix and Verify (a section without a list is one step), compiled with the
+ * database. Strings are heap copies owned by the entry, never NULL; placeholders as written
+ * (kb_template_expand them, kb_placeholder_origin says where each value came from). */
+struct kb_fix_step {
+    int part;        /* enum kb_fix_part */
+    long number;     /* as the article numbers the step (bullets counted); 0: intro, hand-over */
+    char *providers; /* comma-separated provider ids when a kb-provider-steps line marks this
+                      * very step, else "" */
+    char *text;      /* plain text, one line a paragraph */
+    char *markdown;  /* CommonMark: paragraphs not wrapped, code fenced */
+    char **commands; /* its code blocks, and its code spans that hold a placeholder */
+    size_t command_count;
+};
+
 /* One entry as stored. All strings are heap copies owned by the struct; never NULL ("" when
  * absent). Free with kb_entry_free. */
 struct kb_entry {
@@ -188,9 +211,12 @@ struct kb_entry {
                             * the step that holds them) */
     size_t step_count;
     int signature_count;
-    int fulltext_only; /* 1 for foreign Markdown with no kb-entry block */
-    size_t layer;      /* the layer of the KB it comes from (kb_db_layer), 0 in a KB of one */
-    char *language;    /* the language its text is in ("de"); "" when the KB declares none */
+    int fulltext_only;       /* 1 for foreign Markdown with no kb-entry block */
+    size_t layer;            /* the layer of the KB it comes from (kb_db_layer), 0 in a KB of one */
+    char *language;          /* the language its text is in ("de"); "" when the KB declares none */
+    struct kb_fix_step *fix; /* the solution's structure in document order: intro, steps,
+                              * verify, hand-over (each may be absent) */
+    size_t fix_count;
 };
 
 void kb_entry_free(struct kb_entry *entry); /* accepts NULL */
@@ -406,7 +432,20 @@ struct kb_result {
     struct kb_match *matches; /* best first */
     size_t match_count;
     size_t input_lines;
+    /* With no match (and no not_failure): the entry the strongest written evidence pointed to,
+     * too weak to be an answer (a lone hint in a text that does not show it is about mail), to
+     * name as the nearest; heap copies, NULL when there was none. */
+    char *nearest_id;
+    char *nearest_title;
+    double nearest_score;
 };
+
+/* What an RFC 3463 enhanced status code ("5.7.8") means, by RFC 3463 and the IANA registry:
+ * its class ("permanent failure", "persistent transient failure", "success") into *class_words
+ * and its subject and detail ("authentication credentials invalid"; an unregistered detail
+ * gets its subject's words) into *meaning, both static. Returns 0 (both NULL) when code is
+ * not a valid status code. */
+int kb_status_code_meaning(const char *code, const char **class_words, const char **meaning);
 
 /* Runs one query over text (len bytes, any bytes: NUL, invalid UTF-8, CRLF, ANSI colour).
  * On success *out holds the result (match_count may be 0) and must be freed with
@@ -433,6 +472,20 @@ char *kb_template_expand(const char *template_text, const struct kb_match *match
  * The returned string is owned by match/result, or by buf when the value is a number. */
 const char *kb_placeholder_value(const char *name, const struct kb_match *match,
                                  const struct kb_result *result, char *buf, size_t buf_len);
+
+/* Where the value of a placeholder comes from. */
+enum kb_origin {
+    KB_ORIGIN_PLACEHOLDER = 0, /* nothing found: the article's default */
+    KB_ORIGIN_PASTE,           /* the pasted text (a capture or a fact) */
+    KB_ORIGIN_PROVIDER         /* the submission server the KB declares for the provider seen */
+};
+const char *kb_origin_str(enum kb_origin o); /* "placeholder" | "paste" | "provider default" */
+
+/* As kb_placeholder_value, and where the value comes from: *origin is KB_ORIGIN_PLACEHOLDER
+ * (and NULL returned) when nothing fills the placeholder. */
+const char *kb_placeholder_origin(const char *name, const struct kb_match *match,
+                                  const struct kb_result *result, char *buf, size_t buf_len,
+                                  enum kb_origin *origin);
 
 /* ---- logs of unanswered questions -------------------------------------------------------- */
 

@@ -527,26 +527,33 @@ static int parse_status(const char *s, unsigned *cls, unsigned *subject, unsigne
     return 1;
 }
 
-static void status_meaning(struct kb_recipient *p)
+int kb_status_code_meaning(const char *code, const char **class_words, const char **meaning)
 {
     unsigned cls, subject, detail;
-    if (!p->status || !parse_status(p->status, &cls, &subject, &detail))
-        return;
-    p->status_class = cls == 2   ? "success"
-                      : cls == 4 ? "persistent transient failure"
-                                 : "permanent failure";
+    *class_words = *meaning = NULL;
+    if (!code || !parse_status(code, &cls, &subject, &detail))
+        return 0;
+    *class_words = cls == 2   ? "success"
+                   : cls == 4 ? "persistent transient failure"
+                              : "permanent failure";
     const char *fallback = NULL;
     for (size_t k = 0; k < sizeof status_details / sizeof *status_details; k++) {
         if (status_details[k].subject != subject)
             continue;
         if (status_details[k].detail == detail) {
-            p->status_meaning = status_details[k].meaning;
-            return;
+            *meaning = status_details[k].meaning;
+            return 1;
         }
         if (status_details[k].detail == 0)
             fallback = status_details[k].meaning; /* an unregistered detail: its subject */
     }
-    p->status_meaning = fallback;
+    *meaning = fallback;
+    return 1;
+}
+
+static void status_meaning(struct kb_recipient *p)
+{
+    kb_status_code_meaning(p->status, &p->status_class, &p->status_meaning);
 }
 
 /* ---- the reader -------------------------------------------------------------------------- */

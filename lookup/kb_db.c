@@ -650,6 +650,7 @@ void kb_db_close(struct kb_db *db)
     free(db->language);
     free(db->languages);
     free(db->want_lang);
+    sqlite3_finalize(db->fix_by_entry);
     sqlite3_finalize(db->fts_search);
     sqlite3_finalize(db->fts_entry_of);
     sqlite3_finalize(db->fts_links);
@@ -791,6 +792,16 @@ void kb_entry_free(struct kb_entry *e)
         free(e->steps[i].providers);
     }
     free(e->steps);
+    for (size_t i = 0; i < e->fix_count; i++) {
+        struct kb_fix_step *f = &e->fix[i];
+        free(f->providers);
+        free(f->text);
+        free(f->markdown);
+        for (size_t k = 0; k < f->command_count; k++)
+            free(f->commands[k]);
+        free(f->commands);
+    }
+    free(e->fix);
     free(e);
 }
 
@@ -899,7 +910,8 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
     sqlite3_reset(st);
     /* its provider-specific steps, checked against the solutions just loaded */
     if (rc == SQLITE_ROW && status == KB_OK
-        && (status = kb_steps_load(db, rowid, *out, err)) != KB_OK) {
+        && ((status = kb_steps_load(db, rowid, *out, err)) != KB_OK
+            || (status = kb_fix_load(db, rowid, *out, err)) != KB_OK)) {
         kb_entry_free(*out);
         *out = NULL;
     }

@@ -81,6 +81,7 @@ struct kb_db {
     sqlite3_stmt *section_by_id;
     sqlite3_stmt *conditions;      /* every condition of the KB, in id order */
     sqlite3_stmt *steps_by_entry;  /* kb_steps.c, prepared when first used */
+    sqlite3_stmt *fix_by_entry;    /* kb_steps.c, prepared when first used */
     struct kb_providers providers; /* declared in the KB (kb_providers.c) */
     int fts_function_ready;        /* kb_matched() registered on the connection */
     /* kb_fulltext.c's statements, prepared when first needed (NULL until then) */
@@ -152,6 +153,9 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
  * (NULL: none seen) into out (all NULL when nothing), released with kb_provider_release. */
 enum kb_status kb_steps_load(struct kb_db *db, long long rowid, struct kb_entry *e,
                              struct kb_error *err);
+/* Loads the structure of entry rowid's solution (table fix_step) into e->fix. */
+enum kb_status kb_fix_load(struct kb_db *db, long long rowid, struct kb_entry *e,
+                           struct kb_error *err);
 enum kb_status kb_provider_load(const struct kb_db *db, const char *id, struct kb_provider *out,
                                 struct kb_error *err);
 void kb_provider_release(struct kb_provider *p);

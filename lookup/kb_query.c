@@ -180,6 +180,11 @@ static enum kb_status read_evidence(struct kb_query *q, unsigned regions, size_t
     q->what = whole;
     if (st != KB_OK)
         return st;
+    for (size_t i = 0; i < q->cand_count; i++)
+        if (!q->cands[i].ruled_out && q->cands[i].written > q->nearest_score) {
+            q->nearest_score = q->cands[i].written;
+            q->nearest_rowid = q->cands[i].rowid;
+        }
     if (q->facts.mail_context == KB_CONTEXT_IS_UNKNOWN)
         kb_rank_drop_weak(q, UNKNOWN_CONTEXT_MIN_SCORE);
     /* Evidence from the articles' prose (harvested codes, full text) answers where no written
@@ -413,6 +418,31 @@ static void note_submission(struct kb_result *r, const struct kb_facts *f)
     r->report.leg = "submission";
 }
 
+/* The id and title of the nearest entry a no-match names (kb.h). */
+static enum kb_status load_nearest(struct kb_query *q, struct kb_result *r)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(q->db->sql, "SELECT slug, title FROM entry WHERE id = ?1", -1, &st, NULL)
+        != SQLITE_OK)
+        return kb_fail_sql(q->db, q->err, "cannot read an entry");
+    sqlite3_bind_int64(st, 1, q->nearest_rowid);
+    enum kb_status status = KB_OK;
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        const char *title = (const char *)sqlite3_column_text(st, 1);
+        r->nearest_id = strdup(id ? id : "");
+        r->nearest_title = strdup(title ? title : "");
+        r->nearest_score = q->nearest_score;
+        if (!r->nearest_id || !r->nearest_title)
+            status = kb_query_nomem(q);
+    } else if (rc != SQLITE_DONE) {
+        status = kb_fail_sql(q->db, q->err, "cannot read an entry");
+    }
+    sqlite3_finalize(st);
+    return status;
+}
+
 static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
                                 const struct kb_query_options *options, struct kb_result **out,
                                 struct kb_error *err, struct kb_work *work)
@@ -487,6 +517,8 @@ done:
     /* what the KB declares of the provider seen: its name and submission server */
     if (st == KB_OK)
         st = kb_provider_load(db, r->facts.provider, &r->provider, err);
+    if (st == KB_OK && r->match_count == 0 && !r->report.not_failure && q.nearest_rowid)
+        st = load_nearest(&q, r);
     for (size_t i = 0; i < q.cand_count; i++)
         kb_candidate_release(&q.cands[i]);
     free(q.cands);

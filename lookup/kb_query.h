@@ -72,6 +72,10 @@ struct kb_view {
 };
 
 struct kb_query {
+    /* the strongest candidate with written evidence that a threshold dropped: the nearest
+     * entry a no-match names (rowid 0: none) */
+    long long nearest_rowid;
+    double nearest_score;
     struct kb_db *db;
     const struct kb_query_options *options;
     /* What the bounce reader made of the input (kb_bounce.c): the text normalised below (the

@@ -237,6 +237,8 @@ void kb_result_free(struct kb_result *r)
     kb_provider_release(&r->provider);
     kb_report_release(&r->report);
     kb_dialogue_release(&r->dialogue);
+    free(r->nearest_id);
+    free(r->nearest_title);
     free(r);
 }
 

@@ -19,7 +19,7 @@
 
 /* The DDL reads best one clause a line, so clang-format leaves it alone. */
 // clang-format off
-const char kb_schema_sql[] =
+const char *const kb_schema_sql[] = {
     "PRAGMA application_id = " STR(KB_APPLICATION_ID) ";\n"
     "PRAGMA user_version = " STR(KB_SCHEMA_VERSION) ";\n"
     "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;\n"
@@ -41,7 +41,7 @@ const char kb_schema_sql[] =
     "  why_text TEXT NOT NULL, why_ansi TEXT NOT NULL, why_md TEXT NOT NULL,\n"
     "  tell_text TEXT NOT NULL, tell_ansi TEXT NOT NULL, tell_md TEXT NOT NULL,\n"
     "  solution_text TEXT NOT NULL, solution_ansi TEXT NOT NULL, solution_md TEXT NOT NULL,\n"
-    "  body_md TEXT NOT NULL, PRIMARY KEY(entry_id, lang)) WITHOUT ROWID;\n"
+    "  body_md TEXT NOT NULL, PRIMARY KEY(entry_id, lang)) WITHOUT ROWID;\n",
     "CREATE TABLE section(id INTEGER PRIMARY KEY,\n"
     "  entry_id INTEGER NOT NULL REFERENCES entry(id), heading TEXT NOT NULL DEFAULT '',\n"
     "  anchor TEXT NOT NULL DEFAULT '', line INTEGER NOT NULL DEFAULT 0);\n"
@@ -76,10 +76,19 @@ const char kb_schema_sql[] =
     "  ansi_start INTEGER NOT NULL, ansi_end INTEGER NOT NULL,\n"
     "  md_start INTEGER NOT NULL, md_end INTEGER NOT NULL, part INTEGER NOT NULL DEFAULT 0);\n"
     "CREATE INDEX step_entry ON step(entry_id, id);\n"
+    "CREATE TABLE fix_step(id INTEGER PRIMARY KEY,\n"
+    "  entry_id INTEGER NOT NULL REFERENCES entry(id), part INTEGER NOT NULL,\n"
+    "  number INTEGER NOT NULL, providers TEXT NOT NULL DEFAULT '',\n"
+    "  text TEXT NOT NULL, md TEXT NOT NULL);\n"
+    "CREATE INDEX fix_step_entry ON fix_step(entry_id, id);\n"
+    "CREATE TABLE fix_command(id INTEGER PRIMARY KEY,\n"
+    "  step_id INTEGER NOT NULL REFERENCES fix_step(id), text TEXT NOT NULL);\n"
+    "CREATE INDEX fix_command_step ON fix_command(step_id, id);\n"
     "CREATE TABLE term_df(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;\n"
     "CREATE TABLE blob(name TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;\n"
     "CREATE TABLE checksum(name TEXT PRIMARY KEY, size INTEGER NOT NULL,\n"
-    "  xxh64 TEXT NOT NULL) WITHOUT ROWID;\n";
+    "  xxh64 TEXT NOT NULL) WITHOUT ROWID;\n",
+    NULL};
 // clang-format on
 
 static enum kb_status fail(sqlite3 *db, struct kb_error *err, const char *what)
@@ -105,8 +114,9 @@ enum kb_status kb_schema_create(sqlite3 *db, struct kb_error *err)
         || sqlite3_file_control(db, "main", SQLITE_FCNTL_RESERVE_BYTES, &now) != SQLITE_OK
         || now != KB_PAGE_RESERVE)
         return fail(db, err, "cannot reserve the page checksums");
-    if (sqlite3_exec(db, kb_schema_sql, NULL, NULL, NULL) != SQLITE_OK)
-        return fail(db, err, "cannot create the database schema");
+    for (const char *const *part = kb_schema_sql; *part; part++)
+        if (sqlite3_exec(db, *part, NULL, NULL, NULL) != SQLITE_OK)
+            return fail(db, err, "cannot create the database schema");
     return KB_OK;
 }
 

@@ -59,6 +59,13 @@
  *       its byte range [start, end) in solution_text, solution_ansi and solution_md, and in
  *       which section it is (0 the Fix, 1 the next: Verify...).
  *       Ordered by id in document order, a nested step after the one that holds it.
+ *   fix_step(id, entry_id, part, number, providers, text, md)
+ *       the structure of the entry's solution (struct kb_fix_step): part (enum kb_fix_part:
+ *       the Fix's introduction, a step of the Fix, a step of Verify, the hand-over text), the
+ *       step's number, the providers of a kb-provider-steps line that marks it ('' none), its
+ *       plain text and Markdown with placeholders as written; in document order by id.
+ *   fix_command(id, step_id, text)  the step's commands (code blocks, code spans holding a
+ *       placeholder) as written, in order by id. Both tables came with version 7.
  *   entry_fts (FTS5: title, heading, code, body, examples, signatures; rowid = section.id):
  *       title holds the article and entry titles, heading the section's heading, code its
  *       code spans and blocks, body its prose; examples and signatures the entry's own.
@@ -114,8 +121,9 @@ enum kb_region {
 #define KB_EXACT_SCORE 5.0
 #define KB_LIKELY_SCORE 2.0
 
-/* The DDL, for reference and for the compiler; executed by kb_schema_create. */
-extern const char kb_schema_sql[];
+/* The DDL, for reference and for the compiler; executed in order by kb_schema_create. In
+ * parts (NULL ends the list) because C11 promises string literals of 4,095 bytes only. */
+extern const char *const kb_schema_sql[];
 
 /* Creates all tables in an empty database, sets application_id and user_version, and reserves
  * the bytes of each page's checksum. Call inside the compiler's transaction, before anything is

@@ -88,6 +88,82 @@ enum kb_status kb_steps_load(struct kb_db *db, long long rowid, struct kb_entry 
     return status;
 }
 
+/* A copy of column i of st ("" for NULL). */
+static char *column_copy(sqlite3_stmt *st, int i)
+{
+    const char *v = (const char *)sqlite3_column_text(st, i);
+    return strdup(v ? v : "");
+}
+
+enum kb_status kb_fix_load(struct kb_db *db, long long rowid, struct kb_entry *e,
+                           struct kb_error *err)
+{
+    enum kb_status status =
+        prepare(db, &db->fix_by_entry,
+                "SELECT s.id, s.part, s.number, s.providers, s.text, s.md, c.text "
+                "FROM fix_step s LEFT JOIN fix_command c ON c.step_id = s.id "
+                "WHERE s.entry_id = ?1 ORDER BY s.id, c.id",
+                err);
+    if (status != KB_OK)
+        return status;
+    sqlite3_stmt *st = db->fix_by_entry;
+    sqlite3_reset(st);
+    sqlite3_bind_int64(st, 1, rowid);
+    size_t alloc = 0, cmd_alloc = 0;
+    sqlite3_int64 last = -1;
+    int rc = SQLITE_DONE;
+    while (status == KB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        sqlite3_int64 id = sqlite3_column_int64(st, 0);
+        if (id != last) {
+            if (e->fix_count == alloc) {
+                size_t n = alloc ? alloc * 2 : 8;
+                struct kb_fix_step *grown = realloc(e->fix, n * sizeof *grown);
+                if (!grown) {
+                    status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+                    break;
+                }
+                e->fix = grown;
+                alloc = n;
+            }
+            struct kb_fix_step *f = &e->fix[e->fix_count++];
+            memset(f, 0, sizeof *f);
+            f->part = sqlite3_column_int(st, 1);
+            f->number = (long)sqlite3_column_int64(st, 2);
+            f->providers = column_copy(st, 3);
+            f->text = column_copy(st, 4);
+            f->markdown = column_copy(st, 5);
+            cmd_alloc = 0;
+            last = id;
+            if (!f->providers || !f->text || !f->markdown) {
+                status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+                break;
+            }
+        }
+        if (sqlite3_column_type(st, 6) == SQLITE_NULL)
+            continue;
+        struct kb_fix_step *f = &e->fix[e->fix_count - 1];
+        if (f->command_count == cmd_alloc) {
+            size_t n = cmd_alloc ? cmd_alloc * 2 : 4;
+            char **grown = realloc(f->commands, n * sizeof *grown);
+            if (!grown) {
+                status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+                break;
+            }
+            f->commands = grown;
+            cmd_alloc = n;
+        }
+        if (!(f->commands[f->command_count] = column_copy(st, 6))) {
+            status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+            break;
+        }
+        f->command_count++;
+    }
+    if (status == KB_OK && rc != SQLITE_DONE)
+        status = kb_fail_sql(db, err, "cannot read the structure of a solution");
+    sqlite3_reset(st);
+    return status;
+}
+
 /* Appends the items of the comma-separated list to buf (sep between items) unless present. */
 static enum kb_status add_items(struct kb_buf *buf, const char *list, const char *sep)
 {

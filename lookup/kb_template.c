@@ -112,3 +112,34 @@ char *kb_template_expand(const char *template_text, const struct kb_match *match
     }
     return result_text;
 }
+
+const char *kb_origin_str(enum kb_origin o)
+{
+    switch (o) {
+    case KB_ORIGIN_PASTE: return "paste";
+    case KB_ORIGIN_PROVIDER: return "provider default";
+    case KB_ORIGIN_PLACEHOLDER:
+    default: return "placeholder";
+    }
+}
+
+const char *kb_placeholder_origin(const char *name, const struct kb_match *match,
+                                  const struct kb_result *result, char *buf, size_t buf_len,
+                                  enum kb_origin *origin)
+{
+    const char *value = kb_placeholder_value(name, match, result, buf, buf_len);
+    *origin = KB_ORIGIN_PLACEHOLDER;
+    if (!value)
+        return NULL;
+    *origin = KB_ORIGIN_PASTE;
+    int captured = 0;
+    for (size_t i = 0; match && i < match->capture_count; i++)
+        captured |= strcmp(match->captures[i].name, name) == 0;
+    /* host and port are the only values kb_placeholder_value takes from the provider's
+     * declaration, and only when the text gives none of its own */
+    if (!captured && result
+        && ((strcmp(name, "host") == 0 && !result->facts.host)
+            || (strcmp(name, "port") == 0 && !result->facts.port)))
+        *origin = KB_ORIGIN_PROVIDER;
+    return value;
+}

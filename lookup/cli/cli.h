@@ -101,6 +101,19 @@ const char *cli_leg_words(const char *leg);
  * words for a format that is no report of its own (a diagnostic line pasted alone). */
 const char *cli_report_words(const char *format);
 
+/* What to say when no entry answers (nomatch.c): the meaning of the text's status code, and
+ * a few sentences (what the text looks like when it is not about mail, the code's generic
+ * meaning, the nearest entry, the next step), code quoted with backticks for Markdown and
+ * JSON, with single quotes for the terminal. Released with cli_nomatch_release. */
+#define CLI_NOMATCH_MAX 4
+struct cli_nomatch {
+    const char *status_class, *status_meaning; /* static, NULL when no valid status code */
+    char *advice[CLI_NOMATCH_MAX];
+    size_t count;
+};
+void cli_nomatch_read(const struct kb_result *r, int markdown, struct cli_nomatch *n);
+void cli_nomatch_release(struct cli_nomatch *n);
+
 /* JSON helpers shared by the printers. */
 void json_string(FILE *out, const char *s);
 /* The same for n bytes that may hold NULs (written as \u0000). */

@@ -108,6 +108,8 @@ static const char usage_text[] =
     "                       FILE as a JSON line (also: KB_LOG_MISSES)\n"
     "  --version            print program, schema and knowledge-base versions\n"
     "  -h, --help           print this help\n"
+    "  --                   the arguments after it are error text, even if they start with -\n"
+    "  -                    read the error text from standard input\n"
     "\n"
     "Exit status: 0 a match was found, 1 no match, 2 usage, input, output or database error.\n"
     "Full documentation: 'man kb-lookup'; the article format: 'man 5 kb-format'.\n";
@@ -282,6 +284,13 @@ static int parse_options(int argc, char **argv, struct options *o)
                 usage_error("--color needs auto, always or never, not '%s'", v);
                 return -1;
             }
+        } else if (strpbrk(a, " \t\n")) {
+            /* a pasted transcript line ("--> 535 5.7.8 ...") is text, not an option */
+            usage_error("unknown option '%s'\nkb-lookup: to look up text that starts with '-', "
+                        "put '--' before it (kb-lookup -- '--> 535 ...') or pipe it in "
+                        "(... | kb-lookup -)",
+                        a);
+            return -1;
         } else {
             usage_error("unknown option '%s'", a);
             return -1;

@@ -3,6 +3,7 @@
  * The layout is versioned (schema_version) and documented in docs/json-schema.md; fields are
  * only ever added, never renamed, within a version. Never coloured.
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,6 +12,9 @@
 #include "kb_text.h"
 
 #define JSON_SCHEMA_VERSION 1
+/* Counts the additions within a schema version (docs/json-schema.md): 1 added the solution's
+ * structure (solution.intro, .steps, .verify, .handover) and the no-match object. */
+#define JSON_SCHEMA_MINOR 1
 
 /* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
 static size_t utf8_len(const unsigned char *s, size_t n)
@@ -178,6 +182,8 @@ static void json_begin(FILE *out, const struct kb_db *db, int *first)
     fprintf(out, "%d", JSON_SCHEMA_VERSION);
     json_key(out, "kb", first);
     json_kb(out, db);
+    json_key(out, "schema_minor", first);
+    fprintf(out, "%d", JSON_SCHEMA_MINOR);
 }
 
 /* The layer e comes from, in a KB of several layers (layers NULL: one, nothing said). */
@@ -213,8 +219,130 @@ static void json_entry_fields(FILE *out, const struct kb_entry *e, const struct 
     json_csv_array(out, e->related);
 }
 
-static void json_solution(FILE *out, const char *key, const char *md, const char *text,
+/* The values a command's placeholders take, each once, with where it came from: the pasted
+ * text, the provider's declared server, or the article's default. */
+static void json_values(FILE *out, const char *cmd, const struct kb_match *m,
+                        const struct kb_result *r)
+{
+    fputc('[', out);
+    int any = 0;
+    for (const char *p = strstr(cmd, "{{"); p; p = strstr(p, "{{")) {
+        const char *end = strstr(p + 2, "}}");
+        if (!end)
+            break;
+        const char *bar = memchr(p + 2, '|', (size_t)(end - p - 2));
+        size_t n = (size_t)((bar ? bar : end) - p - 2);
+        char name[64];
+        int valid = n > 0 && n < sizeof name;
+        for (size_t i = 0; valid && i < n; i++)
+            valid = isalnum((unsigned char)p[2 + i]) || p[2 + i] == '_';
+        if (!valid) {
+            p += 2;
+            continue;
+        }
+        memcpy(name, p + 2, n);
+        name[n] = '\0';
+        /* each name once: "{{host}}" twice in one command is one value */
+        int seen = 0;
+        for (const char *q = strstr(cmd, "{{"); q && q < p && !seen; q = strstr(q + 2, "{{"))
+            seen = strncmp(q + 2, name, n) == 0 && (q[2 + n] == '|' || q[2 + n] == '}');
+        p = end + 2;
+        if (seen)
+            continue;
+        char num[32];
+        enum kb_origin origin;
+        const char *value = kb_placeholder_origin(name, m, r, num, sizeof num, &origin);
+        char *dflt = NULL;
+        if (!value && bar)
+            value = dflt = strndup(bar + 1, (size_t)(end - bar - 1));
+        int f = 1;
+        fputs(any++ ? ",{" : "{", out);
+        json_opt_string(out, "name", name, &f);
+        json_opt_string(out, "value", value, &f);
+        json_opt_string(out, "origin", kb_origin_str(origin), &f);
+        fputc('}', out);
+        free(dflt);
+    }
+    fputc(']', out);
+}
+
+static void json_fix_step(FILE *out, const struct kb_fix_step *s, const struct kb_match *m,
+                          const struct kb_result *r)
+{
+    char *md_x = kb_template_expand(s->markdown, m, r, "", "");
+    char *text_x = kb_template_expand(s->text, m, r, "", "");
+    int f = 1;
+    fputc('{', out);
+    json_key(out, "number", &f);
+    fprintf(out, "%ld", s->number);
+    json_opt_string(out, "text", text_x ? text_x : s->text, &f);
+    json_opt_string(out, "markdown", md_x ? md_x : s->markdown, &f);
+    json_key(out, "commands", &f);
+    fputc('[', out);
+    for (size_t i = 0; i < s->command_count; i++) {
+        char *x = kb_template_expand(s->commands[i], m, r, "", "");
+        int g = 1;
+        fputs(i ? ",{" : "{", out);
+        json_opt_string(out, "text", x ? x : s->commands[i], &g);
+        json_key(out, "values", &g);
+        json_values(out, s->commands[i], m, r);
+        fputc('}', out);
+        free(x);
+    }
+    fputc(']', out);
+    json_key(out, "provider", &f);
+    if (s->providers[0])
+        json_csv_array(out, s->providers);
+    else
+        fputs("null", out);
+    fputc('}', out);
+    free(md_x);
+    free(text_x);
+}
+
+/* A piece of text of the solution's structure (intro, hand-over): {markdown, text} or null. */
+static void json_fix_text(FILE *out, const char *key, const struct kb_entry *e, int part,
                           const struct kb_match *m, const struct kb_result *r, int *first)
+{
+    json_key(out, key, first);
+    for (size_t i = 0; i < e->fix_count; i++) {
+        if (e->fix[i].part != part)
+            continue;
+        char *md_x = kb_template_expand(e->fix[i].markdown, m, r, "", "");
+        char *text_x = kb_template_expand(e->fix[i].text, m, r, "", "");
+        int f = 1;
+        fputc('{', out);
+        json_opt_string(out, "markdown", md_x ? md_x : e->fix[i].markdown, &f);
+        json_opt_string(out, "text", text_x ? text_x : e->fix[i].text, &f);
+        fputc('}', out);
+        free(md_x);
+        free(text_x);
+        return;
+    }
+    fputs("null", out);
+}
+
+static void json_fix_steps(FILE *out, const char *key, const struct kb_entry *e, int part,
+                           const struct kb_match *m, const struct kb_result *r, int *first)
+{
+    json_key(out, key, first);
+    fputc('[', out);
+    int any = 0;
+    for (size_t i = 0; i < e->fix_count; i++) {
+        if (e->fix[i].part != part)
+            continue;
+        if (any++)
+            fputc(',', out);
+        json_fix_step(out, &e->fix[i], m, r);
+    }
+    fputc(']', out);
+}
+
+/* {markdown, text} of a part of an entry; with structure (the solution), its steps too:
+ * intro, steps, verify, handover (docs/json-schema.md). */
+static void json_solution(FILE *out, const char *key, const char *md, const char *text,
+                          const struct kb_entry *structure, const struct kb_match *m,
+                          const struct kb_result *r, int *first)
 {
     char *md_x = kb_template_expand(md, m, r, "", "");
     char *text_x = kb_template_expand(text, m, r, "", "");
@@ -223,6 +351,12 @@ static void json_solution(FILE *out, const char *key, const char *md, const char
     fputc('{', out);
     json_opt_string(out, "markdown", md_x ? md_x : md, &f);
     json_opt_string(out, "text", text_x ? text_x : text, &f);
+    if (structure) {
+        json_fix_text(out, "intro", structure, KB_FIX_INTRO, m, r, &f);
+        json_fix_steps(out, "steps", structure, KB_FIX_STEP, m, r, &f);
+        json_fix_steps(out, "verify", structure, KB_FIX_VERIFY, m, r, &f);
+        json_fix_text(out, "handover", structure, KB_FIX_HANDOVER, m, r, &f);
+    }
     fputc('}', out);
     free(md_x);
     free(text_x);
@@ -361,14 +495,16 @@ static void json_match(FILE *out, const struct kb_match *m, const struct kb_resu
     for (size_t i = 0; i < m->capture_count; i++)
         json_opt_string(out, m->captures[i].name, m->captures[i].value, &f);
     fputc('}', out);
-    json_solution(out, "why", m->entry->why_md, m->entry->why_text, m, r, &first);
+    json_solution(out, "why", m->entry->why_md, m->entry->why_text, NULL, m, r, &first);
     if (m->entry->tell_md[0]) {
-        json_solution(out, "tell_apart", m->entry->tell_md, m->entry->tell_text, m, r, &first);
+        json_solution(out, "tell_apart", m->entry->tell_md, m->entry->tell_text, NULL, m, r,
+                      &first);
     } else {
         json_key(out, "tell_apart", &first);
         fputs("null", out);
     }
-    json_solution(out, "solution", m->entry->solution_md, m->entry->solution_text, m, r, &first);
+    json_solution(out, "solution", m->entry->solution_md, m->entry->solution_text, m->entry, m, r,
+                  &first);
     json_selected(out, m, r, opt, &first);
     if (opt->explain) {
         json_key(out, "explain", &first);
@@ -462,6 +598,46 @@ static void json_report(FILE *out, const struct kb_report *rep)
     fputs("]}", out);
 }
 
+/* With no match (and no not_failure): what the answer says instead (docs/json-schema.md). */
+static void json_no_match(FILE *out, const struct kb_result *r, int *first)
+{
+    json_key(out, "no_match", first);
+    if (r->match_count || r->report.not_failure) {
+        fputs("null", out);
+        return;
+    }
+    struct cli_nomatch n;
+    cli_nomatch_read(r, 1, &n);
+    int f = 1;
+    fputc('{', out);
+    json_opt_string(out, "status_class", n.status_class, &f);
+    json_opt_string(out, "status_meaning", n.status_meaning, &f);
+    json_opt_string(out, "other_program",
+                    r->facts.mail_context == KB_CONTEXT_IS_OTHER ? r->facts.other_program : NULL,
+                    &f);
+    json_key(out, "nearest", &f);
+    if (r->nearest_id) {
+        int g = 1;
+        fputc('{', out);
+        json_opt_string(out, "id", r->nearest_id, &g);
+        json_opt_string(out, "title", r->nearest_title, &g);
+        json_key(out, "score", &g);
+        fprintf(out, "%.3g", r->nearest_score);
+        fputc('}', out);
+    } else {
+        fputs("null", out);
+    }
+    json_key(out, "advice", &f);
+    fputc('[', out);
+    for (size_t i = 0; i < n.count; i++) {
+        if (i)
+            fputc(',', out);
+        json_string(out, n.advice[i]);
+    }
+    fputs("]}", out);
+    cli_nomatch_release(&n);
+}
+
 int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result *r,
                       const struct print_options *opt)
 {
@@ -477,6 +653,8 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
         fprintf(out, "%d", JSON_SCHEMA_VERSION);
         json_key(out, "kb", &first);
         json_kb(out, db);
+        json_key(out, "schema_minor", &first);
+        fprintf(out, "%d", JSON_SCHEMA_MINOR);
     } else {
         json_begin(out, db, &first);
     }
@@ -520,7 +698,9 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
             fputc(',', out);
         json_match(out, &r->matches[i], r, opt);
     }
-    fputs("]}\n", out);
+    fputc(']', out);
+    json_no_match(out, r, &first);
+    fputs("}\n", out);
     return ferror(out) ? -1 : 0;
 }
 
@@ -532,8 +712,8 @@ int print_entry_json(FILE *out, const struct kb_db *db, const struct kb_entry *e
     int f = 1;
     fputc('{', out);
     json_entry_fields(out, e, kb_db_layer_count(db) > 1 ? db : NULL, &f);
-    json_solution(out, "why", e->why_md, e->why_text, NULL, NULL, &f);
-    json_solution(out, "solution", e->solution_md, e->solution_text, NULL, NULL, &f);
+    json_solution(out, "why", e->why_md, e->why_text, NULL, NULL, NULL, &f);
+    json_solution(out, "solution", e->solution_md, e->solution_text, e, NULL, NULL, &f);
     json_opt_string(out, "body_markdown", e->body_md, &f);
     fputs("}}\n", out);
     return ferror(out) ? -1 : 0;

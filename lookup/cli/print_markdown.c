@@ -14,6 +14,10 @@ static void put_expanded(FILE *out, const char *s, size_t n, int code, const str
 {
     char *part = strndup(s, n);
     char *x = part ? kb_template_expand(part, m, r, code ? "" : "**", code ? "" : "**") : NULL;
+    /* a placeholder the article itself set in bold ("**{{port|587}}**") is marked once:
+     * "****465****" would show its asterisks */
+    for (char *p = x && !code ? strstr(x, "****") : NULL; p; p = strstr(p, "****"))
+        memmove(p, p + 2, strlen(p + 2) + 1);
     if (x || part)
         fputs(x ? x : part, out);
     free(x);
@@ -154,6 +158,20 @@ static void print_bounce(FILE *out, const struct kb_result *r)
     }
 }
 
+/* The facts found in the text, in one line. */
+static void print_found(FILE *out, const struct kb_result *r)
+{
+    struct fact_list facts;
+    size_t n = cli_fact_list(r, &facts);
+    int any = 0;
+    for (size_t i = 0; i < n; i++)
+        if (facts.value[i])
+            fprintf(out, "%s %s `%s`", any++ ? "," : "**Found in the text:**", facts.label[i],
+                    facts.value[i]);
+    if (any)
+        fputs("\n\n", out);
+}
+
 int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_result *r,
                           const struct print_options *opt)
 {
@@ -164,21 +182,17 @@ int print_result_markdown(FILE *out, const struct kb_db *db, const struct kb_res
     }
     if (r->match_count == 0) {
         print_bounce(out, r);
-        fputs("No matching knowledge-base entry.\n", out);
-        if (r->dialogue.format)
-            fputc('\n', out);
+        fputs("No matching knowledge-base entry.\n\n", out);
+        print_found(out, r);
         print_dialogue(out, r, opt);
+        struct cli_nomatch nm;
+        cli_nomatch_read(r, 1, &nm);
+        for (size_t i = 0; i < nm.count; i++)
+            fprintf(out, "%s\n\n", nm.advice[i]);
+        cli_nomatch_release(&nm);
         return ferror(out) ? -1 : 0;
     }
-    struct fact_list facts;
-    size_t n = cli_fact_list(r, &facts);
-    int any = 0;
-    for (size_t i = 0; i < n; i++)
-        if (facts.value[i])
-            fprintf(out, "%s %s `%s`", any++ ? "," : "**Found in the text:**", facts.label[i],
-                    facts.value[i]);
-    if (any)
-        fputs("\n\n", out);
+    print_found(out, r);
     print_dialogue(out, r, opt);
     print_bounce(out, r);
     size_t tied;

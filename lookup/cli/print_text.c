@@ -582,13 +582,15 @@ int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result 
     }
     if (r->match_count == 0) {
         print_bounce(out, r, opt);
-        say(out, opt, "", NULL,
-            "No matching entry. The text does not look like an error this knowledge base "
-            "knows.\nTry pasting the complete error message, including the SMTP reply line "
-            "(e.g. '535 5.7.8 ...').");
-        if (r->dialogue.format)
-            fputc('\n', out);
+        /* what was recognised, what the text looks like, the next step (nomatch.c) */
+        say(out, opt, "", NULL, "No matching entry.");
+        print_facts(out, r, opt);
         print_dialogue(out, r, opt);
+        struct cli_nomatch n;
+        cli_nomatch_read(r, 0, &n);
+        for (size_t i = 0; i < n.count; i++)
+            say(out, opt, "", NULL, "%s", n.advice[i]);
+        cli_nomatch_release(&n);
         return ferror(out) ? -1 : 0;
     }
     print_facts(out, r, opt);

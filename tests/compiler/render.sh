@@ -2,7 +2,8 @@
 # render.sh - what the compiler stores: articles, entries (facets, derived ids of foreign
 # Markdown, front matter), signatures, examples, the providers the KB declares (a file of
 # declarations only is no article; a submission server stored lowercase), the
-# provider-specific steps and the three renderings of one entry,
+# provider-specific steps, the solution's structure (steps, verify, hand-over, commands)
+# and the three renderings of one entry,
 # compared with fixtures/good.expected. Needs the sqlite3 shell; skipped (77) without it.
 . "$(dirname "$0")/lib.sh"
 command -v sqlite3 >/dev/null || { echo "sqlite3 shell not installed: skipped"; exit 77; }
@@ -32,6 +33,9 @@ SELECT 'step', entry_id, labels, providers, '[' || substr(e.solution_text, text_
   text_end - text_start) || ']', '[' || substr(e.solution_md, md_start + 1, md_end - md_start)
   || ']', length(replace(substr(e.solution_ansi, ansi_start + 1, ansi_end - ansi_start),
   char(27), '')) FROM step JOIN entry e ON e.id = step.entry_id ORDER BY step.id;
+SELECT 'fix_step', id, entry_id, part, number, providers, '[' || text || ']', '[' || md || ']'
+  FROM fix_step ORDER BY id;
+SELECT 'fix_command', step_id, '[' || text || ']' FROM fix_command ORDER BY id;
 SELECT 'meta', key, length(value) FROM meta ORDER BY key;
 SQL
 [ -n "${KBC_REGEN:-}" ] && cp "$WORK/got" "$FIXTURES/good.expected"

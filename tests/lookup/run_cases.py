@@ -14,7 +14,7 @@
   stdin_tty    true: standard input is a terminal (a pseudo-terminal) with nothing typed
   exit         expected exit status
   stdout       the whole expected stdout
-  stdout_has / stdout_lacks / stderr_has: substrings
+  stdout_has / stdout_lacks / stderr_has / stderr_lacks: substrings
   stderr_empty: true when nothing may be written to stderr
   json         {"dotted.path[0].key": expected value} checked on the parsed stdout
   json_len     {"dotted.path": N}: that array or object has exactly N members
@@ -128,6 +128,9 @@ def run_case(case, lookup, db, tmp):
     for s in case.get("stderr_has", []):
         if s not in err:
             problems.append("stderr lacks %r" % s)
+    for s in case.get("stderr_lacks", []):
+        if s in err:
+            problems.append("stderr has %r" % s)
     if case.get("stderr_empty") and err:
         problems.append("stderr not empty: %r" % err[:200])
     if "json" in case:

@@ -159,8 +159,13 @@ def main():
         else:
             path = os.path.join(tmp, "flipped.db")
             damaged = bytearray(image)
-            for i in range(at, at + 64, 7):
-                damaged[i] ^= 0x5A
+            # every copy: a page's free space may keep stale bytes of the blob (SQLite does
+            # not clear it), and the first copy in the file need not be the live one
+            chunk = blob[16 + TABLES + 200:16 + TABLES + 264]
+            while at >= 0:
+                for i in range(at, at + 64, 7):
+                    damaged[i] ^= 0x5A
+                at = image.find(chunk, at + 64)
             open(path, "wb").write(damaged)
             check_refused(path, "bytes of the compiled code changed",
                           ["is damaged: page", "fails its checksum (the "])
