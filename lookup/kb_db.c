@@ -623,6 +623,8 @@ void kb_db_close(struct kb_db *db)
     code_memory_free(db->code_memory);
     free(db->always_needs);
     free(db->always_needs_text);
+    kb_literal_set_free(db->always_set);
+    free(db->always_which);
     free(db->label);
     free(db->path);
     free(db->build_hash);

@@ -8,6 +8,7 @@
  * to the support agent, who then does not have to dig the customer's values out of a log.
  */
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -240,18 +241,29 @@ static const struct stage_rule stages[] = {
 
 #define MAX_NEEDS 256
 
-struct needs {
-    int all; /* no prefilter: every pattern runs (the reference the unit test compares with) */
+/* Every need of every pattern, each once, and the clients' names: the engine's own tables, so
+ * the list and the search tables are built once per process (needs_once) and only read after:
+ * a lookup pays one pass over its text, not the list's construction. */
+struct needs_list {
     const char *text[MAX_NEEDS];
-    unsigned char found[MAX_NEEDS];
     size_t count;
     struct kb_buf buf; /* the needs, each NUL-terminated */
+    struct kb_literal_set *set;
+    struct kb_literal_set *clients; /* clients[].text, case kept (find_client) */
+    enum kb_status status;          /* of the construction: KB_OK or why it failed */
 };
 
-static enum kb_status needs_add(struct needs *n, const char *list);
+struct needs {
+    int all; /* no prefilter: every pattern runs (the reference the unit test compares with) */
+    const char *const *text;
+    unsigned char found[MAX_NEEDS];
+    size_t count;
+};
+
+static enum kb_status needs_add(struct needs_list *n, const char *list);
 
 /* Appends one need that may hold a '|' (a needle). */
-static enum kb_status needs_add_one(struct needs *n, const char *text)
+static enum kb_status needs_add_one(struct needs_list *n, const char *text)
 {
     if (strchr(text, '|'))
         return KB_OK; /* cannot be told apart from a list: not prefiltered */
@@ -260,7 +272,7 @@ static enum kb_status needs_add_one(struct needs *n, const char *text)
 
 /* Appends the items of a needs list not seen yet; offsets into n->buf go to text[] as
  * integers until the buffer stops moving (needs_scan). */
-static enum kb_status needs_add(struct needs *n, const char *list)
+static enum kb_status needs_add(struct needs_list *n, const char *list)
 {
     for (const char *p = list; p && *p;) {
         const char *bar = strchr(p, '|');
@@ -285,10 +297,14 @@ static enum kb_status needs_add(struct needs *n, const char *list)
     return KB_OK;
 }
 
-/* Every need of every pattern looked for in the text, in one pass. */
-static enum kb_status needs_scan(struct needs *n, const struct kb_norm *norm)
+static struct needs_list needs_list;
+static pthread_once_t needs_once = PTHREAD_ONCE_INIT;
+
+static void needs_list_build(void)
 {
+    struct needs_list *n = &needs_list;
     enum kb_status st = KB_OK;
+    kb_buf_init(&n->buf, 0);
     for (size_t i = 0; i < sizeof reply_patterns / sizeof *reply_patterns && st == KB_OK; i++)
         st = needs_add(n, reply_patterns[i].needs);
     for (size_t i = 0; i < sizeof host_patterns / sizeof *host_patterns && st == KB_OK; i++)
@@ -307,11 +323,28 @@ static enum kb_status needs_scan(struct needs *n, const struct kb_norm *norm)
      * for them (find_client) need not read the text again */
     for (size_t i = 0; i < sizeof clients / sizeof *clients && st == KB_OK; i++)
         st = needs_add_one(n, clients[i].text);
-    if (st != KB_OK)
-        return st;
-    for (size_t k = 0; k < n->count; k++)
-        n->text[k] = n->buf.data + (uintptr_t)n->text[k];
-    if (kb_literals_present(n->text, n->count, 1, norm->text, norm->len, n->found) < 0)
+    if (st == KB_OK) {
+        for (size_t k = 0; k < n->count; k++)
+            n->text[k] = n->buf.data + (uintptr_t)n->text[k];
+        const char *names[sizeof clients / sizeof *clients];
+        for (size_t i = 0; i < sizeof clients / sizeof *clients; i++)
+            names[i] = clients[i].text;
+        if (!(n->set = kb_literal_set_new(n->text, n->count, 1))
+            || !(n->clients = kb_literal_set_new(names, sizeof names / sizeof *names, 0)))
+            st = KB_ERR_NOMEM;
+    }
+    n->status = st;
+}
+
+/* Every need of every pattern looked for in the text, in one pass. */
+static enum kb_status needs_scan(struct needs *n, const struct kb_norm *norm)
+{
+    pthread_once(&needs_once, needs_list_build);
+    if (needs_list.status != KB_OK)
+        return needs_list.status;
+    n->text = needs_list.text;
+    n->count = needs_list.count;
+    if (kb_literal_set_present(needs_list.set, norm->text, norm->len, n->found) < 0)
         return KB_ERR_NOMEM;
     return KB_OK;
 }
@@ -447,13 +480,18 @@ static int first_other_program(const struct kb_norm *norm, const struct needs *n
 static int find_client(const struct kb_norm *norm, const struct needle **client)
 {
     enum { NC = sizeof clients / sizeof *clients };
-    const char *texts[NC];
     unsigned char present[NC];
     *client = NULL;
-    for (size_t i = 0; i < NC; i++)
-        texts[i] = clients[i].text;
-    if (kb_literals_present(texts, NC, 0, norm->text, norm->len, present) < 0)
+    pthread_once(&needs_once, needs_list_build);
+    if (!needs_list.clients) {
+        const char *texts[NC];
+        for (size_t i = 0; i < NC; i++)
+            texts[i] = clients[i].text;
+        if (kb_literals_present(texts, NC, 0, norm->text, norm->len, present) < 0)
+            return -1;
+    } else if (kb_literal_set_present(needs_list.clients, norm->text, norm->len, present) < 0) {
         return -1;
+    }
     for (size_t i = 0; i < NC && !*client; i++)
         if (present[i])
             *client = &clients[i];
@@ -488,7 +526,6 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
     pcre2_match_data *md = pcre2_match_data_create(8, NULL);
     pcre2_match_context *mc = pcre2_match_context_create(NULL);
     struct needs needs = {.all = !prefilter};
-    kb_buf_init(&needs.buf, 0);
     enum kb_status status = KB_ERR_NOMEM;
     char *code = NULL, *port = NULL;
     if (!md || !mc)
@@ -576,7 +613,6 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
 done:
     free(code);
     free(port);
-    kb_buf_release(&needs.buf);
     pcre2_match_data_free(md);
     pcre2_match_context_free(mc);
     if (status != KB_OK)

@@ -65,8 +65,13 @@ struct kb_db {
     size_t always_count;
     pcre2_code **always_codes; /* their compiled code, decoded at open; NULL: compile them */
     struct kb_code_memory *code_memory; /* what PCRE2 allocated decoding them (kb_db.c) */
-    const char **always_needs;  /* per unanchored signature: text every match holds, or NULL */
-    char *always_needs_text;    /* owns the strings always_needs points at */
+    const char **always_needs; /* per unanchored signature: text every match holds, or NULL */
+    char *always_needs_text;   /* owns the strings always_needs points at */
+    /* the known needs searched for together (kb_signatures.c), built on the first lookup:
+     * always_which[k] is the unanchored signature of the set's literal k */
+    struct kb_literal_set *always_set;
+    size_t *always_which;
+    size_t always_known;
     const unsigned char *image; /* kb_db_open_memory's image, or NULL */
     size_t image_len;
     char *path; /* kb_db_open_file's path, or NULL */

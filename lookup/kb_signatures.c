@@ -603,29 +603,41 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, struct 
  * heap array of always_count flags (caller frees), or NULL: none can be skipped. */
 static unsigned char *unanchored_skips(struct kb_query *q)
 {
-    const struct kb_db *db = q->db;
+    struct kb_db *db = q->db;
     if (!db->always_needs)
         return NULL;
-    const char **texts = malloc(db->always_count * sizeof *texts);
-    size_t *which = malloc(db->always_count * sizeof *which);
-    unsigned char *found = malloc(db->always_count), *skip = calloc(db->always_count, 1);
-    size_t n = 0;
-    for (size_t i = 0; texts && which && i < db->always_count; i++)
-        if (db->always_needs[i]) {
-            texts[n] = db->always_needs[i];
-            which[n++] = i;
+    if (!db->always_set) {
+        /* the needs that are known, searched for together: built on the first lookup, kept
+         * with the handle */
+        const char **texts = malloc(db->always_count * sizeof *texts);
+        size_t *which = malloc(db->always_count * sizeof *which);
+        size_t n = 0;
+        for (size_t i = 0; texts && which && i < db->always_count; i++)
+            if (db->always_needs[i]) {
+                texts[n] = db->always_needs[i];
+                which[n++] = i;
+            }
+        struct kb_literal_set *set = texts && which ? kb_literal_set_new(texts, n, 1) : NULL;
+        free(texts);
+        if (!set) {
+            free(which);
+            return NULL;
         }
-    if (texts && which && found && skip
-        && kb_literals_present(texts, n, 1, q->norm.text, q->norm.len, found) == 0) {
+        db->always_set = set;
+        db->always_which = which;
+        db->always_known = n;
+    }
+    unsigned char *found = malloc(db->always_known ? db->always_known : 1);
+    unsigned char *skip = calloc(db->always_count, 1);
+    if (found && skip
+        && kb_literal_set_present(db->always_set, q->norm.text, q->norm.len, found) == 0) {
         q->work.signatures += q->norm.len;
-        for (size_t k = 0; k < n; k++)
-            skip[which[k]] = !found[k];
+        for (size_t k = 0; k < db->always_known; k++)
+            skip[db->always_which[k]] = !found[k];
     } else {
         free(skip);
         skip = NULL;
     }
-    free(texts);
-    free(which);
     free(found);
     return skip;
 }
