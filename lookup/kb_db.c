@@ -2,8 +2,9 @@
  * kb_db.c - opening a compiled KB read-only, from a file or from memory, and reading entries.
  *
  * Every lookup is a fresh process, so opening must be cheap: the database is read through the
- * immutable VFS of kb_vfs.c (no locking, no journal probing), and the prefilter index and the
- * compiled unanchored signatures are blobs decoded once. Nothing is used that was not checked:
+ * immutable VFS of kb_vfs.c (no locking, no journal probing), the prefilter index is used in
+ * place (kb_prefilter.c reads its header here, and a lookup the chunks its tokens probe), and
+ * the compiled unanchored signatures are a blob decoded once. Nothing is used that was not checked:
  * the VFS checks each page's checksum as SQLite reads it, and each blob's size and checksum are
  * checked here before it is decoded (kb_integrity.h). Damage is reported with one line naming
  * the file and the part.
