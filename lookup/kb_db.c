@@ -2,8 +2,9 @@
  * kb_db.c - opening a compiled KB read-only, from a file or from memory, and reading entries.
  *
  * Every lookup is a fresh process, so opening must be cheap: the database is read through the
- * immutable VFS of kb_vfs.c (no locking, no journal probing), and the prefilter index and the
- * compiled unanchored signatures are blobs decoded once. Nothing is used that was not checked:
+ * immutable VFS of kb_vfs.c (no locking, no journal probing), the prefilter index is used in
+ * place (kb_prefilter.c reads its header here, and a lookup the chunks its tokens probe), and
+ * the compiled unanchored signatures are a blob decoded once. Nothing is used that was not checked:
  * the VFS checks each page's checksum as SQLite reads it, and each blob's size and checksum are
  * checked here before it is decoded (kb_integrity.h). Damage is reported with one line naming
  * the file and the part.
@@ -18,6 +19,7 @@
 
 #include "kb_integrity.h"
 #include "kb_internal.h"
+#include "kb_prefilter.h"
 #include "kb_schema.h"
 #include "kb_text.h"
 
@@ -168,54 +170,22 @@ static enum kb_status read_blob(struct kb_db *db, const char *name, const char *
     return KB_OK;
 }
 
-static enum kb_status load_anchors(struct kb_db *db, struct kb_error *err)
+/* The prefilter index is used in place (kb_prefilter.c): only its header is read here, and the
+ * list of the signatures without anchor, which every lookup runs (their number is that of the
+ * compiled codes decoded below). */
+static enum kb_status load_prefilter(struct kb_db *db, struct kb_error *err)
 {
-    sqlite3_stmt *st = NULL;
-    const unsigned char *p;
-    size_t size;
-    enum kb_status status = read_blob(db, "anchors", "the prefilter index", &st, &p, &size, err);
+    enum kb_status status = kb_prefilter_open(&db->prefilter, db->sql, db->label, err);
     if (status != KB_OK)
-        goto done;
-    if (!p) {
-        status = kb_fail(err, KB_ERR_DB,
-                         "database '%s' has no prefilter index: recompile it with kb-compile",
-                         db->label);
-        goto done;
-    }
-    if (size < 8)
-        goto corrupt;
-    size_t n = (size_t)get_le(p, 4);
-    if (n > (size - 8) / 12)
-        goto corrupt;
-    size_t n_always = (size_t)get_le(p + 4 + n * 12, 4);
-    if (size != 8 + n * 12 + n_always * 4)
-        goto corrupt;
-    db->anchors = malloc((n ? n : 1) * sizeof *db->anchors);
-    db->always = malloc((n_always ? n_always : 1) * sizeof *db->always);
-    if (!db->anchors || !db->always) {
-        status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        db->anchors[i].hash = get_le(p + 4 + i * 12, 8);
-        db->anchors[i].sig_id = (uint32_t)get_le(p + 4 + i * 12 + 8, 4);
-        /* the signature stage merges runs of equal hashes: they must be sorted */
-        if (i && db->anchors[i].hash < db->anchors[i - 1].hash)
-            goto corrupt;
-    }
-    for (size_t i = 0; i < n_always; i++)
-        db->always[i] = (uint32_t)get_le(p + 8 + n * 12 + i * 4, 4);
-    db->anchor_count = n;
-    db->always_count = n_always;
-    goto done;
-corrupt:
-    status = kb_fail(err, KB_ERR_DB,
-                     "database '%s' has a damaged prefilter index: recompile it "
-                     "with kb-compile",
-                     db->label);
-done:
-    sqlite3_finalize(st);
-    return status;
+        return status;
+    size_t n = db->prefilter.always_count;
+    if (!(db->always = malloc((n ? n : 1) * sizeof *db->always)))
+        return kb_fail(err, KB_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (kb_prefilter_id(&db->prefilter, 1, (uint32_t)i, &db->always[i], err))
+            return err ? err->status : KB_ERR_DB;
+    db->always_count = n;
+    return KB_OK;
 }
 
 /* What PCRE2 allocates while decoding the compiled signatures, in one list: on a decode error
@@ -528,7 +498,7 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
 static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct kb_error *err)
 {
     enum kb_status status;
-    if ((status = load_meta(db, err)) != KB_OK || (status = load_anchors(db, err)) != KB_OK
+    if ((status = load_meta(db, err)) != KB_OK || (status = load_prefilter(db, err)) != KB_OK
         || (status = load_always_code(db, err)) != KB_OK
         || (status = load_always_needs(db, err)) != KB_OK
         || (status = kb_providers_load(db->sql, db->label, &db->providers, err)) != KB_OK
@@ -659,6 +629,8 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->fts_sections);
     kb_providers_release(&db->providers);
     kb_layers_release(db);
+    /* its blob handle first: SQLite closes no busy connection */
+    kb_prefilter_close(&db->prefilter);
     sqlite3_close(db->sql);
     for (size_t i = 0; i < db->sig_regex_cap; i++)
         pcre2_code_free(db->sig_regex[i]);
@@ -670,10 +642,11 @@ void kb_db_close(struct kb_db *db)
     code_memory_free(db->code_memory);
     free(db->always_needs);
     free(db->always_needs_text);
+    kb_literal_set_free(db->always_set);
+    free(db->always_which);
     free(db->label);
     free(db->path);
     free(db->build_hash);
-    free(db->anchors);
     free(db->always);
     free(db);
 }
@@ -736,6 +709,8 @@ enum kb_status kb_db_check(struct kb_db *db, struct kb_error *err)
 static enum kb_status check_one(struct kb_db *db, struct kb_error *err)
 {
     enum kb_status status = check_all_pages(db, err);
+    if (status == KB_OK)
+        status = kb_prefilter_check(&db->prefilter, err);
     if (status != KB_OK)
         return status;
     sqlite3_stmt *st = NULL;

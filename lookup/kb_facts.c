@@ -8,6 +8,7 @@
  * to the support agent, who then does not have to dig the customer's values out of a log.
  */
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,32 +240,30 @@ static const struct stage_rule stages[] = {
 /* ---- the needs of the patterns, looked for in one pass ---------------------------------- */
 
 #define MAX_NEEDS 256
-/* Hash slots of the needs (a power of two, twice MAX_NEEDS): the patterns share most of their
- * needs, and telling each new one from all those before it was the square of their number,
- * a twentieth of a one-line lookup's instructions. */
-#define NEED_SLOTS 512
+
+/* Every need of every pattern, each once, and the clients' names: the engine's own tables, so
+ * the list and the search tables are built once per process (needs_once) and only read after:
+ * a lookup pays one pass over its text, not the list's construction. */
+struct needs_list {
+    const char *text[MAX_NEEDS];
+    size_t count;
+    struct kb_buf buf; /* the needs, each NUL-terminated */
+    struct kb_literal_set *set;
+    struct kb_literal_set *clients; /* clients[].text, case kept (find_client) */
+    enum kb_status status;          /* of the construction: KB_OK or why it failed */
+};
 
 struct needs {
     int all; /* no prefilter: every pattern runs (the reference the unit test compares with) */
-    const char *text[MAX_NEEDS];
+    const char *const *text;
     unsigned char found[MAX_NEEDS];
     size_t count;
-    struct kb_buf buf;               /* the needs, each NUL-terminated */
-    unsigned short slot[NEED_SLOTS]; /* 1 + the index of a need, by hash; 0: free */
 };
 
-static size_t need_hash(const char *s, size_t len)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)s[i]) * 16777619u;
-    return h & (NEED_SLOTS - 1);
-}
-
-static enum kb_status needs_add(struct needs *n, const char *list);
+static enum kb_status needs_add(struct needs_list *n, const char *list);
 
 /* Appends one need that may hold a '|' (a needle). */
-static enum kb_status needs_add_one(struct needs *n, const char *text)
+static enum kb_status needs_add_one(struct needs_list *n, const char *text)
 {
     if (strchr(text, '|'))
         return KB_OK; /* cannot be told apart from a list: not prefiltered */
@@ -273,22 +272,20 @@ static enum kb_status needs_add_one(struct needs *n, const char *text)
 
 /* Appends the items of a needs list not seen yet; offsets into n->buf go to text[] as
  * integers until the buffer stops moving (needs_scan). */
-static enum kb_status needs_add(struct needs *n, const char *list)
+static enum kb_status needs_add(struct needs_list *n, const char *list)
 {
     for (const char *p = list; p && *p;) {
         const char *bar = strchr(p, '|');
         size_t len = bar ? (size_t)(bar - p) : strlen(p);
         int seen = 0;
-        size_t h = need_hash(p, len);
-        for (; n->slot[h] && !seen; h = (h + 1) & (NEED_SLOTS - 1)) {
-            const char *t = n->buf.data + (uintptr_t)n->text[n->slot[h] - 1];
+        for (size_t k = 0; k < n->count && !seen; k++) {
+            const char *t = n->buf.data + (uintptr_t)n->text[k];
             seen = strncmp(t, p, len) == 0 && !t[len];
         }
         if (!seen) {
             if (n->count == MAX_NEEDS)
                 return KB_ERR_INVALID; /* a programming error: raise MAX_NEEDS */
             n->text[n->count++] = (const char *)(uintptr_t)n->buf.len;
-            n->slot[h] = (unsigned short)n->count;
             enum kb_status st = kb_buf_append(&n->buf, p, len);
             if (st == KB_OK)
                 st = kb_buf_append_char(&n->buf, '\0');
@@ -300,10 +297,14 @@ static enum kb_status needs_add(struct needs *n, const char *list)
     return KB_OK;
 }
 
-/* Every need of every pattern looked for in the text, in one pass. */
-static enum kb_status needs_scan(struct needs *n, const struct kb_norm *norm)
+static struct needs_list needs_list;
+static pthread_once_t needs_once = PTHREAD_ONCE_INIT;
+
+static void needs_list_build(void)
 {
+    struct needs_list *n = &needs_list;
     enum kb_status st = KB_OK;
+    kb_buf_init(&n->buf, 0);
     for (size_t i = 0; i < sizeof reply_patterns / sizeof *reply_patterns && st == KB_OK; i++)
         st = needs_add(n, reply_patterns[i].needs);
     for (size_t i = 0; i < sizeof host_patterns / sizeof *host_patterns && st == KB_OK; i++)
@@ -322,11 +323,28 @@ static enum kb_status needs_scan(struct needs *n, const struct kb_norm *norm)
      * for them (find_client) need not read the text again */
     for (size_t i = 0; i < sizeof clients / sizeof *clients && st == KB_OK; i++)
         st = needs_add_one(n, clients[i].text);
-    if (st != KB_OK)
-        return st;
-    for (size_t k = 0; k < n->count; k++)
-        n->text[k] = n->buf.data + (uintptr_t)n->text[k];
-    if (kb_literals_present(n->text, n->count, 1, norm->text, norm->len, n->found) < 0)
+    if (st == KB_OK) {
+        for (size_t k = 0; k < n->count; k++)
+            n->text[k] = n->buf.data + (uintptr_t)n->text[k];
+        const char *names[sizeof clients / sizeof *clients];
+        for (size_t i = 0; i < sizeof clients / sizeof *clients; i++)
+            names[i] = clients[i].text;
+        if (!(n->set = kb_literal_set_new(n->text, n->count, 1))
+            || !(n->clients = kb_literal_set_new(names, sizeof names / sizeof *names, 0)))
+            st = KB_ERR_NOMEM;
+    }
+    n->status = st;
+}
+
+/* Every need of every pattern looked for in the text, in one pass. */
+static enum kb_status needs_scan(struct needs *n, const struct kb_norm *norm)
+{
+    pthread_once(&needs_once, needs_list_build);
+    if (needs_list.status != KB_OK)
+        return needs_list.status;
+    n->text = needs_list.text;
+    n->count = needs_list.count;
+    if (kb_literal_set_present(needs_list.set, norm->text, norm->len, n->found) < 0)
         return KB_ERR_NOMEM;
     return KB_OK;
 }
@@ -336,9 +354,9 @@ static int need_found(const struct needs *n, const char *text)
 {
     if (n->all)
         return 1;
-    for (size_t h = need_hash(text, strlen(text)); n->slot[h]; h = (h + 1) & (NEED_SLOTS - 1))
-        if (strcmp(n->text[n->slot[h] - 1], text) == 0)
-            return n->found[n->slot[h] - 1];
+    for (size_t k = 0; k < n->count; k++)
+        if (strcmp(n->text[k], text) == 0)
+            return n->found[k];
     return 1;
 }
 
@@ -462,13 +480,18 @@ static int first_other_program(const struct kb_norm *norm, const struct needs *n
 static int find_client(const struct kb_norm *norm, const struct needle **client)
 {
     enum { NC = sizeof clients / sizeof *clients };
-    const char *texts[NC];
     unsigned char present[NC];
     *client = NULL;
-    for (size_t i = 0; i < NC; i++)
-        texts[i] = clients[i].text;
-    if (kb_literals_present(texts, NC, 0, norm->text, norm->len, present) < 0)
+    pthread_once(&needs_once, needs_list_build);
+    if (!needs_list.clients) {
+        const char *texts[NC];
+        for (size_t i = 0; i < NC; i++)
+            texts[i] = clients[i].text;
+        if (kb_literals_present(texts, NC, 0, norm->text, norm->len, present) < 0)
+            return -1;
+    } else if (kb_literal_set_present(needs_list.clients, norm->text, norm->len, present) < 0) {
         return -1;
+    }
     for (size_t i = 0; i < NC && !*client; i++)
         if (present[i])
             *client = &clients[i];
@@ -503,7 +526,6 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
     pcre2_match_data *md = pcre2_match_data_create(8, NULL);
     pcre2_match_context *mc = pcre2_match_context_create(NULL);
     struct needs needs = {.all = !prefilter};
-    kb_buf_init(&needs.buf, 0);
     enum kb_status status = KB_ERR_NOMEM;
     char *code = NULL, *port = NULL;
     if (!md || !mc)
@@ -591,7 +613,6 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
 done:
     free(code);
     free(port);
-    kb_buf_release(&needs.buf);
     pcre2_match_data_free(md);
     pcre2_match_context_free(mc);
     if (status != KB_OK)

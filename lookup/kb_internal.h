@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "kb.h"
+#include "kb_prefilter.h"
 #include "kb_text.h"
 
 /* A provider the KB declares (a kb-provider block): its id (the value of the provider fact
@@ -31,11 +32,6 @@ struct kb_provider_decl {
 struct kb_providers {
     struct kb_provider_decl *items;
     size_t count;
-};
-
-struct kb_anchor {
-    uint64_t hash;
-    uint32_t sig_id;
 };
 
 /* The engine's own regexes (facts, other programs: static tables), compiled on their first use
@@ -62,16 +58,20 @@ struct kb_db {
     char *build_hash;
     int schema_version;
     long entry_count;
-    long section_count;        /* rows of the full-text index */
-    int fulltext_needs_mail;   /* full-text answers only text about mail (a mail KB) */
-    struct kb_anchor *anchors; /* sorted by hash */
-    size_t anchor_count;
-    uint32_t *always; /* signatures without anchor */
+    long section_count;            /* rows of the full-text index */
+    int fulltext_needs_mail;       /* full-text answers only text about mail (a mail KB) */
+    struct kb_prefilter prefilter; /* the anchor index, read in place (kb_prefilter.h) */
+    uint32_t *always;              /* signatures without anchor */
     size_t always_count;
     pcre2_code **always_codes; /* their compiled code, decoded at open; NULL: compile them */
     struct kb_code_memory *code_memory; /* what PCRE2 allocated decoding them (kb_db.c) */
-    const char **always_needs;  /* per unanchored signature: text every match holds, or NULL */
-    char *always_needs_text;    /* owns the strings always_needs points at */
+    const char **always_needs; /* per unanchored signature: text every match holds, or NULL */
+    char *always_needs_text;   /* owns the strings always_needs points at */
+    /* the known needs searched for together (kb_signatures.c), built on the first lookup:
+     * always_which[k] is the unanchored signature of the set's literal k */
+    struct kb_literal_set *always_set;
+    size_t *always_which;
+    size_t always_known;
     const unsigned char *image; /* kb_db_open_memory's image, or NULL */
     size_t image_len;
     char *path; /* kb_db_open_file's path, or NULL */

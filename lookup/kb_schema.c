@@ -12,6 +12,7 @@
 
 #include "kb_buf.h"
 #include "kb_integrity.h"
+#include "kb_prefilter.h"
 #include "kb_text.h"
 
 #define STR2(x) #x
@@ -87,7 +88,8 @@ const char *const kb_schema_sql[] = {
     "CREATE TABLE term_df(term TEXT PRIMARY KEY, df INTEGER NOT NULL) WITHOUT ROWID;\n"
     "CREATE TABLE blob(name TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;\n"
     "CREATE TABLE checksum(name TEXT PRIMARY KEY, size INTEGER NOT NULL,\n"
-    "  xxh64 TEXT NOT NULL) WITHOUT ROWID;\n",
+    "  xxh64 TEXT NOT NULL) WITHOUT ROWID;\n"
+    "CREATE TABLE prefilter(id INTEGER PRIMARY KEY, data BLOB NOT NULL);\n",
     NULL};
 // clang-format on
 
@@ -315,16 +317,30 @@ static void put_le(unsigned char *p, uint64_t v, int bytes)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-/* The 'anchors' blob: little-endian u32 count, then count records of (u64 hash, u32 sig_id)
- * sorted by hash, then u32 always_count and that many u32 ids of signatures without anchor.
- * Sorted so a lookup can merge-join it with the sorted hashes of the pasted text without
- * loading anything per signature. */
-static enum kb_status build_anchor_blob(sqlite3 *db, struct kb_error *err)
+/* Writes row id of the prefilter table: the XXH64 of data seeded with id, then data. */
+static enum kb_status put_prefilter_row(sqlite3 *db, sqlite3_stmt *st, sqlite3_int64 id,
+                                        const unsigned char *data, size_t len, unsigned char *row,
+                                        struct kb_error *err)
+{
+    put_le(row, kb_xxh64(data, len, (uint64_t)id), 8);
+    memcpy(row + 8, data, len);
+    sqlite3_reset(st);
+    if (sqlite3_bind_int64(st, 1, id) != SQLITE_OK
+        || sqlite3_bind_blob64(st, 2, row, 8 + len, SQLITE_STATIC) != SQLITE_OK
+        || sqlite3_step(st) != SQLITE_DONE)
+        return fail(db, err, "cannot store the prefilter index");
+    return KB_OK;
+}
+
+/* The prefilter index (kb_prefilter.h): a hash table of the anchors' hashes, at most half
+ * full, each slot naming the run of signature ids anchored on its hash, then the ids without
+ * anchor. Laid out so that a lookup reads the slots its tokens probe and nothing else. */
+static enum kb_status build_prefilter(sqlite3 *db, struct kb_error *err)
 {
     sqlite3_stmt *st = NULL;
     struct anchor_pair *pairs = NULL;
     uint32_t *always = NULL;
-    unsigned char *blob = NULL;
+    unsigned char *index = NULL;
     size_t n = 0, n_alloc = 0, n_always = 0, always_alloc = 0;
     enum kb_status status = KB_OK;
 
@@ -367,24 +383,58 @@ static enum kb_status build_anchor_blob(sqlite3 *db, struct kb_error *err)
     if (n)
         qsort(pairs, n, sizeof *pairs, anchor_pair_cmp);
 
-    size_t size = 4 + n * 12 + 4 + n_always * 4;
-    blob = malloc(size);
-    if (!blob)
+    size_t runs = 0;
+    for (size_t i = 0; i < n; i++)
+        runs += !i || pairs[i].hash != pairs[i - 1].hash;
+    size_t slots = 16;
+    while (slots < runs * 2)
+        slots *= 2;
+    size_t ids_at = slots * KB_PREFILTER_SLOT, always_at = ids_at + n * 4;
+    size_t total = always_at + n_always * 4;
+    index = calloc(total + 8 + KB_PREFILTER_CHUNK, 1);
+    if (!index)
         goto nomem;
-    unsigned char *p = blob;
-    put_le(p, n, 4);
-    p += 4;
+    size_t mask = slots - 1;
     for (size_t i = 0; i < n; i++) {
-        put_le(p, pairs[i].hash, 8);
-        put_le(p + 8, pairs[i].sig_id, 4);
-        p += 12;
+        put_le(index + ids_at + i * 4, pairs[i].sig_id, 4);
+        if (i && pairs[i].hash == pairs[i - 1].hash)
+            continue;
+        size_t count = 1;
+        while (i + count < n && pairs[i + count].hash == pairs[i].hash)
+            count++;
+        size_t s = kb_prefilter_slot(pairs[i].hash, mask);
+        while (index[s * KB_PREFILTER_SLOT + 12] | index[s * KB_PREFILTER_SLOT + 13]
+               | index[s * KB_PREFILTER_SLOT + 14] | index[s * KB_PREFILTER_SLOT + 15])
+            s = (s + 1) & mask;
+        unsigned char *slot = index + s * KB_PREFILTER_SLOT;
+        put_le(slot, pairs[i].hash, 8);
+        put_le(slot + 8, i, 4);
+        put_le(slot + 12, count, 4);
     }
-    put_le(p, n_always, 4);
-    p += 4;
-    for (size_t i = 0; i < n_always; i++, p += 4)
-        put_le(p, always[i], 4);
+    for (size_t i = 0; i < n_always; i++)
+        put_le(index + always_at + i * 4, always[i], 4);
 
-    status = store_blob(db, "anchors", blob, size, err);
+    size_t chunks = (total + KB_PREFILTER_CHUNK - 1) / KB_PREFILTER_CHUNK;
+    unsigned char header[KB_PREFILTER_HEADER];
+    put_le(header, KB_PREFILTER_MAGIC, 4);
+    put_le(header + 4, KB_PREFILTER_VERSION, 4);
+    put_le(header + 8, KB_PREFILTER_CHUNK, 4);
+    put_le(header + 12, slots, 4);
+    put_le(header + 16, n, 4);
+    put_le(header + 20, n_always, 4);
+    put_le(header + 24, chunks, 4);
+    unsigned char *row = index + total; /* scratch: 8 + KB_PREFILTER_CHUNK bytes */
+    if (sqlite3_prepare_v2(db, "INSERT INTO prefilter(id, data) VALUES(?1, ?2)", -1, &st, NULL)
+        != SQLITE_OK) {
+        status = fail(db, err, "cannot store the prefilter index");
+        goto done;
+    }
+    status = put_prefilter_row(db, st, 0, header, sizeof header, row, err);
+    for (size_t c = 0; c < chunks && status == KB_OK; c++) {
+        size_t at = c * KB_PREFILTER_CHUNK;
+        size_t len = total - at < KB_PREFILTER_CHUNK ? total - at : KB_PREFILTER_CHUNK;
+        status = put_prefilter_row(db, st, (sqlite3_int64)c + 1, index + at, len, row, err);
+    }
     goto done;
 nomem:
     status = out_of_memory(err);
@@ -392,12 +442,12 @@ done:
     sqlite3_finalize(st);
     free(pairs);
     free(always);
-    free(blob);
+    free(index);
     return status;
 }
 
 /* The unanchored signatures run on every lookup; their compiled code is stored (one PCRE2
- * serialisation, in id order like the 'anchors' blob's list) so that lookups need not compile
+ * serialisation, in id order like the prefilter's list of them) so that lookups need not compile
  * them. PCRE2 clears the pointers it holds before serialising, so the bytes are reproducible. */
 static enum kb_status build_always_code(sqlite3 *db, struct kb_error *err)
 {
@@ -510,7 +560,7 @@ enum kb_status kb_schema_finish(sqlite3 *db, const char *build_hash, const char 
         return fail(db, err, "cannot build the term statistics");
     enum kb_status status = reselect_anchors(db, err);
     if (status == KB_OK)
-        status = build_anchor_blob(db, err);
+        status = build_prefilter(db, err);
     if (status == KB_OK)
         status = build_always_code(db, err);
     if (status != KB_OK)

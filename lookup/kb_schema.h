@@ -70,16 +70,18 @@
  *       title holds the article and entry titles, heading the section's heading, code its
  *       code spans and blocks, body its prose; examples and signatures the entry's own.
  *   term_df(term, df)        built by kb_schema_finish from entry_fts's vocabulary
- *   blob(name, data)          'anchors': the prefilter index built by kb_schema_finish;
- *                             'always_code': the unanchored signatures compiled (PCRE2
- *                             serialisation, same order as the anchors blob's list);
+ *   blob(name, data)          'always_code': the unanchored signatures compiled (PCRE2
+ *                             serialisation, in the order of the prefilter's list of them);
  *                             'always_needs': for each of them, u32 length and the text
  *                             every match contains (kb_regex_required_literal), or length 0
  *   checksum(name, size, xxh64)  per blob: its size and XXH64 (16 hex digits), checked
  *                             before the blob is decoded (kb_integrity.h)
+ *   prefilter(id, data)       the prefilter index, laid out for use in place (kb_prefilter.h):
+ *                             row 0 its header, then chunks each checked by its own XXH64
  * Every page of the file carries its own checksum in its last KB_PAGE_RESERVE bytes (header
  * byte 20), written by kb_image_seal once the database is complete (since schema version 6;
- * version 5 was the same tables without page checksums, or without the step table).
+ * version 5 was the same tables without page checksums, or without the step table; version 6
+ * had the prefilter as an 'anchors' blob decoded whole at every open).
  */
 #ifndef KB_SCHEMA_H
 #define KB_SCHEMA_H
@@ -130,7 +132,7 @@ extern const char *const kb_schema_sql[];
  * written. */
 enum kb_status kb_schema_create(sqlite3 *db, struct kb_error *err);
 
-/* After all rows are inserted: builds term_df and the 'anchors' blob, stores meta rows
+/* After all rows are inserted: builds term_df, the prefilter index, stores meta rows
  * (build_hash as given, schema_version, entry_count, source_date when not NULL), and
  * optimizes the FTS index. Call inside the same transaction. */
 enum kb_status kb_schema_finish(sqlite3 *db, const char *build_hash, const char *source_date,

@@ -19,83 +19,68 @@
  * short pastes, and saves a lot on whole logs. */
 #define JIT_THRESHOLD (64 * 1024)
 
-/* The prefilter: an open-addressing table over the anchor index, probed with the hash of
- * every token of the text as the tokenizer emits it. Nothing is sorted or stored per token that
- * is not an anchor, so a 1 MB log costs one pass. Where an anchor occurs is remembered: a
- * literal signature is then compared at each occurrence of its anchor only (backwards and
- * forwards from it), a regex runs on the lines around the occurrences, never farther than
- * WINDOW_BYTES from one. Either way the work per signature follows the occurrences of its
- * anchor, not the size of the text: one long line full of anchors cost every candidate a
- * scan of the whole line.
+/* The prefilter: the anchor index, a hash table kb-compile laid out for use in place
+ * (kb_prefilter.h), probed with the hash of every token of the text as the tokenizer emits it.
+ * Nothing is sorted or stored per token that is not an anchor, so a 1 MB log costs one pass. Where
+ * an anchor occurs is remembered: a literal signature is then compared at each occurrence of its
+ * anchor only (backwards and forwards from it), a regex runs on the lines around the occurrences,
+ * never farther than WINDOW_BYTES from one. Either way the work per signature follows the
+ * occurrences of its anchor, not the size of the text: one long line full of anchors cost every
+ * candidate a scan of the whole line.
  */
 struct occurrence {
-    uint32_t run;  /* index of the first anchor of the hash run */
+    uint64_t hash;  /* the anchor's */
+    uint32_t first; /* its signature ids in the prefilter: [first, first + count) */
+    uint32_t count;
     uint32_t line; /* normalised line of the token */
     size_t offset; /* where the token starts in the normalised text */
 };
 
 struct probe {
-    const struct kb_anchor *anchors;
-    size_t anchor_count;
+    struct kb_prefilter *index;
     const struct kb_norm *norm;
-    uint32_t *slots; /* 1 + index of the first anchor of a hash run; 0 = empty */
-    size_t mask;
+    struct kb_error *err;
+    int damaged; /* the index could not be read: err says why */
     size_t line; /* the line of the last occurrence: tokens come in text order */
     struct occurrence *occ;
     size_t occ_count, occ_alloc;
 };
 
-static size_t slot_of(uint64_t hash, size_t mask)
-{
-    return (size_t)(hash ^ (hash >> 29) ^ (hash >> 47)) & mask;
-}
-
 static int probe_token(uint64_t hash, size_t offset, void *arg)
 {
     struct probe *p = arg;
-    for (size_t s = slot_of(hash, p->mask);; s = (s + 1) & p->mask) {
-        uint32_t v = p->slots[s];
-        if (!v)
-            return 0;
-        if (p->anchors[v - 1].hash != hash)
-            continue;
-        if (kb_grow((void **)&p->occ, &p->occ_alloc, p->occ_count + 1, sizeof *p->occ))
-            return -1;
-        p->occ[p->occ_count].run = v - 1;
-        /* tokens come in text order: the line moves forward from the last occurrence's */
-        while (p->line + 1 < p->norm->line_count && p->norm->line_start[p->line + 1] <= offset)
-            p->line++;
-        if (p->norm->line_start[p->line] > offset)
-            p->line = kb_norm_line_of(p->norm, offset);
-        p->occ[p->occ_count].line = (uint32_t)p->line;
-        p->occ[p->occ_count].offset = offset;
-        p->occ_count++;
-        return 0;
-    }
-}
-
-/* Orders the occurrences by hash run, in text order within a run (they were found in text
- * order): a counting sort, linear in the occurrences whatever their number. */
-static int sort_occurrences(struct probe *p)
-{
-    size_t *first = calloc(p->anchor_count + 1, sizeof *first);
-    struct occurrence *sorted = malloc((p->occ_count ? p->occ_count : 1) * sizeof *sorted);
-    if (!first || !sorted) {
-        free(first);
-        free(sorted);
+    uint32_t first, count;
+    int found = kb_prefilter_find(p->index, hash, &first, &count, p->err);
+    if (found < 0) {
+        p->damaged = 1;
         return -1;
     }
-    for (size_t i = 0; i < p->occ_count; i++)
-        first[p->occ[i].run + 1]++;
-    for (size_t r = 0; r < p->anchor_count; r++)
-        first[r + 1] += first[r];
-    for (size_t i = 0; i < p->occ_count; i++)
-        sorted[first[p->occ[i].run]++] = p->occ[i];
-    free(first);
-    free(p->occ);
-    p->occ = sorted;
-    p->occ_alloc = p->occ_count ? p->occ_count : 1;
+    if (!found)
+        return 0;
+    if (kb_grow((void **)&p->occ, &p->occ_alloc, p->occ_count + 1, sizeof *p->occ))
+        return -1;
+    struct occurrence *o = &p->occ[p->occ_count];
+    o->hash = hash;
+    o->first = first;
+    o->count = count;
+    /* tokens come in text order: the line moves forward from the last occurrence's */
+    while (p->line + 1 < p->norm->line_count && p->norm->line_start[p->line + 1] <= offset)
+        p->line++;
+    if (p->norm->line_start[p->line] > offset)
+        p->line = kb_norm_line_of(p->norm, offset);
+    o->line = (uint32_t)p->line;
+    o->offset = offset;
+    p->occ_count++;
     return 0;
+}
+
+/* Occurrences by anchor (in the index's order: ascending hash), in text order within one. */
+static int occurrence_cmp(const void *a, const void *b)
+{
+    const struct occurrence *x = a, *y = b;
+    if (x->first != y->first)
+        return x->first < y->first ? -1 : 1;
+    return (x->offset > y->offset) - (x->offset < y->offset);
 }
 
 /* Lines of context on each side of an anchor: a match contains its anchor and may reach
@@ -162,36 +147,24 @@ static enum kb_status run_unanchored(struct kb_query *q, struct windows *whole);
 
 enum kb_status kb_signatures_run(struct kb_query *q)
 {
-    const struct kb_db *db = q->db;
-    struct probe p = {.anchors = db->anchors, .anchor_count = db->anchor_count, .norm = &q->norm};
+    struct kb_db *db = q->db;
+    struct probe p = {.index = &db->prefilter, .norm = &q->norm, .err = q->err};
     struct windows w = {0};
     enum kb_status st = KB_OK;
-    size_t size = 16;
-    while (size < db->anchor_count * 2)
-        size *= 2;
-    p.mask = size - 1;
-    p.slots = calloc(size, sizeof *p.slots);
-    if (!p.slots)
-        goto oom;
-    for (size_t i = 0; i < db->anchor_count; i++) {
-        if (i && db->anchors[i - 1].hash == db->anchors[i].hash)
-            continue;
-        size_t s = slot_of(db->anchors[i].hash, p.mask);
-        while (p.slots[s])
-            s = (s + 1) & p.mask;
-        p.slots[s] = (uint32_t)i + 1;
+    if (kb_text_tokens(q->norm.text, q->norm.len, probe_token, &p)) {
+        if (!p.damaged)
+            goto oom;
+        st = KB_ERR_DB;
     }
-    if (kb_text_tokens(q->norm.text, q->norm.len, probe_token, &p))
-        goto oom;
-    if (sort_occurrences(&p))
-        goto oom;
+    if (p.occ_count)
+        qsort(p.occ, p.occ_count, sizeof *p.occ, occurrence_cmp);
     for (size_t i = 0; i < p.occ_count && st == KB_OK;) {
-        uint32_t run = p.occ[i].run;
-        struct anchor_hits hits = {db->anchors[run].hash, &p.occ[i], 0};
+        const struct occurrence *o = &p.occ[i];
+        struct anchor_hits hits = {o->hash, o, 0};
         w.count = 0;
         free(w.keys);
         w.keys = NULL;
-        for (; i < p.occ_count && p.occ[i].run == run; i++, hits.count++) {
+        for (; i < p.occ_count && p.occ[i].first == o->first; i++, hits.count++) {
             size_t line = p.occ[i].line, at = p.occ[i].offset;
             size_t first = line > WINDOW_LINES ? line - WINDOW_LINES : 0;
             size_t last = line + WINDOW_LINES + 1 < q->norm.line_count ? line + WINDOW_LINES + 1
@@ -205,10 +178,13 @@ enum kb_status kb_signatures_run(struct kb_query *q)
             if (windows_add(&w, start, end))
                 goto oom;
         }
-        for (size_t j = run;
-             j < db->anchor_count && db->anchors[j].hash == db->anchors[run].hash && st == KB_OK;
-             j++)
-            st = run_signature(q, db->anchors[j].sig_id, &w, &hits);
+        for (uint32_t j = 0; j < o->count && st == KB_OK; j++) {
+            uint32_t sig_id;
+            if (kb_prefilter_id(&db->prefilter, 0, o->first + j, &sig_id, q->err))
+                st = q->err ? q->err->status : KB_ERR_DB;
+            else
+                st = run_signature(q, sig_id, &w, &hits);
+        }
     }
     struct windows whole = {0};
     if (st == KB_OK && db->always_count && windows_add(&whole, 0, q->norm.len))
@@ -217,12 +193,10 @@ enum kb_status kb_signatures_run(struct kb_query *q)
         st = run_unanchored(q, &whole);
     windows_release(&whole);
     windows_release(&w);
-    free(p.slots);
     free(p.occ);
     return st;
 oom:
     windows_release(&w);
-    free(p.slots);
     free(p.occ);
     return kb_query_nomem(q);
 }
@@ -629,29 +603,41 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, struct 
  * heap array of always_count flags (caller frees), or NULL: none can be skipped. */
 static unsigned char *unanchored_skips(struct kb_query *q)
 {
-    const struct kb_db *db = q->db;
+    struct kb_db *db = q->db;
     if (!db->always_needs)
         return NULL;
-    const char **texts = malloc(db->always_count * sizeof *texts);
-    size_t *which = malloc(db->always_count * sizeof *which);
-    unsigned char *found = malloc(db->always_count), *skip = calloc(db->always_count, 1);
-    size_t n = 0;
-    for (size_t i = 0; texts && which && i < db->always_count; i++)
-        if (db->always_needs[i]) {
-            texts[n] = db->always_needs[i];
-            which[n++] = i;
+    if (!db->always_set) {
+        /* the needs that are known, searched for together: built on the first lookup, kept
+         * with the handle */
+        const char **texts = malloc(db->always_count * sizeof *texts);
+        size_t *which = malloc(db->always_count * sizeof *which);
+        size_t n = 0;
+        for (size_t i = 0; texts && which && i < db->always_count; i++)
+            if (db->always_needs[i]) {
+                texts[n] = db->always_needs[i];
+                which[n++] = i;
+            }
+        struct kb_literal_set *set = texts && which ? kb_literal_set_new(texts, n, 1) : NULL;
+        free(texts);
+        if (!set) {
+            free(which);
+            return NULL;
         }
-    if (texts && which && found && skip
-        && kb_literals_present(texts, n, 1, q->norm.text, q->norm.len, found) == 0) {
+        db->always_set = set;
+        db->always_which = which;
+        db->always_known = n;
+    }
+    unsigned char *found = malloc(db->always_known ? db->always_known : 1);
+    unsigned char *skip = calloc(db->always_count, 1);
+    if (found && skip
+        && kb_literal_set_present(db->always_set, q->norm.text, q->norm.len, found) == 0) {
         q->work.signatures += q->norm.len;
-        for (size_t k = 0; k < n; k++)
-            skip[which[k]] = !found[k];
+        for (size_t k = 0; k < db->always_known; k++)
+            skip[db->always_which[k]] = !found[k];
     } else {
         free(skip);
         skip = NULL;
     }
-    free(texts);
-    free(which);
     free(found);
     return skip;
 }

@@ -895,47 +895,94 @@ int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in
     return 1;
 }
 
-/* kb_literals_scan and kb_literals_present: with found, each literal is reported once (found[k]
- * set) and then taken out of the search; without, hit is called for every occurrence. The
- * literals are kept in one list per first two bytes (a literal of one byte: per byte), and a
- * byte per pair says whether its list is empty, so a byte of the text costs one table load
- * unless a literal starts there. */
+/* A set of literals ready to be searched for: one list per first two bytes (a literal of one
+ * byte: per byte), and a byte per pair saying whether its list is empty, so a byte of the text
+ * costs one table load unless a literal starts there. Built once for a list that does not
+ * change (the engine's own cues, a KB's needs) and searched any number of times, by several
+ * threads too: a search never changes it. */
 #define NO_LITERAL UINT16_MAX
-static int literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
-                         size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg,
-                         unsigned char *found)
-{
-    unsigned char *pairs = calloc(65536, 1); /* a byte per pair: one load per text byte */
-    uint16_t *head = malloc(65536 * sizeof *head), *single = malloc(256 * sizeof *single);
-    uint16_t *next = malloc((n ? n : 1) * sizeof *next);
-    size_t *lens = malloc((n ? n : 1) * sizeof *lens);
-    size_t left = 0;
-    int rc = -1;
-    if (n >= NO_LITERAL || !pairs || !head || !single || !next || !lens)
-        goto done;
+struct kb_literal_set {
+    size_t n;
+    const char **literals; /* the caller's strings (they outlive the set) */
+    size_t *lens;
+    uint16_t *next;
+    uint16_t *head;       /* 65536 list heads, valid where pairs[pair] & 2 */
+    unsigned char *pairs; /* 65536: 1 a literal of one byte starts here, 2 head[] valid */
+    uint16_t single[256];
     unsigned char fold[256];
-    for (unsigned c = 0; c < 256; c++) {
-        fold[c] = caseless ? lower((unsigned char)c) : (unsigned char)c;
-        single[c] = NO_LITERAL;
+};
+
+void kb_literal_set_free(struct kb_literal_set *set)
+{
+    if (!set)
+        return;
+    free(set->literals);
+    free(set->lens);
+    free(set->next);
+    free(set->head);
+    free(set->pairs);
+    free(set);
+}
+
+struct kb_literal_set *kb_literal_set_new(const char *const *literals, size_t n, int caseless)
+{
+    if (n >= NO_LITERAL)
+        return NULL;
+    struct kb_literal_set *set = calloc(1, sizeof *set);
+    if (!set)
+        return NULL;
+    set->n = n;
+    set->literals = malloc((n ? n : 1) * sizeof *set->literals);
+    set->lens = malloc((n ? n : 1) * sizeof *set->lens);
+    set->next = malloc((n ? n : 1) * sizeof *set->next);
+    set->head = malloc(65536 * sizeof *set->head);
+    set->pairs = calloc(65536, 1);
+    if (!set->literals || !set->lens || !set->next || !set->head || !set->pairs) {
+        kb_literal_set_free(set);
+        return NULL;
     }
-    memset(head, 0xff, 65536 * sizeof *head);
+    for (unsigned c = 0; c < 256; c++) {
+        set->fold[c] = caseless ? lower((unsigned char)c) : (unsigned char)c;
+        set->single[c] = NO_LITERAL;
+    }
+    const unsigned char *fold = set->fold;
     for (size_t k = n; k-- > 0;) {
         const unsigned char *l = (const unsigned char *)literals[k];
-        if (!(lens[k] = strlen(literals[k])))
+        set->literals[k] = literals[k];
+        if (!(set->lens[k] = strlen(literals[k])))
             continue;
-        left++;
-        if (lens[k] == 1) {
-            next[k] = single[fold[l[0]]];
-            single[fold[l[0]]] = (uint16_t)k;
-            memset(pairs + ((unsigned)fold[l[0]] << 8), 1, 256);
+        if (set->lens[k] == 1) {
+            set->next[k] = set->single[fold[l[0]]];
+            set->single[fold[l[0]]] = (uint16_t)k;
+            for (unsigned d = 0; d < 256; d++)
+                set->pairs[(unsigned)fold[l[0]] << 8 | d] |= 1;
             continue;
         }
         unsigned pair = (unsigned)fold[l[0]] << 8 | fold[l[1]];
-        next[k] = head[pair];
-        head[pair] = (uint16_t)k;
-        pairs[pair] = 1;
+        if (!(set->pairs[pair] & 2))
+            set->head[pair] = NO_LITERAL;
+        set->next[k] = set->head[pair];
+        set->head[pair] = (uint16_t)k;
+        set->pairs[pair] |= 2;
     }
-    rc = 0;
+    return set;
+}
+
+/* With found, each literal is reported once (found[k] set) and not compared again, and a pair
+ * whose literals are all found is marked in dead (a bit per pair, this search's own) so that
+ * the text's later bytes skip it; without, hit is called for every occurrence. */
+static int set_scan(const struct kb_literal_set *set, const char *text, size_t len,
+                    int (*hit)(size_t index, size_t offset, void *arg), void *arg,
+                    unsigned char *found)
+{
+    unsigned char *dead = found ? calloc(65536 / 8, 1) : NULL;
+    if (found && !dead)
+        return -1;
+    const unsigned char *fold = set->fold, *pairs = set->pairs;
+    size_t left = 0;
+    for (size_t k = 0; k < set->n; k++)
+        left += set->lens[k] > 0;
+    int rc = 0;
     const unsigned char *t = (const unsigned char *)text;
     for (size_t i = 0; i < len && !rc && left; i++) {
         /* the common case, kept tight: no literal starts at this pair of bytes */
@@ -944,54 +991,62 @@ static int literals_scan(const char *const *literals, size_t n, int caseless, co
             i++;
         unsigned c0 = fold[t[i]], c1 = i + 1 < len ? fold[t[i + 1]] : 0;
         unsigned pair = c0 << 8 | c1;
-        if (!pairs[pair])
+        if (!pairs[pair] || (dead && (dead[pair >> 3] >> (pair & 7) & 1)))
             continue;
+        int alive = 0; /* a literal of this pair's lists not found yet */
         /* the literals of one byte, then those of this pair */
         for (int list = 0; list < 2 && !rc; list++) {
-            if (list && i + 1 >= len)
+            if (list && (i + 1 >= len || !(pairs[pair] & 2)))
                 break;
-            uint16_t *link = list ? &head[pair] : &single[c0];
-            while (*link != NO_LITERAL && !rc) {
-                size_t k = *link, m = lens[k], j = 0;
-                const unsigned char *l = (const unsigned char *)literals[k];
+            for (uint16_t k = list ? set->head[pair] : set->single[c0]; k != NO_LITERAL && !rc;
+                 k = set->next[k]) {
+                if (found && found[k])
+                    continue;
+                size_t m = set->lens[k], j = 0;
+                const unsigned char *l = (const unsigned char *)set->literals[k];
                 if (m <= len - i)
                     while (j < m && fold[t[i + j]] == fold[l[j]])
                         j++;
                 if (j < m || m > len - i) {
-                    link = &next[k];
+                    alive = 1;
                 } else if (!found) {
                     rc = hit(k, i, arg);
-                    link = &next[k];
                 } else {
                     found[k] = 1;
                     left--;
-                    *link = next[k]; /* out of the search */
                 }
             }
         }
-        if (found && head[pair] == NO_LITERAL && single[c0] == NO_LITERAL)
-            pairs[pair] = 0;
+        if (found && !alive && i + 1 < len)
+            dead[pair >> 3] |= (unsigned char)(1u << (pair & 7));
     }
-done:
-    free(pairs);
-    free(head);
-    free(single);
-    free(next);
-    free(lens);
+    free(dead);
     return rc;
+}
+
+int kb_literal_set_present(const struct kb_literal_set *set, const char *text, size_t len,
+                           unsigned char *found)
+{
+    memset(found, 0, set->n);
+    return set_scan(set, text, len, NULL, NULL, found);
 }
 
 int kb_literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
                      size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg)
 {
-    return literals_scan(literals, n, caseless, text, len, hit, arg, NULL);
+    struct kb_literal_set *set = kb_literal_set_new(literals, n, caseless);
+    int rc = set ? set_scan(set, text, len, hit, arg, NULL) : -1;
+    kb_literal_set_free(set);
+    return rc;
 }
 
 int kb_literals_present(const char *const *literals, size_t n, int caseless, const char *text,
                         size_t len, unsigned char *found)
 {
-    memset(found, 0, n);
-    return literals_scan(literals, n, caseless, text, len, NULL, NULL, found);
+    struct kb_literal_set *set = kb_literal_set_new(literals, n, caseless);
+    int rc = set ? kb_literal_set_present(set, text, len, found) : -1;
+    kb_literal_set_free(set);
+    return rc;
 }
 
 const char *kb_list_next(const char **cursor, size_t *len)

@@ -132,6 +132,17 @@ int kb_literals_scan(const char *const *literals, size_t n, int caseless, const 
 int kb_literals_present(const char *const *literals, size_t n, int caseless, const char *text,
                         size_t len, unsigned char *found);
 
+/* The same search with the tables built once: for a list of literals searched in many texts
+ * (the facts' cues, a KB's needs). The set keeps pointers to the literals, which must outlive
+ * it; a search never changes it (several threads may search one set). NULL when out of memory
+ * or n >= 65535. */
+struct kb_literal_set;
+struct kb_literal_set *kb_literal_set_new(const char *const *literals, size_t n, int caseless);
+void kb_literal_set_free(struct kb_literal_set *set);
+/* kb_literals_present over a set: found[k] for each of its literals; 0, or -1 out of memory. */
+int kb_literal_set_present(const struct kb_literal_set *set, const char *text, size_t len,
+                           unsigned char *found);
+
 /* PCRE2 compile options every signature is compiled with (compiler and lookup agree). */
 uint32_t kb_signature_compile_options(void);
 

@@ -2,6 +2,7 @@
  * test_text.c - unit tests of the text module: prefilter anchors and tokens, literal and
  * regex translation, normalisation, secret masking and fact extraction.
  */
+#include <ctype.h>
 #include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +504,56 @@ static void test_facts(void)
     kb_facts_release(&f);
 }
 
+/* A literal set built once answers every search like a search with its own tables (issue 9),
+ * and a search leaves it as it was: the same set over many texts, in any order, found[] equal
+ * to a naive strstr-like check each time. */
+static int naive_present(const char *lit, const char *text, size_t len, int caseless)
+{
+    size_t m = strlen(lit);
+    for (size_t i = 0; m && i + m <= len; i++) {
+        size_t j = 0;
+        while (j < m
+               && (caseless ? tolower((unsigned char)text[i + j]) == tolower((unsigned char)lit[j])
+                            : text[i + j] == lit[j]))
+            j++;
+        if (j == m)
+            return 1;
+    }
+    return 0;
+}
+
+static void test_literal_set(void)
+{
+    static const char *const lits[] = {
+        "535", "5.7.139",      "Auth", "authentication unsuccessful", "a", "ab", "xyz",
+        "",    "unsuccessful", "5"};
+    enum { N = sizeof lits / sizeof *lits };
+    static const char *const texts[] = {"535 5.7.139 Authentication unsuccessful",
+                                        "nothing here",
+                                        "AB",
+                                        "xyzxyz 5",
+                                        "",
+                                        "a",
+                                        "auth AUTH Auth 535535"};
+    for (int caseless = 0; caseless < 2; caseless++) {
+        struct kb_literal_set *set = kb_literal_set_new(lits, N, caseless);
+        CHECK(set != NULL);
+        for (int round = 0; round < 3 && set; round++)
+            for (size_t t = 0; t < sizeof texts / sizeof *texts; t++) {
+                size_t t2 = (t * (round + 1)) % (sizeof texts / sizeof *texts);
+                unsigned char found[N], alone[N];
+                size_t len = strlen(texts[t2]);
+                CHECK(kb_literal_set_present(set, texts[t2], len, found) == 0);
+                CHECK(kb_literals_present(lits, N, caseless, texts[t2], len, alone) == 0);
+                for (size_t k = 0; k < N; k++) {
+                    CHECK(found[k] == alone[k]);
+                    CHECK(found[k] == naive_present(lits[k], texts[t2], len, caseless));
+                }
+            }
+        kb_literal_set_free(set);
+    }
+}
+
 int main(void)
 {
     test_anchors();
@@ -512,6 +563,7 @@ int main(void)
     test_normalise();
     test_mask();
     test_lists();
+    test_literal_set();
     CHECK(kb_providers_add(&test_providers, "m365", "Microsoft 365", "outlook.com, office365.com",
                            "aka.ms/smtp", "smtp.office365.com", 587)
           == KB_OK);

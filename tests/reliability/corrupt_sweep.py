@@ -59,10 +59,11 @@ def queries(db, entry_id):
 
 
 def blob_spans(image):
-    """Where in the file the first bytes of each stored blob lie (beyond the first page)."""
+    """Where in the file the first bytes of each stored blob lie (beyond the first page): the
+    blob table's and the prefilter index's rows (read in place, a chunk at a time)."""
     con = sqlite3.connect(f"file:{DB}?immutable=1", uri=True)
     spans = []
-    for (data,) in con.execute("SELECT data FROM blob"):
+    for (data,) in con.execute("SELECT data FROM blob UNION ALL SELECT data FROM prefilter"):
         data = bytes(data)
         for start in range(0, max(1, len(data) - 64), 512):
             at = image.find(data[start:start + 64])
