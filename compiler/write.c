@@ -339,8 +339,8 @@ static const char *const statements[ST_COUNT] = {
     " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     "INSERT INTO step(entry_id, labels, providers, text_start, text_end, ansi_start, ansi_end,"
     " md_start, md_end, part) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    "INSERT INTO fix_step(id, entry_id, part, number, providers, text, md)"
-    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    "INSERT INTO fix_step(id, entry_id, part, number, providers, text, md, lang)"
+    " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     "INSERT INTO fix_command(step_id, text) VALUES(?1, ?2)",
 };
 
@@ -497,6 +497,35 @@ static enum kb_status insert_sections(struct writer *w, const struct kbc_article
     return status;
 }
 
+/* The structure of e's solution (fix_step, fix_command) under entry row_id, in language lang
+ * ("" for the KB's own text, else a translation's). */
+static enum kb_status insert_fix(struct writer *w, int64_t row_id, const struct kbc_entry *e,
+                                 const char *lang)
+{
+    enum kb_status status = KB_OK;
+    sqlite3_stmt *st;
+    for (size_t i = 0; i < e->fix_count && status == KB_OK; i++) {
+        const struct kbc_fix_step *f = &e->fix[i];
+        st = w->st[ST_FIX];
+        sqlite3_bind_int64(st, 1, ++w->next_fix);
+        sqlite3_bind_int64(st, 2, row_id);
+        sqlite3_bind_int(st, 3, f->part);
+        sqlite3_bind_int64(st, 4, (sqlite3_int64)f->number);
+        bind_text(st, 5, f->providers);
+        bind_text(st, 6, f->text);
+        bind_text(st, 7, f->md);
+        bind_text(st, 8, lang);
+        status = step(w, ST_FIX, "cannot store a step of a solution");
+        for (size_t k = 0; k < f->command_count && status == KB_OK; k++) {
+            st = w->st[ST_COMMAND];
+            sqlite3_bind_int64(st, 1, w->next_fix);
+            bind_text(st, 2, f->commands[k]);
+            status = step(w, ST_COMMAND, "cannot store a command of a solution");
+        }
+    }
+    return status;
+}
+
 static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a,
                                    int64_t article_id, struct kbc_entry *e)
 {
@@ -581,25 +610,7 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
         sqlite3_bind_int(st, 10, p->part);
         status = step(w, ST_STEP, "cannot store a provider-specific step");
     }
-    for (size_t i = 0; i < e->fix_count && status == KB_OK; i++) {
-        const struct kbc_fix_step *f = &e->fix[i];
-        st = w->st[ST_FIX];
-        sqlite3_bind_int64(st, 1, ++w->next_fix);
-        sqlite3_bind_int64(st, 2, e->row_id);
-        sqlite3_bind_int(st, 3, f->part);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)f->number);
-        bind_text(st, 5, f->providers);
-        bind_text(st, 6, f->text);
-        bind_text(st, 7, f->md);
-        status = step(w, ST_FIX, "cannot store a step of a solution");
-        for (size_t k = 0; k < f->command_count && status == KB_OK; k++) {
-            st = w->st[ST_COMMAND];
-            sqlite3_bind_int64(st, 1, w->next_fix);
-            bind_text(st, 2, f->commands[k]);
-            status = step(w, ST_COMMAND, "cannot store a command of a solution");
-        }
-    }
-    return status;
+    return status == KB_OK ? insert_fix(w, e->row_id, e, "") : status;
 }
 
 static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc_counts *counts)
@@ -677,6 +688,8 @@ static enum kb_status insert_translations(struct writer *w, const struct kbc_kb 
                 sqlite3_bind_text(st, 4 + k, text[k] ? text[k] : "", -1, SQLITE_STATIC);
             if (sqlite3_step(st) != SQLITE_DONE)
                 status = db_fail(w, "cannot store a translation");
+            if (status == KB_OK)
+                status = insert_fix(w, e->row_id, te, t->lang);
         }
     }
     sqlite3_finalize(st);

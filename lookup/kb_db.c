@@ -767,16 +767,7 @@ void kb_entry_free(struct kb_entry *e)
         free(e->steps[i].providers);
     }
     free(e->steps);
-    for (size_t i = 0; i < e->fix_count; i++) {
-        struct kb_fix_step *f = &e->fix[i];
-        free(f->providers);
-        free(f->text);
-        free(f->markdown);
-        for (size_t k = 0; k < f->command_count; k++)
-            free(f->commands[k]);
-        free(f->commands);
-    }
-    free(e->fix);
+    kb_fix_release(e);
     free(e);
 }
 
@@ -810,9 +801,9 @@ static enum kb_status entry_from_row(sqlite3_stmt *st, struct kb_entry **out)
     return KB_OK;
 }
 
-/* Puts the entry's text in the language asked for (kb_db_language_set), when the KB holds it;
- * e->language says which it is. A translation's steps are not marked for providers: its
- * solution is kept whole. */
+/* Puts the entry's text and its solution's structure in the language asked for
+ * (kb_db_language_set), when the KB holds it; e->language says which it is. A translation's
+ * steps are not marked for providers: its solution is kept whole. */
 static enum kb_status load_translation(struct kb_db *db, long long rowid, struct kb_entry *e,
                                        struct kb_error *err)
 {
@@ -857,6 +848,9 @@ static enum kb_status load_translation(struct kb_db *db, long long rowid, struct
         e->steps = NULL;
         e->step_count = 0;
         lang = db->want_lang;
+        sqlite3_reset(st);
+        if (status == KB_OK)
+            status = kb_fix_load(db, rowid, lang, e, err);
     } else if (rc != SQLITE_DONE) {
         status = kb_fail_sql(db, err, "cannot read a translation");
     }
@@ -886,7 +880,7 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
     /* its provider-specific steps, checked against the solutions just loaded */
     if (rc == SQLITE_ROW && status == KB_OK
         && ((status = kb_steps_load(db, rowid, *out, err)) != KB_OK
-            || (status = kb_fix_load(db, rowid, *out, err)) != KB_OK)) {
+            || (status = kb_fix_load(db, rowid, "", *out, err)) != KB_OK)) {
         kb_entry_free(*out);
         *out = NULL;
     }

@@ -153,8 +153,11 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
  * (NULL: none seen) into out (all NULL when nothing), released with kb_provider_release. */
 enum kb_status kb_steps_load(struct kb_db *db, long long rowid, struct kb_entry *e,
                              struct kb_error *err);
-/* Loads the structure of entry rowid's solution (table fix_step) into e->fix. */
-enum kb_status kb_fix_load(struct kb_db *db, long long rowid, struct kb_entry *e,
+/* Frees e's solution structure and leaves it empty. */
+void kb_fix_release(struct kb_entry *e);
+/* Loads the structure of entry rowid's solution (table fix_step) in language lang ("" the
+ * KB's own, else a translation's) into e->fix, replacing what it held. */
+enum kb_status kb_fix_load(struct kb_db *db, long long rowid, const char *lang, struct kb_entry *e,
                            struct kb_error *err);
 enum kb_status kb_provider_load(const struct kb_db *db, const char *id, struct kb_provider *out,
                                 struct kb_error *err);

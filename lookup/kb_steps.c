@@ -95,20 +95,38 @@ static char *column_copy(sqlite3_stmt *st, int i)
     return strdup(v ? v : "");
 }
 
-enum kb_status kb_fix_load(struct kb_db *db, long long rowid, struct kb_entry *e,
+void kb_fix_release(struct kb_entry *e)
+{
+    for (size_t i = 0; i < e->fix_count; i++) {
+        struct kb_fix_step *f = &e->fix[i];
+        free(f->providers);
+        free(f->text);
+        free(f->markdown);
+        for (size_t k = 0; k < f->command_count; k++)
+            free(f->commands[k]);
+        free(f->commands);
+    }
+    free(e->fix);
+    e->fix = NULL;
+    e->fix_count = 0;
+}
+
+enum kb_status kb_fix_load(struct kb_db *db, long long rowid, const char *lang, struct kb_entry *e,
                            struct kb_error *err)
 {
+    kb_fix_release(e);
     enum kb_status status =
         prepare(db, &db->fix_by_entry,
                 "SELECT s.id, s.part, s.number, s.providers, s.text, s.md, c.text "
                 "FROM fix_step s LEFT JOIN fix_command c ON c.step_id = s.id "
-                "WHERE s.entry_id = ?1 ORDER BY s.id, c.id",
+                "WHERE s.entry_id = ?1 AND s.lang = ?2 ORDER BY s.id, c.id",
                 err);
     if (status != KB_OK)
         return status;
     sqlite3_stmt *st = db->fix_by_entry;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, rowid);
+    sqlite3_bind_text(st, 2, lang, -1, SQLITE_STATIC);
     size_t alloc = 0, cmd_alloc = 0;
     sqlite3_int64 last = -1;
     int rc = SQLITE_DONE;

@@ -247,6 +247,19 @@ check("an untranslated entry stays in the default",
 r = lookup("--db", lang_db, "--lang", "de", "--show", "lx-quota")
 check("--show in the language", "Bitten Sie den Empfänger" in r.stdout.decode(), r.stdout)
 
+
+def steps(*args):
+    code, d = lookup_json("--db", lang_db, *args, german)
+    m = d["matches"][0] if d and d["matches"] else {}
+    return [s["text"] for s in m.get("solution", {}).get("steps", [])]
+
+
+# the structure programs read is in the language of the text beside it, not the default's
+check("solution.steps in the language", steps("--lang", "de") == [
+    "Bitten Sie den Empfänger, alte E-Mails zu löschen."], steps("--lang", "de"))
+check("solution.steps in the default", len(steps()) == 1
+      and "Bitten" not in steps()[0], steps())
+
 shutil.rmtree(work)
 print(f"{passed} passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)
