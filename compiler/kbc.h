@@ -135,6 +135,8 @@ struct kbc_sig {
     char *when;         /* when=: the condition under which it applies, NULL for always */
     const char *origin; /* NULL: written by the author; else where it was harvested (static) */
     size_t section;     /* harvested: index into the entry's sections */
+    const char *file;   /* the file it is written in when not its article's (a translation's
+                         * name.LANG.md): line and col are in that file; not owned */
 };
 
 /* One line of a kb-conditions block (kb_conditions.h), validated by libkb's parser. */

@@ -136,8 +136,9 @@ static int reviewed(const struct kbc_file *f)
     return 0;
 }
 
-/* Moves the signatures of translated entry te into the original entry e. */
-static enum kb_status add_signatures(struct kbc_entry *e, struct kbc_entry *te)
+/* Moves the signatures of translated entry te (written in file rel) into the original entry
+ * e. */
+static enum kb_status add_signatures(struct kbc_entry *e, struct kbc_entry *te, const char *rel)
 {
     for (size_t i = 0; i < te->sig_count; i++) {
         if (te->sigs[i].origin)
@@ -146,7 +147,8 @@ static enum kb_status add_signatures(struct kbc_entry *e, struct kbc_entry *te)
         if (!v)
             return KB_ERR_NOMEM;
         e->sigs = v;
-        e->sigs[e->sig_count++] = te->sigs[i];
+        e->sigs[e->sig_count] = te->sigs[i];
+        e->sigs[e->sig_count++].file = rel;
         memset(&te->sigs[i], 0, sizeof te->sigs[i]);
     }
     return KB_OK;
@@ -208,7 +210,7 @@ enum kb_status kbc_translations_split(struct kbc_kb *kb, struct kbc_diags *diags
                 if (t->article.entries[i].id && strcmp(t->article.entries[i].id, te->id) == 0)
                     kbc_diag(diags, KBC_ERROR, t->article.file->display, te->id_line, te->id_col,
                              "entry '%s' is translated twice in this file", te->id);
-            status = add_signatures(e, te);
+            status = add_signatures(e, te, t->article.file->rel);
         }
         for (size_t r = 0; r < t->article.ref_count; r++) {
             const struct kbc_ref *ref = &t->article.refs[r];

@@ -563,7 +563,7 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
             sqlite3_bind_int64(st, 9, s->anchor);
         else
             sqlite3_bind_null(st, 9);
-        bind_text(st, 10, a->file->rel);
+        bind_text(st, 10, s->file ? s->file : a->file->rel);
         sqlite3_bind_int64(st, 11, (sqlite3_int64)s->line);
         bind_text(st, 12, s->origin);
         if (s->origin)

@@ -247,6 +247,10 @@ check("an untranslated entry stays in the default",
 r = lookup("--db", lang_db, "--lang", "de", "--show", "lx-quota")
 check("--show in the language", "Bitten Sie den Empfänger" in r.stdout.decode(), r.stdout)
 
+r = lookup("--db", lang_db, "--explain", german)
+check("--explain names the translation's file for its signature",
+      "(weight 5, quota.de.md:19)" in r.stdout.decode(), r.stdout)
+
 
 def steps(*args):
     code, d = lookup_json("--db", lang_db, *args, german)
