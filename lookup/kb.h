@@ -353,6 +353,13 @@ struct kb_result {
     struct kb_match *matches; /* best first */
     size_t match_count;
     size_t input_lines;
+    /* Where the customer's values in facts came from, so that a printer can show each with
+     * its origin: the 1-based line of the input that facts.host, facts.port and facts.user
+     * were read from; 0 when the value is not set. (Last in the struct: programs built
+     * against an older kb.h keep working.) */
+    struct kb_value_lines {
+        size_t host, port, user;
+    } value_lines;
 };
 
 /* Runs one query over text (len bytes, any bytes: NUL, invalid UTF-8, CRLF, ANSI colour).

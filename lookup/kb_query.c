@@ -453,10 +453,15 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
      * its sender's hosts, not the customer's server */
     struct kb_norm view = q.norm;
     view.text = (char *)q.evidence_text;
-    if ((st = kb_facts_extract(&view, &db->providers, &db->regex_cache, &q.facts)) != KB_OK) {
+    struct kb_fact_lines lines;
+    if ((st = kb_facts_extract_lines(&view, &db->providers, &db->regex_cache, &q.facts, &lines))
+        != KB_OK) {
         kb_query_nomem(&q);
         goto done;
     }
+    r->value_lines.host = lines.host ? kb_query_input_line(&q, lines.host - 1) : 0;
+    r->value_lines.port = lines.port ? kb_query_input_line(&q, lines.port - 1) : 0;
+    r->value_lines.user = lines.user ? kb_query_input_line(&q, lines.user - 1) : 0;
     /* a delivery report is about mail whatever its words: its own headers, which say so, are
      * set apart from the evidence */
     if (r->report.format)
