@@ -360,6 +360,10 @@ struct kb_result {
     struct kb_value_lines {
         size_t host, port, user;
     } value_lines;
+    /* 1 when the input looks binary (a tenth of its bytes or more are NUL, control bytes or
+     * invalid UTF-8): only the lines that read as text, and runs of words inside the others,
+     * were matched. With no match, "input looks binary" is the reason to give. */
+    int input_binary;
 };
 
 /* Runs one query over text (len bytes, any bytes: NUL, invalid UTF-8, CRLF, ANSI colour).

@@ -455,15 +455,16 @@ static int in_list(const char *s, size_t n, const char *const *list)
 
 /* Endings of source, build and data files, none a top-level domain: "Mailer.cs" is a file. */
 static const char *const file_endings[] = {
-    "cs",   "js",   "mjs",  "cjs",   "jsx",   "ts",    "tsx",  "rb",    "go",  "java",
-    "class", "jar", "kt",   "kts",   "scala", "groovy", "php", "phtml", "pm",  "c",
-    "h",    "cpp",  "hpp",  "hh",    "cxx",   "swift", "vb",   "fs",    "vbs", "lua",
-    "erl",  "ex",   "exs",  "dart",  "json",  "xml",   "yml",  "yaml",  "ini", "cfg",
-    "conf", "config", "properties", "toml", "txt", "log", "html", "htm", "css", "scss",
-    "vue",  "dll",  "exe",  "dylib", "lib",   "obj",   "pdb",  "war",   "ear", "gz",
-    "zip",  "tar",  "xz",   "bz2",   "sql",   "db",    "sqlite", "lock", "env", "tmp",
-    "bak",  "aspx", "ascx", "cshtml", "razor", "resx", "csproj", "sln", "gradle", "pyc",
-    "whl",  "egg",  "erb",  "haml",  "twig",  "tpl",   "inc",  "cls",   "mts", "cts",
+    "cs",   "js",     "mjs",   "cjs",    "jsx",    "ts",     "tsx",        "rb",    "go",
+    "java", "class",  "jar",   "kt",     "kts",    "scala",  "groovy",     "php",   "phtml",
+    "pm",   "c",      "h",     "cpp",    "hpp",    "hh",     "cxx",        "swift", "vb",
+    "fs",   "vbs",    "lua",   "erl",    "ex",     "exs",    "dart",       "json",  "xml",
+    "yml",  "yaml",   "ini",   "cfg",    "conf",   "config", "properties", "toml",  "txt",
+    "log",  "html",   "htm",   "css",    "scss",   "vue",    "dll",        "exe",   "dylib",
+    "lib",  "obj",    "pdb",   "war",    "ear",    "gz",     "zip",        "tar",   "xz",
+    "bz2",  "sql",    "db",    "sqlite", "lock",   "env",    "tmp",        "bak",   "aspx",
+    "ascx", "cshtml", "razor", "resx",   "csproj", "sln",    "gradle",     "pyc",   "whl",
+    "egg",  "erb",    "haml",  "twig",   "tpl",    "inc",    "cls",        "mts",   "cts",
     NULL};
 /* Endings of files that are also country domains: a name of two labels with one of these is
  * a file (smtplib.py, mailer.pl), of three or more a host (smtp.example.pl). */
@@ -471,9 +472,9 @@ static const char *const file_or_country[] = {"py", "pl", "sh", "rs", "md", "ps"
                                               "mm", "so", "ml", "ai", "r",  NULL};
 /* First labels of package and namespace names (com.example.mail, javax.mail.internet): no
  * host name starts with them. */
-static const char *const package_roots[] = {"com",    "org",      "net",    "io",   "java",
-                                            "javax",  "jakarta",  "android", "androidx",
-                                            "kotlin", "scala",    "sun",    "system", NULL};
+static const char *const package_roots[] = {"com",   "org",     "net",     "io",       "java",
+                                            "javax", "jakarta", "android", "androidx", "kotlin",
+                                            "scala", "sun",     "system",  NULL};
 
 static int octets_ok(const char *s, size_t n)
 {
@@ -729,8 +730,7 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
         f->port = (p > 0 && p < 65536) ? p : 0;
     }
     for (size_t i = 0; i < sizeof user_patterns / sizeof user_patterns[0] && !f->user; i++)
-        if (first_match_at(&user_patterns[i], &needs, norm, cache, md, mc, &f->user, NULL,
-                           user_at)
+        if (first_match_at(&user_patterns[i], &needs, norm, cache, md, mc, &f->user, NULL, user_at)
             < 0)
             goto done;
     if (lines) {

@@ -467,6 +467,7 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
     if (r->report.format)
         q.facts.mail_context = KB_CONTEXT_IS_MAIL;
     r->input_lines = q.bounce.mime.input_lines;
+    r->input_binary = q.norm.binary;
     note_submission(r, &q.facts);
     struct kb_condition_facts what = {&q.facts, &r->dialogue, &r->report, NULL};
     q.what = &what;

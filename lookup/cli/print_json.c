@@ -482,6 +482,8 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
     json_dialogue(out, &r->dialogue, &first);
     json_key(out, "input_lines", &first);
     fprintf(out, "%zu", r->input_lines);
+    json_key(out, "input_binary", &first);
+    fputs(r->input_binary ? "true" : "false", out);
     json_opt_string(out, "not_failure", r->report.not_failure, &first);
     json_key(out, "report", &first);
     json_report(out, &r->report);

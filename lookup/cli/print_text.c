@@ -122,8 +122,8 @@ static void print_facts(FILE *out, const struct kb_result *r, const struct print
     for (size_t i = 0; i < n; i++) {
         if (!facts.value[i] || !facts.line[i])
             continue;
-        kb_buf_printf(&buf, "%s%s " VALUE "%s" VALUE_OFF, buf.len ? "  " : "Values from your text: ",
-                      facts.label[i], facts.value[i]);
+        kb_buf_printf(&buf, "%s%s " VALUE "%s" VALUE_OFF,
+                      buf.len ? "  " : "Values from your text: ", facts.label[i], facts.value[i]);
         if (facts.line[i] != (size_t)-1)
             kb_buf_printf(&buf, " (line %zu)", facts.line[i]);
     }
