@@ -421,7 +421,7 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
     size_t top = options && options->top ? options->top : DEFAULT_TOP;
     size_t max_input = options && options->max_input ? options->max_input : DEFAULT_MAX_INPUT;
     *out = NULL;
-    *work = (struct kb_work){0, 0};
+    *work = (struct kb_work){0, 0, 0};
     if (len > max_input)
         return kb_fail(err, KB_ERR_TOO_LARGE, "input is %zu bytes, over the limit of %zu bytes",
                        len, max_input);
