@@ -60,6 +60,7 @@ static const struct fact_pattern enhanced_pattern = {
     "(?<![\\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?-i:[a-z]{2,24})(?![\\w-]|\\.\\w)"
 #define IP_ADDRESS "(?<![\\w.])(?:\\d{1,3}\\.){3}\\d{1,3}(?![\\w.])"
 #define HOST "(" IP_ADDRESS "|" HOST_NAME ")"
+#define IPV6 "(?<![\\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?=:\\d)"
 #define IP_ADDRESS_PORT_MAIL "(" IP_ADDRESS "):(25|465|587|2525|2587)\\b"
 /* Where the syntax itself says "this is the server" (a quoted endpoint, a tuple, JavaMail's
  * "host, port:"), a name of one label is a host too: "localhost", "mailpit", "mailhog". */
@@ -82,7 +83,8 @@ static const struct host_pattern host_patterns[] = {
     {{"(?i)established with host\\s+[\"']?" LABEL_HOST "(?::(\\d{1,5}))?", "established"}, 1},
     /* JavaMail: "Couldn't connect to host, port: smtp.example.com, 587; timeout -1", older
      * "Could not connect to SMTP host: smtp.example.com, port: 465" */
-    {{"(?i)connect to host, port:\\s*" LABEL_HOST ",\\s*(\\d{1,5})", "connect to host"}, 1},
+    {{"(?i)connect to host, port:\\s*[\"']?" LABEL_HOST "[\"']?,\\s*(\\d{1,5})", "connect to host"},
+     1},
     {{"(?i)connect to SMTP host:\\s*" LABEL_HOST ",\\s*port:\\s*(\\d{1,5})", "connect to smtp"}, 1},
     /* Go: "dial tcp 10.0.0.1:587: connect: ...", "dial tcp: lookup smtp.example.com on
      * 127.0.0.53:53: no such host" (the resolver behind "on" is not the server) */
@@ -91,8 +93,18 @@ static const struct host_pattern host_patterns[] = {
     {{"\\(['\"]" LABEL_HOST "['\"],\\s*(\\d{1,5})\\)", "('|(\""}, 1},
     /* Ruby: 'connect(2) for "smtp.example.com" port 587', "Failed to open TCP connection to
      * smtp.example.com:587" */
-    {{"(?i)\\bfor \"" LABEL_HOST "\" port (\\d{1,5})", "port"}, 1},
+    /* PHP's mail(): 'Failed to connect to mailserver at "localhost" port 25'; quotes may come
+     * as HTML entities from an error tracker */
+    {{"(?i)\\b(?:for|at) (?:\"|&quot;)" LABEL_HOST "(?:\"|&quot;),? port (\\d{1,5})", "port"}, 1},
     {{"(?i)TCP connection to " LABEL_HOST ":(\\d{1,5})", "tcp connection to"}, 1},
+    /* swaks "=== Trying smtp.example.com:25...", "*** Error connecting to H:P", a client's
+     * "Connecting to smtp.example.com at 587", curl -v "Connected to H (IP) port 587" */
+    {{"(?i)\\b(?:trying|connecting to|connected to) " HOST
+      "(?::| (?:\\([^)\\s]{1,64}\\) )?(?:at |on )?(?:port )?)(\\d{1,5})\\b",
+      "trying|connecting to|connected to"},
+     0},
+    /* Postfix: "connect to mx.example.com[192.0.2.1]:25", "relay=smtp.example.com[...]:587" */
+    {{"(?i)" HOST "\\[[^\\]\\s]{1,64}\\]:(\\d{1,5})\\b", "]:"}, 0},
     /* PHPMailer's debug "Connection: opening to smtp.example.com:587, timeout=300" */
     {{"(?i)\\bopening to " LABEL_HOST ":(\\d{1,5})", "opening to"}, 1},
     /* Node "connect ECONNREFUSED 10.0.0.1:587", "Failed to connect to host:port" */
@@ -100,6 +112,11 @@ static const struct host_pattern host_patterns[] = {
       ":(\\d{1,5})\\b",
       "connect"},
      0},
+    /* the same with an IPv6 address: "connect ECONNREFUSED ::1:587" (the port after the last
+     * colon) */
+    {{"(?i)\\b(?:ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH) (" IPV6 "):(\\d{1,5})\\b",
+      "econnrefused|etimedout|ehostunreach"},
+     1},
     /* Node's error objects: "address: '10.0.0.1', port: 587" */
     {{"(?i)\\baddress:\\s*['\"]" HOST "['\"],\\s*port:\\s*(\\d{1,5})", "address"}, 0},
     /* .NET's SocketException ends in the endpoint it could not reach: "...failed to respond
@@ -117,12 +134,29 @@ static const struct host_pattern host_patterns[] = {
      0},
 };
 
-static const struct fact_pattern port_pattern = {"(?i)\\bport\\b[\"']?\\s*[:=]?\\s*(\\d{1,5})\\b",
-                                                 "port"};
+/* Where the text gives a port without a host that reads as one: "port 587", Go's "dial tcp :25"
+ * (the host setting left blank), a URL whose host was redacted ("smtp://<IP>:25/"). */
+static const struct fact_pattern port_patterns[] = {
+    {"(?i)\\bport\\b[\"']?\\s*[:=]?\\s*(\\d{1,5})\\b", "port"},
+    {"(?i)\\bdial tcp :(\\d{1,5})\\b", "dial tcp"},
+    {"(?i)\\b(?:smtps?|tcp|ssl|tls)://[^\\s/@]{1,255}:(\\d{1,5})(?![\\w.])", "://"},
+};
 
+/* The login: a quoted value after "user" (not "to user", a recipient), a setting (user=,
+ * "SMTP Username:", MAIL_USERNAME=), the first argument of a login call echoed by a traceback,
+ * a server's "authentication failed for <address>", and an address after a login word. The
+ * envelope sender (from=, MAIL FROM) is not the login. */
 static const struct fact_pattern user_patterns[] = {
-    {"(?i)\\buser(?:name)?\\s*[\"']([^\"'\\s]{1,100})[\"']", "user"},
-    {"(?i)\\b(?:user(?:name)?|login|auth-user|from|sender)\\b\\s*[:=]?\\s*[\"'<]?"
+    {"(?i)(?<!to )\\buser(?:name)?\\s*[\"']([^\"'\\s:]{1,100})[\"':]", "user"},
+    {"(?i)(?:\\b|_)(?:smtp|mail|email|auth)?[ _.-]?user(?:[ _-]?name)?[\"']?\\s*[:=]\\s*[\"']?"
+     "(?!<|\\*\\*\\*)([^\\s\"',;:<>]{1,100})",
+     "user"},
+    {"\\.login\\(\\s*['\"]([^'\"\\s]{1,100})['\"]", ".login("},
+    {"\\bSMTP(?:_SSL)?\\(\\s*['\"]([\\w.+-]+@[\\w-]+(?:\\.[\\w-]+)+)['\"]", "smtp("},
+    {"(?i)\\bauthenticat\\w* (?:failed|unsuccessful) for (?:user )?[\"'<]?"
+     "([\\w.+-]+@[a-z0-9-]+(?:\\.[a-z0-9-]+)+)",
+     "authenticat"},
+    {"(?i)(?<!to )\\b(?:user(?:name)?|login|auth-user)\\b\\s*[:=]?\\s*[\"'<]?"
      "([\\w.+-]+@[a-z0-9-]+(?:\\.[a-z0-9-]+)+)",
      "@"},
 };
@@ -340,7 +374,9 @@ static enum kb_status needs_scan(struct needs *n, const struct kb_norm *norm)
         st = needs_add(n, stages[i].pattern.needs);
     for (size_t i = 0; i < OTHER_PROGRAM_COUNT && st == KB_OK; i++)
         st = needs_add(n, other_program_patterns[i].needs);
-    const struct fact_pattern *single[] = {&enhanced_pattern, &port_pattern, &smtp_word_pattern,
+    for (size_t i = 0; i < sizeof port_patterns / sizeof *port_patterns && st == KB_OK; i++)
+        st = needs_add(n, port_patterns[i].needs);
+    const struct fact_pattern *single[] = {&enhanced_pattern, &smtp_word_pattern,
                                            &mail_cue_pattern};
     for (size_t i = 0; i < sizeof single / sizeof *single && st == KB_OK; i++)
         st = needs_add(n, single[i]->needs);
@@ -723,8 +759,11 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
             goto done;
     if (port)
         port_at[0] = host_at[1];
-    else if (first_match_at(&port_pattern, &needs, norm, cache, md, mc, &port, NULL, port_at) < 0)
-        goto done;
+    else
+        for (size_t i = 0; i < sizeof port_patterns / sizeof *port_patterns && !port; i++)
+            if (first_match_at(&port_patterns[i], &needs, norm, cache, md, mc, &port, NULL, port_at)
+                < 0)
+                goto done;
     if (port) {
         int p = atoi(port);
         f->port = (p > 0 && p < 65536) ? p : 0;
