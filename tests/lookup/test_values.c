@@ -79,19 +79,16 @@ static const struct value_case cases[] = {
     /* tools and MTAs */
     {"=== Trying mx.example.net:25...\n*** Error connecting to mx.example.net:25:",
      "mx.example.net", 25, NULL, 1},
-    {"* Connected to smtp.example.com (192.0.2.7) port 587 (#0)", "smtp.example.com", 587, NULL,
-     1},
+    {"* Connected to smtp.example.com (192.0.2.7) port 587 (#0)", "smtp.example.com", 587, NULL, 1},
     {"postfix/smtp[1436]: connect to mail.example.com[192.0.2.1]:25: Connection timed out",
      "mail.example.com", 25, NULL, 1},
     {"Aug 13 host=smtp.example.com tls=on auth=on user=foo from=app@example.org smtpstatus=535",
      "smtp.example.com", 0, "foo", 1},
     /* the sender and a recipient are not the login */
-    {"postfix/qmgr[1434]: 81571C2D: from=<root@example.com>, size=642, nrcpt=1",
-     NULL, 0, NULL, 0},
+    {"postfix/qmgr[1434]: 81571C2D: from=<root@example.com>, size=642, nrcpt=1", NULL, 0, NULL, 0},
     {"E-mail could not be sent to user 'someone@example.com'", NULL, 0, NULL, 0},
     /* names that are no hosts */
-    {"in /var/www/app/Mail/Mailer.php on line 18: SMTP Error: Could not connect", NULL, 0, NULL,
-     0},
+    {"in /var/www/app/Mail/Mailer.php on line 18: SMTP Error: Could not connect", NULL, 0, NULL, 0},
     {"MailService.send(order) failed: SMTP Error", NULL, 0, NULL, 0},
     {"2024-01-01 smtp error in index.js", NULL, 0, NULL, 0},
 };
