@@ -267,7 +267,7 @@ static size_t aws_secret_len(const char *s, size_t n)
 /* A command-line option that takes a password ("--auth-password X", swaks' "-ap X",
  * sendEmail's "-xp X", "--password=X", "-p X"), or a user and password ("curl -u me:X",
  * "--user=me:X"), at s (a '-' at a word start). Returns where the value starts, 0 for none;
- * *pair is set for user:password. A "-p" followed by digits is a port, not a password. */
+ * *pair is set for user:password. */
 static size_t option_value(const char *s, size_t n, int *pair)
 {
     static const char *const secret[] = {"--password",  "--pass",
@@ -294,11 +294,17 @@ static size_t option_value(const char *s, size_t n, int *pair)
     if (v >= n || s[v] == '-' || s[v] == ' ')
         return 0;
     if (k == 2 && s[1] == 'p') {
-        size_t d = v;
-        while (d < n && s[d] >= '0' && s[d] <= '9')
-            d++;
-        if (d == n || !is_word((unsigned char)s[d]))
-            return 0; /* a port */
+        /* "-p" is a port to swaks, ssh and nc, a protocol to iptables ("-p tcp"), a password
+         * to mysql and mailx: only a value that is neither digits nor letters alone is one */
+        size_t len = value_len(s + v, n - v);
+        int digits = 1, letters = 1;
+        for (size_t d = v; d < v + len; d++) {
+            unsigned char c = (unsigned char)s[d];
+            digits &= c >= '0' && c <= '9';
+            letters &= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        }
+        if (!len || digits || letters)
+            return 0;
     }
     *pair = is_user;
     return v;
@@ -507,9 +513,13 @@ enum kb_status kb_mask_clean_secrets(const char *s, size_t n, struct kb_buf *out
                           : quote ? quoted_value_len(s + v + 1, n - v - 1, quote) + 1
                                   : value_len(s + v, n - v);
             size_t keep = v - i + (quote ? 1 : 0);
-            if (m && pair) { /* user:password: the user stays */
+            if (m && pair) { /* user:password: the user stays; "-u 1000:1000" is a uid:gid */
                 const char *colon = memchr(s + v, ':', vlen);
-                keep = colon ? (size_t)(colon - s) + 1 - i : v + vlen - i;
+                size_t digits = 0, after = colon ? v + vlen - (size_t)(colon - s) - 1 : 0;
+                while (colon && digits < after && colon[1 + digits] >= '0'
+                       && colon[1 + digits] <= '9')
+                    digits++;
+                keep = colon && digits < after ? (size_t)(colon - s) + 1 - i : v + vlen - i;
             }
             st = kb_buf_append(out, s + i, keep);
             if (st == KB_OK && keep < v + vlen - i)

@@ -7,7 +7,8 @@ character SES SMTP password, Postmark UUID tokens, Google app passwords).
 
 KEEP: ordinary text that must not be masked, (name, paste, text that must come out): a UUID
 that is a message id in a bounce stays (only a UUID that a setting names as a token or a
-user is Postmark's credential), as do the error's own words and a port after "-p".
+user is Postmark's credential), as do the error's own words, a port or a protocol after "-p"
+and a uid:gid after "-u".
 """
 ERR = "535 5.7.8 Username and Password not accepted"
 P = "Tr0ub4dor-x9"          # an ordinary password
@@ -103,4 +104,7 @@ KEEP = [
      "0a129aee-e1cd-480d-b08d-4f48e2b4d1b0"),
     ("the error's own words", ERR, "Username and Password not accepted"),
     ("a port after -p", "swaks --to a@b.c --server smtp.example.com -p 587 " + ERR, "-p 587"),
+    ("a uid:gid after -u", "docker run -u 1000:1000 mailer " + ERR, "-u 1000:1000"),
+    ("a protocol after -p", "iptables -w -I INPUT -p tcp -m multiport --dports smtp,465 " + ERR,
+     "-p tcp"),
 ]
