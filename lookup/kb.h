@@ -438,6 +438,17 @@ struct kb_result {
     char *nearest_id;
     char *nearest_title;
     double nearest_score;
+    /* Where the customer's values in facts came from, so that a printer can show each with
+     * its origin: the 1-based line of the input that facts.host, facts.port and facts.user
+     * were read from; 0 when the value is not set. (Last in the struct: programs built
+     * against an older kb.h keep working.) */
+    struct kb_value_lines {
+        size_t host, port, user;
+    } value_lines;
+    /* 1 when the input looks binary (a tenth of its bytes or more are NUL, control bytes or
+     * invalid UTF-8): only the lines that read as text, and runs of words inside the others,
+     * were matched. With no match, "input looks binary" is the reason to give. */
+    int input_binary;
 };
 
 /* What an RFC 3463 enhanced status code ("5.7.8") means, by RFC 3463 and the IANA registry:

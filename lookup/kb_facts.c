@@ -54,35 +54,110 @@ static const struct fact_pattern enhanced_pattern = {
 
 /* A host name as users' configurations hold it: dot-separated labels ending in a lowercase
  * top-level domain, not part of a longer dotted word, so that identifiers such as
- * System.Net.Mail.SmtpException or javax.mail.MessagingException are not taken for hosts. */
+ * System.Net.Mail.SmtpException or javax.mail.MessagingException are not taken for hosts.
+ * What else reads as a name but is none (Mailer.cs, smtplib.py, com.example.Mailer) is told
+ * by host_plausible below, which sees the match in its surroundings. */
 #define HOST_NAME                                                                                  \
     "(?<![\\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\\.)+(?-i:[a-z]{2,24})(?![\\w-]|\\.\\w)"
 #define IP_ADDRESS "(?<![\\w.])(?:\\d{1,3}\\.){3}\\d{1,3}(?![\\w.])"
 #define HOST "(" IP_ADDRESS "|" HOST_NAME ")"
+#define IPV6 "(?<![\\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?=:\\d)"
+#define IP_ADDRESS_PORT_MAIL "(" IP_ADDRESS "):(25|465|587|2525|2587)\\b"
+/* Where the syntax itself says "this is the server" (a quoted endpoint, a tuple, JavaMail's
+ * "host, port:"), a name of one label is a host too: "localhost", "mailpit", "mailhog". */
+#define LABEL_HOST "(" IP_ADDRESS "|" HOST_NAME "|(?<![\\w.-])[a-z][a-z0-9-]{0,62}(?![\\w.-]))"
 
-static const struct fact_pattern host_patterns[] = {
-    /* Symfony "ssl://smtp.example.com:465", "tcp://..." */
-    {"(?i)(?:tcp|ssl|tls|smtps?)://" HOST ":(\\d{1,5})", "://"},
-    /* Node "connect ECONNREFUSED 10.0.0.1:587", "Failed to connect to host:port" */
-    {"(?i)\\bconnect(?:ion)?\\s+(?:to\\s+)?(?:ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH)?\\s*" HOST
-     ":(\\d{1,5})\\b",
-     "connect"},
-    /* "SMTP host: smtp.gmail.com, port: 465", "host smtp.x.com", "server=mail.x.com" */
-    {"(?i)\\b(?:smtp\\s+)?(?:host|server|hostname|relay)\\s*[:=]?\\s*[\"']?" HOST
-     "[\"']?(?:\\s*[:,]\\s*(?:port:?\\s*)?(\\d{1,5})\\b)?",
-     "host|server|relay"},
-    /* any host that looks like a mail server: smtp.*, mail.*, email-smtp.*, mx.* */
-    {"(?i)(?<![\\w.-])((?:smtp|mail|smtps|mx|relay|outbound|email-smtp|smtp-relay)[a-z0-9-]*\\."
-     "(?:[a-z0-9-]+\\.)*(?-i:[a-z]{2,24}))(?![\\w-]|\\.\\w)(?::(\\d{1,5})\\b)?",
-     "smtp|mail|mx|relay|outbound"},
+/* A host pattern: needs as in struct fact_pattern; group 1 the host, group 2 the port. */
+struct host_pattern {
+    struct fact_pattern p;
+    int endpoint; /* the syntax names the server: a one-label name counts */
 };
 
-static const struct fact_pattern port_pattern = {"(?i)\\bport\\b[\"']?\\s*[:=]?\\s*(\\d{1,5})\\b",
-                                                 "port"};
+/* In order: where a client names the server it failed to reach, then where a text names a
+ * host in words, then any name that looks like a mail server's. Each pattern's matches are
+ * tried in turn until one reads as a host (host_plausible). */
+static const struct host_pattern host_patterns[] = {
+    /* Symfony "ssl://smtp.example.com:465", "tcp://..." */
+    {{"(?i)(?:tcp|ssl|tls|smtps?)://" HOST ":(\\d{1,5})", "://"}, 0},
+    /* Symfony, SwiftMailer: 'Connection could not be established with host "mailpit:1025"',
+     * '... with host smtp.example.com :stream_socket_client()' */
+    {{"(?i)established with host\\s+[\"']?" LABEL_HOST "(?::(\\d{1,5}))?", "established"}, 1},
+    /* JavaMail: "Couldn't connect to host, port: smtp.example.com, 587; timeout -1", older
+     * "Could not connect to SMTP host: smtp.example.com, port: 465" */
+    {{"(?i)connect to host, port:\\s*[\"']?" LABEL_HOST "[\"']?,\\s*(\\d{1,5})", "connect to host"},
+     1},
+    {{"(?i)connect to SMTP host:\\s*" LABEL_HOST ",\\s*port:\\s*(\\d{1,5})", "connect to smtp"}, 1},
+    /* Go: "dial tcp 10.0.0.1:587: connect: ...", "dial tcp: lookup smtp.example.com on
+     * 127.0.0.53:53: no such host" (the resolver behind "on" is not the server) */
+    {{"(?i)\\bdial tcp:? (?:lookup )?" LABEL_HOST "(?::(\\d{1,5}))?", "dial tcp"}, 1},
+    /* Python: smtplib's debug "connect: ('smtp.example.com', 587)", socket errors' tuples */
+    {{"\\(['\"]" LABEL_HOST "['\"],\\s*(\\d{1,5})\\)", "('|(\""}, 1},
+    /* Ruby: 'connect(2) for "smtp.example.com" port 587', "Failed to open TCP connection to
+     * smtp.example.com:587" */
+    /* PHP's mail(): 'Failed to connect to mailserver at "localhost" port 25'; quotes may come
+     * as HTML entities from an error tracker */
+    {{"(?i)\\b(?:for|at) (?:\"|&quot;)" LABEL_HOST "(?:\"|&quot;),? port (\\d{1,5})", "port"}, 1},
+    {{"(?i)TCP connection to " LABEL_HOST ":(\\d{1,5})", "tcp connection to"}, 1},
+    /* swaks "=== Trying smtp.example.com:25...", "*** Error connecting to H:P", a client's
+     * "Connecting to smtp.example.com at 587", curl -v "Connected to H (IP) port 587" */
+    {{"(?i)\\b(?:trying|connecting to|connected to) " HOST
+      "(?::| (?:\\([^)\\s]{1,64}\\) )?(?:at |on )?(?:port )?)(\\d{1,5})\\b",
+      "trying|connecting to|connected to"},
+     0},
+    /* Postfix: "connect to mx.example.com[192.0.2.1]:25", "relay=smtp.example.com[...]:587" */
+    {{"(?i)" HOST "\\[[^\\]\\s]{1,64}\\]:(\\d{1,5})\\b", "]:"}, 0},
+    /* PHPMailer's debug "Connection: opening to smtp.example.com:587, timeout=300" */
+    {{"(?i)\\bopening to " LABEL_HOST ":(\\d{1,5})", "opening to"}, 1},
+    /* Node "connect ECONNREFUSED 10.0.0.1:587", "Failed to connect to host:port" */
+    {{"(?i)\\bconnect(?:ion)?\\s+(?:to\\s+)?(?:ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH)?\\s*" HOST
+      ":(\\d{1,5})\\b",
+      "connect"},
+     0},
+    /* the same with an IPv6 address: "connect ECONNREFUSED ::1:587" (the port after the last
+     * colon) */
+    {{"(?i)\\b(?:ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH) (" IPV6 "):(\\d{1,5})\\b",
+      "econnrefused|etimedout|ehostunreach"},
+     1},
+    /* Node's error objects: "address: '10.0.0.1', port: 587" */
+    {{"(?i)\\baddress:\\s*['\"]" HOST "['\"],\\s*port:\\s*(\\d{1,5})", "address"}, 0},
+    /* .NET's SocketException ends in the endpoint it could not reach: "...failed to respond
+     * 40.99.150.34:25"; an address with a mail port, anywhere, is the server */
+    {{IP_ADDRESS_PORT_MAIL, ":25|:465|:587|:2525|:2587"}, 0},
+    /* "SMTP host: smtp.gmail.com, port: 465", "host smtp.x.com", "server=mail.x.com" */
+    {{"(?i)\\b(?:smtp\\s+)?(?:host|server|hostname|relay)\\s*[:=]?\\s*[\"']?" HOST
+      "[\"']?(?:\\s*[:,]\\s*(?:port:?\\s*)?(\\d{1,5})\\b)?",
+      "host|server|relay"},
+     0},
+    /* any host that looks like a mail server: smtp.*, mail.*, email-smtp.*, mx.* */
+    {{"(?i)(?<![\\w.-])((?:smtp|mail|smtps|mx|relay|outbound|email-smtp|smtp-relay)[a-z0-9-]*\\."
+      "(?:[a-z0-9-]+\\.)*(?-i:[a-z]{2,24}))(?![\\w-]|\\.\\w)(?::(\\d{1,5})\\b)?",
+      "smtp|mail|mx|relay|outbound"},
+     0},
+};
 
+/* Where the text gives a port without a host that reads as one: "port 587", Go's "dial tcp :25"
+ * (the host setting left blank), a URL whose host was redacted ("smtp://<IP>:25/"). */
+static const struct fact_pattern port_patterns[] = {
+    {"(?i)\\bport\\b[\"']?\\s*[:=]?\\s*(\\d{1,5})\\b", "port"},
+    {"(?i)\\bdial tcp :(\\d{1,5})\\b", "dial tcp"},
+    {"(?i)\\b(?:smtps?|tcp|ssl|tls)://[^\\s/@]{1,255}:(\\d{1,5})(?![\\w.])", "://"},
+};
+
+/* The login: a quoted value after "user" (not "to user", a recipient), a setting (user=,
+ * "SMTP Username:", MAIL_USERNAME=), the first argument of a login call echoed by a traceback,
+ * a server's "authentication failed for <address>", and an address after a login word. The
+ * envelope sender (from=, MAIL FROM) is not the login. */
 static const struct fact_pattern user_patterns[] = {
-    {"(?i)\\buser(?:name)?\\s*[\"']([^\"'\\s]{1,100})[\"']", "user"},
-    {"(?i)\\b(?:user(?:name)?|login|auth-user|from|sender)\\b\\s*[:=]?\\s*[\"'<]?"
+    {"(?i)(?<!to )\\buser(?:name)?\\s*[\"']([^\"'\\s:]{1,100})[\"':]", "user"},
+    {"(?i)(?:\\b|_)(?:smtp|mail|email|auth)?[ _.-]?user(?:[ _-]?name)?[\"']?\\s*[:=]\\s*[\"']?"
+     "(?!<|\\*\\*\\*)([^\\s\"',;:<>]{1,100})",
+     "user"},
+    {"\\.login\\(\\s*['\"]([^'\"\\s]{1,100})['\"]", ".login("},
+    {"\\bSMTP(?:_SSL)?\\(\\s*['\"]([\\w.+-]+@[\\w-]+(?:\\.[\\w-]+)+)['\"]", "smtp("},
+    {"(?i)\\bauthenticat\\w* (?:failed|unsuccessful) for (?:user )?[\"'<]?"
+     "([\\w.+-]+@[a-z0-9-]+(?:\\.[a-z0-9-]+)+)",
+     "authenticat"},
+    {"(?i)(?<!to )\\b(?:user(?:name)?|login|auth-user)\\b\\s*[:=]?\\s*[\"'<]?"
      "([\\w.+-]+@[a-z0-9-]+(?:\\.[a-z0-9-]+)+)",
      "@"},
 };
@@ -308,14 +383,16 @@ static void needs_list_build(void)
     for (size_t i = 0; i < sizeof reply_patterns / sizeof *reply_patterns && st == KB_OK; i++)
         st = needs_add(n, reply_patterns[i].needs);
     for (size_t i = 0; i < sizeof host_patterns / sizeof *host_patterns && st == KB_OK; i++)
-        st = needs_add(n, host_patterns[i].needs);
+        st = needs_add(n, host_patterns[i].p.needs);
     for (size_t i = 0; i < sizeof user_patterns / sizeof *user_patterns && st == KB_OK; i++)
         st = needs_add(n, user_patterns[i].needs);
     for (size_t i = 0; i < sizeof stages / sizeof *stages && st == KB_OK; i++)
         st = needs_add(n, stages[i].pattern.needs);
     for (size_t i = 0; i < OTHER_PROGRAM_COUNT && st == KB_OK; i++)
         st = needs_add(n, other_program_patterns[i].needs);
-    const struct fact_pattern *single[] = {&enhanced_pattern, &port_pattern, &smtp_word_pattern,
+    for (size_t i = 0; i < sizeof port_patterns / sizeof *port_patterns && st == KB_OK; i++)
+        st = needs_add(n, port_patterns[i].needs);
+    const struct fact_pattern *single[] = {&enhanced_pattern, &smtp_word_pattern,
                                            &mail_cue_pattern};
     for (size_t i = 0; i < sizeof single / sizeof *single && st == KB_OK; i++)
         st = needs_add(n, single[i]->needs);
@@ -378,9 +455,32 @@ static int needs_met(const struct needs *n, const struct fact_pattern *p)
 
 /* Runs regex over text; on a match copies group 1 (and group 2) into heap strings. Returns 1 on
  * match, 0 on none, -1 when out of memory. */
-static int first_match(const struct fact_pattern *p, const struct needs *needs,
-                       const struct kb_norm *norm, struct kb_regex_cache *cache,
-                       pcre2_match_data *md, pcre2_match_context *mc, char **g1, char **g2)
+static int copy_groups(const struct kb_norm *norm, pcre2_match_data *md, int rc, char **g1,
+                       char **g2, size_t *at)
+{
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+    for (int g = 1; g <= 2; g++) {
+        char **dst = g == 1 ? g1 : g2;
+        if (!dst || g >= rc || ov[2 * g] == PCRE2_UNSET)
+            continue;
+        size_t len = ov[2 * g + 1] - ov[2 * g];
+        if (!(*dst = malloc(len + 1)))
+            return -1;
+        memcpy(*dst, norm->text + ov[2 * g], len);
+        (*dst)[len] = '\0';
+        if (at)
+            at[g - 1] = ov[2 * g];
+    }
+    return 1;
+}
+
+/* Runs regex over text; on a match copies group 1 (and group 2) into heap strings, and where
+ * each starts in the text into at[0] (at[1]) when at is not NULL. Returns 1 on match, 0 on
+ * none, -1 when out of memory. */
+static int first_match_at(const struct fact_pattern *p, const struct needs *needs,
+                          const struct kb_norm *norm, struct kb_regex_cache *cache,
+                          pcre2_match_data *md, pcre2_match_context *mc, char **g1, char **g2,
+                          size_t *at)
 {
     if (!needs_met(needs, p))
         return 0;
@@ -389,25 +489,155 @@ static int first_match(const struct fact_pattern *p, const struct needs *needs,
         kb_regex_cache_get(cache, p->regex, PCRE2_MULTILINE, norm->len > FACTS_JIT_THRESHOLD);
     if (!re)
         return -1;
-    int found = 0;
     int rc = pcre2_match(re, (PCRE2_SPTR)norm->text, norm->len, 0, 0, md, mc);
-    if (rc >= 1) {
-        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
-        found = 1;
-        for (int g = 1; g <= 2; g++) {
-            char **dst = g == 1 ? g1 : g2;
-            if (!dst || g >= rc || ov[2 * g] == PCRE2_UNSET)
-                continue;
-            size_t len = ov[2 * g + 1] - ov[2 * g];
-            if (!(*dst = malloc(len + 1))) {
-                found = -1;
-                break;
-            }
-            memcpy(*dst, norm->text + ov[2 * g], len);
-            (*dst)[len] = '\0';
+    return rc >= 1 ? copy_groups(norm, md, rc, g1, g2, at) : 0;
+}
+
+static int first_match(const struct fact_pattern *p, const struct needs *needs,
+                       const struct kb_norm *norm, struct kb_regex_cache *cache,
+                       pcre2_match_data *md, pcre2_match_context *mc, char **g1, char **g2)
+{
+    return first_match_at(p, needs, norm, cache, md, mc, g1, g2, NULL);
+}
+
+/* ---- is it a host? ---------------------------------------------------------------------- */
+
+static int ieq(const char *a, size_t n, const char *lit)
+{
+    if (strlen(lit) != n)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)a[i];
+        if ((c >= 'A' && c <= 'Z' ? c + 32 : c) != (unsigned char)lit[i])
+            return 0;
+    }
+    return 1;
+}
+
+static int in_list(const char *s, size_t n, const char *const *list)
+{
+    for (; *list; list++)
+        if (ieq(s, n, *list))
+            return 1;
+    return 0;
+}
+
+/* Endings of source, build and data files, none a top-level domain: "Mailer.cs" is a file. */
+static const char *const file_endings[] = {
+    "cs",   "js",     "mjs",   "cjs",    "jsx",    "ts",     "tsx",        "rb",    "go",
+    "java", "class",  "jar",   "kt",     "kts",    "scala",  "groovy",     "php",   "phtml",
+    "pm",   "c",      "h",     "cpp",    "hpp",    "hh",     "cxx",        "swift", "vb",
+    "fs",   "vbs",    "lua",   "erl",    "ex",     "exs",    "dart",       "json",  "xml",
+    "yml",  "yaml",   "ini",   "cfg",    "conf",   "config", "properties", "toml",  "txt",
+    "log",  "html",   "htm",   "css",    "scss",   "vue",    "dll",        "exe",   "dylib",
+    "lib",  "obj",    "pdb",   "war",    "ear",    "gz",     "zip",        "tar",   "xz",
+    "bz2",  "sql",    "db",    "sqlite", "lock",   "env",    "tmp",        "bak",   "aspx",
+    "ascx", "cshtml", "razor", "resx",   "csproj", "sln",    "gradle",     "pyc",   "whl",
+    "egg",  "erb",    "haml",  "twig",   "tpl",    "inc",    "cls",        "mts",   "cts",
+    NULL};
+/* Endings of files that are also country domains: a name of two labels with one of these is
+ * a file (smtplib.py, mailer.pl), of three or more a host (smtp.example.pl). */
+static const char *const file_or_country[] = {"py", "pl", "sh", "rs", "md", "ps", "cc",
+                                              "mm", "so", "ml", "ai", "r",  NULL};
+/* First labels of package and namespace names (com.example.mail, javax.mail.internet): no
+ * host name starts with them. */
+static const char *const package_roots[] = {"com",   "org",     "net",     "io",       "java",
+                                            "javax", "jakarta", "android", "androidx", "kotlin",
+                                            "scala", "sun",     "system",  NULL};
+
+static int octets_ok(const char *s, size_t n)
+{
+    int v = 0, digits = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i == n || s[i] == '.') {
+            if (!digits || v > 255)
+                return 0;
+            v = digits = 0;
+        } else if (s[i] >= '0' && s[i] <= '9') {
+            v = v * 10 + (s[i] - '0');
+            digits++;
+        } else {
+            return -1; /* not an address */
         }
     }
-    return found;
+    return 1;
+}
+
+/* Does text[s, e), found by a host pattern, read as a host: an IP address, or a domain name
+ * that is not a file name (Mailer.cs, smtplib.py, /app/index.js), a path component, a call
+ * (mail.send(...)), or a class or package name (com.example.Mailer)? With endpoint, the
+ * pattern's syntax names the server, and a name of one label counts. */
+static int host_plausible(const char *text, size_t len, size_t s, size_t e, int endpoint)
+{
+    const char *h = text + s;
+    size_t n = e - s;
+    int ip = octets_ok(h, n);
+    if (ip >= 0)
+        return ip;
+    /* a path component: after a separator that is not a URL's "//" */
+    if (s > 0 && (text[s - 1] == '\\' || (text[s - 1] == '/' && !(s > 1 && text[s - 2] == '/'))))
+        return 0;
+    /* a call, a file's line ("Mailer.cs:line 42", 'smtplib.py", line 7', "index.js:787:19") */
+    const char *t = text + e;
+    size_t rest = len - e;
+    if (rest && (t[0] == '(' || t[0] == '/' || t[0] == '\\'))
+        return 0;
+    if ((rest >= 5 && ieq(t, 5, ":line")) || (rest >= 7 && memcmp(t, "\", line", 7) == 0)
+        || (rest >= 4 && memcmp(t, ":in ", 4) == 0))
+        return 0;
+    if (rest >= 4 && t[0] == ':' && t[1] >= '0' && t[1] <= '9') {
+        size_t i = 1;
+        while (i < rest && t[i] >= '0' && t[i] <= '9')
+            i++;
+        if (i + 1 < rest && t[i] == ':' && t[i + 1] >= '0' && t[i + 1] <= '9')
+            return 0; /* file:line:column */
+    }
+    size_t labels = 1, last = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (h[i] == '.') {
+            labels++;
+            last = i + 1;
+        } else if (i > 0 && h[i] >= 'A' && h[i] <= 'Z' && h[i - 1] >= 'a' && h[i - 1] <= 'z') {
+            return 0; /* camel case: MailService.send, SmtpClient.Send */
+        }
+    }
+    if (labels == 1)
+        return endpoint;
+    const char *tld = h + last;
+    size_t tld_len = n - last;
+    const char *dot = memchr(h, '.', n);
+    if (in_list(tld, tld_len, file_endings)
+        || (labels == 2 && in_list(tld, tld_len, file_or_country))
+        || in_list(h, (size_t)(dot - h), package_roots))
+        return 0;
+    return 1;
+}
+
+/* The first match of a host pattern that reads as a host: its host in *host, its port (when
+ * the pattern has one) in *port, where each starts in at[]. 1, 0 when none, -1 out of memory.
+ * Each try starts where the last match ended: one pass over the text. */
+static int host_match(const struct host_pattern *hp, const struct needs *needs,
+                      const struct kb_norm *norm, struct kb_regex_cache *cache,
+                      pcre2_match_data *md, pcre2_match_context *mc, char **host, char **port,
+                      size_t *at)
+{
+    if (!needs_met(needs, &hp->p))
+        return 0;
+    pcre2_code *re =
+        kb_regex_cache_get(cache, hp->p.regex, PCRE2_MULTILINE, norm->len > FACTS_JIT_THRESHOLD);
+    if (!re)
+        return -1;
+    for (size_t from = 0; from <= norm->len;) {
+        int rc = pcre2_match(re, (PCRE2_SPTR)norm->text, norm->len, from, 0, md, mc);
+        if (rc < 2)
+            return 0;
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(md);
+        if (ov[2] != PCRE2_UNSET
+            && host_plausible(norm->text, norm->len, ov[2], ov[3], hp->endpoint))
+            return copy_groups(norm, md, rc, host, port, at);
+        from = ov[1] > ov[0] ? ov[1] : ov[0] + 1;
+    }
+    return 0;
 }
 
 struct kb_other_program {
@@ -520,8 +750,11 @@ static enum kb_status masked_copy(char **value)
 
 static enum kb_status facts_extract(const struct kb_norm *norm,
                                     const struct kb_providers *providers,
-                                    struct kb_regex_cache *cache, struct kb_facts *f, int prefilter)
+                                    struct kb_regex_cache *cache, struct kb_facts *f,
+                                    struct kb_fact_lines *lines, int prefilter)
 {
+    if (lines)
+        *lines = (struct kb_fact_lines){0, 0, 0};
     memset(f, 0, sizeof *f);
     pcre2_match_data *md = pcre2_match_data_create(8, NULL);
     pcre2_match_context *mc = pcre2_match_context_create(NULL);
@@ -556,18 +789,32 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
         && first_match(&enhanced_pattern, &needs, norm, cache, md, mc, &f->enhanced, NULL) < 0)
         goto done;
 
+    size_t host_at[2] = {0, 0}, port_at[2] = {0, 0}, user_at[2] = {0, 0};
     for (size_t i = 0; i < sizeof host_patterns / sizeof host_patterns[0] && !f->host; i++)
-        if (first_match(&host_patterns[i], &needs, norm, cache, md, mc, &f->host, &port) < 0)
+        if (host_match(&host_patterns[i], &needs, norm, cache, md, mc, &f->host, &port, host_at)
+            < 0)
             goto done;
-    if (!port && first_match(&port_pattern, &needs, norm, cache, md, mc, &port, NULL) < 0)
-        goto done;
+    if (port)
+        port_at[0] = host_at[1];
+    else
+        for (size_t i = 0; i < sizeof port_patterns / sizeof *port_patterns && !port; i++)
+            if (first_match_at(&port_patterns[i], &needs, norm, cache, md, mc, &port, NULL, port_at)
+                < 0)
+                goto done;
     if (port) {
         int p = atoi(port);
         f->port = (p > 0 && p < 65536) ? p : 0;
     }
     for (size_t i = 0; i < sizeof user_patterns / sizeof user_patterns[0] && !f->user; i++)
-        if (first_match(&user_patterns[i], &needs, norm, cache, md, mc, &f->user, NULL) < 0)
+        if (first_match_at(&user_patterns[i], &needs, norm, cache, md, mc, &f->user, NULL, user_at)
+            < 0)
             goto done;
+    if (lines) {
+        /* 1-based normalised lines: 0 stays "none" */
+        lines->host = f->host ? kb_norm_line_of(norm, host_at[0]) + 1 : 0;
+        lines->port = f->port ? kb_norm_line_of(norm, port_at[0]) + 1 : 0;
+        lines->user = f->user ? kb_norm_line_of(norm, user_at[0]) + 1 : 0;
+    }
 
     for (size_t i = 0; i < sizeof stages / sizeof stages[0] && !f->stage; i++) {
         int rc = first_match(&stages[i].pattern, &needs, norm, cache, md, mc, NULL, NULL);
@@ -620,13 +867,26 @@ done:
     return status;
 }
 
+enum kb_status kb_facts_extract_lines(const struct kb_norm *norm,
+                                      const struct kb_providers *providers,
+                                      struct kb_regex_cache *cache, struct kb_facts *f,
+                                      struct kb_fact_lines *lines)
+{
+    if (cache)
+        return facts_extract(norm, providers, cache, f, lines, 1);
+    struct kb_regex_cache own = {0};
+    enum kb_status st = facts_extract(norm, providers, &own, f, lines, 1);
+    kb_regex_cache_release(&own);
+    return st;
+}
+
 enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
                                 struct kb_regex_cache *cache, struct kb_facts *f)
 {
     if (cache)
-        return facts_extract(norm, providers, cache, f, 1);
+        return facts_extract(norm, providers, cache, f, NULL, 1);
     struct kb_regex_cache own = {0};
-    enum kb_status st = facts_extract(norm, providers, &own, f, 1);
+    enum kb_status st = facts_extract(norm, providers, &own, f, NULL, 1);
     kb_regex_cache_release(&own);
     return st;
 }
@@ -635,7 +895,7 @@ enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm,
                                            const struct kb_providers *providers, struct kb_facts *f)
 {
     struct kb_regex_cache own = {0};
-    enum kb_status st = facts_extract(norm, providers, &own, f, 0);
+    enum kb_status st = facts_extract(norm, providers, &own, f, NULL, 0);
     kb_regex_cache_release(&own);
     return st;
 }

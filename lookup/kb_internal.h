@@ -169,6 +169,16 @@ void kb_provider_release(struct kb_provider *p);
 enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
                                 struct kb_regex_cache *cache, struct kb_facts *facts);
 void kb_facts_release(struct kb_facts *facts);
+/* Where the customer's values among the facts were found: 1-based normalised lines of the
+ * text given (0: none found). */
+struct kb_fact_lines {
+    size_t host, port, user;
+};
+/* kb_facts_extract that also tells where host, port and user came from. */
+enum kb_status kb_facts_extract_lines(const struct kb_norm *norm,
+                                      const struct kb_providers *providers,
+                                      struct kb_regex_cache *cache, struct kb_facts *facts,
+                                      struct kb_fact_lines *lines);
 /* The same without the one-pass prefilter (every pattern run): for the unit test that checks
  * the prefilter changes nothing. */
 enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm,

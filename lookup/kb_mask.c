@@ -64,9 +64,10 @@ static size_t auth_command_len(const char *s, size_t n)
  * '<'): length up to where the value starts. */
 static size_t secret_key_len(const char *s, size_t n, int tag)
 {
-    static const char *const keys[] = {"password", "passwd",        "pass",     "pwd",
-                                       "secret",   "client_secret", "api_key",  "apikey",
-                                       "token",    "smtp_password", "auth_pass"};
+    static const char *const keys[] = {
+        "password",  "passwd", "pass",  "pwd",           "secret",    "client_secret",
+        "api_key",   "apikey", "token", "smtp_password", "auth_pass", "secret_access_key",
+        "secret_key"};
     for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
         size_t m = strlen(keys[k]);
         if (!iprefix(s, n, keys[k]))
@@ -78,6 +79,8 @@ static size_t secret_key_len(const char *s, size_t n, int tag)
         if (i >= n || (s[i] != '=' && s[i] != ':' && !(tag && s[i] == '>')))
             continue;
         i++;
+        if (s[i - 1] == '=' && i < n && s[i] == '>') /* PHP and Ruby: 'password' => '...' */
+            i++;
         while (i < n && (s[i] == ' ' || s[i] == '"' || s[i] == '\'' || s[i] == '\\'))
             i++;
         return i < n ? i : 0;
@@ -168,17 +171,240 @@ static size_t quoted_value_len(const char *s, size_t n, char quote)
     return i;
 }
 
+/* ---- credentials of a known shape --------------------------------------------------------- */
+
+static int is_lower(unsigned char c)
+{
+    return c >= 'a' && c <= 'z';
+}
+
+static int is_upper_digit(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+
+static int is_key_char(unsigned char c)
+{
+    return is_word(c) || c == '-';
+}
+
+/* A Google app password: four groups of four lowercase letters, one space apart (19 bytes). */
+static int app_password_at(const char *s, size_t n)
+{
+    if (n < 19)
+        return 0;
+    for (size_t i = 0; i < 19; i++)
+        if (i % 5 == 4 ? s[i] != ' ' : !is_lower((unsigned char)s[i]))
+            return 0;
+    return n == 19 || !is_word((unsigned char)s[19]);
+}
+
+/* A UUID, 8-4-4-4-12 hex digits (36 bytes): Postmark's server and account tokens. */
+static int uuid_at(const char *s, size_t n)
+{
+    if (n < 36)
+        return 0;
+    for (size_t i = 0; i < 36; i++) {
+        unsigned char c = (unsigned char)s[i];
+        int hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+        if ((i == 8 || i == 13 || i == 18 || i == 23) ? c != '-' : !hex)
+            return 0;
+    }
+    return n == 36 || !is_key_char((unsigned char)s[36]);
+}
+
+/* Length of the run of key characters at s, between min and max long, else 0. */
+static size_t key_run(const char *s, size_t n, size_t min, size_t max)
+{
+    size_t i = 0;
+    while (i < n && is_key_char((unsigned char)s[i]))
+        i++;
+    return i >= min && i <= max ? i : 0;
+}
+
+/* An API key or credential id of a mail service, by its shape: SendGrid "SG.<id>.<secret>",
+ * Mailgun "key-<32>", an AWS access key id "AKIA<16>" (SES SMTP user names are those).
+ * Returns its length, 0 when s starts none. */
+static size_t service_key_len(const char *s, size_t n)
+{
+    if (n > 3 && memcmp(s, "SG.", 3) == 0) {
+        size_t a = key_run(s + 3, n - 3, 16, 32);
+        if (a && 3 + a < n && s[3 + a] == '.') {
+            size_t b = key_run(s + 4 + a, n - 4 - a, 16, 64);
+            if (b)
+                return 4 + a + b;
+        }
+        return 0;
+    }
+    if (n > 4 && memcmp(s, "key-", 4) == 0) {
+        size_t a = key_run(s + 4, n - 4, 32, 32);
+        return a ? 4 + a : 0;
+    }
+    if (n >= 20 && memcmp(s, "AKIA", 4) == 0) {
+        for (size_t i = 4; i < 20; i++)
+            if (!is_upper_digit((unsigned char)s[i]))
+                return 0;
+        return n == 20 || !is_word((unsigned char)s[20]) ? 20 : 0;
+    }
+    return 0;
+}
+
+/* An AWS secret key or SES SMTP password after its key id: 40 or 44 characters of base64 with
+ * capitals, small letters and digits. Its length, else 0. */
+static size_t aws_secret_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    int upper = 0, lower_ = 0, digit = 0;
+    while (i < n && (is_word((unsigned char)s[i]) || s[i] == '+' || s[i] == '/')) {
+        unsigned char c = (unsigned char)s[i++];
+        upper |= c >= 'A' && c <= 'Z';
+        lower_ |= is_lower(c);
+        digit |= c >= '0' && c <= '9';
+    }
+    return (i == 40 || i == 44) && upper && lower_ && digit ? i : 0;
+}
+
+/* A command-line option that takes a password ("--auth-password X", swaks' "-ap X",
+ * sendEmail's "-xp X", "--password=X", "-p X"), or a user and password ("curl -u me:X",
+ * "--user=me:X"), at s (a '-' at a word start). Returns where the value starts, 0 for none;
+ * *pair is set for user:password. */
+static size_t option_value(const char *s, size_t n, int *pair)
+{
+    static const char *const secret[] = {"--password",  "--pass",
+                                         "--passwd",    "--pwd",
+                                         "--pw",        "--auth-password",
+                                         "--auth-pass", "--smtp-password",
+                                         "--smtp-pass", "-ap",
+                                         "-xp",         "-pw",
+                                         "-p",          NULL};
+    static const char *const user[] = {"-u", "--user", NULL};
+    size_t k = 0;
+    while (k < n && (s[k] == '-' || (s[k] >= 'a' && s[k] <= 'z')))
+        k++;
+    if (k + 1 >= n || (s[k] != ' ' && s[k] != '='))
+        return 0;
+    int is_secret = 0, is_user = 0;
+    for (size_t j = 0; secret[j] && !is_secret; j++)
+        is_secret = strlen(secret[j]) == k && memcmp(s, secret[j], k) == 0;
+    for (size_t j = 0; user[j] && !is_user; j++)
+        is_user = strlen(user[j]) == k && memcmp(s, user[j], k) == 0;
+    if (!is_secret && !is_user)
+        return 0;
+    size_t v = k + 1;
+    if (v >= n || s[v] == '-' || s[v] == ' ')
+        return 0;
+    if (k == 2 && s[1] == 'p') {
+        /* "-p" is a port to swaks, ssh and nc, a protocol to iptables ("-p tcp"), a password
+         * to mysql and mailx: only a value that is neither digits nor letters alone is one */
+        size_t len = value_len(s + v, n - v);
+        int digits = 1, letters = 1;
+        for (size_t d = v; d < v + len; d++) {
+            unsigned char c = (unsigned char)s[d];
+            digits &= c >= '0' && c <= '9';
+            letters &= (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+        }
+        if (!len || digits || letters)
+            return 0;
+    }
+    *pair = is_user;
+    return v;
+}
+
+/* mysql's "-pSECRET", the password stuck to the option: its length after "-p" when it holds a
+ * digit or a sign (not "-pthread", "-pedantic"), and is not a port. */
+static size_t stuck_password_len(const char *s, size_t n)
+{
+    if (n < 6 || s[0] != '-' || s[1] != 'p' || s[2] == ' ' || s[2] == '=' || s[2] == '-')
+        return 0;
+    size_t len = value_len(s + 2, n - 2);
+    int other = 0, digits_only = 1;
+    for (size_t i = 2; i < 2 + len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        other |= !(c >= 'a' && c <= 'z') && !(c >= 'A' && c <= 'Z');
+        digits_only &= c >= '0' && c <= '9';
+    }
+    return len >= 4 && other && !digits_only ? len : 0;
+}
+
+/* "Authorization: Basic <token>", "... Bearer <token>": where the token starts, else 0. */
+static size_t authorization_value(const char *s, size_t n)
+{
+    if (!iprefix(s, n, "authorization:"))
+        return 0;
+    size_t i = 14;
+    while (i < n && s[i] == ' ')
+        i++;
+    size_t scheme = i;
+    while (i < n && ((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z')))
+        i++;
+    if (i == scheme || i + 1 >= n || s[i] != ' ')
+        return 0;
+    return i + 1;
+}
+
+/* Length of a token of a header value: base64, base64url, JWT and the like. */
+static size_t token_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && (is_b64((unsigned char)s[i]) || s[i] == '.' || s[i] == '~'))
+        i++;
+    return i;
+}
+
+/* "with password X", "using password 'X'": at s ("password"), where the value starts when the
+ * words before say it is one, else 0. An unquoted value that is a small-letter word is prose
+ * ("with password authentication"), not a password. */
+static size_t prose_password(const char *s, size_t n, size_t before)
+{
+    if (!iprefix(s, n, "password ")
+        || !((before >= 5 && iprefix(s - 5, 5, "with "))
+             || (before >= 6 && iprefix(s - 6, 6, "using "))))
+        return 0;
+    size_t v = 9;
+    if (v >= n)
+        return 0;
+    if (s[v] == '\'' || s[v] == '"')
+        return v + 1;
+    size_t len = value_len(s + v, n - v);
+    int word = 1;
+    for (size_t i = v; i < v + len; i++)
+        word &= is_lower((unsigned char)s[i]);
+    return len && !word ? v : 0;
+}
+
+/* A user name that is a token ("MAIL_USERNAME=<uuid>": Postmark's SMTP user is its server
+ * token): where the UUID starts, else 0. Other user names stay: they are the customer's
+ * values, which redaction takes care of. */
+static size_t user_token(const char *s, size_t n)
+{
+    if (!iprefix(s, n, "user"))
+        return 0;
+    size_t i = 4;
+    if (iprefix(s + i, n - i, "name"))
+        i += 4;
+    while (i < n && (s[i] == '"' || s[i] == '\'' || s[i] == ' ' || s[i] == '\\'))
+        i++;
+    if (i >= n || (s[i] != '=' && s[i] != ':'))
+        return 0;
+    i++;
+    while (i < n && (s[i] == ' ' || s[i] == '"' || s[i] == '\'' || s[i] == '\\'))
+        i++;
+    return uuid_at(s + i, n - i) ? i : 0;
+}
+
 /* Every secret this module masks starts at one of these words (keys such as smtp_password and
  * client_secret are caught at their last part); most of a log holds none, and is copied in
  * runs from one hint to the next instead of being examined byte by byte. */
 static size_t next_hint(const char *s, size_t n, size_t from)
 {
-    static const char *const hints[] = {"auth",   "://",   "c: ", "pass", "pwd", "api",
-                                        "secret", "token", "-> ", "~> ",  "> ",  "login("};
-    static const size_t hint_len[] = {4, 3, 3, 4, 3, 3, 6, 5, 3, 3, 2, 6};
+    static const char *const hints[] = {"auth",  "://",  "c: ",  "pass", "pwd",    "api", "secret",
+                                        "token", "-> ",  "~> ",  "> ",   "login(", "-",   "sg.",
+                                        "key-",  "akia", "user", "'",    "\""};
+    static const size_t hint_len[] = {4, 3, 3, 4, 3, 3, 6, 5, 3, 3, 2, 6, 1, 3, 4, 4, 4, 1, 1};
     static const unsigned char starts[256] = {
-        ['a'] = 1, ['A'] = 1, [':'] = 1, ['c'] = 1, ['C'] = 1, ['p'] = 1, ['P'] = 1, ['s'] = 1,
-        ['S'] = 1, ['t'] = 1, ['T'] = 1, ['-'] = 1, ['~'] = 1, ['>'] = 1, ['l'] = 1, ['L'] = 1};
+        ['a'] = 1, ['A'] = 1, [':'] = 1, ['c'] = 1, ['C'] = 1,  ['p'] = 1, ['P'] = 1, ['s'] = 1,
+        ['S'] = 1, ['t'] = 1, ['T'] = 1, ['-'] = 1, ['~'] = 1,  ['>'] = 1, ['l'] = 1, ['L'] = 1,
+        ['k'] = 1, ['K'] = 1, ['u'] = 1, ['U'] = 1, ['\''] = 1, ['"'] = 1};
     for (size_t i = from; i < n; i++) {
         if (!starts[(unsigned char)s[i]])
             continue;
@@ -214,10 +440,12 @@ enum kb_status kb_mask_clean_secrets(const char *s, size_t n, struct kb_buf *out
             i = hint;
             continue;
         }
-        size_t m, len;
+        size_t m = 0, len = 0;
+        int pair = 0;
         int at_word_start = i == 0 || !is_word((unsigned char)s[i - 1]);
         unsigned char first = lower((unsigned char)s[i]);
-        if (at_word_start && first == 'a' && (m = auth_command_len(s + i, n - i))) {
+        if (at_word_start && first == 'a' && (i == 0 || s[i - 1] != '-')
+            && (m = auth_command_len(s + i, n - i))) {
             size_t v = i + m;
             size_t blob = 0;
             while (v + blob < n && is_b64((unsigned char)s[v + blob]))
@@ -233,22 +461,23 @@ enum kb_status kb_mask_clean_secrets(const char *s, size_t n, struct kb_buf *out
                 st = kb_buf_append_str(out, MASK);
             i = n;
         } else if (s[i] == ':' && i + 2 < n && s[i + 1] == '/' && s[i + 2] == '/') {
-            /* scheme://user:password@host */
-            size_t u = i + 3, j = u;
-            while (j < n && !strchr("/ @:\"'", s[j]))
-                j++;
-            size_t colon = j;
-            if (colon < n && s[colon] == ':') {
-                size_t k = colon + 1;
-                while (k < n && !strchr("/ @\"'", s[k]))
-                    k++;
-                if (k < n && s[k] == '@' && k > colon + 1) {
-                    st = kb_buf_append(out, s + i, colon + 1 - i);
-                    if (st == KB_OK)
-                        st = kb_buf_append_str(out, MASK);
-                    i = k;
-                    continue;
-                }
+            /* scheme://user:password@host, where the user may hold an unencoded '@'
+             * ("smtps://shop@example.com:secret@mail.example.com"): the user part ends at the
+             * last '@' before the host's end, the password starts after its first ':' */
+            size_t u = i + 3, end = u, at = 0;
+            while (end < n && !strchr("/ \t\"'<>?#", s[end])) {
+                if (s[end] == '@')
+                    at = end;
+                end++;
+            }
+            const char *colon = at ? memchr(s + u, ':', at - u) : NULL;
+            if (colon && (size_t)(colon - s) + 1 < at) {
+                size_t c = (size_t)(colon - s);
+                st = kb_buf_append(out, s + i, c + 1 - i);
+                if (st == KB_OK)
+                    st = kb_buf_append_str(out, MASK);
+                i = at;
+                continue;
             }
             st = kb_buf_append(out, s + i, 3);
             i += 3;
@@ -267,7 +496,70 @@ enum kb_status kb_mask_clean_secrets(const char *s, size_t n, struct kb_buf *out
                 st = kb_buf_append_str(out, MASK);
             i += m
                  + (quote ? quoted_value_len(s + i + m, n - i - m, quote)
+                    : app_password_at(s + i + m, n - i - m) ? 19 /* "abcd efgh ijkl mnop" */
+                                                            : value_len(s + i + m, n - i - m));
+        } else if (at_word_start && first == 'a' && (m = authorization_value(s + i, n - i))
+                   && (len = token_len(s + i + m, n - i - m))) {
+            st = kb_buf_append(out, s + i, m);
+            if (st == KB_OK)
+                st = kb_buf_append_str(out, MASK);
+            i += m + len;
+        } else if (s[i] == '-' && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\t')
+                   && ((m = option_value(s + i, n - i, &pair))
+                       || (len = stuck_password_len(s + i, n - i)))) {
+            size_t v = m ? i + m : i + 2;
+            char quote = m && (s[v] == '\'' || s[v] == '"') ? s[v] : 0;
+            size_t vlen = !m      ? len
+                          : quote ? quoted_value_len(s + v + 1, n - v - 1, quote) + 1
+                                  : value_len(s + v, n - v);
+            size_t keep = v - i + (quote ? 1 : 0);
+            if (m && pair) { /* user:password: the user stays; "-u 1000:1000" is a uid:gid */
+                const char *colon = memchr(s + v, ':', vlen);
+                size_t digits = 0, after = colon ? v + vlen - (size_t)(colon - s) - 1 : 0;
+                while (colon && digits < after && colon[1 + digits] >= '0'
+                       && colon[1 + digits] <= '9')
+                    digits++;
+                keep = colon && digits < after ? (size_t)(colon - s) + 1 - i : v + vlen - i;
+            }
+            st = kb_buf_append(out, s + i, keep);
+            if (st == KB_OK && keep < v + vlen - i)
+                st = kb_buf_append_str(out, MASK);
+            i = v + vlen;
+        } else if (first == 'p' && (m = prose_password(s + i, n - i, i))) {
+            char quote = s[i + m - 1] == '\'' || s[i + m - 1] == '"' ? s[i + m - 1] : 0;
+            st = kb_buf_append(out, s + i, m);
+            if (st == KB_OK)
+                st = kb_buf_append_str(out, MASK);
+            i += m
+                 + (quote ? quoted_value_len(s + i + m, n - i - m, quote)
                           : value_len(s + i + m, n - i - m));
+        } else if (at_word_start && (len = service_key_len(s + i, n - i))) {
+            int aws = s[i] == 'A';
+            st = kb_buf_append_str(out, MASK);
+            i += len;
+            /* an AWS key id and its secret: "AKIA... <secret>", "AKIA...:<secret>" */
+            size_t j = i;
+            while (aws && j < n && (s[j] == ' ' || s[j] == ':' || s[j] == ','))
+                j++;
+            size_t secret_len = j > i ? aws_secret_len(s + j, n - j) : 0;
+            if (st == KB_OK && secret_len) {
+                st = kb_buf_append(out, s + i, j - i);
+                if (st == KB_OK)
+                    st = kb_buf_append_str(out, MASK);
+                i = j + secret_len;
+            }
+        } else if ((s[i] == '\'' || s[i] == '"') && app_password_at(s + i + 1, n - i - 1)
+                   && i + 20 < n && s[i + 20] == s[i]) {
+            st = kb_buf_append_char(out, s[i]);
+            if (st == KB_OK)
+                st = kb_buf_append_str(out, MASK);
+            i += 20;
+        } else if ((i == 0 || !is_alnum((unsigned char)s[i - 1]) || camel_hump(s, i))
+                   && first == 'u' && (m = user_token(s + i, n - i))) {
+            st = kb_buf_append(out, s + i, m);
+            if (st == KB_OK)
+                st = kb_buf_append_str(out, MASK);
+            i += m + 36;
         } else {
             st = kb_buf_append_char(out, s[i]);
             i++;

@@ -410,6 +410,98 @@ static enum kb_status index_original_lines(struct kb_norm *n)
     return KB_OK;
 }
 
+/* ---- text or noise ----------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence of two to four bytes at s[0, n) (no overlong forms, no
+ * surrogates, nothing above U+10FFFF); 0 when s does not start one. */
+static size_t utf8_len(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    size_t len = u[0] >= 0xc2 && u[0] <= 0xdf   ? 2
+                 : u[0] >= 0xe0 && u[0] <= 0xef ? 3
+                 : u[0] >= 0xf0 && u[0] <= 0xf4 ? 4
+                                                : 0;
+    if (!len || n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((u[i] & 0xc0) != 0x80)
+            return 0;
+    if ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] > 0x9f)
+        || (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+/* Bytes of s[0, n) that text does not hold: NUL and other control bytes (not tab, form feed,
+ * carriage return or ESC, which terminals and logs write) and bytes of no valid UTF-8
+ * sequence. */
+static size_t bad_bytes(const char *s, size_t n)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            bad += (c < 0x20 && c != '\t' && c != '\f' && c != '\r' && c != 0x1b) || c == 0x7f;
+            i++;
+            continue;
+        }
+        size_t len = utf8_len(s + i, n - i);
+        if (len) {
+            i += len;
+        } else {
+            bad++;
+            i++;
+        }
+    }
+    return bad;
+}
+
+/* A line is noise when a quarter of it or more is not text: bytes of a binary file, not words.
+ * Only the runs of words in it are read (noise_runs); a signature that would hit in the rest
+ * ("RBL" between word boundaries in random bytes) finds nothing there to hit. */
+#define NOISE_SHARE_PERCENT 25
+/* What reads as words inside noise: a run of printable text at least this long, with spaces
+ * between its words and letters for at least half of it. An error message embedded in a
+ * binary file ("535 5.7.8 Username and Password not accepted") is one; random bytes make one
+ * about once in 10^10 bytes. */
+#define NOISE_RUN_MIN 20
+
+static int run_is_words(const char *s, size_t n)
+{
+    size_t spaces = 0, letters = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        spaces += c == ' ';
+        letters += (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c >= 0x80;
+    }
+    return n >= NOISE_RUN_MIN && spaces >= 2 && 2 * letters >= n;
+}
+
+/* Calls add for each run of words in the noise line s[0, n). */
+static enum kb_status noise_runs(const char *s, size_t n,
+                                 enum kb_status (*add)(const char *, size_t, void *), void *b)
+{
+    enum kb_status st = KB_OK;
+    for (size_t i = 0; i < n && st == KB_OK;) {
+        size_t start = i;
+        while (i < n) {
+            unsigned char c = (unsigned char)s[i];
+            size_t len = c >= 0x20 && c < 0x7f ? 1
+                         : c == '\t'           ? 1
+                         : c >= 0x80           ? utf8_len(s + i, n - i)
+                                               : 0;
+            if (!len)
+                break;
+            i += len;
+        }
+        if (run_is_words(s + start, i - start))
+            st = add(s + start, i - start, b);
+        if (i == start)
+            i++;
+    }
+    return st;
+}
+
 enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
 {
     memset(out, 0, sizeof *out);
@@ -433,10 +525,23 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
          * they are, without the two copies that cleaning and unescaping make. */
         const char *text = input + s;
         size_t n = e - s, i = 0;
-        int plain = 1;
+        int plain = 1, ascii = 1;
         for (; i < n && plain; i++) {
             unsigned char c = (unsigned char)text[i];
             plain = c >= 0x20 && c != 0x7f && c != '\\';
+            ascii &= c < 0x80;
+        }
+        for (; i < n && ascii; i++)
+            ascii = (unsigned char)text[i] < 0x80;
+        size_t bad = plain && ascii ? 0 : bad_bytes(text, n);
+        out->bad_bytes += bad;
+        if (bad && bad * 100 >= n * NOISE_SHARE_PERCENT) {
+            out->noise_lines++;
+            b.glue = 0;
+            wrapped = 0;
+            if (st == KB_OK)
+                st = noise_runs(text, n, add_logical_line, &b);
+            continue;
         }
         if (!plain) {
             kb_buf_reset(&clean);
@@ -458,6 +563,8 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
         st = kb_buf_detach(&b.text, &out->text);
     if (st == KB_OK)
         out->len = strlen(out->text);
+    /* the input looks binary: a tenth of its bytes or more are not text */
+    out->binary = len >= 16 && out->bad_bytes * 10 >= len;
     kb_buf_release(&b.text);
     kb_buf_release(&b.masked);
     kb_buf_release(&clean);

@@ -450,7 +450,7 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
     size_t top = options && options->top ? options->top : KB_DEFAULT_TOP;
     size_t max_input = options && options->max_input ? options->max_input : DEFAULT_MAX_INPUT;
     *out = NULL;
-    *work = (struct kb_work){0, 0};
+    *work = (struct kb_work){0, 0, 0};
     if (len > max_input)
         return kb_fail(err, KB_ERR_TOO_LARGE, "input is %zu bytes, over the limit of %zu bytes",
                        len, max_input);
@@ -482,15 +482,21 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
      * its sender's hosts, not the customer's server */
     struct kb_norm view = q.norm;
     view.text = (char *)q.evidence_text;
-    if ((st = kb_facts_extract(&view, &db->providers, &db->regex_cache, &q.facts)) != KB_OK) {
+    struct kb_fact_lines lines;
+    if ((st = kb_facts_extract_lines(&view, &db->providers, &db->regex_cache, &q.facts, &lines))
+        != KB_OK) {
         kb_query_nomem(&q);
         goto done;
     }
+    r->value_lines.host = lines.host ? kb_query_input_line(&q, lines.host - 1) : 0;
+    r->value_lines.port = lines.port ? kb_query_input_line(&q, lines.port - 1) : 0;
+    r->value_lines.user = lines.user ? kb_query_input_line(&q, lines.user - 1) : 0;
     /* a delivery report is about mail whatever its words: its own headers, which say so, are
      * set apart from the evidence */
     if (r->report.format)
         q.facts.mail_context = KB_CONTEXT_IS_MAIL;
     r->input_lines = q.bounce.mime.input_lines;
+    r->input_binary = q.norm.binary;
     note_submission(r, &q.facts);
     struct kb_condition_facts what = {&q.facts, &r->dialogue, &r->report, NULL};
     q.what = &what;

@@ -27,8 +27,9 @@
 
 /* Bytes of text examined, counted for tests. */
 struct kb_work {
-    size_t signatures; /* windows given to regexes, bytes literal searches read */
-    size_t other;      /* ranges tested for another program's words */
+    size_t signatures;  /* windows given to regexes, bytes literal searches read */
+    size_t other;       /* ranges tested for another program's words */
+    size_t regex_calls; /* signature regexes run (one per window) */
 };
 
 /* One signature that matched. */

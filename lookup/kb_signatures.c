@@ -323,6 +323,7 @@ static int match_windows(struct kb_query *q, pcre2_code *re, struct windows *w, 
         if (set && window_seen(set, mask, w->keys[i]))
             continue;
         q->work.signatures += w->end[i] - w->start[i];
+        q->work.regex_calls++;
         found =
             pcre2_match(re, (PCRE2_SPTR)text, w->end[i], w->start[i], 0, q->mdata, q->mctx) >= 0;
     }

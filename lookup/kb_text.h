@@ -39,6 +39,12 @@ struct kb_norm {
     size_t *orig_start; /* [orig_line_count + 1] offsets of original lines in the input */
     const char *input;  /* the caller's input (not owned) */
     size_t input_len;
+    /* Bytes that are not text (NUL, control bytes, invalid UTF-8); lines that were mostly
+     * such bytes, of which only runs of words were read; binary: the whole input looks
+     * binary (a tenth of its bytes or more not text). */
+    size_t bad_bytes;
+    size_t noise_lines;
+    int binary;
 };
 
 /* Normalises input (len bytes). out must be released with kb_norm_release, also on error. */

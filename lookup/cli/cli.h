@@ -73,10 +73,13 @@ int print_list_item(FILE *out, const struct kb_entry *e, int json, int first,
 int print_list_end_json(FILE *out);
 
 /* The facts of a result worth showing, as label/value pairs (value NULL when not found);
- * numbers are formatted into the caller's buffers. Returns the number of pairs (always 8). */
+ * numbers are formatted into the caller's buffers. Returns the number of pairs (always 8).
+ * The customer's own values (host, port, user) carry the input line they were read from in
+ * line[] (0 for the other facts): printers show those apart, "values from your text". */
 struct fact_list {
     const char *label[8];
     const char *value[8];
+    size_t line[8];
     char code[16], port[16];
 };
 size_t cli_fact_list(const struct kb_result *r, struct fact_list *out);

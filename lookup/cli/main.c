@@ -652,6 +652,9 @@ static int run_query(FILE *out, struct kb_db *db, const struct options *o, char 
     else
         print_result_text(out, db, r, po);
     int code = r->match_count ? EXIT_MATCH : EXIT_NO_MATCH;
+    /* ripgrep's manners: say why a binary file gave nothing rather than leave it to guess */
+    if (!r->match_count && r->input_binary)
+        fputs("kb-lookup: input looks binary: no error line found in its text\n", stderr);
     kb_result_free(r);
     return code;
 }

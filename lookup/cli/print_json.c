@@ -673,6 +673,34 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
     fputs(f->mail_context == KB_CONTEXT_IS_MAIL ? "true" : "false", out);
     json_opt_string(out, "context", kb_context_str(f->mail_context), &ff);
     fputc('}', out);
+    /* the customer's values, each with the input line it came from (null: not in the text) */
+    json_key(out, "values", &first);
+    fputc('[', out);
+    const size_t lines[] = {r->value_lines.host, r->value_lines.port, r->value_lines.user};
+    const char *names[] = {"host", "port", "user"};
+    int vf = 1;
+    for (size_t i = 0; i < 3; i++) {
+        if (i == 1 ? !f->port : !(i == 0 ? f->host : f->user))
+            continue;
+        int of = 1;
+        fputs(vf ? "{" : ",{", out);
+        vf = 0;
+        json_key(out, "name", &of);
+        json_string(out, names[i]);
+        if (i == 1) {
+            json_opt_int(out, "value", f->port, &of);
+        } else {
+            json_key(out, "value", &of);
+            json_string(out, i == 0 ? f->host : f->user);
+        }
+        json_key(out, "line", &of);
+        if (lines[i])
+            fprintf(out, "%zu", lines[i]);
+        else
+            fputs("null", out);
+        fputc('}', out);
+    }
+    fputc(']', out);
     json_key(out, "provider", &first);
     if (r->provider.id) {
         int pf = 1;
@@ -688,6 +716,8 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
     json_dialogue(out, &r->dialogue, &first);
     json_key(out, "input_lines", &first);
     fprintf(out, "%zu", r->input_lines);
+    json_key(out, "input_binary", &first);
+    fputs(r->input_binary ? "true" : "false", out);
     json_opt_string(out, "not_failure", r->report.not_failure, &first);
     json_key(out, "report", &first);
     json_report(out, &r->report);

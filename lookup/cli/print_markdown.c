@@ -165,9 +165,21 @@ static void print_found(FILE *out, const struct kb_result *r)
     size_t n = cli_fact_list(r, &facts);
     int any = 0;
     for (size_t i = 0; i < n; i++)
-        if (facts.value[i])
+        if (facts.value[i] && !facts.line[i])
             fprintf(out, "%s %s `%s`", any++ ? "," : "**Found in the text:**", facts.label[i],
                     facts.value[i]);
+    if (any)
+        fputs("\n\n", out);
+    /* the customer's values, each with the line it was read from */
+    any = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!facts.value[i] || !facts.line[i])
+            continue;
+        fprintf(out, "%s %s `%s`", any++ ? "," : "**Values from your text:**", facts.label[i],
+                facts.value[i]);
+        if (facts.line[i] != (size_t)-1)
+            fprintf(out, " (line %zu)", facts.line[i]);
+    }
     if (any)
         fputs("\n\n", out);
 }

@@ -92,9 +92,13 @@ size_t cli_fact_list(const struct kb_result *r, struct fact_list *out)
     snprintf(out->port, sizeof out->port, "%d", f->port);
     const char *values[] = {f->reply_code ? out->code : NULL, f->enhanced, f->stage,  f->host,
                             f->port ? out->port : NULL,       f->user,     f->client, f->provider};
+    const struct kb_value_lines *vl = &r->value_lines;
+    const size_t lines[] = {0, 0, 0, vl->host, vl->port, vl->user, 0, 0};
     for (size_t i = 0; i < 8; i++) {
         out->label[i] = labels[i];
         out->value[i] = values[i];
+        /* a value with no line of its own is still the customer's: shown as such */
+        out->line[i] = values[i] && (i >= 3 && i <= 5) && !lines[i] ? (size_t)-1 : lines[i];
     }
     return 8;
 }
@@ -106,13 +110,27 @@ static void print_facts(FILE *out, const struct kb_result *r, const struct print
     struct kb_buf buf;
     kb_buf_init(&buf, 0);
     for (size_t i = 0; i < n; i++)
-        if (facts.value[i])
+        if (facts.value[i] && !facts.line[i])
             kb_buf_printf(&buf, "%s%s " VALUE "%s" VALUE_OFF,
                           buf.len ? "  " : "Found in your text: ", facts.label[i], facts.value[i]);
-    if (buf.len) {
+    int found = buf.len > 0;
+    if (found)
         cli_wrap(out, buf.data, "", "  ", opt->width, opt->color);
-        fputc('\n', out);
+    /* the values a command can take, each with the line it came from: marked as the
+     * customer's in words, not only by colour */
+    kb_buf_reset(&buf);
+    for (size_t i = 0; i < n; i++) {
+        if (!facts.value[i] || !facts.line[i])
+            continue;
+        kb_buf_printf(&buf, "%s%s " VALUE "%s" VALUE_OFF,
+                      buf.len ? "  " : "Values from your text: ", facts.label[i], facts.value[i]);
+        if (facts.line[i] != (size_t)-1)
+            kb_buf_printf(&buf, " (line %zu)", facts.line[i]);
     }
+    if (buf.len)
+        cli_wrap(out, buf.data, "", "  ", opt->width, opt->color);
+    if (found || buf.len)
+        fputc('\n', out);
     kb_buf_release(&buf);
 }
 

@@ -9,11 +9,22 @@ JSON), with --explain and many matches, through arguments and through stdin. Nei
 secret nor its base64 may appear on stdout or stderr; each paste must still be answered
 (the masking must not hide the error itself).
 
+Then the table of secret_forms.py (issue 17: every form real pastes show, from URLs whose user
+holds an unencoded '@' to API keys of mail services), each in every output format (text with
+colour, Markdown, JSON, text with --explain) and in the miss log (--log-misses, the paste with
+its error replaced by one nothing answers): the secret must be absent from all five. Ordinary
+text of the same shapes (a UUID that is a message id, a port after -p) must still come out.
+
 Usage: secrets.py KB_LOOKUP
 """
 import base64
+import os
 import subprocess
 import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from secret_forms import ERR, FORMS, KEEP  # noqa: E402
 
 LOOKUP = sys.argv[1]
 SECRET = "Hunter2-Secret!"
@@ -101,7 +112,47 @@ def main():
             print(f"FAIL {name}: never answered (is the error itself masked?)")
     print(f"{len(CASES)} pastes x {len(FORMATS)} formats x 2 inputs = {runs} runs, "
           f"{failures} failure(s)")
+    failures += forms()
     return 1 if failures else 0
+
+
+FORM_FORMATS = [["--format", "text", "--color", "always"], ["--format", "markdown"], ["--json"],
+                ["--format", "text", "--explain", "--top", "10"]]
+
+
+def forms():
+    """The table of forms: five outputs each (four formats and the miss log)."""
+    failures = runs = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, (name, paste, secret) in enumerate(FORMS):
+            outputs = []
+            for fmt in FORM_FORMATS:
+                p = subprocess.run([LOOKUP, *fmt, "-"], input=paste.encode(), capture_output=True)
+                outputs.append((" ".join(fmt), (p.stdout + p.stderr).decode(errors="replace")))
+            log = os.path.join(tmp, f"misses-{k}.jsonl")
+            miss = paste.replace(ERR, "zzqx frobnication failed")
+            p = subprocess.run([LOOKUP, "--json", "--log-misses", log, "-"], input=miss.encode(),
+                               capture_output=True)
+            logged = open(log, encoding="utf-8").read() if os.path.exists(log) else ""
+            if not logged:
+                failures += 1
+                print(f"FAIL {name}: nothing in the miss log (exit {p.returncode})")
+            outputs.append(("miss log", logged + (p.stdout + p.stderr).decode(errors="replace")))
+            for where, text in outputs:
+                runs += 1
+                if secret in text:
+                    failures += 1
+                    line = next(l for l in text.splitlines() if secret in l)
+                    print(f"FAIL {name} ({where}): secret in: {line[:200]}")
+        for name, paste, keep in KEEP:
+            p = subprocess.run([LOOKUP, "--json", "-"], input=paste.encode(), capture_output=True)
+            runs += 1
+            if keep not in p.stdout.decode(errors="replace"):
+                failures += 1
+                print(f"FAIL {name}: {keep!r} masked")
+    print(f"{len(FORMS)} credential forms x {len(FORM_FORMATS) + 1} outputs, {len(KEEP)} ordinary "
+          f"texts: {runs} runs, {failures} failure(s)")
+    return failures
 
 
 sys.exit(main())

@@ -37,7 +37,7 @@ static struct kb_work work_of(struct kb_db *db, const char *unit, size_t unit_le
     char *text = repeat(unit, unit_len, len);
     struct kb_result *r = NULL;
     struct kb_error err = {KB_OK, ""};
-    struct kb_work work = {0, 0};
+    struct kb_work work = {0, 0, 0};
     CHECK(text != NULL);
     if (text)
         CHECK(kb_query_run_counted(db, text, len, NULL, &r, &err, &work) == KB_OK);
@@ -91,6 +91,86 @@ static char *kb_literals(const char *path, size_t *len)
     return text;
 }
 
+/* An application log of len bytes as issue 17 measured it: ordinary lines (ISO timestamps,
+ * levels, pids, hex request ids, paths with numbers, durations), every one different, and one
+ * Gmail 535 line in the middle. Deterministic. Sets *lines to its line count. */
+static char *app_log(size_t len, size_t *lines)
+{
+    static const char *const levels[] = {"INFO", "DEBUG", "WARN"};
+    static const char *const parts[] = {"web", "worker", "cron"};
+    static const char error[] =
+        "2024-05-14T09:31:07.442Z ERROR [mailer] pid=4242 smtplib.SMTPAuthenticationError: "
+        "(535, b'5.7.8 Username and Password not accepted. For more information, go to 5.7.8  "
+        "https://support.google.com/mail/?p=BadCredentials a640c23a62f3a-a9e5f1b2c3d4.12 - "
+        "gsmtp')\n";
+    struct kb_buf b;
+    kb_buf_init(&b, 0);
+    uint64_t x = 88172645463325252ULL;
+    int placed = 0;
+    *lines = 0;
+    while (b.len < len) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if (!placed && b.len >= len / 2) {
+            kb_buf_append_str(&b, error);
+            placed = 1;
+        } else {
+            kb_buf_printf(&b,
+                          "2024-05-14T%02u:%02u:%02u.%03uZ %s [%s] pid=%u req=%016llx "
+                          "/var/app/releases/%u/lib/worker_%u.rb:%u handled job %08x in %u ms\n",
+                          (unsigned)(x % 24), (unsigned)(x >> 8) % 60, (unsigned)(x >> 16) % 60,
+                          (unsigned)(x >> 24) % 1000, levels[x % 3], parts[(x >> 4) % 3],
+                          (unsigned)(x >> 32) % 99999 + 1, (unsigned long long)x,
+                          (unsigned)(x >> 12) % 9000 + 1000, (unsigned)(x >> 20) % 100,
+                          (unsigned)(x >> 28) % 900 + 1, (unsigned)(x >> 3),
+                          (unsigned)(x >> 40) % 5000 + 1);
+        }
+        ++*lines;
+    }
+    char *text = NULL;
+    kb_buf_detach(&b, &text);
+    kb_buf_release(&b);
+    return text;
+}
+
+/* Issue 17: the application log's work counted per input line, at 64 KiB and 1 MiB: windows'
+ * bytes and regex calls per line bounded by constants, the same at both sizes within a
+ * margin (a stage that re-read the text per line, or per hit, would make it grow with the
+ * size), and the one error line answered at both. */
+static void check_app_log(struct kb_db *db)
+{
+    double per_line[2][2];
+    size_t sizes[2] = {64 * 1024, 1024 * 1024};
+    for (int k = 0; k < 2; k++) {
+        size_t lines = 0;
+        char *text = app_log(sizes[k], &lines);
+        struct kb_result *r = NULL;
+        struct kb_error err = {KB_OK, ""};
+        struct kb_work work = {0, 0, 0};
+        CHECK(text != NULL);
+        if (!text)
+            return;
+        CHECK(kb_query_run_counted(db, text, strlen(text), NULL, &r, &err, &work) == KB_OK);
+        CHECK(r && r->match_count > 0 && r->facts.reply_code == 535);
+        per_line[k][0] = (double)work.signatures / (double)lines;
+        per_line[k][1] = (double)work.regex_calls / (double)lines;
+        printf("application log, %zu bytes, %zu lines: %.2f bytes in windows, %.3f regex calls, "
+               "%.2f bytes tested for other programs per line\n",
+               strlen(text), lines, per_line[k][0], per_line[k][1],
+               (double)work.other / (double)lines);
+        CHECK(per_line[k][0] <= 2048);
+        CHECK(per_line[k][1] <= 8);
+        CHECK(work.other <= strlen(text) * 5 / 4 + 8192);
+        kb_result_free(r);
+        free(text);
+    }
+    /* 16 times the lines: the work per line stays (a little slack for the error's windows,
+     * which weigh more in the smaller log) */
+    CHECK(per_line[1][0] <= per_line[0][0] * 1.25 + 1);
+    CHECK(per_line[1][1] <= per_line[0][1] * 1.25 + 0.01);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -118,6 +198,7 @@ int main(int argc, char **argv)
     static const char transcript[] = "S: 220 mx.example.com ESMTP\nC: EHLO x\nS: 250-AUTH LOGIN "
                                      "PLAIN\nS: 250 STARTTLS\nC: AUTH LOGIN\nS: 535 5.7.8 bad\n";
     check_linear(db, "a transcript repeated", transcript, sizeof transcript - 1, 64);
+    check_app_log(db);
     size_t lit_len = 0;
     char *literals = kb_literals(argv[1], &lit_len);
     CHECK(literals && lit_len > 1000);
