@@ -146,6 +146,7 @@ struct cli_serve_options {
     size_t top;       /* default for requests without "top" */
     size_t max_input; /* per request */
     int explain;      /* default for requests without "explain" */
+    const char *lang; /* default for requests without "lang" (--lang or the locale; NULL) */
     struct cli_miss_log *miss_log;
 };
 

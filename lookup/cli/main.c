@@ -863,6 +863,7 @@ static int run(int argc, char **argv, struct options *op)
             code = cli_serve(db, &(struct cli_serve_options){.top = o.top,
                                                              .max_input = o.max_input,
                                                              .explain = o.explain,
+                                                             .lang = answer_language(&o),
                                                              .miss_log = &miss_log});
         else
             code = run_query(out, db, &o, argv, &po, &miss_log, &err);

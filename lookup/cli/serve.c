@@ -129,7 +129,8 @@ static void print_error(const char *id, const char *code, const char *message)
 
 /* A request's members, checked. Returns NULL when they are fine, else what is wrong. */
 static const char *check_request(const struct kb_json *req, const struct cli_serve_options *o,
-                                 const struct kb_json **text, size_t *top, int *explain)
+                                 const struct kb_json **text, size_t *top, int *explain,
+                                 const char **lang)
 {
     const struct kb_json *m;
     long long n;
@@ -152,9 +153,14 @@ static const char *check_request(const struct kb_json *req, const struct cli_ser
             return "\"explain\" must be true or false";
         *explain = m->type == KB_JSON_TRUE;
     }
-    /* accepted for programs that send it; the shipped KB has one language */
-    if ((m = kb_json_get(req, "lang")) && m->type != KB_JSON_STRING && m->type != KB_JSON_NULL)
-        return "\"lang\" must be a string";
+    /* the language of the answer's text, where the KB has a translation (kb_db_language_set) */
+    *lang = o->lang;
+    if ((m = kb_json_get(req, "lang"))) {
+        if (m->type != KB_JSON_STRING && m->type != KB_JSON_NULL)
+            return "\"lang\" must be a string";
+        if (m->type == KB_JSON_STRING)
+            *lang = m->str;
+    }
     return NULL;
 }
 
@@ -175,6 +181,7 @@ static int answer(struct kb_db *db, const struct cli_serve_options *o, const cha
     const struct kb_json *text = NULL;
     size_t top = 0;
     int explain = 0;
+    const char *lang = NULL;
     const char *wrong = NULL;
     char message[160];
     if (overlong) {
@@ -184,7 +191,7 @@ static int answer(struct kb_db *db, const struct cli_serve_options *o, const cha
         print_error(id, "too_large", message);
     } else if (st != KB_OK) {
         print_error(id, "bad_json", err.message);
-    } else if ((wrong = check_request(req, o, &text, &top, &explain))) {
+    } else if ((wrong = check_request(req, o, &text, &top, &explain, &lang))) {
         print_error(id, "bad_request", wrong);
     } else if (text->len > o->max_input) {
         snprintf(message, sizeof message,
@@ -194,7 +201,10 @@ static int answer(struct kb_db *db, const struct cli_serve_options *o, const cha
     } else {
         struct kb_query_options qo = {.top = top, .max_input = o->max_input};
         struct kb_result *r = NULL;
-        st = kb_query_run(db, text->str, text->len, &qo, &r, &err);
+        /* set for every request, so that no request's language carries over to the next */
+        st = kb_db_language_set(db, lang, &err);
+        if (st == KB_OK)
+            st = kb_query_run(db, text->str, text->len, &qo, &r, &err);
         if (st == KB_ERR_NOMEM) {
             free(id);
             kb_json_free(req);

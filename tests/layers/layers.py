@@ -251,6 +251,20 @@ r = lookup("--db", lang_db, "--explain", german)
 check("--explain names the translation's file for its signature",
       "(weight 5, quota.de.md:19)" in r.stdout.decode(), r.stdout)
 
+# --serve: each request's "lang" picks its answer's language, and none carries over
+reqs = "".join(json.dumps(q) + "\n" for q in [
+    {"id": 1, "text": german, "lang": "de"}, {"id": 2, "text": german},
+    {"id": 3, "text": german, "lang": "fr_FR.UTF-8"}, {"id": 4, "text": german, "lang": None}])
+r = lookup("--db", lang_db, "--serve", text=reqs)
+served = [json.loads(x) for x in r.stdout.decode().splitlines()]
+check("--serve: a request's lang, none carried over",
+      [(a["id"], a["matches"][0]["language"]) for a in served]
+      == [(1, "de"), (2, "en"), (3, "fr"), (4, "en")], served)
+r = lookup("--db", lang_db, "--serve", "--lang", "de",
+           text=json.dumps({"id": 5, "text": german}) + "\n")
+check("--serve: --lang is the default of a request without lang",
+      json.loads(r.stdout)["matches"][0]["language"] == "de", r.stdout)
+
 
 def steps(*args):
     code, d = lookup_json("--db", lang_db, *args, german)
