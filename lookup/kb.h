@@ -449,6 +449,10 @@ struct kb_result {
      * invalid UTF-8): only the lines that read as text, and runs of words inside the others,
      * were matched. With no match, "input looks binary" is the reason to give. */
     int input_binary;
+    /* The human language the text is written in when it is not English ("de", and its name
+     * "German"), told by its everyday words; NULL when English or not told. Static strings. */
+    const char *language;
+    const char *language_name;
 };
 
 /* What an RFC 3463 enhanced status code ("5.7.8") means, by RFC 3463 and the IANA registry:

@@ -153,6 +153,10 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
  * (NULL: none seen) into out (all NULL when nothing), released with kb_provider_release. */
 enum kb_status kb_steps_load(struct kb_db *db, long long rowid, struct kb_entry *e,
                              struct kb_error *err);
+/* kb_language.c: the human language text is written in, when its everyday words clearly say one
+ * other than English: *code ("de") and *name ("German"), static; returns 1, else 0. */
+int kb_language_guess(const char *text, size_t len, const char **code, const char **name);
+
 /* Frees e's solution structure and leaves it empty. */
 void kb_fix_release(struct kb_entry *e);
 /* Loads the structure of entry rowid's solution (table fix_step) in language lang ("" the

@@ -497,6 +497,7 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
         q.facts.mail_context = KB_CONTEXT_IS_MAIL;
     r->input_lines = q.bounce.mime.input_lines;
     r->input_binary = q.norm.binary;
+    kb_language_guess(view.text, view.len, &r->language, &r->language_name);
     note_submission(r, &q.facts);
     struct kb_condition_facts what = {&q.facts, &r->dialogue, &r->report, NULL};
     q.what = &what;

@@ -77,9 +77,9 @@ int print_list_end_json(FILE *out);
  * The customer's own values (host, port, user) carry the input line they were read from in
  * line[] (0 for the other facts): printers show those apart, "values from your text". */
 struct fact_list {
-    const char *label[8];
-    const char *value[8];
-    size_t line[8];
+    const char *label[9];
+    const char *value[9];
+    size_t line[9];
     char code[16], port[16];
 };
 size_t cli_fact_list(const struct kb_result *r, struct fact_list *out);

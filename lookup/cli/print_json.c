@@ -669,6 +669,7 @@ int print_result_json(FILE *out, const struct kb_db *db, const struct kb_result 
     json_opt_string(out, "user", f->user, &ff);
     json_opt_string(out, "client", f->client, &ff);
     json_opt_string(out, "provider", f->provider, &ff);
+    json_opt_string(out, "language", r->language, &ff);
     json_key(out, "mail_context", &ff);
     fputs(f->mail_context == KB_CONTEXT_IS_MAIL ? "true" : "false", out);
     json_opt_string(out, "context", kb_context_str(f->mail_context), &ff);

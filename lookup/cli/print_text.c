@@ -85,22 +85,29 @@ static char *highlight(const char *text, const char *const *needles, size_t n_ne
 
 size_t cli_fact_list(const struct kb_result *r, struct fact_list *out)
 {
-    static const char *const labels[] = {"reply", "status", "stage",  "host",
-                                         "port",  "user",   "client", "provider"};
+    static const char *const labels[] = {"reply", "status", "stage",    "host",    "port",
+                                         "user",  "client", "provider", "language"};
     const struct kb_facts *f = &r->facts;
     snprintf(out->code, sizeof out->code, "%d", f->reply_code);
     snprintf(out->port, sizeof out->port, "%d", f->port);
-    const char *values[] = {f->reply_code ? out->code : NULL, f->enhanced, f->stage,  f->host,
-                            f->port ? out->port : NULL,       f->user,     f->client, f->provider};
+    const char *values[] = {f->reply_code ? out->code : NULL,
+                            f->enhanced,
+                            f->stage,
+                            f->host,
+                            f->port ? out->port : NULL,
+                            f->user,
+                            f->client,
+                            f->provider,
+                            r->language_name};
     const struct kb_value_lines *vl = &r->value_lines;
-    const size_t lines[] = {0, 0, 0, vl->host, vl->port, vl->user, 0, 0};
-    for (size_t i = 0; i < 8; i++) {
+    const size_t lines[] = {0, 0, 0, vl->host, vl->port, vl->user, 0, 0, 0};
+    for (size_t i = 0; i < 9; i++) {
         out->label[i] = labels[i];
         out->value[i] = values[i];
         /* a value with no line of its own is still the customer's: shown as such */
         out->line[i] = values[i] && (i >= 3 && i <= 5) && !lines[i] ? (size_t)-1 : lines[i];
     }
-    return 8;
+    return 9;
 }
 
 static void print_facts(FILE *out, const struct kb_result *r, const struct print_options *opt)
