@@ -405,6 +405,7 @@ static const char *const exim_words[] = {"SMTP connection from ",
 static struct {
     const char *text[CUE_COUNT + EXIM_WORDS];
     size_t cue_slot[CUE_COUNT]; /* the slot of cues[k] in text, for at_start 0 */
+    size_t cue_len[CUE_COUNT];  /* strlen(cues[k].text), asked for on every line */
     size_t count, exim_first;
     struct kb_literal_set *set; /* NULL when out of memory: each wording searched alone */
 } line_cues;
@@ -412,6 +413,8 @@ static pthread_once_t line_cues_once = PTHREAD_ONCE_INIT;
 
 static void line_cues_build(void)
 {
+    for (size_t k = 0; k < CUE_COUNT; k++)
+        line_cues.cue_len[k] = strlen(cues[k].text);
     for (size_t k = 0; k < CUE_COUNT; k++)
         if (cues[k].at_start == 0) {
             line_cues.cue_slot[k] = line_cues.count;
@@ -423,13 +426,23 @@ static void line_cues_build(void)
     line_cues.set = kb_literal_set_new(line_cues.text, line_cues.count, 1);
 }
 
+static int note_line_cue(size_t index, size_t offset, void *found)
+{
+    (void)offset;
+    ((unsigned char *)found)[index] = 1;
+    return 0;
+}
+
 /* found[slot] for each wording of line_cues in the line's first CUE_SPAN bytes. */
 static void line_cues_find(const char *s, size_t n, unsigned char *found)
 {
     pthread_once(&line_cues_once, line_cues_build);
+    memset(found, 0, line_cues.count);
     size_t span = n < CUE_SPAN ? n : CUE_SPAN;
-    if (line_cues.set && kb_literal_set_present(line_cues.set, s, span, found) == 0)
+    if (line_cues.set) {
+        kb_literal_set_scan(line_cues.set, s, span, note_line_cue, found);
         return;
+    }
     for (size_t k = 0; k < line_cues.count; k++)
         found[k] = (unsigned char)contains_ci(s, n, line_cues.text[k]);
 }
@@ -1328,8 +1341,9 @@ static enum format pick_format(const struct kb_norm *norm, size_t *work)
         line_cues_find(l.s, l.n, found);
         for (size_t k = 0; k < CUE_COUNT; k++) {
             const struct cue *c = &cues[k];
-            int hit = c->at_start == 2   ? has_prefix(l.s, l.n, c->text)
-                      : c->at_start == 1 ? has_prefix(p, m, c->text)
+            size_t len = line_cues.cue_len[k];
+            int hit = c->at_start == 2   ? l.n >= len && memcmp(l.s, c->text, len) == 0
+                      : c->at_start == 1 ? m >= len && memcmp(p, c->text, len) == 0
                                          : found[line_cues.cue_slot[k]];
             if (hit && points[c->f] < 1000000)
                 points[c->f] += c->points;

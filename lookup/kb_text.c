@@ -1031,6 +1031,12 @@ int kb_literal_set_present(const struct kb_literal_set *set, const char *text, s
     return set_scan(set, text, len, NULL, NULL, found);
 }
 
+int kb_literal_set_scan(const struct kb_literal_set *set, const char *text, size_t len,
+                        int (*hit)(size_t index, size_t offset, void *arg), void *arg)
+{
+    return set_scan(set, text, len, hit, arg, NULL);
+}
+
 int kb_literals_scan(const char *const *literals, size_t n, int caseless, const char *text,
                      size_t len, int (*hit)(size_t index, size_t offset, void *arg), void *arg)
 {

@@ -145,7 +145,11 @@ int kb_literals_present(const char *const *literals, size_t n, int caseless, con
 struct kb_literal_set;
 struct kb_literal_set *kb_literal_set_new(const char *const *literals, size_t n, int caseless);
 void kb_literal_set_free(struct kb_literal_set *set);
-/* kb_literals_present over a set: found[k] for each of its literals; 0, or -1 out of memory. */
+/* kb_literals_scan over a set: no allocation, so it suits many short texts (lines). */
+int kb_literal_set_scan(const struct kb_literal_set *set, const char *text, size_t len,
+                        int (*hit)(size_t index, size_t offset, void *arg), void *arg);
+/* kb_literals_present over a set: found[k] for each of its literals; 0, or -1 out of memory.
+ * It keeps a table of its own per call: for long texts. */
 int kb_literal_set_present(const struct kb_literal_set *set, const char *text, size_t len,
                            unsigned char *found);
 
