@@ -9,6 +9,7 @@
  * ones, so log lines, codes and host names name none. This is linguistic data, not knowledge
  * about causes: nothing here decides an answer.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "kb_internal.h"
@@ -74,26 +75,58 @@ static unsigned char ascii_lower(unsigned char c)
     return c >= 'A' && c <= 'Z' ? (unsigned char)(c + 32) : c;
 }
 
-/* Which word of the list w[0, n) is, caseless in ASCII; -1 when none. */
-static int word_index(const char *const *list, const char *w, size_t n)
+/* Every word of every list, by its first byte: built once per process, so that a word of the
+ * text is compared with the few words that start like it, not with all of them. */
+#define WORD_MAX 240
+static struct {
+    struct {
+        const char *text;
+        unsigned char len, language, index;
+    } word[WORD_MAX];
+    unsigned char next[WORD_MAX]; /* the next word of the same first byte; WORD_MAX: none */
+    unsigned char first[256];     /* the first word starting with this byte; WORD_MAX: none */
+} table;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void table_build(void)
 {
-    for (int k = 0; list[k]; k++) {
-        size_t m = strlen(list[k]);
-        if (m != n)
+    memset(table.first, WORD_MAX, sizeof table.first);
+    size_t n = 0;
+    for (size_t l = 0; l < LANGUAGE_COUNT; l++)
+        for (size_t k = 0; languages[l].words[k] && n < WORD_MAX; k++, n++) {
+            const char *w = languages[l].words[k];
+            unsigned char c = (unsigned char)w[0];
+            table.word[n].text = w;
+            table.word[n].len = (unsigned char)strlen(w);
+            table.word[n].language = (unsigned char)l;
+            table.word[n].index = (unsigned char)k;
+            table.next[n] = table.first[c];
+            table.first[c] = (unsigned char)n;
+        }
+}
+
+/* Counts w[0, n) for each language whose list holds it. */
+static void count_word(const char *w, size_t n, size_t *hits, unsigned long long *seen)
+{
+    for (unsigned k = table.first[ascii_lower((unsigned char)w[0])]; k != WORD_MAX;
+         k = table.next[k]) {
+        if (table.word[k].len != n)
             continue;
-        size_t i = 0;
-        while (i < n && ascii_lower((unsigned char)w[i]) == (unsigned char)list[k][i])
+        size_t i = 1;
+        while (i < n && ascii_lower((unsigned char)w[i]) == (unsigned char)table.word[k].text[i])
             i++;
-        if (i == n)
-            return k;
+        if (i == n) {
+            hits[table.word[k].language]++;
+            seen[table.word[k].language] |= 1ull << table.word[k].index;
+        }
     }
-    return -1;
 }
 
 int kb_language_guess(const char *text, size_t len, const char **code, const char **name)
 {
     size_t hits[LANGUAGE_COUNT] = {0};
     unsigned long long seen[LANGUAGE_COUNT] = {0}; /* which words, as bits (lists < 64) */
+    pthread_once(&table_once, table_build);
     if (len > KB_LANGUAGE_SPAN)
         len = KB_LANGUAGE_SPAN;
     for (size_t i = 0; i < len;) {
@@ -112,15 +145,8 @@ int kb_language_guess(const char *text, size_t len, const char **code, const cha
                 && (text[i] == '_' || text[i] == '@' || (text[i] >= '0' && text[i] <= '9'))))
             continue;
         size_t n = i - start;
-        if (n > 16)
-            continue;
-        for (size_t l = 0; l < LANGUAGE_COUNT; l++) {
-            int k = word_index(languages[l].words, text + start, n);
-            if (k >= 0) {
-                hits[l]++;
-                seen[l] |= 1ull << k;
-            }
-        }
+        if (n <= 16)
+            count_word(text + start, n, hits, seen);
     }
     size_t best = 0;
     for (size_t l = 1; l < LANGUAGE_COUNT; l++)
