@@ -558,29 +558,6 @@ static enum kb_status open_section(struct walk *w, const char *heading, size_t l
     return KB_OK;
 }
 
-/* The text of a heading, code spans included. */
-static enum kb_status heading_text(cmark_node *heading, struct kb_buf *out)
-{
-    kb_buf_reset(out);
-    enum kb_status st = kb_buf_append(out, "", 0);
-    cmark_iter *it = cmark_iter_new(heading);
-    if (!it)
-        return KB_ERR_NOMEM;
-    cmark_event_type ev;
-    while (st == KB_OK && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
-        cmark_node *n = cmark_iter_get_node(it);
-        cmark_node_type t = cmark_node_get_type(n);
-        if (ev != CMARK_EVENT_ENTER)
-            continue;
-        if (t == CMARK_NODE_TEXT || t == CMARK_NODE_CODE)
-            st = kb_buf_append_str(out, cmark_node_get_literal(n));
-        else if (t == CMARK_NODE_SOFTBREAK || t == CMARK_NODE_LINEBREAK)
-            st = kb_buf_append_char(out, ' ');
-    }
-    cmark_iter_free(it);
-    return st;
-}
-
 /* Does s[0, n) hold a status code or an error identifier? A block quote that does shows a
  * program's output; one that does not is a page's own prose set apart (a summary, a note). */
 static int holds_code(const char *s, size_t n)
@@ -828,7 +805,7 @@ enum kb_status kbc_harvest_blocks(struct kbc_entry *e, cmark_node *first, cmark_
         }
         resume = 0;
         if (opens) {
-            st = heading_text(n, &w.heading);
+            st = kbc_inline_text(n, &w.heading);
             if (st != KB_OK)
                 break;
             size_t line = (size_t)cmark_node_get_start_line(n);

@@ -333,6 +333,10 @@ void kbc_kb_release(struct kbc_kb *kb);
 
 /* ---- parse.c ----------------------------------------------------------------------------- */
 
+/* The plain text of a node's inline content (text and code, breaks as spaces), as one line,
+ * into out (reset first; "" when none). Fails only when out of memory. */
+enum kb_status kbc_inline_text(cmark_node *node, struct kb_buf *out);
+
 /* Parses one read file into kb (appending zero or one article). Problems go to diags; a
  * skipped file (empty, binary, too deeply nested) adds a warning and no article. Fails only
  * when out of memory. */
@@ -380,6 +384,10 @@ enum kb_status kbc_harvest_title(struct kbc_entry *e, const char *text, enum kbc
 enum kb_status kbc_harvest_finish(struct kbc_kb *kb);
 
 /* ---- steps.c: provider-specific steps ---------------------------------------------------- */
+
+/* The byte around the markers steps.c puts into a rendering ("\x1f" code "\x1f"), which
+ * structure.c reads and removes as well. */
+#define KBC_SENTINEL '\x1f'
 
 /* The sentinel nodes kbc_steps_mark puts into the tree, removed by kbc_steps_unmark. */
 struct kbc_sentinels {

@@ -99,16 +99,15 @@ static void trim(const char **s, size_t *len)
         (*len)--;
 }
 
-/* The plain text of a node's inline content (a heading's title), trimmed. */
-static char *node_text(cmark_node *node)
+enum kb_status kbc_inline_text(cmark_node *node, struct kb_buf *out)
 {
-    struct kb_buf buf;
-    kb_buf_init(&buf, 0);
-    char *s = NULL;
-    cmark_node *child = cmark_node_first_child(node);
+    kb_buf_reset(out);
     enum kb_status status = KB_OK;
-    for (; child && status == KB_OK; child = cmark_node_next(child)) {
+    for (cmark_node *child = cmark_node_first_child(node); child && status == KB_OK;
+         child = cmark_node_next(child)) {
         cmark_iter *it = cmark_iter_new(child);
+        if (!it)
+            return KB_ERR_NOMEM;
         cmark_event_type ev;
         while (status == KB_OK && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
             cmark_node *n = cmark_iter_get_node(it);
@@ -116,14 +115,25 @@ static char *node_text(cmark_node *node)
             if (ev != CMARK_EVENT_ENTER)
                 continue;
             if (t == CMARK_NODE_TEXT || t == CMARK_NODE_CODE)
-                status = kb_buf_append_str(&buf, cmark_node_get_literal(n));
+                status = kb_buf_append_str(out, cmark_node_get_literal(n));
             else if (t == CMARK_NODE_SOFTBREAK || t == CMARK_NODE_LINEBREAK)
-                status = kb_buf_append_char(&buf, ' ');
+                status = kb_buf_append_char(out, ' ');
         }
         cmark_iter_free(it);
     }
-    if (status == KB_OK) {
-        const char *p = buf.data ? buf.data : "";
+    if (status == KB_OK && !out->data)
+        status = kb_buf_append(out, "", 0);
+    return status;
+}
+
+/* The plain text of a node's inline content (a heading's title), trimmed. */
+static char *node_text(cmark_node *node)
+{
+    struct kb_buf buf;
+    kb_buf_init(&buf, 0);
+    char *s = NULL;
+    if (kbc_inline_text(node, &buf) == KB_OK) {
+        const char *p = buf.data;
         size_t n = buf.len;
         trim(&p, &n);
         s = kbc_strndup(p, n);

@@ -496,7 +496,6 @@ static void md_link_exit(struct writer *w, cmark_node *node)
 
 static void md_enter(struct writer *w, cmark_node *node)
 {
-    struct frame *f;
     switch (cmark_node_get_type(node)) {
     case CMARK_NODE_HEADING: {
         block_start(w);
@@ -529,15 +528,6 @@ static void md_enter(struct writer *w, cmark_node *node)
         block_end(w);
         break;
     }
-    case CMARK_NODE_LIST:
-        f = push(w, FRAME_LIST);
-        if (f) {
-            f->ordered = cmark_node_get_list_type(node) == CMARK_ORDERED_LIST;
-            f->tight = f->in_tight = cmark_node_get_list_tight(node);
-            f->number = cmark_node_get_list_start(node);
-            f->delim = cmark_node_get_list_delim(node) == CMARK_PAREN_DELIM ? ')' : '.';
-        }
-        break;
     case CMARK_NODE_TEXT: {
         const char *lit = cmark_node_get_literal(node);
         md_text(w, lit ? lit : "", lit ? strlen(lit) : 0);
@@ -577,7 +567,7 @@ static void md_enter(struct writer *w, cmark_node *node)
         w->line_start = at; /* taken out again: what follows is still first on its line */
         break;
     }
-    default: /* paragraphs, quotes, items: as the terminal renderer does them */ break;
+    default: /* paragraphs, quotes, lists, items: as the terminal renderer does them */ break;
     }
 }
 
@@ -601,6 +591,7 @@ static void on_enter(struct writer *w, cmark_node *node)
         switch (cmark_node_get_type(node)) {
         case CMARK_NODE_PARAGRAPH:
         case CMARK_NODE_BLOCK_QUOTE:
+        case CMARK_NODE_LIST:
         case CMARK_NODE_ITEM: break; /* below, as for the terminal */
         default: md_enter(w, node); return;
         }

@@ -303,6 +303,26 @@ static enum kb_status check_example(struct check *c, const struct kb_result *r)
     return KB_OK;
 }
 
+/* Runs c's example through the KB and checks what it claims; counts it in *checked. */
+static enum kb_status run_check(struct check *c, const struct kb_query_options *options,
+                                size_t *checked)
+{
+    kb_buf_init(&c->msg, KBC_MESSAGE_CAP);
+    kb_buf_init(&c->why, KBC_MESSAGE_CAP);
+    struct kb_result *r = NULL;
+    enum kb_status status =
+        kb_query_run(c->db, c->x->text, strlen(c->x->text), options, &r, c->err);
+    if (status == KB_OK && c->x->counter)
+        check_counter(c, r);
+    else if (status == KB_OK)
+        status = check_example(c, r);
+    kb_result_free(r);
+    kb_buf_release(&c->msg);
+    kb_buf_release(&c->why);
+    (*checked)++;
+    return status;
+}
+
 enum kb_status kbc_selftest(const unsigned char *image, size_t len, const char *label,
                             const struct kbc_kb *kb, struct kbc_diags *diags, size_t *checked,
                             struct kb_error *err)
@@ -324,18 +344,7 @@ enum kb_status kbc_selftest(const unsigned char *image, size_t len, const char *
                                   .x = &e->examples[k],
                                   .diags = diags,
                                   .err = err};
-                kb_buf_init(&c.msg, KBC_MESSAGE_CAP);
-                kb_buf_init(&c.why, KBC_MESSAGE_CAP);
-                struct kb_result *r = NULL;
-                status = kb_query_run(kb_read, c.x->text, strlen(c.x->text), &options, &r, err);
-                if (status == KB_OK && c.x->counter)
-                    check_counter(&c, r);
-                else if (status == KB_OK)
-                    status = check_example(&c, r);
-                kb_result_free(r);
-                kb_buf_release(&c.msg);
-                kb_buf_release(&c.why);
-                (*checked)++;
+                status = run_check(&c, &options, checked);
             }
         }
     }
@@ -352,18 +361,7 @@ enum kb_status kbc_selftest(const unsigned char *image, size_t len, const char *
                                   .x = &te->examples[k],
                                   .diags = diags,
                                   .err = err};
-                kb_buf_init(&c.msg, KBC_MESSAGE_CAP);
-                kb_buf_init(&c.why, KBC_MESSAGE_CAP);
-                struct kb_result *r = NULL;
-                status = kb_query_run(kb_read, c.x->text, strlen(c.x->text), &options, &r, err);
-                if (status == KB_OK && c.x->counter)
-                    check_counter(&c, r);
-                else if (status == KB_OK)
-                    status = check_example(&c, r);
-                kb_result_free(r);
-                kb_buf_release(&c.msg);
-                kb_buf_release(&c.why);
-                (*checked)++;
+                status = run_check(&c, &options, checked);
             }
         }
     }

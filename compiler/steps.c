@@ -23,36 +23,6 @@
 #include "kb_text.h"
 #include "kbc.h"
 
-#define SENTINEL '\x1f'
-
-/* The plain text of a node's inline content, as one line. */
-static enum kb_status inline_text(cmark_node *node, struct kb_buf *out)
-{
-    kb_buf_reset(out);
-    enum kb_status status = KB_OK;
-    for (cmark_node *child = cmark_node_first_child(node); child && status == KB_OK;
-         child = cmark_node_next(child)) {
-        cmark_iter *it = cmark_iter_new(child);
-        if (!it)
-            return KB_ERR_NOMEM;
-        cmark_event_type ev;
-        while (status == KB_OK && (ev = cmark_iter_next(it)) != CMARK_EVENT_DONE) {
-            cmark_node *n = cmark_iter_get_node(it);
-            cmark_node_type t = cmark_node_get_type(n);
-            if (ev != CMARK_EVENT_ENTER)
-                continue;
-            if (t == CMARK_NODE_TEXT || t == CMARK_NODE_CODE)
-                status = kb_buf_append_str(out, cmark_node_get_literal(n));
-            else if (t == CMARK_NODE_SOFTBREAK || t == CMARK_NODE_LINEBREAK)
-                status = kb_buf_append_char(out, ' ');
-        }
-        cmark_iter_free(it);
-    }
-    if (status == KB_OK && !out->data)
-        status = kb_buf_append(out, "", 0);
-    return status;
-}
-
 /* Does text start with label (caseless), followed by something that is not a letter or digit? */
 static int starts_with(const char *text, const char *label)
 {
@@ -76,7 +46,7 @@ static enum kb_status in_bold(cmark_node *paragraph, const char *label, struct k
         cmark_node *n = cmark_iter_get_node(it);
         if (ev != CMARK_EVENT_ENTER || cmark_node_get_type(n) != CMARK_NODE_STRONG)
             continue;
-        status = inline_text(n, scratch);
+        status = kbc_inline_text(n, scratch);
         if (status == KB_OK)
             *found = strcasecmp(scratch->data, label) == 0;
     }
@@ -216,7 +186,7 @@ enum kb_status kbc_steps_mark(struct kbc_entry *e, cmark_node *first, cmark_node
                 target = n;
                 level = cmark_node_get_heading_level(n);
             }
-            if (!target || (status = inline_text(target, &text)) != KB_OK)
+            if (!target || (status = kbc_inline_text(target, &text)) != KB_OK)
                 continue;
             for (size_t k = 0; k < e->mark_count && status == KB_OK; k++) {
                 int hit = starts_with(text.data, e->marks[k].label);
@@ -240,9 +210,10 @@ enum kb_status kbc_steps_mark(struct kbc_entry *e, cmark_node *first, cmark_node
     char code[48];
     for (size_t i = 0; i < e->step_count && status == KB_OK; i++) {
         if (found[i].level)
-            snprintf(code, sizeof code, "%cH%d.%zu%c", SENTINEL, found[i].level, i, SENTINEL);
+            snprintf(code, sizeof code, "%cH%d.%zu%c", KBC_SENTINEL, found[i].level, i,
+                     KBC_SENTINEL);
         else
-            snprintf(code, sizeof code, "%cS%zu%c", SENTINEL, i, SENTINEL);
+            snprintf(code, sizeof code, "%cS%zu%c", KBC_SENTINEL, i, KBC_SENTINEL);
         status = add_sentinel(out, found[i].node, code);
     }
     /* a sub-section ends at the next heading of its level or higher, marked or not */
@@ -263,8 +234,8 @@ enum kb_status kbc_steps_mark(struct kbc_entry *e, cmark_node *first, cmark_node
                 marked = found[i].node == n;
             if (marked)
                 continue;
-            snprintf(code, sizeof code, "%cB%d%c", SENTINEL, cmark_node_get_heading_level(n),
-                     SENTINEL);
+            snprintf(code, sizeof code, "%cB%d%c", KBC_SENTINEL, cmark_node_get_heading_level(n),
+                     KBC_SENTINEL);
             status = add_sentinel(out, n, code);
         }
         cmark_iter_free(it);
@@ -342,9 +313,10 @@ enum kb_status kbc_steps_cut(struct kbc_entry *e, int form, char **text)
     size_t o = 0, line = 0;
     for (size_t i = 0; i < len;) {
         /* a sentinel is short; a stray 0x1f of the article's own is kept as it is */
-        const char *close = s[i] == SENTINEL && i + 2 < len && strchr("SHB", s[i + 1])
-                                ? memchr(s + i + 2, SENTINEL, len - i - 2 < 24 ? len - i - 2 : 24)
-                                : NULL;
+        const char *close =
+            s[i] == KBC_SENTINEL && i + 2 < len && strchr("SHB", s[i + 1])
+                ? memchr(s + i + 2, KBC_SENTINEL, len - i - 2 < 24 ? len - i - 2 : 24)
+                : NULL;
         if (!close) {
             if (s[i] == '\n')
                 line = o + 1;

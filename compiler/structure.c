@@ -16,22 +16,6 @@
 
 #include "kbc.h"
 
-#define SENTINEL '\x1f'
-
-/* The heading's plain text (its text and code children), into buf. */
-static enum kb_status heading_text(cmark_node *heading, struct kb_buf *buf)
-{
-    kb_buf_reset(buf);
-    enum kb_status status = KB_OK;
-    for (cmark_node *c = cmark_node_first_child(heading); c && status == KB_OK;
-         c = cmark_node_next(c)) {
-        cmark_node_type t = cmark_node_get_type(c);
-        if (t == CMARK_NODE_TEXT || t == CMARK_NODE_CODE)
-            status = kb_buf_append_str(buf, cmark_node_get_literal(c));
-    }
-    return status == KB_OK ? kb_buf_append(buf, "", 0) : status;
-}
-
 /* Which part a level-3 heading after the Fix starts; -1 for none of ours. */
 static int part_of(const char *title)
 {
@@ -56,7 +40,7 @@ static void strip_sentinels(char *s)
 {
     char *w = s;
     for (char *r = s; *r;) {
-        char *close = *r == SENTINEL ? strchr(r + 1, SENTINEL) : NULL;
+        char *close = *r == KBC_SENTINEL ? strchr(r + 1, KBC_SENTINEL) : NULL;
         if (close && close - r <= 24 && strcspn(r + 1, "\n") > (size_t)(close - r - 1)) {
             r = close + 1;
             continue;
@@ -167,7 +151,7 @@ static const char *item_providers(const struct kbc_entry *e, cmark_node *item)
     if (!mark || cmark_node_get_type(mark) != CMARK_NODE_CUSTOM_INLINE)
         return "";
     const char *code = cmark_node_get_on_enter(mark);
-    if (!code || code[0] != SENTINEL || code[1] != 'S')
+    if (!code || code[0] != KBC_SENTINEL || code[1] != 'S')
         return "";
     size_t i = (size_t)strtoul(code + 2, NULL, 10);
     return i < e->step_count && e->steps[i].providers ? e->steps[i].providers : "";
@@ -248,7 +232,7 @@ enum kb_status kbc_structure_read(struct kbc_entry *e, cmark_node *fix, cmark_no
             status = read_part(e, part, from, at_end ? end : n, &buf);
         if (at_end || status != KB_OK)
             break;
-        status = heading_text(n, &title);
+        status = kbc_inline_text(n, &title);
         if (status != KB_OK)
             break;
         part = part_of(title.data);
