@@ -20,14 +20,19 @@
  *   -> mask            kb_mask.c        secrets out, before anything can echo them
  *   -> dialogue        kb_dialogue.c    an SMTP transcript or MTA log read into one dialogue:
  *                                       greeting, EHLO offers, TLS, the failing reply, the end
- *   -> facts           kb_facts.c       codes, stage, host/port/user, client, context, and the
- *                                       provider (kb_providers.c: the KB's declared ones)
- *   -> signatures      kb_signatures.c  literal prefilter + PCRE2 near each anchor
+ *   -> facts           kb_facts.c       codes, stage, host/port/user (each with its input line),
+ *                                       client, context, and the provider (kb_providers.c: the
+ *                                       KB's declared ones); kb_language.c: the text's language
+ *   -> signatures      kb_signatures.c  literal prefilter (kb_prefilter.c: the anchor index,
+ *                                       read in place) + PCRE2 near each anchor
  *   -> conditions      kb_conditions.c  the articles' conditions over facts, dialogue and report
  *   -> full text       kb_fulltext.c    FTS5 over the rarest known terms: the share of the
  *                                       text each section explains (BM25F, word pairs)
  *   -> rank            kb_rank.c        merged, ordered, confidence-classed matches
- *   -> struct kb_result
+ *   -> struct kb_result                 entries loaded with their solution's steps
+ *                                       (kb_steps.c) in the language asked for
+ * A KB of several layers (kb_layers.c: a team's KB over the shipped one) runs the stages once
+ * a layer and merges the ranked lists; no stage knows about layers.
  * The evidence stages read the regions that are evidence (kb_query_view); a bounce that reports
  * different failures for several recipients is read once per recipient, its diagnostic before
  * its explanation.
