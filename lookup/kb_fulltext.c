@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kb_query.h"
 
@@ -387,14 +388,89 @@ static int is_setting(const char *s, size_t n)
     return i >= 2 && i < n && s[i] == '=' && s[0] >= 'A' && s[0] <= 'Z';
 }
 
+/* The informational log levels, as loggers print them in full or in three letters. */
+static const char *const info_levels[] = {"info",  "inf", "debug",  "dbg",
+                                          "trace", "trc", "notice", "verbose"};
+
+/* Is w[0, n) (any case) one of info_levels? */
+static int info_level_word(const char *w, size_t n)
+{
+    for (size_t k = 0; k < sizeof info_levels / sizeof info_levels[0]; k++)
+        if (strlen(info_levels[k]) == n && strncasecmp(w, info_levels[k], n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Does the original line s[0, n) carry an informational level in its log prefix ("[   INF   ]",
+ * "INFO ", "[debug]", "level=info", "I1207" is not one)? Only the first words are looked at:
+ * a level stands before the message. Bare levels count in upper case only ("Info: ..." may
+ * be the message itself). */
+static int informational_line(const char *s, size_t n)
+{
+    size_t limit = n < 80 ? n : 80;
+    for (size_t i = 0, words = 0; i < limit && words < 6; words++) {
+        while (i < limit && (s[i] == ' ' || s[i] == '\t' || s[i] == '|'))
+            i++;
+        size_t start = i;
+        while (i < limit && s[i] != ' ' && s[i] != '\t')
+            i++;
+        const char *w = s + start;
+        size_t len = i - start;
+        if (len > 6 && strncasecmp(w, "level=", 6) == 0)
+            return info_level_word(w + 6, len - 6);
+        if (len >= 2 && w[0] == '[') {
+            /* "[INFO]", "[debug]", or "[" alone before a padded "   INF   ]" */
+            const char *inner = w + 1;
+            size_t m = len - 1;
+            if (m && inner[m - 1] == ']')
+                m--;
+            if (info_level_word(inner, m))
+                return 1;
+            continue;
+        }
+        if (len == 1 && w[0] == '[') {
+            while (i < limit && s[i] == ' ')
+                i++;
+            size_t at = i;
+            while (i < limit && s[i] != ' ' && s[i] != ']')
+                i++;
+            if (info_level_word(s + at, i - at))
+                return 1;
+            continue;
+        }
+        if (len && w[len - 1] == ':')
+            len--;
+        int upper = len > 0;
+        for (size_t k = 0; k < len && upper; k++)
+            upper = w[k] >= 'A' && w[k] <= 'Z';
+        if (upper && info_level_word(w, len))
+            return 1;
+    }
+    return 0;
+}
+
 /* Blanks the lines of the prepared copy of the normalised text (same offsets) that are not
- * error text: stack frames and settings. */
+ * error text: stack frames and settings; and, when the text has lines that are not, the lines
+ * a logger marked as only informational ("[   INF   ]  Welcome to ..."), which tell what the
+ * program was doing, not what went wrong. */
 static void blank_non_error_lines(const struct kb_norm *norm, char *prepared)
 {
+    int other = 0;
+    for (size_t i = 0; i < norm->line_count && !other; i++) {
+        size_t line = norm->orig_line[i];
+        if (line < 1 || line > norm->orig_line_count)
+            continue;
+        size_t os = norm->orig_start[line - 1], oe = norm->orig_start[line];
+        other = !informational_line(norm->input + os, oe - os);
+    }
     for (size_t i = 0; i < norm->line_count; i++) {
         size_t s = norm->line_start[i];
         size_t e = i + 1 < norm->line_count ? norm->line_start[i + 1] - 1 : norm->len;
-        if (is_stack_frame(norm->text + s, e - s) || is_setting(norm->text + s, e - s))
+        size_t line = norm->orig_line[i];
+        int info = other && line >= 1 && line <= norm->orig_line_count
+                   && informational_line(norm->input + norm->orig_start[line - 1],
+                                         norm->orig_start[line] - norm->orig_start[line - 1]);
+        if (info || is_stack_frame(norm->text + s, e - s) || is_setting(norm->text + s, e - s))
             memset(prepared + s, ' ', e - s);
     }
 }
