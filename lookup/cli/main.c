@@ -423,11 +423,15 @@ static int open_database(const struct options *o, struct kb_db **db, struct kb_e
             break;
         struct kb_db *layer = NULL;
         if (kb_db_open_file(paths.v[i], &layer, err) != KB_OK) {
-            /* the message names the file; among several, which layer it is too */
+            /* the message names the file; among several, which layer it is too; a file that
+             * is not there was named by the user here */
+            const char *hint = access(paths.v[i], F_OK) != 0
+                                   ? " (check --db or KB_DB, or compile one with kb-compile)"
+                                   : "";
             if (paths.n > 1)
-                fprintf(stderr, "kb-lookup: layer %zu: %s\n", number, err->message);
+                fprintf(stderr, "kb-lookup: layer %zu: %s%s\n", number, err->message, hint);
             else
-                fprintf(stderr, "kb-lookup: %s\n", err->message);
+                fprintf(stderr, "kb-lookup: %s%s\n", err->message, hint);
             goto done;
         }
         if (!stack || !kb_db_base_build(layer)) {
