@@ -5,7 +5,10 @@
 #             never saw the KB (sources in each line), as guards against writing for the dev
 #             set. Both were blind when first scored; the figures then are in the commit log.
 # Skipped (exit 77) where ../shared is absent, e.g. on a fresh clone.
-# Usage: score.sh dev|holdout|blind|blind2|blind3|blind4|blind5|bounce|bounce-diagnostic SOURCE_DIR PATH/TO/kb-lookup
+#   bounce3, bounce3-diagnostic: a second blind bounce set (whole messages, then the failure
+#             line the collector picked, looked up alone).
+# Usage: score.sh dev|holdout|blind|blind2|blind3|blind4|blind5|bounce|bounce-diagnostic|
+#                 bounce3|bounce3-diagnostic SOURCE_DIR PATH/TO/kb-lookup
 set -eu
 set_name="$1"
 shift
@@ -48,6 +51,31 @@ with open(cases, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as d
                                   "expected": case["expected"]}) + "\n")
 PY
     python3 "$eval_dir/score" --lookup "$2" --min-top1 0.92 --min-top3 0.93 "$work"
+    exit $?
+fi
+if [ "$set_name" = bounce3 ]; then
+    # A second set of real bounces (issue 16), collected blind from 37 mail systems by someone
+    # who had not read the KB; the 45 failures and 8 non-failures kept are those from sources
+    # no other set uses (of 84 + 16 collected). First scored on b394593: top-1 0.867, top-3
+    # 0.889, non-failures rejected 0.625 (the misses are delay notices, answered with the
+    # delay's cause): a guard just under that.
+    exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.84 --min-top3 0.86 \
+        --min-negative 0.60 "$1/tests/eval/bounce3-errors.jsonl" "$1/tests/eval/bounce3-negatives.jsonl"
+fi
+if [ "$set_name" = bounce3-diagnostic ]; then
+    # The same bounces' failure lines as the collector copied them ("diagnostic"), each looked
+    # up alone. First scored on b394593: top-1 0.822 / top-3 0.822.
+    work=$(mktemp)
+    trap 'rm -f "$work"' EXIT
+    python3 - "$1/tests/eval/bounce3-errors.jsonl" "$work" <<'PY'
+import json, sys
+with open(sys.argv[1], encoding="utf-8") as src, open(sys.argv[2], "w", encoding="utf-8") as dst:
+    for line in src:
+        case = json.loads(line)
+        dst.write(json.dumps({"id": case["id"], "text": case["diagnostic"],
+                              "expected": case["expected"]}) + "\n")
+PY
+    python3 "$eval_dir/score" --lookup "$2" --min-top1 0.80 --min-top3 0.80 "$work"
     exit $?
 fi
 if [ "$set_name" = blind5 ]; then
