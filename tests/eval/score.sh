@@ -28,28 +28,38 @@ if [ "$set_name" = bounce ]; then
     exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.93 --min-top3 0.94 \
         --min-negative 0.95 "$1/tests/eval/bounce-errors.jsonl" "$1/tests/eval/bounce-negatives.jsonl"
 fi
-if [ "$set_name" = bounce-diagnostic ]; then
-    # The same bounces when the customer pastes only the remote server's reply: for each one
-    # the bounce reader finds a diagnostic line in (report.recipients[].diagnostic in the
-    # JSON), the first such line alone is looked up. First 167 of 246 had one, top-1 0.874 /
-    # top-3 0.898; once a lone line's form said its leg and the reader stopped taking fields
-    # and headings for failures, 165 lines, 0.939 / 0.945: a guard just under that.
+# Writes to $work one case per bounce of $2 (JSON lines) whose failure line is looked up
+# alone: with a lookup given as $1, the first diagnostic line its bounce reader finds
+# (report.recipients[].diagnostic in the JSON; bounces without one are left out), else the
+# line the collector copied into the case ("diagnostic").
+diagnostic_lines() {
     work=$(mktemp)
     trap 'rm -f "$work"' EXIT
-    python3 - "$2" "$1/tests/eval/bounce-errors.jsonl" "$work" <<'PY'
+    python3 - "$1" "$2" "$work" <<'PY'
 import json, subprocess, sys
 lookup, cases, out = sys.argv[1:4]
 with open(cases, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as dst:
     for line in src:
         case = json.loads(line)
-        answer = subprocess.run([lookup, "--json", "--top", "1"], input=case["text"].encode(),
-                                stdout=subprocess.PIPE).stdout.decode("utf-8", "replace")
-        report = json.loads(answer).get("report") or {}
-        lines = [r["diagnostic"] for r in report.get("recipients", []) if r.get("diagnostic")]
+        if lookup:
+            answer = subprocess.run([lookup, "--json", "--top", "1"], input=case["text"].encode(),
+                                    stdout=subprocess.PIPE).stdout.decode("utf-8", "replace")
+            report = json.loads(answer).get("report") or {}
+            lines = [r["diagnostic"] for r in report.get("recipients", []) if r.get("diagnostic")]
+        else:
+            lines = [case["diagnostic"]]
         if lines:
             dst.write(json.dumps({"id": case["id"], "text": lines[0],
                                   "expected": case["expected"]}) + "\n")
 PY
+}
+if [ "$set_name" = bounce-diagnostic ]; then
+    # The same bounces when the customer pastes only the remote server's reply: for each one
+    # the bounce reader finds a diagnostic line in, the first such line alone is looked up.
+    # First 167 of 246 had one, top-1 0.874 / top-3 0.898; once a lone line's form said its
+    # leg and the reader stopped taking fields and headings for failures, 165 lines, 0.939 /
+    # 0.945: a guard just under that.
+    diagnostic_lines "$2" "$1/tests/eval/bounce-errors.jsonl"
     python3 "$eval_dir/score" --lookup "$2" --min-top1 0.92 --min-top3 0.93 "$work"
     exit $?
 fi
@@ -63,18 +73,9 @@ if [ "$set_name" = bounce3 ]; then
         --min-negative 0.60 "$1/tests/eval/bounce3-errors.jsonl" "$1/tests/eval/bounce3-negatives.jsonl"
 fi
 if [ "$set_name" = bounce3-diagnostic ]; then
-    # The same bounces' failure lines as the collector copied them ("diagnostic"), each looked
-    # up alone. First scored on b394593: top-1 0.822 / top-3 0.822.
-    work=$(mktemp)
-    trap 'rm -f "$work"' EXIT
-    python3 - "$1/tests/eval/bounce3-errors.jsonl" "$work" <<'PY'
-import json, sys
-with open(sys.argv[1], encoding="utf-8") as src, open(sys.argv[2], "w", encoding="utf-8") as dst:
-    for line in src:
-        case = json.loads(line)
-        dst.write(json.dumps({"id": case["id"], "text": case["diagnostic"],
-                              "expected": case["expected"]}) + "\n")
-PY
+    # The same bounces' failure lines as the collector copied them, each looked up alone.
+    # First scored on b394593: top-1 0.822 / top-3 0.822.
+    diagnostic_lines "" "$1/tests/eval/bounce3-errors.jsonl"
     python3 "$eval_dir/score" --lookup "$2" --min-top1 0.80 --min-top3 0.80 "$work"
     exit $?
 fi
