@@ -1255,7 +1255,11 @@ static void collect_diagnostic(struct reader *r, uint16_t owner, struct line l, 
         return;
     struct kb_buf *b = &r->diag_text[owner - 1];
     struct line t = trimmed(l);
-    if (!t.n || b->len >= MAX_FIELD)
+    /* Sendmail's "(reason: 550 ...)" around the remote server's reply; its note of the alias
+     * the address came from is no failure */
+    if (t.n > 9 && starts_caseless(t.s, t.n, "(reason:") && t.s[t.n - 1] == ')')
+        t = trimmed((struct line){t.s + 8, t.n - 9});
+    if (!t.n || b->len >= MAX_FIELD || starts_caseless(t.s, t.n, "(expanded from"))
         return;
     struct kb_recipient *p = &r->report->recipients[owner - 1];
     if (!p->line)
@@ -1309,16 +1313,51 @@ static int names_replied(struct line t, struct line *addr)
     return 0;
 }
 
+static char *remote_host(const char *s, size_t n);
+
+/* The reply code of an SMTP reply line ("<<< 553 ...", "550-5.1.1 ..."), 0 when it is none. */
+static unsigned reply_code(struct line l)
+{
+    if (!reply_line(l))
+        return 0;
+    struct line t = trimmed(unquoted(l));
+    if (starts_caseless(t.s, t.n, "<<<"))
+        t = trimmed((struct line){t.s + 3, t.n - 3});
+    if (t.n && t.s[0] == '#')
+        t = (struct line){t.s + 1, t.n - 1};
+    return (unsigned)(t.s[0] - '0') * 100 + (unsigned)(t.s[1] - '0') * 10
+           + (unsigned)(t.s[2] - '0');
+}
+
+/* Does the recipient's failure text already quote a server's reply? */
+static int has_reply(const struct reader *r, uint16_t owner)
+{
+    if (!owner || owner > MAX_RECIPIENTS)
+        return 0;
+    const struct kb_buf *b = &r->diag_text[owner - 1];
+    return b->len && (reply_at(b->data, b->len) || reply_line((struct line){b->data, b->len}));
+}
+
 /* Pass 3: the explanation, for a report. Lines of a recipient's paragraph (from the line
  * naming it to the next blank line), lines after a cue of the failure, SMTP replies (and
  * their transcript) are the failure: diagnostic, unless the recipient's delivery-status
- * fields carry its Diagnostic-Code (then that is the failure, and these explain it). */
+ * fields carry its Diagnostic-Code (then that is the failure, and these explain it).
+ *
+ * In a session transcript (">>>" the reporting MTA's commands, "<<<" the remote server's
+ * replies: Sendmail, Courier, MDaemon) the remote server's reply is the failure. The reply
+ * the reporting MTA words itself right after it ("550 5.1.1 <x>... User unknown", whatever
+ * the remote said) is its own summary, and a later "503 bad sequence of commands" only says
+ * that the session went on after the failure: both explain it. */
 static void read_explanation(struct reader *r)
 {
     uint16_t para = 0, last = 0, transcript = 0;
     /* after_cue: 1 while the lines after a cue are the failure; 2 when the cue line ended in
      * a colon and nothing has followed yet ("because:", a blank line, the reason) */
     int in_para = 0, after_cue = 0;
+    /* replied: the remote server's last line of the transcript was a failure reply (until
+     * the next command); remote_failed: some reply of the transcript was */
+    int replied = 0, remote_failed = 0, continued = 0;
+    struct line talking = {NULL, 0}; /* Sendmail's "... while talking to mx.example.net.:" */
     size_t para_indent = 0;
     uint16_t sole = r->dsn_recipients == 1 ? 1 : 0; /* the only recipient there is */
     uint32_t part = UINT32_MAX;
@@ -1332,6 +1371,8 @@ static void read_explanation(struct reader *r)
             part = r->m->part[i];
             in_para = after_cue = 0;
             para = last = transcript = 0;
+            replied = remote_failed = continued = 0;
+            talking.n = 0;
         }
         struct line l = line_at(r, i), addr;
         struct lowered lw;
@@ -1375,6 +1416,29 @@ static void read_explanation(struct reader *r)
                     transcript = owner_for(r, (struct line){t.s + a, alen}, 0);
             }
             owner = in_para ? para : transcript;
+            replied = continued = 0;
+        } else if (starts_caseless(t.s, t.n, "... while talking to ")) {
+            talking = t;
+        } else if (starts_caseless(t.s, t.n, "<<<")) {
+            /* the remote server's reply in a transcript; one that is no failure ("<<< 221
+             * Bye") explains */
+            unsigned code = reply_code(t);
+            struct line reply = trimmed((struct line){t.s + 3, t.n - 3});
+            owner = transcript ? transcript : in_para ? para : last ? last : sole;
+            diag = code && !(code == 503 && remote_failed);
+            /* the first reply is the failure (the recipient's paragraph may have quoted it
+             * already: Sendmail's "(reason: ...)"), with the lines of a multi-line one */
+            if (diag && (continued || !has_reply(r, owner)))
+                collect_diagnostic(r, owner, reply, i);
+            struct kb_recipient *p =
+                owner && owner <= MAX_RECIPIENTS ? &r->report->recipients[owner - 1] : NULL;
+            if (diag && p && !p->remote_mta && talking.n)
+                p->remote_mta = remote_host(talking.s, talking.n); /* none when out of memory */
+            continued = diag && reply.n > 3 && reply.s[3] == '-';
+            replied = code != 0;
+            remote_failed |= replied;
+        } else if (replied && reply_line(t)) {
+            owner = transcript ? transcript : last ? last : sole; /* the MTA's own summary */
         } else if (in_para) {
             owner = para;
             diag = 1;
