@@ -801,7 +801,8 @@ static size_t reply_at(const char *s, size_t n)
     for (size_t i = 0; i + 4 <= n; i++)
         if ((s[i] == '4' || s[i] == '5') && is_digit(s[i + 1]) && is_digit(s[i + 2])
             && (s[i + 3] == ' ' || s[i + 3] == '-')
-            && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\'' || s[i - 1] == '#'))
+            && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\'' || s[i - 1] == '#'
+                || s[i - 1] == ';'))
             return i;
     return 0;
 }
@@ -1920,6 +1921,38 @@ static const char *not_a_failure(const struct reader *r, const struct notice *n)
 
 /* ---- the facts of each recipient --------------------------------------------------------- */
 
+/* Exchange quotes the remote server's reply inside a status of its own: "554 5.7.0 < #5.7.133
+ * smtp;550 5.7.133 ...>", "mx.example.net #< #5.0.0 smtp;554 5.7.1 ...> #SMTP#". The reply
+ * after "smtp;" is the failure (its status code the real one); the wrapper around it is the
+ * reporting server's. Cuts d down to that reply, in place. */
+static void unwrap_reply(char *d)
+{
+    size_t n = strlen(d);
+    size_t open = find_caseless(d, n, "< #");
+    if (open == n)
+        return;
+    size_t semi = find_caseless(d + open, n - open, "smtp;");
+    if (semi == n - open || semi > 16)
+        return; /* "< #5.0.0 smtp;": the wrapper's status and the reply's type only */
+    size_t b = open + semi + 5;
+    while (b < n && d[b] == ' ')
+        b++;
+    if (!(b + 3 < n && reply_at(d + b, n - b) == 0 && (d[b] == '4' || d[b] == '5')
+          && is_digit(d[b + 1]) && is_digit(d[b + 2]) && (d[b + 3] == ' ' || d[b + 3] == '-')))
+        return;
+    size_t e = n;
+    while (e > b && d[e - 1] != '>')
+        e--;
+    if (e > b)
+        e--; /* the wrapper's closing '>' and what follows it */
+    else
+        e = n;
+    while (e > b && d[e - 1] == ' ')
+        e--;
+    memmove(d, d + b, e - b);
+    d[e - b] = '\0';
+}
+
 static enum kb_status finish_recipients(struct reader *r, const struct notice *notice)
 {
     struct kb_report *rep = r->report;
@@ -1937,6 +1970,18 @@ static enum kb_status finish_recipients(struct reader *r, const struct notice *n
         struct kb_buf *b = &r->diag_text[k];
         if (!p->diagnostic && b->len && !(p->diagnostic = field_copy(b->data, b->len)))
             return KB_ERR_NOMEM;
+        if (!p->remote_mta && p->diagnostic)
+            p->remote_mta = remote_host(p->diagnostic, strlen(p->diagnostic));
+        if (p->diagnostic)
+            unwrap_reply(p->diagnostic);
+        if (!r->dsn_diag[k] && p->diagnostic) {
+            /* from the explanation: the server's reply, when it quotes one ("host x said:
+             * 550 ...", "The error that the other server returned was: 550 ..."), is the
+             * failure; what comes before it frames it */
+            size_t at = reply_at(p->diagnostic, strlen(p->diagnostic));
+            if (at)
+                memmove(p->diagnostic, p->diagnostic + at, strlen(p->diagnostic + at) + 1);
+        }
         if (!p->status && p->diagnostic) {
             size_t len, at = find_status(p->diagnostic, strlen(p->diagnostic), &len);
             if (at < strlen(p->diagnostic) && !(p->status = field_copy(p->diagnostic + at, len)))
@@ -1956,16 +2001,6 @@ static enum kb_status finish_recipients(struct reader *r, const struct notice *n
                 delayed && !strcmp(default_action, "failed") ? "delayed" : default_action;
             if (!(p->action = field_copy(a, strlen(a))))
                 return KB_ERR_NOMEM;
-        }
-        if (!p->remote_mta && p->diagnostic)
-            p->remote_mta = remote_host(p->diagnostic, strlen(p->diagnostic));
-        if (!r->dsn_diag[k] && p->diagnostic) {
-            /* from the explanation: the server's reply, when it quotes one ("host x said:
-             * 550 ...", "The error that the other server returned was: 550 ..."), is the
-             * failure; what comes before it frames it */
-            size_t at = reply_at(p->diagnostic, strlen(p->diagnostic));
-            if (at)
-                memmove(p->diagnostic, p->diagnostic + at, strlen(p->diagnostic + at) + 1);
         }
         if (p->line)
             p->line = kb_mime_input_line(r->m, p->line);
