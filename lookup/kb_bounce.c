@@ -777,6 +777,14 @@ static int recipient_line(struct line whole, struct line *addr, size_t *rest)
         *rest = k + 3 + shift;
         return 1;
     }
+    if (k > i + alen
+        && starts_caseless(l.s + k, l.n - k, "- ")) { /* MDaemon "x@y - no such user" */
+        k += 2;
+        while (k < l.n && is_space(l.s[k]))
+            k++;
+        *rest = k + shift;
+        return 1;
+    }
     if (starts_caseless(l.s + k, l.n - k, "on ") || starts_caseless(l.s + k, l.n - k, "<mailto:"))
         return 1; /* Exchange "user@example.com on 6/7/2006 2:13 PM" */
     return 0;
