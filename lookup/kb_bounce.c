@@ -1367,7 +1367,7 @@ static void read_explanation(struct reader *r)
      * the next command); remote_failed: some reply of the transcript was */
     int replied = 0, remote_failed = 0, continued = 0;
     struct line talking = {NULL, 0}; /* Sendmail's "... while talking to mx.example.net.:" */
-    size_t para_indent = 0;
+    size_t para_indent = 0, para_start = 0;
     uint16_t sole = r->dsn_recipients == 1 ? 1 : 0; /* the only recipient there is */
     uint32_t part = UINT32_MAX;
     for (size_t i = 0; i < r->lines; i++) {
@@ -1408,6 +1408,7 @@ static void read_explanation(struct reader *r)
             para = last = owner = owner_for(r, addr, 1);
             in_para = diag = 1;
             para_indent = indent;
+            para_start = i;
             /* "user@example.com; Action: Delayed": a field of the report, not its failure */
             struct line after = {l.s + rest, l.n - rest};
             if (rest < l.n && field_of(trimmed(after), &value_at) == F_NONE)
@@ -1448,10 +1449,22 @@ static void read_explanation(struct reader *r)
             remote_failed |= replied;
         } else if (replied && reply_line(t)) {
             owner = transcript ? transcript : last ? last : sole; /* the MTA's own summary */
+        } else if (in_para && starts_caseless(t.s, t.n, "Giving up on ")) {
+            owner = para; /* qmail's closing note of the paragraph */
         } else if (in_para) {
             owner = para;
             diag = 1;
             collect_diagnostic(r, owner, l, i);
+            size_t at = reply_at(t.s, t.n);
+            if (at && (lower_line(r, l, &lw), has_set(&lw, SET_DIAGNOSTIC))) {
+                /* "Remote host said: 550 ...": the remote server's reply; the reporting MTA's
+                 * own words before it in the paragraph ("198.51.100.7 does not like
+                 * recipient.") only frame it */
+                for (size_t j = para_start + 1; j < i; j++)
+                    if (r->region[j] == KB_REGION_DIAGNOSTIC && r->owner[j] == para
+                        && !reply_line(line_at(r, j)))
+                        r->region[j] = KB_REGION_EXPLANATION;
+            }
         } else if ((lower_line(r, l, &lw), has_set(&lw, SET_DIAGNOSTIC))) {
             owner = last ? last : sole;
             diag = 1;
