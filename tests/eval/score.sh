@@ -30,7 +30,8 @@ if [ "$set_name" = bounce-diagnostic ]; then
     # the bounce reader finds a diagnostic line in (report.recipients[].diagnostic in the
     # JSON), the first such line alone is looked up. First 167 of 246 had one, top-1 0.874 /
     # top-3 0.898; once a lone line's form said its leg and the reader stopped taking fields
-    # and headings for failures, 165 lines, 0.939 / 0.945: a guard just under that.
+    # and headings for failures, 165 lines, 0.939 / 0.945; once a transcript's remote reply
+    # beat the reporting MTA's own summary, 166 lines, 0.946 / 0.946: a guard just under that.
     work=$(mktemp)
     trap 'rm -f "$work"' EXIT
     python3 - "$2" "$1/tests/eval/bounce-errors.jsonl" "$work" <<'PY'
@@ -47,7 +48,7 @@ with open(cases, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as d
             dst.write(json.dumps({"id": case["id"], "text": lines[0],
                                   "expected": case["expected"]}) + "\n")
 PY
-    python3 "$eval_dir/score" --lookup "$2" --min-top1 0.92 --min-top3 0.93 "$work"
+    python3 "$eval_dir/score" --lookup "$2" --min-top1 0.94 --min-top3 0.94 "$work"
     exit $?
 fi
 if [ "$set_name" = blind5 ]; then
