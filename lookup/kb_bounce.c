@@ -777,6 +777,14 @@ static int recipient_line(struct line whole, struct line *addr, size_t *rest)
         *rest = k + 3 + shift;
         return 1;
     }
+    if (k > i + alen
+        && starts_caseless(l.s + k, l.n - k, "- ")) { /* MDaemon "x@y - no such user" */
+        k += 2;
+        while (k < l.n && is_space(l.s[k]))
+            k++;
+        *rest = k + shift;
+        return 1;
+    }
     if (starts_caseless(l.s + k, l.n - k, "on ") || starts_caseless(l.s + k, l.n - k, "<mailto:"))
         return 1; /* Exchange "user@example.com on 6/7/2006 2:13 PM" */
     return 0;
@@ -801,7 +809,8 @@ static size_t reply_at(const char *s, size_t n)
     for (size_t i = 0; i + 4 <= n; i++)
         if ((s[i] == '4' || s[i] == '5') && is_digit(s[i + 1]) && is_digit(s[i + 2])
             && (s[i + 3] == ' ' || s[i + 3] == '-')
-            && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\'' || s[i - 1] == '#'))
+            && (i == 0 || s[i - 1] == ' ' || s[i - 1] == '\'' || s[i - 1] == '#'
+                || s[i - 1] == ';'))
             return i;
     return 0;
 }
@@ -1255,7 +1264,11 @@ static void collect_diagnostic(struct reader *r, uint16_t owner, struct line l, 
         return;
     struct kb_buf *b = &r->diag_text[owner - 1];
     struct line t = trimmed(l);
-    if (!t.n || b->len >= MAX_FIELD)
+    /* Sendmail's "(reason: 550 ...)" around the remote server's reply; its note of the alias
+     * the address came from is no failure */
+    if (t.n > 9 && starts_caseless(t.s, t.n, "(reason:") && t.s[t.n - 1] == ')')
+        t = trimmed((struct line){t.s + 8, t.n - 9});
+    if (!t.n || b->len >= MAX_FIELD || starts_caseless(t.s, t.n, "(expanded from"))
         return;
     struct kb_recipient *p = &r->report->recipients[owner - 1];
     if (!p->line)
@@ -1309,17 +1322,52 @@ static int names_replied(struct line t, struct line *addr)
     return 0;
 }
 
+static char *remote_host(const char *s, size_t n);
+
+/* The reply code of an SMTP reply line ("<<< 553 ...", "550-5.1.1 ..."), 0 when it is none. */
+static unsigned reply_code(struct line l)
+{
+    if (!reply_line(l))
+        return 0;
+    struct line t = trimmed(unquoted(l));
+    if (starts_caseless(t.s, t.n, "<<<"))
+        t = trimmed((struct line){t.s + 3, t.n - 3});
+    if (t.n && t.s[0] == '#')
+        t = (struct line){t.s + 1, t.n - 1};
+    return (unsigned)(t.s[0] - '0') * 100 + (unsigned)(t.s[1] - '0') * 10
+           + (unsigned)(t.s[2] - '0');
+}
+
+/* Does the recipient's failure text already quote a server's reply? */
+static int has_reply(const struct reader *r, uint16_t owner)
+{
+    if (!owner || owner > MAX_RECIPIENTS)
+        return 0;
+    const struct kb_buf *b = &r->diag_text[owner - 1];
+    return b->len && (reply_at(b->data, b->len) || reply_line((struct line){b->data, b->len}));
+}
+
 /* Pass 3: the explanation, for a report. Lines of a recipient's paragraph (from the line
  * naming it to the next blank line), lines after a cue of the failure, SMTP replies (and
  * their transcript) are the failure: diagnostic, unless the recipient's delivery-status
- * fields carry its Diagnostic-Code (then that is the failure, and these explain it). */
+ * fields carry its Diagnostic-Code (then that is the failure, and these explain it).
+ *
+ * In a session transcript (">>>" the reporting MTA's commands, "<<<" the remote server's
+ * replies: Sendmail, Courier, MDaemon) the remote server's reply is the failure. The reply
+ * the reporting MTA words itself right after it ("550 5.1.1 <x>... User unknown", whatever
+ * the remote said) is its own summary, and a later "503 bad sequence of commands" only says
+ * that the session went on after the failure: both explain it. */
 static void read_explanation(struct reader *r)
 {
     uint16_t para = 0, last = 0, transcript = 0;
     /* after_cue: 1 while the lines after a cue are the failure; 2 when the cue line ended in
      * a colon and nothing has followed yet ("because:", a blank line, the reason) */
     int in_para = 0, after_cue = 0;
-    size_t para_indent = 0;
+    /* replied: the remote server's last line of the transcript was a failure reply (until
+     * the next command); remote_failed: some reply of the transcript was */
+    int replied = 0, remote_failed = 0, continued = 0;
+    struct line talking = {NULL, 0}; /* Sendmail's "... while talking to mx.example.net.:" */
+    size_t para_indent = 0, para_start = 0;
     uint16_t sole = r->dsn_recipients == 1 ? 1 : 0; /* the only recipient there is */
     uint32_t part = UINT32_MAX;
     for (size_t i = 0; i < r->lines; i++) {
@@ -1332,6 +1380,8 @@ static void read_explanation(struct reader *r)
             part = r->m->part[i];
             in_para = after_cue = 0;
             para = last = transcript = 0;
+            replied = remote_failed = continued = 0;
+            talking.n = 0;
         }
         struct line l = line_at(r, i), addr;
         struct lowered lw;
@@ -1358,6 +1408,7 @@ static void read_explanation(struct reader *r)
             para = last = owner = owner_for(r, addr, 1);
             in_para = diag = 1;
             para_indent = indent;
+            para_start = i;
             /* "user@example.com; Action: Delayed": a field of the report, not its failure */
             struct line after = {l.s + rest, l.n - rest};
             if (rest < l.n && field_of(trimmed(after), &value_at) == F_NONE)
@@ -1375,10 +1426,45 @@ static void read_explanation(struct reader *r)
                     transcript = owner_for(r, (struct line){t.s + a, alen}, 0);
             }
             owner = in_para ? para : transcript;
+            replied = continued = 0;
+        } else if (starts_caseless(t.s, t.n, "... while talking to ")) {
+            talking = t;
+        } else if (starts_caseless(t.s, t.n, "<<<")) {
+            /* the remote server's reply in a transcript; one that is no failure ("<<< 221
+             * Bye") explains */
+            unsigned code = reply_code(t);
+            struct line reply = trimmed((struct line){t.s + 3, t.n - 3});
+            owner = transcript ? transcript : in_para ? para : last ? last : sole;
+            diag = code && !(code == 503 && remote_failed);
+            /* the first reply is the failure (the recipient's paragraph may have quoted it
+             * already: Sendmail's "(reason: ...)"), with the lines of a multi-line one */
+            if (diag && (continued || !has_reply(r, owner)))
+                collect_diagnostic(r, owner, reply, i);
+            struct kb_recipient *p =
+                owner && owner <= MAX_RECIPIENTS ? &r->report->recipients[owner - 1] : NULL;
+            if (diag && p && !p->remote_mta && talking.n)
+                p->remote_mta = remote_host(talking.s, talking.n); /* none when out of memory */
+            continued = diag && reply.n > 3 && reply.s[3] == '-';
+            replied = code != 0;
+            remote_failed |= replied;
+        } else if (replied && reply_line(t)) {
+            owner = transcript ? transcript : last ? last : sole; /* the MTA's own summary */
+        } else if (in_para && starts_caseless(t.s, t.n, "Giving up on ")) {
+            owner = para; /* qmail's closing note of the paragraph */
         } else if (in_para) {
             owner = para;
             diag = 1;
             collect_diagnostic(r, owner, l, i);
+            size_t at = reply_at(t.s, t.n);
+            if (at && (lower_line(r, l, &lw), has_set(&lw, SET_DIAGNOSTIC))) {
+                /* "Remote host said: 550 ...": the remote server's reply; the reporting MTA's
+                 * own words before it in the paragraph ("198.51.100.7 does not like
+                 * recipient.") only frame it */
+                for (size_t j = para_start + 1; j < i; j++)
+                    if (r->region[j] == KB_REGION_DIAGNOSTIC && r->owner[j] == para
+                        && !reply_line(line_at(r, j)))
+                        r->region[j] = KB_REGION_EXPLANATION;
+            }
         } else if ((lower_line(r, l, &lw), has_set(&lw, SET_DIAGNOSTIC))) {
             owner = last ? last : sole;
             diag = 1;
@@ -1856,6 +1942,38 @@ static const char *not_a_failure(const struct reader *r, const struct notice *n)
 
 /* ---- the facts of each recipient --------------------------------------------------------- */
 
+/* Exchange quotes the remote server's reply inside a status of its own: "554 5.7.0 < #5.7.133
+ * smtp;550 5.7.133 ...>", "mx.example.net #< #5.0.0 smtp;554 5.7.1 ...> #SMTP#". The reply
+ * after "smtp;" is the failure (its status code the real one); the wrapper around it is the
+ * reporting server's. Cuts d down to that reply, in place. */
+static void unwrap_reply(char *d)
+{
+    size_t n = strlen(d);
+    size_t open = find_caseless(d, n, "< #");
+    if (open == n)
+        return;
+    size_t semi = find_caseless(d + open, n - open, "smtp;");
+    if (semi == n - open || semi > 16)
+        return; /* "< #5.0.0 smtp;": the wrapper's status and the reply's type only */
+    size_t b = open + semi + 5;
+    while (b < n && d[b] == ' ')
+        b++;
+    if (!(b + 3 < n && reply_at(d + b, n - b) == 0 && (d[b] == '4' || d[b] == '5')
+          && is_digit(d[b + 1]) && is_digit(d[b + 2]) && (d[b + 3] == ' ' || d[b + 3] == '-')))
+        return;
+    size_t e = n;
+    while (e > b && d[e - 1] != '>')
+        e--;
+    if (e > b)
+        e--; /* the wrapper's closing '>' and what follows it */
+    else
+        e = n;
+    while (e > b && d[e - 1] == ' ')
+        e--;
+    memmove(d, d + b, e - b);
+    d[e - b] = '\0';
+}
+
 static enum kb_status finish_recipients(struct reader *r, const struct notice *notice)
 {
     struct kb_report *rep = r->report;
@@ -1873,6 +1991,18 @@ static enum kb_status finish_recipients(struct reader *r, const struct notice *n
         struct kb_buf *b = &r->diag_text[k];
         if (!p->diagnostic && b->len && !(p->diagnostic = field_copy(b->data, b->len)))
             return KB_ERR_NOMEM;
+        if (!p->remote_mta && p->diagnostic)
+            p->remote_mta = remote_host(p->diagnostic, strlen(p->diagnostic));
+        if (p->diagnostic)
+            unwrap_reply(p->diagnostic);
+        if (!r->dsn_diag[k] && p->diagnostic) {
+            /* from the explanation: the server's reply, when it quotes one ("host x said:
+             * 550 ...", "The error that the other server returned was: 550 ..."), is the
+             * failure; what comes before it frames it */
+            size_t at = reply_at(p->diagnostic, strlen(p->diagnostic));
+            if (at)
+                memmove(p->diagnostic, p->diagnostic + at, strlen(p->diagnostic + at) + 1);
+        }
         if (!p->status && p->diagnostic) {
             size_t len, at = find_status(p->diagnostic, strlen(p->diagnostic), &len);
             if (at < strlen(p->diagnostic) && !(p->status = field_copy(p->diagnostic + at, len)))
@@ -1892,16 +2022,6 @@ static enum kb_status finish_recipients(struct reader *r, const struct notice *n
                 delayed && !strcmp(default_action, "failed") ? "delayed" : default_action;
             if (!(p->action = field_copy(a, strlen(a))))
                 return KB_ERR_NOMEM;
-        }
-        if (!p->remote_mta && p->diagnostic)
-            p->remote_mta = remote_host(p->diagnostic, strlen(p->diagnostic));
-        if (!r->dsn_diag[k] && p->diagnostic) {
-            /* from the explanation: the server's reply, when it quotes one ("host x said:
-             * 550 ...", "The error that the other server returned was: 550 ..."), is the
-             * failure; what comes before it frames it */
-            size_t at = reply_at(p->diagnostic, strlen(p->diagnostic));
-            if (at)
-                memmove(p->diagnostic, p->diagnostic + at, strlen(p->diagnostic + at) + 1);
         }
         if (p->line)
             p->line = kb_mime_input_line(r->m, p->line);

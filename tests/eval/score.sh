@@ -58,9 +58,10 @@ if [ "$set_name" = bounce-diagnostic ]; then
     # the bounce reader finds a diagnostic line in, the first such line alone is looked up.
     # First 167 of 246 had one, top-1 0.874 / top-3 0.898; once a lone line's form said its
     # leg and the reader stopped taking fields and headings for failures, 165 lines, 0.939 /
-    # 0.945: a guard just under that.
+    # 0.945; once a transcript's remote reply beat the reporting MTA's own summary, 166
+    # lines, 0.946 / 0.946: a guard just under that.
     diagnostic_lines "$2" "$1/tests/eval/bounce-errors.jsonl"
-    python3 "$eval_dir/score" --lookup "$2" --min-top1 0.92 --min-top3 0.93 "$work"
+    python3 "$eval_dir/score" --lookup "$2" --min-top1 0.94 --min-top3 0.94 "$work"
     exit $?
 fi
 if [ "$set_name" = bounce3 ]; then
