@@ -360,6 +360,13 @@ static enum kb_status add_logical_line(const char *line, size_t len, void *arg)
         return kb_buf_append(&b->text, s, n);
     }
     b->glue = 0;
+    if (!n) {
+        /* an empty line has no prefix, continues no reply and closes any (what the general
+         * path below concludes for it): a paste of line breaks has a million of them */
+        b->cont_code[0] = '\0';
+        b->enhanced[0] = '\0';
+        return push_line(b);
+    }
     size_t p = log_prefix_len(s, n);
     s += p;
     n -= p;
