@@ -716,8 +716,8 @@ static struct line unquoted(struct line l)
 
 static int recipient_line(struct line whole, struct line *addr, size_t *rest)
 {
-    if (!whole.n)
-        return 0; /* names no one; a paste of line breaks has a million */
+    if (!memchr(whole.s, '@', whole.n))
+        return 0; /* every form below holds an address: most lines are done with at one scan */
     size_t i = 0;
     struct line l = unquoted(whole);
     size_t shift = (size_t)(l.s - whole.s); /* *rest is an offset in whole */
@@ -1826,16 +1826,19 @@ static void read_notice(const struct reader *r, struct notice *n)
             continue; /* an empty line says none of it (a paste of line breaks has a million) */
         struct lowered lw;
         const char *low = lower_line(r, i, &lw);
+        /* the JSON events need a quote: most lines have none */
+        int quoted = memchr(low, '"', lw.n) != NULL;
         n->feedback |= strncmp(low, "feedback-type:", 14) == 0
                        || strstr(low, "report-type=feedback-report") != NULL
                        /* Microsoft's junk-mail reporting (JMRP), and the feedback events of
                         * sending services' APIs */
                        || strncmp(low, "x-hmxmroriginalrecipient:", 25) == 0
-                       || json_says(low, "notificationtype", "complaint")
-                       || json_says(low, "event", "spamreport")
-                       || json_says(low, "event", "complained");
-        n->delivered |=
-            json_says(low, "notificationtype", "delivery") || json_says(low, "event", "delivered");
+                       || (quoted && json_says(low, "notificationtype", "complaint"))
+                       || (quoted && json_says(low, "event", "spamreport"))
+                       || (quoted && json_says(low, "event", "complained"));
+        n->delivered |= quoted
+                        && (json_says(low, "notificationtype", "delivery")
+                            || json_says(low, "event", "delivered"));
         n->disposition |= strncmp(low, "disposition:", 12) == 0;
         n->reporting_ua |= strncmp(low, "reporting-ua:", 13) == 0;
         n->mdn_type |= strstr(low, "report-type=disposition-notification") != NULL;
