@@ -716,7 +716,7 @@ static struct line unquoted(struct line l)
 
 static int recipient_line(struct line whole, struct line *addr, size_t *rest)
 {
-    if (!memchr(whole.s, '@', whole.n))
+    if (!whole.n || !memchr(whole.s, '@', whole.n))
         return 0; /* every form below holds an address: most lines are done with at one scan */
     size_t i = 0;
     struct line l = unquoted(whole);
