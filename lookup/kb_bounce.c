@@ -341,6 +341,9 @@ struct cue {
 struct cue_index {
     struct cue cue[MAX_CUES];
     uint16_t start[CUE_BUCKETS + 1]; /* bucket b holds cue[start[b], start[b + 1]) */
+    /* a bit per pair of bytes that starts some cue: most positions of a line start none, and
+     * are passed at one test instead of a walk through their bucket */
+    unsigned char pair[65536 / 8];
 };
 
 /* What a line holds: a bit per enum cue_set, and its best format cue (rank in format_cues). */
@@ -380,6 +383,12 @@ static void build_cue_index(struct cue_index *x)
         for (size_t k = 0; k < sets[t].count && n < MAX_CUES; k++)
             all[n++] = (struct cue){sets[t].cues[k], (unsigned char)strlen(sets[t].cues[k]),
                                     (unsigned char)t, (unsigned char)k};
+    memset(x->pair, 0, sizeof x->pair);
+    for (size_t k = 0; k < n; k++) {
+        unsigned pair =
+            (unsigned)(unsigned char)all[k].text[0] << 8 | (unsigned char)all[k].text[1];
+        x->pair[pair >> 3] |= (unsigned char)(1u << (pair & 7));
+    }
     memset(x->start, 0, sizeof x->start);
     for (size_t k = 0; k < n; k++)
         x->start[cue_bucket(all[k].text) + 1]++;
@@ -397,6 +406,9 @@ static void find_cues(const struct cue_index *x, const char *low, size_t n, stru
     h->sets = 0;
     h->format_rank = SIZE_MAX;
     for (size_t i = 0; i + 1 < n; i++) {
+        unsigned pair = (unsigned)(unsigned char)low[i] << 8 | (unsigned char)low[i + 1];
+        if (!(x->pair[pair >> 3] >> (pair & 7) & 1))
+            continue;
         unsigned b = cue_bucket(low + i);
         for (size_t k = x->start[b]; k < x->start[b + 1]; k++) {
             const struct cue *c = &x->cue[k];
@@ -1729,6 +1741,15 @@ static int read_delivery_form(struct reader *r)
             l = (struct line){whole.s + rest, whole.n - rest};
         }
         l = trimmed(l);
+        /* the flat text starts at the line's first byte that is no blank (NUL reads as one): when
+         * that cannot start a form (delivery_form's first test), and no Diagnostic-Code's type is
+         * there to skip, the line is done with */
+        size_t first = 0;
+        while (first < l.n && (!l.s[first] || is_space(l.s[first])))
+            first++;
+        if (first < l.n && !memchr("chln.t45", lower((unsigned char)l.s[first]), 8)
+            && !memchr(l.s, ';', l.n < 17 ? l.n : 17))
+            continue;
         /* a Diagnostic-Code's type ("smtp; ", "X-Postfix; ") */
         size_t t = 0;
         while (t < l.n && t < 16 && (is_alnum(l.s[t]) || l.s[t] == '-'))

@@ -528,6 +528,13 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
         if (e > s && e - 1 < len && input[e - 1] == '\n')
             e--;
         b.orig_line = line + 1;
+        if (e == s) {
+            /* an empty line: nothing to clean, unescape or mask, and it ends a wrapped line */
+            b.glue = 0;
+            wrapped = 0;
+            st = add_logical_line("", 0, &b);
+            continue;
+        }
         /* Most lines hold no control byte and no backslash: they go to add_logical_line as
          * they are, without the two copies that cleaning and unescaping make. */
         const char *text = input + s;
