@@ -1847,31 +1847,38 @@ static void read_notice(const struct reader *r, struct notice *n)
             continue; /* an empty line says none of it (a paste of line breaks has a million) */
         struct lowered lw;
         const char *low = lower_line(r, i, &lw);
-        /* the JSON events need a quote: most lines have none */
+        /* the header fields below need a colon, the report types an '=', the JSON events a
+         * quote: most lines have none of them, and are passed at three memchr */
+        int colon = memchr(low, ':', lw.n) != NULL, equals = memchr(low, '=', lw.n) != NULL;
         int quoted = memchr(low, '"', lw.n) != NULL;
-        n->feedback |= strncmp(low, "feedback-type:", 14) == 0
-                       || strstr(low, "report-type=feedback-report") != NULL
-                       /* Microsoft's junk-mail reporting (JMRP), and the feedback events of
-                        * sending services' APIs */
-                       || strncmp(low, "x-hmxmroriginalrecipient:", 25) == 0
-                       || (quoted && json_says(low, "notificationtype", "complaint"))
-                       || (quoted && json_says(low, "event", "spamreport"))
-                       || (quoted && json_says(low, "event", "complained"));
+        n->feedback |= (colon
+                        && (strncmp(low, "feedback-type:", 14) == 0
+                            /* Microsoft's junk-mail reporting (JMRP) */
+                            || strncmp(low, "x-hmxmroriginalrecipient:", 25) == 0))
+                       || (equals && strstr(low, "report-type=feedback-report") != NULL)
+                       /* the feedback events of sending services' APIs */
+                       || (quoted
+                           && (json_says(low, "notificationtype", "complaint")
+                               || json_says(low, "event", "spamreport")
+                               || json_says(low, "event", "complained")));
         n->delivered |= quoted
                         && (json_says(low, "notificationtype", "delivery")
                             || json_says(low, "event", "delivered"));
-        n->disposition |= strncmp(low, "disposition:", 12) == 0;
-        n->reporting_ua |= strncmp(low, "reporting-ua:", 13) == 0;
-        n->mdn_type |= strstr(low, "report-type=disposition-notification") != NULL;
-        n->read |= strncmp(low, "subject: read:", 14) == 0 || strstr(low, "was read on ") != NULL;
+        n->disposition |= colon && strncmp(low, "disposition:", 12) == 0;
+        n->reporting_ua |= colon && strncmp(low, "reporting-ua:", 13) == 0;
+        n->mdn_type |= equals && strstr(low, "report-type=disposition-notification") != NULL;
+        n->read |= (colon && strncmp(low, "subject: read:", 14) == 0)
+                   || strstr(low, "was read on ") != NULL;
         n->success |= has_set(&lw, SET_SUCCESS);
         n->away |= has_set(&lw, SET_AWAY);
-        n->auto_generated |= strncmp(low, "auto-submitted:", 15) == 0 && !strstr(low, ": no");
-        n->auto_reply |= (strncmp(low, "auto-submitted:", 15) == 0 && strstr(low, "auto-replied"))
-                         || strncmp(low, "x-autoreply:", 12) == 0
-                         || strncmp(low, "x-autorespond:", 14) == 0
-                         || (strncmp(low, "subject:", 8) == 0 && has_set(&lw, SET_AUTO_SUBJECT))
-                         || (strncmp(low, "precedence:", 11) == 0 && strstr(low, "auto_reply"));
+        if (colon) {
+            n->auto_generated |= strncmp(low, "auto-submitted:", 15) == 0 && !strstr(low, ": no");
+            n->auto_reply |=
+                (strncmp(low, "auto-submitted:", 15) == 0 && strstr(low, "auto-replied"))
+                || strncmp(low, "x-autoreply:", 12) == 0 || strncmp(low, "x-autorespond:", 14) == 0
+                || (strncmp(low, "subject:", 8) == 0 && has_set(&lw, SET_AUTO_SUBJECT))
+                || (strncmp(low, "precedence:", 11) == 0 && strstr(low, "auto_reply"));
+        }
         if (r->m->kind[i] != KB_PART_HEADERS && !n->failure) {
             size_t len;
             n->failure = reply_line(l) || has_set(&lw, SET_FAILURE);
