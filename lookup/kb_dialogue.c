@@ -83,9 +83,9 @@ static int is_alpha(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* Does s[0, n) start with lit (exact case)? */
-/* Both walk lit as they compare (no strlen first): most calls fail at the first byte, and
- * some run for every line of a paste. */
+/* Does s[0, n) start with lit (exact case; has_prefix_ci: caseless)? Both walk lit as they
+ * compare (no strlen first): most calls fail at the first byte, and some run for every line of
+ * a paste. */
 static int has_prefix(const char *s, size_t n, const char *lit)
 {
     for (size_t i = 0; lit[i]; i++)
