@@ -61,14 +61,13 @@ static int is_alnum(char c)
     return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* Does s[0, n) start with lit (caseless)? */
+/* Does s[0, n) start with lit (caseless)? Compares as it walks lit (no strlen first): most
+ * calls fail at the first byte, and some run for every line of a paste. */
 static int starts_caseless(const char *s, size_t n, const char *lit)
 {
-    size_t m = strlen(lit);
-    if (n < m)
-        return 0;
-    for (size_t i = 0; i < m; i++)
-        if (lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
+    size_t i = 0;
+    for (; lit[i]; i++)
+        if (i >= n || lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
             return 0;
     return 1;
 }
@@ -342,6 +341,9 @@ struct cue {
 struct cue_index {
     struct cue cue[MAX_CUES];
     uint16_t start[CUE_BUCKETS + 1]; /* bucket b holds cue[start[b], start[b + 1]) */
+    /* a bit per pair of bytes that starts some cue: most positions of a line start none, and
+     * are passed at one test instead of a walk through their bucket */
+    unsigned char pair[65536 / 8];
 };
 
 /* What a line holds: a bit per enum cue_set, and its best format cue (rank in format_cues). */
@@ -381,6 +383,12 @@ static void build_cue_index(struct cue_index *x)
         for (size_t k = 0; k < sets[t].count && n < MAX_CUES; k++)
             all[n++] = (struct cue){sets[t].cues[k], (unsigned char)strlen(sets[t].cues[k]),
                                     (unsigned char)t, (unsigned char)k};
+    memset(x->pair, 0, sizeof x->pair);
+    for (size_t k = 0; k < n; k++) {
+        unsigned pair =
+            (unsigned)(unsigned char)all[k].text[0] << 8 | (unsigned char)all[k].text[1];
+        x->pair[pair >> 3] |= (unsigned char)(1u << (pair & 7));
+    }
     memset(x->start, 0, sizeof x->start);
     for (size_t k = 0; k < n; k++)
         x->start[cue_bucket(all[k].text) + 1]++;
@@ -398,6 +406,9 @@ static void find_cues(const struct cue_index *x, const char *low, size_t n, stru
     h->sets = 0;
     h->format_rank = SIZE_MAX;
     for (size_t i = 0; i + 1 < n; i++) {
+        unsigned pair = (unsigned)(unsigned char)low[i] << 8 | (unsigned char)low[i + 1];
+        if (!(x->pair[pair >> 3] >> (pair & 7) & 1))
+            continue;
         unsigned b = cue_bucket(low + i);
         for (size_t k = x->start[b]; k < x->start[b + 1]; k++) {
             const struct cue *c = &x->cue[k];
@@ -601,7 +612,8 @@ struct reader {
     size_t format_rank;
     int weak_cue, has_headers, saw_recipient, saw_marker;
     const char *log_format;
-    size_t *work; /* lines visited, all passes (struct kb_bounce.work) */
+    size_t *work;        /* lines visited, all passes (struct kb_bounce.work) */
+    uint32_t *cue_cache; /* per line, see CUE_CACHED */
     struct cue_index cues;
 };
 
@@ -716,6 +728,8 @@ static struct line unquoted(struct line l)
 
 static int recipient_line(struct line whole, struct line *addr, size_t *rest)
 {
+    if (!whole.n || !memchr(whole.s, '@', whole.n))
+        return 0; /* every form below holds an address: most lines are done with at one scan */
     size_t i = 0;
     struct line l = unquoted(whole);
     size_t shift = (size_t)(l.s - whole.s); /* *rest is an offset in whole */
@@ -876,15 +890,51 @@ struct lowered {
     struct cue_hits hits;
 };
 
-static const char *lower_line(const struct reader *r, struct line l, struct lowered *out)
+/* A line's cues packed in r->cue_cache[line]: bit 31 set once found, the sets in bits 0-15,
+ * 1 + the best format cue's rank in bits 16-24 (0: none). Several passes ask for the cues of
+ * the same line; each line's are found once. */
+#define CUE_CACHED (1u << 31)
+
+static void cues_unpack(uint32_t c, struct cue_hits *h)
 {
+    unsigned rank = (c >> 16) & 0x1ffu;
+    h->sets = c & 0xffffu;
+    h->format_rank = rank ? rank - 1 : SIZE_MAX;
+}
+
+/* Line i lowered into out, with its cues. */
+static const char *lower_line(const struct reader *r, size_t i, struct lowered *out)
+{
+    struct line l = line_at(r, i);
     size_t n = l.n < CUE_SCAN ? l.n : CUE_SCAN;
-    for (size_t i = 0; i < n; i++)
-        out->s[i] = l.s[i] ? (char)lower((unsigned char)l.s[i]) : ' ';
+    for (size_t k = 0; k < n; k++)
+        out->s[k] = l.s[k] ? (char)lower((unsigned char)l.s[k]) : ' ';
     out->s[n] = '\0';
     out->n = n;
+    uint32_t c = r->cue_cache[i];
+    if (c & CUE_CACHED) {
+        cues_unpack(c, &out->hits);
+        return out->s;
+    }
     find_cues(&r->cues, out->s, n, &out->hits);
+    c = CUE_CACHED | (uint32_t)out->hits.sets;
+    if (out->hits.format_rank != SIZE_MAX)
+        c |= (uint32_t)(out->hits.format_rank + 1) << 16;
+    r->cue_cache[i] = c;
     return out->s;
+}
+
+/* The cues of line i only (out->s is not filled when they are known already). */
+static void line_cues(const struct reader *r, size_t i, struct lowered *out)
+{
+    uint32_t c = r->cue_cache[i];
+    if (c & CUE_CACHED) {
+        out->n = 0;
+        out->s[0] = '\0';
+        cues_unpack(c, &out->hits);
+        return;
+    }
+    lower_line(r, i, out);
 }
 
 static int has_set(const struct lowered *lw, enum cue_set set)
@@ -1006,7 +1056,7 @@ static void read_layout(struct reader *r)
         }
         struct lowered lw;
         if (kind == KB_PART_HEADERS || kind == KB_PART_STATUS) {
-            lower_line(r, line_at(r, i), &lw);
+            lower_line(r, i, &lw);
             if (kind == KB_PART_HEADERS)
                 note_header(r, &lw);
             else
@@ -1043,14 +1093,14 @@ static void read_layout(struct reader *r)
                 continue;
             }
             for (size_t k = i; k < end; k++) {
-                lower_line(r, line_at(r, k), &lw);
+                lower_line(r, k, &lw);
                 note_header(r, &lw);
                 r->region[k] = KB_REGION_REPORT_HEADERS;
             }
             i = end - 1;
             continue;
         }
-        lower_line(r, l, &lw);
+        line_cues(r, i, &lw);
         content |= is_report_content(r, l, &lw);
     }
     if (!r->format && r->weak_cue && (r->has_headers || r->saw_recipient || r->saw_marker)) {
@@ -1400,7 +1450,7 @@ static void read_explanation(struct reader *r)
          * starts with an address ("    <x@example.com>... User unknown") */
         size_t value_at;
         if ((in_para || after_cue)
-            && ((is_rule_line(t) && (lower_line(r, l, &lw), !has_set(&lw, SET_DIAGNOSTIC)))
+            && ((is_rule_line(t) && (line_cues(r, i, &lw), !has_set(&lw, SET_DIAGNOSTIC)))
                 || (in_para && indent <= para_indent && t.n && t.s[t.n - 1] == ':'
                     && heads_recipients(r, i)))) {
             in_para = after_cue = 0; /* a frame, or the heading of the next recipients */
@@ -1456,7 +1506,7 @@ static void read_explanation(struct reader *r)
             diag = 1;
             collect_diagnostic(r, owner, l, i);
             size_t at = reply_at(t.s, t.n);
-            if (at && (lower_line(r, l, &lw), has_set(&lw, SET_DIAGNOSTIC))) {
+            if (at && (line_cues(r, i, &lw), has_set(&lw, SET_DIAGNOSTIC))) {
                 /* "Remote host said: 550 ...": the remote server's reply; the reporting MTA's
                  * own words before it in the paragraph ("198.51.100.7 does not like
                  * recipient.") only frame it */
@@ -1465,7 +1515,7 @@ static void read_explanation(struct reader *r)
                         && !reply_line(line_at(r, j)))
                         r->region[j] = KB_REGION_EXPLANATION;
             }
-        } else if ((lower_line(r, l, &lw), has_set(&lw, SET_DIAGNOSTIC))) {
+        } else if ((line_cues(r, i, &lw), has_set(&lw, SET_DIAGNOSTIC))) {
             owner = last ? last : sole;
             diag = 1;
             after_cue = t.n && t.s[t.n - 1] == ':' ? 2 : 1;
@@ -1725,6 +1775,10 @@ static size_t bracketed_host(const char *s, size_t n, long *port)
 /* Does the flat text at s start with a delivery agent's form? */
 static int delivery_form(const char *s, size_t n)
 {
+    /* every form below starts with one of these bytes (the text is lowered, its leading white
+     * space dropped): most lines are done with at one test */
+    if (!n || !memchr("chln.t45", s[0], 8))
+        return 0;
     static const char *const before_host[] = {"connect to ", "host ", "conversation with ",
                                               "lost connection with "};
     for (size_t k = 0; k < sizeof before_host / sizeof *before_host; k++) {
@@ -1773,13 +1827,24 @@ static int read_delivery_form(struct reader *r)
             l = (struct line){whole.s + rest, whole.n - rest};
         }
         l = trimmed(l);
+        /* the flat text starts at the line's first byte that is no blank (NUL reads as one): when
+         * that cannot start a form (delivery_form's first test), and no Diagnostic-Code's type is
+         * there to skip, the line is done with */
+        size_t first = 0;
+        while (first < l.n && (!l.s[first] || is_space(l.s[first])))
+            first++;
+        if (first < l.n && !memchr("chln.t45", lower((unsigned char)l.s[first]), 8)
+            && !memchr(l.s, ';', l.n < 17 ? l.n : 17))
+            continue;
         /* a Diagnostic-Code's type ("smtp; ", "X-Postfix; ") */
         size_t t = 0;
         while (t < l.n && t < 16 && (is_alnum(l.s[t]) || l.s[t] == '-'))
             t++;
         if (t && t < l.n && l.s[t] == ';')
             l = trimmed((struct line){l.s + t + 1, l.n - t - 1});
-        struct flat f = {.n = 0};
+        struct flat f; /* not zeroed: flat_append ends what it writes with a NUL */
+        f.n = 0;
+        f.s[0] = '\0';
         flat_append(&f, l);
         /* a diagnostic wraps onto indented lines ("connect to\n    mx.example.com[...]") */
         for (size_t j = i + 1; j < r->lines && j <= i + 2 && f.n < FORM_SCAN; j++) {
@@ -1867,29 +1932,39 @@ static void read_notice(const struct reader *r, struct notice *n)
         if (!l.n)
             continue; /* an empty line says none of it (a paste of line breaks has a million) */
         struct lowered lw;
-        const char *low = lower_line(r, l, &lw);
-        n->feedback |= strncmp(low, "feedback-type:", 14) == 0
-                       || strstr(low, "report-type=feedback-report") != NULL
-                       /* Microsoft's junk-mail reporting (JMRP), and the feedback events of
-                        * sending services' APIs */
-                       || strncmp(low, "x-hmxmroriginalrecipient:", 25) == 0
-                       || json_says(low, "notificationtype", "complaint")
-                       || json_says(low, "event", "spamreport")
-                       || json_says(low, "event", "complained");
-        n->delivered |=
-            json_says(low, "notificationtype", "delivery") || json_says(low, "event", "delivered");
-        n->disposition |= strncmp(low, "disposition:", 12) == 0;
-        n->reporting_ua |= strncmp(low, "reporting-ua:", 13) == 0;
-        n->mdn_type |= strstr(low, "report-type=disposition-notification") != NULL;
-        n->read |= strncmp(low, "subject: read:", 14) == 0 || strstr(low, "was read on ") != NULL;
+        const char *low = lower_line(r, i, &lw);
+        /* the header fields below need a colon, the report types an '=', the JSON events a
+         * quote: most lines have none of them, and are passed at three memchr */
+        int colon = memchr(low, ':', lw.n) != NULL, equals = memchr(low, '=', lw.n) != NULL;
+        int quoted = memchr(low, '"', lw.n) != NULL;
+        n->feedback |= (colon
+                        && (strncmp(low, "feedback-type:", 14) == 0
+                            /* Microsoft's junk-mail reporting (JMRP) */
+                            || strncmp(low, "x-hmxmroriginalrecipient:", 25) == 0))
+                       || (equals && strstr(low, "report-type=feedback-report") != NULL)
+                       /* the feedback events of sending services' APIs */
+                       || (quoted
+                           && (json_says(low, "notificationtype", "complaint")
+                               || json_says(low, "event", "spamreport")
+                               || json_says(low, "event", "complained")));
+        n->delivered |= quoted
+                        && (json_says(low, "notificationtype", "delivery")
+                            || json_says(low, "event", "delivered"));
+        n->disposition |= colon && strncmp(low, "disposition:", 12) == 0;
+        n->reporting_ua |= colon && strncmp(low, "reporting-ua:", 13) == 0;
+        n->mdn_type |= equals && strstr(low, "report-type=disposition-notification") != NULL;
+        n->read |= (colon && strncmp(low, "subject: read:", 14) == 0)
+                   || strstr(low, "was read on ") != NULL;
         n->success |= has_set(&lw, SET_SUCCESS);
         n->away |= has_set(&lw, SET_AWAY);
-        n->auto_generated |= strncmp(low, "auto-submitted:", 15) == 0 && !strstr(low, ": no");
-        n->auto_reply |= (strncmp(low, "auto-submitted:", 15) == 0 && strstr(low, "auto-replied"))
-                         || strncmp(low, "x-autoreply:", 12) == 0
-                         || strncmp(low, "x-autorespond:", 14) == 0
-                         || (strncmp(low, "subject:", 8) == 0 && has_set(&lw, SET_AUTO_SUBJECT))
-                         || (strncmp(low, "precedence:", 11) == 0 && strstr(low, "auto_reply"));
+        if (colon) {
+            n->auto_generated |= strncmp(low, "auto-submitted:", 15) == 0 && !strstr(low, ": no");
+            n->auto_reply |=
+                (strncmp(low, "auto-submitted:", 15) == 0 && strstr(low, "auto-replied"))
+                || strncmp(low, "x-autoreply:", 12) == 0 || strncmp(low, "x-autorespond:", 14) == 0
+                || (strncmp(low, "subject:", 8) == 0 && has_set(&lw, SET_AUTO_SUBJECT))
+                || (strncmp(low, "precedence:", 11) == 0 && strstr(low, "auto_reply"));
+        }
         if (r->m->kind[i] != KB_PART_HEADERS && !n->failure) {
             size_t len;
             n->failure = reply_line(l) || has_set(&lw, SET_FAILURE);
@@ -1983,7 +2058,7 @@ static enum kb_status finish_recipients(struct reader *r, const struct notice *n
         if ((r->m->kind[i] == KB_PART_TEXT || r->m->kind[i] == KB_PART_HEADERS)
             && r->region[i] != KB_REGION_RETURNED) {
             struct lowered lw;
-            lower_line(r, line_at(r, i), &lw);
+            line_cues(r, i, &lw);
             delayed = has_set(&lw, SET_DELAY);
         }
     for (size_t k = 0; k < rep->recipient_count; k++) {
@@ -2186,7 +2261,8 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
     r.region = calloc(n, 1);
     r.owner = calloc(n, sizeof *r.owner);
     r.done = calloc(n, 1);
-    if (!r.region || !r.owner || !r.done) {
+    r.cue_cache = calloc(n, sizeof *r.cue_cache);
+    if (!r.region || !r.owner || !r.done || !r.cue_cache) {
         st = KB_ERR_NOMEM;
         goto done;
     }
@@ -2252,6 +2328,7 @@ done:
     for (size_t k = 0; k < MAX_RECIPIENTS; k++)
         kb_buf_release(&r.diag_text[k]);
     free(r.done);
+    free(r.cue_cache);
     free(r.region);
     free(r.owner);
     if (st != KB_OK) {

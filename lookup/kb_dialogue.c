@@ -83,20 +83,21 @@ static int is_alpha(unsigned char c)
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-/* Does s[0, n) start with lit (exact case)? */
+/* Does s[0, n) start with lit (exact case; has_prefix_ci: caseless)? Both walk lit as they
+ * compare (no strlen first): most calls fail at the first byte, and some run for every line of
+ * a paste. */
 static int has_prefix(const char *s, size_t n, const char *lit)
 {
-    size_t m = strlen(lit);
-    return n >= m && memcmp(s, lit, m) == 0;
+    for (size_t i = 0; lit[i]; i++)
+        if (i >= n || s[i] != lit[i])
+            return 0;
+    return 1;
 }
 
 static int has_prefix_ci(const char *s, size_t n, const char *lit)
 {
-    size_t m = strlen(lit);
-    if (n < m)
-        return 0;
-    for (size_t i = 0; i < m; i++)
-        if (lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
+    for (size_t i = 0; lit[i]; i++)
+        if (i >= n || lower((unsigned char)s[i]) != lower((unsigned char)lit[i]))
             return 0;
     return 1;
 }
@@ -160,9 +161,13 @@ static size_t level_word_len(const char *s, size_t n)
 {
     static const char *const levels[] = {"DEBUG", "INFO",  "WARNING", "WARN",
                                          "ERROR", "TRACE", "NOTICE",  "FATAL"};
+    if (!n || !memchr("DIWETNFdiwetnf", s[0], 14))
+        return 0; /* no level starts with this byte: most lines are done with at one test */
     for (size_t k = 0; k < sizeof levels / sizeof levels[0]; k++) {
+        if (!has_prefix_ci(s, n, levels[k]))
+            continue;
         size_t m = strlen(levels[k]);
-        if (has_prefix_ci(s, n, levels[k]) && (n == m || s[m] == ' ' || s[m] == ':'))
+        if (n == m || s[m] == ' ' || s[m] == ':')
             return (n > m && s[m] == ':') ? m + 1 : m;
     }
     return 0;
@@ -1342,9 +1347,12 @@ static enum format pick_format(const struct kb_norm *norm, size_t *work)
         for (size_t k = 0; k < CUE_COUNT; k++) {
             const struct cue *c = &cues[k];
             size_t len = line_cues.cue_len[k];
-            int hit = c->at_start == 2   ? l.n >= len && memcmp(l.s, c->text, len) == 0
-                      : c->at_start == 1 ? m >= len && memcmp(p, c->text, len) == 0
-                                         : found[line_cues.cue_slot[k]];
+            /* the first byte before memcmp: most lines start with none of the cues */
+            int hit = c->at_start == 2
+                          ? l.n >= len && l.s[0] == c->text[0] && memcmp(l.s, c->text, len) == 0
+                      : c->at_start == 1
+                          ? m >= len && p[0] == c->text[0] && memcmp(p, c->text, len) == 0
+                          : found[line_cues.cue_slot[k]];
             if (hit && points[c->f] < 1000000)
                 points[c->f] += c->points;
         }

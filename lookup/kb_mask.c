@@ -397,25 +397,31 @@ static size_t user_token(const char *s, size_t n)
  * runs from one hint to the next instead of being examined byte by byte. */
 static size_t next_hint(const char *s, size_t n, size_t from)
 {
-    static const char *const hints[] = {"auth",  "://",  "c: ",  "pass", "pwd",    "api", "secret",
-                                        "token", "-> ",  "~> ",  "> ",   "login(", "-",   "sg.",
-                                        "key-",  "akia", "user", "'",    "\""};
-    static const size_t hint_len[] = {4, 3, 3, 4, 3, 3, 6, 5, 3, 3, 2, 6, 1, 3, 4, 4, 4, 1, 1};
-    static const unsigned char starts[256] = {
-        ['a'] = 1, ['A'] = 1, [':'] = 1, ['c'] = 1, ['C'] = 1,  ['p'] = 1, ['P'] = 1, ['s'] = 1,
-        ['S'] = 1, ['t'] = 1, ['T'] = 1, ['-'] = 1, ['~'] = 1,  ['>'] = 1, ['l'] = 1, ['L'] = 1,
-        ['k'] = 1, ['K'] = 1, ['u'] = 1, ['U'] = 1, ['\''] = 1, ['"'] = 1};
+    /* The hints by their first byte (lowered), so that a byte costs one table load and a
+     * letter that starts some hint is compared with those only: "auth", "://", "c: ", "pass",
+     * "pwd", "api", "secret", "token", "-> ", "~> ", "> ", "login(", "-", "sg.", "key-",
+     * "akia", "user", "'" and '"' ("-> " is within "-"). */
+    static const char *const by_first[256][3] = {['a'] = {"auth", "api", "akia"},
+                                                 [':'] = {"://"},
+                                                 ['c'] = {"c: "},
+                                                 ['p'] = {"pass", "pwd"},
+                                                 ['s'] = {"secret", "sg."},
+                                                 ['t'] = {"token"},
+                                                 ['-'] = {"-"},
+                                                 ['~'] = {"~> "},
+                                                 ['>'] = {"> "},
+                                                 ['l'] = {"login("},
+                                                 ['k'] = {"key-"},
+                                                 ['u'] = {"user"},
+                                                 ['\''] = {"'"},
+                                                 ['"'] = {"\""}};
     for (size_t i = from; i < n; i++) {
-        if (!starts[(unsigned char)s[i]])
-            continue;
-        unsigned char c = lower((unsigned char)s[i]);
-        for (size_t k = 0; k < sizeof hints / sizeof hints[0]; k++) {
-            if ((unsigned char)hints[k][0] != c || n - i < hint_len[k])
-                continue;
+        const char *const *h = by_first[lower((unsigned char)s[i])];
+        for (size_t k = 0; k < 3 && h[k]; k++) {
             size_t j = 1;
-            while (j < hint_len[k] && lower((unsigned char)s[i + j]) == (unsigned char)hints[k][j])
+            while (h[k][j] && i + j < n && lower((unsigned char)s[i + j]) == (unsigned char)h[k][j])
                 j++;
-            if (j == hint_len[k])
+            if (!h[k][j])
                 return i;
         }
     }

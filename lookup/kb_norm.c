@@ -360,6 +360,13 @@ static enum kb_status add_logical_line(const char *line, size_t len, void *arg)
         return kb_buf_append(&b->text, s, n);
     }
     b->glue = 0;
+    if (!n) {
+        /* an empty line has no prefix, continues no reply and closes any (what the general
+         * path below concludes for it): a paste of line breaks has a million of them */
+        b->cont_code[0] = '\0';
+        b->enhanced[0] = '\0';
+        return push_line(b);
+    }
     size_t p = log_prefix_len(s, n);
     s += p;
     n -= p;
@@ -521,6 +528,13 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
         if (e > s && e - 1 < len && input[e - 1] == '\n')
             e--;
         b.orig_line = line + 1;
+        if (e == s) {
+            /* an empty line: nothing to clean, unescape or mask, and it ends a wrapped line */
+            b.glue = 0;
+            wrapped = 0;
+            st = add_logical_line("", 0, &b);
+            continue;
+        }
         /* Most lines hold no control byte and no backslash: they go to add_logical_line as
          * they are, without the two copies that cleaning and unescaping make. */
         const char *text = input + s;

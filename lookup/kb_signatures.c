@@ -74,13 +74,33 @@ static int probe_token(uint64_t hash, size_t offset, void *arg)
     return 0;
 }
 
-/* Occurrences by anchor (in the index's order: ascending hash), in text order within one. */
-static int occurrence_cmp(const void *a, const void *b)
+/* Orders the occurrences by anchor (in the index's order: ascending first), in text order within
+ * one, in linear time: they come in text order, so a stable sort by anchor alone keeps it. An LSD
+ * radix sort, a byte of first a pass (skipped where every occurrence has the same byte); on 1 MiB
+ * of anchors qsort's comparisons were a tenth of the lookup. *occ is replaced by a buffer of n; -1
+ * when out of memory (*occ unchanged). */
+static int occurrences_sort(struct occurrence **occ, size_t n)
 {
-    const struct occurrence *x = a, *y = b;
-    if (x->first != y->first)
-        return x->first < y->first ? -1 : 1;
-    return (x->offset > y->offset) - (x->offset < y->offset);
+    struct occurrence *a = *occ, *b = malloc(n * sizeof *b);
+    if (!b)
+        return -1;
+    for (unsigned shift = 0; shift < 32; shift += 8) {
+        size_t count[257] = {0};
+        for (size_t i = 0; i < n; i++)
+            count[((a[i].first >> shift) & 0xffu) + 1]++;
+        if (count[((a[0].first >> shift) & 0xffu) + 1] == n)
+            continue;
+        for (size_t d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (size_t i = 0; i < n; i++)
+            b[count[(a[i].first >> shift) & 0xffu]++] = a[i];
+        struct occurrence *t = a;
+        a = b;
+        b = t;
+    }
+    free(b);
+    *occ = a;
+    return 0;
 }
 
 /* Lines of context on each side of an anchor: a match contains its anchor and may reach
@@ -156,8 +176,11 @@ enum kb_status kb_signatures_run(struct kb_query *q)
             goto oom;
         st = KB_ERR_DB;
     }
-    if (p.occ_count)
-        qsort(p.occ, p.occ_count, sizeof *p.occ, occurrence_cmp);
+    if (p.occ_count) {
+        if (occurrences_sort(&p.occ, p.occ_count))
+            goto oom;
+        p.occ_alloc = p.occ_count;
+    }
     for (size_t i = 0; i < p.occ_count && st == KB_OK;) {
         const struct occurrence *o = &p.occ[i];
         struct anchor_hits hits = {o->hash, o, 0};

@@ -9,9 +9,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Byte classes and case folding as tables, computed by the compiler: the literal scanner and
+ * the tokenizer ask them for every byte they read, and a load is cheaper than the comparisons
+ * (a third of the instructions of a lookup of 1 MB of the KB's own signature words). */
+#define CLASS_OF(c)                                                                                \
+    (((c) == ' ' || (c) == '\t' || (c) == '\n' || (c) == '\r' || (c) == '\f' || (c) == '\v') ? 1   \
+     : (((c) >= 'a' && (c) <= 'z') || ((c) >= 'A' && (c) <= 'Z') || ((c) >= '0' && (c) <= '9')     \
+        || (c) == '_')                                                                             \
+         ? 2                                                                                       \
+         : 0)
+#define FOLD_OF(c) ((c) >= 'A' && (c) <= 'Z' ? (c) + 32 : (c))
+#define R4(f, b) f(b), f((b) + 1), f((b) + 2), f((b) + 3)
+#define R16(f, b) R4(f, b), R4(f, (b) + 4), R4(f, (b) + 8), R4(f, (b) + 12)
+#define R64(f, b) R16(f, b), R16(f, (b) + 16), R16(f, (b) + 32), R16(f, (b) + 48)
+static const unsigned char byte_class[256] = {R64(CLASS_OF, 0), R64(CLASS_OF, 64),
+                                              R64(CLASS_OF, 128), R64(CLASS_OF, 192)};
+static const unsigned char fold_ascii[256] = {R64(FOLD_OF, 0), R64(FOLD_OF, 64), R64(FOLD_OF, 128),
+                                              R64(FOLD_OF, 192)};
+#undef R64
+#undef R16
+#undef R4
+#undef FOLD_OF
+#undef CLASS_OF
+
 static int is_word(unsigned char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    return byte_class[c] & 2;
 }
 
 static int is_digit(unsigned char c)
@@ -21,12 +44,12 @@ static int is_digit(unsigned char c)
 
 static int is_space(unsigned char c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    return byte_class[c] & 1;
 }
 
 static unsigned char lower(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+    return fold_ascii[c];
 }
 
 /* ---- prefilter tokens -------------------------------------------------------------------- */
