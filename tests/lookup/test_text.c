@@ -590,9 +590,16 @@ static void test_required_literals(void)
         {"\\|abcd|\\(efgh", "|abcd/(efgh"},
     };
     static const char *const texts[] = {
-        "x NYTHXUFLA   failed y", "flirkkyn invalid", "quota exceeded", "Mailbox full",
-        "mailbox is full",        "abcdefg",          "|abcd",          "(efgh",
-        "de|ghi",                 "nothing",
+        "x NYTHXUFLA   failed y",
+        "flirkkyn invalid",
+        "quota exceeded",
+        "Mailbox full",
+        "mailbox is full",
+        "abcdefg",
+        "|abcd",
+        "(efgh",
+        "de|ghi",
+        "nothing",
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         int rc;
