@@ -270,11 +270,12 @@ static void summary(const struct options *o, const struct kbc_counts *c, size_t 
     if (o->quiet)
         return;
     const char *done = !o->self_test ? "not self-tested" : o->check ? "checked" : "verified";
-    fprintf(stderr,
-            "%s: %zu articles, %zu entries, %zu signatures, %zu harvested, %zu examples %s in "
-            "%.2f s",
-            KBC_PROGRAM, c->articles, c->entries, c->signatures, c->harvested, examples, done,
-            seconds_since(start));
+    fprintf(
+        stderr,
+        "%s: %zu article%s, %zu entr%s, %zu signature%s, %zu harvested, %zu example%s %s in %.2f s",
+        KBC_PROGRAM, c->articles, c->articles == 1 ? "" : "s", c->entries,
+        c->entries == 1 ? "y" : "ies", c->signatures, c->signatures == 1 ? "" : "s", c->harvested,
+        examples, examples == 1 ? "" : "s", done, seconds_since(start));
     if (!o->check)
         fprintf(stderr, " -> %s", o->output);
     fputc('\n', stderr);
@@ -309,7 +310,10 @@ static enum kb_status open_base(const struct options *o, struct kbc_kb *kb, stru
         if (st != KB_OK) {
             char what[sizeof err->message];
             snprintf(what, sizeof what, "%s", err->message);
-            snprintf(err->message, sizeof err->message, "--base: %.480s", what);
+            snprintf(err->message, sizeof err->message, "--base: %.400s%s", what,
+                     access(o->bases[i], F_OK) != 0
+                         ? " (check --base, or compile the base KB first)"
+                         : "");
             return st;
         }
         kb->base_build = kb_db_build_hash(layer);

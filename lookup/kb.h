@@ -458,6 +458,10 @@ struct kb_result {
      * "German"), told by its everyday words; NULL when English or not told. Static strings. */
     const char *language;
     const char *language_name;
+    /* 1 when the knowledge base is about sending mail (its signatures say so, as the shipped
+     * one's do): text about another program is out of its scope, and the way to a better
+     * answer is the mail server's reply. 0 for a KB of other documents. */
+    int kb_about_mail;
 };
 
 /* What an RFC 3463 enhanced status code ("5.7.8") means, by RFC 3463 and the IANA registry:

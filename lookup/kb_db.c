@@ -560,10 +560,7 @@ enum kb_status kb_db_open_file(const char *path, struct kb_db **out, struct kb_e
     *out = NULL;
     struct stat sb;
     if (stat(path, &sb) != 0)
-        return kb_fail(err, KB_ERR_IO,
-                       "cannot open database '%s': %s (check --db or KB_DB, or compile one with "
-                       "kb-compile)",
-                       path, strerror(errno));
+        return kb_fail(err, KB_ERR_IO, "cannot open database '%s': %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode))
         return kb_fail(err, KB_ERR_IO, "cannot open database '%s': not a regular file", path);
     FILE *f = fopen(path, "rb");

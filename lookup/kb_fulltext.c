@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "kb_query.h"
 
@@ -25,6 +26,11 @@
 /* 2 x ln(20): what two terms each found in one entry of twenty tell (in a KB of fewer than
  * twenty entries, what two terms found in one entry tell). */
 #define FTS_MIN_IDF 6.0
+/* A word of the text the KB has never seen (a plain word of four letters or more: "kubelet",
+ * not an id or a number) is information no section explains: it counts in the text's total as
+ * this share of a word found on a single page. A paste about another program is mostly such
+ * words, and the few it shares with the docs ("container", "failed") explain little of it. */
+#define FTS_UNKNOWN_WORD 0.5
 /* A section explains at least a fifth of the text (kb_score) to answer on its own. */
 #define FTS_MIN_SCORE 0.2
 
@@ -54,6 +60,7 @@ struct fts_info {
     double idf[FTS_TERMS];
     uint64_t line_mask[FTS_TERMS]; /* the lines of the text holding term i */
     double idf_sum;
+    size_t unknown; /* plain words of the text the KB does not know (in idf_sum) */
     size_t pairs;
     unsigned char pair_a[FTS_PAIRS], pair_b[FTS_PAIRS], pair_gap[FTS_PAIRS], pair_line[FTS_PAIRS];
     size_t lines;
@@ -180,11 +187,20 @@ static void terms_free(struct term *terms, size_t n)
     free(terms);
 }
 
-/* Adds the term text[0, len) at token position pos when it is new, useful and known to the KB.
- * *looked_up counts distinct words looked up. */
+/* Is t[0, len) a plain word (letters only, four or more)? */
+static int plain_word(const char *t, size_t len)
+{
+    size_t letters = 0;
+    for (size_t i = 0; i < len; i++)
+        letters += t[i] >= 'a' && t[i] <= 'z';
+    return len >= 4 && letters == len;
+}
+
+/* Adds the term text[0, len) at token position pos when it is new, useful and known to the KB;
+ * counts it in *unknown when it is a plain word the KB does not know. */
 static enum kb_status add_term(struct kb_query *q, const char *text, size_t len, size_t pos,
                                int part, struct u64s *seen, struct term **terms, size_t *n,
-                               size_t *alloc)
+                               size_t *alloc, size_t *unknown)
 {
     if (!useful_term(text, len))
         return KB_OK;
@@ -202,8 +218,12 @@ static enum kb_status add_term(struct kb_query *q, const char *text, size_t len,
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return kb_fail_sql(q->db, q->err, "cannot read term statistics");
-    if (df <= 0)
-        return KB_OK; /* words the KB has never seen say nothing about its entries */
+    if (df <= 0) {
+        /* words the KB has never seen say nothing about its entries, but they are part of
+         * what the text says */
+        *unknown += !part && plain_word(text, len);
+        return KB_OK;
+    }
     if (kb_grow((void **)terms, alloc, *n + 1, sizeof **terms)
         || !((*terms)[*n].text = kb_strndup(text, len)))
         return kb_query_nomem(q);
@@ -218,9 +238,10 @@ static enum kb_status add_term(struct kb_query *q, const char *text, size_t len,
 /* The distinct useful words of the prepared text that the KB knows, rarest first. A dotted
  * name or an identifier ("zen.spamhaus.org", "ENABLE_SASLAUTHD": one term in the index) also
  * brings its parts: the docs may name the service alone (the index holds the parts of its own
- * identifiers too). orig is the text before preparation (same offsets). */
+ * identifiers too). orig is the text before preparation (same offsets). *unknown: how many
+ * plain words the KB does not know. */
 static enum kb_status fts_terms(struct kb_query *q, const char *text, const char *orig, size_t len,
-                                struct term **out, size_t *count)
+                                struct term **out, size_t *count, size_t *unknown)
 {
     struct term *terms = NULL;
     size_t n = 0, alloc = 0, pos = 0;
@@ -241,7 +262,7 @@ static enum kb_status fts_terms(struct kb_query *q, const char *text, const char
             field = !(orig[k] >= 'A' && orig[k] <= 'Z');
         if (field)
             continue;
-        status = add_term(q, text + s, i - s, pos, 0, &seen, &terms, &n, &alloc);
+        status = add_term(q, text + s, i - s, pos, 0, &seen, &terms, &n, &alloc, unknown);
         int joined = 0;
         for (size_t k = s; k < i && !joined; k++)
             joined = text[k] == '_';
@@ -253,7 +274,7 @@ static enum kb_status fts_terms(struct kb_query *q, const char *text, const char
             for (size_t m = k; m < e; m++)
                 alpha += text[m] >= 'a' && text[m] <= 'z';
             if (alpha == e - k && e > k)
-                status = add_term(q, text + k, e - k, pos, 1, &seen, &terms, &n, &alloc);
+                status = add_term(q, text + k, e - k, pos, 1, &seen, &terms, &n, &alloc, unknown);
             k = e + 1;
         }
     }
@@ -367,14 +388,89 @@ static int is_setting(const char *s, size_t n)
     return i >= 2 && i < n && s[i] == '=' && s[0] >= 'A' && s[0] <= 'Z';
 }
 
+/* The informational log levels, as loggers print them in full or in three letters. */
+static const char *const info_levels[] = {"info",  "inf", "debug",  "dbg",
+                                          "trace", "trc", "notice", "verbose"};
+
+/* Is w[0, n) (any case) one of info_levels? */
+static int info_level_word(const char *w, size_t n)
+{
+    for (size_t k = 0; k < sizeof info_levels / sizeof info_levels[0]; k++)
+        if (strlen(info_levels[k]) == n && strncasecmp(w, info_levels[k], n) == 0)
+            return 1;
+    return 0;
+}
+
+/* Does the original line s[0, n) carry an informational level in its log prefix ("[   INF   ]",
+ * "INFO ", "[debug]", "level=info", "I1207" is not one)? Only the first words are looked at:
+ * a level stands before the message. Bare levels count in upper case only ("Info: ..." may
+ * be the message itself). */
+static int informational_line(const char *s, size_t n)
+{
+    size_t limit = n < 80 ? n : 80;
+    for (size_t i = 0, words = 0; i < limit && words < 6; words++) {
+        while (i < limit && (s[i] == ' ' || s[i] == '\t' || s[i] == '|'))
+            i++;
+        size_t start = i;
+        while (i < limit && s[i] != ' ' && s[i] != '\t')
+            i++;
+        const char *w = s + start;
+        size_t len = i - start;
+        if (len > 6 && strncasecmp(w, "level=", 6) == 0)
+            return info_level_word(w + 6, len - 6);
+        if (len >= 2 && w[0] == '[') {
+            /* "[INFO]", "[debug]", or "[" alone before a padded "   INF   ]" */
+            const char *inner = w + 1;
+            size_t m = len - 1;
+            if (m && inner[m - 1] == ']')
+                m--;
+            if (info_level_word(inner, m))
+                return 1;
+            continue;
+        }
+        if (len == 1 && w[0] == '[') {
+            while (i < limit && s[i] == ' ')
+                i++;
+            size_t at = i;
+            while (i < limit && s[i] != ' ' && s[i] != ']')
+                i++;
+            if (info_level_word(s + at, i - at))
+                return 1;
+            continue;
+        }
+        if (len && w[len - 1] == ':')
+            len--;
+        int upper = len > 0;
+        for (size_t k = 0; k < len && upper; k++)
+            upper = w[k] >= 'A' && w[k] <= 'Z';
+        if (upper && info_level_word(w, len))
+            return 1;
+    }
+    return 0;
+}
+
 /* Blanks the lines of the prepared copy of the normalised text (same offsets) that are not
- * error text: stack frames and settings. */
+ * error text: stack frames and settings; and, when the text has lines that are not, the lines
+ * a logger marked as only informational ("[   INF   ]  Welcome to ..."), which tell what the
+ * program was doing, not what went wrong. */
 static void blank_non_error_lines(const struct kb_norm *norm, char *prepared)
 {
+    int other = 0;
+    for (size_t i = 0; i < norm->line_count && !other; i++) {
+        size_t line = norm->orig_line[i];
+        if (line < 1 || line > norm->orig_line_count)
+            continue;
+        size_t os = norm->orig_start[line - 1], oe = norm->orig_start[line];
+        other = !informational_line(norm->input + os, oe - os);
+    }
     for (size_t i = 0; i < norm->line_count; i++) {
         size_t s = norm->line_start[i];
         size_t e = i + 1 < norm->line_count ? norm->line_start[i + 1] - 1 : norm->len;
-        if (is_stack_frame(norm->text + s, e - s) || is_setting(norm->text + s, e - s))
+        size_t line = norm->orig_line[i];
+        int info = other && line >= 1 && line <= norm->orig_line_count
+                   && informational_line(norm->input + norm->orig_start[line - 1],
+                                         norm->orig_start[line] - norm->orig_start[line - 1]);
+        if (info || is_stack_frame(norm->text + s, e - s) || is_setting(norm->text + s, e - s))
             memset(prepared + s, ' ', e - s);
     }
 }
@@ -932,9 +1028,11 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
             }
             c->fts_explain = kb_format(
                 "full-text: %zu of %zu rarest known terms matched (%s); information %.1f of "
-                "%.1f; its best section explains %.2f of the text (word pairs as written %.2f)%s",
-                matched, used, which.data ? which.data : "", idf, info->idf_sum, rows[r].score,
-                pair_share, rows[r].link > 0 ? "; a table row linking here counts too" : "");
+                "%.1f (%zu words unknown to the KB count in it); its best section explains %.2f "
+                "of the text (word pairs as written %.2f)%s",
+                matched, used, which.data ? which.data : "", idf, info->idf_sum, info->unknown,
+                rows[r].score, pair_share,
+                rows[r].link > 0 ? "; a table row linking here counts too" : "");
             for (size_t k = 0; k < nlines; k++)
                 if (!kb_grow((void **)&c->lines, &c->line_alloc, c->line_count + 1,
                              sizeof *c->lines))
@@ -1022,7 +1120,7 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
     struct entry_rows *rows = NULL;
     struct fts_info info;
     memset(&info, 0, sizeof info);
-    size_t nterms = 0, nrows = 0;
+    size_t nterms = 0, nrows = 0, unknown = 0;
     discount_setting_hits(q);
     enum kb_status status = kb_fts_prepare(q->evidence_text, q->norm.len, &prepared);
     if (status != KB_OK)
@@ -1031,7 +1129,8 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
         if (prepared.data[i] >= 'A' && prepared.data[i] <= 'Z')
             prepared.data[i] = (char)(prepared.data[i] + 32);
     blank_non_error_lines(&q->norm, prepared.data);
-    if ((status = fts_terms(q, prepared.data, q->evidence_text, prepared.len, &terms, &nterms))
+    if ((status =
+             fts_terms(q, prepared.data, q->evidence_text, prepared.len, &terms, &nterms, &unknown))
         != KB_OK)
         goto done;
     /* Specific: in at most 5% of the entries (at least one, of course). Common: in more than
@@ -1051,6 +1150,8 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
         info.idf[i] = log((entries + 1) / (double)terms[i].df);
         info.idf_sum += info.idf[i];
     }
+    info.unknown = unknown;
+    info.idf_sum += FTS_UNKNOWN_WORD * (double)unknown * log(entries + 1);
     fts_layout(prepared.data, prepared.len, terms, used, &info);
     if ((status = exact_sections(q, &info)) != KB_OK)
         goto done;

@@ -464,6 +464,7 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
         goto done;
     }
     q.report = &r->report;
+    r->kb_about_mail = db->fulltext_needs_mail;
     /* No signature may take long on any input: PCRE2 gives up instead, and the signature then
      * simply does not count. */
     pcre2_set_match_limit(q.mctx, 5000000);

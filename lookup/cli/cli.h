@@ -100,6 +100,12 @@ size_t cli_contenders(const struct kb_result *r, size_t *tied);
  * NULL; and what failed, in words ("the delivery to the recipient's server"). */
 const struct kb_report *cli_bounce(const struct kb_result *r);
 const char *cli_leg_words(const char *leg);
+/* A report whose every recipient is only delayed is a warning, not a bounce: its block is
+ * headed "Delay warning" and says the server is still trying. heading: the block's first word;
+ * the words of what happened. */
+int cli_report_delayed(const struct kb_report *rep);
+const char *cli_report_heading(const struct kb_report *rep);
+const char *cli_report_what(const struct kb_report *rep);
 /* How a report's format is named after the leg: "report" (print "postfix report"), or the
  * words for a format that is no report of its own (a diagnostic line pasted alone). */
 const char *cli_report_words(const char *format);

@@ -2,9 +2,9 @@
  * main.c - kb-lookup: pasted error text in, the matching knowledge-base entries out.
  *
  * Input comes from the arguments or stdin. The KB is a stack of layers (kb.h): the one
- * embedded at build time, the site layers (every .db file of KB_SITE_DIR), then each --db or
- * KB_DB database; a database compiled as a whole KB (not against a base) starts the stack
- * anew. Exit codes (documented in the README and --help):
+ * embedded at build time, each --db or KB_DB database, then the site layers (every .db file of
+ * KB_SITE_DIR); a database compiled as a whole KB (not against a base) starts the stack anew.
+ * Exit codes (documented in the README and --help):
  * 0 a match, 1 no match, 2 usage, input, output or database error. Every status of libkb is
  * turned into a message and an exit code here, and only here. On a terminal the text answer
  * is fitted to its width, and an answer longer than the screen goes through a pager, as git
@@ -95,7 +95,7 @@ static const char usage_text[] =
     "  --check-db           check the whole database (every page, every table) and exit\n"
     "  --db PATH            add this KB as a layer over the built-in one (repeatable; also\n"
     "                       KB_DB, a colon-separated list); a whole KB, not compiled as\n"
-    "                       an overlay, replaces the layers before it\n"
+    "                       an overlay, replaces the layers before it and the site ones\n"
     "  --no-builtin         leave out the KB built into the program\n"
     "  --lang LANG          answer in this language when the KB holds it (default: from\n"
     "                       LC_ALL, LC_MESSAGES or LANG; e.g. de or de_DE.UTF-8)\n"
@@ -299,11 +299,13 @@ static int parse_options(int argc, char **argv, struct options *o)
     return 0;
 }
 
-/* The paths of the layers after the built-in one, in order: the site layers (*.db of the site
- * folder, sorted; none when it does not exist), then every --db, or else every path of KB_DB. */
+/* The paths of the layers after the built-in one, in order: every --db, or else every path of
+ * KB_DB, then the site layers (*.db of the site folder, sorted; none when it does not exist),
+ * from index `site` on. */
 struct layer_paths {
     char **v;
     size_t n, alloc;
+    size_t site;
 };
 
 static int add_path(struct layer_paths *p, const char *s, size_t len)
@@ -371,8 +373,6 @@ static int site_layers(struct layer_paths *p)
 
 static int layer_paths(const struct options *o, struct layer_paths *p)
 {
-    if (!o->no_site && site_layers(p) != 0)
-        return -1;
     for (size_t i = 0; i < o->db_count; i++)
         if (add_path(p, o->db_paths[i], strlen(o->db_paths[i])) != 0)
             goto nomem;
@@ -384,6 +384,9 @@ static int layer_paths(const struct options *o, struct layer_paths *p)
             goto nomem;
         s += n + (colon != NULL);
     }
+    p->site = p->n;
+    if (!o->no_site && site_layers(p) != 0)
+        return -1;
     return 0;
 nomem:
     fputs("kb-lookup: out of memory\n", stderr);
@@ -403,7 +406,8 @@ static int open_builtin(struct kb_db **out, struct kb_error *err)
 
 /* Opens the KB: the built-in layer (unless --no-builtin), then every other layer stacked on
  * it. A database compiled as a whole KB (without kb-compile --base) is not an overlay: it
- * starts the stack anew, as --db always replaced the built-in KB. A layer that cannot be
+ * starts the stack anew, as --db always replaced the built-in KB; the site layers, overlays
+ * of the KB installed on the machine, are then not read (documented). A layer that cannot be
  * opened (missing, damaged, of another schema) is an error naming it: no layer is dropped
  * silently. */
 static int open_database(const struct options *o, struct kb_db **db, struct kb_error *err)
@@ -421,14 +425,21 @@ static int open_database(const struct options *o, struct kb_db **db, struct kb_e
         goto done;
     if (builtin)
         number++;
+    int whole_kb_named = 0; /* a --db or KB_DB database compiled as a whole KB */
     for (size_t i = 0; i < paths.n; i++, number++) {
+        if (i == paths.site && whole_kb_named)
+            break;
         struct kb_db *layer = NULL;
         if (kb_db_open_file(paths.v[i], &layer, err) != KB_OK) {
-            /* the message names the file; among several, which layer it is too */
+            /* the message names the file; among several, which layer it is too; a file that
+             * is not there was named by the user here */
+            const char *hint = access(paths.v[i], F_OK) != 0
+                                   ? " (check --db or KB_DB, or compile one with kb-compile)"
+                                   : "";
             if (paths.n > 1)
-                fprintf(stderr, "kb-lookup: layer %zu: %s\n", number, err->message);
+                fprintf(stderr, "kb-lookup: layer %zu: %s%s\n", number, err->message, hint);
             else
-                fprintf(stderr, "kb-lookup: %s\n", err->message);
+                fprintf(stderr, "kb-lookup: %s%s\n", err->message, hint);
             goto done;
         }
         if (i == 0 && builtin && kb_db_base_build(layer) && open_builtin(&stack, err) != 0) {
@@ -438,6 +449,7 @@ static int open_database(const struct options *o, struct kb_db **db, struct kb_e
         if (!stack || !kb_db_base_build(layer)) {
             kb_db_close(stack);
             stack = layer;
+            whole_kb_named |= i < paths.site;
         } else if (kb_db_layer_add(stack, layer, err) != KB_OK) {
             fprintf(stderr, "kb-lookup: layer %zu: %s\n", number, err->message);
             goto done;

@@ -26,7 +26,15 @@ void cli_nomatch_read(const struct kb_result *r, int markdown, struct cli_nomatc
     struct kb_buf b;
     kb_status_code_meaning(f->enhanced, &n->status_class, &n->status_meaning);
     int other = f->mail_context == KB_CONTEXT_IS_OTHER;
-    if (other) {
+    if (other && !r->kb_about_mail && f->other_program) {
+        /* a team's own KB: "another program" is only one its documents do not cover */
+        kb_buf_init(&b, 0);
+        kb_buf_printf(&b,
+                      "This looks like an error of %s%s%s, which no article of this "
+                      "knowledge base covers.",
+                      q, f->other_program, q);
+        add(n, &b);
+    } else if (other && r->kb_about_mail) {
         kb_buf_init(&b, 0);
         kb_buf_printf(&b,
                       "This looks like an error of another program, not of sending e-mail "
@@ -54,7 +62,12 @@ void cli_nomatch_read(const struct kb_result *r, int markdown, struct cli_nomatc
         add(n, &b);
     }
     kb_buf_init(&b, 0);
-    if (f->reply_code || f->enhanced)
+    if (!r->kb_about_mail)
+        kb_buf_printf(&b,
+                      "Next: paste the whole error with the lines around it on standard input: "
+                      "%skb-lookup - < error.txt%s.",
+                      q, q);
+    else if (f->reply_code || f->enhanced)
         kb_buf_printf(&b,
                       "Next: paste the whole error with the lines around it (the application's "
                       "log, or its SMTP transcript) on standard input: %skb-lookup - < "

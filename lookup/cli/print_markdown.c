@@ -136,9 +136,10 @@ static void print_bounce(FILE *out, const struct kb_result *r)
     if (rep) {
         const char *words = cli_report_words(rep->format);
         if (strcmp(words, "report") == 0)
-            fprintf(out, "**Bounce:** %s (%s report", cli_leg_words(rep->leg), rep->format);
+            fprintf(out, "**%s** %s (%s report", cli_report_heading(rep), cli_report_what(rep),
+                    rep->format);
         else
-            fprintf(out, "**Bounce:** %s (%s", cli_leg_words(rep->leg), words);
+            fprintf(out, "**%s** %s (%s", cli_report_heading(rep), cli_report_what(rep), words);
         if (rep->reporting_mta)
             fprintf(out, " from `%s`", rep->reporting_mta);
         fputs(")\n\n", out);

@@ -170,6 +170,26 @@ const char *cli_leg_words(const char *leg)
                : "a server that had accepted the message could not deliver it";
 }
 
+int cli_report_delayed(const struct kb_report *rep)
+{
+    size_t delayed = 0;
+    for (size_t i = 0; i < rep->recipient_count; i++)
+        delayed += rep->recipients[i].action && strcmp(rep->recipients[i].action, "delayed") == 0;
+    return rep->recipient_count && delayed == rep->recipient_count;
+}
+
+const char *cli_report_heading(const struct kb_report *rep)
+{
+    return cli_report_delayed(rep) ? "Delay warning:" : "Bounce:";
+}
+
+const char *cli_report_what(const struct kb_report *rep)
+{
+    return cli_report_delayed(rep) ? "a server that accepted the message has not delivered it "
+                                     "yet and is still trying; it need not be sent again"
+                                   : cli_leg_words(rep->leg);
+}
+
 /* "Bounce (postfix): ..." with each recipient's failure, before the answers. */
 static void print_bounce(FILE *out, const struct kb_result *r, const struct print_options *opt)
 {
@@ -180,10 +200,11 @@ static void print_bounce(FILE *out, const struct kb_result *r, const struct prin
     kb_buf_init(&buf, 0);
     const char *words = cli_report_words(rep->format);
     if (strcmp(words, "report") == 0)
-        kb_buf_printf(&buf, BOLD "Bounce:" BOLD_OFF " %s (%s report", cli_leg_words(rep->leg),
-                      rep->format);
+        kb_buf_printf(&buf, BOLD "%s" BOLD_OFF " %s (%s report", cli_report_heading(rep),
+                      cli_report_what(rep), rep->format);
     else
-        kb_buf_printf(&buf, BOLD "Bounce:" BOLD_OFF " %s (%s", cli_leg_words(rep->leg), words);
+        kb_buf_printf(&buf, BOLD "%s" BOLD_OFF " %s (%s", cli_report_heading(rep),
+                      cli_report_what(rep), words);
     if (rep->reporting_mta)
         kb_buf_printf(&buf, " from " VALUE "%s" VALUE_OFF, rep->reporting_mta);
     kb_buf_append_str(&buf, ")");

@@ -59,6 +59,15 @@ printf '# ok\n\nan article\n' >"$WORK/names/sub/ok.md"
 "$KBC" "$WORK/names" -o "$WORK/names.db" 2>"$WORK/err"
 expect_rc 0 $? "file names"
 expect_grep "kb-compile: 2 articles, 2 entries" "$WORK/err" "..md compiled, .git and .# skipped"
+rm "$WORK/names/..md"
+"$KBC" "$WORK/names" -o "$WORK/names.db" 2>"$WORK/err"
+expect_grep "kb-compile: 1 article, 1 entry, 0 signatures, 0 harvested, 0 examples verified" \
+    "$WORK/err" "one of a kind said in the singular"
+
+"$KBC" --base "$WORK/no-base.db" "$FIXTURES/good" -o "$WORK/x.db" 2>"$WORK/err"
+expect_rc 2 $? "--base missing"
+expect_grep "kb-compile: --base: cannot open database '$WORK/no-base.db': No such file or directory (check --base, or compile the base KB first)" \
+    "$WORK/err" "--base missing names --base"
 
 # Colour (as clang prints it) with --color=always, never with --color=never or when stderr is
 # no terminal (auto), and --color with a bad value is a usage error.

@@ -8,6 +8,10 @@
 # someone who never saw the engine, kept out of all tuning) are scored the same way and count
 # apart. Their first score, on the engine before issue 7's retrieval: exchange 0.638 vs
 # baseline 0.574, dms 0.533 vs 0.500; after it (when the guards were set): 0.702 and 0.600.
+# The blind sets (fulltext-blind-*.jsonl: a second collection, blind, keeping only the texts
+# from sources no other set uses) were first scored on b394593: exchange 0.833 (12 positives)
+# vs baseline 0.250, dms 0.364 (22) vs baseline 0.409. Their guard does not ask to beat the
+# baseline, which docker-mailserver's set does not: the figure is kept honest, not hidden.
 # Skipped (77) where ../shared or python3 is absent.
 # Usage: fulltext.sh SOURCE_DIR PATH/TO/kb-compile PATH/TO/kb-lookup WORK_DIR
 set -eu
@@ -20,9 +24,14 @@ mkdir -p "$work"
 status=0
 # corpus, set, guard for kb-lookup's top-1 (the figure when this guard was set, less 0.03)
 sum_o=0 sum_b=0 sum_n=0
+# (a fourth word "measured": the set's top-1 is guarded but need not beat the baseline)
 for spec in "ms-exchange-mailflow exchange 0.84" "docker-mailserver-docs dms 0.70" \
-    "ms-exchange-mailflow holdout-exchange 0.67" "docker-mailserver-docs holdout-dms 0.57"; do
+    "ms-exchange-mailflow holdout-exchange 0.67" "docker-mailserver-docs holdout-dms 0.57" \
+    "ms-exchange-mailflow blind-exchange 0.80 measured" \
+    "docker-mailserver-docs blind-dms 0.33 measured"; do
     set -- $spec
+    must_beat=1
+    [ "${4:-}" = measured ] && must_beat=0
     [ -f "$work/$1.db" ] && [ "$work/$1.db" -nt "$compile" ] ||
         "$compile" --quiet "$corpora/$1" -o "$work/$1.db"
     ours=$(python3 "$score" --lookup "$lookup" --db "$work/$1.db" --key article \
@@ -34,11 +43,12 @@ for spec in "ms-exchange-mailflow exchange 0.84" "docker-mailserver-docs dms 0.7
     echo "$2: kb-lookup $ours"
     echo "$2: baseline  $base"
     o=$(echo "$ours" | awk '{print $2}') b=$(echo "$base" | awk '{print $2}')
-    if ! awk -v o="$o" -v g="$3" -v b="$b" 'BEGIN { exit !(o >= g && o > b) }'; then
+    if ! awk -v o="$o" -v g="$3" -v b="$b" -v m="$must_beat" \
+        'BEGIN { exit !(o >= g && (o > b || !m)) }'; then
         echo "FAIL: $2 top-1 $o (guard $3, baseline $b)"
         status=1
     fi
-    case $2 in holdout-*) continue ;; esac
+    case $2 in holdout-* | blind-*) continue ;; esac
     sum_o=$(awk -v s="$sum_o" -v o="$o" -v n="$n" 'BEGIN { print s + o * n }')
     sum_b=$(awk -v s="$sum_b" -v b="$b" -v n="$n" 'BEGIN { print s + b * n }')
     sum_n=$((sum_n + n))

@@ -159,6 +159,20 @@ shutil.copy(team, os.path.join(site, "20-team.db"))
 code, sited = lookup_json("ACME-RELAY-4711", env={"KB_SITE_DIR": site})
 check("site layers in sorted order", sited["matches"][0]["layer"]["index"] == 3,
       sited["matches"][0])
+# the site layers come after every --db: a site layer's entry replaces a --db layer's
+only_team = os.path.join(work, "site-team")
+os.mkdir(only_team)
+shutil.copy(team, os.path.join(only_team, "20-team.db"))
+code, order = lookup_json("--db", org, "ACME-RELAY-4711", env={"KB_SITE_DIR": only_team})
+check("site layers are read after --db", order["matches"][0]["id"] == "acme-relay-unknown-host"
+      and order["matches"][0]["layer"]["index"] == 3
+      and order["matches"][0]["layer"]["label"] == os.path.join(only_team, "20-team.db")
+      and order["kb"]["layers"][1]["label"] == org, order)
+# a whole KB named with --db stands alone: the site layers (overlays of the installed KB) are
+# not read on top of it
+code, whole_site = lookup_json("--db", shipped_db, replaced_text, env={"KB_SITE_DIR": site})
+check("a whole KB from --db: no site layers on it", "layers" not in whole_site["kb"]
+      and "layer" not in whole_site["matches"][0], whole_site["kb"])
 
 # ---- scores on one scale ------------------------------------------------------------------
 code, only = lookup_json("--no-builtin", "--db", org, "554 5.7.1 ACME-RELAY-4711 refused")
