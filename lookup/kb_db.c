@@ -238,8 +238,9 @@ static void code_memory_free(struct kb_code_memory *m)
     free(m);
 }
 
-/* What each unanchored signature's matches must contain ('always_needs'), so that a lookup
- * need not run those whose text is not there. Absent: every one runs. */
+/* What each unanchored signature's matches must contain ('always_needs': one of several texts
+ * for an alternation), so that a lookup need not run those whose text is not there. Absent:
+ * every one runs. */
 static enum kb_status load_always_needs(struct kb_db *db, struct kb_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -257,19 +258,26 @@ static enum kb_status load_always_needs(struct kb_db *db, struct kb_error *err)
         status = kb_fail(err, KB_ERR_NOMEM, "out of memory");
         goto done;
     }
-    /* each entry becomes a NUL-terminated string in place of its length */
+    /* each entry becomes its texts, each NUL-terminated, and an empty one after the last, in
+     * place of its length (n + 2 bytes for 4 + n) */
     size_t at = 0, out = 0;
     for (size_t i = 0; i < db->always_count; i++) {
         if (size - at < 4 || get_le(p + at, 4) > size - at - 4)
             goto damaged;
         size_t n = (size_t)get_le(p + at, 4);
         if (n) {
-            if (memchr(p + at + 4, '\0', n))
+            const unsigned char *t = p + at + 4;
+            /* no empty text: none first, last, or two NULs in a row */
+            if (!t[0] || !t[n - 1])
                 goto damaged;
-            memcpy(db->always_needs_text + out, p + at + 4, n);
+            for (size_t k = 1; k < n; k++)
+                if (!t[k] && !t[k - 1])
+                    goto damaged;
+            memcpy(db->always_needs_text + out, t, n);
             db->always_needs_text[out + n] = '\0';
+            db->always_needs_text[out + n + 1] = '\0';
             db->always_needs[i] = db->always_needs_text + out;
-            out += n + 1;
+            out += n + 2;
         }
         at += 4 + n;
     }

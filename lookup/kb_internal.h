@@ -65,8 +65,10 @@ struct kb_db {
     size_t always_count;
     pcre2_code **always_codes; /* their compiled code, decoded at open; NULL: compile them */
     struct kb_code_memory *code_memory; /* what PCRE2 allocated decoding them (kb_db.c) */
-    const char **always_needs; /* per unanchored signature: text every match holds, or NULL */
-    char *always_needs_text;   /* owns the strings always_needs points at */
+    /* per unanchored signature: the texts one of which every match holds, each NUL-terminated
+     * and an empty one after the last; or NULL */
+    const char **always_needs;
+    char *always_needs_text; /* owns the strings always_needs points at */
     /* the known needs searched for together (kb_signatures.c), built on the first lookup:
      * always_which[k] is the unanchored signature of the set's literal k */
     struct kb_literal_set *always_set;

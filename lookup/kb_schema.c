@@ -457,7 +457,8 @@ static enum kb_status build_always_code(sqlite3 *db, struct kb_error *err)
     uint8_t *bytes = NULL;
     PCRE2_SIZE size = 0;
     enum kb_status status = KB_OK;
-    /* 'always_needs': per code, u32 length and the text every match of it contains (none: 0) */
+    /* 'always_needs': per code, u32 length and the texts, NUL between two, one of which every
+     * match of it contains (none: 0) */
     struct kb_buf needs, need;
     kb_buf_init(&needs, 0);
     kb_buf_init(&need, 0);
@@ -478,7 +479,7 @@ static enum kb_status build_always_code(sqlite3 *db, struct kb_error *err)
             goto done; /* cannot happen for a validated KB; lookups then compile them */
         kb_buf_reset(&need);
         unsigned char len4[4];
-        if (kb_regex_required_literal(pattern, strlen(pattern), &need) < 0) {
+        if (kb_regex_required_literals(pattern, strlen(pattern), &need) < 0) {
             pcre2_code_free(re);
             goto nomem;
         }

@@ -72,8 +72,10 @@
  *   term_df(term, df)        built by kb_schema_finish from entry_fts's vocabulary
  *   blob(name, data)          'always_code': the unanchored signatures compiled (PCRE2
  *                             serialisation, in the order of the prefilter's list of them);
- *                             'always_needs': for each of them, u32 length and the text
- *                             every match contains (kb_regex_required_literal), or length 0
+ *                             'always_needs': for each of them, u32 length and the texts
+ *                             (NUL between two) one of which every match contains
+ *                             (kb_regex_required_literals: a top-level alternation has one
+ *                             per branch), or length 0; several texts came with version 8
  *   checksum(name, size, xxh64)  per blob: its size and XXH64 (16 hex digits), checked
  *                             before the blob is decoded (kb_integrity.h)
  *   prefilter(id, data)       the prefilter index, laid out for use in place (kb_prefilter.h):
@@ -81,7 +83,8 @@
  * Every page of the file carries its own checksum in its last KB_PAGE_RESERVE bytes (header
  * byte 20), written by kb_image_seal once the database is complete (since schema version 6;
  * version 5 was the same tables without page checksums, or without the step table; version 6
- * had the prefilter as an 'anchors' blob decoded whole at every open).
+ * had the prefilter as an 'anchors' blob decoded whole at every open; version 7 had one text
+ * at most per unanchored signature in 'always_needs', so it ran every alternation).
  */
 #ifndef KB_SCHEMA_H
 #define KB_SCHEMA_H
@@ -90,7 +93,7 @@
 
 #include "kb.h"
 
-#define KB_SCHEMA_VERSION 7
+#define KB_SCHEMA_VERSION 8
 #define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
 
 enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };

@@ -622,9 +622,10 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, struct 
     return status;
 }
 
-/* Which unanchored signatures cannot match: those whose needed text (kb_regex_required_literal,
- * stored by the compiler) is nowhere in the text. One pass over the text for all of them. A
- * heap array of always_count flags (caller frees), or NULL: none can be skipped. */
+/* Which unanchored signatures cannot match: those none of whose needed texts
+ * (kb_regex_required_literals, stored by the compiler: several for an alternation) is in the
+ * text. One pass over the text for all of them. A heap array of always_count flags (caller
+ * frees), or NULL: none can be skipped. */
 static unsigned char *unanchored_skips(struct kb_query *q)
 {
     struct kb_db *db = q->db;
@@ -633,12 +634,16 @@ static unsigned char *unanchored_skips(struct kb_query *q)
     if (!db->always_set) {
         /* the needs that are known, searched for together: built on the first lookup, kept
          * with the handle */
-        const char **texts = malloc(db->always_count * sizeof *texts);
-        size_t *which = malloc(db->always_count * sizeof *which);
+        size_t total = 0;
+        for (size_t i = 0; i < db->always_count; i++)
+            for (const char *t = db->always_needs[i]; t && *t; t += strlen(t) + 1)
+                total++;
+        const char **texts = malloc((total ? total : 1) * sizeof *texts);
+        size_t *which = malloc((total ? total : 1) * sizeof *which);
         size_t n = 0;
         for (size_t i = 0; texts && which && i < db->always_count; i++)
-            if (db->always_needs[i]) {
-                texts[n] = db->always_needs[i];
+            for (const char *t = db->always_needs[i]; t && *t; t += strlen(t) + 1) {
+                texts[n] = t;
                 which[n++] = i;
             }
         struct kb_literal_set *set = texts && which ? kb_literal_set_new(texts, n, 1) : NULL;
@@ -656,8 +661,12 @@ static unsigned char *unanchored_skips(struct kb_query *q)
     if (found && skip
         && kb_literal_set_present(db->always_set, q->norm.text, q->norm.len, found) == 0) {
         q->work.signatures += q->norm.len;
+        /* skipped when it has texts and none was found */
         for (size_t k = 0; k < db->always_known; k++)
-            skip[db->always_which[k]] = !found[k];
+            skip[db->always_which[k]] = 1;
+        for (size_t k = 0; k < db->always_known; k++)
+            if (found[k])
+                skip[db->always_which[k]] = 0;
     } else {
         free(skip);
         skip = NULL;

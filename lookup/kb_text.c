@@ -721,6 +721,51 @@ int kb_regex_required_literal(const char *pattern, size_t len, struct kb_buf *ou
     return rc < 0 ? -1 : rc;
 }
 
+int kb_regex_required_literals(const char *pattern, size_t len, struct kb_buf *out)
+{
+    if (!top_level_alternation(pattern, len))
+        return kb_regex_required_literal(pattern, len, out);
+    /* what kb_regex_required_literal refuses in a whole pattern it refuses here too: an
+     * option set in one branch (extended mode) holds in the branches after it */
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (pattern[i] == '\\' && pattern[i + 1] == 'Q')
+            return 0;
+        if (pattern[i] == '(' && pattern[i + 1] == '?')
+            for (size_t k = i + 2; k < len && pattern[k] != ')' && pattern[k] != ':'; k++)
+                if (pattern[k] == 'x')
+                    return 0;
+    }
+    size_t mark = out->len;
+    for (size_t start = 0, i = 0;;) {
+        if (i < len && pattern[i] != '|') {
+            if (pattern[i] == '\\')
+                i += 2;
+            else if (pattern[i] == '[') {
+                int dummy;
+                i = skip_class(pattern, len, i, &dummy);
+            } else if (pattern[i] == '(')
+                i = skip_group(pattern, len, i);
+            else
+                i++;
+            continue;
+        }
+        size_t end = i < len ? i : len;
+        int rc = out->len > mark && kb_buf_append_char(out, '\0') != KB_OK
+                     ? -1
+                     : kb_regex_required_literal(pattern + start, end - start, out);
+        if (rc <= 0) {
+            /* a branch that needs nothing: the pattern as a whole needs nothing */
+            out->len = mark;
+            if (out->data)
+                out->data[mark] = '\0';
+            return rc;
+        }
+        if (i >= len)
+            return 1;
+        start = ++i;
+    }
+}
+
 /* ---- signatures -------------------------------------------------------------------------- */
 
 uint32_t kb_signature_compile_options(void)

@@ -88,6 +88,10 @@ int kb_signature_anchor_candidates(enum kb_sig_kind kind, const char *source, si
  * when out of memory. Signatures without anchor run on every lookup; this lets a lookup skip
  * those whose text cannot be there. */
 int kb_regex_required_literal(const char *pattern, size_t len, struct kb_buf *out);
+/* The same for a pattern that may be a top-level alternation: for one, appends each branch's
+ * required literal, separated by NUL bytes (a match contains at least one of them), and returns
+ * 1 only when every branch has one; otherwise as kb_regex_required_literal. */
+int kb_regex_required_literals(const char *pattern, size_t len, struct kb_buf *out);
 
 /* ---- signatures -------------------------------------------------------------------------- */
 

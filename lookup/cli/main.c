@@ -393,6 +393,17 @@ nomem:
     return -1;
 }
 
+static int open_builtin(struct kb_db **out, struct kb_error *err)
+{
+    if (kb_db_open_memory(kb_embedded_db, (size_t)(kb_embedded_db_end - kb_embedded_db),
+                          CLI_BUILTIN_LABEL, out, err)
+        != KB_OK) {
+        fprintf(stderr, "kb-lookup: %s\n", err->message);
+        return -1;
+    }
+    return 0;
+}
+
 /* Opens the KB: the built-in layer (unless --no-builtin), then every other layer stacked on
  * it. A database compiled as a whole KB (without kb-compile --base) is not an overlay: it
  * starts the stack anew, as --db always replaced the built-in KB; the site layers, overlays
@@ -406,17 +417,14 @@ static int open_database(const struct options *o, struct kb_db **db, struct kb_e
     size_t number = 1; /* of the layer opened next, in the order they are named */
     int rc = -1;
     *db = NULL;
+    /* the built-in KB is opened only when it is used: first, or under a layer built on it. A
+     * standalone --db replaces it, so opening it would be thrown away (issue 11: that was a
+     * second KB open on every lookup with --db) */
+    int builtin = !o->no_builtin;
     if (layer_paths(o, &paths) != 0)
         goto done;
-    if (!o->no_builtin) {
-        if (kb_db_open_memory(kb_embedded_db, (size_t)(kb_embedded_db_end - kb_embedded_db),
-                              CLI_BUILTIN_LABEL, &stack, err)
-            != KB_OK) {
-            fprintf(stderr, "kb-lookup: %s\n", err->message);
-            goto done;
-        }
+    if (builtin)
         number++;
-    }
     int whole_kb_named = 0; /* a --db or KB_DB database compiled as a whole KB */
     for (size_t i = 0; i < paths.n; i++, number++) {
         if (i == paths.site && whole_kb_named)
@@ -434,6 +442,10 @@ static int open_database(const struct options *o, struct kb_db **db, struct kb_e
                 fprintf(stderr, "kb-lookup: %s%s\n", err->message, hint);
             goto done;
         }
+        if (i == 0 && builtin && kb_db_base_build(layer) && open_builtin(&stack, err) != 0) {
+            kb_db_close(layer);
+            goto done;
+        }
         if (!stack || !kb_db_base_build(layer)) {
             kb_db_close(stack);
             stack = layer;
@@ -443,6 +455,8 @@ static int open_database(const struct options *o, struct kb_db **db, struct kb_e
             goto done;
         }
     }
+    if (!stack && builtin && !paths.n && open_builtin(&stack, err) != 0)
+        goto done;
     if (!stack) {
         fputs("kb-lookup: no knowledge base: --no-builtin needs --db PATH or KB_DB\n", stderr);
         goto done;

@@ -4,6 +4,7 @@
  * only ever added, never renamed, within a version. Never coloured.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -51,6 +52,17 @@ void json_string(FILE *out, const char *s)
     json_string_len(out, s ? s : "", s ? strlen(s) : 0);
 }
 
+/* Are all eight bytes of w printable ASCII but '"' and '\\'? Each test says whether some
+ * byte is below a value (or zero once xor-ed with one), exactly, for all bytes at once. */
+static int plain8(uint64_t w)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\'), del = w ^ (ones * 0x7f);
+    uint64_t special = ((w - ones * 0x20) & ~w) | ((quote - ones) & ~quote)
+                       | ((backslash - ones) & ~backslash) | ((del - ones) & ~del) | w;
+    return !(special & high);
+}
+
 void json_string_len(FILE *out, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
@@ -58,7 +70,11 @@ void json_string_len(FILE *out, const char *s, size_t n)
     size_t run = 0; /* start of the pending run of bytes written as they are */
     for (size_t i = 0; i < n;) {
         /* printable ASCII but the quote and the backslash: most bytes of a solution, passed
-         * over in a tight loop (the checks below cost a tenth of a lookup on a long article) */
+         * over eight at a time, then byte by byte (the checks below cost a tenth of a lookup
+         * on a long article) */
+        uint64_t w;
+        while (n - i >= 8 && (memcpy(&w, p + i, 8), plain8(w)))
+            i += 8;
         while (i < n && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
             i++;
         if (i >= n)
@@ -338,19 +354,59 @@ static void json_fix_steps(FILE *out, const char *key, const struct kb_entry *e,
     fputc(']', out);
 }
 
+/* The solution's markdown and text as printed (placeholders filled, JSON strings), kept for
+ * selected_solution: when no step is left out it is the same solution, and printing it again
+ * was most of the printer's cost (issue 11). */
+struct json_memo {
+    char *md, *text;
+    size_t md_len, text_len;
+};
+
+static void json_memo_release(struct json_memo *memo)
+{
+    free(memo->md);
+    free(memo->text);
+    memset(memo, 0, sizeof *memo);
+}
+
+/* Writes value as a JSON string, and keeps a copy of what was written in *kept (NULL when out
+ * of memory: then only written). */
+static void json_string_kept(FILE *out, const char *value, char **kept, size_t *kept_len)
+{
+    FILE *mem = open_memstream(kept, kept_len);
+    if (mem) {
+        json_string(mem, value);
+        if (fclose(mem) == 0 && *kept) {
+            fwrite(*kept, 1, *kept_len, out);
+            return;
+        }
+        free(*kept);
+    }
+    *kept = NULL;
+    *kept_len = 0;
+    json_string(out, value);
+}
+
 /* {markdown, text} of a part of an entry; with structure (the solution), its steps too:
- * intro, steps, verify, handover (docs/json-schema.md). */
+ * intro, steps, verify, handover (docs/json-schema.md); with memo, the strings as written. */
 static void json_solution(FILE *out, const char *key, const char *md, const char *text,
                           const struct kb_entry *structure, const struct kb_match *m,
-                          const struct kb_result *r, int *first)
+                          const struct kb_result *r, struct json_memo *memo, int *first)
 {
     char *md_x = kb_template_expand(md, m, r, "", "");
     char *text_x = kb_template_expand(text, m, r, "", "");
     int f = 1;
     json_key(out, key, first);
     fputc('{', out);
-    json_opt_string(out, "markdown", md_x ? md_x : md, &f);
-    json_opt_string(out, "text", text_x ? text_x : text, &f);
+    if (memo) {
+        json_key(out, "markdown", &f);
+        json_string_kept(out, md_x ? md_x : md, &memo->md, &memo->md_len);
+        json_key(out, "text", &f);
+        json_string_kept(out, text_x ? text_x : text, &memo->text, &memo->text_len);
+    } else {
+        json_opt_string(out, "markdown", md_x ? md_x : md, &f);
+        json_opt_string(out, "text", text_x ? text_x : text, &f);
+    }
     if (structure) {
         json_fix_text(out, "intro", structure, KB_FIX_INTRO, m, r, &f);
         json_fix_steps(out, "steps", structure, KB_FIX_STEP, m, r, &f);
@@ -399,7 +455,7 @@ static void json_kept(FILE *out, const char *key, const char *text, const struct
 /* The solution as the text's reader needs it: the steps for other providers than the one
  * the text shows left out, and which (docs/json-schema.md). */
 static void json_selected(FILE *out, const struct kb_match *m, const struct kb_result *r,
-                          const struct print_options *opt, int *first)
+                          const struct print_options *opt, const struct json_memo *memo, int *first)
 {
     const char *provider = opt->all_providers ? NULL : r->facts.provider;
     struct kb_selection md, text;
@@ -413,14 +469,24 @@ static void json_selected(FILE *out, const struct kb_match *m, const struct kb_r
         fputs("null", out);
         return;
     }
-    char *md_x = kb_template_expand(md.text, m, r, "", "");
-    char *text_x = kb_template_expand(text.text, m, r, "", "");
+    /* the same text as the solution's: the same strings, printed already */
+    int same = memo->md && memo->text && strcmp(md.text, m->entry->solution_md) == 0
+               && strcmp(text.text, m->entry->solution_text) == 0;
+    char *md_x = same ? NULL : kb_template_expand(md.text, m, r, "", "");
+    char *text_x = same ? NULL : kb_template_expand(text.text, m, r, "", "");
     int f = 1;
     json_key(out, "selected_solution", first);
     fputc('{', out);
     json_opt_string(out, "provider", md.gap_count ? provider : NULL, &f);
-    json_opt_string(out, "markdown", md_x ? md_x : md.text, &f);
-    json_opt_string(out, "text", text_x ? text_x : text.text, &f);
+    if (same) {
+        json_key(out, "markdown", &f);
+        fwrite(memo->md, 1, memo->md_len, out);
+        json_key(out, "text", &f);
+        fwrite(memo->text, 1, memo->text_len, out);
+    } else {
+        json_opt_string(out, "markdown", md_x ? md_x : md.text, &f);
+        json_opt_string(out, "text", text_x ? text_x : text.text, &f);
+    }
     /* the Fix's own steps for the provider, each alone (its lines' common indentation off):
      * what to say first */
     json_key(out, "provider_steps", &f);
@@ -495,17 +561,19 @@ static void json_match(FILE *out, const struct kb_match *m, const struct kb_resu
     for (size_t i = 0; i < m->capture_count; i++)
         json_opt_string(out, m->captures[i].name, m->captures[i].value, &f);
     fputc('}', out);
-    json_solution(out, "why", m->entry->why_md, m->entry->why_text, NULL, m, r, &first);
+    json_solution(out, "why", m->entry->why_md, m->entry->why_text, NULL, m, r, NULL, &first);
     if (m->entry->tell_md[0]) {
-        json_solution(out, "tell_apart", m->entry->tell_md, m->entry->tell_text, NULL, m, r,
+        json_solution(out, "tell_apart", m->entry->tell_md, m->entry->tell_text, NULL, m, r, NULL,
                       &first);
     } else {
         json_key(out, "tell_apart", &first);
         fputs("null", out);
     }
+    struct json_memo memo = {0};
     json_solution(out, "solution", m->entry->solution_md, m->entry->solution_text, m->entry, m, r,
-                  &first);
-    json_selected(out, m, r, opt, &first);
+                  &memo, &first);
+    json_selected(out, m, r, opt, &memo, &first);
+    json_memo_release(&memo);
     if (opt->explain) {
         json_key(out, "explain", &first);
         fputc('[', out);
@@ -743,8 +811,8 @@ int print_entry_json(FILE *out, const struct kb_db *db, const struct kb_entry *e
     int f = 1;
     fputc('{', out);
     json_entry_fields(out, e, kb_db_layer_count(db) > 1 ? db : NULL, &f);
-    json_solution(out, "why", e->why_md, e->why_text, NULL, NULL, NULL, &f);
-    json_solution(out, "solution", e->solution_md, e->solution_text, e, NULL, NULL, &f);
+    json_solution(out, "why", e->why_md, e->why_text, NULL, NULL, NULL, NULL, &f);
+    json_solution(out, "solution", e->solution_md, e->solution_text, e, NULL, NULL, NULL, &f);
     json_opt_string(out, "body_markdown", e->body_md, &f);
     fputs("}}\n", out);
     return ferror(out) ? -1 : 0;

@@ -6,6 +6,7 @@
 #include <pcre2.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "check.h"
 #include "kb_internal.h"
@@ -554,6 +555,81 @@ static void test_literal_set(void)
     }
 }
 
+/* Needs of a pattern as one string, texts joined by '/', "" when none. */
+static char *needs_of(const char *pattern, int *rc)
+{
+    struct kb_buf b;
+    kb_buf_init(&b, 0);
+    *rc = kb_regex_required_literals(pattern, strlen(pattern), &b);
+    char *out = malloc(b.len + 1);
+    if (out) {
+        for (size_t i = 0; i < b.len; i++)
+            out[i] = b.data[i] ? b.data[i] : '/';
+        out[b.len] = '\0';
+    }
+    kb_buf_release(&b);
+    return out;
+}
+
+/* Issue 11: an unanchored alternation is skipped when no branch's text is in the input. Every
+ * text a match needs is checked against PCRE2 itself: where the pattern matches, one of the
+ * texts is in the input. */
+static void test_required_literals(void)
+{
+    static const struct {
+        const char *pattern, *needs;
+    } cases[] = {
+        {"nythxufla\\s+failed|flirkkyn\\s+invalid", "nythxufla/flirkkyn"},
+        {"Quota exceeded|mailbox (?:is )?full", "exceeded/mailbox"},
+        {"abc|x\\d+", ""},               /* a branch without text: nothing */
+        {"abc|", ""},                    /* an empty branch matches anything */
+        {"(?x)abc def|ghi", ""},         /* extended mode: not read */
+        {"\\Qa|b\\E|cde", ""},           /* \Q...\E: not read */
+        {"(?:ab|cd)efg", "efg"},         /* no top-level alternation: one text */
+        {"[|]abc|de[f|]ghi", "abc/ghi"}, /* '|' in a class is no branch */
+        {"\\|abcd|\\(efgh", "|abcd/(efgh"},
+    };
+    static const char *const texts[] = {
+        "x NYTHXUFLA   failed y",
+        "flirkkyn invalid",
+        "quota exceeded",
+        "Mailbox full",
+        "mailbox is full",
+        "abcdefg",
+        "|abcd",
+        "(efgh",
+        "de|ghi",
+        "nothing",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int rc;
+        char *got = needs_of(cases[i].pattern, &rc);
+        CHECK_STR(got, cases[i].needs);
+        CHECK(rc == (cases[i].needs[0] ? 1 : 0));
+        int errcode;
+        PCRE2_SIZE erroff;
+        pcre2_code *re = pcre2_compile((PCRE2_SPTR)cases[i].pattern, PCRE2_ZERO_TERMINATED,
+                                       kb_signature_compile_options(), &errcode, &erroff, NULL);
+        CHECK(re != NULL);
+        pcre2_match_data *md = re ? pcre2_match_data_create_from_pattern(re, NULL) : NULL;
+        for (size_t t = 0; re && md && got && got[0] && t < sizeof texts / sizeof *texts; t++) {
+            if (pcre2_match(re, (PCRE2_SPTR)texts[t], strlen(texts[t]), 0, 0, md, NULL) < 0)
+                continue;
+            int found = 0;
+            for (char *n = got; *n && !found;) {
+                size_t len = strcspn(n, "/");
+                for (const char *h = texts[t]; *h && !found; h++)
+                    found = strncasecmp(h, n, len) == 0;
+                n += len + (n[len] == '/');
+            }
+            CHECK(found);
+        }
+        pcre2_match_data_free(md);
+        pcre2_code_free(re);
+        free(got);
+    }
+}
+
 int main(void)
 {
     test_anchors();
@@ -564,6 +640,7 @@ int main(void)
     test_mask();
     test_lists();
     test_literal_set();
+    test_required_literals();
     CHECK(kb_providers_add(&test_providers, "m365", "Microsoft 365", "outlook.com, office365.com",
                            "aka.ms/smtp", "smtp.office365.com", 587)
           == KB_OK);
