@@ -419,26 +419,6 @@ static enum kb_status index_original_lines(struct kb_norm *n)
 
 /* ---- text or noise ----------------------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence of two to four bytes at s[0, n) (no overlong forms, no
- * surrogates, nothing above U+10FFFF); 0 when s does not start one. */
-static size_t utf8_len(const char *s, size_t n)
-{
-    const unsigned char *u = (const unsigned char *)s;
-    size_t len = u[0] >= 0xc2 && u[0] <= 0xdf   ? 2
-                 : u[0] >= 0xe0 && u[0] <= 0xef ? 3
-                 : u[0] >= 0xf0 && u[0] <= 0xf4 ? 4
-                                                : 0;
-    if (!len || n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((u[i] & 0xc0) != 0x80)
-            return 0;
-    if ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] > 0x9f)
-        || (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] > 0x8f))
-        return 0;
-    return len;
-}
-
 /* Bytes of s[0, n) that text does not hold: NUL and other control bytes (not tab, form feed,
  * carriage return or ESC, which terminals and logs write) and bytes of no valid UTF-8
  * sequence. */
@@ -452,7 +432,7 @@ static size_t bad_bytes(const char *s, size_t n)
             i++;
             continue;
         }
-        size_t len = utf8_len(s + i, n - i);
+        size_t len = kb_utf8_len((const unsigned char *)s + i, n - i);
         if (len) {
             i += len;
         } else {
@@ -495,7 +475,7 @@ static enum kb_status noise_runs(const char *s, size_t n,
             unsigned char c = (unsigned char)s[i];
             size_t len = c >= 0x20 && c < 0x7f ? 1
                          : c == '\t'           ? 1
-                         : c >= 0x80           ? utf8_len(s + i, n - i)
+                         : c >= 0x80           ? kb_utf8_len((const unsigned char *)s + i, n - i)
                                                : 0;
             if (!len)
                 break;

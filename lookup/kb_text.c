@@ -684,20 +684,25 @@ int kb_signature_anchor_candidates(enum kb_sig_kind kind, const char *source, si
     return rc;
 }
 
-int kb_regex_required_literal(const char *pattern, size_t len, struct kb_buf *out)
+/* Does PCRE2 read pattern otherwise than regex_cells does? \Q...\E with a quantifier after
+ * it, and extended mode (white space ignored): then nothing is said of what it requires. */
+static int read_otherwise(const char *pattern, size_t len)
 {
-    if (top_level_alternation(pattern, len))
-        return 0;
-    /* \Q...\E with a quantifier after it, and extended mode (white space ignored), are not
-     * read the way PCRE2 reads them: say nothing then */
     for (size_t i = 0; i + 1 < len; i++) {
         if (pattern[i] == '\\' && pattern[i + 1] == 'Q')
-            return 0;
+            return 1;
         if (pattern[i] == '(' && pattern[i + 1] == '?')
             for (size_t k = i + 2; k < len && pattern[k] != ')' && pattern[k] != ':'; k++)
                 if (pattern[k] == 'x')
-                    return 0;
+                    return 1;
     }
+    return 0;
+}
+
+int kb_regex_required_literal(const char *pattern, size_t len, struct kb_buf *out)
+{
+    if (top_level_alternation(pattern, len) || read_otherwise(pattern, len))
+        return 0;
     struct cells cs = {0};
     int rc = regex_cells(pattern, len, &cs);
     size_t best = 0, best_len = 0;
@@ -727,14 +732,8 @@ int kb_regex_required_literals(const char *pattern, size_t len, struct kb_buf *o
         return kb_regex_required_literal(pattern, len, out);
     /* what kb_regex_required_literal refuses in a whole pattern it refuses here too: an
      * option set in one branch (extended mode) holds in the branches after it */
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (pattern[i] == '\\' && pattern[i + 1] == 'Q')
-            return 0;
-        if (pattern[i] == '(' && pattern[i + 1] == '?')
-            for (size_t k = i + 2; k < len && pattern[k] != ')' && pattern[k] != ':'; k++)
-                if (pattern[k] == 'x')
-                    return 0;
-    }
+    if (read_otherwise(pattern, len))
+        return 0;
     size_t mark = out->len;
     for (size_t start = 0, i = 0;;) {
         if (i < len && pattern[i] != '|') {
@@ -1170,4 +1169,23 @@ enum kb_status kb_fts_prepare(const char *text, size_t len, struct kb_buf *out)
         if (p[i] == '\0')
             p[i] = ' ';
     return KB_OK;
+}
+
+/* Length of the valid UTF-8 sequence of two to four bytes at u[0, n) (no overlong forms, no
+ * surrogates, nothing above U+10FFFF); 0 when u does not start one. */
+size_t kb_utf8_len(const unsigned char *u, size_t n)
+{
+    size_t len = u[0] >= 0xc2 && u[0] <= 0xdf   ? 2
+                 : u[0] >= 0xe0 && u[0] <= 0xef ? 3
+                 : u[0] >= 0xf0 && u[0] <= 0xf4 ? 4
+                                                : 0;
+    if (!len || n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++)
+        if ((u[i] & 0xc0) != 0x80)
+            return 0;
+    if ((u[0] == 0xe0 && u[1] < 0xa0) || (u[0] == 0xed && u[1] > 0x9f)
+        || (u[0] == 0xf0 && u[1] < 0x90) || (u[0] == 0xf4 && u[1] > 0x8f))
+        return 0;
+    return len;
 }

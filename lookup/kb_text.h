@@ -47,6 +47,10 @@ struct kb_norm {
     int binary;
 };
 
+/* Length of the valid UTF-8 sequence of two to four bytes at u[0, n) (no overlong forms, no
+ * surrogates, nothing above U+10FFFF); 0 when u does not start one (an ASCII byte neither). */
+size_t kb_utf8_len(const unsigned char *u, size_t n);
+
 /* Normalises input (len bytes). out must be released with kb_norm_release, also on error. */
 enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out);
 void kb_norm_release(struct kb_norm *norm);

@@ -17,34 +17,6 @@
  * structure (solution.intro, .steps, .verify, .handover) and the no-match object. */
 #define JSON_SCHEMA_MINOR 1
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), or 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    size_t len;
-    unsigned min;
-    unsigned cp;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0)
-        len = 2, min = 0x80, cp = s[0] & 0x1f;
-    else if ((s[0] & 0xf0) == 0xe0)
-        len = 3, min = 0x800, cp = s[0] & 0x0f;
-    else if ((s[0] & 0xf8) == 0xf0)
-        len = 4, min = 0x10000, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 /* Writes s as a JSON string; bytes that are not valid UTF-8 become U+FFFD. Runs of bytes that
  * need no escaping are written at once: solutions make up most of the output. */
 void json_string(FILE *out, const char *s)
@@ -80,7 +52,7 @@ void json_string_len(FILE *out, const char *s, size_t n)
         if (i >= n)
             break;
         unsigned char c = p[i];
-        size_t len = c >= 0x80 ? utf8_len(p + i, n - i) : 1;
+        size_t len = c >= 0x80 ? kb_utf8_len(p + i, n - i) : 1;
         if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\' && len) {
             i += len;
             continue;

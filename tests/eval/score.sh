@@ -53,17 +53,6 @@ with open(cases, encoding="utf-8") as src, open(out, "w", encoding="utf-8") as d
                                   "expected": case["expected"]}) + "\n")
 PY
 }
-if [ "$set_name" = bounce-diagnostic ]; then
-    # The same bounces when the customer pastes only the remote server's reply: for each one
-    # the bounce reader finds a diagnostic line in, the first such line alone is looked up.
-    # First 167 of 246 had one, top-1 0.874 / top-3 0.898; once a lone line's form said its
-    # leg and the reader stopped taking fields and headings for failures, 165 lines, 0.939 /
-    # 0.945; once a transcript's remote reply beat the reporting MTA's own summary, 166
-    # lines, 0.946 / 0.946: a guard just under that.
-    diagnostic_lines "$2" "$1/tests/eval/bounce-errors.jsonl"
-    python3 "$eval_dir/score" --lookup "$2" --min-top1 0.94 --min-top3 0.94 "$work"
-    exit $?
-fi
 if [ "$set_name" = bounce3 ]; then
     # A second set of real bounces (issue 16), collected blind from 37 mail systems by someone
     # who had not read the KB; the 45 failures and 8 non-failures kept are those from sources
@@ -74,12 +63,28 @@ if [ "$set_name" = bounce3 ]; then
     exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.91 --min-top3 0.91 \
         --min-negative 0.60 "$1/tests/eval/bounce3-errors.jsonl" "$1/tests/eval/bounce3-negatives.jsonl"
 fi
-if [ "$set_name" = bounce3-diagnostic ]; then
-    # The same bounces' failure lines as the collector copied them, each looked up alone.
+guard=
+case $set_name in
+bounce-diagnostic)
+    # The same bounces when the customer pastes only the remote server's reply: for each one
+    # the bounce reader finds a diagnostic line in, the first such line alone is looked up.
+    # First 167 of 246 had one, top-1 0.874 / top-3 0.898; once a lone line's form said its
+    # leg and the reader stopped taking fields and headings for failures, 165 lines, 0.939 /
+    # 0.945; once a transcript's remote reply beat the reporting MTA's own summary, 166
+    # lines, 0.946 / 0.946: a guard just under that.
+    diagnostic_lines "$2" "$1/tests/eval/bounce-errors.jsonl"
+    guard=0.94
+    ;;
+bounce3-diagnostic)
+    # The second set's failure lines as the collector copied them, each looked up alone.
     # First scored on b394593: top-1 0.822 / top-3 0.822; after the same three wordings,
     # 0.889 / 0.889 (the misses: lines cut where the bounce wrapped them, doubtful labels).
     diagnostic_lines "" "$1/tests/eval/bounce3-errors.jsonl"
-    python3 "$eval_dir/score" --lookup "$2" --min-top1 0.86 --min-top3 0.86 "$work"
+    guard=0.86
+    ;;
+esac
+if [ -n "$guard" ]; then
+    python3 "$eval_dir/score" --lookup "$2" --min-top1 "$guard" --min-top3 "$guard" "$work"
     exit $?
 fi
 if [ "$set_name" = blind5 ]; then

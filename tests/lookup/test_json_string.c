@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kb_text.h"
 #include "check.h"
 #include "cli.h"
 
@@ -33,38 +34,12 @@ void cli_nomatch_release(struct cli_nomatch *n)
 }
 
 /* The writer as it was before words: one byte at a time. */
-static size_t ref_utf8(const unsigned char *s, size_t n)
-{
-    size_t len;
-    unsigned min, cp;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0)
-        len = 2, min = 0x80, cp = s[0] & 0x1f;
-    else if ((s[0] & 0xf0) == 0xe0)
-        len = 3, min = 0x800, cp = s[0] & 0x0f;
-    else if ((s[0] & 0xf8) == 0xf0)
-        len = 4, min = 0x10000, cp = s[0] & 0x07;
-    else
-        return 0;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return len;
-}
-
 static void ref_string(FILE *out, const unsigned char *p, size_t n)
 {
     fputc('"', out);
     for (size_t i = 0; i < n;) {
         unsigned char c = p[i];
-        size_t len = c >= 0x80 ? ref_utf8(p + i, n - i) : 1;
+        size_t len = c >= 0x80 ? kb_utf8_len(p + i, n - i) : 1;
         if (c >= 0x20 && c != 0x7f && c != '"' && c != '\\' && len) {
             fwrite(p + i, 1, len, out);
             i += len;
