@@ -472,6 +472,13 @@ done:
     return rc;
 }
 
+/* Does the input start with an SQLite database's header ("SQLite format 3" and a NUL)? */
+static int is_database(const char *text, size_t len)
+{
+    static const char magic[] = "SQLite format 3";
+    return len >= sizeof magic && memcmp(text, magic, sizeof magic) == 0;
+}
+
 /* Joins the text arguments with spaces, or reads stdin. "-" alone means stdin. */
 static int read_input(const struct options *o, char **argv, char **text, size_t *len)
 {
@@ -661,6 +668,15 @@ static int run_query(FILE *out, struct kb_db *db, const struct options *o, char 
     size_t len = 0;
     if (read_input(o, argv, &text, &len) != 0)
         return EXIT_ERROR;
+    if (is_database(text, len)) {
+        /* a compiled KB given where the error text goes: its example texts would be
+         * answered as if someone had pasted them */
+        fputs("kb-lookup: the input is an SQLite database, not error text: to look up in a "
+              "knowledge base of your own, name it with --db PATH\n",
+              stderr);
+        free(text);
+        return EXIT_ERROR;
+    }
     struct kb_query_options qo = {.top = o->top, .max_input = o->max_input};
     struct kb_result *r = NULL;
     enum kb_status st = kb_query_run(db, text, len, &qo, &r, err);
