@@ -9,6 +9,8 @@
  *   harvest.c   AST ranges -> sections for full text, and the code-like evidence of the prose
  *               (status codes, error identifiers, quoted error strings) weighted across the KB
  *   providers.c kb-provider blocks: the providers the KB declares, checked and written
+ *   clients.c   kb-client blocks: the programs (mail libraries, servers, tools) it knows
+ *   keyed.c     the "key: value" lines of those blocks, read one way
  *   validate.c  checks across files: ids, links, also=, providers, placeholders; derives
  *               foreign ids
  *   write.c     the SQLite database in a temporary file, renamed into place at the end
@@ -294,6 +296,18 @@ struct kbc_provider {
     size_t id_line, id_col;
 };
 
+/* A program the KB knows by the text it prints: a kb-client block (clients.c). */
+struct kbc_client {
+    char *id;
+    char *name;
+    char *role;                  /* mailer, mail-server or tool */
+    char *words;                 /* comma-separated, as written: text that names it */
+    char *smtp_words;            /* comma-separated: its messages that speak of SMTP only */
+    const struct kbc_file *file; /* not owned */
+    size_t line, col;            /* the block */
+    size_t id_line, id_col;
+};
+
 /* An id a kb-hide block hides in the KB this one is stacked on (kb-compile --base). */
 struct kbc_hide {
     char *id;
@@ -314,6 +328,8 @@ struct kbc_kb {
     size_t count, alloc;
     struct kbc_provider *providers; /* in declaration order: files by path, blocks in order */
     size_t provider_count, provider_alloc;
+    struct kbc_client *clients; /* in declaration order, as providers */
+    size_t client_count, client_alloc;
     struct kbc_hide *hides; /* in the order written: files by path, blocks in order */
     size_t hide_count, hide_alloc;
     /* kb-compile --base: the KB it is compiled against (its layers stacked, not owned), and
@@ -422,6 +438,32 @@ void kbc_structure_release(struct kbc_entry *e);
  * Fails only when out of memory. */
 enum kb_status kbc_links_resolve(struct kbc_kb *kb);
 
+/* ---- keyed.c ---------------------------------------------------------------------------- */
+
+/* A block of "key: value" lines that declares something of the KB (kb-provider, kb-client). */
+struct kbc_keyed_block {
+    const char *name;        /* "kb-provider", for messages */
+    const char *path;        /* the file, for messages */
+    const char *const *keys; /* the keys it knows (at most 32) */
+    size_t key_count;
+    /* takes the value of keys[key], v[0, n) trimmed, at line:col; problems go to diags;
+     * fails only when out of memory */
+    enum kb_status (*value)(void *ctx, size_t key, const char *v, size_t n, size_t line, size_t col,
+                            struct kbc_diags *diags);
+    void *ctx;
+};
+
+/* Reads a block's lines (text: its content; line, col: its fence), handing each known key's
+ * value to block->value; a line without a colon, an unknown key or a key given twice is an
+ * error at its line. *seen: bit k set when keys[k] was given. Blank lines and "# comments"
+ * say nothing. Fails only when out of memory. */
+enum kb_status kbc_keyed_block_read(const struct kbc_keyed_block *block, const char *text,
+                                    size_t line, size_t col, struct kbc_diags *diags,
+                                    unsigned *seen);
+/* Appends the comma-separated items of v[0, n), each trimmed, empty ones left out, to out
+ * joined by ",". */
+enum kb_status kbc_keyed_list(const char *v, size_t n, struct kb_buf *out);
+
 /* ---- providers.c ------------------------------------------------------------------------- */
 
 /* Reads one kb-provider block (text: its content; line, col: its fence) of file into
@@ -437,6 +479,18 @@ void kbc_providers_check(const struct kbc_kb *kb, struct kbc_diags *diags);
 /* Inserts the provider table's rows (inside the writer's transaction). */
 enum kb_status kbc_providers_write(sqlite3 *db, const struct kbc_kb *kb, struct kb_error *err);
 void kbc_providers_release(struct kbc_kb *kb);
+
+/* ---- clients.c --------------------------------------------------------------------------- */
+
+/* Reads one kb-client block (text: its content; line, col: its fence) of file into
+ * kb->clients; problems go to diags. Fails only when out of memory. */
+enum kb_status kbc_client_parse(struct kbc_kb *kb, const struct kbc_file *file, const char *text,
+                                size_t line, size_t col, struct kbc_diags *diags);
+/* Checks across the KB: a client declared twice is an error at the second. */
+void kbc_clients_check(const struct kbc_kb *kb, struct kbc_diags *diags);
+/* Inserts the client table's rows (inside the writer's transaction). */
+enum kb_status kbc_clients_write(sqlite3 *db, const struct kbc_kb *kb, struct kb_error *err);
+void kbc_clients_release(struct kbc_kb *kb);
 
 /* ---- validate.c -------------------------------------------------------------------------- */
 

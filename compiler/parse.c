@@ -39,12 +39,13 @@ enum block_type {
     BLOCK_PROVIDER,
     BLOCK_HIDE,
     BLOCK_LANGUAGE,
+    BLOCK_CLIENT,
     BLOCK_UNKNOWN
 };
 
-static const char *const block_names[] = {"kb-entry",          "kb-signatures", "kb-example",
-                                          "kb-counterexample", "kb-conditions", "kb-provider-steps",
-                                          "kb-provider",       "kb-hide",       "kb-language"};
+static const char *const block_names[] = {
+    "kb-entry",          "kb-signatures", "kb-example", "kb-counterexample", "kb-conditions",
+    "kb-provider-steps", "kb-provider",   "kb-hide",    "kb-language",       "kb-client"};
 
 struct kb_block {
     cmark_node *node;
@@ -1502,10 +1503,18 @@ static enum kb_status fill_defaults(struct kbc_entry *e)
     return KB_OK;
 }
 
+/* A block that declares something of the whole KB (a provider, a client, the default
+ * language) or hides an id: it may stand anywhere and makes no entry. */
+static int is_declaration(enum block_type type)
+{
+    return type == BLOCK_PROVIDER || type == BLOCK_CLIENT || type == BLOCK_HIDE
+           || type == BLOCK_LANGUAGE;
+}
+
 static void stray_block(struct parse *p, const struct kb_block *b)
 {
-    if (b->type == BLOCK_PROVIDER || b->type == BLOCK_HIDE || b->type == BLOCK_LANGUAGE)
-        return; /* declares a provider of the KB, or hides an id, wherever it stands */
+    if (is_declaration(b->type))
+        return;
     if (b->type == BLOCK_ENTRY)
         kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                  "kb-entry block is not under a level-2 heading");
@@ -1544,7 +1553,7 @@ static enum kb_status build_entry(struct parse *p, size_t si, const struct kb_bl
             status = parse_step_marks(p, b, e);
         else if (b->type == BLOCK_EXAMPLE || b->type == BLOCK_COUNTER)
             status = parse_example(p, b, e);
-        /* a kb-provider block belongs to the KB, not to the entry: read in kb_article */
+        /* a declaration belongs to the KB, not to the entry: read in kb_article */
     }
     return status;
 }
@@ -1572,6 +1581,9 @@ static enum kb_status kb_article(struct parse *p)
         if (b->type == BLOCK_PROVIDER) {
             status = kbc_provider_parse(p->kb, p->file, cmark_node_get_literal(b->node), b->line,
                                         b->col, p->diags);
+        } else if (b->type == BLOCK_CLIENT) {
+            status = kbc_client_parse(p->kb, p->file, cmark_node_get_literal(b->node), b->line,
+                                      b->col, p->diags);
         } else if (b->type == BLOCK_LANGUAGE) {
             status = kbc_language_parse(p->kb, p->file, cmark_node_get_literal(b->node), b->line,
                                         b->col, p->diags);
@@ -1585,7 +1597,7 @@ static enum kb_status kb_article(struct parse *p)
             kbc_diag(p->diags, KBC_ERROR, p->path, b->line, b->col,
                      "unknown block type '%.*s' (expected kb-entry, kb-signatures, "
                      "kb-conditions, kb-example, kb-counterexample, kb-provider-steps, "
-                     "kb-provider, kb-hide or kb-language)",
+                     "kb-provider, kb-client, kb-hide or kb-language)",
                      (int)word, info);
         } else if (b->section < 0) {
             stray_block(p, b);
@@ -1610,10 +1622,9 @@ static enum kb_status kb_article(struct parse *p)
             status = build_entry(p, si, entry_block);
             continue;
         }
-        int declares = 0; /* a section that declares a provider is no entry, and says so */
+        int declares = 0; /* a section that declares something is no entry, and says so */
         for (size_t i = s->block_first; i < s->block_end; i++) {
-            declares |= p->blocks[i].type == BLOCK_PROVIDER || p->blocks[i].type == BLOCK_HIDE
-                        || p->blocks[i].type == BLOCK_LANGUAGE;
+            declares |= is_declaration(p->blocks[i].type);
             stray_block(p, &p->blocks[i]);
         }
         if (declares)
@@ -1810,11 +1821,11 @@ enum kb_status kbc_parse_file(const struct kbc_file *file, struct kbc_kb *kb,
     status = p.block_count ? kb_article(&p) : foreign_article(&p);
     if (status != KB_OK)
         goto cleanup;
-    /* a file that only declares providers (kb/providers.md) is no article: nothing to show */
+    /* a file that only declares (kb/providers.md, kb/clients.md) is no article: nothing to
+     * show */
     int declarations_only = !article.entry_count;
     for (size_t i = 0; i < p.block_count && declarations_only; i++)
-        declarations_only = p.blocks[i].type == BLOCK_PROVIDER || p.blocks[i].type == BLOCK_HIDE
-                            || p.blocks[i].type == BLOCK_LANGUAGE;
+        declarations_only = is_declaration(p.blocks[i].type);
     if (declarations_only && p.block_count)
         goto cleanup;
     struct kbc_article *slot = kbc_grow(kb->articles, &kb->alloc, kb->count, sizeof *slot);
@@ -1900,6 +1911,7 @@ void kbc_kb_release(struct kbc_kb *kb)
     for (size_t i = 0; i < kb->count; i++)
         article_release(&kb->articles[i]);
     kbc_providers_release(kb);
+    kbc_clients_release(kb);
     for (size_t i = 0; i < kb->hide_count; i++)
         free(kb->hides[i].id);
     free(kb->hides);

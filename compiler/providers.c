@@ -146,91 +146,60 @@ static enum kb_status provider_value(struct kbc_provider *pv, int key, const cha
     return st;
 }
 
+/* What the reading of one kb-provider block gathers. */
+struct provider_reading {
+    struct kbc_provider pv;
+    const char *path;
+    int usable; /* the id is well formed and not 'any': the provider can be named */
+};
+
+enum { KEY_ID, KEY_NAME, KEY_HOSTS, KEY_WORDS, KEY_SUBMISSION };
+
+static enum kb_status provider_key(void *ctx, size_t key, const char *v, size_t n, size_t line,
+                                   size_t col, struct kbc_diags *diags)
+{
+    struct provider_reading *r = ctx;
+    const char *path = r->path;
+    if (key == KEY_ID) {
+        r->pv.id_line = line;
+        r->pv.id_col = col;
+        r->usable = 0;
+        if (!kbc_id_valid(v, n))
+            kbc_diag(diags, KBC_ERROR, path, line, col,
+                     "malformed provider id '%.*s' (lowercase letters, digits and single "
+                     "hyphens, at most %d characters)",
+                     (int)n, v, KBC_MAX_ID_LEN);
+        else if (n == strlen(KBC_PROVIDER_ANY) && strncmp(v, KBC_PROVIDER_ANY, n) == 0)
+            kbc_diag(diags, KBC_ERROR, path, line, col,
+                     "provider id 'any' is taken: it names every provider in an entry's "
+                     "provider: line");
+        else
+            r->usable = 1;
+    }
+    if (key == KEY_SUBMISSION) {
+        int ok = parse_submission(v, n, &r->pv.submission_host, &r->pv.submission_port);
+        if (ok < 0)
+            return KB_ERR_NOMEM;
+        if (!ok)
+            kbc_diag(diags, KBC_ERROR, path, line, col,
+                     "bad submission server '%.*s' (expected host:port, such as "
+                     "smtp.example.com:587)",
+                     (int)n, v);
+        return KB_OK;
+    }
+    return provider_value(&r->pv, (int)key, v, n, path, line, col, diags);
+}
+
 enum kb_status kbc_provider_parse(struct kbc_kb *kb, const struct kbc_file *file, const char *text,
                                   size_t line, size_t col, struct kbc_diags *diags)
 {
     static const char *const keys[] = {"id", "name", "hosts", "words", "submission"};
     const char *path = file->display;
-    struct kbc_provider pv = {.file = file, .line = line, .col = col};
-    unsigned seen = 0;
-    int usable = 0; /* the id is well formed and not 'any': the provider can be named */
-    enum kb_status st = KB_OK;
-    size_t index = 0;
-    for (const char *s = text ? text : ""; *s && st == KB_OK; index++) {
-        const char *nl = strchr(s, '\n');
-        size_t n = nl ? (size_t)(nl - s) : strlen(s);
-        size_t l_line = line + 1 + index, l_col = col;
-        const char *l = s;
-        s = nl ? nl + 1 : s + n;
-        while (n && blank(*l)) {
-            l++;
-            n--;
-            l_col++;
-        }
-        while (n && blank(l[n - 1]))
-            n--;
-        if (!n || (l[0] == '#' && (n == 1 || l[1] == ' ')))
-            continue;
-        const char *colon = memchr(l, ':', n);
-        if (!colon) {
-            kbc_diag(diags, KBC_ERROR, path, l_line, l_col,
-                     "expected 'key: value' in kb-provider block");
-            continue;
-        }
-        size_t key_len = (size_t)(colon - l);
-        while (key_len && blank(l[key_len - 1]))
-            key_len--;
-        int key = -1;
-        for (int k = 0; k < 5; k++)
-            if (strlen(keys[k]) == key_len && strncmp(l, keys[k], key_len) == 0)
-                key = k;
-        if (key < 0) {
-            kbc_diag(diags, KBC_ERROR, path, l_line, l_col,
-                     "unknown key '%.*s' in kb-provider block (expected id, name, hosts, words "
-                     "or submission)",
-                     (int)key_len, l);
-            continue;
-        }
-        if (seen & (1u << key))
-            kbc_diag(diags, KBC_ERROR, path, l_line, l_col,
-                     "duplicate key '%s' in kb-provider block", keys[key]);
-        seen |= 1u << key;
-        const char *v = colon + 1;
-        size_t v_n = n - (size_t)(v - l), v_col = l_col + (size_t)(v - l);
-        while (v_n && blank(*v)) {
-            v++;
-            v_n--;
-            v_col++;
-        }
-        if (key == 0) {
-            pv.id_line = l_line;
-            pv.id_col = v_col;
-            usable = 0;
-            if (!kbc_id_valid(v, v_n))
-                kbc_diag(diags, KBC_ERROR, path, l_line, v_col,
-                         "malformed provider id '%.*s' (lowercase letters, digits and single "
-                         "hyphens, at most %d characters)",
-                         (int)v_n, v, KBC_MAX_ID_LEN);
-            else if (v_n == strlen(KBC_PROVIDER_ANY) && strncmp(v, KBC_PROVIDER_ANY, v_n) == 0)
-                kbc_diag(diags, KBC_ERROR, path, l_line, v_col,
-                         "provider id 'any' is taken: it names every provider in an entry's "
-                         "provider: line");
-            else
-                usable = 1;
-        }
-        if (key == 4) {
-            int ok = parse_submission(v, v_n, &pv.submission_host, &pv.submission_port);
-            if (ok < 0)
-                st = KB_ERR_NOMEM;
-            else if (!ok)
-                kbc_diag(diags, KBC_ERROR, path, l_line, v_col,
-                         "bad submission server '%.*s' (expected host:port, such as "
-                         "smtp.example.com:587)",
-                         (int)v_n, v);
-            continue;
-        }
-        st = provider_value(&pv, key, v, v_n, path, l_line, v_col, diags);
-    }
+    struct provider_reading r = {.pv = {.file = file, .line = line, .col = col}, .path = path};
+    struct kbc_keyed_block block = {"kb-provider", path, keys, 5, provider_key, &r};
+    unsigned seen;
+    enum kb_status st = kbc_keyed_block_read(&block, text, line, col, diags, &seen);
+    struct kbc_provider pv = r.pv;
     if (st == KB_OK && !(seen & 1u))
         kbc_diag(diags, KBC_ERROR, path, line, col, "kb-provider block has no id");
     if (st == KB_OK && (seen & 1u) && (!pv.name || !pv.name[0]))
@@ -239,7 +208,7 @@ enum kb_status kbc_provider_parse(struct kbc_kb *kb, const struct kbc_file *file
                  "e.g. name: Microsoft 365)",
                  pv.id);
     struct kbc_provider *items = NULL;
-    if (st == KB_OK && usable) {
+    if (st == KB_OK && r.usable) {
         if (!(pv.name || (pv.name = kbc_strndup("", 0)))
             || !(pv.hosts || (pv.hosts = kbc_strndup("", 0)))
             || !(pv.words || (pv.words = kbc_strndup("", 0)))

@@ -259,6 +259,7 @@ enum kb_status kbc_validate(struct kbc_kb *kb, struct kbc_diags *diags)
         status = derived_ids(kb, &set);
     if (status == KB_OK) {
         kbc_providers_check(kb, diags);
+        kbc_clients_check(kb, diags);
         status = check_refs(kb, &set, diags);
         check_placeholders(kb, diags);
     }

@@ -616,6 +616,8 @@ static enum kb_status insert_entry(struct writer *w, const struct kbc_article *a
 static enum kb_status insert_all(struct writer *w, struct kbc_kb *kb, struct kbc_counts *counts)
 {
     enum kb_status status = kbc_providers_write(w->db, kb, w->err);
+    if (status == KB_OK)
+        status = kbc_clients_write(w->db, kb, w->err);
     int64_t entry_id = 0;
     for (size_t i = 0; i < kb->count && status == KB_OK; i++) {
         struct kbc_article *a = &kb->articles[i];

@@ -21,8 +21,9 @@
  *   -> dialogue        kb_dialogue.c    an SMTP transcript or MTA log read into one dialogue:
  *                                       greeting, EHLO offers, TLS, the failing reply, the end
  *   -> facts           kb_facts.c       codes, stage, host/port/user (each with its input line),
- *                                       client, context, and the provider (kb_providers.c: the
- *                                       KB's declared ones); kb_language.c: the text's language
+ *                                       context, the client and the provider (kb_clients.c,
+ *                                       kb_providers.c: the KB's declared ones);
+ *                                       kb_language.c: the text's language
  *   -> signatures      kb_signatures.c  literal prefilter (kb_prefilter.c: the anchor index,
  *                                       read in place) + PCRE2 near each anchor
  *   -> conditions      kb_conditions.c  the articles' conditions over facts, dialogue and report

@@ -510,6 +510,7 @@ static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct k
         || (status = load_always_code(db, err)) != KB_OK
         || (status = load_always_needs(db, err)) != KB_OK
         || (status = kb_providers_load(db->sql, db->label, &db->providers, err)) != KB_OK
+        || (status = kb_clients_load(db->sql, db->label, &db->clients, err)) != KB_OK
         || (status = prepare_statements(db, err)) != KB_OK) {
         kb_db_close(db);
         return status;
@@ -521,8 +522,10 @@ static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct k
 static struct kb_db *db_new(const char *label, struct kb_error *err)
 {
     struct kb_db *db = calloc(1, sizeof *db);
-    if (db)
+    if (db) {
         db->fulltext_needs_mail = 1;
+        db->clients_used = &db->clients;
+    }
     if (db && !(db->label = strdup(label))) {
         free(db);
         db = NULL;
@@ -633,6 +636,7 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->fts_title);
     sqlite3_finalize(db->fts_sections);
     kb_providers_release(&db->providers);
+    kb_clients_release(&db->clients);
     kb_layers_release(db);
     /* its blob handle first: SQLite closes no busy connection */
     kb_prefilter_close(&db->prefilter);

@@ -1,8 +1,8 @@
 /*
  * kb_facts.c - the facts every answer can use, pulled from the normalised text: SMTP reply
  * code, enhanced status code, the stage of the SMTP dialogue, host, port, user, the client
- * library and the provider (one the KB declares: kb_providers.c), and whether the text is
- * about sending mail at all.
+ * program and the provider (ones the KB declares: kb_clients.c, kb_providers.c), and whether
+ * the text is about sending mail at all.
  *
  * Facts feed ranking (signatures marked context=mail count only in mail context) and are shown
  * to the support agent, who then does not have to dig the customer's values out of a log.
@@ -162,47 +162,6 @@ static const struct fact_pattern user_patterns[] = {
      "@"},
 };
 
-struct needle {
-    const char *text;
-    const char *value;
-    int smtp_only; /* the library or text speaks SMTP only; others also do HTTP APIs or IMAP */
-};
-
-static const struct needle clients[] = {
-    {"PHPMailer", "PHPMailer", 0},
-    {"SMTP Error: Could not", "PHPMailer", 1},
-    {"SMTP connect() failed", "PHPMailer", 1},
-    {"Symfony\\Component\\Mailer", "Symfony Mailer", 0},
-    {"Symfony\\\\Component\\\\Mailer", "Symfony Mailer", 0},
-    {"Swift_TransportException", "SwiftMailer", 0},
-    {"Swift_", "SwiftMailer", 0},
-    {"Expected response code", "Symfony Mailer", 1},
-    {"nodemailer", "Nodemailer", 0},
-    {"Nodemailer", "Nodemailer", 0},
-    {"Invalid login:", "Nodemailer", 1},
-    {"Greeting never received", "Nodemailer", 1},
-    {"smtplib", "Python smtplib", 1},
-    {"SMTPAuthenticationError", "Python smtplib", 1},
-    {"SMTPServerDisconnected", "Python smtplib", 1},
-    {"SMTPRecipientsRefused", "Python smtplib", 1},
-    {"SMTPSenderRefused", "Python smtplib", 1},
-    {"SMTPDataError", "Python smtplib", 1},
-    {"SMTPNotSupportedError", "Python smtplib", 1},
-    {"javax.mail", "JavaMail", 0},
-    {"jakarta.mail", "Jakarta Mail", 0},
-    {"com.sun.mail", "JavaMail", 0},
-    {"MailKit", "MailKit", 0},
-    {"System.Net.Mail", ".NET SmtpClient", 1},
-    {"SmtpException", ".NET SmtpClient", 1},
-    {"net/smtp", "Go net/smtp", 1},
-    {"msmtp:", "msmtp", 1},
-    {"curl: (", "curl", 0},
-    {"Net::SMTP", "Ruby Net::SMTP", 1},
-    {"Net::OpenTimeout", "Ruby Net::SMTP", 0},
-    {"postfix/", "Postfix", 1},
-    {"swaks", "swaks", 1},
-};
-
 /* Text that shows the input is about sending mail (SMTP), beyond the reply/port/client facts. */
 static const struct fact_pattern smtp_word_pattern = {
     "(?i)(?<![a-z])smtp|\\b(?:EHLO|HELO|STARTTLS|RCPT TO|MAIL FROM|gsmtp|sendmail|postfix|exim|"
@@ -316,9 +275,10 @@ static const struct stage_rule stages[] = {
 
 #define MAX_NEEDS 256
 
-/* Every need of every pattern, each once, and the clients' names: the engine's own tables, so
- * the list and the search tables are built once per process (needs_once) and only read after:
- * a lookup pays one pass over its text, not the list's construction. */
+/* Every need of every pattern, each once: the engine's own tables, so the list and the search
+ * tables are built once per process (needs_once) and only read after: a lookup pays one pass
+ * over its text, not the list's construction. A KB's client words join them in a set of its
+ * own (scan_set), built once per handle. */
 struct needs_list {
     const char *text[MAX_NEEDS];
     size_t count;
@@ -327,26 +287,16 @@ struct needs_list {
     uint16_t slot[2 * MAX_NEEDS];
     struct kb_buf buf; /* the needs, each NUL-terminated */
     struct kb_literal_set *set;
-    struct kb_literal_set *clients; /* clients[].text, case kept (find_client) */
-    enum kb_status status;          /* of the construction: KB_OK or why it failed */
+    enum kb_status status; /* of the construction: KB_OK or why it failed */
 };
 
 struct needs {
     int all; /* no prefilter: every pattern runs (the reference the unit test compares with) */
     const char *const *text;
-    unsigned char found[MAX_NEEDS];
+    unsigned char *found; /* the needs', then the KB's client words' (any case) */
+    unsigned char own[MAX_NEEDS];
     size_t count;
 };
-
-static enum kb_status needs_add(struct needs_list *n, const char *list);
-
-/* Appends one need that may hold a '|' (a needle). */
-static enum kb_status needs_add_one(struct needs_list *n, const char *text)
-{
-    if (strchr(text, '|'))
-        return KB_OK; /* cannot be told apart from a list: not prefiltered */
-    return needs_add(n, text);
-}
 
 /* Appends the items of a needs list not seen yet; offsets into n->buf go to text[] as
  * integers until the buffer stops moving (needs_scan). */
@@ -403,45 +353,64 @@ static void needs_list_build(void)
                                            &mail_cue_pattern};
     for (size_t i = 0; i < sizeof single / sizeof *single && st == KB_OK; i++)
         st = needs_add(n, single[i]->needs);
-    /* the clients' names too, caselessly: when none is there in any case, the exact search
-     * for them (find_client) need not read the text again */
-    for (size_t i = 0; i < sizeof clients / sizeof *clients && st == KB_OK; i++)
-        st = needs_add_one(n, clients[i].text);
     if (st == KB_OK) {
         for (size_t k = 0; k < n->count; k++)
             n->text[k] = n->buf.data + (uintptr_t)n->text[k];
-        const char *names[sizeof clients / sizeof *clients];
-        for (size_t i = 0; i < sizeof clients / sizeof *clients; i++)
-            names[i] = clients[i].text;
-        if (!(n->set = kb_literal_set_new(n->text, n->count, 1))
-            || !(n->clients = kb_literal_set_new(names, sizeof names / sizeof *names, 0)))
+        if (!(n->set = kb_literal_set_new(n->text, n->count, 1)))
             st = KB_ERR_NOMEM;
     }
     n->status = st;
 }
 
-/* Every need of every pattern looked for in the text, in one pass. */
-static enum kb_status needs_scan(struct needs *n, const struct kb_norm *norm)
+/* The set that finds the needs and the KB's client words in one pass, built on the handle's
+ * first lookup and kept with its clients. */
+static enum kb_status scan_set(struct kb_clients *clients, const struct kb_literal_set **out)
+{
+    if (!clients || !clients->word_count) {
+        *out = needs_list.set;
+        return KB_OK;
+    }
+    if (!clients->scan) {
+        size_t total = needs_list.count + clients->word_count;
+        free(clients->texts);
+        if (!(clients->texts = malloc(total * sizeof *clients->texts)))
+            return KB_ERR_NOMEM;
+        memcpy(clients->texts, needs_list.text, needs_list.count * sizeof *clients->texts);
+        for (size_t i = 0; i < clients->word_count; i++)
+            clients->texts[needs_list.count + i] = clients->words[i].text;
+        if (!(clients->scan = kb_literal_set_new(clients->texts, total, 1)))
+            return KB_ERR_NOMEM;
+    }
+    *out = clients->scan;
+    return KB_OK;
+}
+
+/* Every need of every pattern, and every word of the KB's clients, looked for in the text in
+ * one pass; n->found is released with needs_release. */
+static enum kb_status needs_scan(struct needs *n, const struct kb_norm *norm,
+                                 struct kb_clients *clients)
 {
     pthread_once(&needs_once, needs_list_build);
     if (needs_list.status != KB_OK)
         return needs_list.status;
     n->text = needs_list.text;
     n->count = needs_list.count;
-    if (kb_literal_set_present(needs_list.set, norm->text, norm->len, n->found) < 0)
+    n->found = n->own;
+    const struct kb_literal_set *set;
+    enum kb_status st = scan_set(clients, &set);
+    if (st != KB_OK)
+        return st;
+    if (set != needs_list.set && !(n->found = malloc(n->count + clients->word_count)))
+        return KB_ERR_NOMEM;
+    if (kb_literal_set_present(set, norm->text, norm->len, n->found) < 0)
         return KB_ERR_NOMEM;
     return KB_OK;
 }
 
-/* Does one need (or needle) occur in the text, in any case? 1 also when unknown. */
-static int need_found(const struct needs *n, const char *text)
+static void needs_release(struct needs *n)
 {
-    if (n->all)
-        return 1;
-    for (size_t k = 0; k < n->count; k++)
-        if (strcmp(n->text[k], text) == 0)
-            return n->found[k];
-    return 1;
+    if (n->found != n->own)
+        free(n->found);
 }
 
 /* May the pattern match the text? No when none of its needs occurs in it. */
@@ -712,29 +681,6 @@ static int first_other_program(const struct kb_norm *norm, const struct needs *n
     return 1;
 }
 
-/* The first client (in table order) that occurs in the text: one pass over the text for the
- * whole table, not one strstr per needle. -1 when out of memory. */
-static int find_client(const struct kb_norm *norm, const struct needle **client)
-{
-    enum { NC = sizeof clients / sizeof *clients };
-    unsigned char present[NC];
-    *client = NULL;
-    pthread_once(&needs_once, needs_list_build);
-    if (!needs_list.clients) {
-        const char *texts[NC];
-        for (size_t i = 0; i < NC; i++)
-            texts[i] = clients[i].text;
-        if (kb_literals_present(texts, NC, 0, norm->text, norm->len, present) < 0)
-            return -1;
-    } else if (kb_literal_set_present(needs_list.clients, norm->text, norm->len, present) < 0) {
-        return -1;
-    }
-    for (size_t i = 0; i < NC && !*client; i++)
-        if (present[i])
-            *client = &clients[i];
-    return 0;
-}
-
 static int is_mail_port(int port)
 {
     return port == 25 || port == 465 || port == 587 || port == 2525 || port == 2587;
@@ -757,8 +703,8 @@ static enum kb_status masked_copy(char **value)
 
 static enum kb_status facts_extract(const struct kb_norm *norm,
                                     const struct kb_providers *providers,
-                                    struct kb_regex_cache *cache, struct kb_facts *f,
-                                    struct kb_fact_lines *lines, int prefilter)
+                                    struct kb_clients *clients, struct kb_regex_cache *cache,
+                                    struct kb_facts *f, struct kb_fact_lines *lines, int prefilter)
 {
     if (lines)
         *lines = (struct kb_fact_lines){0, 0, 0};
@@ -770,7 +716,7 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
     char *code = NULL, *port = NULL;
     if (!md || !mc)
         goto done;
-    if (prefilter && (status = needs_scan(&needs, norm)) != KB_OK)
+    if (prefilter && (status = needs_scan(&needs, norm, clients)) != KB_OK)
         goto done;
     status = KB_ERR_NOMEM;
     /* Bounded work whatever the input: these patterns are simple, the limits are a guard. */
@@ -830,15 +776,13 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
         if (rc && !(f->stage = strdup(stages[i].stage)))
             goto done;
     }
-    const struct needle *client = NULL;
-    int any_needle = 0;
-    for (size_t i = 0; i < sizeof clients / sizeof *clients && !any_needle; i++)
-        any_needle = need_found(&needs, clients[i].text);
-    if (any_needle && find_client(norm, &client) < 0)
-        goto done;
-    /* the providers are the KB's: its kb-provider blocks say which hosts and words name each */
+    /* the clients and the providers are the KB's: its kb-client and kb-provider blocks say
+     * which words name each */
+    int client_smtp = 0;
+    const struct kb_client_decl *client = kb_clients_detect(
+        clients, norm->text, norm->len, needs.all ? NULL : needs.found + needs.count, &client_smtp);
     const struct kb_provider_decl *provider = kb_providers_detect(providers, norm->text, norm->len);
-    if ((client && !(f->client = strdup(client->value)))
+    if ((client && !(f->client = strdup(client->name)))
         || (provider && !(f->provider = strdup(provider->id))))
         goto done;
 
@@ -848,7 +792,7 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
     int smtp_words = first_match(&smtp_word_pattern, &needs, norm, cache, md, mc, NULL, NULL);
     if (smtp_words < 0)
         goto done;
-    if (smtp_words || smtp_reply || is_mail_port(f->port) || (client && client->smtp_only)) {
+    if (smtp_words || smtp_reply || is_mail_port(f->port) || client_smtp) {
         f->mail_context = KB_CONTEXT_IS_MAIL;
     } else {
         int other = first_other_program(norm, &needs, cache, md, mc, &f->other_program);
@@ -857,7 +801,7 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
         if (other < 0 || cue < 0)
             goto done;
         f->mail_context = other ? KB_CONTEXT_IS_OTHER
-                          : (cue || (client && strcmp(client->value, "curl") != 0))
+                          : (cue || (client && client->role != KB_CLIENT_TOOL))
                               ? KB_CONTEXT_IS_MAIL
                               : KB_CONTEXT_IS_UNKNOWN;
     }
@@ -867,6 +811,7 @@ static enum kb_status facts_extract(const struct kb_norm *norm,
 done:
     free(code);
     free(port);
+    needs_release(&needs);
     pcre2_match_data_free(md);
     pcre2_match_context_free(mc);
     if (status != KB_OK)
@@ -876,33 +821,30 @@ done:
 
 enum kb_status kb_facts_extract_lines(const struct kb_norm *norm,
                                       const struct kb_providers *providers,
-                                      struct kb_regex_cache *cache, struct kb_facts *f,
-                                      struct kb_fact_lines *lines)
+                                      struct kb_clients *clients, struct kb_regex_cache *cache,
+                                      struct kb_facts *f, struct kb_fact_lines *lines)
 {
     if (cache)
-        return facts_extract(norm, providers, cache, f, lines, 1);
+        return facts_extract(norm, providers, clients, cache, f, lines, 1);
     struct kb_regex_cache own = {0};
-    enum kb_status st = facts_extract(norm, providers, &own, f, lines, 1);
+    enum kb_status st = facts_extract(norm, providers, clients, &own, f, lines, 1);
     kb_regex_cache_release(&own);
     return st;
 }
 
 enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
-                                struct kb_regex_cache *cache, struct kb_facts *f)
+                                struct kb_clients *clients, struct kb_regex_cache *cache,
+                                struct kb_facts *f)
 {
-    if (cache)
-        return facts_extract(norm, providers, cache, f, NULL, 1);
-    struct kb_regex_cache own = {0};
-    enum kb_status st = facts_extract(norm, providers, &own, f, NULL, 1);
-    kb_regex_cache_release(&own);
-    return st;
+    return kb_facts_extract_lines(norm, providers, clients, cache, f, NULL);
 }
 
 enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm,
-                                           const struct kb_providers *providers, struct kb_facts *f)
+                                           const struct kb_providers *providers,
+                                           struct kb_clients *clients, struct kb_facts *f)
 {
     struct kb_regex_cache own = {0};
-    enum kb_status st = facts_extract(norm, providers, &own, f, NULL, 0);
+    enum kb_status st = facts_extract(norm, providers, clients, &own, f, NULL, 0);
     kb_regex_cache_release(&own);
     return st;
 }

@@ -34,6 +34,38 @@ struct kb_providers {
     size_t count;
 };
 
+/* What a program the KB declares (a kb-client block) is to the engine: an application's mail
+ * library or program, whose failure reply is its own submission failing; a mail server, whose
+ * log may be about a delivery between servers; a tool, whose name alone does not make a text
+ * about mail. */
+enum kb_client_role { KB_CLIENT_MAILER, KB_CLIENT_MAIL_SERVER, KB_CLIENT_TOOL };
+
+struct kb_client_decl {
+    char *id;
+    char *name;
+    enum kb_client_role role;
+};
+
+/* A word that names a client, as written: smtp when the client prints it only about SMTP. */
+struct kb_client_word {
+    char *text;
+    size_t len;
+    size_t client; /* index into the clients' items */
+    int smtp;
+};
+
+/* The KB's clients in declaration order and their words, in the same order. */
+struct kb_clients {
+    struct kb_client_decl *items;
+    size_t count;
+    struct kb_client_word *words;
+    size_t word_count;
+    /* built by kb_facts.c on the first lookup: its own cues and these words, found together
+     * in one caseless pass (texts: their strings, not owned) */
+    const char **texts;
+    struct kb_literal_set *scan;
+};
+
 /* The engine's own regexes (facts, other programs: static tables), compiled on their first use
  * and kept with the database handle, so a long-running process compiles each once. Keyed by the
  * pattern's address and options: only for strings that live as long as the cache and never
@@ -85,7 +117,11 @@ struct kb_db {
     sqlite3_stmt *steps_by_entry;  /* kb_steps.c, prepared when first used */
     sqlite3_stmt *fix_by_entry;    /* kb_steps.c, prepared when first used */
     struct kb_providers providers; /* declared in the KB (kb_providers.c) */
-    int fts_function_ready;        /* kb_matched() registered on the connection */
+    struct kb_clients clients;     /* declared in the KB (kb_clients.c) */
+    /* the clients a text is read with: its own, or (a layer that declares none, compiled
+     * over another KB) the first layer's */
+    struct kb_clients *clients_used;
+    int fts_function_ready; /* kb_matched() registered on the connection */
     /* kb_fulltext.c's statements, prepared when first needed (NULL until then) */
     sqlite3_stmt *fts_search, *fts_entry_of, *fts_links, *fts_pairs, *fts_title, *fts_sections;
     /* anchored regex signatures compiled on their first use, by signature id (kb_db_sig_regex) */
@@ -170,26 +206,27 @@ enum kb_status kb_provider_load(const struct kb_db *db, const char *id, struct k
 void kb_provider_release(struct kb_provider *p);
 
 /* Extracts facts from normalised text; strings in facts are heap copies (secrets masked).
- * providers (may be NULL: none) are the KB's declared providers; cache (may be NULL: compile
- * for this call only) keeps the compiled patterns. */
+ * providers and clients (may be NULL: none) are the KB's declared ones; cache (may be NULL:
+ * compile for this call only) keeps the compiled patterns. */
 enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
-                                struct kb_regex_cache *cache, struct kb_facts *facts);
+                                struct kb_clients *clients, struct kb_regex_cache *cache,
+                                struct kb_facts *facts);
 void kb_facts_release(struct kb_facts *facts);
 /* Where the customer's values among the facts were found: 1-based normalised lines of the
  * text given (0: none found). */
 struct kb_fact_lines {
     size_t host, port, user;
 };
-/* kb_facts_extract that also tells where host, port and user came from. */
+/* kb_facts_extract that also tells where host, port and user came from (lines may be NULL). */
 enum kb_status kb_facts_extract_lines(const struct kb_norm *norm,
                                       const struct kb_providers *providers,
-                                      struct kb_regex_cache *cache, struct kb_facts *facts,
-                                      struct kb_fact_lines *lines);
+                                      struct kb_clients *clients, struct kb_regex_cache *cache,
+                                      struct kb_facts *facts, struct kb_fact_lines *lines);
 /* The same without the one-pass prefilter (every pattern run): for the unit test that checks
  * the prefilter changes nothing. */
 enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm,
                                            const struct kb_providers *providers,
-                                           struct kb_facts *facts);
+                                           struct kb_clients *clients, struct kb_facts *facts);
 
 /* ---- kb_providers.c: the providers the KB declares -------------------------------------- */
 
@@ -207,6 +244,26 @@ void kb_providers_release(struct kb_providers *set); /* accepts NULL */
 /* The first provider of set, in declaration order, that text[0, len) names; NULL if none. */
 const struct kb_provider_decl *kb_providers_detect(const struct kb_providers *set, const char *text,
                                                    size_t len);
+
+/* ---- kb_clients.c: the programs the KB knows by the text they print --------------------- */
+
+/* Reads the client table (kb_schema.h) into set, in declaration order. label names the
+ * database in messages. Release with kb_clients_release (also on error). */
+enum kb_status kb_clients_load(sqlite3 *sql, const char *label, struct kb_clients *set,
+                               struct kb_error *err);
+/* Appends a client: role "mailer", "mail-server" or "tool" (else mailer); words and
+ * smtp_words comma-separated (NULL: none). KB_ERR_NOMEM only (then release the set). */
+enum kb_status kb_clients_add(struct kb_clients *set, const char *id, const char *name,
+                              const char *role, const char *words, const char *smtp_words);
+void kb_clients_release(struct kb_clients *set); /* accepts NULL */
+/* The first client of set, in declaration order, with a word (as written) in text[0, len);
+ * NULL if none. *smtp: one of its SMTP words is there. found_caseless (may be NULL: unknown):
+ * for each of set's words, whether it occurs in any case, from a pass already made. */
+const struct kb_client_decl *kb_clients_detect(const struct kb_clients *set, const char *text,
+                                               size_t len, const unsigned char *found_caseless,
+                                               int *smtp);
+/* The role of the client named name in set (KB_CLIENT_MAILER when set has none of it). */
+enum kb_client_role kb_clients_role(const struct kb_clients *set, const char *name);
 
 /* ---- kb_mime.c: the MIME structure of a pasted message --------------------------------- */
 

@@ -410,9 +410,11 @@ static enum kb_status answer_per_recipient(struct kb_query *q, size_t groups, si
 
 /* No delivery report, but the application's own SMTP client reports a failure reply: the
  * submission leg failed. */
-static void note_submission(struct kb_result *r, const struct kb_facts *f)
+static void note_submission(struct kb_result *r, const struct kb_facts *f,
+                            const struct kb_clients *clients)
 {
-    if (r->report.format || !f->client || strcmp(f->client, "Postfix") == 0 || f->reply_code < 400)
+    if (r->report.format || !f->client || f->reply_code < 400
+        || kb_clients_role(clients, f->client) == KB_CLIENT_MAIL_SERVER)
         return;
     r->report.format = "session";
     r->report.leg = "submission";
@@ -484,7 +486,8 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
     struct kb_norm view = q.norm;
     view.text = (char *)q.evidence_text;
     struct kb_fact_lines lines;
-    if ((st = kb_facts_extract_lines(&view, &db->providers, &db->regex_cache, &q.facts, &lines))
+    if ((st = kb_facts_extract_lines(&view, &db->providers, db->clients_used, &db->regex_cache,
+                                     &q.facts, &lines))
         != KB_OK) {
         kb_query_nomem(&q);
         goto done;
@@ -499,7 +502,7 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
     r->input_lines = q.bounce.mime.input_lines;
     r->input_binary = q.norm.binary;
     kb_language_guess(view.text, view.len, &r->language, &r->language_name);
-    note_submission(r, &q.facts);
+    note_submission(r, &q.facts, db->clients_used);
     struct kb_condition_facts what = {&q.facts, &r->dialogue, &r->report, NULL};
     q.what = &what;
     if (r->report.not_failure) {

@@ -51,6 +51,15 @@
  *       submit mail to ('' and 0 when none declared), for the verify commands of a text that
  *       names the provider but no server. Added to schema 3 without a version change (a
  *       database without the table names no provider); the submission columns came with 5.
+ *   client(id, slug, name, role, words, smtp_words, path, line)
+ *       a program the KB knows by the text it prints (a kb-client block), in declaration
+ *       order (id): slug its id, name the client fact; role mailer (an application's mail
+ *       library or program), mail-server (an MTA, whose log may be about delivery between
+ *       servers) or tool (whose name alone does not make a text about mail); words and
+ *       smtp_words comma-separated, case kept: a text that holds one of them was printed by
+ *       it, and one of smtp_words says the text is about SMTP. lookup reads the table when it
+ *       opens the database (kb_clients.c): the first client, in id order, with a word in the
+ *       text is the client fact. Since schema 9.
  *   example(id, entry_id, counter, text, also, path, line)
  *   step(id, entry_id, labels, providers, text_start, text_end, ansi_start, ansi_end,
  *        md_start, md_end, part)
@@ -84,7 +93,8 @@
  * byte 20), written by kb_image_seal once the database is complete (since schema version 6;
  * version 5 was the same tables without page checksums, or without the step table; version 6
  * had the prefilter as an 'anchors' blob decoded whole at every open; version 7 had one text
- * at most per unanchored signature in 'always_needs', so it ran every alternation).
+ * at most per unanchored signature in 'always_needs', so it ran every alternation; version 8
+ * had no client table: the engine knew the mail clients itself).
  */
 #ifndef KB_SCHEMA_H
 #define KB_SCHEMA_H
@@ -93,7 +103,7 @@
 
 #include "kb.h"
 
-#define KB_SCHEMA_VERSION 8
+#define KB_SCHEMA_VERSION 9
 #define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
 
 enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };

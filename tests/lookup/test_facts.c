@@ -22,14 +22,15 @@ static int same(const char *a, const char *b)
 
 static size_t compared;
 static struct kb_regex_cache shared; /* kept over every text, as a database handle keeps it */
+static struct kb_clients clients;    /* a few as the shipped KB declares them */
 
 static void compare(const char *text, size_t len, const char *where)
 {
     struct kb_norm norm;
     struct kb_facts a, b;
     CHECK(kb_norm_run(text, len, &norm) == KB_OK);
-    CHECK(kb_facts_extract(&norm, NULL, &shared, &a) == KB_OK);
-    CHECK(kb_facts_extract_unfiltered(&norm, NULL, &b) == KB_OK);
+    CHECK(kb_facts_extract(&norm, NULL, &clients, &shared, &a) == KB_OK);
+    CHECK(kb_facts_extract_unfiltered(&norm, NULL, &clients, &b) == KB_OK);
     int ok = a.reply_code == b.reply_code && a.port == b.port && a.mail_context == b.mail_context
              && same(a.enhanced, b.enhanced) && same(a.stage, b.stage) && same(a.host, b.host)
              && same(a.user, b.user) && same(a.client, b.client) && same(a.provider, b.provider)
@@ -68,6 +69,13 @@ static void cache_keys(void)
 int main(int argc, char **argv)
 {
     cache_keys();
+    CHECK(kb_clients_add(&clients, "nodemailer", "Nodemailer", NULL, "nodemailer, Nodemailer",
+                         "Invalid login:, Greeting never received")
+          == KB_OK);
+    CHECK(kb_clients_add(&clients, "smtplib", "Python smtplib", NULL, NULL,
+                         "smtplib, SMTPAuthenticationError")
+          == KB_OK);
+    CHECK(kb_clients_add(&clients, "curl", "curl", "tool", "curl: (", NULL) == KB_OK);
     for (int i = 1; i < argc; i++) {
         FILE *f = fopen(argv[i], "rb");
         if (!f) {
@@ -101,6 +109,7 @@ int main(int argc, char **argv)
         free(data);
     }
     kb_regex_cache_release(&shared);
+    kb_clients_release(&clients);
     printf("%zu texts compared\n", compared);
     return check_report("test_facts");
 }

@@ -342,15 +342,17 @@ static void test_mask(void)
     CHECK_MASK("mailApiKey=abc123", "mailApiKey=***");
 }
 
-/* Providers as a KB declares them (kb-provider blocks), in declaration order. */
+/* Providers and clients as a KB declares them (kb-provider, kb-client blocks), in
+ * declaration order. */
 static struct kb_providers test_providers;
+static struct kb_clients test_clients;
 
 static struct kb_facts facts_of(const char *text)
 {
     struct kb_norm n;
     struct kb_facts f;
     CHECK(kb_norm_run(text, strlen(text), &n) == KB_OK);
-    CHECK(kb_facts_extract(&n, &test_providers, NULL, &f) == KB_OK);
+    CHECK(kb_facts_extract(&n, &test_providers, &test_clients, NULL, &f) == KB_OK);
     kb_norm_release(&n);
     return f;
 }
@@ -379,8 +381,45 @@ static void test_providers_detect(void)
     struct kb_norm n;
     const char *text = "535 5.7.3 Authentication unsuccessful [X.prod.outlook.com]";
     CHECK(kb_norm_run(text, strlen(text), &n) == KB_OK);
-    CHECK(kb_facts_extract(&n, NULL, NULL, &f) == KB_OK);
+    CHECK(kb_facts_extract(&n, NULL, NULL, NULL, &f) == KB_OK);
     CHECK(f.provider == NULL);
+    kb_facts_release(&f);
+    kb_norm_release(&n);
+}
+
+/* The client fact comes from the KB's declarations: the first client, in declaration order,
+ * with a word in the text as written; its SMTP words make the text about mail, a tool's name
+ * alone does not, and without declarations there is no client. */
+static void test_clients_detect(void)
+{
+    struct kb_facts f =
+        facts_of("Swift_TransportException: Expected response code 250 but got 535");
+    CHECK_STR(f.client, "SwiftMailer");
+    kb_facts_release(&f);
+    f = facts_of("NODEMAILER failed"); /* a word counts as written */
+    CHECK(f.client == NULL);
+    kb_facts_release(&f);
+    f = facts_of("Error: Greeting never received");
+    CHECK_STR(f.client, "Nodemailer");
+    CHECK(f.mail_context == KB_CONTEXT_IS_MAIL); /* an SMTP word says mail */
+    kb_facts_release(&f);
+    f = facts_of("at com.sun.mail.util.SocketFetcher.createSocket: connection failed");
+    CHECK_STR(f.client, "JavaMail");
+    CHECK(f.mail_context == KB_CONTEXT_IS_MAIL); /* a mailer's name does too */
+    kb_facts_release(&f);
+    f = facts_of("curl: (35) error:0A000086:SSL routines::certificate verify failed");
+    CHECK_STR(f.client, "curl");
+    CHECK(f.mail_context == KB_CONTEXT_IS_UNKNOWN); /* a tool's name alone does not */
+    kb_facts_release(&f);
+    CHECK(kb_clients_role(&test_clients, "Postfix") == KB_CLIENT_MAIL_SERVER);
+    CHECK(kb_clients_role(&test_clients, "curl") == KB_CLIENT_TOOL);
+    CHECK(kb_clients_role(&test_clients, "Nodemailer") == KB_CLIENT_MAILER);
+
+    struct kb_norm n;
+    const char *text = "Error: Invalid login: 535 5.7.8 Username and Password not accepted";
+    CHECK(kb_norm_run(text, strlen(text), &n) == KB_OK);
+    CHECK(kb_facts_extract(&n, NULL, NULL, NULL, &f) == KB_OK);
+    CHECK(f.client == NULL);
     kb_facts_release(&f);
     kb_norm_release(&n);
 }
@@ -647,9 +686,26 @@ int main(void)
     CHECK(kb_providers_add(&test_providers, "acme-relay", "Acme Relay", "relay.acme.example",
                            "Acme Relay", NULL, 0)
           == KB_OK);
+    /* SwiftMailer before Symfony Mailer: Swift's texts hold Symfony's SMTP words too */
+    CHECK(kb_clients_add(&test_clients, "swiftmailer", "SwiftMailer", NULL, "Swift_", NULL)
+          == KB_OK);
+    CHECK(kb_clients_add(&test_clients, "symfony-mailer", "Symfony Mailer", "mailer",
+                         "Symfony\\Component\\Mailer", "Expected response code")
+          == KB_OK);
+    CHECK(kb_clients_add(&test_clients, "nodemailer", "Nodemailer", NULL, "nodemailer, Nodemailer",
+                         "Invalid login:, Greeting never received")
+          == KB_OK);
+    CHECK(kb_clients_add(&test_clients, "javamail", "JavaMail", NULL, "javax.mail, com.sun.mail",
+                         NULL)
+          == KB_OK);
+    CHECK(kb_clients_add(&test_clients, "curl", "curl", "tool", "curl: (", NULL) == KB_OK);
+    CHECK(kb_clients_add(&test_clients, "postfix", "Postfix", "mail-server", NULL, "postfix/")
+          == KB_OK);
     test_facts();
+    test_clients_detect();
     test_providers_detect();
     test_providers_submission();
     kb_providers_release(&test_providers);
+    kb_clients_release(&test_clients);
     return check_report("test_text");
 }

@@ -101,7 +101,7 @@ int main(void)
         struct kb_facts f;
         struct kb_fact_lines lines;
         CHECK(kb_norm_run(c->text, strlen(c->text), &n) == KB_OK);
-        CHECK(kb_facts_extract_lines(&n, NULL, NULL, &f, &lines) == KB_OK);
+        CHECK(kb_facts_extract_lines(&n, NULL, NULL, NULL, &f, &lines) == KB_OK);
         int ok = (c->host ? f.host && strcmp(f.host, c->host) == 0 : !f.host) && f.port == c->port
                  && (c->user ? f.user && strcmp(f.user, c->user) == 0 : !f.user)
                  && (!c->host || lines.host == c->host_line);
