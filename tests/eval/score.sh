@@ -1,13 +1,13 @@
 #!/bin/sh
 # Accuracy of the shipped KB, scored by ../shared/eval/score as a chatbot would run it.
 #   dev:      the shared development set, with the bar of the KB issue;
-#   holdout, blind*: tests/eval/{holdout,blind,blind2..blind6}-*.jsonl, real pastes collected by people who
+#   holdout, blind*: tests/eval/{holdout,blind,blind2..blind7}-*.jsonl, real pastes collected by people who
 #             never saw the KB (sources in each line), as guards against writing for the dev
 #             set. Both were blind when first scored; the figures then are in the commit log.
 # Skipped (exit 77) where ../shared is absent, e.g. on a fresh clone.
 #   bounce3, bounce3-diagnostic: a second blind bounce set (whole messages, then the failure
 #             line the collector picked, looked up alone).
-# Usage: score.sh dev|holdout|blind|blind2|blind3|blind4|blind5|blind6|bounce|bounce-diagnostic|
+# Usage: score.sh dev|holdout|blind|blind2|blind3|blind4|blind5|blind6|blind7|bounce|bounce-diagnostic|
 #                 bounce3|bounce3-diagnostic SOURCE_DIR PATH/TO/kb-lookup
 set -eu
 set_name="$1"
@@ -78,7 +78,8 @@ bounce-diagnostic)
 bounce3-diagnostic)
     # The second set's failure lines as the collector copied them, each looked up alone.
     # First scored on b394593: top-1 0.822 / top-3 0.822; after the same three wordings,
-    # 0.889 / 0.889 (the misses: lines cut where the bounce wrapped them, doubtful labels).
+    # 0.889 / 0.889, and 0.911 once Outlook.com's block text was known from its start too
+    # (the misses: lines cut where the bounce wrapped them, doubtful labels).
     diagnostic_lines "" "$1/tests/eval/bounce3-errors.jsonl"
     guard=0.86
     ;;
@@ -87,12 +88,22 @@ if [ -n "$guard" ]; then
     python3 "$eval_dir/score" --lookup "$2" --min-top1 "$guard" --min-top3 "$guard" "$work"
     exit $?
 fi
+if [ "$set_name" = blind7 ]; then
+    # Localized pastes (Chinese, Russian, Portuguese, French...) and devices that send mail
+    # (cameras, NAS, routers, printers, ESP32 boards), 86 + 27, collected blind from threads no
+    # other set uses by someone who had not read the KB. First scored on 9763899: top-1
+    # 0.547, top-3 0.605, negatives 0.926 (0.570 top-1 once a Gmail condition that set
+    # contradicted was reverted); after the providers' wordings it showed were learnt in
+    # general form, 0.767 / 0.802 / 0.926: a guard just under that.
+    exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.74 --min-top3 0.78 \
+        --min-negative 0.90 "$1/tests/eval/blind7-errors.jsonl" "$1/tests/eval/blind7-negatives.jsonl"
+fi
 if [ "$set_name" = blind6 ]; then
     # Real pastes of applications that cannot send (90 from 32 causes, 34 negatives), collected
     # blind from threads no other set uses by someone who had not read the KB. First scored on
     # 34fd673: top-1 0.800, top-3 0.856, negatives 0.912; once the articles learnt five
-    # wordings its misses showed (then no longer blind), 0.856 / 0.889 / 0.912: a guard just
-    # under that. Its labels come from each thread's resolution, so some name a cause the
+    # wordings its misses showed (then no longer blind), 0.856 / 0.889 / 0.912, and 0.867 /
+    # 0.900 with smtplib's split disconnect: a guard just under that. Its labels come from each thread's resolution, so some name a cause the
     # text alone does not show (a Gmail 5.7.8 fixed by allowing the app, not the password).
     exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.83 --min-top3 0.86 \
         --min-negative 0.88 "$1/tests/eval/blind6-errors.jsonl" "$1/tests/eval/blind6-negatives.jsonl"
