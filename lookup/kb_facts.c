@@ -183,7 +183,7 @@ static const struct fact_pattern other_program_patterns[] = {
     {"\\b(?:psql|postgres(?:ql)?|pg_hba|pgsql|mysql|mariadb|sqlstate|sql server|redis|"
      "mongo(?:db)?|memcached|npm (?:ERR|http|WARN)|pip install|Collecting [\\w.-]+|"
      "Retrying \\(Retry|docker|kubectl|github\\.com|gitlab|fatal: Authentication failed|"
-     "ldap|kafka|amqp|rabbitmq|elasticsearch|registry\\.npmjs|fatal: unable to access|"
+     "ldap|kafka|amqp|rabbitmq|elasticsearch|fatal: unable to access|"
      "HTTP/[12](?:\\.[01])?|HTTPS? ERROR|Proxy-Authenticate|WEBALERT|urlopen|urllib3?|"
      "requests\\.exceptions|HttpClient|HttpURLConnection|status ?code|grpc|netty|pypi|"
      "HttpRequestException|WebRequest|org\\.apache\\.http|okhttp|SqlException|SqlClient|"
@@ -193,7 +193,7 @@ static const struct fact_pattern other_program_patterns[] = {
      "api\\.[a-z0-9-]+\\.(?:com|net|io))\\b",
      "psql|postgres|pg_hba|pgsql|mysql|mariadb|sqlstate|sql server|redis|mongo|memcached|npm |"
      "pip install|collecting |retrying (retry|docker|kubectl|github.com|gitlab|fatal: |ldap|"
-     "kafka|amqp|rabbitmq|elasticsearch|registry.npmjs|http/|http error|https error|"
+     "kafka|amqp|rabbitmq|elasticsearch|http/|http error|https error|"
      "proxy-authenticate|webalert|urlopen|urllib|requests.exceptions|httpclient|"
      "httpurlconnection|status|grpc|netty|pypi|httprequestexception|webrequest|"
      "org.apache.http|okhttp|sqlexception|sqlclient|pre-login handshake|ssl provider|"
