@@ -210,6 +210,13 @@ static int add_record(struct gaps *g, const char *line, size_t len)
     size_t skip = el ? marker_len(el, el_len) : 0;
     el = el ? el + skip : NULL;
     el_len -= skip;
+    /* a paste with no line to show (a binary file, a blank text) is one group of its own,
+     * named for what it was, not an empty line */
+    if (!el || !el_len) {
+        const struct kb_json *binary = kb_json_get(rec, "input_binary");
+        el = binary && binary->type == KB_JSON_TRUE ? "(binary input)" : "(no text)";
+        el_len = strlen(el);
+    }
     char *shape = shape_of(el ? el : "", el_len);
     if (!shape) {
         kb_json_free(rec);

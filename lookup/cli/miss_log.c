@@ -128,7 +128,8 @@ static enum kb_status build_line(struct kb_buf *b, const struct kb_db *db, const
     for (size_t i = 0; i < r->match_count && i < 3; i++)
         kb_buf_printf(b, "%s{\"id\":\"%.64s\",\"score\":%.3g}", i ? "," : "",
                       r->matches[i].entry->id, r->matches[i].score);
-    kb_buf_printf(b, "],\"input_bytes\":%zu,\"input_lines\":%zu,\"text\":\"", len, r->input_lines);
+    kb_buf_printf(b, "],\"input_bytes\":%zu,\"input_lines\":%zu,\"input_binary\":%s,\"text\":\"",
+                  len, r->input_lines, r->input_binary ? "true" : "false");
     if (!b->data || b->len + CLOSE_BYTES > CLI_MISS_LINE_MAX)
         return KB_ERR_NOMEM; /* cannot happen with the caps above, but never write a cut line */
     /* The redacted text is chosen to fit in the room left; escaping it for JSON makes it

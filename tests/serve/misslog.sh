@@ -91,6 +91,17 @@ for p in 0 1 2 3 4 5 6 7; do
     [ "$(grep -c "\"text\":\"process $p request " "$log")" -eq 250 ] || fail "process $p has not 250 lines"
 done
 
+# --- a binary paste: logged as binary, grouped by --gaps as such, not as an empty line --------
+log=$tmp/binary.log
+printf '\000\001\002PK\003\004\377\376 535 data\000' >"$tmp/bin"
+"$lookup" --db "$tmp/miss.db" --log-misses "$log" <"$tmp/bin" >/dev/null 2>&1
+"$lookup" --db "$tmp/miss.db" --log-misses "$log" <"$tmp/bin" >/dev/null 2>&1
+grep -q '"input_binary":true' "$log" && ok || fail "binary paste not marked: $(cat "$log")"
+out=$("$compile" --gaps "$log")
+case $out in *"(binary input)"*) ok ;; *) fail "gaps of binary pastes: $out" ;; esac
+"$lookup" --db "$tmp/miss.db" --log-misses "$tmp/text.log" 'hello' >/dev/null 2>&1
+grep -q '"input_binary":false' "$tmp/text.log" && ok || fail "a text paste marked binary"
+
 # --- a log that cannot be written -----------------------------------------------------------
 "$lookup" --db "$tmp/miss.db" --log-misses "$tmp/no/such/dir/log" 'hello' >"$tmp/out" 2>"$tmp/err"
 code=$?
