@@ -285,18 +285,23 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
 void kb_bounce_release(struct kb_bounce *b);
 void kb_report_release(struct kb_report *report);
 
-/* The patterns that tell another program's text (a database, an HTTP client, IMAP...),
- * compiled (JIT-compiled too when jit: for long texts), their code kept in cache. NULL when
- * out of memory; free with kb_other_program_free (accepts NULL). */
+/* The patterns that tell another program's text (a database, an HTTP client, IMAP...), each
+ * compiled when first run (JIT-compiled too when jit: for long texts), their code kept in
+ * cache. NULL when out of memory; free with kb_other_program_free (accepts NULL). */
 struct kb_other_program;
 struct kb_other_program *kb_other_program_new(struct kb_regex_cache *cache, int jit);
 void kb_other_program_free(struct kb_other_program *op);
+/* Leaves out, until the next call, the patterns none of whose needs is in text[start, end)
+ * (one pass over the range): they can match nowhere in it. 0, or -1 when out of memory. */
+int kb_other_program_select(struct kb_other_program *op, const char *text, size_t start,
+                            size_t end);
 /* Does text[start, end) hold another program's words (the text before start is seen by
- * lookbehinds)? Returns 1 or 0. With match_start and match_end not NULL, they receive the
- * first such words of the range (the earliest start; every pattern is run). */
-int kb_other_program_first(const struct kb_other_program *op, const char *text, size_t start,
-                           size_t end, pcre2_match_data *md, pcre2_match_context *mc,
-                           size_t *match_start, size_t *match_end);
+ * lookbehinds)? Returns 1 or 0, -1 when out of memory. With match_start and match_end not
+ * NULL, they receive the first such words of the range (the earliest start; every pattern that
+ * is not left out is run). */
+int kb_other_program_first(struct kb_other_program *op, const char *text, size_t start, size_t end,
+                           pcre2_match_data *md, pcre2_match_context *mc, size_t *match_start,
+                           size_t *match_end);
 /* Reads the SMTP dialogue in the normalised text (and the original lines it came from, whose
  * direction markers normalisation strips). Fills d (released with kb_dialogue_release, also
  * on error); format stays NULL when the text holds no dialogue. Linear in the input. */

@@ -439,13 +439,16 @@ static int other_program_in(struct kb_query *q, size_t start, size_t end)
     if (!q->other
         && !(q->other = kb_other_program_new(&q->db->regex_cache, q->norm.len > JIT_THRESHOLD)))
         return 0;
+    /* only the patterns whose needs are in the range are compiled and run */
+    if (kb_other_program_select(q->other, q->norm.text, start, end) < 0)
+        return 0;
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
     q->work.other += end - start;
     int rc =
         md ? kb_other_program_first(q->other, q->norm.text, start, end, md, q->mctx, NULL, NULL)
            : 0;
     pcre2_match_data_free(md);
-    return rc;
+    return rc > 0;
 }
 
 /* In a text about mail, may the line at offset at still be another program's? A log of a
