@@ -513,11 +513,6 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
         "e.body_md, e.fulltext_only, (SELECT count(*) FROM signature s WHERE s.entry_id = e.id AND "
         "s.origin = ''), e.tell_text, e.tell_ansi, e.tell_md "
         "FROM entry e JOIN article a ON a.id = e.article_id WHERE e.id = ?1";
-    static const char df_sql[] = "SELECT df FROM term_df WHERE term = ?1";
-    static const char section_sql[] =
-        "SELECT s.entry_id, s.heading, s.anchor, s.line, "
-        "(SELECT count(*) FROM section t WHERE t.entry_id = s.entry_id) FROM section s "
-        "WHERE s.id = ?1";
     static const char conditions_sql[] =
         "SELECT entry_id, source, weight, path, line FROM condition ORDER BY id";
     if (sqlite3_prepare_v3(db->sql, sig_sql, -1, SQLITE_PREPARE_PERSISTENT, &db->sig_by_id, NULL)
@@ -525,16 +520,41 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
         || sqlite3_prepare_v3(db->sql, entry_sql, -1, SQLITE_PREPARE_PERSISTENT,
                               &db->entry_by_rowid, NULL)
                != SQLITE_OK
-        || sqlite3_prepare_v3(db->sql, df_sql, -1, SQLITE_PREPARE_PERSISTENT, &db->term_df, NULL)
-               != SQLITE_OK
-        || sqlite3_prepare_v3(db->sql, section_sql, -1, SQLITE_PREPARE_PERSISTENT,
-                              &db->section_by_id, NULL)
-               != SQLITE_OK
         || sqlite3_prepare_v3(db->sql, conditions_sql, -1, SQLITE_PREPARE_PERSISTENT,
                               &db->conditions, NULL)
                != SQLITE_OK)
         return kb_fail_sql(db, err, "not a KB database of the expected layout");
     return KB_OK;
+}
+
+/* A statement only some lookups use, prepared by the first that does (preparing one costs
+ * about 100K instructions: a lookup the signatures answer never reads term statistics or
+ * sections). NULL, err set, when it cannot be prepared. */
+static sqlite3_stmt *lazy_statement(struct kb_db *db, sqlite3_stmt **slot, const char *sql,
+                                    struct kb_error *err)
+{
+    if (!*slot
+        && sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL)
+               != SQLITE_OK) {
+        sqlite3_finalize(*slot);
+        *slot = NULL;
+        kb_fail_sql(db, err, "not a KB database of the expected layout");
+    }
+    return *slot;
+}
+
+sqlite3_stmt *kb_db_term_df(struct kb_db *db, struct kb_error *err)
+{
+    return lazy_statement(db, &db->term_df, "SELECT df FROM term_df WHERE term = ?1", err);
+}
+
+sqlite3_stmt *kb_db_section_by_id(struct kb_db *db, struct kb_error *err)
+{
+    return lazy_statement(db, &db->section_by_id,
+                          "SELECT s.entry_id, s.heading, s.anchor, s.line, "
+                          "(SELECT count(*) FROM section t WHERE t.entry_id = s.entry_id) "
+                          "FROM section s WHERE s.id = ?1",
+                          err);
 }
 
 static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct kb_error *err)

@@ -82,8 +82,8 @@ struct kb_db {
     char *path; /* kb_db_open_file's path, or NULL */
     sqlite3_stmt *sig_by_id;
     sqlite3_stmt *entry_by_rowid;
-    sqlite3_stmt *term_df;
-    sqlite3_stmt *section_by_id;
+    sqlite3_stmt *term_df;         /* prepared when first used: kb_db_term_df */
+    sqlite3_stmt *section_by_id;   /* prepared when first used: kb_db_section_by_id */
     sqlite3_stmt *conditions;      /* every condition of the KB, in id order */
     sqlite3_stmt *steps_by_entry;  /* kb_steps.c, prepared when first used */
     sqlite3_stmt *fix_by_entry;    /* kb_steps.c, prepared when first used */
@@ -138,6 +138,11 @@ struct kb_db {
  * when none) when it can be, else by compiling pattern. The database owns it. NULL when the
  * pattern does not compile (a foreign database) or memory runs out: the caller counts that as
  * no match. */
+/* db->term_df (a term's document frequency) and db->section_by_id (a section's heading),
+ * prepared on first use; NULL with err set when they cannot be. */
+sqlite3_stmt *kb_db_term_df(struct kb_db *db, struct kb_error *err);
+sqlite3_stmt *kb_db_section_by_id(struct kb_db *db, struct kb_error *err);
+
 /* Reads, checks and decodes the unanchored signatures' stored code into db->always_codes,
  * once a handle: KB_OK (always_codes NULL when there is none, or it is another PCRE2's: then
  * they are compiled), KB_ERR_DB when it is damaged (err says so), KB_ERR_NOMEM. */
