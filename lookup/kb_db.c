@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <pthread.h>
 
 #include "kb_integrity.h"
 #include "kb_internal.h"
@@ -299,7 +300,25 @@ done:
  * of a serialisation after the header and the code (pcre2_pattern_info PCRE2_INFO_SIZE), the
  * offset where both blocks hold their own size. 0 in *offset when not found: the stored code
  * is then not decoded at all. */
+static void serialisation_layout_find(size_t *offset, size_t *tables);
+
+/* The layout is PCRE2's, the same for every handle: found once a process. */
+static size_t layout_offset, layout_tables;
+static pthread_once_t layout_once = PTHREAD_ONCE_INIT;
+
+static void serialisation_layout_once(void)
+{
+    serialisation_layout_find(&layout_offset, &layout_tables);
+}
+
 static void serialisation_layout(size_t *offset, size_t *tables)
+{
+    pthread_once(&layout_once, serialisation_layout_once);
+    *offset = layout_offset;
+    *tables = layout_tables;
+}
+
+static void serialisation_layout_find(size_t *offset, size_t *tables)
 {
     static const char *const probes[2] = {"a", "(?:b|c)+\\d{2,5}x\\w*?yz"};
     pcre2_code *re[2] = {NULL, NULL};
@@ -363,7 +382,9 @@ static int serialisation_whole(const unsigned char *p, size_t size, size_t count
     return at == size;
 }
 
-/* The compiled code of the unanchored signatures, checked and decoded once. Absent code, or
+/* The compiled code of the unanchored signatures, checked and decoded once (kb_db_always_code:
+ * when a lookup first needs one of them, not at open: read, checked and decoded, it is
+ * proportional to the KB, 2.5M instructions at 200,000 signatures). Absent code, or
  * code of another PCRE2 version or build, is not an error: they are then compiled from their
  * patterns. Code that fails its checksum, or that PCRE2 refuses, is damage. */
 static enum kb_status load_always_code(struct kb_db *db, struct kb_error *err)
@@ -420,6 +441,15 @@ done:
     return status;
 }
 
+enum kb_status kb_db_always_code(struct kb_db *db, struct kb_error *err)
+{
+    if (db->always_loaded)
+        return KB_OK;
+    enum kb_status status = load_always_code(db, err);
+    db->always_loaded = status == KB_OK;
+    return status;
+}
+
 static enum kb_status load_meta(struct kb_db *db, struct kb_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -443,6 +473,10 @@ static enum kb_status load_meta(struct kb_db *db, struct kb_error *err)
             db->section_count = strtol(value, NULL, 10);
         } else if (strcmp(key, "fulltext_needs_mail") == 0) {
             db->fulltext_needs_mail = strcmp(value, "0") != 0;
+        } else if (strcmp(key, "regex_code") == 0) {
+            char *end = NULL;
+            db->regex_code_key = strtoull(value, &end, 16);
+            db->has_regex_code = end && !*end && end - value == 16;
         } else if (strcmp(key, "schema_version") == 0) {
             db->schema_version = (int)strtol(value, NULL, 10);
         } else if (strcmp(key, "language") == 0 || strcmp(key, "languages") == 0) {
@@ -471,7 +505,7 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
 {
     static const char sig_sql[] =
         "SELECT s.entry_id, s.kind, s.source, s.pattern, s.weight, s.context, s.path, s.line, "
-        "s.origin, s.section_id, s.regions, s.when_cond "
+        "s.origin, s.section_id, s.regions, s.when_cond, s.code "
         "FROM signature s WHERE s.id = ?1";
     static const char entry_sql[] =
         "SELECT e.slug, e.title, a.path, a.title, e.provider, e.audience, e.related, "
@@ -479,22 +513,12 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
         "e.body_md, e.fulltext_only, (SELECT count(*) FROM signature s WHERE s.entry_id = e.id AND "
         "s.origin = ''), e.tell_text, e.tell_ansi, e.tell_md "
         "FROM entry e JOIN article a ON a.id = e.article_id WHERE e.id = ?1";
-    static const char df_sql[] = "SELECT df FROM term_df WHERE term = ?1";
-    static const char section_sql[] =
-        "SELECT s.entry_id, s.heading, s.anchor, s.line, "
-        "(SELECT count(*) FROM section t WHERE t.entry_id = s.entry_id) FROM section s "
-        "WHERE s.id = ?1";
     static const char conditions_sql[] =
         "SELECT entry_id, source, weight, path, line FROM condition ORDER BY id";
     if (sqlite3_prepare_v3(db->sql, sig_sql, -1, SQLITE_PREPARE_PERSISTENT, &db->sig_by_id, NULL)
             != SQLITE_OK
         || sqlite3_prepare_v3(db->sql, entry_sql, -1, SQLITE_PREPARE_PERSISTENT,
                               &db->entry_by_rowid, NULL)
-               != SQLITE_OK
-        || sqlite3_prepare_v3(db->sql, df_sql, -1, SQLITE_PREPARE_PERSISTENT, &db->term_df, NULL)
-               != SQLITE_OK
-        || sqlite3_prepare_v3(db->sql, section_sql, -1, SQLITE_PREPARE_PERSISTENT,
-                              &db->section_by_id, NULL)
                != SQLITE_OK
         || sqlite3_prepare_v3(db->sql, conditions_sql, -1, SQLITE_PREPARE_PERSISTENT,
                               &db->conditions, NULL)
@@ -503,11 +527,40 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
     return KB_OK;
 }
 
+/* A statement only some lookups use, prepared by the first that does (preparing one costs
+ * about 100K instructions: a lookup the signatures answer never reads term statistics or
+ * sections). NULL, err set, when it cannot be prepared. */
+static sqlite3_stmt *lazy_statement(struct kb_db *db, sqlite3_stmt **slot, const char *sql,
+                                    struct kb_error *err)
+{
+    if (!*slot
+        && sqlite3_prepare_v3(db->sql, sql, -1, SQLITE_PREPARE_PERSISTENT, slot, NULL)
+               != SQLITE_OK) {
+        sqlite3_finalize(*slot);
+        *slot = NULL;
+        kb_fail_sql(db, err, "not a KB database of the expected layout");
+    }
+    return *slot;
+}
+
+sqlite3_stmt *kb_db_term_df(struct kb_db *db, struct kb_error *err)
+{
+    return lazy_statement(db, &db->term_df, "SELECT df FROM term_df WHERE term = ?1", err);
+}
+
+sqlite3_stmt *kb_db_section_by_id(struct kb_db *db, struct kb_error *err)
+{
+    return lazy_statement(db, &db->section_by_id,
+                          "SELECT s.entry_id, s.heading, s.anchor, s.line, "
+                          "(SELECT count(*) FROM section t WHERE t.entry_id = s.entry_id) "
+                          "FROM section s WHERE s.id = ?1",
+                          err);
+}
+
 static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct kb_error *err)
 {
     enum kb_status status;
     if ((status = load_meta(db, err)) != KB_OK || (status = load_prefilter(db, err)) != KB_OK
-        || (status = load_always_code(db, err)) != KB_OK
         || (status = load_always_needs(db, err)) != KB_OK
         || (status = kb_providers_load(db->sql, db->label, &db->providers, err)) != KB_OK
         || (status = kb_clients_load(db->sql, db->label, &db->clients, err)) != KB_OK
@@ -644,6 +697,11 @@ void kb_db_close(struct kb_db *db)
     for (size_t i = 0; i < db->sig_regex_cap; i++)
         pcre2_code_free(db->sig_regex[i]);
     free(db->sig_regex);
+    /* after the codes: what a failed decode left behind too */
+    pcre2_general_context_free(db->sig_gctx);
+    code_memory_free(db->sig_code_memory);
+    free(db->code_prefix);
+    free(db->code_buf);
     kb_regex_cache_release(&db->regex_cache);
     for (size_t i = 0; db->always_codes && i < db->always_count; i++)
         pcre2_code_free(db->always_codes[i]);
@@ -720,6 +778,8 @@ static enum kb_status check_one(struct kb_db *db, struct kb_error *err)
     enum kb_status status = check_all_pages(db, err);
     if (status == KB_OK)
         status = kb_prefilter_check(&db->prefilter, err);
+    if (status == KB_OK)
+        status = kb_db_always_code(db, err);
     if (status != KB_OK)
         return status;
     sqlite3_stmt *st = NULL;
@@ -963,7 +1023,64 @@ enum kb_status kb_entry_each(struct kb_db *db,
  * by id holds them; an id beyond any KB's size (a damaged row) is compiled every time instead. */
 #define SIG_REGEX_MAX_ID (1u << 24)
 
-pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *pattern)
+/* A stored code block is at most this long (a signature's pattern is a line of an article). */
+#define SIG_CODE_MAX (1u << 20)
+
+/* Can this process decode the signatures' stored code? Yes when its PCRE2 puts the same
+ * header and tables before a block as kb-compile's did (the hash in meta 'regex_code') and
+ * where a block holds its size is known. Decided once a handle. */
+static int sig_code_usable(struct kb_db *db)
+{
+    if (db->code_state)
+        return db->code_state > 0;
+    db->code_state = -1;
+    unsigned char *prefix = NULL;
+    size_t len = 0, offset = 0, tables = 0;
+    if (!db->has_regex_code || kb_regex_code_prefix(&prefix, &len) < 0)
+        return 0;
+    serialisation_layout(&offset, &tables);
+    if (offset && len == 16 + tables && kb_xxh64(prefix, len, 0) == db->regex_code_key
+        && (db->sig_code_memory = calloc(1, sizeof *db->sig_code_memory))
+        && (db->sig_gctx =
+                pcre2_general_context_create(code_malloc, code_free, db->sig_code_memory))) {
+        db->code_prefix = prefix;
+        db->code_prefix_len = len;
+        db->code_size_at = offset;
+        db->code_state = 1;
+        return 1;
+    }
+    free(prefix);
+    return 0;
+}
+
+/* Decodes a signature's stored code block; NULL when it cannot be (then it is compiled): no
+ * usable code, or a block whose size field is not its length (damage the page checksums did
+ * not catch). What PCRE2 leaves allocated when it refuses a block is freed at close. */
+static pcre2_code *sig_code_decode(struct kb_db *db, const unsigned char *code, size_t len)
+{
+    size_t block;
+    if (!code || len < sizeof block || len > SIG_CODE_MAX || !sig_code_usable(db)
+        || len < db->code_size_at + sizeof block)
+        return NULL;
+    memcpy(&block, code + db->code_size_at, sizeof block);
+    if (block != len)
+        return NULL;
+    size_t need = db->code_prefix_len + len;
+    if (need > db->code_buf_cap) {
+        unsigned char *grown = realloc(db->code_buf, need);
+        if (!grown)
+            return NULL;
+        db->code_buf = grown;
+        db->code_buf_cap = need;
+    }
+    memcpy(db->code_buf, db->code_prefix, db->code_prefix_len);
+    memcpy(db->code_buf + db->code_prefix_len, code, len);
+    pcre2_code *re = NULL;
+    return pcre2_serialize_decode(&re, 1, db->code_buf, db->sig_gctx) == 1 ? re : NULL;
+}
+
+pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *pattern,
+                            const unsigned char *code, size_t code_len)
 {
     int errcode;
     PCRE2_SIZE erroff;
@@ -980,6 +1097,8 @@ pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *patte
         db->sig_regex = grown;
         db->sig_regex_cap = cap;
     }
+    if (!db->sig_regex[sig_id])
+        db->sig_regex[sig_id] = sig_code_decode(db, code, code_len);
     if (!db->sig_regex[sig_id])
         db->sig_regex[sig_id] =
             pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,

@@ -287,6 +287,9 @@ struct needs_list {
     uint16_t slot[2 * MAX_NEEDS];
     struct kb_buf buf; /* the needs, each NUL-terminated */
     struct kb_literal_set *set;
+    /* per need, the other_program_patterns it is a need of (bit i: pattern i), so that a range
+     * is told which of them may match without a needs_met per pattern */
+    uint32_t other_of[MAX_NEEDS];
     enum kb_status status; /* of the construction: KB_OK or why it failed */
 };
 
@@ -298,9 +301,10 @@ struct needs {
     size_t count;
 };
 
-/* Appends the items of a needs list not seen yet; offsets into n->buf go to text[] as
- * integers until the buffer stops moving (needs_scan). */
-static enum kb_status needs_add(struct needs_list *n, const char *list)
+/* Appends the items of a needs list not seen yet, marking each with the bits of other (the
+ * other program patterns they are needs of); offsets into n->buf go to text[] as integers
+ * until the buffer stops moving (needs_scan). */
+static enum kb_status needs_add(struct needs_list *n, const char *list, uint32_t other)
 {
     const size_t mask = sizeof n->slot / sizeof *n->slot - 1;
     for (const char *p = list; p && *p;) {
@@ -309,14 +313,18 @@ static enum kb_status needs_add(struct needs_list *n, const char *list)
         size_t s = (size_t)kb_token_hash(p, len) & mask;
         int seen = 0;
         /* at most half the slots are used, so an empty one ends the probe */
-        for (; n->slot[s] && !seen; s = (s + 1) & mask) {
+        for (; n->slot[s]; s = (s + 1) & mask) {
             const char *t = n->buf.data + (uintptr_t)n->text[n->slot[s] - 1];
-            seen = strncmp(t, p, len) == 0 && !t[len];
+            if ((seen = strncmp(t, p, len) == 0 && !t[len])) {
+                n->other_of[n->slot[s] - 1] |= other;
+                break;
+            }
         }
         if (!seen) {
             if (n->count == MAX_NEEDS)
                 return KB_ERR_INVALID; /* a programming error: raise MAX_NEEDS */
             n->slot[s] = (uint16_t)(n->count + 1);
+            n->other_of[n->count] = other;
             n->text[n->count++] = (const char *)(uintptr_t)n->buf.len;
             enum kb_status st = kb_buf_append(&n->buf, p, len);
             if (st == KB_OK)
@@ -338,21 +346,21 @@ static void needs_list_build(void)
     enum kb_status st = KB_OK;
     kb_buf_init(&n->buf, 0);
     for (size_t i = 0; i < sizeof reply_patterns / sizeof *reply_patterns && st == KB_OK; i++)
-        st = needs_add(n, reply_patterns[i].needs);
+        st = needs_add(n, reply_patterns[i].needs, 0);
     for (size_t i = 0; i < sizeof host_patterns / sizeof *host_patterns && st == KB_OK; i++)
-        st = needs_add(n, host_patterns[i].p.needs);
+        st = needs_add(n, host_patterns[i].p.needs, 0);
     for (size_t i = 0; i < sizeof user_patterns / sizeof *user_patterns && st == KB_OK; i++)
-        st = needs_add(n, user_patterns[i].needs);
+        st = needs_add(n, user_patterns[i].needs, 0);
     for (size_t i = 0; i < sizeof stages / sizeof *stages && st == KB_OK; i++)
-        st = needs_add(n, stages[i].pattern.needs);
+        st = needs_add(n, stages[i].pattern.needs, 0);
     for (size_t i = 0; i < OTHER_PROGRAM_COUNT && st == KB_OK; i++)
-        st = needs_add(n, other_program_patterns[i].needs);
+        st = needs_add(n, other_program_patterns[i].needs, (uint32_t)1 << i);
     for (size_t i = 0; i < sizeof port_patterns / sizeof *port_patterns && st == KB_OK; i++)
-        st = needs_add(n, port_patterns[i].needs);
+        st = needs_add(n, port_patterns[i].needs, 0);
     const struct fact_pattern *single[] = {&enhanced_pattern, &smtp_word_pattern,
                                            &mail_cue_pattern};
     for (size_t i = 0; i < sizeof single / sizeof *single && st == KB_OK; i++)
-        st = needs_add(n, single[i]->needs);
+        st = needs_add(n, single[i]->needs, 0);
     if (st == KB_OK) {
         for (size_t k = 0; k < n->count; k++)
             n->text[k] = n->buf.data + (uintptr_t)n->text[k];
@@ -616,20 +624,22 @@ static int host_match(const struct host_pattern *hp, const struct needs *needs,
     return 0;
 }
 
+/* The patterns are compiled when first run, and only those whose needs are in the text they
+ * are asked about (kb_other_program_select): compiling all of them was 0.5M instructions a
+ * process, more than running them on a few lines. */
 struct kb_other_program {
-    pcre2_code *re[OTHER_PROGRAM_COUNT];
+    struct kb_regex_cache *cache;
+    int jit;
     unsigned char skip[OTHER_PROGRAM_COUNT]; /* none of its needs is in the text */
 };
 
 struct kb_other_program *kb_other_program_new(struct kb_regex_cache *cache, int jit)
 {
     struct kb_other_program *op = calloc(1, sizeof *op);
-    for (size_t i = 0; op && i < OTHER_PROGRAM_COUNT; i++)
-        if (!(op->re[i] = kb_regex_cache_get(cache, other_program_patterns[i].regex,
-                                             OTHER_PROGRAM_OPTIONS, jit))) {
-            kb_other_program_free(op);
-            return NULL;
-        }
+    if (op) {
+        op->cache = cache;
+        op->jit = jit;
+    }
     return op;
 }
 
@@ -638,13 +648,43 @@ void kb_other_program_free(struct kb_other_program *op)
     free(op); /* the code belongs to the cache */
 }
 
-int kb_other_program_first(const struct kb_other_program *op, const char *text, size_t start,
-                           size_t end, pcre2_match_data *md, pcre2_match_context *mc,
-                           size_t *match_start, size_t *match_end)
+/* kb_literal_set_scan's callback: the patterns the need found is a need of. */
+static int need_hit(size_t index, size_t offset, void *arg)
+{
+    (void)offset;
+    *(uint32_t *)arg |= needs_list.other_of[index];
+    return 0;
+}
+
+_Static_assert(sizeof other_program_patterns / sizeof *other_program_patterns <= 32,
+               "other_of holds a bit per other program pattern");
+
+int kb_other_program_select(struct kb_other_program *op, const char *text, size_t start, size_t end)
+{
+    pthread_once(&needs_once, needs_list_build);
+    if (needs_list.status != KB_OK)
+        return -1;
+    uint32_t may = 0;
+    if (kb_literal_set_scan(needs_list.set, text + start, end - start, need_hit, &may) < 0)
+        return -1;
+    for (size_t i = 0; i < OTHER_PROGRAM_COUNT; i++)
+        op->skip[i] = !(may & ((uint32_t)1 << i));
+    return 0;
+}
+
+int kb_other_program_first(struct kb_other_program *op, const char *text, size_t start, size_t end,
+                           pcre2_match_data *md, pcre2_match_context *mc, size_t *match_start,
+                           size_t *match_end)
 {
     int found = 0;
     for (size_t i = 0; i < OTHER_PROGRAM_COUNT; i++) {
-        if (op->skip[i] || pcre2_match(op->re[i], (PCRE2_SPTR)text, end, start, 0, md, mc) < 0)
+        if (op->skip[i])
+            continue;
+        pcre2_code *re = kb_regex_cache_get(op->cache, other_program_patterns[i].regex,
+                                            OTHER_PROGRAM_OPTIONS, op->jit);
+        if (!re)
+            return -1;
+        if (pcre2_match(re, (PCRE2_SPTR)text, end, start, 0, md, mc) < 0)
             continue;
         if (!match_start)
             return 1;
@@ -672,8 +712,8 @@ static int first_other_program(const struct kb_norm *norm, const struct needs *n
     size_t s = 0, e = 0;
     int found = kb_other_program_first(op, norm->text, 0, norm->len, md, mc, &s, &e);
     kb_other_program_free(op);
-    if (!found)
-        return 0;
+    if (found <= 0)
+        return found;
     if (!(*out = malloc(e - s + 1)))
         return -1;
     memcpy(*out, norm->text + s, e - s);

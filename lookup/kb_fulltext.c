@@ -210,7 +210,9 @@ static enum kb_status add_term(struct kb_query *q, const char *text, size_t len,
             return KB_OK;
     if (collect_hash(h, seen))
         return kb_query_nomem(q);
-    sqlite3_stmt *st = q->db->term_df;
+    sqlite3_stmt *st = kb_db_term_df(q->db, q->err);
+    if (!st)
+        return KB_ERR_DB;
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, text, (int)len, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -786,7 +788,9 @@ int kb_fulltext_knows(struct kb_query *q, const char *text)
     /* The KB is about it when a title or a heading names it, or, for a program's name, one
      * page in ten: docs that mention a proxy or "http" in passing are not about their
      * errors. */
-    sqlite3_stmt *st = q->db->term_df;
+    sqlite3_stmt *st = kb_db_term_df(q->db, NULL);
+    if (!st)
+        return 0;
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, word, (int)n, SQLITE_STATIC);
     long df = sqlite3_step(st) == SQLITE_ROW ? (long)sqlite3_column_int64(st, 0) : 0;

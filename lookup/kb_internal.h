@@ -95,7 +95,10 @@ struct kb_db {
     struct kb_prefilter prefilter; /* the anchor index, read in place (kb_prefilter.h) */
     uint32_t *always;              /* signatures without anchor */
     size_t always_count;
-    pcre2_code **always_codes; /* their compiled code, decoded at open; NULL: compile them */
+    /* their compiled code, decoded when first needed (kb_db_always_code; always_loaded then);
+     * NULL: compile them */
+    pcre2_code **always_codes;
+    int always_loaded;
     struct kb_code_memory *code_memory; /* what PCRE2 allocated decoding them (kb_db.c) */
     /* per unanchored signature: the texts one of which every match holds, each NUL-terminated
      * and an empty one after the last; or NULL */
@@ -111,8 +114,8 @@ struct kb_db {
     char *path; /* kb_db_open_file's path, or NULL */
     sqlite3_stmt *sig_by_id;
     sqlite3_stmt *entry_by_rowid;
-    sqlite3_stmt *term_df;
-    sqlite3_stmt *section_by_id;
+    sqlite3_stmt *term_df;         /* prepared when first used: kb_db_term_df */
+    sqlite3_stmt *section_by_id;   /* prepared when first used: kb_db_section_by_id */
     sqlite3_stmt *conditions;      /* every condition of the KB, in id order */
     sqlite3_stmt *steps_by_entry;  /* kb_steps.c, prepared when first used */
     sqlite3_stmt *fix_by_entry;    /* kb_steps.c, prepared when first used */
@@ -127,6 +130,20 @@ struct kb_db {
     /* anchored regex signatures compiled on their first use, by signature id (kb_db_sig_regex) */
     pcre2_code **sig_regex;
     size_t sig_regex_cap;
+    /* Their stored code (signature.code), decoded instead of compiled when this PCRE2 makes the
+     * prefix whose hash kb-compile stored (meta 'regex_code', has_regex_code): code_state 0
+     * not looked at yet, 1 usable, -1 not; code_prefix the header and tables put before a
+     * block to decode it (in code_buf), code_size_at where a block holds its own size;
+     * sig_gctx allocates in sig_code_memory, freed at close (kb_db.c). */
+    int has_regex_code;
+    uint64_t regex_code_key;
+    int code_state;
+    unsigned char *code_prefix;
+    size_t code_prefix_len, code_size_at;
+    unsigned char *code_buf;
+    size_t code_buf_cap;
+    struct kb_code_memory *sig_code_memory;
+    pcre2_general_context *sig_gctx;
     struct kb_regex_cache regex_cache; /* the facts' and other programs' patterns */
     /* As a layer (kb_layers.c): what the compiler stored (meta "hides": the ids it hides in
      * the layers below, sorted; meta "base": the build hash of the KB it was compiled
@@ -151,11 +168,24 @@ struct kb_db {
     size_t above_count;
 };
 
-/* The compiled code of signature sig_id's regex, compiled on its first use and kept while the
- * database is open: a --serve process, or the compiler's self-test, compiles each signature once
- * instead of once a lookup. The database owns it. NULL when the pattern does not compile (a
- * foreign database) or memory runs out: the caller counts that as no match. */
-pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *pattern);
+/* The compiled code of signature sig_id's regex, made on its first use and kept while the
+ * database is open: a --serve process, or the compiler's self-test, makes each signature's once
+ * instead of once a lookup. Made by decoding code (its signature.code, code_len bytes; NULL
+ * when none) when it can be, else by compiling pattern. The database owns it. NULL when the
+ * pattern does not compile (a foreign database) or memory runs out: the caller counts that as
+ * no match. */
+/* db->term_df (a term's document frequency) and db->section_by_id (a section's heading),
+ * prepared on first use; NULL with err set when they cannot be. */
+sqlite3_stmt *kb_db_term_df(struct kb_db *db, struct kb_error *err);
+sqlite3_stmt *kb_db_section_by_id(struct kb_db *db, struct kb_error *err);
+
+/* Reads, checks and decodes the unanchored signatures' stored code into db->always_codes,
+ * once a handle: KB_OK (always_codes NULL when there is none, or it is another PCRE2's: then
+ * they are compiled), KB_ERR_DB when it is damaged (err says so), KB_ERR_NOMEM. */
+enum kb_status kb_db_always_code(struct kb_db *db, struct kb_error *err);
+
+pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *pattern,
+                            const unsigned char *code, size_t code_len);
 
 /* ---- kb_layers.c: a stack of KB layers -------------------------------------------------- */
 
@@ -342,18 +372,23 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
 void kb_bounce_release(struct kb_bounce *b);
 void kb_report_release(struct kb_report *report);
 
-/* The patterns that tell another program's text (a database, an HTTP client, IMAP...),
- * compiled (JIT-compiled too when jit: for long texts), their code kept in cache. NULL when
- * out of memory; free with kb_other_program_free (accepts NULL). */
+/* The patterns that tell another program's text (a database, an HTTP client, IMAP...), each
+ * compiled when first run (JIT-compiled too when jit: for long texts), their code kept in
+ * cache. NULL when out of memory; free with kb_other_program_free (accepts NULL). */
 struct kb_other_program;
 struct kb_other_program *kb_other_program_new(struct kb_regex_cache *cache, int jit);
 void kb_other_program_free(struct kb_other_program *op);
+/* Leaves out, until the next call, the patterns none of whose needs is in text[start, end)
+ * (one pass over the range): they can match nowhere in it. 0, or -1 when out of memory. */
+int kb_other_program_select(struct kb_other_program *op, const char *text, size_t start,
+                            size_t end);
 /* Does text[start, end) hold another program's words (the text before start is seen by
- * lookbehinds)? Returns 1 or 0. With match_start and match_end not NULL, they receive the
- * first such words of the range (the earliest start; every pattern is run). */
-int kb_other_program_first(const struct kb_other_program *op, const char *text, size_t start,
-                           size_t end, pcre2_match_data *md, pcre2_match_context *mc,
-                           size_t *match_start, size_t *match_end);
+ * lookbehinds)? Returns 1 or 0, -1 when out of memory. With match_start and match_end not
+ * NULL, they receive the first such words of the range (the earliest start; every pattern that
+ * is not left out is run). */
+int kb_other_program_first(struct kb_other_program *op, const char *text, size_t start, size_t end,
+                           pcre2_match_data *md, pcre2_match_context *mc, size_t *match_start,
+                           size_t *match_end);
 /* Reads the SMTP dialogue in the normalised text (and the original lines it came from, whose
  * direction markers normalisation strips). Fills d (released with kb_dialogue_release, also
  * on error); format stays NULL when the text holds no dialogue. Linear in the input. */

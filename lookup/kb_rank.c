@@ -87,7 +87,9 @@ static enum kb_status load_section(struct kb_query *q, const struct kb_candidate
 {
     if (!c->section_id)
         return KB_OK;
-    sqlite3_stmt *st = q->db->section_by_id;
+    sqlite3_stmt *st = kb_db_section_by_id(q->db, q->err);
+    if (!st)
+        return KB_ERR_DB;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, c->section_id);
     int rc = sqlite3_step(st);

@@ -56,7 +56,8 @@ const char *const kb_schema_sql[] = {
     "  context INTEGER NOT NULL DEFAULT 0, captures TEXT NOT NULL DEFAULT '',\n"
     "  anchor INTEGER, path TEXT NOT NULL DEFAULT '', line INTEGER NOT NULL DEFAULT 0,\n"
     "  origin TEXT NOT NULL DEFAULT '', section_id INTEGER,\n"
-    "  regions INTEGER NOT NULL DEFAULT 0, when_cond TEXT NOT NULL DEFAULT '');\n"
+    "  regions INTEGER NOT NULL DEFAULT 0, when_cond TEXT NOT NULL DEFAULT '',\n"
+    "  code BLOB);\n"
     "CREATE INDEX signature_entry ON signature(entry_id);\n"
     "CREATE TABLE condition(id INTEGER PRIMARY KEY,\n"
     "  entry_id INTEGER NOT NULL REFERENCES entry(id), source TEXT NOT NULL,\n"
@@ -534,6 +535,95 @@ done:
 }
 
 static enum kb_status put_meta(sqlite3 *db, const char *key, const char *value,
+                               struct kb_error *err);
+
+int kb_regex_code_prefix(unsigned char **out, size_t *len)
+{
+    int errcode;
+    PCRE2_SIZE erroff, size = 0, code_size = 0;
+    uint8_t *bytes = NULL;
+    *out = NULL;
+    *len = 0;
+    pcre2_code *re =
+        pcre2_compile((PCRE2_SPTR) "a", 1, kb_signature_compile_options(), &errcode, &erroff, NULL);
+    int rc = -1;
+    if (re && pcre2_pattern_info(re, PCRE2_INFO_SIZE, &code_size) == 0
+        && pcre2_serialize_encode((const pcre2_code **)&re, 1, &bytes, &size, NULL) == 1
+        && size > 16 + code_size && (*out = malloc(size - code_size))) {
+        *len = size - code_size;
+        memcpy(*out, bytes, *len);
+        rc = 0;
+    }
+    if (bytes)
+        pcre2_serialize_free(bytes);
+    pcre2_code_free(re);
+    return rc;
+}
+
+/* Each anchored regex signature's compiled code (signature.code: the code's block of a PCRE2
+ * serialisation of it alone, without the header and tables kb_regex_code_prefix gives), so
+ * that a lookup decodes the few its text selects instead of compiling them (pcre2_compile was
+ * a tenth of a lookup on the shipped KB). meta 'regex_code' is the XXH64 of that prefix: a
+ * lookup whose PCRE2 makes other bytes compiles from the patterns. A signature whose code
+ * cannot be made keeps NULL and is compiled by the lookup. */
+static enum kb_status build_sig_code(sqlite3 *db, struct kb_error *err)
+{
+    unsigned char *prefix = NULL;
+    size_t prefix_len = 0;
+    if (kb_regex_code_prefix(&prefix, &prefix_len) < 0)
+        return KB_OK; /* nothing stored: lookups compile */
+    sqlite3_stmt *sel = NULL, *upd = NULL;
+    enum kb_status status = KB_OK;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT id, pattern FROM signature WHERE kind = ?1 "
+                           "AND anchor IS NOT NULL ORDER BY id",
+                           -1, &sel, NULL)
+            != SQLITE_OK
+        || sqlite3_bind_int(sel, 1, KB_SIG_REGEX) != SQLITE_OK
+        || sqlite3_prepare_v2(db, "UPDATE signature SET code = ?1 WHERE id = ?2", -1, &upd, NULL)
+               != SQLITE_OK) {
+        status = fail(db, err, "cannot store the compiled signatures");
+        goto done;
+    }
+    int rc;
+    while (status == KB_OK && (rc = sqlite3_step(sel)) == SQLITE_ROW) {
+        const char *pattern = (const char *)sqlite3_column_text(sel, 1);
+        int errcode;
+        PCRE2_SIZE erroff, size = 0;
+        uint8_t *bytes = NULL;
+        pcre2_code *re =
+            pattern ? pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+                                    kb_signature_compile_options(), &errcode, &erroff, NULL)
+                    : NULL;
+        if (re && pcre2_serialize_encode((const pcre2_code **)&re, 1, &bytes, &size, NULL) == 1
+            && size > prefix_len && memcmp(bytes, prefix, prefix_len) == 0) {
+            sqlite3_reset(upd);
+            if (sqlite3_bind_blob(upd, 1, bytes + prefix_len, (int)(size - prefix_len),
+                                  SQLITE_TRANSIENT)
+                    != SQLITE_OK
+                || sqlite3_bind_int64(upd, 2, sqlite3_column_int64(sel, 0)) != SQLITE_OK
+                || sqlite3_step(upd) != SQLITE_DONE)
+                status = fail(db, err, "cannot store the compiled signatures");
+        }
+        if (bytes)
+            pcre2_serialize_free(bytes);
+        pcre2_code_free(re);
+    }
+    if (status == KB_OK && rc != SQLITE_DONE)
+        status = fail(db, err, "cannot read signatures");
+    if (status == KB_OK) {
+        char hex[17];
+        snprintf(hex, sizeof hex, "%016llx", (unsigned long long)kb_xxh64(prefix, prefix_len, 0));
+        status = put_meta(db, "regex_code", hex, err);
+    }
+done:
+    sqlite3_finalize(sel);
+    sqlite3_finalize(upd);
+    free(prefix);
+    return status;
+}
+
+static enum kb_status put_meta(sqlite3 *db, const char *key, const char *value,
                                struct kb_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -568,6 +658,8 @@ enum kb_status kb_schema_finish(sqlite3 *db, const char *build_hash, const char 
         status = build_prefilter(db, err);
     if (status == KB_OK)
         status = build_always_code(db, err);
+    if (status == KB_OK)
+        status = build_sig_code(db, err);
     if (status != KB_OK)
         return status;
 

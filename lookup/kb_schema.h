@@ -27,7 +27,7 @@
  *       articles; entry_id is that article's first entry): full text credits what a section
  *       points to ("see Fix error 5.6.11") with what the section explains.
  *   signature(id, entry_id, kind, source, pattern, weight, context, captures, anchor, path,
- *             line, origin, section_id, regions, when_cond)
+ *             line, origin, section_id, regions, when_cond, code)
  *       kind: KB_SIG_LITERAL or KB_SIG_REGEX; source: the line as written (without "re:");
  *       pattern: the PCRE2 pattern actually compiled (literals are translated by
  *       kb_literal_to_pattern); context: enum kb_sig_context; captures:
@@ -38,6 +38,10 @@
  *       regions: bit mask of the delivery-report regions it may match besides ordinary text
  *       (1 << KB_REGION_REPORT_HEADERS, 1 << KB_REGION_RETURNED), from region= in the KB;
  *       when_cond: the condition (kb_conditions.h) under which it applies, '' for always.
+ *       code: an anchored regex's compiled code, the block of a PCRE2 serialisation of it
+ *       alone without the header and tables (kb_regex_code_prefix; meta 'regex_code' their
+ *       XXH64), so that a lookup decodes it instead of compiling; NULL: compile it. The
+ *       page checksums cover it, and its block size is checked before decoding. Since 9.
  *   condition(id, entry_id, source, weight, path, line)
  *       a condition of the entry's kb-conditions blocks (kb_conditions.h), one line as written
  *       (trimmed), with its block's weight (negative: it points away from the entry).
@@ -94,7 +98,8 @@
  * version 5 was the same tables without page checksums, or without the step table; version 6
  * had the prefilter as an 'anchors' blob decoded whole at every open; version 7 had one text
  * at most per unanchored signature in 'always_needs', so it ran every alternation; version 8
- * had no client table: the engine knew the mail clients itself).
+ * had no client table (the engine knew the mail clients itself) and no signature.code, so
+ * every anchored regex a lookup ran was compiled).
  */
 #ifndef KB_SCHEMA_H
 #define KB_SCHEMA_H
@@ -150,5 +155,12 @@ enum kb_status kb_schema_create(sqlite3 *db, struct kb_error *err);
  * optimizes the FTS index. Call inside the same transaction. */
 enum kb_status kb_schema_finish(sqlite3 *db, const char *build_hash, const char *source_date,
                                 struct kb_error *err);
+
+/* The bytes this PCRE2 puts before a code's own block when it serialises one signature regex
+ * (compiled with kb_signature_compile_options and the default character tables): its 16-byte
+ * header and the tables. signature.code holds the block alone; meta 'regex_code' is the XXH64
+ * of these bytes as kb-compile's PCRE2 made them, so that a lookup decodes stored code only
+ * when its own PCRE2 makes the same. 0 and a heap copy in *out (caller frees), or -1. */
+int kb_regex_code_prefix(unsigned char **out, size_t *len);
 
 #endif

@@ -367,7 +367,8 @@ enum {
     SIG_ORIGIN,
     SIG_SECTION,
     SIG_REGIONS,
-    SIG_WHEN
+    SIG_WHEN,
+    SIG_CODE
 };
 
 /* Does the signature loaded in st apply to this text? One with when= counts only where its
@@ -439,13 +440,16 @@ static int other_program_in(struct kb_query *q, size_t start, size_t end)
     if (!q->other
         && !(q->other = kb_other_program_new(&q->db->regex_cache, q->norm.len > JIT_THRESHOLD)))
         return 0;
+    /* only the patterns whose needs are in the range are compiled and run */
+    if (kb_other_program_select(q->other, q->norm.text, start, end) < 0)
+        return 0;
     pcre2_match_data *md = pcre2_match_data_create(4, NULL);
     q->work.other += end - start;
     int rc =
         md ? kb_other_program_first(q->other, q->norm.text, start, end, md, q->mctx, NULL, NULL)
            : 0;
     pcre2_match_data_free(md);
-    return rc;
+    return rc > 0;
 }
 
 /* In a text about mail, may the line at offset at still be another program's? A log of a
@@ -615,7 +619,8 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, struct 
         return status;
     }
     /* a pattern that does not compile: the compiler rejects them, a foreign database may not */
-    pcre2_code *re = kb_db_sig_regex(q->db, sig_id, pattern);
+    pcre2_code *re = kb_db_sig_regex(q->db, sig_id, pattern, sqlite3_column_blob(st, SIG_CODE),
+                                     (size_t)sqlite3_column_bytes(st, SIG_CODE));
     if (re && match_windows(q, re, w, text_for(q, st)))
         status = record_hit(q, match_start(q), re);
     sqlite3_reset(st);
@@ -676,20 +681,25 @@ static unsigned char *unanchored_skips(struct kb_query *q)
 }
 
 /* Runs the signatures that have no anchor, on the whole text. The compiler stored them
- * compiled and the database opener decoded them (after checking their checksum), so a lookup
- * does not compile hundreds of regexes just to find that most do not match; their rows are read
- * only on a match. When the stored code does not fit this PCRE2 build, they are compiled from
+ * compiled and the first lookup that needs them decodes them (after checking their checksum), so a
+ * lookup does not compile hundreds of regexes just to find that most do not match; their rows are
+ * read only on a match. When the stored code does not fit this PCRE2 build, they are compiled from
  * their patterns instead. Either way those whose needed text is not in the text are skipped:
  * they would each have read the whole text for nothing. */
 static enum kb_status run_unanchored(struct kb_query *q, struct windows *whole)
 {
-    const struct kb_db *db = q->db;
-    pcre2_code **codes = db->always_codes;
-    enum kb_status st = KB_OK;
+    struct kb_db *db = q->db;
     if (!db->always_count)
         return KB_OK;
     unsigned char *skip = unanchored_skips(q);
-    for (size_t i = 0; i < db->always_count && st == KB_OK; i++) {
+    /* their stored code is read when a text first needs one of them: most hold none of their
+     * needed texts, and reading it is proportional to the KB */
+    size_t first = 0;
+    while (skip && first < db->always_count && skip[first])
+        first++;
+    enum kb_status st = first < db->always_count ? kb_db_always_code(db, q->err) : KB_OK;
+    pcre2_code **codes = db->always_codes;
+    for (size_t i = first; i < db->always_count && st == KB_OK; i++) {
         if (skip && skip[i])
             continue;
         if (!codes) {

@@ -5,6 +5,7 @@
  * what it needs occurs in the text; a need list that forgets an alternative shows up here.
  * The prefiltered run keeps one regex cache over every text, as an open database does for a
  * --serve process, so a compiled (or JIT-compiled) pattern reused across texts is checked too.
+ * The same for the signatures' per-line test of another program's words (its own prefilter).
  *
  *   test_facts FILE...
  */
@@ -23,6 +24,33 @@ static int same(const char *a, const char *b)
 static size_t compared;
 static struct kb_regex_cache shared; /* kept over every text, as a database handle keeps it */
 static struct kb_clients clients;    /* a few as the shipped KB declares them */
+
+/* kb_other_program_select leaves out only patterns that cannot match: on every line, and on
+ * the whole text, the verdict and the first words found are the same with it as without. */
+static void compare_other(const struct kb_norm *norm, const char *where)
+{
+    struct kb_other_program *all = kb_other_program_new(&shared, 0);
+    struct kb_other_program *some = kb_other_program_new(&shared, 0);
+    pcre2_match_data *md = pcre2_match_data_create(4, NULL);
+    CHECK(all && some && md);
+    for (size_t i = 0; all && some && md && i <= norm->line_count; i++) {
+        /* the lines, then (i == line_count) the whole text */
+        size_t start = i < norm->line_count ? norm->line_start[i] : 0;
+        size_t end = i + 1 < norm->line_count ? norm->line_start[i + 1] : norm->len;
+        size_t s1 = 0, e1 = 0, s2 = 0, e2 = 0;
+        int a = kb_other_program_first(all, norm->text, start, end, md, NULL, &s1, &e1);
+        CHECK(kb_other_program_select(some, norm->text, start, end) == 0);
+        int b = kb_other_program_first(some, norm->text, start, end, md, NULL, &s2, &e2);
+        int ok = a == b && (!a || (s1 == s2 && e1 == e2));
+        CHECK(ok);
+        if (!ok)
+            fprintf(stderr, "%s: another program's words at [%zu, %zu) told apart: %d/%d\n", where,
+                    start, end, a, b);
+    }
+    pcre2_match_data_free(md);
+    kb_other_program_free(all);
+    kb_other_program_free(some);
+}
 
 static void compare(const char *text, size_t len, const char *where)
 {
@@ -43,6 +71,7 @@ static void compare(const char *text, size_t len, const char *where)
                 where, a.stage ? a.stage : "-", b.stage ? b.stage : "-", a.host ? a.host : "-",
                 b.host ? b.host : "-", a.mail_context, b.mail_context,
                 a.other_program ? a.other_program : "-", b.other_program ? b.other_program : "-");
+    compare_other(&norm, where);
     compared++;
     kb_facts_release(&a);
     kb_facts_release(&b);

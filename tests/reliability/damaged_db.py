@@ -3,7 +3,8 @@
 
 The findings (../shared/findings/db-always-code-*.db) damaged the stored serialisation of the
 unanchored signatures (the 'always_code' blob): cut short, cut to its 16-byte header, and the
-second code's block size changed. A lookup read past the blob and leaked. Here:
+second code's block size changed. A lookup read past the blob and leaked. The blob is read
+when a lookup first needs an unanchored signature, so the query holds one's text. Here:
 
   - each findings file must be refused (exit 2, no answer; they are of schema version 1),
     under valgrind too when it is installed (no error, no leak);
@@ -80,7 +81,22 @@ def check_refused(path, what, want):
         print(f"ok   {what}: {err.strip()}")
 
 
+def needing_unanchored(db):
+    """QUERY with the text of one of the database's unanchored literal signatures after it: a
+    lookup reads their compiled code when a text first needs one of them (not at open), so
+    the query must need one for the damage to be met."""
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = con.execute("SELECT source FROM signature WHERE anchor IS NULL AND kind = 0 "
+                          "ORDER BY id LIMIT 1").fetchone()
+    finally:
+        con.close()
+    return QUERY + ("\n" + row[0] if row else "")
+
+
 def main():
+    global QUERY
+    QUERY = needing_unanchored(DB)
     tmp = tempfile.mkdtemp(prefix="kb-damaged-")
     try:
         have_valgrind = USE_VALGRIND and shutil.which("valgrind") is not None
@@ -174,8 +190,9 @@ def main():
                     damaged[i] ^= 0x5A
                 at = image.find(chunk, at + 64)
             open(path, "wb").write(damaged)
+            # the page may hold 'always_needs' too, read before the code: either is named
             check_refused(path, "bytes of the compiled code changed",
-                          ["is damaged: page", "fails its checksum (the "])
+                          ["is damaged: page", "fails its checksum ("])
         # the intact database still answers
         rc, out, err = lookup(DB)
         if rc != 0:
