@@ -614,15 +614,27 @@ struct reader {
     const char *log_format;
     size_t *work;        /* lines visited, all passes (struct kb_bounce.work) */
     uint32_t *cue_cache; /* per line, see CUE_CACHED */
+    /* per line, the offset in m->text of its end without the line break: every pass reads
+     * each line, and a paste of a million short lines paid for finding the break each time */
+    size_t *line_end;
     struct cue_index cues;
 };
 
 static struct line line_at(const struct reader *r, size_t i)
 {
-    size_t s = r->m->line_start[i], e = r->m->line_start[i + 1];
-    while (e > s && (r->m->text[e - 1] == '\n' || r->m->text[e - 1] == '\r'))
-        e--;
-    return (struct line){r->m->text + s, e - s};
+    size_t s = r->m->line_start[i];
+    return (struct line){r->m->text + s, r->line_end[i] - s};
+}
+
+/* Fills r->line_end. */
+static void find_line_ends(struct reader *r)
+{
+    for (size_t i = 0; i < r->lines; i++) {
+        size_t s = r->m->line_start[i], e = r->m->line_start[i + 1];
+        while (e > s && (r->m->text[e - 1] == '\n' || r->m->text[e - 1] == '\r'))
+            e--;
+        r->line_end[i] = e;
+    }
 }
 
 /* A heap copy of s[0, n), trimmed and masked, at most MAX_FIELD bytes. */
@@ -1819,6 +1831,10 @@ static int read_delivery_form(struct reader *r)
         if (r->region[i] != KB_REGION_TEXT)
             continue;
         struct line whole = line_at(r, i), addr;
+        /* an empty line starts no form; one it would read on to (an indented line below) is
+         * read from its own start, with more of what follows it */
+        if (!whole.n)
+            continue;
         struct line l = unquoted(whole);
         size_t rest = 0;
         if (recipient_line(whole, &addr, &rest)) {
@@ -2262,10 +2278,12 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
     r.owner = calloc(n, sizeof *r.owner);
     r.done = calloc(n, 1);
     r.cue_cache = calloc(n, sizeof *r.cue_cache);
-    if (!r.region || !r.owner || !r.done || !r.cue_cache) {
+    r.line_end = malloc(n * sizeof *r.line_end);
+    if (!r.region || !r.owner || !r.done || !r.cue_cache || !r.line_end) {
         st = KB_ERR_NOMEM;
         goto done;
     }
+    find_line_ends(&r);
     static const unsigned char region_of_kind[] = {[KB_PART_TEXT] = KB_REGION_TEXT,
                                                    [KB_PART_HEADERS] = KB_REGION_REPORT_HEADERS,
                                                    [KB_PART_STATUS] = KB_REGION_REPORT_HEADERS,
@@ -2329,6 +2347,7 @@ done:
         kb_buf_release(&r.diag_text[k]);
     free(r.done);
     free(r.cue_cache);
+    free(r.line_end);
     free(r.region);
     free(r.owner);
     if (st != KB_OK) {

@@ -290,6 +290,45 @@ static enum kb_status push_line(struct builder *b)
     return KB_OK;
 }
 
+/* Pushes count (> 0) empty lines, of the input lines from b->orig_line on: push_line's work
+ * for a run of them at once. */
+static enum kb_status push_empty_lines(struct builder *b, size_t count)
+{
+    static const char breaks[] = "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n"
+                                 "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n";
+    struct kb_norm *n = b->norm;
+    if (count > b->line_alloc - n->line_count) {
+        size_t na = b->line_alloc ? b->line_alloc : 64;
+        while (na - n->line_count < count)
+            na *= 2;
+        size_t *ls = realloc(n->line_start, na * sizeof *ls);
+        if (!ls)
+            return KB_ERR_NOMEM;
+        n->line_start = ls;
+        size_t *ol = realloc(n->orig_line, na * sizeof *ol);
+        if (!ol)
+            return KB_ERR_NOMEM;
+        n->orig_line = ol;
+        b->line_alloc = na;
+    }
+    /* a line break before each line but the text's first */
+    size_t first = n->line_count, text_at = b->text.len;
+    size_t left = first ? count : count - 1;
+    while (left) {
+        size_t part = left < sizeof breaks - 1 ? left : sizeof breaks - 1;
+        enum kb_status st = kb_buf_append(&b->text, breaks, part);
+        if (st != KB_OK)
+            return st;
+        left -= part;
+    }
+    for (size_t k = 0; k < count; k++) {
+        n->line_start[first + k] = text_at + k + (first ? 1 : 0);
+        n->orig_line[first + k] = b->orig_line + k;
+    }
+    n->line_count += count;
+    return KB_OK;
+}
+
 /* Finds "ddd-" (a reply line announcing more lines) and an enhanced code in s. */
 static void scan_reply_state(const char *s, size_t n, char cont[4], char enhanced[16])
 {
@@ -399,7 +438,9 @@ static enum kb_status index_original_lines(struct kb_norm *n)
 {
     size_t count = 0;
     const char *p = n->input, *end = n->input + n->input_len;
-    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+    /* the byte at p is tested before memchr is called: in a run of empty lines each is the
+     * next line break, and a call per line cost more than the byte */
+    while (p < end && (*p == '\n' || (p = memchr(p, '\n', (size_t)(end - p))) != NULL)) {
         count++;
         p++;
     }
@@ -410,7 +451,8 @@ static enum kb_status index_original_lines(struct kb_norm *n)
         return KB_ERR_NOMEM;
     size_t line = 0;
     n->orig_start[0] = 0;
-    for (p = n->input; line + 1 < count && (p = memchr(p, '\n', (size_t)(end - p))) != NULL;)
+    for (p = n->input;
+         line + 1 < count && (*p == '\n' || (p = memchr(p, '\n', (size_t)(end - p))) != NULL);)
         n->orig_start[++line] = (size_t)(++p - n->input);
     n->orig_start[count] = n->input_len;
     n->orig_line_count = count;
@@ -509,10 +551,22 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
             e--;
         b.orig_line = line + 1;
         if (e == s) {
-            /* an empty line: nothing to clean, unescape or mask, and it ends a wrapped line */
+            /* an empty line: nothing to clean, unescape or mask, and it ends a wrapped line;
+             * it has no prefix, continues no reply and closes any (what add_logical_line
+             * concludes for it). A run of them is taken at once: a paste of line breaks has a
+             * million. */
             b.glue = 0;
             wrapped = 0;
-            st = add_logical_line("", 0, &b);
+            b.cont_code[0] = '\0';
+            b.enhanced[0] = '\0';
+            size_t run = 1;
+            while (line + run < out->orig_line_count
+                   && out->orig_start[line + run + 1] - out->orig_start[line + run] <= 1
+                   && (out->orig_start[line + run + 1] == out->orig_start[line + run]
+                       || input[out->orig_start[line + run]] == '\n'))
+                run++;
+            st = push_empty_lines(&b, run);
+            line += run - 1;
             continue;
         }
         /* Most lines hold no control byte and no backslash: they go to add_logical_line as
