@@ -577,10 +577,11 @@ static int find_literal(struct kb_query *q, const struct windows *w, const struc
     if (hits)
         n_in = kb_literal_anchor_offsets(source, len, hits->hash, in, MAX_ANCHOR_OFFSETS);
     if (n_in) {
+        struct kb_literal_miss miss[MAX_ANCHOR_OFFSETS] = {{0}};
         for (size_t i = 0; i < hits->count; i++)
             for (size_t k = 0; k < n_in; k++)
                 if (kb_literal_find_at(source, len, in[k], text, q->norm.len, hits->occ[i].offset,
-                                       at, &q->work.signatures))
+                                       at, &q->work.signatures, &miss[k]))
                     return 1;
         return 0;
     }

@@ -919,11 +919,22 @@ size_t kb_literal_anchor_offsets(const char *literal, size_t literal_len, uint64
 }
 
 int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in, const char *text,
-                       size_t len, size_t anchor_at, size_t *match_start, size_t *work)
+                       size_t len, size_t anchor_at, size_t *match_start, size_t *work,
+                       struct kb_literal_miss *miss)
 {
     trim_literal(&literal, &literal_len);
     if (!literal_len || anchor_in >= literal_len || anchor_at > len)
         return 0;
+    if (miss && miss->known && miss->anchor_in == anchor_in && anchor_at >= miss->at - miss->lo
+        && miss->hi - miss->at <= len - anchor_at) {
+        /* the bytes the last miss read, at the same place around this occurrence: the same
+         * comparison, the same miss (a paste repeating one line or phrase) */
+        size_t lo = anchor_at - (miss->at - miss->lo), n = miss->hi - miss->lo;
+        if (work)
+            *work += n;
+        if (memcmp(text + lo, text + miss->lo, n) == 0)
+            return 0;
+    }
     /* forwards from the anchor to its end first (literal_at checks the end's word boundary):
      * where the anchor is not there at all (a region of a report the signature does not read
      * is blanked), nothing is read backwards. Backwards, a run of white space is crossed
@@ -933,12 +944,10 @@ int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in
     int forward = literal_at_from(literal, literal_len, anchor_in, text, anchor_at, len, &reached);
     if (work)
         *work += reached - anchor_at + 1;
-    if (!forward)
-        return 0;
-    /* backwards from the anchor to the literal's start, white-space runs against runs */
     size_t i = anchor_at, j = anchor_in;
-    int ok = 1;
-    while (j > 0 && ok) {
+    int ok = forward;
+    /* backwards from the anchor to the literal's start, white-space runs against runs */
+    while (forward && j > 0 && ok) {
         if (is_space((unsigned char)literal[j - 1])) {
             if (i == 0 || !is_space((unsigned char)text[i - 1])) {
                 ok = 0;
@@ -954,12 +963,22 @@ int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in
         i -= ok;
         j--;
     }
-    if (work)
+    if (work && forward)
         *work += anchor_at - i;
-    if (!ok || (is_word((unsigned char)literal[0]) && i > 0 && is_word((unsigned char)text[i - 1])))
-        return 0;
-    *match_start = i;
-    return 1;
+    if (ok && !(is_word((unsigned char)literal[0]) && i > 0 && is_word((unsigned char)text[i - 1]))) {
+        *match_start = i;
+        return 1;
+    }
+    /* A miss: the comparison read text[lo, hi) (the byte where each direction stopped
+     * included), and nothing else decided it unless it ran into an end of the text. */
+    if (miss) {
+        miss->known = reached < len && (!forward || i > 0);
+        miss->anchor_in = anchor_in;
+        miss->at = anchor_at;
+        miss->lo = forward ? i - 1 : anchor_at;
+        miss->hi = reached + 1;
+    }
+    return 0;
 }
 
 /* A set of literals ready to be searched for: one list per first two bytes (a literal of one

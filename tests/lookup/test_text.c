@@ -211,6 +211,49 @@ static void test_literal_find_matches_pcre2(void)
     CHECK(matches > 1000); /* the random cases do exercise matching */
 }
 
+/* kb_literal_find_at with the memo of its last miss (struct kb_literal_miss) must answer as
+ * without it at every occurrence: on texts that repeat a short unit (so that the same bytes
+ * recur around many positions and the memo answers) and up to both ends of the text (where a
+ * comparison stops at the end, and the memo must not be trusted). The instructions it saves
+ * are bench/per-byte's to show: it reads the same bytes, with one memcmp. */
+static void test_literal_find_at_miss(void)
+{
+    static const char alphabet[] = {'a', 'A', 'b', ' ', '\n', '.', '5'};
+    unsigned seed = 777;
+    int matches = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        char lit[8], text[96];
+        seed = seed * 1103515245 + 12345;
+        size_t ll = 1 + (seed >> 16) % 6;
+        for (size_t i = 0; i < ll; i++) {
+            seed = seed * 1103515245 + 12345;
+            lit[i] = alphabet[(seed >> 16) % sizeof alphabet];
+        }
+        seed = seed * 1103515245 + 12345;
+        size_t unit = 1 + (seed >> 16) % 7, tl = 20 + (seed >> 8) % 70;
+        for (size_t i = 0; i < tl; i++) {
+            if (i < unit) {
+                seed = seed * 1103515245 + 12345;
+                text[i] = alphabet[(seed >> 16) % sizeof alphabet];
+            } else {
+                text[i] = text[i - unit];
+            }
+        }
+        seed = seed * 1103515245 + 12345;
+        size_t anchor_in = (seed >> 16) % ll;
+        struct kb_literal_miss miss = {0};
+        for (size_t at = 0; at <= tl; at++) {
+            size_t a1 = 0, a2 = 0;
+            int plain = kb_literal_find_at(lit, ll, anchor_in, text, tl, at, &a1, NULL, NULL);
+            int memo = kb_literal_find_at(lit, ll, anchor_in, text, tl, at, &a2, NULL, &miss);
+            CHECK(plain == memo);
+            CHECK(!plain || a1 == a2);
+            matches += plain;
+        }
+    }
+    CHECK(matches > 1000); /* the random cases do exercise matching */
+}
+
 static char *normalised(const char *input, size_t len, size_t *lines)
 {
     struct kb_norm n;
@@ -636,6 +679,7 @@ int main(void)
     test_tokens();
     test_patterns();
     test_literal_find_matches_pcre2();
+    test_literal_find_at_miss();
     test_normalise();
     test_mask();
     test_lists();
