@@ -924,6 +924,12 @@ static const char *lower_line(const struct reader *r, size_t i, struct lowered *
     out->s[n] = '\0';
     out->n = n;
     uint32_t c = r->cue_cache[i];
+    if (!(c & CUE_CACHED) && i > 0 && (r->cue_cache[i - 1] & CUE_CACHED)) {
+        /* a line like the one before it (a paste of one line repeated) has its cues */
+        struct line prev = line_at(r, i - 1);
+        if (prev.n == l.n && memcmp(prev.s, l.s, l.n) == 0)
+            c = r->cue_cache[i] = r->cue_cache[i - 1];
+    }
     if (c & CUE_CACHED) {
         cues_unpack(c, &out->hits);
         return out->s;
@@ -1940,6 +1946,10 @@ static int json_says(const char *low, const char *key, const char *value)
 static void read_notice(const struct reader *r, struct notice *n)
 {
     memset(n, 0, sizeof *n);
+    /* the last line read: what a line says only adds to the notice, so a line like it, in a
+     * part of the same kind, adds nothing (a paste of one line repeated) */
+    struct line last = {NULL, 0};
+    unsigned char last_kind = 0;
     for (size_t i = 0; i < r->lines; i++) {
         (*r->work)++;
         if (r->region[i] == KB_REGION_RETURNED || r->m->kind[i] == KB_PART_RETURNED)
@@ -1947,6 +1957,11 @@ static void read_notice(const struct reader *r, struct notice *n)
         struct line l = line_at(r, i);
         if (!l.n)
             continue; /* an empty line says none of it (a paste of line breaks has a million) */
+        if (last.s && r->m->kind[i] == last_kind && l.n == last.n
+            && memcmp(l.s, last.s, l.n) == 0)
+            continue;
+        last = l;
+        last_kind = r->m->kind[i];
         struct lowered lw;
         const char *low = lower_line(r, i, &lw);
         /* the header fields below need a colon, the report types an '=', the JSON events a
