@@ -987,6 +987,8 @@ int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in
  * change (the engine's own cues, a KB's needs) and searched any number of times, by several
  * threads too: a search never changes it. */
 #define NO_LITERAL UINT16_MAX
+/* Pairs whose last fruitless walk set_scan remembers (see there) */
+#define SET_MISSES 64
 struct kb_literal_set {
     size_t n;
     const char **literals; /* the caller's strings (they outlive the set) */
@@ -1070,6 +1072,18 @@ static int set_scan(const struct kb_literal_set *set, const char *text, size_t l
         left += set->lens[k] > 0;
     int rc = 0;
     const unsigned char *t = (const unsigned char *)text;
+    /* The last walk of a pair's lists that found nothing, by pair (a small direct-mapped
+     * table): where it was, and how many bytes from there it read. At a later occurrence of
+     * the pair with the same bytes, the same literals fail the same way, and are not walked
+     * again: a paste repeating one line had the same lists walked at every line. Only for
+     * present (found): a hit callback must see every occurrence. */
+    struct {
+        size_t at, n;
+        unsigned pair;
+    } miss[SET_MISSES];
+    if (found)
+        for (size_t k = 0; k < SET_MISSES; k++)
+            miss[k].n = 0;
     for (size_t i = 0; i < len && !rc && left; i++) {
         /* the common case, kept tight: no literal starts at this pair of bytes */
         for (unsigned c = fold[t[i]], d; i + 1 < len && !pairs[c << 8 | (d = fold[t[i + 1]])];
@@ -1079,6 +1093,16 @@ static int set_scan(const struct kb_literal_set *set, const char *text, size_t l
         unsigned pair = c0 << 8 | c1;
         if (!pairs[pair] || (dead && (dead[pair >> 3] >> (pair & 7) & 1)))
             continue;
+        unsigned slot = (c0 * 31u + c1) % SET_MISSES;
+        if (found && miss[slot].n && miss[slot].pair == pair && miss[slot].n <= len - i) {
+            size_t j = 0, n = miss[slot].n;
+            const unsigned char *a = t + i, *b = t + miss[slot].at;
+            while (j < n && a[j] == b[j])
+                j++;
+            if (j == n)
+                continue;
+        }
+        size_t read = 0, was_left = left;
         int alive = 0; /* a literal of this pair's lists not found yet */
         /* the literals of one byte, then those of this pair */
         for (int list = 0; list < 2 && !rc; list++) {
@@ -1093,6 +1117,9 @@ static int set_scan(const struct kb_literal_set *set, const char *text, size_t l
                 if (m <= len - i)
                     while (j < m && fold[t[i + j]] == fold[l[j]])
                         j++;
+                /* bytes read: up to the one that differed (the end of the text: no miss
+                 * is remembered) */
+                read = m > len - i ? SIZE_MAX : j + 1 > read ? j + 1 : read;
                 if (j < m || m > len - i) {
                     alive = 1;
                 } else if (!found) {
@@ -1105,6 +1132,11 @@ static int set_scan(const struct kb_literal_set *set, const char *text, size_t l
         }
         if (found && !alive && i + 1 < len)
             dead[pair >> 3] |= (unsigned char)(1u << (pair & 7));
+        if (found && alive && left == was_left && read != SIZE_MAX && read <= len - i) {
+            miss[slot].at = i;
+            miss[slot].n = read;
+            miss[slot].pair = pair;
+        }
     }
     free(dead);
     return rc;

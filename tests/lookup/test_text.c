@@ -566,6 +566,49 @@ static int naive_present(const char *lit, const char *text, size_t len, int case
     return 0;
 }
 
+/* kb_literal_set_present remembers a pair's last fruitless walk and skips the same bytes later
+ * (set_scan): random literals over a small alphabet, on texts repeating a short unit with a
+ * change here and there, must still be found exactly where they are. */
+static void test_literal_set_repeats(void)
+{
+    static const char alphabet[] = {'a', 'B', 'b', ' ', '\n', '5'};
+    unsigned seed = 4242;
+    int present = 0;
+    for (int iter = 0; iter < 400; iter++) {
+        char store[12][6];
+        const char *lits[12];
+        for (size_t k = 0; k < 12; k++) {
+            seed = seed * 1103515245 + 12345;
+            size_t n = 1 + (seed >> 16) % 5;
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245 + 12345;
+                store[k][i] = alphabet[(seed >> 16) % sizeof alphabet];
+            }
+            store[k][n] = '\0';
+            lits[k] = store[k];
+        }
+        char text[400];
+        seed = seed * 1103515245 + 12345;
+        size_t unit = 2 + (seed >> 16) % 9, len = 50 + (seed >> 8) % 340;
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 1103515245 + 12345;
+            text[i] = i < unit || (seed >> 16) % 50 == 0 ? alphabet[(seed >> 20) % sizeof alphabet]
+                                                          : text[i - unit];
+        }
+        for (int caseless = 0; caseless < 2; caseless++) {
+            struct kb_literal_set *set = kb_literal_set_new(lits, 12, caseless);
+            unsigned char found[12];
+            CHECK(set && kb_literal_set_present(set, text, len, found) == 0);
+            for (size_t k = 0; set && k < 12; k++) {
+                CHECK(found[k] == naive_present(lits[k], text, len, caseless));
+                present += found[k];
+            }
+            kb_literal_set_free(set);
+        }
+    }
+    CHECK(present > 1000);
+}
+
 static void test_literal_set(void)
 {
     static const char *const lits[] = {
@@ -684,6 +727,7 @@ int main(void)
     test_mask();
     test_lists();
     test_literal_set();
+    test_literal_set_repeats();
     test_required_literals();
     CHECK(kb_providers_add(&test_providers, "m365", "Microsoft 365", "outlook.com, office365.com",
                            "aka.ms/smtp", "smtp.office365.com", 587)
