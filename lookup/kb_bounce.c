@@ -626,6 +626,20 @@ static struct line line_at(const struct reader *r, size_t i)
     return (struct line){r->m->text + s, r->line_end[i] - s};
 }
 
+/* The first line from i on that is not empty (r->lines when none), the lines passed counted
+ * as visited: the passes that have nothing to do on an empty line cross a run of them (a paste
+ * of line breaks has a million) at a compare each. */
+static inline size_t skip_empty(const struct reader *r, size_t i)
+{
+    if (i >= r->lines || r->line_end[i] != r->m->line_start[i])
+        return i;
+    size_t from = i;
+    while (i < r->lines && r->line_end[i] == r->m->line_start[i])
+        i++;
+    *r->work += i - from;
+    return i;
+}
+
 /* Fills r->line_end. */
 static void find_line_ends(struct reader *r)
 {
@@ -1832,7 +1846,7 @@ static int delivery_form(const char *s, size_t n)
 /* Is some line of a text that is no report a diagnostic line in a delivery agent's form? */
 static int read_delivery_form(struct reader *r)
 {
-    for (size_t i = 0; i < r->lines; i++) {
+    for (size_t i = 0; (i = skip_empty(r, i)) < r->lines; i++) {
         (*r->work)++;
         if (r->region[i] != KB_REGION_TEXT)
             continue;
@@ -1885,7 +1899,7 @@ static int read_delivery_form(struct reader *r)
 /* Pass 2b: delivery log lines in the text, for a paste that is no report message. */
 static enum kb_status read_logs(struct reader *r)
 {
-    for (size_t i = 0; i < r->lines; i++) {
+    for (size_t i = 0; (i = skip_empty(r, i)) < r->lines; i++) {
         (*r->work)++;
         if (r->m->kind[i] != KB_PART_TEXT || r->region[i] != KB_REGION_TEXT || r->done[i])
             continue;
@@ -1950,7 +1964,7 @@ static void read_notice(const struct reader *r, struct notice *n)
      * part of the same kind, adds nothing (a paste of one line repeated) */
     struct line last = {NULL, 0};
     unsigned char last_kind = 0;
-    for (size_t i = 0; i < r->lines; i++) {
+    for (size_t i = 0; (i = skip_empty(r, i)) < r->lines; i++) {
         (*r->work)++;
         if (r->region[i] == KB_REGION_RETURNED || r->m->kind[i] == KB_PART_RETURNED)
             continue;
