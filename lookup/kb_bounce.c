@@ -1052,18 +1052,25 @@ static size_t header_block_end(const struct reader *r, size_t i)
 }
 
 /* Is the line part of the failure: a format's framing, a recipient, an SMTP reply, a status
- * code, the mail system quoting the reply? Before any such line, no returned original. */
-static int is_report_content(struct reader *r, struct line l, const struct lowered *lw)
+ * code, the mail system quoting the reply? Before any such line, no returned original. What
+ * the line alone says (all but its format cue, which note_format takes): *weak, *recipient. */
+static int is_report_line(struct line l, const struct lowered *lw, int *weak, int *recipient)
 {
     struct line addr;
     size_t rest, len;
-    int weak = has_set(lw, SET_WEAK);
-    int recipient = recipient_line(l, &addr, &rest);
-    r->weak_cue |= weak;
-    r->saw_recipient |= recipient;
-    return note_format(r, lw) || weak || recipient || reply_line(l) || has_set(lw, SET_DIAGNOSTIC)
+    *weak = has_set(lw, SET_WEAK);
+    *recipient = recipient_line(l, &addr, &rest);
+    return *weak || *recipient || reply_line(l) || has_set(lw, SET_DIAGNOSTIC)
            || find_status(l.s, l.n, &len) < l.n;
 }
+
+/* What read_layout asked of the last line it read whole: a line with the same bytes has the
+ * same answers (a paste of one line repeated asks them once). */
+struct layout_memo {
+    struct line l; /* l.s NULL: none */
+    int marker, field;
+    int content_known, content, weak, recipient;
+};
 
 /* Pass 1 over the text parts: the report's format, the returned original of the formats
  * without MIME (after a marker line, or a header block, that follows the failure), header
@@ -1073,6 +1080,7 @@ static void read_layout(struct reader *r)
 {
     uint32_t part = UINT32_MAX;
     int content = 0, returned = 0, attached = 0, attached_returned = 0;
+    struct layout_memo memo = {{NULL, 0}, 0, 0, 0, 0, 0, 0};
     for (size_t i = 0; i < r->lines; i++) {
         (*r->work)++;
         unsigned char kind = r->m->kind[i];
@@ -1108,7 +1116,13 @@ static void read_layout(struct reader *r)
         struct line l = line_at(r, i);
         if (is_blank(l))
             continue;
-        int marker = is_returned_marker(l);
+        if (!(memo.l.s && memo.l.n == l.n && memcmp(memo.l.s, l.s, l.n) == 0)) {
+            memo.l = l;
+            memo.marker = is_returned_marker(l);
+            memo.field = kb_mime_is_message_field(l.s, l.n);
+            memo.content_known = 0;
+        }
+        int marker = memo.marker;
         r->saw_marker |= marker;
         /* once the text is known to be a report, any of its lines is the report */
         content |= r->format != NULL;
@@ -1117,7 +1131,7 @@ static void read_layout(struct reader *r)
             r->region[i] = KB_REGION_RETURNED;
             continue;
         }
-        size_t end = kb_mime_is_message_field(l.s, l.n) ? header_block_end(r, i) : i;
+        size_t end = memo.field ? header_block_end(r, i) : i;
         if (end > i) {
             if (content) {
                 returned = 1;
@@ -1133,7 +1147,13 @@ static void read_layout(struct reader *r)
             continue;
         }
         line_cues(r, i, &lw);
-        content |= is_report_content(r, l, &lw);
+        if (!memo.content_known) {
+            memo.content = is_report_line(l, &lw, &memo.weak, &memo.recipient);
+            memo.content_known = 1;
+        }
+        r->weak_cue |= memo.weak;
+        r->saw_recipient |= memo.recipient;
+        content |= note_format(r, &lw) | memo.content;
     }
     if (!r->format && r->weak_cue && (r->has_headers || r->saw_recipient || r->saw_marker)) {
         r->format = "generic";
@@ -1971,8 +1991,7 @@ static void read_notice(const struct reader *r, struct notice *n)
         struct line l = line_at(r, i);
         if (!l.n)
             continue; /* an empty line says none of it (a paste of line breaks has a million) */
-        if (last.s && r->m->kind[i] == last_kind && l.n == last.n
-            && memcmp(l.s, last.s, l.n) == 0)
+        if (last.s && r->m->kind[i] == last_kind && l.n == last.n && memcmp(l.s, last.s, l.n) == 0)
             continue;
         last = l;
         last_kind = r->m->kind[i];

@@ -1346,11 +1346,10 @@ static void score_line(struct line l, struct line_score *sc)
         const struct cue *c = &cues[k];
         size_t len = line_cues.cue_len[k];
         /* the first byte before memcmp: most lines start with none of the cues */
-        sc->hit[k] = c->at_start == 2
-                         ? l.n >= len && l.s[0] == c->text[0] && memcmp(l.s, c->text, len) == 0
-                     : c->at_start == 1
-                         ? m >= len && p[0] == c->text[0] && memcmp(p, c->text, len) == 0
-                         : found[line_cues.cue_slot[k]];
+        sc->hit[k] =
+            c->at_start == 2 ? l.n >= len && l.s[0] == c->text[0] && memcmp(l.s, c->text, len) == 0
+            : c->at_start == 1 ? m >= len && p[0] == c->text[0] && memcmp(p, c->text, len) == 0
+                               : found[line_cues.cue_slot[k]];
     }
     sc->extra = postfix_daemon(l.s, l.n) ? F_POSTFIX : exim_line(found) ? F_EXIM : F_NONE;
     /* curl marks turns with "< " and "> " only: count them when a code or verb follows */

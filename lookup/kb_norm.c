@@ -434,6 +434,63 @@ static enum kb_status add_logical_line(const char *line, size_t len, void *arg)
     return KB_OK;
 }
 
+/* What add_logical_line did with the last plain line: a line with the same bytes, met in the
+ * same state, does the same (a paste of one line repeated is masked, stripped and scanned
+ * once). */
+struct line_memo {
+    const char *s; /* the line (NULL: none yet) */
+    size_t n;
+    int glue, had_lines; /* the state it was met in */
+    char cont_code[4], enhanced[16];
+    int pushed;          /* what it did: a new line or not (glued to or continuing the last) */
+    struct kb_buf added; /* the bytes appended after that */
+    char cont_after[4], enhanced_after[16];
+};
+
+static int memo_holds(const struct line_memo *m, const char *s, size_t n, const struct builder *b)
+{
+    return m->s && m->n == n && m->glue == b->glue && m->had_lines == (b->norm->line_count > 0)
+           && memcmp(m->s, s, n) == 0 && strcmp(m->cont_code, b->cont_code) == 0
+           && strcmp(m->enhanced, b->enhanced) == 0;
+}
+
+/* add_logical_line for the plain line s[0, n), through the memo. */
+static enum kb_status add_plain_line(struct line_memo *m, const char *s, size_t n,
+                                     struct builder *b)
+{
+    struct kb_norm *norm = b->norm;
+    if (memo_holds(m, s, n, b)) {
+        b->glue = 0;
+        enum kb_status st = m->pushed ? push_line(b) : KB_OK;
+        if (st == KB_OK)
+            st = kb_buf_append(&b->text, m->added.data ? m->added.data : "", m->added.len);
+        memcpy(b->cont_code, m->cont_after, sizeof m->cont_after);
+        memcpy(b->enhanced, m->enhanced_after, sizeof m->enhanced_after);
+        return st;
+    }
+    m->s = NULL;
+    m->glue = b->glue;
+    m->had_lines = norm->line_count > 0;
+    memcpy(m->cont_code, b->cont_code, sizeof m->cont_code);
+    memcpy(m->enhanced, b->enhanced, sizeof m->enhanced);
+    size_t lines = norm->line_count, from = b->text.len;
+    enum kb_status st = add_logical_line(s, n, b);
+    if (st != KB_OK)
+        return st;
+    m->pushed = norm->line_count > lines;
+    if (m->pushed)
+        from = norm->line_start[norm->line_count - 1];
+    kb_buf_reset(&m->added);
+    /* (a line longer than the memo may hold is simply not remembered) */
+    if (kb_buf_append(&m->added, b->text.data + from, b->text.len - from) != KB_OK)
+        return KB_OK;
+    memcpy(m->cont_after, b->cont_code, sizeof m->cont_after);
+    memcpy(m->enhanced_after, b->enhanced, sizeof m->enhanced_after);
+    m->s = s;
+    m->n = n;
+    return KB_OK;
+}
+
 static enum kb_status index_original_lines(struct kb_norm *n)
 {
     size_t count = 0;
@@ -542,6 +599,8 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
     kb_buf_init(&b.masked, 0);
     kb_buf_init(&clean, 0);
     kb_buf_init(&tmp, 0);
+    struct line_memo memo = {.s = NULL};
+    kb_buf_init(&memo.added, 0);
     enum kb_status st = index_original_lines(out);
     int wrapped = 0;
     for (size_t line = 0; st == KB_OK && line < out->orig_line_count; line++) {
@@ -600,7 +659,7 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
         b.glue = wrapped && n > 0;
         wrapped = n == TERMINAL_WIDTH;
         if (st == KB_OK)
-            st = plain ? add_logical_line(text, n, &b)
+            st = plain ? add_plain_line(&memo, text, n, &b)
                        : unescape_lines(text, n, &tmp, add_logical_line, &b);
     }
     if (st == KB_OK && out->line_count == 0) {
@@ -617,6 +676,7 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
     kb_buf_release(&b.masked);
     kb_buf_release(&clean);
     kb_buf_release(&tmp);
+    kb_buf_release(&memo.added);
     return st;
 }
 

@@ -965,7 +965,8 @@ int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in
     }
     if (work && forward)
         *work += anchor_at - i;
-    if (ok && !(is_word((unsigned char)literal[0]) && i > 0 && is_word((unsigned char)text[i - 1]))) {
+    if (ok
+        && !(is_word((unsigned char)literal[0]) && i > 0 && is_word((unsigned char)text[i - 1]))) {
         *match_start = i;
         return 1;
     }

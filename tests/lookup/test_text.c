@@ -274,6 +274,13 @@ static char *normalised(const char *input, size_t len, size_t *lines)
 
 static void test_normalise(void)
 {
+    /* repeated lines (one line's work is remembered and replayed, kb_norm.c add_plain_line) in
+     * every state: a reply continued by its copy, the same closing line twice, runs of empty
+     * lines, a line after them */
+    CHECK_NORM("535-5.7.8 a\n535-5.7.8 a\n535 5.7.8 a\n535 5.7.8 a\n\n\nx\nx\n",
+               "535-5.7.8 a a\n535 5.7.8 a\n535 5.7.8 a\n\n\nx\nx");
+    CHECK_NORM("\n\n\nanonymous\nanonymous\n\nanonymous",
+               "\n\n\nanonymous\nanonymous\n\nanonymous");
     CHECK_NORM("535-5.7.8 Username and Password not accepted. Learn more at\n"
                "535 5.7.8  https://support.google.com/mail/?p=BadCredentials x - gsmtp",
                "535-5.7.8 Username and Password not accepted. Learn more at "
@@ -593,7 +600,7 @@ static void test_literal_set_repeats(void)
         for (size_t i = 0; i < len; i++) {
             seed = seed * 1103515245 + 12345;
             text[i] = i < unit || (seed >> 16) % 50 == 0 ? alphabet[(seed >> 20) % sizeof alphabet]
-                                                          : text[i - unit];
+                                                         : text[i - unit];
         }
         for (int caseless = 0; caseless < 2; caseless++) {
             struct kb_literal_set *set = kb_literal_set_new(lits, 12, caseless);
