@@ -618,6 +618,8 @@ struct reader {
      * each line, and a paste of a million short lines paid for finding the break each time */
     size_t *line_end;
     struct cue_index cues;
+    /* each byte lowered, NUL as a space: what lower_line makes of a line, at a load a byte */
+    unsigned char fold[256];
 };
 
 static struct line line_at(const struct reader *r, size_t i)
@@ -934,7 +936,7 @@ static const char *lower_line(const struct reader *r, size_t i, struct lowered *
     struct line l = line_at(r, i);
     size_t n = l.n < CUE_SCAN ? l.n : CUE_SCAN;
     for (size_t k = 0; k < n; k++)
-        out->s[k] = l.s[k] ? (char)lower((unsigned char)l.s[k]) : ' ';
+        out->s[k] = (char)r->fold[(unsigned char)l.s[k]];
     out->s[n] = '\0';
     out->n = n;
     uint32_t c = r->cue_cache[i];
@@ -2317,6 +2319,8 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
     struct reader r = {
         .m = &out->mime, .report = report, .lines = out->mime.line_count, .work = &out->work};
     build_cue_index(&r.cues);
+    for (unsigned c = 0; c < 256; c++)
+        r.fold[c] = c ? lower((unsigned char)c) : ' ';
     struct notice notice;
     kb_buf_init(&r.scratch, 0);
     for (size_t k = 0; k < MAX_RECIPIENTS; k++)
