@@ -896,14 +896,21 @@ static int is_returned_marker(struct line l)
     return 0;
 }
 
-/* Does s[0, n) hold needle (case as written)? */
+/* Does s[0, n) hold needle (m > 0 bytes, case as written)? Searched for by its last byte that
+ * is no space ('=' of " status=", '*' of " ** "): a space is in every few bytes of a line, and
+ * each was a compare. */
 static int holds(const char *s, size_t n, const char *needle, size_t m)
 {
-    for (const char *p = s, *end = s + n; (size_t)(end - p) >= m;) {
-        const char *q = memchr(p, needle[0], (size_t)(end - p) - m + 1);
+    size_t k = m - 1;
+    while (k > 0 && needle[k] == ' ')
+        k--;
+    if (n < m)
+        return 0;
+    for (const char *p = s + k, *end = s + n - (m - 1 - k); p < end;) {
+        const char *q = memchr(p, needle[k], (size_t)(end - p));
         if (!q)
             return 0;
-        if (memcmp(q, needle, m) == 0)
+        if (memcmp(q - k, needle, m) == 0)
             return 1;
         p = q + 1;
     }
