@@ -860,8 +860,14 @@ static size_t reply_at(const char *s, size_t n)
 /* The first enhanced status code in s[0, n) ("5.1.1", "4.7.0"): where, and its length. */
 static size_t find_status(const char *s, size_t n, size_t *len)
 {
-    for (size_t i = 0; i + 5 <= n; i++) {
-        if ((s[i] != '2' && s[i] != '4' && s[i] != '5') || s[i + 1] != '.'
+    /* from one '.' to the next (memchr): a code's first dot follows its class digit */
+    for (size_t j = 1; j + 4 <= n; j++) {
+        const char *dot = memchr(s + j, '.', n - 3 - j);
+        if (!dot)
+            break;
+        j = (size_t)(dot - s);
+        size_t i = j - 1;
+        if ((s[i] != '2' && s[i] != '4' && s[i] != '5')
             || (i && (is_alnum(s[i - 1]) || s[i - 1] == '.')))
             continue;
         size_t k = i + 2;
