@@ -990,16 +990,36 @@ int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in
 #define NO_LITERAL UINT16_MAX
 /* Pairs whose last fruitless walk set_scan remembers (see there) */
 #define SET_MISSES 64
+/* Bits of the filter of literals' first three bytes (struct kb_literal_set.triples) */
+#define TRIPLE_LOG 18
+#define TRIPLE_BITS (1u << TRIPLE_LOG)
 struct kb_literal_set {
     size_t n;
     const char **literals; /* the caller's strings (they outlive the set) */
     size_t *lens;
     uint16_t *next;
     uint16_t *head;       /* 65536 list heads, valid where pairs[pair] & 2 */
-    unsigned char *pairs; /* 65536: 1 a literal of one byte starts here, 2 head[] valid */
+    unsigned char *pairs; /* 65536: 1 a literal of one byte starts here, 2 head[] valid,
+                           * 4 a literal of two bytes is this pair */
+    /* a bit per hash of the first three bytes of each literal of three or more: on a text
+     * where most pairs start some literal (a large set), most walks of a pair's list end at
+     * one test of the third byte */
+    unsigned char *triples;
     uint16_t single[256];
     unsigned char fold[256];
 };
+
+static unsigned triple_hash(unsigned c0, unsigned c1, unsigned c2)
+{
+    return ((c0 << 16 | c1 << 8 | c2) * 2654435761u) >> (32 - TRIPLE_LOG);
+}
+
+/* May a literal start with these three (folded) bytes? */
+static int triple_may(const struct kb_literal_set *set, unsigned c0, unsigned c1, unsigned c2)
+{
+    unsigned h = triple_hash(c0, c1, c2);
+    return set->triples[h >> 3] >> (h & 7) & 1;
+}
 
 void kb_literal_set_free(struct kb_literal_set *set)
 {
@@ -1010,6 +1030,7 @@ void kb_literal_set_free(struct kb_literal_set *set)
     free(set->next);
     free(set->head);
     free(set->pairs);
+    free(set->triples);
     free(set);
 }
 
@@ -1026,7 +1047,8 @@ struct kb_literal_set *kb_literal_set_new(const char *const *literals, size_t n,
     set->next = malloc((n ? n : 1) * sizeof *set->next);
     set->head = malloc(65536 * sizeof *set->head);
     set->pairs = calloc(65536, 1);
-    if (!set->literals || !set->lens || !set->next || !set->head || !set->pairs) {
+    set->triples = calloc(TRIPLE_BITS / 8, 1);
+    if (!set->literals || !set->lens || !set->next || !set->head || !set->pairs || !set->triples) {
         kb_literal_set_free(set);
         return NULL;
     }
@@ -1053,6 +1075,12 @@ struct kb_literal_set *kb_literal_set_new(const char *const *literals, size_t n,
         set->next[k] = set->head[pair];
         set->head[pair] = (uint16_t)k;
         set->pairs[pair] |= 2;
+        if (set->lens[k] == 2) {
+            set->pairs[pair] |= 4;
+        } else {
+            unsigned h = triple_hash(fold[l[0]], fold[l[1]], fold[l[2]]);
+            set->triples[h >> 3] |= (unsigned char)(1u << (h & 7));
+        }
     }
     return set;
 }
@@ -1109,6 +1137,19 @@ static int set_scan(const struct kb_literal_set *set, const char *text, size_t l
         for (int list = 0; list < 2 && !rc; list++) {
             if (list && (i + 1 >= len || !(pairs[pair] & 2)))
                 break;
+            if (list && !(pairs[pair] & 4)) {
+                /* no literal of two bytes here: the third byte must start one too */
+                if (i + 2 >= len) {
+                    alive = 1;
+                    read = SIZE_MAX;
+                    break;
+                }
+                read = read > 3 ? read : 3;
+                if (!triple_may(set, c0, c1, fold[t[i + 2]])) {
+                    alive = 1;
+                    break;
+                }
+            }
             for (uint16_t k = list ? set->head[pair] : set->single[c0]; k != NO_LITERAL && !rc;
                  k = set->next[k]) {
                 if (found && found[k])
