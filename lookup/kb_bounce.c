@@ -614,15 +614,43 @@ struct reader {
     const char *log_format;
     size_t *work;        /* lines visited, all passes (struct kb_bounce.work) */
     uint32_t *cue_cache; /* per line, see CUE_CACHED */
+    /* per line, the offset in m->text of its end without the line break: every pass reads
+     * each line, and a paste of a million short lines paid for finding the break each time */
+    size_t *line_end;
     struct cue_index cues;
+    /* each byte lowered, NUL as a space: what lower_line makes of a line, at a load a byte */
+    unsigned char fold[256];
 };
 
 static struct line line_at(const struct reader *r, size_t i)
 {
-    size_t s = r->m->line_start[i], e = r->m->line_start[i + 1];
-    while (e > s && (r->m->text[e - 1] == '\n' || r->m->text[e - 1] == '\r'))
-        e--;
-    return (struct line){r->m->text + s, e - s};
+    size_t s = r->m->line_start[i];
+    return (struct line){r->m->text + s, r->line_end[i] - s};
+}
+
+/* The first line from i on that is not empty (r->lines when none), the lines passed counted
+ * as visited: the passes that have nothing to do on an empty line cross a run of them (a paste
+ * of line breaks has a million) at a compare each. */
+static inline size_t skip_empty(const struct reader *r, size_t i)
+{
+    if (i >= r->lines || r->line_end[i] != r->m->line_start[i])
+        return i;
+    size_t from = i;
+    while (i < r->lines && r->line_end[i] == r->m->line_start[i])
+        i++;
+    *r->work += i - from;
+    return i;
+}
+
+/* Fills r->line_end. */
+static void find_line_ends(struct reader *r)
+{
+    for (size_t i = 0; i < r->lines; i++) {
+        size_t s = r->m->line_start[i], e = r->m->line_start[i + 1];
+        while (e > s && (r->m->text[e - 1] == '\n' || r->m->text[e - 1] == '\r'))
+            e--;
+        r->line_end[i] = e;
+    }
 }
 
 /* A heap copy of s[0, n), trimmed and masked, at most MAX_FIELD bytes. */
@@ -832,8 +860,14 @@ static size_t reply_at(const char *s, size_t n)
 /* The first enhanced status code in s[0, n) ("5.1.1", "4.7.0"): where, and its length. */
 static size_t find_status(const char *s, size_t n, size_t *len)
 {
-    for (size_t i = 0; i + 5 <= n; i++) {
-        if ((s[i] != '2' && s[i] != '4' && s[i] != '5') || s[i + 1] != '.'
+    /* from one '.' to the next (memchr): a code's first dot follows its class digit */
+    for (size_t j = 1; j + 4 <= n; j++) {
+        const char *dot = memchr(s + j, '.', n - 3 - j);
+        if (!dot)
+            break;
+        j = (size_t)(dot - s);
+        size_t i = j - 1;
+        if ((s[i] != '2' && s[i] != '4' && s[i] != '5')
             || (i && (is_alnum(s[i - 1]) || s[i - 1] == '.')))
             continue;
         size_t k = i + 2;
@@ -868,14 +902,21 @@ static int is_returned_marker(struct line l)
     return 0;
 }
 
-/* Does s[0, n) hold needle (case as written)? */
+/* Does s[0, n) hold needle (m > 0 bytes, case as written)? Searched for by its last byte that
+ * is no space ('=' of " status=", '*' of " ** "): a space is in every few bytes of a line, and
+ * each was a compare. */
 static int holds(const char *s, size_t n, const char *needle, size_t m)
 {
-    for (const char *p = s, *end = s + n; (size_t)(end - p) >= m;) {
-        const char *q = memchr(p, needle[0], (size_t)(end - p) - m + 1);
+    size_t k = m - 1;
+    while (k > 0 && needle[k] == ' ')
+        k--;
+    if (n < m)
+        return 0;
+    for (const char *p = s + k, *end = s + n - (m - 1 - k); p < end;) {
+        const char *q = memchr(p, needle[k], (size_t)(end - p));
         if (!q)
             return 0;
-        if (memcmp(q, needle, m) == 0)
+        if (memcmp(q - k, needle, m) == 0)
             return 1;
         p = q + 1;
     }
@@ -908,10 +949,16 @@ static const char *lower_line(const struct reader *r, size_t i, struct lowered *
     struct line l = line_at(r, i);
     size_t n = l.n < CUE_SCAN ? l.n : CUE_SCAN;
     for (size_t k = 0; k < n; k++)
-        out->s[k] = l.s[k] ? (char)lower((unsigned char)l.s[k]) : ' ';
+        out->s[k] = (char)r->fold[(unsigned char)l.s[k]];
     out->s[n] = '\0';
     out->n = n;
     uint32_t c = r->cue_cache[i];
+    if (!(c & CUE_CACHED) && i > 0 && (r->cue_cache[i - 1] & CUE_CACHED)) {
+        /* a line like the one before it (a paste of one line repeated) has its cues */
+        struct line prev = line_at(r, i - 1);
+        if (prev.n == l.n && memcmp(prev.s, l.s, l.n) == 0)
+            c = r->cue_cache[i] = r->cue_cache[i - 1];
+    }
     if (c & CUE_CACHED) {
         cues_unpack(c, &out->hits);
         return out->s;
@@ -1020,18 +1067,25 @@ static size_t header_block_end(const struct reader *r, size_t i)
 }
 
 /* Is the line part of the failure: a format's framing, a recipient, an SMTP reply, a status
- * code, the mail system quoting the reply? Before any such line, no returned original. */
-static int is_report_content(struct reader *r, struct line l, const struct lowered *lw)
+ * code, the mail system quoting the reply? Before any such line, no returned original. What
+ * the line alone says (all but its format cue, which note_format takes): *weak, *recipient. */
+static int is_report_line(struct line l, const struct lowered *lw, int *weak, int *recipient)
 {
     struct line addr;
     size_t rest, len;
-    int weak = has_set(lw, SET_WEAK);
-    int recipient = recipient_line(l, &addr, &rest);
-    r->weak_cue |= weak;
-    r->saw_recipient |= recipient;
-    return note_format(r, lw) || weak || recipient || reply_line(l) || has_set(lw, SET_DIAGNOSTIC)
+    *weak = has_set(lw, SET_WEAK);
+    *recipient = recipient_line(l, &addr, &rest);
+    return *weak || *recipient || reply_line(l) || has_set(lw, SET_DIAGNOSTIC)
            || find_status(l.s, l.n, &len) < l.n;
 }
+
+/* What read_layout asked of the last line it read whole: a line with the same bytes has the
+ * same answers (a paste of one line repeated asks them once). */
+struct layout_memo {
+    struct line l; /* l.s NULL: none */
+    int marker, field;
+    int content_known, content, weak, recipient;
+};
 
 /* Pass 1 over the text parts: the report's format, the returned original of the formats
  * without MIME (after a marker line, or a header block, that follows the failure), header
@@ -1041,6 +1095,7 @@ static void read_layout(struct reader *r)
 {
     uint32_t part = UINT32_MAX;
     int content = 0, returned = 0, attached = 0, attached_returned = 0;
+    struct layout_memo memo = {{NULL, 0}, 0, 0, 0, 0, 0, 0};
     for (size_t i = 0; i < r->lines; i++) {
         (*r->work)++;
         unsigned char kind = r->m->kind[i];
@@ -1076,7 +1131,13 @@ static void read_layout(struct reader *r)
         struct line l = line_at(r, i);
         if (is_blank(l))
             continue;
-        int marker = is_returned_marker(l);
+        if (!(memo.l.s && memo.l.n == l.n && memcmp(memo.l.s, l.s, l.n) == 0)) {
+            memo.l = l;
+            memo.marker = is_returned_marker(l);
+            memo.field = kb_mime_is_message_field(l.s, l.n);
+            memo.content_known = 0;
+        }
+        int marker = memo.marker;
         r->saw_marker |= marker;
         /* once the text is known to be a report, any of its lines is the report */
         content |= r->format != NULL;
@@ -1085,7 +1146,7 @@ static void read_layout(struct reader *r)
             r->region[i] = KB_REGION_RETURNED;
             continue;
         }
-        size_t end = kb_mime_is_message_field(l.s, l.n) ? header_block_end(r, i) : i;
+        size_t end = memo.field ? header_block_end(r, i) : i;
         if (end > i) {
             if (content) {
                 returned = 1;
@@ -1101,7 +1162,13 @@ static void read_layout(struct reader *r)
             continue;
         }
         line_cues(r, i, &lw);
-        content |= is_report_content(r, l, &lw);
+        if (!memo.content_known) {
+            memo.content = is_report_line(l, &lw, &memo.weak, &memo.recipient);
+            memo.content_known = 1;
+        }
+        r->weak_cue |= memo.weak;
+        r->saw_recipient |= memo.recipient;
+        content |= note_format(r, &lw) | memo.content;
     }
     if (!r->format && r->weak_cue && (r->has_headers || r->saw_recipient || r->saw_marker)) {
         r->format = "generic";
@@ -1814,11 +1881,15 @@ static int delivery_form(const char *s, size_t n)
 /* Is some line of a text that is no report a diagnostic line in a delivery agent's form? */
 static int read_delivery_form(struct reader *r)
 {
-    for (size_t i = 0; i < r->lines; i++) {
+    for (size_t i = 0; (i = skip_empty(r, i)) < r->lines; i++) {
         (*r->work)++;
         if (r->region[i] != KB_REGION_TEXT)
             continue;
         struct line whole = line_at(r, i), addr;
+        /* an empty line starts no form; one it would read on to (an indented line below) is
+         * read from its own start, with more of what follows it */
+        if (!whole.n)
+            continue;
         struct line l = unquoted(whole);
         size_t rest = 0;
         if (recipient_line(whole, &addr, &rest)) {
@@ -1863,7 +1934,7 @@ static int read_delivery_form(struct reader *r)
 /* Pass 2b: delivery log lines in the text, for a paste that is no report message. */
 static enum kb_status read_logs(struct reader *r)
 {
-    for (size_t i = 0; i < r->lines; i++) {
+    for (size_t i = 0; (i = skip_empty(r, i)) < r->lines; i++) {
         (*r->work)++;
         if (r->m->kind[i] != KB_PART_TEXT || r->region[i] != KB_REGION_TEXT || r->done[i])
             continue;
@@ -1924,13 +1995,21 @@ static int json_says(const char *low, const char *key, const char *value)
 static void read_notice(const struct reader *r, struct notice *n)
 {
     memset(n, 0, sizeof *n);
-    for (size_t i = 0; i < r->lines; i++) {
+    /* the last line read: what a line says only adds to the notice, so a line like it, in a
+     * part of the same kind, adds nothing (a paste of one line repeated) */
+    struct line last = {NULL, 0};
+    unsigned char last_kind = 0;
+    for (size_t i = 0; (i = skip_empty(r, i)) < r->lines; i++) {
         (*r->work)++;
         if (r->region[i] == KB_REGION_RETURNED || r->m->kind[i] == KB_PART_RETURNED)
             continue;
         struct line l = line_at(r, i);
         if (!l.n)
             continue; /* an empty line says none of it (a paste of line breaks has a million) */
+        if (last.s && r->m->kind[i] == last_kind && l.n == last.n && memcmp(l.s, last.s, l.n) == 0)
+            continue;
+        last = l;
+        last_kind = r->m->kind[i];
         struct lowered lw;
         const char *low = lower_line(r, i, &lw);
         /* the header fields below need a colon, the report types an '=', the JSON events a
@@ -2253,6 +2332,8 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
     struct reader r = {
         .m = &out->mime, .report = report, .lines = out->mime.line_count, .work = &out->work};
     build_cue_index(&r.cues);
+    for (unsigned c = 0; c < 256; c++)
+        r.fold[c] = c ? lower((unsigned char)c) : ' ';
     struct notice notice;
     kb_buf_init(&r.scratch, 0);
     for (size_t k = 0; k < MAX_RECIPIENTS; k++)
@@ -2262,10 +2343,12 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
     r.owner = calloc(n, sizeof *r.owner);
     r.done = calloc(n, 1);
     r.cue_cache = calloc(n, sizeof *r.cue_cache);
-    if (!r.region || !r.owner || !r.done || !r.cue_cache) {
+    r.line_end = malloc(n * sizeof *r.line_end);
+    if (!r.region || !r.owner || !r.done || !r.cue_cache || !r.line_end) {
         st = KB_ERR_NOMEM;
         goto done;
     }
+    find_line_ends(&r);
     static const unsigned char region_of_kind[] = {[KB_PART_TEXT] = KB_REGION_TEXT,
                                                    [KB_PART_HEADERS] = KB_REGION_REPORT_HEADERS,
                                                    [KB_PART_STATUS] = KB_REGION_REPORT_HEADERS,
@@ -2329,6 +2412,7 @@ done:
         kb_buf_release(&r.diag_text[k]);
     free(r.done);
     free(r.cue_cache);
+    free(r.line_end);
     free(r.region);
     free(r.owner);
     if (st != KB_OK) {

@@ -1327,11 +1327,52 @@ static void original_line(const struct kb_norm *norm, size_t i, struct line *l)
     trim_right(l->s, &l->n);
 }
 
+/* What one line adds to pick_format's scores. */
+struct line_score {
+    unsigned char hit[CUE_COUNT]; /* the cues it holds */
+    enum format extra;            /* a format it is a line of (2 points), or F_NONE */
+    int curl;                     /* curl's marks of a turn (1 point) */
+    int reading, smtp_replies;
+};
+
+static void score_line(struct line l, struct line_score *sc)
+{
+    size_t dl = decoration_len(l.s, l.n);
+    const char *p = l.s + dl;
+    size_t m = l.n - dl;
+    unsigned char found[CUE_COUNT + EXIM_WORDS];
+    line_cues_find(l.s, l.n, found);
+    for (size_t k = 0; k < CUE_COUNT; k++) {
+        const struct cue *c = &cues[k];
+        size_t len = line_cues.cue_len[k];
+        /* the first byte before memcmp: most lines start with none of the cues */
+        sc->hit[k] =
+            c->at_start == 2 ? l.n >= len && l.s[0] == c->text[0] && memcmp(l.s, c->text, len) == 0
+            : c->at_start == 1 ? m >= len && p[0] == c->text[0] && memcmp(p, c->text, len) == 0
+                               : found[line_cues.cue_slot[k]];
+    }
+    sc->extra = postfix_daemon(l.s, l.n) ? F_POSTFIX : exim_line(found) ? F_EXIM : F_NONE;
+    /* curl marks turns with "< " and "> " only: count them when a code or verb follows */
+    sc->curl = (has_prefix(p, m, "< ") && reply_code_at(p + 2, m - 2, NULL))
+               || (has_prefix(p, m, "> ") && command_verb(p + 2, m - 2));
+    /* the content of a turn, whatever marks it: SMTP replies against mail reading */
+    sc->reading = sc->smtp_replies = 0;
+    for (size_t k = 0; k < m && k < 24; k++)
+        if (p[k] == ' ' && k + 1 < m) {
+            sc->reading += mail_reading_line(p + k + 1, m - k - 1) != 0;
+            sc->smtp_replies += reply_code_at(p + k + 1, m - k - 1, NULL) != 0;
+            break;
+        }
+    sc->reading += mail_reading_line(p, m) != 0;
+}
+
 /* Scores every format by its cues and returns the best, or F_NONE. */
 static enum format pick_format(const struct kb_norm *norm, size_t *work)
 {
     int points[F_COUNT] = {0};
     int reading = 0, smtp_replies = 0;
+    struct line last = {0};
+    struct line_score sc = {{0}, F_NONE, 0, 0, 0};
     for (size_t i = 0; i < norm->orig_line_count; i++) {
         struct line l;
         original_line(norm, i, &l);
@@ -1339,44 +1380,18 @@ static enum format pick_format(const struct kb_norm *norm, size_t *work)
             continue;
         /* each cue is looked for in at most CUE_SPAN bytes of the line */
         *work += l.n + (l.n < CUE_SPAN ? l.n : CUE_SPAN) * (sizeof cues / sizeof cues[0] + 24);
-        size_t dl = decoration_len(l.s, l.n);
-        const char *p = l.s + dl;
-        size_t m = l.n - dl;
-        unsigned char found[CUE_COUNT + EXIM_WORDS];
-        line_cues_find(l.s, l.n, found);
-        for (size_t k = 0; k < CUE_COUNT; k++) {
-            const struct cue *c = &cues[k];
-            size_t len = line_cues.cue_len[k];
-            /* the first byte before memcmp: most lines start with none of the cues */
-            int hit = c->at_start == 2
-                          ? l.n >= len && l.s[0] == c->text[0] && memcmp(l.s, c->text, len) == 0
-                      : c->at_start == 1
-                          ? m >= len && p[0] == c->text[0] && memcmp(p, c->text, len) == 0
-                          : found[line_cues.cue_slot[k]];
-            if (hit && points[c->f] < 1000000)
-                points[c->f] += c->points;
-        }
-        if (postfix_daemon(l.s, l.n))
-            points[F_POSTFIX] += 2;
-        else if (exim_line(found))
-            points[F_EXIM] += 2;
-        /* curl marks turns with "< " and "> " only: count them when a code or verb follows */
-        if ((has_prefix(p, m, "< ") && reply_code_at(p + 2, m - 2, NULL))
-            || (has_prefix(p, m, "> ") && command_verb(p + 2, m - 2)))
-            points[F_CURL] += 1;
-        /* the content of a turn, whatever marks it: SMTP replies against mail reading */
-        const char *q = p;
-        size_t qn = m;
-        for (size_t k = 0; k < qn && k < 24; k++)
-            if (q[k] == ' ' && k + 1 < qn) {
-                if (mail_reading_line(q + k + 1, qn - k - 1))
-                    reading++;
-                if (reply_code_at(q + k + 1, qn - k - 1, NULL))
-                    smtp_replies++;
-                break;
-            }
-        if (mail_reading_line(q, qn))
-            reading++;
+        /* a line like the one before it scores as it did (a paste of one line repeated) */
+        if (!(last.s && l.n == last.n && memcmp(l.s, last.s, l.n) == 0))
+            score_line(l, &sc);
+        last = l;
+        for (size_t k = 0; k < CUE_COUNT; k++)
+            if (sc.hit[k] && points[cues[k].f] < 1000000)
+                points[cues[k].f] += cues[k].points;
+        if (sc.extra != F_NONE)
+            points[sc.extra] += 2;
+        points[F_CURL] += sc.curl;
+        reading += sc.reading;
+        smtp_replies += sc.smtp_replies;
     }
     /* the generic markers also prefix Nodemailer's and MailKit's turns */
     if (points[F_NODEMAILER] >= 3 || points[F_MAILKIT] >= 3)

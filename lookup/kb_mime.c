@@ -1075,8 +1075,10 @@ static enum kb_status use_input(struct parser *p)
 static enum kb_status index_lines(const char *text, size_t len, size_t **out, size_t *count)
 {
     size_t n = 0;
+    /* the byte at q is tested before memchr is called: in a run of empty lines each is the
+     * next line break, and a call per line cost more than the byte */
     for (const char *q = text, *end = text + len;
-         q < end && (q = memchr(q, '\n', (size_t)(end - q))); q++)
+         q < end && (*q == '\n' || (q = memchr(q, '\n', (size_t)(end - q)))); q++)
         n++;
     if (len && text[len - 1] != '\n')
         n++;

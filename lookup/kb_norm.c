@@ -290,6 +290,45 @@ static enum kb_status push_line(struct builder *b)
     return KB_OK;
 }
 
+/* Pushes count (> 0) empty lines, of the input lines from b->orig_line on: push_line's work
+ * for a run of them at once. */
+static enum kb_status push_empty_lines(struct builder *b, size_t count)
+{
+    static const char breaks[] = "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n"
+                                 "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n";
+    struct kb_norm *n = b->norm;
+    if (count > b->line_alloc - n->line_count) {
+        size_t na = b->line_alloc ? b->line_alloc : 64;
+        while (na - n->line_count < count)
+            na *= 2;
+        size_t *ls = realloc(n->line_start, na * sizeof *ls);
+        if (!ls)
+            return KB_ERR_NOMEM;
+        n->line_start = ls;
+        size_t *ol = realloc(n->orig_line, na * sizeof *ol);
+        if (!ol)
+            return KB_ERR_NOMEM;
+        n->orig_line = ol;
+        b->line_alloc = na;
+    }
+    /* a line break before each line but the text's first */
+    size_t first = n->line_count, text_at = b->text.len;
+    size_t left = first ? count : count - 1;
+    while (left) {
+        size_t part = left < sizeof breaks - 1 ? left : sizeof breaks - 1;
+        enum kb_status st = kb_buf_append(&b->text, breaks, part);
+        if (st != KB_OK)
+            return st;
+        left -= part;
+    }
+    for (size_t k = 0; k < count; k++) {
+        n->line_start[first + k] = text_at + k + (first ? 1 : 0);
+        n->orig_line[first + k] = b->orig_line + k;
+    }
+    n->line_count += count;
+    return KB_OK;
+}
+
 /* Finds "ddd-" (a reply line announcing more lines) and an enhanced code in s. */
 static void scan_reply_state(const char *s, size_t n, char cont[4], char enhanced[16])
 {
@@ -395,11 +434,70 @@ static enum kb_status add_logical_line(const char *line, size_t len, void *arg)
     return KB_OK;
 }
 
+/* What add_logical_line did with the last plain line: a line with the same bytes, met in the
+ * same state, does the same (a paste of one line repeated is masked, stripped and scanned
+ * once). */
+struct line_memo {
+    const char *s; /* the line (NULL: none yet) */
+    size_t n;
+    int glue, had_lines; /* the state it was met in */
+    char cont_code[4], enhanced[16];
+    int pushed;          /* what it did: a new line or not (glued to or continuing the last) */
+    struct kb_buf added; /* the bytes appended after that */
+    char cont_after[4], enhanced_after[16];
+};
+
+static int memo_holds(const struct line_memo *m, const char *s, size_t n, const struct builder *b)
+{
+    return m->s && m->n == n && m->glue == b->glue && m->had_lines == (b->norm->line_count > 0)
+           && memcmp(m->s, s, n) == 0 && strcmp(m->cont_code, b->cont_code) == 0
+           && strcmp(m->enhanced, b->enhanced) == 0;
+}
+
+/* add_logical_line for the plain line s[0, n), through the memo. */
+static enum kb_status add_plain_line(struct line_memo *m, const char *s, size_t n,
+                                     struct builder *b)
+{
+    struct kb_norm *norm = b->norm;
+    if (memo_holds(m, s, n, b)) {
+        b->glue = 0;
+        enum kb_status st = m->pushed ? push_line(b) : KB_OK;
+        if (st == KB_OK)
+            st = kb_buf_append(&b->text, m->added.data ? m->added.data : "", m->added.len);
+        memcpy(b->cont_code, m->cont_after, sizeof m->cont_after);
+        memcpy(b->enhanced, m->enhanced_after, sizeof m->enhanced_after);
+        return st;
+    }
+    m->s = NULL;
+    m->glue = b->glue;
+    m->had_lines = norm->line_count > 0;
+    memcpy(m->cont_code, b->cont_code, sizeof m->cont_code);
+    memcpy(m->enhanced, b->enhanced, sizeof m->enhanced);
+    size_t lines = norm->line_count, from = b->text.len;
+    enum kb_status st = add_logical_line(s, n, b);
+    if (st != KB_OK)
+        return st;
+    m->pushed = norm->line_count > lines;
+    if (m->pushed)
+        from = norm->line_start[norm->line_count - 1];
+    kb_buf_reset(&m->added);
+    /* (a line longer than the memo may hold is simply not remembered) */
+    if (kb_buf_append(&m->added, b->text.data + from, b->text.len - from) != KB_OK)
+        return KB_OK;
+    memcpy(m->cont_after, b->cont_code, sizeof m->cont_after);
+    memcpy(m->enhanced_after, b->enhanced, sizeof m->enhanced_after);
+    m->s = s;
+    m->n = n;
+    return KB_OK;
+}
+
 static enum kb_status index_original_lines(struct kb_norm *n)
 {
     size_t count = 0;
     const char *p = n->input, *end = n->input + n->input_len;
-    while (p < end && (p = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+    /* the byte at p is tested before memchr is called: in a run of empty lines each is the
+     * next line break, and a call per line cost more than the byte */
+    while (p < end && (*p == '\n' || (p = memchr(p, '\n', (size_t)(end - p))) != NULL)) {
         count++;
         p++;
     }
@@ -410,7 +508,8 @@ static enum kb_status index_original_lines(struct kb_norm *n)
         return KB_ERR_NOMEM;
     size_t line = 0;
     n->orig_start[0] = 0;
-    for (p = n->input; line + 1 < count && (p = memchr(p, '\n', (size_t)(end - p))) != NULL;)
+    for (p = n->input;
+         line + 1 < count && (*p == '\n' || (p = memchr(p, '\n', (size_t)(end - p))) != NULL);)
         n->orig_start[++line] = (size_t)(++p - n->input);
     n->orig_start[count] = n->input_len;
     n->orig_line_count = count;
@@ -500,6 +599,8 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
     kb_buf_init(&b.masked, 0);
     kb_buf_init(&clean, 0);
     kb_buf_init(&tmp, 0);
+    struct line_memo memo = {.s = NULL};
+    kb_buf_init(&memo.added, 0);
     enum kb_status st = index_original_lines(out);
     int wrapped = 0;
     for (size_t line = 0; st == KB_OK && line < out->orig_line_count; line++) {
@@ -509,10 +610,22 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
             e--;
         b.orig_line = line + 1;
         if (e == s) {
-            /* an empty line: nothing to clean, unescape or mask, and it ends a wrapped line */
+            /* an empty line: nothing to clean, unescape or mask, and it ends a wrapped line;
+             * it has no prefix, continues no reply and closes any (what add_logical_line
+             * concludes for it). A run of them is taken at once: a paste of line breaks has a
+             * million. */
             b.glue = 0;
             wrapped = 0;
-            st = add_logical_line("", 0, &b);
+            b.cont_code[0] = '\0';
+            b.enhanced[0] = '\0';
+            size_t run = 1;
+            while (line + run < out->orig_line_count
+                   && out->orig_start[line + run + 1] - out->orig_start[line + run] <= 1
+                   && (out->orig_start[line + run + 1] == out->orig_start[line + run]
+                       || input[out->orig_start[line + run]] == '\n'))
+                run++;
+            st = push_empty_lines(&b, run);
+            line += run - 1;
             continue;
         }
         /* Most lines hold no control byte and no backslash: they go to add_logical_line as
@@ -546,7 +659,7 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
         b.glue = wrapped && n > 0;
         wrapped = n == TERMINAL_WIDTH;
         if (st == KB_OK)
-            st = plain ? add_logical_line(text, n, &b)
+            st = plain ? add_plain_line(&memo, text, n, &b)
                        : unescape_lines(text, n, &tmp, add_logical_line, &b);
     }
     if (st == KB_OK && out->line_count == 0) {
@@ -563,6 +676,7 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
     kb_buf_release(&b.masked);
     kb_buf_release(&clean);
     kb_buf_release(&tmp);
+    kb_buf_release(&memo.added);
     return st;
 }
 

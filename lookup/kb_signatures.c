@@ -111,6 +111,8 @@ static int occurrences_sort(struct occurrence **occ, size_t n)
 /* Offsets of the anchor in a literal signature that are tried (a literal rarely holds its
  * anchor word twice). */
 #define MAX_ANCHOR_OFFSETS 8
+/* Regexes remembered as missed per set of windows (struct windows) */
+#define MAX_REGEX_MISSES 32
 
 /* Text ranges to run a signature on: the lines around each occurrence of its anchor, merged.
  * keys: XXH64 of each window's bytes with the WINDOW_CONTEXT bytes before it, computed when
@@ -119,6 +121,12 @@ struct windows {
     size_t *start, *end;
     size_t count, alloc;
     uint64_t *keys;
+    /* The regexes that found nothing in these windows, by pattern and text read: articles
+     * share signatures (the forms of a reply code), and each copy ran over the same windows
+     * again; on a 1 MiB line of "535 5.7. " three copies of six regexes read the whole line. */
+    size_t miss_count;
+    char *miss_pattern[MAX_REGEX_MISSES];
+    const char *miss_text[MAX_REGEX_MISSES];
 };
 
 static int windows_add(struct windows *w, size_t start, size_t end)
@@ -146,8 +154,36 @@ static int windows_add(struct windows *w, size_t start, size_t end)
     return 0;
 }
 
+/* Forgets the regexes missed (when the windows change). */
+static void windows_forget_misses(struct windows *w)
+{
+    for (size_t k = 0; k < w->miss_count; k++)
+        free(w->miss_pattern[k]);
+    w->miss_count = 0;
+}
+
+/* Did the regex of this pattern find nothing in the windows of text already? */
+static int windows_missed(const struct windows *w, const char *pattern, const char *text)
+{
+    for (size_t k = 0; k < w->miss_count; k++)
+        if (w->miss_text[k] == text && strcmp(w->miss_pattern[k], pattern) == 0)
+            return 1;
+    return 0;
+}
+
+/* Remembers that the regex of this pattern found nothing (as far as room and memory allow:
+ * forgetting costs only the time of running it again). */
+static void windows_add_miss(struct windows *w, const char *pattern, const char *text)
+{
+    if (w->miss_count < MAX_REGEX_MISSES && (w->miss_pattern[w->miss_count] = strdup(pattern))) {
+        w->miss_text[w->miss_count] = text;
+        w->miss_count++;
+    }
+}
+
 static void windows_release(struct windows *w)
 {
+    windows_forget_misses(w);
     free(w->start);
     free(w->end);
     free(w->keys);
@@ -187,6 +223,7 @@ enum kb_status kb_signatures_run(struct kb_query *q)
         w.count = 0;
         free(w.keys);
         w.keys = NULL;
+        windows_forget_misses(&w);
         for (; i < p.occ_count && p.occ[i].first == o->first; i++, hits.count++) {
             size_t line = p.occ[i].line, at = p.occ[i].offset;
             size_t first = line > WINDOW_LINES ? line - WINDOW_LINES : 0;
@@ -581,10 +618,11 @@ static int find_literal(struct kb_query *q, const struct windows *w, const struc
     if (hits)
         n_in = kb_literal_anchor_offsets(source, len, hits->hash, in, MAX_ANCHOR_OFFSETS);
     if (n_in) {
+        struct kb_literal_miss miss[MAX_ANCHOR_OFFSETS] = {{0}};
         for (size_t i = 0; i < hits->count; i++)
             for (size_t k = 0; k < n_in; k++)
                 if (kb_literal_find_at(source, len, in[k], text, q->norm.len, hits->occ[i].offset,
-                                       at, &q->work.signatures))
+                                       at, &q->work.signatures, &miss[k]))
                     return 1;
         return 0;
     }
@@ -619,10 +657,17 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, struct 
         return status;
     }
     /* a pattern that does not compile: the compiler rejects them, a foreign database may not */
+    const char *text = text_for(q, st);
+    if (windows_missed(w, pattern, text)) {
+        sqlite3_reset(st);
+        return KB_OK;
+    }
     pcre2_code *re = kb_db_sig_regex(q->db, sig_id, pattern, sqlite3_column_blob(st, SIG_CODE),
                                      (size_t)sqlite3_column_bytes(st, SIG_CODE));
-    if (re && match_windows(q, re, w, text_for(q, st)))
+    if (re && match_windows(q, re, w, text))
         status = record_hit(q, match_start(q), re);
+    else if (re)
+        windows_add_miss(w, pattern, text);
     sqlite3_reset(st);
     return status;
 }

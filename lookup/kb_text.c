@@ -919,11 +919,22 @@ size_t kb_literal_anchor_offsets(const char *literal, size_t literal_len, uint64
 }
 
 int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in, const char *text,
-                       size_t len, size_t anchor_at, size_t *match_start, size_t *work)
+                       size_t len, size_t anchor_at, size_t *match_start, size_t *work,
+                       struct kb_literal_miss *miss)
 {
     trim_literal(&literal, &literal_len);
     if (!literal_len || anchor_in >= literal_len || anchor_at > len)
         return 0;
+    if (miss && miss->known && miss->anchor_in == anchor_in && anchor_at >= miss->at - miss->lo
+        && miss->hi - miss->at <= len - anchor_at) {
+        /* the bytes the last miss read, at the same place around this occurrence: the same
+         * comparison, the same miss (a paste repeating one line or phrase) */
+        size_t lo = anchor_at - (miss->at - miss->lo), n = miss->hi - miss->lo;
+        if (work)
+            *work += n;
+        if (memcmp(text + lo, text + miss->lo, n) == 0)
+            return 0;
+    }
     /* forwards from the anchor to its end first (literal_at checks the end's word boundary):
      * where the anchor is not there at all (a region of a report the signature does not read
      * is blanked), nothing is read backwards. Backwards, a run of white space is crossed
@@ -933,12 +944,10 @@ int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in
     int forward = literal_at_from(literal, literal_len, anchor_in, text, anchor_at, len, &reached);
     if (work)
         *work += reached - anchor_at + 1;
-    if (!forward)
-        return 0;
-    /* backwards from the anchor to the literal's start, white-space runs against runs */
     size_t i = anchor_at, j = anchor_in;
-    int ok = 1;
-    while (j > 0 && ok) {
+    int ok = forward;
+    /* backwards from the anchor to the literal's start, white-space runs against runs */
+    while (forward && j > 0 && ok) {
         if (is_space((unsigned char)literal[j - 1])) {
             if (i == 0 || !is_space((unsigned char)text[i - 1])) {
                 ok = 0;
@@ -954,12 +963,23 @@ int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in
         i -= ok;
         j--;
     }
-    if (work)
+    if (work && forward)
         *work += anchor_at - i;
-    if (!ok || (is_word((unsigned char)literal[0]) && i > 0 && is_word((unsigned char)text[i - 1])))
-        return 0;
-    *match_start = i;
-    return 1;
+    if (ok
+        && !(is_word((unsigned char)literal[0]) && i > 0 && is_word((unsigned char)text[i - 1]))) {
+        *match_start = i;
+        return 1;
+    }
+    /* A miss: the comparison read text[lo, hi) (the byte where each direction stopped
+     * included), and nothing else decided it unless it ran into an end of the text. */
+    if (miss) {
+        miss->known = reached < len && (!forward || i > 0);
+        miss->anchor_in = anchor_in;
+        miss->at = anchor_at;
+        miss->lo = forward ? i - 1 : anchor_at;
+        miss->hi = reached + 1;
+    }
+    return 0;
 }
 
 /* A set of literals ready to be searched for: one list per first two bytes (a literal of one
@@ -968,16 +988,38 @@ int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in
  * change (the engine's own cues, a KB's needs) and searched any number of times, by several
  * threads too: a search never changes it. */
 #define NO_LITERAL UINT16_MAX
+/* Pairs whose last fruitless walk set_scan remembers (see there) */
+#define SET_MISSES 64
+/* Bits of the filter of literals' first three bytes (struct kb_literal_set.triples) */
+#define TRIPLE_LOG 18
+#define TRIPLE_BITS (1u << TRIPLE_LOG)
 struct kb_literal_set {
     size_t n;
     const char **literals; /* the caller's strings (they outlive the set) */
     size_t *lens;
     uint16_t *next;
     uint16_t *head;       /* 65536 list heads, valid where pairs[pair] & 2 */
-    unsigned char *pairs; /* 65536: 1 a literal of one byte starts here, 2 head[] valid */
+    unsigned char *pairs; /* 65536: 1 a literal of one byte starts here, 2 head[] valid,
+                           * 4 a literal of two bytes is this pair */
+    /* a bit per hash of the first three bytes of each literal of three or more: on a text
+     * where most pairs start some literal (a large set), most walks of a pair's list end at
+     * one test of the third byte */
+    unsigned char *triples;
     uint16_t single[256];
     unsigned char fold[256];
 };
+
+static unsigned triple_hash(unsigned c0, unsigned c1, unsigned c2)
+{
+    return ((c0 << 16 | c1 << 8 | c2) * 2654435761u) >> (32 - TRIPLE_LOG);
+}
+
+/* May a literal start with these three (folded) bytes? */
+static int triple_may(const struct kb_literal_set *set, unsigned c0, unsigned c1, unsigned c2)
+{
+    unsigned h = triple_hash(c0, c1, c2);
+    return set->triples[h >> 3] >> (h & 7) & 1;
+}
 
 void kb_literal_set_free(struct kb_literal_set *set)
 {
@@ -988,6 +1030,7 @@ void kb_literal_set_free(struct kb_literal_set *set)
     free(set->next);
     free(set->head);
     free(set->pairs);
+    free(set->triples);
     free(set);
 }
 
@@ -1004,7 +1047,8 @@ struct kb_literal_set *kb_literal_set_new(const char *const *literals, size_t n,
     set->next = malloc((n ? n : 1) * sizeof *set->next);
     set->head = malloc(65536 * sizeof *set->head);
     set->pairs = calloc(65536, 1);
-    if (!set->literals || !set->lens || !set->next || !set->head || !set->pairs) {
+    set->triples = calloc(TRIPLE_BITS / 8, 1);
+    if (!set->literals || !set->lens || !set->next || !set->head || !set->pairs || !set->triples) {
         kb_literal_set_free(set);
         return NULL;
     }
@@ -1031,6 +1075,12 @@ struct kb_literal_set *kb_literal_set_new(const char *const *literals, size_t n,
         set->next[k] = set->head[pair];
         set->head[pair] = (uint16_t)k;
         set->pairs[pair] |= 2;
+        if (set->lens[k] == 2) {
+            set->pairs[pair] |= 4;
+        } else {
+            unsigned h = triple_hash(fold[l[0]], fold[l[1]], fold[l[2]]);
+            set->triples[h >> 3] |= (unsigned char)(1u << (h & 7));
+        }
     }
     return set;
 }
@@ -1051,6 +1101,18 @@ static int set_scan(const struct kb_literal_set *set, const char *text, size_t l
         left += set->lens[k] > 0;
     int rc = 0;
     const unsigned char *t = (const unsigned char *)text;
+    /* The last walk of a pair's lists that found nothing, by pair (a small direct-mapped
+     * table): where it was, and how many bytes from there it read. At a later occurrence of
+     * the pair with the same bytes, the same literals fail the same way, and are not walked
+     * again: a paste repeating one line had the same lists walked at every line. Only for
+     * present (found): a hit callback must see every occurrence. */
+    struct {
+        size_t at, n;
+        unsigned pair;
+    } miss[SET_MISSES];
+    if (found)
+        for (size_t k = 0; k < SET_MISSES; k++)
+            miss[k].n = 0;
     for (size_t i = 0; i < len && !rc && left; i++) {
         /* the common case, kept tight: no literal starts at this pair of bytes */
         for (unsigned c = fold[t[i]], d; i + 1 < len && !pairs[c << 8 | (d = fold[t[i + 1]])];
@@ -1060,11 +1122,34 @@ static int set_scan(const struct kb_literal_set *set, const char *text, size_t l
         unsigned pair = c0 << 8 | c1;
         if (!pairs[pair] || (dead && (dead[pair >> 3] >> (pair & 7) & 1)))
             continue;
+        unsigned slot = (c0 * 31u + c1) % SET_MISSES;
+        if (found && miss[slot].n && miss[slot].pair == pair && miss[slot].n <= len - i) {
+            size_t j = 0, n = miss[slot].n;
+            const unsigned char *a = t + i, *b = t + miss[slot].at;
+            while (j < n && a[j] == b[j])
+                j++;
+            if (j == n)
+                continue;
+        }
+        size_t read = 0, was_left = left;
         int alive = 0; /* a literal of this pair's lists not found yet */
         /* the literals of one byte, then those of this pair */
         for (int list = 0; list < 2 && !rc; list++) {
             if (list && (i + 1 >= len || !(pairs[pair] & 2)))
                 break;
+            if (list && !(pairs[pair] & 4)) {
+                /* no literal of two bytes here: the third byte must start one too */
+                if (i + 2 >= len) {
+                    alive = 1;
+                    read = SIZE_MAX;
+                    break;
+                }
+                read = read > 3 ? read : 3;
+                if (!triple_may(set, c0, c1, fold[t[i + 2]])) {
+                    alive = 1;
+                    break;
+                }
+            }
             for (uint16_t k = list ? set->head[pair] : set->single[c0]; k != NO_LITERAL && !rc;
                  k = set->next[k]) {
                 if (found && found[k])
@@ -1074,6 +1159,9 @@ static int set_scan(const struct kb_literal_set *set, const char *text, size_t l
                 if (m <= len - i)
                     while (j < m && fold[t[i + j]] == fold[l[j]])
                         j++;
+                /* bytes read: up to the one that differed (the end of the text: no miss
+                 * is remembered) */
+                read = m > len - i ? SIZE_MAX : j + 1 > read ? j + 1 : read;
                 if (j < m || m > len - i) {
                     alive = 1;
                 } else if (!found) {
@@ -1086,6 +1174,11 @@ static int set_scan(const struct kb_literal_set *set, const char *text, size_t l
         }
         if (found && !alive && i + 1 < len)
             dead[pair >> 3] |= (unsigned char)(1u << (pair & 7));
+        if (found && alive && left == was_left && read != SIZE_MAX && read <= len - i) {
+            miss[slot].at = i;
+            miss[slot].n = read;
+            miss[slot].pair = pair;
+        }
     }
     free(dead);
     return rc;

@@ -119,14 +119,28 @@ enum kb_status kb_regex_to_pattern(const char *regex, size_t len, struct kb_buf 
 int kb_literal_find(const char *literal, size_t literal_len, const char *text, size_t start,
                     size_t end, size_t *match_start, size_t *work);
 
+/* What one search of kb_literal_find_at read at its last miss (zeroed before the first, one
+ * per literal and anchor offset). Another occurrence of the anchor with the same bytes around
+ * it misses too, and is told at one memcmp of those bytes instead of a comparison of the
+ * literal: a paste repeating one line or phrase a hundred thousand times had every literal
+ * anchored in it compared again at each repeat. */
+struct kb_literal_miss {
+    int known;
+    size_t anchor_in; /* the anchor's offset in the literal */
+    size_t at;        /* the anchor's offset in the text */
+    size_t lo, hi;    /* the bytes of the text read: [lo, hi) */
+};
+
 /* The same search where a match must hold the given occurrence of the literal's anchor:
  * anchor_at is where the anchor token (as kb_text_tokens emits it) starts in text[0, len),
  * anchor_in where it starts in the literal (kb_literal_anchor_offsets). The literal is compared
  * forwards and then backwards from there, so the cost is the literal's length (and the white
  * space runs it crosses), not a window's; *work (when not NULL) grows by the bytes of text
- * examined. Returns 1 and sets *match_start on a match, 0 otherwise. */
+ * examined. Returns 1 and sets *match_start on a match, 0 otherwise. miss (NULL: none) is
+ * the last miss of this literal and anchor offset, read and updated. */
 int kb_literal_find_at(const char *literal, size_t literal_len, size_t anchor_in, const char *text,
-                       size_t len, size_t anchor_at, size_t *match_start, size_t *work);
+                       size_t len, size_t anchor_at, size_t *match_start, size_t *work,
+                       struct kb_literal_miss *miss);
 
 /* Where the token of this hash starts in the literal trimmed of white space (up to max
  * offsets into out, in order); returns how many there are. */

@@ -211,6 +211,49 @@ static void test_literal_find_matches_pcre2(void)
     CHECK(matches > 1000); /* the random cases do exercise matching */
 }
 
+/* kb_literal_find_at with the memo of its last miss (struct kb_literal_miss) must answer as
+ * without it at every occurrence: on texts that repeat a short unit (so that the same bytes
+ * recur around many positions and the memo answers) and up to both ends of the text (where a
+ * comparison stops at the end, and the memo must not be trusted). The instructions it saves
+ * are bench/per-byte's to show: it reads the same bytes, with one memcmp. */
+static void test_literal_find_at_miss(void)
+{
+    static const char alphabet[] = {'a', 'A', 'b', ' ', '\n', '.', '5'};
+    unsigned seed = 777;
+    int matches = 0;
+    for (int iter = 0; iter < 3000; iter++) {
+        char lit[8], text[96];
+        seed = seed * 1103515245 + 12345;
+        size_t ll = 1 + (seed >> 16) % 6;
+        for (size_t i = 0; i < ll; i++) {
+            seed = seed * 1103515245 + 12345;
+            lit[i] = alphabet[(seed >> 16) % sizeof alphabet];
+        }
+        seed = seed * 1103515245 + 12345;
+        size_t unit = 1 + (seed >> 16) % 7, tl = 20 + (seed >> 8) % 70;
+        for (size_t i = 0; i < tl; i++) {
+            if (i < unit) {
+                seed = seed * 1103515245 + 12345;
+                text[i] = alphabet[(seed >> 16) % sizeof alphabet];
+            } else {
+                text[i] = text[i - unit];
+            }
+        }
+        seed = seed * 1103515245 + 12345;
+        size_t anchor_in = (seed >> 16) % ll;
+        struct kb_literal_miss miss = {0};
+        for (size_t at = 0; at <= tl; at++) {
+            size_t a1 = 0, a2 = 0;
+            int plain = kb_literal_find_at(lit, ll, anchor_in, text, tl, at, &a1, NULL, NULL);
+            int memo = kb_literal_find_at(lit, ll, anchor_in, text, tl, at, &a2, NULL, &miss);
+            CHECK(plain == memo);
+            CHECK(!plain || a1 == a2);
+            matches += plain;
+        }
+    }
+    CHECK(matches > 1000); /* the random cases do exercise matching */
+}
+
 static char *normalised(const char *input, size_t len, size_t *lines)
 {
     struct kb_norm n;
@@ -231,6 +274,13 @@ static char *normalised(const char *input, size_t len, size_t *lines)
 
 static void test_normalise(void)
 {
+    /* repeated lines (one line's work is remembered and replayed, kb_norm.c add_plain_line) in
+     * every state: a reply continued by its copy, the same closing line twice, runs of empty
+     * lines, a line after them */
+    CHECK_NORM("535-5.7.8 a\n535-5.7.8 a\n535 5.7.8 a\n535 5.7.8 a\n\n\nx\nx\n",
+               "535-5.7.8 a a\n535 5.7.8 a\n535 5.7.8 a\n\n\nx\nx");
+    CHECK_NORM("\n\n\nanonymous\nanonymous\n\nanonymous",
+               "\n\n\nanonymous\nanonymous\n\nanonymous");
     CHECK_NORM("535-5.7.8 Username and Password not accepted. Learn more at\n"
                "535 5.7.8  https://support.google.com/mail/?p=BadCredentials x - gsmtp",
                "535-5.7.8 Username and Password not accepted. Learn more at "
@@ -562,6 +612,49 @@ static int naive_present(const char *lit, const char *text, size_t len, int case
     return 0;
 }
 
+/* kb_literal_set_present remembers a pair's last fruitless walk and skips the same bytes later
+ * (set_scan): random literals over a small alphabet, on texts repeating a short unit with a
+ * change here and there, must still be found exactly where they are. */
+static void test_literal_set_repeats(void)
+{
+    static const char alphabet[] = {'a', 'B', 'b', ' ', '\n', '5'};
+    unsigned seed = 4242;
+    int present = 0;
+    for (int iter = 0; iter < 400; iter++) {
+        char store[12][6];
+        const char *lits[12];
+        for (size_t k = 0; k < 12; k++) {
+            seed = seed * 1103515245 + 12345;
+            size_t n = 1 + (seed >> 16) % 5;
+            for (size_t i = 0; i < n; i++) {
+                seed = seed * 1103515245 + 12345;
+                store[k][i] = alphabet[(seed >> 16) % sizeof alphabet];
+            }
+            store[k][n] = '\0';
+            lits[k] = store[k];
+        }
+        char text[400];
+        seed = seed * 1103515245 + 12345;
+        size_t unit = 2 + (seed >> 16) % 9, len = 50 + (seed >> 8) % 340;
+        for (size_t i = 0; i < len; i++) {
+            seed = seed * 1103515245 + 12345;
+            text[i] = i < unit || (seed >> 16) % 50 == 0 ? alphabet[(seed >> 20) % sizeof alphabet]
+                                                         : text[i - unit];
+        }
+        for (int caseless = 0; caseless < 2; caseless++) {
+            struct kb_literal_set *set = kb_literal_set_new(lits, 12, caseless);
+            unsigned char found[12];
+            CHECK(set && kb_literal_set_present(set, text, len, found) == 0);
+            for (size_t k = 0; set && k < 12; k++) {
+                CHECK(found[k] == naive_present(lits[k], text, len, caseless));
+                present += found[k];
+            }
+            kb_literal_set_free(set);
+        }
+    }
+    CHECK(present > 1000);
+}
+
 static void test_literal_set(void)
 {
     static const char *const lits[] = {
@@ -675,10 +768,12 @@ int main(void)
     test_tokens();
     test_patterns();
     test_literal_find_matches_pcre2();
+    test_literal_find_at_miss();
     test_normalise();
     test_mask();
     test_lists();
     test_literal_set();
+    test_literal_set_repeats();
     test_required_literals();
     CHECK(kb_providers_add(&test_providers, "m365", "Microsoft 365", "outlook.com, office365.com",
                            "aka.ms/smtp", "smtp.office365.com", 587)
