@@ -92,34 +92,21 @@ enum kb_status kb_clients_add(struct kb_clients *set, const char *id, const char
     return st;
 }
 
+static enum kb_status client_row(sqlite3_stmt *st, void *set)
+{
+    return kb_clients_add(
+        set, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+        (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+        (const char *)sqlite3_column_text(st, 4));
+}
+
 enum kb_status kb_clients_load(sqlite3 *sql, const char *label, struct kb_clients *set,
                                struct kb_error *err)
 {
-    sqlite3_stmt *st = NULL;
     memset(set, 0, sizeof *set);
-    if (sqlite3_prepare_v2(sql,
-                           "SELECT slug, name, role, words, smtp_words FROM client ORDER BY id", -1,
-                           &st, NULL)
-        != SQLITE_OK)
-        return kb_fail(err, KB_ERR_DB, "database '%s': cannot read the clients: %s", label,
-                       sqlite3_errmsg(sql));
-    enum kb_status status = KB_OK;
-    int rc;
-    while (status == KB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        if (!id || !*id)
-            continue;
-        status = kb_clients_add(set, id, (const char *)sqlite3_column_text(st, 1),
-                                (const char *)sqlite3_column_text(st, 2),
-                                (const char *)sqlite3_column_text(st, 3),
-                                (const char *)sqlite3_column_text(st, 4));
-        if (status == KB_ERR_NOMEM)
-            kb_fail(err, status, "out of memory");
-    }
-    if (status == KB_OK && rc != SQLITE_DONE)
-        status = kb_fail(err, KB_ERR_DB, "database '%s': cannot read the clients: %s", label,
-                         sqlite3_errmsg(sql));
-    sqlite3_finalize(st);
+    enum kb_status status = kb_db_rows_each(
+        sql, label, "clients", "SELECT slug, name, role, words, smtp_words FROM client ORDER BY id",
+        client_row, set, err);
     if (status != KB_OK)
         kb_clients_release(set);
     return status;

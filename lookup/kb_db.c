@@ -557,6 +557,28 @@ sqlite3_stmt *kb_db_section_by_id(struct kb_db *db, struct kb_error *err)
                           err);
 }
 
+enum kb_status kb_db_rows_each(sqlite3 *sql, const char *label, const char *what, const char *query,
+                               enum kb_status (*row)(sqlite3_stmt *, void *), void *ctx,
+                               struct kb_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(sql, query, -1, &st, NULL) != SQLITE_OK)
+        return kb_fail(err, KB_ERR_DB, "database '%s': cannot read the %s: %s", label, what,
+                       sqlite3_errmsg(sql));
+    enum kb_status status = KB_OK;
+    int rc = SQLITE_DONE;
+    while (status == KB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *id = (const char *)sqlite3_column_text(st, 0);
+        if (id && *id && (status = row(st, ctx)) == KB_ERR_NOMEM)
+            kb_fail(err, status, "out of memory");
+    }
+    if (status == KB_OK && rc != SQLITE_DONE)
+        status = kb_fail(err, KB_ERR_DB, "database '%s': cannot read the %s: %s", label, what,
+                         sqlite3_errmsg(sql));
+    sqlite3_finalize(st);
+    return status;
+}
+
 static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct kb_error *err)
 {
     enum kb_status status;

@@ -258,10 +258,16 @@ enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm,
                                            const struct kb_providers *providers,
                                            struct kb_clients *clients, struct kb_facts *facts);
 
+/* kb_db.c: runs query on sql and calls row for each row whose first column is a non-empty
+ * string (an id), until one fails; "database 'label': cannot read the <what>" when SQLite
+ * does, "out of memory" when row returns KB_ERR_NOMEM. */
+enum kb_status kb_db_rows_each(sqlite3 *sql, const char *label, const char *what, const char *query,
+                               enum kb_status (*row)(sqlite3_stmt *, void *), void *ctx,
+                               struct kb_error *err);
+
 /* ---- kb_providers.c: the providers the KB declares -------------------------------------- */
 
-/* Reads the provider table (kb_schema.h) into set, in declaration order; a database without
- * one (compiled before providers were declared in the KB) gives an empty set. label names the
+/* Reads the provider table (kb_schema.h) into set, in declaration order. label names the
  * database in messages. Release with kb_providers_release (also on error). */
 enum kb_status kb_providers_load(sqlite3 *sql, const char *label, struct kb_providers *set,
                                  struct kb_error *err);

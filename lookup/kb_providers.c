@@ -98,51 +98,23 @@ enum kb_status kb_providers_add(struct kb_providers *set, const char *id, const 
     return KB_OK;
 }
 
+static enum kb_status provider_row(sqlite3_stmt *st, void *set)
+{
+    return kb_providers_add(
+        set, (const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+        (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+        (const char *)sqlite3_column_text(st, 4), sqlite3_column_int(st, 5));
+}
+
 enum kb_status kb_providers_load(sqlite3 *sql, const char *label, struct kb_providers *set,
                                  struct kb_error *err)
 {
-    sqlite3_stmt *st = NULL;
     memset(set, 0, sizeof *set);
-    /* a database compiled before providers were declared in the KB has no such table: it
-     * names no provider, which is what its KB said */
-    if (sqlite3_prepare_v2(sql,
-                           "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = "
-                           "'provider'",
-                           -1, &st, NULL)
-            != SQLITE_OK
-        || sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        return kb_fail(err, KB_ERR_DB, "database '%s': cannot read the providers: %s", label,
-                       sqlite3_errmsg(sql));
-    }
-    int present = sqlite3_column_int(st, 0);
-    sqlite3_finalize(st);
-    if (!present)
-        return KB_OK;
-    if (sqlite3_prepare_v2(sql,
-                           "SELECT slug, name, hosts, words, submission_host, submission_port "
-                           "FROM provider ORDER BY id",
-                           -1, &st, NULL)
-        != SQLITE_OK)
-        return kb_fail(err, KB_ERR_DB, "database '%s': cannot read the providers: %s", label,
-                       sqlite3_errmsg(sql));
-    enum kb_status status = KB_OK;
-    int rc;
-    while (status == KB_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(st, 0);
-        if (!id || !*id)
-            continue;
-        status = kb_providers_add(
-            set, id, (const char *)sqlite3_column_text(st, 1),
-            (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
-            (const char *)sqlite3_column_text(st, 4), sqlite3_column_int(st, 5));
-        if (status == KB_ERR_NOMEM)
-            kb_fail(err, status, "out of memory");
-    }
-    if (status == KB_OK && rc != SQLITE_DONE)
-        status = kb_fail(err, KB_ERR_DB, "database '%s': cannot read the providers: %s", label,
-                         sqlite3_errmsg(sql));
-    sqlite3_finalize(st);
+    enum kb_status status = kb_db_rows_each(
+        sql, label, "providers",
+        "SELECT slug, name, hosts, words, submission_host, submission_port FROM provider "
+        "ORDER BY id",
+        provider_row, set, err);
     if (status != KB_OK)
         kb_providers_release(set);
     return status;

@@ -53,8 +53,8 @@
  *       whose host (caseless, as a host or a parent domain of one) or word (as written) the
  *       text holds is the provider fact. submission_host and _port: the server its users
  *       submit mail to ('' and 0 when none declared), for the verify commands of a text that
- *       names the provider but no server. Added to schema 3 without a version change (a
- *       database without the table names no provider); the submission columns came with 5.
+ *       names the provider but no server. Added to schema 3; the submission columns came
+ *       with 5.
  *   client(id, slug, name, role, words, smtp_words, path, line)
  *       a program the KB knows by the text it prints (a kb-client block), in declaration
  *       order (id): slug its id, name the client fact; role mailer (an application's mail

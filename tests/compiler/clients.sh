@@ -9,14 +9,6 @@
 lookup=$3 shipped=$4
 command -v python3 >/dev/null || { echo "python3 not installed: skipped"; exit 77; }
 
-json_get() { # FILE DOTTED.PATH
-    python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    d = d[int(k)] if isinstance(d, list) else d.get(k) if d is not None else None
-print(d)' "$1" "$2"
-}
-
 # an entry whose condition names a client: it scores 3 + 4 when the client is seen, else 3
 quota_article() { # FILE CLIENT
     cat >"$1" <<MD

@@ -46,3 +46,12 @@ finish() {
     echo "ok"
     exit 0
 }
+
+# The value at a dotted path (matches.0.id) of the JSON in FILE, as Python prints it.
+json_get() { # FILE DOTTED.PATH
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    d = d[int(k)] if isinstance(d, list) else d.get(k) if d is not None else None
+print(d)' "$1" "$2"
+}
