@@ -104,16 +104,17 @@ if [ "$set_name" = blind7 ]; then
     # other set uses by someone who had not read the KB. First scored on 9763899: top-1
     # 0.547, top-3 0.605, negatives 0.926 (0.570 top-1 once a Gmail condition that set
     # contradicted was reverted); after the providers' wordings it showed were learnt in
-    # general form, 0.767 / 0.802 / 0.926: a guard just under that.
-    exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.74 --min-top3 0.78 \
+    # general form, 0.767 / 0.802 / 0.926, and 0.791 / 0.826 with Windows' and .NET's messages
+    # in twelve languages: a guard just under that.
+    exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.76 --min-top3 0.80 \
         --min-negative 0.90 "$1/tests/eval/blind7-errors.jsonl" "$1/tests/eval/blind7-negatives.jsonl"
 fi
 if [ "$set_name" = blind6 ]; then
     # Real pastes of applications that cannot send (90 from 32 causes, 34 negatives), collected
     # blind from threads no other set uses by someone who had not read the KB. First scored on
     # 34fd673: top-1 0.800, top-3 0.856, negatives 0.912; once the articles learnt five
-    # wordings its misses showed (then no longer blind), 0.856 / 0.889 / 0.912, and 0.867 /
-    # 0.900 with smtplib's split disconnect: a guard just under that. Its labels come from each thread's resolution, so some name a cause the
+    # wordings its misses showed (then no longer blind), 0.856 / 0.889 / 0.912, and 0.878 /
+    # 0.911 with smtplib's split disconnect and ZoneMTA's MX wording: a guard under that. Its labels come from each thread's resolution, so some name a cause the
     # text alone does not show (a Gmail 5.7.8 fixed by allowing the app, not the password).
     exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.83 --min-top3 0.86 \
         --min-negative 0.88 "$1/tests/eval/blind6-errors.jsonl" "$1/tests/eval/blind6-negatives.jsonl"
