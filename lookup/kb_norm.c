@@ -264,21 +264,33 @@ struct builder {
  * next one without a separator. */
 #define TERMINAL_WIDTH 80
 
+/* Room for count more lines in the line index (line_start, orig_line), doubling. */
+static enum kb_status reserve_lines(struct builder *b, size_t count)
+{
+    struct kb_norm *n = b->norm;
+    if (count <= b->line_alloc - n->line_count)
+        return KB_OK;
+    size_t na = b->line_alloc ? b->line_alloc : 64;
+    while (na - n->line_count < count)
+        na *= 2;
+    size_t *ls = realloc(n->line_start, na * sizeof *ls);
+    if (!ls)
+        return KB_ERR_NOMEM;
+    n->line_start = ls;
+    size_t *ol = realloc(n->orig_line, na * sizeof *ol);
+    if (!ol)
+        return KB_ERR_NOMEM;
+    n->orig_line = ol;
+    b->line_alloc = na;
+    return KB_OK;
+}
+
 static enum kb_status push_line(struct builder *b)
 {
     struct kb_norm *n = b->norm;
-    if (n->line_count == b->line_alloc) {
-        size_t na = b->line_alloc ? b->line_alloc * 2 : 64;
-        size_t *ls = realloc(n->line_start, na * sizeof *ls);
-        if (!ls)
-            return KB_ERR_NOMEM;
-        n->line_start = ls;
-        size_t *ol = realloc(n->orig_line, na * sizeof *ol);
-        if (!ol)
-            return KB_ERR_NOMEM;
-        n->orig_line = ol;
-        b->line_alloc = na;
-    }
+    enum kb_status grown = reserve_lines(b, 1);
+    if (grown != KB_OK)
+        return grown;
     if (n->line_count) {
         enum kb_status st = kb_buf_append_char(&b->text, '\n');
         if (st != KB_OK)
@@ -297,20 +309,9 @@ static enum kb_status push_empty_lines(struct builder *b, size_t count)
     static const char breaks[] = "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n"
                                  "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n";
     struct kb_norm *n = b->norm;
-    if (count > b->line_alloc - n->line_count) {
-        size_t na = b->line_alloc ? b->line_alloc : 64;
-        while (na - n->line_count < count)
-            na *= 2;
-        size_t *ls = realloc(n->line_start, na * sizeof *ls);
-        if (!ls)
-            return KB_ERR_NOMEM;
-        n->line_start = ls;
-        size_t *ol = realloc(n->orig_line, na * sizeof *ol);
-        if (!ol)
-            return KB_ERR_NOMEM;
-        n->orig_line = ol;
-        b->line_alloc = na;
-    }
+    enum kb_status grown = reserve_lines(b, count);
+    if (grown != KB_OK)
+        return grown;
     /* a line break before each line but the text's first */
     size_t first = n->line_count, text_at = b->text.len;
     size_t left = first ? count : count - 1;
