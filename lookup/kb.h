@@ -92,7 +92,7 @@ void kb_db_close(struct kb_db *db);
 
 /* Checks the whole database, for an install-time check (kb-lookup --check-db, kb-compile
  * --verify): every page's checksum, SQLite's own integrity check of every table and index, and
- * the blobs (checked and decoded by the open, or here). A lookup checks only the pages it reads,
+ * the blobs (already checked and decoded by the open). A lookup checks only the pages it reads,
  * as it reads them. KB_OK when intact, else KB_ERR_DB with a message naming the damage. */
 enum kb_status kb_db_check(struct kb_db *db, struct kb_error *err);
 

@@ -382,9 +382,10 @@ static int serialisation_whole(const unsigned char *p, size_t size, size_t count
     return at == size;
 }
 
-/* The compiled code of the unanchored signatures, checked and decoded once (kb_db_always_code:
- * when a lookup first needs one of them, not at open: read, checked and decoded, it is
- * proportional to the KB, 2.5M instructions at 200,000 signatures). Absent code, or
+/* The compiled code of the unanchored signatures, checked and decoded at open. Read when first
+ * needed it would cost less at 200,000 signatures (2.5M instructions), but then a damaged blob
+ * would go unnoticed by every lookup that does not need it, and a database must say it is
+ * damaged when it is opened (../shared/findings: db-always-code-*). Absent code, or
  * code of another PCRE2 version or build, is not an error: they are then compiled from their
  * patterns. Code that fails its checksum, or that PCRE2 refuses, is damage. */
 static enum kb_status load_always_code(struct kb_db *db, struct kb_error *err)
@@ -438,15 +439,6 @@ nomem:
 done:
     pcre2_general_context_free(gctx);
     sqlite3_finalize(st);
-    return status;
-}
-
-enum kb_status kb_db_always_code(struct kb_db *db, struct kb_error *err)
-{
-    if (db->always_loaded)
-        return KB_OK;
-    enum kb_status status = load_always_code(db, err);
-    db->always_loaded = status == KB_OK;
     return status;
 }
 
@@ -583,6 +575,7 @@ static enum kb_status finish_open(struct kb_db *db, struct kb_db **out, struct k
 {
     enum kb_status status;
     if ((status = load_meta(db, err)) != KB_OK || (status = load_prefilter(db, err)) != KB_OK
+        || (status = load_always_code(db, err)) != KB_OK
         || (status = load_always_needs(db, err)) != KB_OK
         || (status = kb_providers_load(db->sql, db->label, &db->providers, err)) != KB_OK
         || (status = kb_clients_load(db->sql, db->label, &db->clients, err)) != KB_OK
@@ -800,8 +793,6 @@ static enum kb_status check_one(struct kb_db *db, struct kb_error *err)
     enum kb_status status = check_all_pages(db, err);
     if (status == KB_OK)
         status = kb_prefilter_check(&db->prefilter, err);
-    if (status == KB_OK)
-        status = kb_db_always_code(db, err);
     if (status != KB_OK)
         return status;
     sqlite3_stmt *st = NULL;

@@ -95,10 +95,8 @@ struct kb_db {
     struct kb_prefilter prefilter; /* the anchor index, read in place (kb_prefilter.h) */
     uint32_t *always;              /* signatures without anchor */
     size_t always_count;
-    /* their compiled code, decoded when first needed (kb_db_always_code; always_loaded then);
-     * NULL: compile them */
+    /* their compiled code, decoded at open; NULL: compile them */
     pcre2_code **always_codes;
-    int always_loaded;
     struct kb_code_memory *code_memory; /* what PCRE2 allocated decoding them (kb_db.c) */
     /* per unanchored signature: the texts one of which every match holds, each NUL-terminated
      * and an empty one after the last; or NULL */
@@ -178,11 +176,6 @@ struct kb_db {
  * prepared on first use; NULL with err set when they cannot be. */
 sqlite3_stmt *kb_db_term_df(struct kb_db *db, struct kb_error *err);
 sqlite3_stmt *kb_db_section_by_id(struct kb_db *db, struct kb_error *err);
-
-/* Reads, checks and decodes the unanchored signatures' stored code into db->always_codes,
- * once a handle: KB_OK (always_codes NULL when there is none, or it is another PCRE2's: then
- * they are compiled), KB_ERR_DB when it is damaged (err says so), KB_ERR_NOMEM. */
-enum kb_status kb_db_always_code(struct kb_db *db, struct kb_error *err);
 
 pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *pattern,
                             const unsigned char *code, size_t code_len);

@@ -737,14 +737,9 @@ static enum kb_status run_unanchored(struct kb_query *q, struct windows *whole)
     if (!db->always_count)
         return KB_OK;
     unsigned char *skip = unanchored_skips(q);
-    /* their stored code is read when a text first needs one of them: most hold none of their
-     * needed texts, and reading it is proportional to the KB */
-    size_t first = 0;
-    while (skip && first < db->always_count && skip[first])
-        first++;
-    enum kb_status st = first < db->always_count ? kb_db_always_code(db, q->err) : KB_OK;
+    enum kb_status st = KB_OK;
     pcre2_code **codes = db->always_codes;
-    for (size_t i = first; i < db->always_count && st == KB_OK; i++) {
+    for (size_t i = 0; i < db->always_count && st == KB_OK; i++) {
         if (skip && skip[i])
             continue;
         if (!codes) {

@@ -3,8 +3,9 @@
 
 The findings (../shared/findings/db-always-code-*.db) damaged the stored serialisation of the
 unanchored signatures (the 'always_code' blob): cut short, cut to its 16-byte header, and the
-second code's block size changed. A lookup read past the blob and leaked. The blob is read
-when a lookup first needs an unanchored signature, so the query holds one's text. Here:
+second code's block size changed. A lookup read past the blob and leaked. The blob is read,
+checked and decoded when the database is opened, so every lookup refuses it: the shapes are
+looked up with a text that needs an unanchored signature and with one that needs none. Here:
 
   - each findings file must be refused (exit 2, no answer; they are of schema version 1),
     under valgrind too when it is installed (no error, no leak);
@@ -51,9 +52,9 @@ def fail(msg):
     print("FAIL:", msg)
 
 
-def lookup(path, extra=()):
-    p = subprocess.run([*extra, LOOKUP, "--db", path, QUERY], capture_output=True, text=True,
-                       errors="replace")
+def lookup(path, extra=(), query=None):
+    p = subprocess.run([*extra, LOOKUP, "--db", path, query or QUERY], capture_output=True,
+                       text=True, errors="replace")
     return p.returncode, p.stdout, p.stderr
 
 
@@ -69,8 +70,8 @@ def blocks(blob, count):
     return sizes if at == len(blob) else None
 
 
-def check_refused(path, what, want):
-    rc, out, err = lookup(path)
+def check_refused(path, what, want, query=None):
+    rc, out, err = lookup(path, query=query)
     if rc != 2:
         fail(f"{what}: exit {rc}, expected 2 (stderr: {err.strip()[:200]})")
     elif out:
@@ -96,6 +97,7 @@ def needing_unanchored(db):
 
 def main():
     global QUERY
+    plain_query = QUERY
     QUERY = needing_unanchored(DB)
     tmp = tempfile.mkdtemp(prefix="kb-damaged-")
     try:
@@ -159,6 +161,8 @@ def main():
                         "blobs": ["is damaged: the compiled signatures (blob 'always_code') "
                                   "cannot be decoded"]}[how]
                 check_refused(path, f"{shape} ({how})", want)
+                # a text no unanchored signature needs: refused all the same, at open
+                check_refused(path, f"{shape} ({how}), a text that needs none", want, plain_query)
                 if shape == "bad-magic" and how == "blobs" and have_valgrind:
                     rc, _, err = lookup(path, ["valgrind", "--error-exitcode=99",
                                                "--leak-check=full", "-q",
