@@ -273,21 +273,27 @@ static size_t skip_group(const char *p, size_t len, size_t i)
     return len;
 }
 
+/* Index just past the element of the regex at p[i] outside every group: an escape, a class, a
+ * group, or one character. */
+static size_t skip_element(const char *p, size_t len, size_t i)
+{
+    int dummy;
+    if (p[i] == '\\')
+        return i + 2;
+    if (p[i] == '[')
+        return skip_class(p, len, i, &dummy);
+    if (p[i] == '(')
+        return skip_group(p, len, i);
+    return i + 1;
+}
+
 /* Does the regex have a '|' outside every group and class? */
 static int top_level_alternation(const char *p, size_t len)
 {
     for (size_t i = 0; i < len;) {
-        if (p[i] == '\\')
-            i += 2;
-        else if (p[i] == '[') {
-            int dummy;
-            i = skip_class(p, len, i, &dummy);
-        } else if (p[i] == '(')
-            i = skip_group(p, len, i);
-        else if (p[i] == '|')
+        if (p[i] == '|')
             return 1;
-        else
-            i++;
+        i = skip_element(p, len, i);
     }
     return 0;
 }
@@ -737,15 +743,7 @@ int kb_regex_required_literals(const char *pattern, size_t len, struct kb_buf *o
     size_t mark = out->len;
     for (size_t start = 0, i = 0;;) {
         if (i < len && pattern[i] != '|') {
-            if (pattern[i] == '\\')
-                i += 2;
-            else if (pattern[i] == '[') {
-                int dummy;
-                i = skip_class(pattern, len, i, &dummy);
-            } else if (pattern[i] == '(')
-                i = skip_group(pattern, len, i);
-            else
-                i++;
+            i = skip_element(pattern, len, i);
             continue;
         }
         size_t end = i < len ? i : len;
