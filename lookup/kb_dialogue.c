@@ -701,12 +701,41 @@ static void ehlo_scan(struct ehlo_reply *e, const char *c, size_t n)
     ehlo_scan_piece(e, c + start, n - start);
 }
 
+/* The command a reply code answers whatever came before it (a challenge, AUTH's own
+ * successes and failures, DATA's go-ahead), or NULL. */
+static const char *verb_of_code(int code)
+{
+    switch (code) {
+    case 334:
+    case 235:
+    case 534:
+    case 535:
+    case 538: return "AUTH";
+    case 354: return "DATA";
+    default: return NULL;
+    }
+}
+
+/* Can a server open a session with this reply: 220, or a refusal no command owns? */
+static int greeting_code(int code)
+{
+    return code == 220 || (code >= 400 && !verb_of_code(code));
+}
+
 /* A final reply (or the final line of one) with code came, on input line line. */
 static void reply_final(struct reader *r, int code, size_t line)
 {
     struct kb_dialogue *d = r->d;
     if (d->connected != 1)
         mark_connected(r);
+    /* a transcript cut after the greeting (it starts at an AUTH challenge, a 250): its first
+     * reply answers the command its code belongs to, or one not shown */
+    if (!r->replies && !r->commands && pending_peek(r) && strcmp(pending_peek(r), "CONNECT") == 0
+        && !greeting_code(code)) {
+        pending_pop(r);
+        if (verb_of_code(code))
+            pending_push(r, verb_of_code(code));
+    }
     /* 334 (a challenge) and 354 (send the message) are replies in the middle of their
      * command: its final reply is still to come */
     const char *verb = code == 334 || code == 354 ? pending_peek(r) : pending_pop(r);
@@ -1340,6 +1369,10 @@ static void score_line(struct line l, struct line_score *sc)
     size_t dl = decoration_len(l.s, l.n);
     const char *p = l.s + dl;
     size_t m = l.n - dl;
+    /* the blanks between the decoration and a marker, as classify() skips them: a time stamp
+     * or a logger's "[PROTOCOL] [id] " stands before smtplib's "send:" and a bare "S: " */
+    while (m && (*p == ' ' || *p == '\t'))
+        p++, m--;
     unsigned char found[CUE_COUNT + EXIM_WORDS];
     line_cues_find(l.s, l.n, found);
     for (size_t k = 0; k < CUE_COUNT; k++) {
@@ -1497,6 +1530,30 @@ static void clear(struct kb_dialogue *d)
         d->auth_offered_before_tls = d->tls_failed = -1;
 }
 
+/* smtplib's debug output sent through a logger prints the marker and the quoted turn as two
+ * records ("... send:" then "... 'ehlo [127.0.0.1]\\r\\n'"). A line that is a marker alone
+ * sets *split and is consumed (returns 1); the next line without a marker takes its direction. */
+static int smtplib_split(enum dir *split, struct line *l)
+{
+    enum dir pending = *split;
+    *split = D_NONE;
+    if (l->dir != D_NONE)
+        return 0;
+    /* the marker ends the record; a prefix the decoration did not cover may stand before it */
+    size_t n = l->cn;
+    int send = n >= 5 && memcmp(l->c + n - 5, "send:", 5) == 0;
+    int reply = n >= 6 && memcmp(l->c + n - 6, "reply:", 6) == 0;
+    size_t mark = send ? 5 : 6;
+    if ((send || reply) && (n == mark || l->c[n - mark - 1] == ' ')) {
+        *split = send ? D_CLIENT : D_SERVER;
+        return 1;
+    }
+    /* classify() has already taken the quotes off a smtplib line */
+    if (pending != D_NONE && l->cn)
+        l->dir = pending;
+    return 0;
+}
+
 enum kb_status kb_dialogue_read(const struct kb_norm *norm, struct kb_dialogue *d)
 {
     return kb_dialogue_read_counted(norm, d, NULL);
@@ -1513,6 +1570,7 @@ enum kb_status kb_dialogue_read_counted(const struct kb_norm *norm, struct kb_di
     if (f == F_NONE)
         return KB_OK;
     struct reader r = {.d = d, .f = f, .work = picked};
+    enum dir split = D_NONE;
     for (size_t i = 0; i < norm->orig_line_count; i++) {
         struct line l;
         original_line(norm, i, &l);
@@ -1528,6 +1586,8 @@ enum kb_status kb_dialogue_read_counted(const struct kb_norm *norm, struct kb_di
         }
         classify(f, &l);
         r.work += l.n + (l.n < CUE_SPAN ? l.n : CUE_SPAN) * 64;
+        if (f == F_SMTPLIB && smtplib_split(&split, &l))
+            continue;
         int more;
         if (l.dir == D_SERVER && (reply_code_at(l.c, l.cn, &more) || memchr(l.c, '\\', l.cn))) {
             each_segment(&r, l.c, l.cn, D_SERVER, i + 1);

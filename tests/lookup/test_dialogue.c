@@ -221,9 +221,52 @@ static void test_public_pastes(void)
               T("postfix-log", 1, ANY, ANY, ANY, 1, ANY, ANY, NULL, NULL, 0, NULL, "closed", 0));
     read_file(dialogue_dir, "exim-auth-unadvertised.txt",
               T("exim-log", 1, ANY, ANY, ANY, ANY, ANY, ANY, NULL, "AUTH", 0, "AUTH", NULL, 0));
+    /* a logger's decoration ("[PROTOCOL] [id] [outbound] ") before the generic markers */
+    read_file(dialogue_dir, "haraka-outbound-protocol.txt",
+              T("generic", 1, 1, 1, 1, 1, 0, 0, NULL, "QUIT", 550, "DATA", "quit", ANY));
     /* mail reading is no SMTP dialogue */
     read_file(dialogue_dir, "pop3-hmailserver.txt",
               T(NULL, -1, -1, -1, -1, -1, -1, -1, NULL, NULL, 0, NULL, NULL, 0));
+}
+
+/* Transcripts as loggers and partial pastes give them. */
+static void test_decorated_and_cut(void)
+{
+    /* smtplib at debuglevel 2 stamps every record with the time */
+    const char *stamped = "14:33:51.540340 connect: to ('smtp.example.com', 587) None\n"
+                          "14:33:51.612006 reply: b'220 smtp.example.com ESMTP\\r\\n'\n"
+                          "14:33:51.612006 send: 'ehlo [127.0.1.1]\\r\\n'\n"
+                          "14:33:51.700000 reply: b'250-smtp.example.com\\r\\n'\n"
+                          "14:33:51.700000 reply: b'250 AUTH LOGIN\\r\\n'\n"
+                          "14:33:51.800000 send: 'AUTH LOGIN dXNlcg==\\r\\n'\n"
+                          "14:33:51.900000 reply: b'535 5.7.8 Authentication failed\\r\\n'\n";
+    read_text("smtplib stamped", stamped, strlen(stamped),
+              T("smtplib", 1, 1, 1, 0, ANY, 1, 1, "LOGIN", "AUTH", 535, "AUTH", NULL, 587));
+    /* smtplib's debug output through a logger that makes each printed value a record (a task
+     * queue's redirected stderr): the marker on one line, the quoted turn on the next; the
+     * first record's decoration cut short */
+    const char *split = "2023-07-20 17:03:06,261: WARNING/Worker-2] send:\n"
+                        "[2023-07-20 17:03:06,262: WARNING/Worker-2] 'ehlo [127.0.0.1]\\r\\n'\n"
+                        "[2023-07-20 17:03:06,317: WARNING/Worker-2] reply:\n"
+                        "[2023-07-20 17:03:06,317: WARNING/Worker-2] b'421 4.7.0 Try again "
+                        "later, closing connection. (EHLO)\\r\\n'\n"
+                        "[2023-07-20 17:03:06,317: WARNING/Worker-2] reply: retcode (421); Msg: "
+                        "b'4.7.0 Try again later, closing connection. (EHLO)'\n";
+    read_text("smtplib split records", split, strlen(split),
+              T("smtplib", 1, ANY, 0, ANY, ANY, ANY, ANY, NULL, "EHLO", 421, "EHLO", "*", ANY));
+    /* a transcript pasted from the AUTH challenge on: the 535 answers AUTH, and nothing says
+     * whether a greeting came */
+    const char *cut = "[2022-11-16 11:57:21] DEBUG [a1] S: 334 UGFzc3dvcmQ6\n"
+                      "[2022-11-16 11:57:21] DEBUG [a1] C: cGFzc3dvcmQ=\n"
+                      "[2022-11-16 11:57:26] DEBUG [a1] S: 535 5.7.3 Authentication "
+                      "unsuccessful\n";
+    read_text("cut at AUTH", cut, strlen(cut),
+              T("generic", 1, -1, ANY, ANY, ANY, ANY, ANY, NULL, "*", 535, "AUTH", "*", ANY));
+    /* cut after MAIL FROM: the 250 answers a command not shown, the 550 after RCPT is RCPT's */
+    const char *mid = "S: 250 2.1.0 Sender OK\nC: RCPT TO:<a@example.org>\n"
+                      "S: 550 5.1.1 User unknown\n";
+    read_text("cut after MAIL", mid, strlen(mid),
+              T("generic", 1, -1, ANY, ANY, ANY, ANY, ANY, NULL, "RCPT", 550, "RCPT", "*", ANY));
 }
 
 static void test_not_dialogues(void)
@@ -300,6 +343,7 @@ int main(int argc, char **argv)
     test_bench_captures();
     test_debug_captures();
     test_public_pastes();
+    test_decorated_and_cut();
     test_not_dialogues();
     test_pathological();
     return check_report("test_dialogue");
