@@ -173,8 +173,27 @@ static size_t level_word_len(const char *s, size_t n)
     return 0;
 }
 
-/* Length of the decoration (time stamps, levels, short bracketed ids, "[#1] ") at the start
- * of a line; at most a few rounds, each bounded. */
+/* A logger's tag: a name with a bracketed part, then a colon ("SMTP[DATA]:", "mailer[123]:"),
+ * at most 64 bytes. The colon alone makes no tag: "S:" and "C:" are turn markers. */
+static size_t tag_len(const char *s, size_t n)
+{
+    size_t i = 0;
+    while (i < n && i < 32
+           && (is_alpha((unsigned char)s[i]) || is_digit((unsigned char)s[i]) || s[i] == '_'
+               || s[i] == '-' || s[i] == '.'))
+        i++;
+    if (!i || i >= n || s[i] != '[')
+        return 0;
+    size_t j = i + 1;
+    while (j < n && j < 62 && s[j] != ']' && s[j] != '[' && s[j] != ' ')
+        j++;
+    if (j + 2 < n && s[j] == ']' && s[j + 1] == ':' && s[j + 2] == ' ')
+        return j + 2;
+    return 0;
+}
+
+/* Length of the decoration (time stamps, levels, short bracketed ids, "[#1] ", a logger's
+ * tag) at the start of a line; at most a few rounds, each bounded. */
 static size_t decoration_len(const char *s, size_t n)
 {
     size_t i = 0;
@@ -194,6 +213,8 @@ static size_t decoration_len(const char *s, size_t n)
             m = stamp_len(s + k, n - k);
         if (!m)
             m = level_word_len(s + k, n - k);
+        if (!m)
+            m = tag_len(s + k, n - k);
         if (!m)
             return i;
         i = k + m;
@@ -1074,7 +1095,32 @@ static void connection_line(struct reader *r, const char *s, size_t n, const cha
 }
 
 /* A line that is no turn: connection, TLS and error events. */
-static void event_line(struct reader *r, const struct line *l)
+/* PHPMailer's summary of a refused command ("SMTP ERROR: AUTH command failed: 502 5.5.2 ...",
+ * "SMTP ERROR: Password command failed: 535 ..."): at SMTPDebug 1 the server's lines are not
+ * shown, so it is the only place the failing reply appears. */
+static void phpmailer_failure(struct reader *r, const char *c, size_t n, size_t line)
+{
+    long at = find_ci(c, n, "SMTP ERROR: ");
+    if (at < 0 || r->d->failing_reply)
+        return;
+    const char *v = c + at + 12;
+    size_t vn = n - (size_t)at - 12;
+    const char *verb = command_verb(v, vn);
+    if (!verb && (has_prefix(v, vn, "Password ") || has_prefix(v, vn, "Username ")))
+        verb = "AUTH";
+    long failed = find_ci(v, vn, "command failed: ");
+    if (!verb || failed < 0)
+        return;
+    int code = reply_code_at(v + failed + 16, vn - (size_t)failed - 16, NULL);
+    if (code < 400)
+        return;
+    r->d->failing_reply = code;
+    r->d->failing_line = line;
+    r->failing_verb = verb;
+}
+
+/* An input line without a turn (on input line number): connection, TLS, errors, the end. */
+static void event_line(struct reader *r, const struct line *l, size_t number)
 {
     struct kb_dialogue *d = r->d;
     const char *c = l->c;
@@ -1121,6 +1167,8 @@ static void event_line(struct reader *r, const struct line *l)
     }
     if (r->ehlo.open && !r->reply_open && r->f == F_JAVAMAIL)
         ehlo_commit(r);
+    if (r->f == F_PHPMAILER)
+        phpmailer_failure(r, c, cn, number);
     const char *how = NULL;
     int was_connected = ending_in(c, cn, &how);
     if (d->connected != 1 && connect_failed(c, cn)) {
@@ -1597,7 +1645,7 @@ enum kb_status kb_dialogue_read_counted(const struct kb_norm *norm, struct kb_di
             /* the next line of a reply a format printed over several lines under one marker */
             server_line(&r, l.c, l.cn, i + 1);
         } else {
-            event_line(&r, &l);
+            event_line(&r, &l, i + 1);
         }
     }
     d->format = format_names[f];
