@@ -171,6 +171,10 @@ static const struct fact_pattern smtp_word_pattern = {
 /* Another program's error: databases, caches, package managers, version control, IMAP/POP3
  * mail reading (not sending), directory services, HTTP clients and APIs. Checked only when
  * nothing says SMTP (and, line by line, for generic signatures in mail text).
+ * A link to a page of a repository on github.com (a blob, the wiki, an issue) is no git error:
+ * mail libraries link their FAQ from their messages (MailKit's SslHandshakeException); git
+ * names the host alone or the repository itself ("connect to host github.com port 22",
+ * "https://github.com/owner/repo.git/info/refs").
  *
  * Each alternative is its own regex, searched for on its own over a whole text: joined into
  * one alternation, no byte of the text could be skipped and every alternative was tried at
@@ -182,7 +186,9 @@ static const struct fact_pattern smtp_word_pattern = {
 static const struct fact_pattern other_program_patterns[] = {
     {"\\b(?:psql|postgres(?:ql)?|pg_hba|pgsql|mysql|mariadb|sqlstate|sql server|redis|"
      "mongo(?:db)?|memcached|npm (?:ERR|http|WARN)|pip install|Collecting [\\w.-]+|"
-     "Retrying \\(Retry|docker|kubectl|github\\.com|gitlab|fatal: Authentication failed|"
+     "Retrying \\(Retry|docker|kubectl|gitlab|fatal: Authentication failed|"
+     "github\\.com(?!/[\\w.-]+/[\\w.-]+/(?:blob|tree|wiki|issues|pull|discussions)/)|"
+     "Cloning into|git (?:clone|pull|push|fetch)|"
      "ldap|kafka|amqp|rabbitmq|elasticsearch|fatal: unable to access|"
      "HTTP/[12](?:\\.[01])?|HTTPS? ERROR|Proxy-Authenticate|WEBALERT|urlopen|urllib3?|"
      "requests\\.exceptions|HttpClient|HttpURLConnection|status ?code|grpc|netty|pypi|"
@@ -193,6 +199,7 @@ static const struct fact_pattern other_program_patterns[] = {
      "api\\.[a-z0-9-]+\\.(?:com|net|io))\\b",
      "psql|postgres|pg_hba|pgsql|mysql|mariadb|sqlstate|sql server|redis|mongo|memcached|npm |"
      "pip install|collecting |retrying (retry|docker|kubectl|github.com|gitlab|fatal: |ldap|"
+     "cloning into|git |"
      "kafka|amqp|rabbitmq|elasticsearch|http/|http error|https error|"
      "proxy-authenticate|webalert|urlopen|urllib|requests.exceptions|httpclient|"
      "httpurlconnection|status|grpc|netty|pypi|httprequestexception|webrequest|"
