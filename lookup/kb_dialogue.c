@@ -7,9 +7,11 @@
  * no AUTH, an AUTH answered "500 5.5.1" after STARTTLS. This stage recognises the transcripts
  * that clients print (swaks, curl -v, PHPMailer SMTPDebug, smtplib set_debuglevel, msmtp
  * --debug, Nodemailer's logger, MailKit's ProtocolLogger, Ruby Net::SMTP debug_output,
- * JavaMail debug, plain S:/C: and <<< / >>> lines) and the lines Postfix and Exim log about a
- * session, and turns them into one struct kb_dialogue: what happened, never why. Which shape
- * means which cause is the articles' business.
+ * JavaMail debug, plain S:/C: and <<< / >>> lines, also behind a logger's time stamp, level and
+ * tag as Haraka's [PROTOCOL] lines have them, and sessions typed by hand in telnet or openssl
+ * s_client) and the lines Postfix and Exim log about a session, and turns them into one struct
+ * kb_dialogue: what happened, never why. Which shape means which cause is the articles'
+ * business.
  *
  * It reads the original lines (normalisation strips the direction markers this needs), in
  * two passes of bounded work per line: the first picks the transcript's format from the cues
@@ -50,6 +52,7 @@ enum format {
     F_MAILKIT,
     F_RUBY,
     F_JAVAMAIL,
+    F_TELNET,
     F_GENERIC,
     F_POSTFIX,
     F_EXIM,
@@ -57,8 +60,8 @@ enum format {
 };
 
 static const char *const format_names[F_COUNT] = {
-    NULL,      "swaks", "curl",     "phpmailer", "smtplib",     "msmtp",   "nodemailer",
-    "mailkit", "ruby",  "javamail", "generic",   "postfix-log", "exim-log"};
+    NULL,      "swaks", "curl",     "phpmailer", "smtplib", "msmtp",       "nodemailer",
+    "mailkit", "ruby",  "javamail", "telnet",    "generic", "postfix-log", "exim-log"};
 
 /* Which formats show implicit TLS when it is used: there, no sign of TLS means none. */
 static int format_shows_tls(enum format f)
@@ -256,6 +259,8 @@ static void unquote(const char **c, size_t *cn)
     *cn = n;
 }
 
+static const char *command_verb(const char *c, size_t n);
+
 /* Splits the line into decoration, direction marker and content, the way format f prints
  * turns. Lines without a marker get D_NONE (event lines, message content, prose). */
 static void classify(enum format f, struct line *l)
@@ -317,6 +322,14 @@ static void classify(enum format f, struct line *l)
     }
     if (f == F_SMTPLIB && l->dir == D_SERVER && has_prefix(l->c, l->cn, "retcode"))
         l->dir = D_NONE; /* "reply: retcode (250); Msg: ..." repeats the lines before it */
+    if (f == F_TELNET) {
+        /* a session typed by hand: the server's lines start with a code, the person's with a
+         * command (any case: "mail from:<...>") */
+        if (reply_code_at(p, m, NULL))
+            l->dir = D_SERVER;
+        else if (command_verb(p, m))
+            l->dir = D_CLIENT;
+    }
     if (f == F_JAVAMAIL && !has_prefix(p, m, "DEBUG") && !contains_ci(p, m, "mail.smtp")) {
         /* JavaMail prints the raw protocol lines, without markers */
         int more;
@@ -381,6 +394,9 @@ static const struct cue cues[] = {
     {F_JAVAMAIL, "DEBUG SMTP: ", 0, 3},
     {F_JAVAMAIL, "com.sun.mail.smtp", 0, 3},
     {F_JAVAMAIL, "angus.mail.smtp", 0, 3},
+    /* telnet's banner, and openssl s_client's first line: a session typed by hand */
+    {F_TELNET, "Escape character is '^]'.", 1, 3},
+    {F_TELNET, "CONNECTED(0", 2, 3},
     {F_GENERIC, "S: ", 1, 1},
     {F_GENERIC, "C: ", 1, 1},
     {F_GENERIC, "<<< ", 1, 1},
@@ -1015,6 +1031,24 @@ static int tls_failed_in(const char *s, size_t n)
 }
 
 /* Connection lines with what they say of the port and of implicit TLS. */
+/* The port of a command line "telnet HOST PORT": its last word when that is a number. */
+static void telnet_port(struct reader *r, const char *c, size_t n)
+{
+    size_t e = n;
+    while (e && c[e - 1] == ' ')
+        e--;
+    size_t b = e;
+    while (b && is_digit((unsigned char)c[b - 1]) && e - b < 6)
+        b--;
+    if (b == e || !b || c[b - 1] != ' ')
+        return;
+    long v = 0;
+    for (size_t k = b; k < e; k++)
+        v = v * 10 + (c[k] - '0');
+    if (v > 0 && v < 65536)
+        r->d->port = (int)v;
+}
+
 static void connection_line(struct reader *r, const char *s, size_t n, const char *c, size_t cn)
 {
     struct kb_dialogue *d = r->d;
@@ -1065,6 +1099,16 @@ static void connection_line(struct reader *r, const char *s, size_t n, const cha
         connected = has_prefix(c, cn, "opened") || has_prefix(c, cn, "Connection opened: ");
         implicit = has_prefix(c, cn, "starting SSL for ");
         break;
+    case F_TELNET: {
+        /* the command line, at a shell prompt or not: "$ telnet smtp.example.com 587" */
+        long at = find_ci(c, cn, "telnet ");
+        int command = at == 0 || (at >= 2 && c[at - 1] == ' ' && strchr("$#>%", c[at - 2]));
+        attempt = has_prefix(c, cn, "Trying ") || command;
+        connected = has_prefix(c, cn, "Connected to ") || has_prefix(c, cn, "CONNECTED(0");
+        if (command)
+            telnet_port(r, c, cn);
+        break;
+    }
     case F_JAVAMAIL:
         attempt = contains_ci(c, cn, "trying to connect to host");
         connected = contains_ci(c, cn, "connected to host");
@@ -1077,7 +1121,8 @@ static void connection_line(struct reader *r, const char *s, size_t n, const cha
         connected = 0;
     if (attempt)
         r->attempted = 1;
-    if (attempt || connected) {
+    /* telnet names the port on its command line only ("Trying ::1..." is an address) */
+    if ((attempt || connected) && r->f != F_TELNET) {
         int port = port_in(c, cn);
         if (port)
             d->port = port;
@@ -1094,7 +1139,6 @@ static void connection_line(struct reader *r, const char *s, size_t n, const cha
     (void)n;
 }
 
-/* A line that is no turn: connection, TLS and error events. */
 /* PHPMailer's summary of a refused command ("SMTP ERROR: AUTH command failed: 502 5.5.2 ...",
  * "SMTP ERROR: Password command failed: 535 ..."): at SMTPDebug 1 the server's lines are not
  * shown, so it is the only place the failing reply appears. */
@@ -1119,7 +1163,7 @@ static void phpmailer_failure(struct reader *r, const char *c, size_t n, size_t 
     r->failing_verb = verb;
 }
 
-/* An input line without a turn (on input line number): connection, TLS, errors, the end. */
+/* A line that is no turn (input line number): connection, TLS and error events, the end. */
 static void event_line(struct reader *r, const struct line *l, size_t number)
 {
     struct kb_dialogue *d = r->d;

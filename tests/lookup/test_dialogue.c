@@ -224,6 +224,10 @@ static void test_public_pastes(void)
     /* a logger's decoration ("[PROTOCOL] [id] [outbound] ") before the generic markers */
     read_file(dialogue_dir, "haraka-outbound-protocol.txt",
               T("generic", 1, 1, 1, 1, 1, 0, 0, NULL, "QUIT", 550, "DATA", "quit", ANY));
+    /* a session typed by hand: telnet's banner, replies by their code, commands in any case */
+    read_file(dialogue_dir, "telnet-auth-by-hand.txt",
+              T("telnet", 1, 1, 1, 1, 0, 1, 1, "DIGEST-MD5 CRAM-MD5 LOGIN PLAIN", "QUIT", 0, NULL,
+                "*", 587));
     /* mail reading is no SMTP dialogue */
     read_file(dialogue_dir, "pop3-hmailserver.txt",
               T(NULL, -1, -1, -1, -1, -1, -1, -1, NULL, NULL, 0, NULL, NULL, 0));
@@ -276,6 +280,23 @@ static void test_decorated_and_cut(void)
     read_text(
         "phpmailer summary", summary, strlen(summary),
         T("phpmailer", 1, ANY, ANY, ANY, ANY, ANY, ANY, NULL, "QUIT", 502, "AUTH", "quit", ANY));
+    /* openssl s_client -starttls smtp, then commands typed by hand (lower case too) */
+    const char *sclient = "CONNECTED(00000003)\ndepth=2 C = US, O = Example Trust, CN = Root\n"
+                          "verify return:1\n---\nSSL handshake has read 4621 bytes\n---\n"
+                          "ehlo me\n250-smtp.example.com at your service\n"
+                          "250-AUTH LOGIN PLAIN XOAUTH2\n250 SMTPUTF8\nauth login\n"
+                          "334 VXNlcm5hbWU6\ndXNlcg==\n334 UGFzc3dvcmQ6\ncGFzcw==\n"
+                          "535-5.7.8 Username and Password not accepted.\n"
+                          "535 5.7.8 https://support.example.com/answer/14257 - gsmtp\n";
+    read_text("s_client by hand", sclient, strlen(sclient),
+              T("telnet", 1, ANY, 1, ANY, ANY, 1, ANY, "LOGIN PLAIN XOAUTH2", "AUTH", 535, "AUTH",
+                "*", ANY));
+    /* a telnet session that hears nothing after connecting */
+    const char *silent = "telnet smtp.example.com 465\nTrying 192.0.2.5...\n"
+                         "Connected to smtp.example.com.\nEscape character is '^]'.\n"
+                         "Connection closed by foreign host.\n";
+    read_text("telnet silent", silent, strlen(silent),
+              T("telnet", 1, 0, ANY, ANY, ANY, ANY, ANY, NULL, NULL, 0, NULL, "closed", 465));
     /* cut after MAIL FROM: the 250 answers a command not shown, the 550 after RCPT is RCPT's */
     const char *mid = "S: 250 2.1.0 Sender OK\nC: RCPT TO:<a@example.org>\n"
                       "S: 550 5.1.1 User unknown\n";
