@@ -557,6 +557,7 @@ struct reader {
     const char *failing_verb; /* the command the first failure answered (static) */
     char mechanisms[MAX_MECHANISMS + 1]; /* of the last EHLO reply that listed AUTH */
     size_t work;                         /* bytes looked at, for the tests' linearity checks */
+    int marks_only; /* read by a format's turn markers, not its own lines (named generic) */
     struct ehlo_reply ehlo;
 };
 
@@ -1492,9 +1493,10 @@ static void score_line(struct line l, struct line_score *sc)
 }
 
 /* Scores every format by its cues and returns the best, or F_NONE. */
-static enum format pick_format(const struct kb_norm *norm, size_t *work)
+static enum format pick_format(const struct kb_norm *norm, size_t *work, int *marks_only)
 {
     int points[F_COUNT] = {0};
+    int curl_cues = 0; /* curl's points from its own wordings, not from "< " and "> " turns */
     int reading = 0, smtp_replies = 0;
     struct line last = {0};
     struct line_score sc = {{0}, F_NONE, 0, 0, 0};
@@ -1510,8 +1512,10 @@ static enum format pick_format(const struct kb_norm *norm, size_t *work)
             score_line(l, &sc);
         last = l;
         for (size_t k = 0; k < CUE_COUNT; k++)
-            if (sc.hit[k] && points[cues[k].f] < 1000000)
+            if (sc.hit[k] && points[cues[k].f] < 1000000) {
                 points[cues[k].f] += cues[k].points;
+                curl_cues += cues[k].f == F_CURL;
+            }
         if (sc.extra != F_NONE)
             points[sc.extra] += 2;
         points[F_CURL] += sc.curl;
@@ -1532,6 +1536,9 @@ static enum format pick_format(const struct kb_norm *norm, size_t *work)
         return F_NONE;
     if (reading && reading >= smtp_replies)
         return F_NONE; /* POP3 or IMAP: mail reading, not sending */
+    /* "< 250" and "> EHLO" turns without any of curl's own lines: another program's log
+     * that marks turns the same way (a webmail's SMTP log) */
+    *marks_only = best == F_CURL && !curl_cues;
     return best;
 }
 
@@ -1595,7 +1602,7 @@ static enum kb_status finish(struct reader *r)
         d->tls_failed = 0;
     }
     /* formats that show TLS when it is used: a dialogue without any sign of it had none */
-    if (d->tls < 0 && (r->tls_shown || format_shows_tls(r->f))
+    if (d->tls < 0 && (r->tls_shown || (format_shows_tls(r->f) && !r->marks_only))
         && (r->replies || r->commands || d->connected == 1))
         d->tls = 0;
     /* a server offers STARTTLS on a plain connection only: if the client never completed it,
@@ -1656,12 +1663,13 @@ enum kb_status kb_dialogue_read_counted(const struct kb_norm *norm, struct kb_di
 {
     clear(d);
     size_t picked = 0;
-    enum format f = pick_format(norm, &picked);
+    int marks_only = 0;
+    enum format f = pick_format(norm, &picked, &marks_only);
     if (work)
         *work = picked;
     if (f == F_NONE)
         return KB_OK;
-    struct reader r = {.d = d, .f = f, .work = picked};
+    struct reader r = {.d = d, .f = f, .work = picked, .marks_only = marks_only};
     enum dir split = D_NONE;
     for (size_t i = 0; i < norm->orig_line_count; i++) {
         struct line l;
@@ -1692,7 +1700,7 @@ enum kb_status kb_dialogue_read_counted(const struct kb_norm *norm, struct kb_di
             event_line(&r, &l, i + 1);
         }
     }
-    d->format = format_names[f];
+    d->format = marks_only ? format_names[F_GENERIC] : format_names[f];
     enum kb_status st = finish(&r);
     if (work)
         *work = r.work;
