@@ -504,15 +504,17 @@ static enum kb_status index_original_lines(struct kb_norm *n)
     }
     if (n->input_len && n->input[n->input_len - 1] != '\n')
         count++;
-    n->orig_start = malloc((count + 1) * sizeof *n->orig_start);
-    if (!n->orig_start)
+    size_t *starts = malloc((count + 1) * sizeof *starts);
+    if (!starts)
         return KB_ERR_NOMEM;
     size_t line = 0;
-    n->orig_start[0] = 0;
+    starts[0] = 0;
     for (p = n->input;
          line + 1 < count && (*p == '\n' || (p = memchr(p, '\n', (size_t)(end - p))) != NULL);)
-        n->orig_start[++line] = (size_t)(++p - n->input);
-    n->orig_start[count] = n->input_len;
+        starts[++line] = (size_t)(++p - n->input);
+    starts[count] = n->input_len;
+    n->orig_owned = starts;
+    n->orig_start = starts;
     n->orig_line_count = count;
     return KB_OK;
 }
@@ -589,11 +591,11 @@ static enum kb_status noise_runs(const char *s, size_t n,
     return st;
 }
 
-enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
+/* The lines of out->input (indexed in out->orig_start) normalised into out. */
+static enum kb_status normalise(struct kb_norm *out)
 {
-    memset(out, 0, sizeof *out);
-    out->input = input;
-    out->input_len = len;
+    const char *input = out->input;
+    size_t len = out->input_len;
     struct builder b = {.norm = out};
     struct kb_buf clean, tmp;
     kb_buf_init(&b.text, 0);
@@ -602,7 +604,7 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
     kb_buf_init(&tmp, 0);
     struct line_memo memo = {.s = NULL};
     kb_buf_init(&memo.added, 0);
-    enum kb_status st = index_original_lines(out);
+    enum kb_status st = KB_OK;
     int wrapped = 0;
     for (size_t line = 0; st == KB_OK && line < out->orig_line_count; line++) {
         size_t s = out->orig_start[line];
@@ -681,12 +683,32 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
     return st;
 }
 
+enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
+{
+    memset(out, 0, sizeof *out);
+    out->input = input;
+    out->input_len = len;
+    enum kb_status st = index_original_lines(out);
+    return st == KB_OK ? normalise(out) : st;
+}
+
+enum kb_status kb_norm_run_lines(const char *input, size_t len, const size_t *line_start,
+                                 size_t line_count, struct kb_norm *out)
+{
+    memset(out, 0, sizeof *out);
+    out->input = input;
+    out->input_len = len;
+    out->orig_start = line_start;
+    out->orig_line_count = line_count;
+    return normalise(out);
+}
+
 void kb_norm_release(struct kb_norm *norm)
 {
     free(norm->text);
     free(norm->line_start);
     free(norm->orig_line);
-    free(norm->orig_start);
+    free(norm->orig_owned);
     memset(norm, 0, sizeof *norm);
 }
 

@@ -254,13 +254,28 @@ static void test_literal_find_at_miss(void)
     CHECK(matches > 1000); /* the random cases do exercise matching */
 }
 
+/* input normalised; checked to be what the same input gives when its lines were indexed by
+ * the MIME reader and handed down (kb_norm_run_lines, as a query runs it) */
 static char *normalised(const char *input, size_t len, size_t *lines)
 {
-    struct kb_norm n;
+    struct kb_norm n, shared;
+    struct kb_mime mime;
     CHECK(kb_norm_run(input, len, &n) == KB_OK);
+    CHECK(kb_mime_read(input, len, &mime) == KB_OK);
+    CHECK(mime.text == input); /* (these inputs are not MIME: the text is the input) */
+    CHECK(kb_norm_run_lines(mime.text, mime.len, mime.line_start, mime.line_count, &shared)
+          == KB_OK);
+    CHECK(shared.orig_line_count == n.orig_line_count && shared.line_count == n.line_count);
+    CHECK(shared.len == n.len && memcmp(shared.text, n.text, n.len) == 0);
+    for (size_t i = 0; i <= n.orig_line_count; i++)
+        CHECK(shared.orig_start[i] == n.orig_start[i]);
+    for (size_t i = 0; i < n.line_count; i++)
+        CHECK(shared.line_start[i] == n.line_start[i] && shared.orig_line[i] == n.orig_line[i]);
     char *out = strdup(n.text);
     if (lines)
         *lines = n.line_count;
+    kb_norm_release(&shared);
+    kb_mime_release(&mime);
     kb_norm_release(&n);
     return out;
 }
