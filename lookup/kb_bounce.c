@@ -616,7 +616,7 @@ struct reader {
     uint32_t *cue_cache; /* per line, see CUE_CACHED */
     /* per line, the offset in m->text of its end without the line break: every pass reads
      * each line, and a paste of a million short lines paid for finding the break each time */
-    size_t *line_end;
+    uint32_t *line_end;
     struct cue_index cues;
     /* each byte lowered, NUL as a space: what lower_line makes of a line, at a load a byte */
     unsigned char fold[256];
@@ -649,7 +649,7 @@ static void find_line_ends(struct reader *r)
         size_t s = r->m->line_start[i], e = r->m->line_start[i + 1];
         while (e > s && (r->m->text[e - 1] == '\n' || r->m->text[e - 1] == '\r'))
             e--;
-        r->line_end[i] = e;
+        r->line_end[i] = (uint32_t)e;
     }
 }
 
@@ -2270,17 +2270,18 @@ static enum kb_status drop_unread(struct kb_bounce *out)
     }
     struct kb_buf text;
     kb_buf_init(&text, 0);
-    size_t *input_line = malloc((kept ? kept : 1) * sizeof *input_line);
-    size_t *line_start = malloc((kept + 1) * sizeof *line_start);
+    /* (the kept text is no longer than the text: offsets stay under KB_TEXT_MAX) */
+    uint32_t *input_line = malloc((kept ? kept : 1) * sizeof *input_line);
+    uint32_t *line_start = malloc((kept + 1) * sizeof *line_start);
     enum kb_status st = input_line && line_start ? KB_OK : KB_ERR_NOMEM;
     size_t k = 0;
     for (size_t i = 0; i < m->line_count && st == KB_OK; i++) {
         if (!keep[i])
             continue;
-        line_start[k] = text.len;
+        line_start[k] = (uint32_t)text.len;
         st = kb_buf_append(&text, m->text + m->line_start[i],
                            m->line_start[i + 1] - m->line_start[i]);
-        input_line[k] = kb_mime_input_line(m, i + 1);
+        input_line[k] = (uint32_t)kb_mime_input_line(m, i + 1);
         m->kind[k] = m->kind[i];
         m->attached[k] = m->attached[i];
         m->part[k] = m->part[i];
@@ -2296,7 +2297,7 @@ static enum kb_status drop_unread(struct kb_bounce *out)
         st = kb_buf_append(&text, "", 0);
     char *owned = NULL;
     if (st == KB_OK) {
-        line_start[kept] = text.len;
+        line_start[kept] = (uint32_t)text.len;
         st = kb_buf_detach(&text, &owned);
     }
     if (st == KB_OK) {

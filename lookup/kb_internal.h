@@ -321,10 +321,10 @@ struct kb_mime {
     const char *text; /* the input, or owned */
     size_t len;
     char *owned;
-    size_t line_count;   /* lines of text, counted as kb_norm_run counts them */
-    size_t *line_start;  /* [line_count + 1] offsets in text */
-    size_t *input_line;  /* [line_count] 1-based input line of each line; NULL: the same line */
-    unsigned char *kind; /* [line_count] enum kb_part_kind */
+    size_t line_count;    /* lines of text, counted as kb_norm_run counts them */
+    uint32_t *line_start; /* [line_count + 1] offsets in text (KB_TEXT_MAX: 32 bits) */
+    uint32_t *input_line; /* [line_count] 1-based input line of each line; NULL: the same line */
+    unsigned char *kind;  /* [line_count] enum kb_part_kind */
     /* [line_count] depth of message/rfc822 parts outside a report (the returned original of a
      * bounce that has no report part, or a forwarded message): 0 outside them */
     unsigned char *attached;

@@ -273,11 +273,11 @@ static enum kb_status reserve_lines(struct builder *b, size_t count)
     size_t na = b->line_alloc ? b->line_alloc : 64;
     while (na - n->line_count < count)
         na *= 2;
-    size_t *ls = realloc(n->line_start, na * sizeof *ls);
+    uint32_t *ls = realloc(n->line_start, na * sizeof *ls);
     if (!ls)
         return KB_ERR_NOMEM;
     n->line_start = ls;
-    size_t *ol = realloc(n->orig_line, na * sizeof *ol);
+    uint32_t *ol = realloc(n->orig_line, na * sizeof *ol);
     if (!ol)
         return KB_ERR_NOMEM;
     n->orig_line = ol;
@@ -296,8 +296,9 @@ static enum kb_status push_line(struct builder *b)
         if (st != KB_OK)
             return st;
     }
-    n->line_start[n->line_count] = b->text.len;
-    n->orig_line[n->line_count] = b->orig_line;
+    /* (a text over KB_TEXT_MAX is refused at the end: these stay meaningful until then) */
+    n->line_start[n->line_count] = (uint32_t)b->text.len;
+    n->orig_line[n->line_count] = (uint32_t)b->orig_line;
     n->line_count++;
     return KB_OK;
 }
@@ -323,8 +324,8 @@ static enum kb_status push_empty_lines(struct builder *b, size_t count)
         left -= part;
     }
     for (size_t k = 0; k < count; k++) {
-        n->line_start[first + k] = text_at + k + (first ? 1 : 0);
-        n->orig_line[first + k] = b->orig_line + k;
+        n->line_start[first + k] = (uint32_t)(text_at + k + (first ? 1 : 0));
+        n->orig_line[first + k] = (uint32_t)(b->orig_line + k);
     }
     n->line_count += count;
     return KB_OK;
@@ -494,6 +495,8 @@ static enum kb_status add_plain_line(struct line_memo *m, const char *s, size_t 
 
 static enum kb_status index_original_lines(struct kb_norm *n)
 {
+    if (n->input_len > KB_TEXT_MAX)
+        return KB_ERR_TOO_LARGE;
     size_t count = 0;
     const char *p = n->input, *end = n->input + n->input_len;
     /* the byte at p is tested before memchr is called: in a run of empty lines each is the
@@ -504,15 +507,15 @@ static enum kb_status index_original_lines(struct kb_norm *n)
     }
     if (n->input_len && n->input[n->input_len - 1] != '\n')
         count++;
-    size_t *starts = malloc((count + 1) * sizeof *starts);
+    uint32_t *starts = malloc((count + 1) * sizeof *starts);
     if (!starts)
         return KB_ERR_NOMEM;
     size_t line = 0;
     starts[0] = 0;
     for (p = n->input;
          line + 1 < count && (*p == '\n' || (p = memchr(p, '\n', (size_t)(end - p))) != NULL);)
-        starts[++line] = (size_t)(++p - n->input);
-    starts[count] = n->input_len;
+        starts[++line] = (uint32_t)(++p - n->input);
+    starts[count] = (uint32_t)n->input_len;
     n->orig_owned = starts;
     n->orig_start = starts;
     n->orig_line_count = count;
@@ -673,6 +676,9 @@ static enum kb_status normalise(struct kb_norm *out)
         st = kb_buf_detach(&b.text, &out->text);
     if (st == KB_OK)
         out->len = strlen(out->text);
+    /* the line index is 32-bit (masking may lengthen a line: checked here, once) */
+    if (st == KB_OK && out->len > KB_TEXT_MAX)
+        st = KB_ERR_TOO_LARGE;
     /* the input looks binary: a tenth of its bytes or more are not text */
     out->binary = len >= 16 && out->bad_bytes * 10 >= len;
     kb_buf_release(&b.text);
@@ -692,7 +698,7 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
     return st == KB_OK ? normalise(out) : st;
 }
 
-enum kb_status kb_norm_run_lines(const char *input, size_t len, const size_t *line_start,
+enum kb_status kb_norm_run_lines(const char *input, size_t len, const uint32_t *line_start,
                                  size_t line_count, struct kb_norm *out)
 {
     memset(out, 0, sizeof *out);

@@ -451,6 +451,8 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
 {
     size_t top = options && options->top ? options->top : KB_DEFAULT_TOP;
     size_t max_input = options && options->max_input ? options->max_input : DEFAULT_MAX_INPUT;
+    if (max_input > KB_TEXT_MAX) /* the stages' offsets are 32-bit */
+        max_input = KB_TEXT_MAX;
     *out = NULL;
     *work = (struct kb_work){0, 0, 0};
     if (len > max_input)
