@@ -1061,19 +1061,23 @@ static enum kb_status use_input(struct parser *p)
     m->text = p->in;
     m->len = p->len;
     m->line_count = p->n;
-    m->kind = malloc(p->n ? p->n : 1);
+    /* zeroed (KB_PART_TEXT, not attached, no part), and only the segments that are something
+     * else written: the pages of a plain paste of a million lines are never touched here */
+    m->kind = calloc(p->n ? p->n : 1, 1);
     m->attached = calloc(p->n ? p->n : 1, 1);
-    m->part = malloc((p->n ? p->n : 1) * sizeof *m->part);
+    m->part = calloc(p->n ? p->n : 1, sizeof *m->part);
     if (!m->kind || !m->attached || !m->part)
         return KB_ERR_NOMEM;
-    memset(m->kind, KB_PART_TEXT, p->n);
-    memset(m->part, 0, p->n * sizeof *m->part);
-    for (size_t k = 0; k < p->seg_count; k++)
-        for (size_t i = p->segs[k].a; i < p->segs[k].b; i++) {
-            m->kind[i] = p->segs[k].kind;
-            m->attached[i] = p->segs[k].attached;
-            m->part[i] = p->segs[k].part;
+    for (size_t k = 0; k < p->seg_count; k++) {
+        const struct seg *g = &p->segs[k];
+        if (g->kind == KB_PART_TEXT && !g->attached && !g->part)
+            continue;
+        for (size_t i = g->a; i < g->b; i++) {
+            m->kind[i] = g->kind;
+            m->attached[i] = g->attached;
+            m->part[i] = g->part;
         }
+    }
     return KB_OK;
 }
 
