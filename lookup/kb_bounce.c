@@ -614,18 +614,26 @@ struct reader {
     const char *log_format;
     size_t *work;        /* lines visited, all passes (struct kb_bounce.work) */
     uint32_t *cue_cache; /* per line, see CUE_CACHED */
-    /* per line, the offset in m->text of its end without the line break: every pass reads
-     * each line, and a paste of a million short lines paid for finding the break each time */
-    uint32_t *line_end;
     struct cue_index cues;
     /* each byte lowered, NUL as a space: what lower_line makes of a line, at a load a byte */
     unsigned char fold[256];
 };
 
+/* Where line i ends without its line break (LF, CRLF): found from the next line's start, at
+ * a byte or two a line (an array of the ends cost 4 MB and a pass per million lines). */
+static inline size_t line_end(const struct reader *r, size_t i)
+{
+    size_t s = r->m->line_start[i], e = r->m->line_start[i + 1];
+    const char *t = r->m->text;
+    while (e > s && (t[e - 1] == '\n' || t[e - 1] == '\r'))
+        e--;
+    return e;
+}
+
 static struct line line_at(const struct reader *r, size_t i)
 {
     size_t s = r->m->line_start[i];
-    return (struct line){r->m->text + s, r->line_end[i] - s};
+    return (struct line){r->m->text + s, line_end(r, i) - s};
 }
 
 /* The first line from i on that is not empty (r->lines when none), the lines passed counted
@@ -633,24 +641,13 @@ static struct line line_at(const struct reader *r, size_t i)
  * of line breaks has a million) at a compare each. */
 static inline size_t skip_empty(const struct reader *r, size_t i)
 {
-    if (i >= r->lines || r->line_end[i] != r->m->line_start[i])
+    if (i >= r->lines || line_end(r, i) != r->m->line_start[i])
         return i;
     size_t from = i;
-    while (i < r->lines && r->line_end[i] == r->m->line_start[i])
+    while (i < r->lines && line_end(r, i) == r->m->line_start[i])
         i++;
     *r->work += i - from;
     return i;
-}
-
-/* Fills r->line_end. */
-static void find_line_ends(struct reader *r)
-{
-    for (size_t i = 0; i < r->lines; i++) {
-        size_t s = r->m->line_start[i], e = r->m->line_start[i + 1];
-        while (e > s && (r->m->text[e - 1] == '\n' || r->m->text[e - 1] == '\r'))
-            e--;
-        r->line_end[i] = (uint32_t)e;
-    }
 }
 
 /* A heap copy of s[0, n), trimmed and masked, at most MAX_FIELD bytes. */
@@ -2344,12 +2341,10 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
     r.owner = calloc(n, sizeof *r.owner);
     r.done = calloc(n, 1);
     r.cue_cache = calloc(n, sizeof *r.cue_cache);
-    r.line_end = malloc(n * sizeof *r.line_end);
-    if (!r.region || !r.owner || !r.done || !r.cue_cache || !r.line_end) {
+    if (!r.region || !r.owner || !r.done || !r.cue_cache) {
         st = KB_ERR_NOMEM;
         goto done;
     }
-    find_line_ends(&r);
     static const unsigned char region_of_kind[] = {[KB_PART_TEXT] = KB_REGION_TEXT,
                                                    [KB_PART_HEADERS] = KB_REGION_REPORT_HEADERS,
                                                    [KB_PART_STATUS] = KB_REGION_REPORT_HEADERS,
@@ -2413,7 +2408,6 @@ done:
         kb_buf_release(&r.diag_text[k]);
     free(r.done);
     free(r.cue_cache);
-    free(r.line_end);
     free(r.region);
     free(r.owner);
     if (st != KB_OK) {
