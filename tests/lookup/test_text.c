@@ -450,6 +450,43 @@ static void test_providers_detect(void)
     CHECK(f.provider == NULL);
     kb_facts_release(&f);
     kb_norm_release(&n);
+
+    /* a long text is searched for every name in one pass: the same answers, the name before
+     * or after 64 KiB of words that start as the names do */
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"[X.prod.OUTLOOK.COM]", "m365"},
+        {"myoutlook.com:587", NULL},
+        {"outlook.community", NULL},
+        {"relay.acme.example via outlook.com", "m365"},
+        {"Acme Relay: try again", "acme-relay"},
+        {"ACME RELAY: try again", NULL},
+        {"aka.ms/smtp", "m365"},
+    };
+    const char filler[] = " a mail from outlook or office at relay Acme aka ";
+    size_t flen = sizeof filler - 1, reps = 70000 / flen;
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        size_t tlen = strlen(cases[c].text), len = reps * flen + tlen;
+        char *before = malloc(len), *after = malloc(len);
+        CHECK(before && after);
+        memcpy(before, cases[c].text, tlen);
+        for (size_t r = 0; r < reps; r++) {
+            memcpy(before + tlen + r * flen, filler, flen);
+            memcpy(after + r * flen, filler, flen);
+        }
+        memcpy(after + reps * flen, cases[c].text, tlen);
+        const struct kb_provider_decl *shorter =
+            kb_providers_detect(&test_providers, cases[c].text, tlen);
+        CHECK_STR(shorter ? shorter->id : "(none)", cases[c].want ? cases[c].want : "(none)");
+        for (int k = 0; k < 2; k++) {
+            const struct kb_provider_decl *p =
+                kb_providers_detect(&test_providers, k ? after : before, len);
+            CHECK(p == shorter);
+        }
+        free(before);
+        free(after);
+    }
 }
 
 /* The client fact comes from the KB's declarations: the first client, in declaration order,
