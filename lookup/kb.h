@@ -281,7 +281,8 @@ const char *kb_via_str(enum kb_via v);               /* "signature" | "fulltext"
 
 struct kb_query_options {
     size_t top;       /* how many matches at most (0 means 3) */
-    size_t max_input; /* refuse input longer than this many bytes (0 means 16 MiB) */
+    size_t max_input; /* refuse input longer than this many bytes (0 means 16 MiB; at most
+                       * 4 GiB - 2, whatever is asked) */
 };
 
 /* A line of the user's input that supports a match. line is 1-based in the original input;

@@ -614,18 +614,26 @@ struct reader {
     const char *log_format;
     size_t *work;        /* lines visited, all passes (struct kb_bounce.work) */
     uint32_t *cue_cache; /* per line, see CUE_CACHED */
-    /* per line, the offset in m->text of its end without the line break: every pass reads
-     * each line, and a paste of a million short lines paid for finding the break each time */
-    size_t *line_end;
     struct cue_index cues;
     /* each byte lowered, NUL as a space: what lower_line makes of a line, at a load a byte */
     unsigned char fold[256];
 };
 
+/* Where line i ends without its line break (LF, CRLF): found from the next line's start, at
+ * a byte or two a line (an array of the ends cost 4 MB and a pass per million lines). */
+static inline size_t line_end(const struct reader *r, size_t i)
+{
+    size_t s = r->m->line_start[i], e = r->m->line_start[i + 1];
+    const char *t = r->m->text;
+    while (e > s && (t[e - 1] == '\n' || t[e - 1] == '\r'))
+        e--;
+    return e;
+}
+
 static struct line line_at(const struct reader *r, size_t i)
 {
     size_t s = r->m->line_start[i];
-    return (struct line){r->m->text + s, r->line_end[i] - s};
+    return (struct line){r->m->text + s, line_end(r, i) - s};
 }
 
 /* The first line from i on that is not empty (r->lines when none), the lines passed counted
@@ -633,24 +641,13 @@ static struct line line_at(const struct reader *r, size_t i)
  * of line breaks has a million) at a compare each. */
 static inline size_t skip_empty(const struct reader *r, size_t i)
 {
-    if (i >= r->lines || r->line_end[i] != r->m->line_start[i])
+    if (i >= r->lines || line_end(r, i) != r->m->line_start[i])
         return i;
     size_t from = i;
-    while (i < r->lines && r->line_end[i] == r->m->line_start[i])
+    while (i < r->lines && line_end(r, i) == r->m->line_start[i])
         i++;
     *r->work += i - from;
     return i;
-}
-
-/* Fills r->line_end. */
-static void find_line_ends(struct reader *r)
-{
-    for (size_t i = 0; i < r->lines; i++) {
-        size_t s = r->m->line_start[i], e = r->m->line_start[i + 1];
-        while (e > s && (r->m->text[e - 1] == '\n' || r->m->text[e - 1] == '\r'))
-            e--;
-        r->line_end[i] = e;
-    }
 }
 
 /* A heap copy of s[0, n), trimmed and masked, at most MAX_FIELD bytes. */
@@ -2270,17 +2267,18 @@ static enum kb_status drop_unread(struct kb_bounce *out)
     }
     struct kb_buf text;
     kb_buf_init(&text, 0);
-    size_t *input_line = malloc((kept ? kept : 1) * sizeof *input_line);
-    size_t *line_start = malloc((kept + 1) * sizeof *line_start);
+    /* (the kept text is no longer than the text: offsets stay under KB_TEXT_MAX) */
+    uint32_t *input_line = malloc((kept ? kept : 1) * sizeof *input_line);
+    uint32_t *line_start = malloc((kept + 1) * sizeof *line_start);
     enum kb_status st = input_line && line_start ? KB_OK : KB_ERR_NOMEM;
     size_t k = 0;
     for (size_t i = 0; i < m->line_count && st == KB_OK; i++) {
         if (!keep[i])
             continue;
-        line_start[k] = text.len;
+        line_start[k] = (uint32_t)text.len;
         st = kb_buf_append(&text, m->text + m->line_start[i],
                            m->line_start[i + 1] - m->line_start[i]);
-        input_line[k] = kb_mime_input_line(m, i + 1);
+        input_line[k] = (uint32_t)kb_mime_input_line(m, i + 1);
         m->kind[k] = m->kind[i];
         m->attached[k] = m->attached[i];
         m->part[k] = m->part[i];
@@ -2296,7 +2294,7 @@ static enum kb_status drop_unread(struct kb_bounce *out)
         st = kb_buf_append(&text, "", 0);
     char *owned = NULL;
     if (st == KB_OK) {
-        line_start[kept] = text.len;
+        line_start[kept] = (uint32_t)text.len;
         st = kb_buf_detach(&text, &owned);
     }
     if (st == KB_OK) {
@@ -2343,12 +2341,10 @@ enum kb_status kb_bounce_read(const char *input, size_t len, struct kb_report *r
     r.owner = calloc(n, sizeof *r.owner);
     r.done = calloc(n, 1);
     r.cue_cache = calloc(n, sizeof *r.cue_cache);
-    r.line_end = malloc(n * sizeof *r.line_end);
-    if (!r.region || !r.owner || !r.done || !r.cue_cache || !r.line_end) {
+    if (!r.region || !r.owner || !r.done || !r.cue_cache) {
         st = KB_ERR_NOMEM;
         goto done;
     }
-    find_line_ends(&r);
     static const unsigned char region_of_kind[] = {[KB_PART_TEXT] = KB_REGION_TEXT,
                                                    [KB_PART_HEADERS] = KB_REGION_REPORT_HEADERS,
                                                    [KB_PART_STATUS] = KB_REGION_REPORT_HEADERS,
@@ -2412,7 +2408,6 @@ done:
         kb_buf_release(&r.diag_text[k]);
     free(r.done);
     free(r.cue_cache);
-    free(r.line_end);
     free(r.region);
     free(r.owner);
     if (st != KB_OK) {

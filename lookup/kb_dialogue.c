@@ -1451,9 +1451,12 @@ static void original_line(const struct kb_norm *norm, size_t i, struct line *l)
 
 /* What one line adds to pick_format's scores. */
 struct line_score {
-    unsigned char hit[CUE_COUNT]; /* the cues it holds */
-    enum format extra;            /* a format it is a line of (2 points), or F_NONE */
-    int curl;                     /* curl's marks of a turn (1 point) */
+    /* the cues it holds, in the order of cues[] (a list, not a flag per cue: a line holds a
+     * few, and the scores are added up for every line) */
+    size_t hit[CUE_COUNT];
+    size_t hits;
+    enum format extra; /* a format it is a line of (2 points), or F_NONE */
+    int curl;          /* curl's marks of a turn (1 point) */
     int reading, smtp_replies;
 };
 
@@ -1468,14 +1471,15 @@ static void score_line(struct line l, struct line_score *sc)
         p++, m--;
     unsigned char found[CUE_COUNT + EXIM_WORDS];
     line_cues_find(l.s, l.n, found);
+    sc->hits = 0;
     for (size_t k = 0; k < CUE_COUNT; k++) {
         const struct cue *c = &cues[k];
         size_t len = line_cues.cue_len[k];
         /* the first byte before memcmp: most lines start with none of the cues */
-        sc->hit[k] =
-            c->at_start == 2 ? l.n >= len && l.s[0] == c->text[0] && memcmp(l.s, c->text, len) == 0
+        if (c->at_start == 2 ? l.n >= len && l.s[0] == c->text[0] && memcmp(l.s, c->text, len) == 0
             : c->at_start == 1 ? m >= len && p[0] == c->text[0] && memcmp(p, c->text, len) == 0
-                               : found[line_cues.cue_slot[k]];
+                               : found[line_cues.cue_slot[k]])
+            sc->hit[sc->hits++] = k;
     }
     sc->extra = postfix_daemon(l.s, l.n) ? F_POSTFIX : exim_line(found) ? F_EXIM : F_NONE;
     /* curl marks turns with "< " and "> " only: count them when a code or verb follows */
@@ -1499,7 +1503,7 @@ static enum format pick_format(const struct kb_norm *norm, size_t *work, int *ma
     int curl_cues = 0; /* curl's points from its own wordings, not from "< " and "> " turns */
     int reading = 0, smtp_replies = 0;
     struct line last = {0};
-    struct line_score sc = {{0}, F_NONE, 0, 0, 0};
+    struct line_score sc = {{0}, 0, F_NONE, 0, 0, 0};
     for (size_t i = 0; i < norm->orig_line_count; i++) {
         struct line l;
         original_line(norm, i, &l);
@@ -1511,11 +1515,13 @@ static enum format pick_format(const struct kb_norm *norm, size_t *work, int *ma
         if (!(last.s && l.n == last.n && memcmp(l.s, last.s, l.n) == 0))
             score_line(l, &sc);
         last = l;
-        for (size_t k = 0; k < CUE_COUNT; k++)
-            if (sc.hit[k] && points[cues[k].f] < 1000000) {
-                points[cues[k].f] += cues[k].points;
-                curl_cues += cues[k].f == F_CURL;
+        for (size_t h = 0; h < sc.hits; h++) {
+            const struct cue *c = &cues[sc.hit[h]];
+            if (points[c->f] < 1000000) {
+                points[c->f] += c->points;
+                curl_cues += c->f == F_CURL;
             }
+        }
         if (sc.extra != F_NONE)
             points[sc.extra] += 2;
         points[F_CURL] += sc.curl;

@@ -748,8 +748,7 @@ static enum kb_status masked_copy(char **value)
     return st;
 }
 
-static enum kb_status facts_extract(const struct kb_norm *norm,
-                                    const struct kb_providers *providers,
+static enum kb_status facts_extract(const struct kb_norm *norm, struct kb_providers *providers,
                                     struct kb_clients *clients, struct kb_regex_cache *cache,
                                     struct kb_facts *f, struct kb_fact_lines *lines, int prefilter)
 {
@@ -866,8 +865,7 @@ done:
     return status;
 }
 
-enum kb_status kb_facts_extract_lines(const struct kb_norm *norm,
-                                      const struct kb_providers *providers,
+enum kb_status kb_facts_extract_lines(const struct kb_norm *norm, struct kb_providers *providers,
                                       struct kb_clients *clients, struct kb_regex_cache *cache,
                                       struct kb_facts *f, struct kb_fact_lines *lines)
 {
@@ -879,7 +877,7 @@ enum kb_status kb_facts_extract_lines(const struct kb_norm *norm,
     return st;
 }
 
-enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
+enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_providers *providers,
                                 struct kb_clients *clients, struct kb_regex_cache *cache,
                                 struct kb_facts *f)
 {
@@ -887,7 +885,7 @@ enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_prov
 }
 
 enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm,
-                                           const struct kb_providers *providers,
+                                           struct kb_providers *providers,
                                            struct kb_clients *clients, struct kb_facts *f)
 {
     struct kb_regex_cache own = {0};

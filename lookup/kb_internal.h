@@ -32,6 +32,11 @@ struct kb_provider_decl {
 struct kb_providers {
     struct kb_provider_decl *items;
     size_t count;
+    /* built by kb_providers_detect on the first long text: every host and word of every
+     * provider, in order (needles: the items' strings, not owned), found in one caseless pass */
+    const char **needles;
+    size_t *needle_of; /* the provider of each */
+    struct kb_literal_set *scan;
 };
 
 /* What a program the KB declares (a kb-client block) is to the engine: an application's mail
@@ -231,7 +236,7 @@ void kb_provider_release(struct kb_provider *p);
 /* Extracts facts from normalised text; strings in facts are heap copies (secrets masked).
  * providers and clients (may be NULL: none) are the KB's declared ones; cache (may be NULL:
  * compile for this call only) keeps the compiled patterns. */
-enum kb_status kb_facts_extract(const struct kb_norm *norm, const struct kb_providers *providers,
+enum kb_status kb_facts_extract(const struct kb_norm *norm, struct kb_providers *providers,
                                 struct kb_clients *clients, struct kb_regex_cache *cache,
                                 struct kb_facts *facts);
 void kb_facts_release(struct kb_facts *facts);
@@ -241,14 +246,13 @@ struct kb_fact_lines {
     size_t host, port, user;
 };
 /* kb_facts_extract that also tells where host, port and user came from (lines may be NULL). */
-enum kb_status kb_facts_extract_lines(const struct kb_norm *norm,
-                                      const struct kb_providers *providers,
+enum kb_status kb_facts_extract_lines(const struct kb_norm *norm, struct kb_providers *providers,
                                       struct kb_clients *clients, struct kb_regex_cache *cache,
                                       struct kb_facts *facts, struct kb_fact_lines *lines);
 /* The same without the one-pass prefilter (every pattern run): for the unit test that checks
  * the prefilter changes nothing. */
 enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm,
-                                           const struct kb_providers *providers,
+                                           struct kb_providers *providers,
                                            struct kb_clients *clients, struct kb_facts *facts);
 
 /* kb_db.c: runs query on sql and calls row for each row whose first column is a non-empty
@@ -270,8 +274,10 @@ enum kb_status kb_providers_add(struct kb_providers *set, const char *id, const 
                                 const char *hosts, const char *words, const char *submission_host,
                                 int submission_port);
 void kb_providers_release(struct kb_providers *set); /* accepts NULL */
-/* The first provider of set, in declaration order, that text[0, len) names; NULL if none. */
-const struct kb_provider_decl *kb_providers_detect(const struct kb_providers *set, const char *text,
+/* The first provider of set, in declaration order, that text[0, len) names; NULL if none.
+ * A long text is first searched for all the providers' names at once, in one pass, kept in
+ * set (so a handle's set is used by one query at a time, like the handle). */
+const struct kb_provider_decl *kb_providers_detect(struct kb_providers *set, const char *text,
                                                    size_t len);
 
 /* ---- kb_clients.c: the programs the KB knows by the text they print --------------------- */
@@ -321,10 +327,10 @@ struct kb_mime {
     const char *text; /* the input, or owned */
     size_t len;
     char *owned;
-    size_t line_count;   /* lines of text, counted as kb_norm_run counts them */
-    size_t *line_start;  /* [line_count + 1] offsets in text */
-    size_t *input_line;  /* [line_count] 1-based input line of each line; NULL: the same line */
-    unsigned char *kind; /* [line_count] enum kb_part_kind */
+    size_t line_count;    /* lines of text, counted as kb_norm_run counts them */
+    uint32_t *line_start; /* [line_count + 1] offsets in text (KB_TEXT_MAX: 32 bits) */
+    uint32_t *input_line; /* [line_count] 1-based input line of each line; NULL: the same line */
+    unsigned char *kind;  /* [line_count] enum kb_part_kind */
     /* [line_count] depth of message/rfc822 parts outside a report (the returned original of a
      * bounce that has no report part, or a forwarded message): 0 outside them */
     unsigned char *attached;

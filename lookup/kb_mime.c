@@ -50,7 +50,7 @@ struct ctx {
 struct parser {
     const char *in;
     size_t len;
-    size_t *ls; /* [n + 1] start of each input line */
+    uint32_t *ls; /* [n + 1] start of each input line */
     size_t n;
     struct seg *segs;
     size_t seg_count, seg_alloc;
@@ -662,9 +662,9 @@ static size_t find_message_start(const struct parser *p, size_t a, size_t b)
 struct sink {
     struct kb_buf text;
     struct kb_mime *out;
-    size_t *input_line, *kind_part; /* per output line: 1-based input line; kind | attached << 8
-                                     * | part << 16 */
-    size_t *starts; /* per output line: where it starts in text (and one more entry) */
+    uint32_t *input_line; /* per output line: 1-based input line */
+    size_t *kind_part;    /* per output line: kind | attached << 8 | part << 16 */
+    uint32_t *starts;     /* per output line: where it starts in text (and one more entry) */
     size_t lines, alloc;
     size_t cur_input;   /* input line of the line being built */
     size_t cur_start;   /* where it starts in text */
@@ -688,13 +688,13 @@ static void sink_end_line(struct sink *s)
         return;
     if (s->lines == s->alloc) {
         size_t na = s->alloc ? s->alloc * 2 : 256;
-        size_t *il = realloc(s->input_line, na * sizeof *il);
+        uint32_t *il = realloc(s->input_line, na * sizeof *il);
         if (il)
             s->input_line = il;
         size_t *kp = il ? realloc(s->kind_part, na * sizeof *kp) : NULL;
         if (kp)
             s->kind_part = kp;
-        size_t *st = kp ? realloc(s->starts, (na + 1) * sizeof *st) : NULL;
+        uint32_t *st = kp ? realloc(s->starts, (na + 1) * sizeof *st) : NULL;
         if (!st) {
             s->st = KB_ERR_NOMEM;
             return;
@@ -702,8 +702,12 @@ static void sink_end_line(struct sink *s)
         s->starts = st;
         s->alloc = na;
     }
-    s->starts[s->lines] = s->cur_start;
-    s->input_line[s->lines] = s->cur_input;
+    if (s->cur_start > KB_TEXT_MAX) { /* (decoding never grows a text this much) */
+        s->st = KB_ERR_TOO_LARGE;
+        return;
+    }
+    s->starts[s->lines] = (uint32_t)s->cur_start;
+    s->input_line[s->lines] = (uint32_t)s->cur_input;
     s->kind_part[s->lines] = (size_t)s->kind | ((size_t)s->attached << 8) | ((size_t)s->part << 16);
     s->lines++;
     s->line_open = 0;
@@ -1016,12 +1020,14 @@ static enum kb_status build_text(struct parser *p)
         s.st = KB_ERR_NOMEM;
     if (s.st == KB_OK && !s.starts && !(s.starts = malloc(sizeof *s.starts)))
         s.st = KB_ERR_NOMEM;
+    if (s.st == KB_OK && s.text.len > KB_TEXT_MAX)
+        s.st = KB_ERR_TOO_LARGE;
     if (s.st == KB_OK) {
         /* every line ends in a line break: the lines the sink counted are the lines of the
          * text, as kb_norm_run will count them */
         m->line_count = s.lines;
         m->len = s.text.len;
-        s.starts[s.lines] = s.text.len;
+        s.starts[s.lines] = (uint32_t)s.text.len;
         m->line_start = s.starts;
         s.starts = NULL;
         m->input_line = s.input_line;
@@ -1055,25 +1061,31 @@ static enum kb_status use_input(struct parser *p)
     m->text = p->in;
     m->len = p->len;
     m->line_count = p->n;
-    m->kind = malloc(p->n ? p->n : 1);
+    /* zeroed (KB_PART_TEXT, not attached, no part), and only the segments that are something
+     * else written: the pages of a plain paste of a million lines are never touched here */
+    m->kind = calloc(p->n ? p->n : 1, 1);
     m->attached = calloc(p->n ? p->n : 1, 1);
-    m->part = malloc((p->n ? p->n : 1) * sizeof *m->part);
+    m->part = calloc(p->n ? p->n : 1, sizeof *m->part);
     if (!m->kind || !m->attached || !m->part)
         return KB_ERR_NOMEM;
-    memset(m->kind, KB_PART_TEXT, p->n);
-    memset(m->part, 0, p->n * sizeof *m->part);
-    for (size_t k = 0; k < p->seg_count; k++)
-        for (size_t i = p->segs[k].a; i < p->segs[k].b; i++) {
-            m->kind[i] = p->segs[k].kind;
-            m->attached[i] = p->segs[k].attached;
-            m->part[i] = p->segs[k].part;
+    for (size_t k = 0; k < p->seg_count; k++) {
+        const struct seg *g = &p->segs[k];
+        if (g->kind == KB_PART_TEXT && !g->attached && !g->part)
+            continue;
+        for (size_t i = g->a; i < g->b; i++) {
+            m->kind[i] = g->kind;
+            m->attached[i] = g->attached;
+            m->part[i] = g->part;
         }
+    }
     return KB_OK;
 }
 
 /* Start offsets of the lines of m->text (as kb_norm_run counts lines). */
-static enum kb_status index_lines(const char *text, size_t len, size_t **out, size_t *count)
+static enum kb_status index_lines(const char *text, size_t len, uint32_t **out, size_t *count)
 {
+    if (len > KB_TEXT_MAX)
+        return KB_ERR_TOO_LARGE;
     size_t n = 0;
     /* the byte at q is tested before memchr is called: in a run of empty lines each is the
      * next line break, and a call per line cost more than the byte */
@@ -1082,15 +1094,15 @@ static enum kb_status index_lines(const char *text, size_t len, size_t **out, si
         n++;
     if (len && text[len - 1] != '\n')
         n++;
-    size_t *ls = malloc((n + 1) * sizeof *ls);
+    uint32_t *ls = malloc((n + 1) * sizeof *ls);
     if (!ls)
         return KB_ERR_NOMEM;
     size_t line = 0;
     ls[0] = 0;
     for (size_t i = 0; i < len && line + 1 < n; i++)
         if (text[i] == '\n')
-            ls[++line] = i + 1;
-    ls[n] = len;
+            ls[++line] = (uint32_t)(i + 1);
+    ls[n] = (uint32_t)len;
     *out = ls;
     *count = n;
     return KB_OK;

@@ -273,11 +273,11 @@ static enum kb_status reserve_lines(struct builder *b, size_t count)
     size_t na = b->line_alloc ? b->line_alloc : 64;
     while (na - n->line_count < count)
         na *= 2;
-    size_t *ls = realloc(n->line_start, na * sizeof *ls);
+    uint32_t *ls = realloc(n->line_start, na * sizeof *ls);
     if (!ls)
         return KB_ERR_NOMEM;
     n->line_start = ls;
-    size_t *ol = realloc(n->orig_line, na * sizeof *ol);
+    uint32_t *ol = realloc(n->orig_line, na * sizeof *ol);
     if (!ol)
         return KB_ERR_NOMEM;
     n->orig_line = ol;
@@ -296,8 +296,9 @@ static enum kb_status push_line(struct builder *b)
         if (st != KB_OK)
             return st;
     }
-    n->line_start[n->line_count] = b->text.len;
-    n->orig_line[n->line_count] = b->orig_line;
+    /* (a text over KB_TEXT_MAX is refused at the end: these stay meaningful until then) */
+    n->line_start[n->line_count] = (uint32_t)b->text.len;
+    n->orig_line[n->line_count] = (uint32_t)b->orig_line;
     n->line_count++;
     return KB_OK;
 }
@@ -323,8 +324,8 @@ static enum kb_status push_empty_lines(struct builder *b, size_t count)
         left -= part;
     }
     for (size_t k = 0; k < count; k++) {
-        n->line_start[first + k] = text_at + k + (first ? 1 : 0);
-        n->orig_line[first + k] = b->orig_line + k;
+        n->line_start[first + k] = (uint32_t)(text_at + k + (first ? 1 : 0));
+        n->orig_line[first + k] = (uint32_t)(b->orig_line + k);
     }
     n->line_count += count;
     return KB_OK;
@@ -494,6 +495,8 @@ static enum kb_status add_plain_line(struct line_memo *m, const char *s, size_t 
 
 static enum kb_status index_original_lines(struct kb_norm *n)
 {
+    if (n->input_len > KB_TEXT_MAX)
+        return KB_ERR_TOO_LARGE;
     size_t count = 0;
     const char *p = n->input, *end = n->input + n->input_len;
     /* the byte at p is tested before memchr is called: in a run of empty lines each is the
@@ -504,15 +507,17 @@ static enum kb_status index_original_lines(struct kb_norm *n)
     }
     if (n->input_len && n->input[n->input_len - 1] != '\n')
         count++;
-    n->orig_start = malloc((count + 1) * sizeof *n->orig_start);
-    if (!n->orig_start)
+    uint32_t *starts = malloc((count + 1) * sizeof *starts);
+    if (!starts)
         return KB_ERR_NOMEM;
     size_t line = 0;
-    n->orig_start[0] = 0;
+    starts[0] = 0;
     for (p = n->input;
          line + 1 < count && (*p == '\n' || (p = memchr(p, '\n', (size_t)(end - p))) != NULL);)
-        n->orig_start[++line] = (size_t)(++p - n->input);
-    n->orig_start[count] = n->input_len;
+        starts[++line] = (uint32_t)(++p - n->input);
+    starts[count] = (uint32_t)n->input_len;
+    n->orig_owned = starts;
+    n->orig_start = starts;
     n->orig_line_count = count;
     return KB_OK;
 }
@@ -589,11 +594,40 @@ static enum kb_status noise_runs(const char *s, size_t n,
     return st;
 }
 
-enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
+/* Bytes of a 64-bit word (each byte b: b * ONES), and the test whether any byte of x is
+ * below n (n <= 128; bytes of 0x80 and up are not), exact as a yes/no (Bit Twiddling Hacks'
+ * hasless). */
+#define ONES 0x0101010101010101ull
+#define ANY_BELOW(x, n) (((x)-ONES * (n)) & ~(x)&ONES * 0x80)
+
+/* Is every byte of s[0, n) plain (no control byte, DEL or backslash: nothing to clean or
+ * unescape) and is every byte ASCII? Eight bytes at a time: this is read for every byte of
+ * every line, and a byte at a time was 16 instructions a byte. */
+static void line_class(const char *s, size_t n, int *plain, int *ascii)
 {
-    memset(out, 0, sizeof *out);
-    out->input = input;
-    out->input_len = len;
+    uint64_t special = 0, high = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        high |= x & ONES * 0x80;
+        special |=
+            ANY_BELOW(x, 0x20) | ANY_BELOW(x ^ ONES * 0x7f, 1) | ANY_BELOW(x ^ ONES * '\\', 1);
+    }
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        high |= c & 0x80;
+        special |= c < 0x20 || c == 0x7f || c == '\\';
+    }
+    *plain = !special;
+    *ascii = !high;
+}
+
+/* The lines of out->input (indexed in out->orig_start) normalised into out. */
+static enum kb_status normalise(struct kb_norm *out)
+{
+    const char *input = out->input;
+    size_t len = out->input_len;
     struct builder b = {.norm = out};
     struct kb_buf clean, tmp;
     kb_buf_init(&b.text, 0);
@@ -602,7 +636,7 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
     kb_buf_init(&tmp, 0);
     struct line_memo memo = {.s = NULL};
     kb_buf_init(&memo.added, 0);
-    enum kb_status st = index_original_lines(out);
+    enum kb_status st = KB_OK;
     int wrapped = 0;
     for (size_t line = 0; st == KB_OK && line < out->orig_line_count; line++) {
         size_t s = out->orig_start[line];
@@ -632,15 +666,9 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
         /* Most lines hold no control byte and no backslash: they go to add_logical_line as
          * they are, without the two copies that cleaning and unescaping make. */
         const char *text = input + s;
-        size_t n = e - s, i = 0;
-        int plain = 1, ascii = 1;
-        for (; i < n && plain; i++) {
-            unsigned char c = (unsigned char)text[i];
-            plain = c >= 0x20 && c != 0x7f && c != '\\';
-            ascii &= c < 0x80;
-        }
-        for (; i < n && ascii; i++)
-            ascii = (unsigned char)text[i] < 0x80;
+        size_t n = e - s;
+        int plain, ascii;
+        line_class(text, n, &plain, &ascii);
         size_t bad = plain && ascii ? 0 : bad_bytes(text, n);
         out->bad_bytes += bad;
         if (bad && bad * 100 >= n * NOISE_SHARE_PERCENT) {
@@ -671,6 +699,9 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
         st = kb_buf_detach(&b.text, &out->text);
     if (st == KB_OK)
         out->len = strlen(out->text);
+    /* the line index is 32-bit (masking may lengthen a line: checked here, once) */
+    if (st == KB_OK && out->len > KB_TEXT_MAX)
+        st = KB_ERR_TOO_LARGE;
     /* the input looks binary: a tenth of its bytes or more are not text */
     out->binary = len >= 16 && out->bad_bytes * 10 >= len;
     kb_buf_release(&b.text);
@@ -681,12 +712,32 @@ enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
     return st;
 }
 
+enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out)
+{
+    memset(out, 0, sizeof *out);
+    out->input = input;
+    out->input_len = len;
+    enum kb_status st = index_original_lines(out);
+    return st == KB_OK ? normalise(out) : st;
+}
+
+enum kb_status kb_norm_run_lines(const char *input, size_t len, const uint32_t *line_start,
+                                 size_t line_count, struct kb_norm *out)
+{
+    memset(out, 0, sizeof *out);
+    out->input = input;
+    out->input_len = len;
+    out->orig_start = line_start;
+    out->orig_line_count = line_count;
+    return normalise(out);
+}
+
 void kb_norm_release(struct kb_norm *norm)
 {
     free(norm->text);
     free(norm->line_start);
     free(norm->orig_line);
-    free(norm->orig_start);
+    free(norm->orig_owned);
     memset(norm, 0, sizeof *norm);
 }
 

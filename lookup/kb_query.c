@@ -451,6 +451,8 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
 {
     size_t top = options && options->top ? options->top : KB_DEFAULT_TOP;
     size_t max_input = options && options->max_input ? options->max_input : DEFAULT_MAX_INPUT;
+    if (max_input > KB_TEXT_MAX) /* the stages' offsets are 32-bit */
+        max_input = KB_TEXT_MAX;
     *out = NULL;
     *work = (struct kb_work){0, 0, 0};
     if (len > max_input)
@@ -474,7 +476,9 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
     pcre2_set_heap_limit(q.mctx, 20000);
 
     if ((st = kb_bounce_read(text, len, &r->report, &q.bounce)) != KB_OK
-        || (st = kb_norm_run(q.bounce.mime.text, q.bounce.mime.len, &q.norm)) != KB_OK
+        || (st = kb_norm_run_lines(q.bounce.mime.text, q.bounce.mime.len, q.bounce.mime.line_start,
+                                   q.bounce.mime.line_count, &q.norm))
+               != KB_OK
         || (st = kb_dialogue_read(&q.norm, &r->dialogue)) != KB_OK
         || (st = read_regions(&q, KB_REGIONS_EVIDENCE)) != KB_OK) {
         if (st == KB_ERR_NOMEM)

@@ -519,7 +519,8 @@ enum kb_status kb_text_redact(const char *text, size_t len, const struct kb_resu
         }
     }
     if ((st = kb_mime_read(text, len, &mime)) != KB_OK
-        || (st = kb_norm_run(mime.text, mime.len, &norm)) != KB_OK)
+        || (st = kb_norm_run_lines(mime.text, mime.len, mime.line_start, mime.line_count, &norm))
+               != KB_OK)
         goto done;
     if (!(keep = calloc(norm.line_count ? norm.line_count : 1, 1))) {
         st = KB_ERR_NOMEM;

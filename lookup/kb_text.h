@@ -20,6 +20,12 @@
  * CR and every other control byte are dropped. Shared by normalisation and masking. */
 enum kb_status kb_clean_line(const char *line, size_t len, struct kb_buf *out);
 
+/* Offsets and line numbers in a query's texts (the input, the MIME reader's text, the
+ * normalised text) are 32-bit: the per-line arrays of a paste of a million short lines take
+ * half the memory, and the page faults of filling it were most of that paste's time. A text of
+ * more than KB_TEXT_MAX bytes is refused (KB_ERR_TOO_LARGE); the default input cap is 16 MiB. */
+#define KB_TEXT_MAX ((size_t)UINT32_MAX - 1)
+
 /* ---- normalisation ----------------------------------------------------------------------- */
 
 /* Pasted text made matchable: CR removed, ANSI escape sequences and other control bytes
@@ -32,12 +38,15 @@ enum kb_status kb_clean_line(const char *line, size_t len, struct kb_buf *out);
 struct kb_norm {
     char *text; /* normalised lines joined by '\n'; NUL-terminated; no NUL inside */
     size_t len;
-    size_t line_count;  /* number of normalised lines */
-    size_t *line_start; /* [line_count] offset in text of each normalised line */
-    size_t *orig_line;  /* [line_count] 1-based line of the original input it came from */
+    size_t line_count;    /* number of normalised lines */
+    uint32_t *line_start; /* [line_count] offset in text of each normalised line */
+    uint32_t *orig_line;  /* [line_count] 1-based line of the original input it came from */
     size_t orig_line_count;
-    size_t *orig_start; /* [orig_line_count + 1] offsets of original lines in the input */
-    const char *input;  /* the caller's input (not owned) */
+    /* [orig_line_count + 1] offsets of original lines in the input: the caller's index when
+     * it gave one (kb_norm_run_lines), else orig_owned */
+    const uint32_t *orig_start;
+    uint32_t *orig_owned;
+    const char *input; /* the caller's input (not owned) */
     size_t input_len;
     /* Bytes that are not text (NUL, control bytes, invalid UTF-8); lines that were mostly
      * such bytes, of which only runs of words were read; binary: the whole input looks
@@ -53,6 +62,14 @@ size_t kb_utf8_len(const unsigned char *u, size_t n);
 
 /* Normalises input (len bytes). out must be released with kb_norm_release, also on error. */
 enum kb_status kb_norm_run(const char *input, size_t len, struct kb_norm *out);
+/* kb_norm_run over input whose lines the caller has already indexed: line_start[line_count + 1]
+ * holds the offset of each line (counted as kb_norm_run counts them: a line per '\n', and one
+ * more when the input does not end in one) and len last. The index is borrowed, not copied:
+ * it must stay valid and unchanged until kb_norm_release. A reader that indexed the lines
+ * first (kb_mime_read) hands its index down, so that a paste of a million lines is not indexed
+ * twice (8 MB per index). */
+enum kb_status kb_norm_run_lines(const char *input, size_t len, const uint32_t *line_start,
+                                 size_t line_count, struct kb_norm *out);
 void kb_norm_release(struct kb_norm *norm);
 /* Index of the normalised line holding byte offset off of norm->text. */
 size_t kb_norm_line_of(const struct kb_norm *norm, size_t off);

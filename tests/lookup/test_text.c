@@ -254,13 +254,28 @@ static void test_literal_find_at_miss(void)
     CHECK(matches > 1000); /* the random cases do exercise matching */
 }
 
+/* input normalised; checked to be what the same input gives when its lines were indexed by
+ * the MIME reader and handed down (kb_norm_run_lines, as a query runs it) */
 static char *normalised(const char *input, size_t len, size_t *lines)
 {
-    struct kb_norm n;
+    struct kb_norm n, shared;
+    struct kb_mime mime;
     CHECK(kb_norm_run(input, len, &n) == KB_OK);
+    CHECK(kb_mime_read(input, len, &mime) == KB_OK);
+    CHECK(mime.text == input); /* (these inputs are not MIME: the text is the input) */
+    CHECK(kb_norm_run_lines(mime.text, mime.len, mime.line_start, mime.line_count, &shared)
+          == KB_OK);
+    CHECK(shared.orig_line_count == n.orig_line_count && shared.line_count == n.line_count);
+    CHECK(shared.len == n.len && memcmp(shared.text, n.text, n.len) == 0);
+    for (size_t i = 0; i <= n.orig_line_count; i++)
+        CHECK(shared.orig_start[i] == n.orig_start[i]);
+    for (size_t i = 0; i < n.line_count; i++)
+        CHECK(shared.line_start[i] == n.line_start[i] && shared.orig_line[i] == n.orig_line[i]);
     char *out = strdup(n.text);
     if (lines)
         *lines = n.line_count;
+    kb_norm_release(&shared);
+    kb_mime_release(&mime);
     kb_norm_release(&n);
     return out;
 }
@@ -435,6 +450,43 @@ static void test_providers_detect(void)
     CHECK(f.provider == NULL);
     kb_facts_release(&f);
     kb_norm_release(&n);
+
+    /* a long text is searched for every name in one pass: the same answers, the name before
+     * or after 64 KiB of words that start as the names do */
+    static const struct {
+        const char *text, *want;
+    } cases[] = {
+        {"[X.prod.OUTLOOK.COM]", "m365"},
+        {"myoutlook.com:587", NULL},
+        {"outlook.community", NULL},
+        {"relay.acme.example via outlook.com", "m365"},
+        {"Acme Relay: try again", "acme-relay"},
+        {"ACME RELAY: try again", NULL},
+        {"aka.ms/smtp", "m365"},
+    };
+    const char filler[] = " a mail from outlook or office at relay Acme aka ";
+    size_t flen = sizeof filler - 1, reps = 70000 / flen;
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        size_t tlen = strlen(cases[c].text), len = reps * flen + tlen;
+        char *before = malloc(len), *after = malloc(len);
+        CHECK(before && after);
+        memcpy(before, cases[c].text, tlen);
+        for (size_t r = 0; r < reps; r++) {
+            memcpy(before + tlen + r * flen, filler, flen);
+            memcpy(after + r * flen, filler, flen);
+        }
+        memcpy(after + reps * flen, cases[c].text, tlen);
+        const struct kb_provider_decl *shorter =
+            kb_providers_detect(&test_providers, cases[c].text, tlen);
+        CHECK_STR(shorter ? shorter->id : "(none)", cases[c].want ? cases[c].want : "(none)");
+        for (int k = 0; k < 2; k++) {
+            const struct kb_provider_decl *p =
+                kb_providers_detect(&test_providers, k ? after : before, len);
+            CHECK(p == shorter);
+        }
+        free(before);
+        free(after);
+    }
 }
 
 /* The client fact comes from the KB's declarations: the first client, in declaration order,
