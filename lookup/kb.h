@@ -284,6 +284,13 @@ struct kb_query_options {
     size_t max_input; /* refuse input longer than this many bytes (0 means 16 MiB) */
 };
 
+/* Whether kb_query_run fills each match's explain lines (struct kb_match): on when a handle
+ * is opened, so that a program that shows them needs nothing more. A program that never shows
+ * them turns them off (explain 0) and its queries skip formatting them (explain_count is then
+ * 0); nothing else of a result changes. Applies to every layer of a stack, and to each layer
+ * stacked later. */
+void kb_db_explain_set(struct kb_db *db, int explain);
+
 /* A line of the user's input that supports a match. line is 1-based in the original input;
  * text is that original line with secrets masked and control bytes removed. */
 struct kb_evidence {

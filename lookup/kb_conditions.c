@@ -496,9 +496,11 @@ static enum kb_status record_condition(struct kb_query *q, long long entry, cons
     h->weight = weight;
     h->condition = 1;
     h->source = kb_format("when: %s", source);
-    h->explain = kb_format("condition '%s' (weight %g, %s:%d) holds", source, weight,
-                           path ? path : "?", line);
-    if (!h->source || !h->explain) {
+    int explain = !q->db->no_explain;
+    if (explain)
+        h->explain = kb_format("condition '%s' (weight %g, %s:%d) holds", source, weight,
+                               path ? path : "?", line);
+    if (!h->source || (explain && !h->explain)) {
         free(h->source);
         free(h->explain);
         return kb_query_nomem(q);

@@ -1163,6 +1163,15 @@ enum kb_status kb_db_language_set(struct kb_db *db, const char *locale, struct k
     return st;
 }
 
+void kb_db_explain_set(struct kb_db *db, int explain)
+{
+    if (!db)
+        return;
+    db->no_explain = !explain;
+    for (size_t i = 0; i < db->above_count; i++)
+        db->above[i]->no_explain = !explain;
+}
+
 const char *kb_db_languages(const struct kb_db *db)
 {
     return db->languages;

@@ -161,6 +161,7 @@ struct kb_db {
     char *languages;
     char *want_lang;
     sqlite3_stmt *entry_text; /* prepared when first used */
+    int no_explain;           /* kb_db_explain_set(db, 0): queries leave explain lines out */
     /* On the first layer of a stack only: the layers above it, in order; it owns them. */
     struct kb_db **above;
     size_t above_count;

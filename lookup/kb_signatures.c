@@ -550,30 +550,35 @@ static enum kb_status record_hit(struct kb_query *q, size_t at, const pcre2_code
     struct kb_hit *h = &c->hits[c->hit_count];
     memset(h, 0, sizeof *h);
     const char *origin = (const char *)sqlite3_column_text(st, SIG_ORIGIN);
-    const char *when = (const char *)sqlite3_column_text(st, SIG_WHEN);
-    char *why = kb_format("%s%s%s%s",
-                          halved                      ? ", halved: no mail context in the text"
-                          : context != KB_CONTEXT_ANY ? ", mail context"
-                                                      : "",
-                          when && *when ? ", when " : "", when && *when ? when : "",
-                          when && *when ? " holds" : "");
-    if (!why)
-        return kb_query_nomem(q);
     h->line = kb_norm_line_of(&q->norm, at);
     h->weight = weight;
     h->harvested = origin && origin[0];
     h->source = strdup(source);
-    if (h->harvested)
-        h->explain = kb_format("harvested from the %s: '%s' (weight %g%s, %s:%d) matched line %zu",
-                               origin, source, weight, why, path ? path : "?",
-                               sqlite3_column_int(st, SIG_LINE), kb_query_input_line(q, h->line));
-    else
-        h->explain = kb_format("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
-                               sqlite3_column_int(st, SIG_KIND) == KB_SIG_REGEX ? "re" : "literal",
-                               source, weight, why, path ? path : "?",
-                               sqlite3_column_int(st, SIG_LINE), kb_query_input_line(q, h->line));
-    free(why);
-    if (!h->source || !h->explain) {
+    /* the explanation only for a program that shows it (kb_db_explain_set): formatting it
+     * cost a few per cent of a lookup that never printed it */
+    int explain = !q->db->no_explain;
+    if (explain) {
+        const char *when = (const char *)sqlite3_column_text(st, SIG_WHEN);
+        char *why = kb_format("%s%s%s%s",
+                              halved                      ? ", halved: no mail context in the text"
+                              : context != KB_CONTEXT_ANY ? ", mail context"
+                                                          : "",
+                              when && *when ? ", when " : "", when && *when ? when : "",
+                              when && *when ? " holds" : "");
+        if (why && h->harvested)
+            h->explain =
+                kb_format("harvested from the %s: '%s' (weight %g%s, %s:%d) matched line %zu",
+                          origin, source, weight, why, path ? path : "?",
+                          sqlite3_column_int(st, SIG_LINE), kb_query_input_line(q, h->line));
+        else if (why)
+            h->explain =
+                kb_format("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
+                          sqlite3_column_int(st, SIG_KIND) == KB_SIG_REGEX ? "re" : "literal",
+                          source, weight, why, path ? path : "?", sqlite3_column_int(st, SIG_LINE),
+                          kb_query_input_line(q, h->line));
+        free(why);
+    }
+    if (!h->source || (explain && !h->explain)) {
         free(h->source);
         free(h->explain);
         return kb_query_nomem(q);
