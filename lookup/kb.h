@@ -46,7 +46,8 @@
  *   cc prog.c $(pkg-config --cflags --libs kb)
  * (examples/demo.c is one). A struct kb_db serves one query at a time: a program that
  * queries from several threads opens one handle per thread. Nothing of one query is kept
- * for the next (a handle keeps only the KB's own patterns, compiled on their first use).
+ * for the next (a handle keeps only the KB's own patterns, compiled on their first use, and
+ * JIT-compiled once it has answered a query: a handle that answers many pays that once).
  */
 #ifndef KB_H
 #define KB_H

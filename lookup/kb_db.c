@@ -709,8 +709,11 @@ void kb_db_close(struct kb_db *db)
     /* its blob handle first: SQLite closes no busy connection */
     kb_prefilter_close(&db->prefilter);
     sqlite3_close(db->sql);
+    /* indexed by signature id: most slots are empty, and a call per slot cost 60K
+     * instructions at every exit */
     for (size_t i = 0; i < db->sig_regex_cap; i++)
-        pcre2_code_free(db->sig_regex[i]);
+        if (db->sig_regex[i])
+            pcre2_code_free(db->sig_regex[i]);
     free(db->sig_regex);
     /* after the codes: what a failed decode left behind too */
     pcre2_general_context_free(db->sig_gctx);

@@ -77,6 +77,9 @@ struct kb_regex_cache {
         pcre2_code *code;
     } * slot;
     size_t count, cap;
+    /* the handle has answered a query: its patterns are used again (a --serve process, the
+     * compiler's self-test), so JIT-compiling each once costs less than it saves */
+    int warm;
 };
 /* The compiled code of regex with options (JIT-compiled too when jit), compiled on first use;
  * the cache owns it. NULL when out of memory or the regex does not compile. */

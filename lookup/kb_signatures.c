@@ -360,7 +360,9 @@ static int match_windows(struct kb_query *q, pcre2_code *re, struct windows *w, 
     size_t span = 0;
     for (size_t i = 0; i < w->count; i++)
         span += w->end[i] - w->start[i];
-    if (span > JIT_THRESHOLD)
+    /* JIT-compiled (once: the handle keeps the code) for a long text, and once the handle
+     * has answered a query: it is a --serve process or a self-test, whose patterns run again */
+    if (span > JIT_THRESHOLD || q->db->regex_cache.warm)
         pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     uint64_t *set = NULL;
     size_t mask = 0;
