@@ -114,6 +114,9 @@ struct kb_db {
     size_t image_len;
     char *path; /* kb_db_open_file's path, or NULL */
     sqlite3_stmt *sig_by_id;
+    /* signature rows read by earlier queries, by id (kb_signatures.c): the KB's own data,
+     * kept so that a handle that answers many queries reads each row once */
+    struct kb_sig_cache *sig_cache;
     sqlite3_stmt *entry_by_rowid;
     sqlite3_stmt *term_df;         /* prepared when first used: kb_db_term_df */
     sqlite3_stmt *section_by_id;   /* prepared when first used: kb_db_section_by_id */
@@ -180,6 +183,9 @@ struct kb_db {
  * prepared on first use; NULL with err set when they cannot be. */
 sqlite3_stmt *kb_db_term_df(struct kb_db *db, struct kb_error *err);
 sqlite3_stmt *kb_db_section_by_id(struct kb_db *db, struct kb_error *err);
+
+/* Releases db->sig_cache (kb_signatures.c). Accepts NULL. */
+void kb_sig_cache_free(struct kb_sig_cache *cache);
 
 pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *pattern,
                             const unsigned char *code, size_t code_len);
