@@ -46,8 +46,9 @@
  *   cc prog.c $(pkg-config --cflags --libs kb)
  * (examples/demo.c is one). A struct kb_db serves one query at a time: a program that
  * queries from several threads opens one handle per thread. Nothing of one query is kept
- * for the next (a handle keeps only the KB's own patterns, compiled on their first use, and
- * JIT-compiled once it has answered a query: a handle that answers many pays that once).
+ * for the next (a handle keeps only what is the KB's own: its patterns, compiled on their
+ * first use and JIT-compiled once it has answered a query, its signature rows and conditions
+ * as read, so that a handle that answers many queries pays for them once).
  */
 #ifndef KB_H
 #define KB_H

@@ -693,6 +693,7 @@ void kb_db_close(struct kb_db *db)
         return;
     sqlite3_finalize(db->sig_by_id);
     kb_sig_cache_free(db->sig_cache);
+    kb_condition_rows_free(db->condition_rows);
     sqlite3_finalize(db->entry_by_rowid);
     sqlite3_finalize(db->term_df);
     sqlite3_finalize(db->section_by_id);

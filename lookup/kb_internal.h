@@ -117,6 +117,8 @@ struct kb_db {
     /* signature rows read by earlier queries, by id (kb_signatures.c): the KB's own data,
      * kept so that a handle that answers many queries reads each row once */
     struct kb_sig_cache *sig_cache;
+    /* the KB's conditions, parsed by the first query (kb_conditions.c) */
+    struct kb_condition_rows *condition_rows;
     sqlite3_stmt *entry_by_rowid;
     sqlite3_stmt *term_df;         /* prepared when first used: kb_db_term_df */
     sqlite3_stmt *section_by_id;   /* prepared when first used: kb_db_section_by_id */
@@ -186,6 +188,8 @@ sqlite3_stmt *kb_db_section_by_id(struct kb_db *db, struct kb_error *err);
 
 /* Releases db->sig_cache (kb_signatures.c). Accepts NULL. */
 void kb_sig_cache_free(struct kb_sig_cache *cache);
+/* Releases db->condition_rows (kb_conditions.c). Accepts NULL. */
+void kb_condition_rows_free(struct kb_condition_rows *set);
 
 pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *pattern,
                             const unsigned char *code, size_t code_len);
