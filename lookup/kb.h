@@ -46,7 +46,9 @@
  *   cc prog.c $(pkg-config --cflags --libs kb)
  * (examples/demo.c is one). A struct kb_db serves one query at a time: a program that
  * queries from several threads opens one handle per thread. Nothing of one query is kept
- * for the next (a handle keeps only the KB's own patterns, compiled on their first use).
+ * for the next (a handle keeps only what is the KB's own: its patterns, compiled on their
+ * first use and JIT-compiled once it has answered a query, its signature rows and conditions
+ * as read, so that a handle that answers many queries pays for them once).
  */
 #ifndef KB_H
 #define KB_H
@@ -284,6 +286,13 @@ struct kb_query_options {
     size_t max_input; /* refuse input longer than this many bytes (0 means 16 MiB; at most
                        * 4 GiB - 2, whatever is asked) */
 };
+
+/* Whether kb_query_run fills each match's explain lines (struct kb_match): on when a handle
+ * is opened, so that a program that shows them needs nothing more. A program that never shows
+ * them turns them off (explain 0) and its queries skip formatting them (explain_count is then
+ * 0); nothing else of a result changes. Applies to every layer of a stack, and to each layer
+ * stacked later. */
+void kb_db_explain_set(struct kb_db *db, int explain);
 
 /* A line of the user's input that supports a match. line is 1-based in the original input;
  * text is that original line with secrets masked and control bytes removed. */

@@ -496,9 +496,11 @@ static enum kb_status record_condition(struct kb_query *q, long long entry, cons
     h->weight = weight;
     h->condition = 1;
     h->source = kb_format("when: %s", source);
-    h->explain = kb_format("condition '%s' (weight %g, %s:%d) holds", source, weight,
-                           path ? path : "?", line);
-    if (!h->source || !h->explain) {
+    int explain = !q->db->no_explain;
+    if (explain)
+        h->explain = kb_format("condition '%s' (weight %g, %s:%d) holds", source, weight,
+                               path ? path : "?", line);
+    if (!h->source || (explain && !h->explain)) {
         free(h->source);
         free(h->explain);
         return kb_query_nomem(q);
@@ -513,11 +515,39 @@ static enum kb_status record_condition(struct kb_query *q, long long entry, cons
     return KB_OK;
 }
 
-enum kb_status kb_conditions_run(struct kb_query *q, const struct kb_condition_facts *facts)
+/* The KB's conditions, read and parsed by the first query of a handle and kept with it: they
+ * are the KB's own, and parsing all of them cost every query as much as running them. */
+struct kb_condition_rows {
+    struct kb_condition_row {
+        long long entry;
+        double weight;
+        char *source, *path; /* path NULL when the column is */
+        int line;
+        struct kb_condition *parsed; /* NULL: damaged (kb-compile stores only parsed ones) */
+    } * rows;
+    size_t count, alloc;
+};
+
+void kb_condition_rows_free(struct kb_condition_rows *set)
+{
+    if (!set)
+        return;
+    for (size_t i = 0; i < set->count; i++) {
+        free(set->rows[i].source);
+        free(set->rows[i].path);
+        kb_condition_free(set->rows[i].parsed);
+    }
+    free(set->rows);
+    free(set);
+}
+
+/* Reads and parses every condition of db->conditions into *out. */
+static enum kb_status condition_rows_load(struct kb_query *q, struct kb_condition_rows **out)
 {
     sqlite3_stmt *st = q->db->conditions;
-    if (!st)
-        return KB_OK;
+    struct kb_condition_rows *set = calloc(1, sizeof *set);
+    if (!set)
+        return kb_query_nomem(q);
     sqlite3_reset(st);
     struct kb_buf msg;
     kb_buf_init(&msg, 4096);
@@ -527,27 +557,59 @@ enum kb_status kb_conditions_run(struct kb_query *q, const struct kb_condition_f
         const char *source = (const char *)sqlite3_column_text(st, 1);
         if (!source)
             continue;
-        struct kb_condition *c = NULL;
-        size_t offset;
-        kb_buf_reset(&msg);
-        enum kb_status parsed =
-            kb_condition_parse(source, (size_t)sqlite3_column_bytes(st, 1), &c, &offset, &msg);
-        if (parsed == KB_ERR_NOMEM) {
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        const char *path = (const char *)sqlite3_column_text(st, 3);
+        if (kb_grow((void **)&set->rows, &set->alloc, set->count + 1, sizeof *set->rows)) {
             status = kb_query_nomem(q);
             break;
         }
+        struct kb_condition_row *row = &set->rows[set->count];
+        memset(row, 0, sizeof *row);
+        size_t offset;
+        kb_buf_reset(&msg);
         /* kb-compile stores only conditions it parsed; another one is damage and is ignored
          * like a signature that does not compile */
-        if (parsed == KB_OK && kb_condition_holds(c, facts))
-            status = record_condition(
-                q, sqlite3_column_int64(st, 0), source, sqlite3_column_double(st, 2),
-                (const char *)sqlite3_column_text(st, 3), sqlite3_column_int(st, 4));
-        kb_condition_free(c);
+        enum kb_status parsed = kb_condition_parse(source, len, &row->parsed, &offset, &msg);
+        if (parsed != KB_OK) {
+            kb_condition_free(row->parsed);
+            row->parsed = NULL;
+        }
+        row->entry = sqlite3_column_int64(st, 0);
+        row->weight = sqlite3_column_double(st, 2);
+        row->line = sqlite3_column_int(st, 4);
+        row->source = kb_strndup(source, len);
+        row->path = path ? strdup(path) : NULL;
+        set->count++;
+        if (parsed == KB_ERR_NOMEM || !row->source || (path && !row->path))
+            status = kb_query_nomem(q);
     }
     if (status == KB_OK && rc != SQLITE_DONE)
         status = kb_fail_sql(q->db, q->err, "cannot read the conditions");
     sqlite3_reset(st);
     kb_buf_release(&msg);
+    if (status != KB_OK) {
+        kb_condition_rows_free(set);
+        return status;
+    }
+    *out = set;
+    return KB_OK;
+}
+
+enum kb_status kb_conditions_run(struct kb_query *q, const struct kb_condition_facts *facts)
+{
+    if (!q->db->conditions)
+        return KB_OK;
+    enum kb_status status = KB_OK;
+    if (!q->db->condition_rows
+        && (status = condition_rows_load(q, &q->db->condition_rows)) != KB_OK)
+        return status;
+    const struct kb_condition_rows *set = q->db->condition_rows;
+    for (size_t i = 0; i < set->count && status == KB_OK; i++) {
+        const struct kb_condition_row *row = &set->rows[i];
+        if (row->parsed && kb_condition_holds(row->parsed, facts))
+            status =
+                record_condition(q, row->entry, row->source, row->weight, row->path, row->line);
+    }
     /* An entry that a condition ruled out, with no positive written evidence left, stays out
      * of this answer whatever the later stages find. */
     for (size_t i = 0; i < q->cand_count; i++)

@@ -609,15 +609,20 @@ static enum kb_status open_sealed(struct kb_db *db, const char *path, struct kb_
     if (kb_vfs_register() != KB_OK)
         return kb_fail(err, KB_ERR_DB, "cannot set up SQLite to read '%s'", db->label);
     int rc;
+    /* No mutex of the connection's own: a handle serves one query at a time (kb.h), and
+     * SQLite took and released one in every call, a tenth of a lookup's SQLite calls. */
     if (path) {
-        rc = sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READONLY, KB_VFS_NAME);
+        rc = sqlite3_open_v2(path, &db->sql, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                             KB_VFS_NAME);
     } else {
         char *uri = sqlite3_mprintf("file:kb-image?ptr=%llu&sz=%llu",
                                     (unsigned long long)(uintptr_t)db->image,
                                     (unsigned long long)db->image_len);
         if (!uri)
             return kb_fail(err, KB_ERR_NOMEM, "out of memory");
-        rc = sqlite3_open_v2(uri, &db->sql, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, KB_VFS_NAME);
+        rc = sqlite3_open_v2(uri, &db->sql,
+                             SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
+                             KB_VFS_NAME);
         sqlite3_free(uri);
     }
     if (rc != SQLITE_OK)
@@ -687,6 +692,8 @@ void kb_db_close(struct kb_db *db)
     if (!db)
         return;
     sqlite3_finalize(db->sig_by_id);
+    kb_sig_cache_free(db->sig_cache);
+    kb_condition_rows_free(db->condition_rows);
     sqlite3_finalize(db->entry_by_rowid);
     sqlite3_finalize(db->term_df);
     sqlite3_finalize(db->section_by_id);
@@ -709,8 +716,11 @@ void kb_db_close(struct kb_db *db)
     /* its blob handle first: SQLite closes no busy connection */
     kb_prefilter_close(&db->prefilter);
     sqlite3_close(db->sql);
+    /* indexed by signature id: most slots are empty, and a call per slot cost 60K
+     * instructions at every exit */
     for (size_t i = 0; i < db->sig_regex_cap; i++)
-        pcre2_code_free(db->sig_regex[i]);
+        if (db->sig_regex[i])
+            pcre2_code_free(db->sig_regex[i]);
     free(db->sig_regex);
     /* after the codes: what a failed decode left behind too */
     pcre2_general_context_free(db->sig_gctx);
@@ -1161,6 +1171,15 @@ enum kb_status kb_db_language_set(struct kb_db *db, const char *locale, struct k
     for (size_t i = 0; st == KB_OK && i < db->above_count; i++)
         st = language_set_one(db->above[i], locale, err);
     return st;
+}
+
+void kb_db_explain_set(struct kb_db *db, int explain)
+{
+    if (!db)
+        return;
+    db->no_explain = !explain;
+    for (size_t i = 0; i < db->above_count; i++)
+        db->above[i]->no_explain = !explain;
 }
 
 const char *kb_db_languages(const struct kb_db *db)

@@ -916,6 +916,7 @@ void kb_facts_release(struct kb_facts *f)
 pcre2_code *kb_regex_cache_get(struct kb_regex_cache *cache, const char *regex, uint32_t options,
                                int jit)
 {
+    jit |= cache->warm;
     /* a few dozen patterns: a linear search costs less than one pcre2_compile */
     for (size_t i = 0; i < cache->count; i++)
         if (cache->slot[i].regex == regex && cache->slot[i].options == options) {

@@ -965,6 +965,7 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
     /* once the best entry has an answer (rows come best first), the others are shown from
      * half its bar */
     int answered = 0;
+    int explain = !q->db->no_explain;
     for (size_t r = 0; r < nrows && status == KB_OK; r++) {
         size_t matched = 0, specific = 0;
         double idf = 0;
@@ -977,7 +978,8 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
                 matched++;
                 specific += terms[i].df <= specific_df;
                 idf += info->idf[i];
-                kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
+                if (explain)
+                    kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
                 if (nlines < 3 && i < FTS_TERMS && where[i] == SIZE_MAX
                     && !line_with_term(prepared->data, prepared->len, terms[i].text, &where[i]))
                     where[i] = SIZE_MAX - 1;
@@ -996,7 +998,8 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
         answered |= c != NULL;
         /* an entry that written signatures found keeps their score; full text adds to
          * entries known only from their prose */
-        if (c && c->written == 0 && !c->fts_explain) {
+        if (c && c->written == 0 && !c->fts_scored) {
+            c->fts_scored = 1;
             c->bm25 = -rows[r].score;
             c->fulltext = FTS_POINTS * rows[r].score;
             c->score += c->fulltext;
@@ -1005,7 +1008,7 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
             /* for the explanation: how much of that comes from word pairs as written, as
              * the ranking noted it (searched again only when the notes overflowed) */
             double pair_share = 0;
-            int noted = !info->notes_lost;
+            int noted = !explain || !info->notes_lost;
             for (size_t k = 0; k < info->note_count; k++)
                 if (info->notes[k].rowid == rows[r].section) {
                     pair_share = info->notes[k].share;
@@ -1030,13 +1033,14 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
                 if (sqlite3_step(pairs) == SQLITE_ROW)
                     pair_share = sqlite3_column_double(pairs, 0);
             }
-            c->fts_explain = kb_format(
-                "full-text: %zu of %zu rarest known terms matched (%s); information %.1f of "
-                "%.1f (%zu words unknown to the KB count in it); its best section explains %.2f "
-                "of the text (word pairs as written %.2f)%s",
-                matched, used, which.data ? which.data : "", idf, info->idf_sum, info->unknown,
-                rows[r].score, pair_share,
-                rows[r].link > 0 ? "; a table row linking here counts too" : "");
+            if (explain)
+                c->fts_explain = kb_format(
+                    "full-text: %zu of %zu rarest known terms matched (%s); information %.1f of "
+                    "%.1f (%zu words unknown to the KB count in it); its best section explains "
+                    "%.2f of the text (word pairs as written %.2f)%s",
+                    matched, used, which.data ? which.data : "", idf, info->idf_sum, info->unknown,
+                    rows[r].score, pair_share,
+                    rows[r].link > 0 ? "; a table row linking here counts too" : "");
             for (size_t k = 0; k < nlines; k++)
                 if (!kb_grow((void **)&c->lines, &c->line_alloc, c->line_count + 1,
                              sizeof *c->lines))

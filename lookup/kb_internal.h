@@ -82,6 +82,9 @@ struct kb_regex_cache {
         pcre2_code *code;
     } * slot;
     size_t count, cap;
+    /* the handle has answered a query: its patterns are used again (a --serve process, the
+     * compiler's self-test), so JIT-compiling each once costs less than it saves */
+    int warm;
 };
 /* The compiled code of regex with options (JIT-compiled too when jit), compiled on first use;
  * the cache owns it. NULL when out of memory or the regex does not compile. */
@@ -116,6 +119,11 @@ struct kb_db {
     size_t image_len;
     char *path; /* kb_db_open_file's path, or NULL */
     sqlite3_stmt *sig_by_id;
+    /* signature rows read by earlier queries, by id (kb_signatures.c): the KB's own data,
+     * kept so that a handle that answers many queries reads each row once */
+    struct kb_sig_cache *sig_cache;
+    /* the KB's conditions, parsed by the first query (kb_conditions.c) */
+    struct kb_condition_rows *condition_rows;
     sqlite3_stmt *entry_by_rowid;
     sqlite3_stmt *term_df;         /* prepared when first used: kb_db_term_df */
     sqlite3_stmt *section_by_id;   /* prepared when first used: kb_db_section_by_id */
@@ -166,6 +174,7 @@ struct kb_db {
     char *languages;
     char *want_lang;
     sqlite3_stmt *entry_text; /* prepared when first used */
+    int no_explain;           /* kb_db_explain_set(db, 0): queries leave explain lines out */
     /* On the first layer of a stack only: the layers above it, in order; it owns them. */
     struct kb_db **above;
     size_t above_count;
@@ -181,6 +190,11 @@ struct kb_db {
  * prepared on first use; NULL with err set when they cannot be. */
 sqlite3_stmt *kb_db_term_df(struct kb_db *db, struct kb_error *err);
 sqlite3_stmt *kb_db_section_by_id(struct kb_db *db, struct kb_error *err);
+
+/* Releases db->sig_cache (kb_signatures.c). Accepts NULL. */
+void kb_sig_cache_free(struct kb_sig_cache *cache);
+/* Releases db->condition_rows (kb_conditions.c). Accepts NULL. */
+void kb_condition_rows_free(struct kb_condition_rows *set);
 
 pcre2_code *kb_db_sig_regex(struct kb_db *db, uint32_t sig_id, const char *pattern,
                             const unsigned char *code, size_t code_len);

@@ -549,6 +549,7 @@ done:
     kb_other_program_free(q.other);
     free(q.other_lines);
     *work = q.work;
+    db->regex_cache.warm = 1;
     if (st != KB_OK) {
         kb_result_free(r);
         return st;

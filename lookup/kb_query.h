@@ -62,7 +62,8 @@ struct kb_candidate {
     size_t capture_count, capture_alloc;
     size_t *lines; /* normalised lines for evidence (full-text matches) */
     size_t line_count, line_alloc;
-    char *fts_explain;
+    char *fts_explain; /* NULL when the database leaves explanations out */
+    int fts_scored;    /* full text has given it its points */
 };
 
 /* A text view (kb_query_view), kept for the query's life. */

@@ -171,7 +171,8 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
     if (!m->explain || !m->matched_signatures)
         return kb_query_nomem(q);
     for (size_t i = 0; i < c->hit_count; i++) {
-        m->explain[m->explain_count++] = c->hits[i].explain;
+        if (c->hits[i].explain)
+            m->explain[m->explain_count++] = c->hits[i].explain;
         c->hits[i].explain = NULL;
         m->matched_signatures[m->matched_signature_count++] = c->hits[i].source;
         c->hits[i].source = NULL;
@@ -180,6 +181,8 @@ static enum kb_status fill_match(struct kb_query *q, struct kb_candidate *c, str
         m->explain[m->explain_count++] = c->fts_explain;
         c->fts_explain = NULL;
     }
+    if (q->db->no_explain) /* kb_db_explain_set: no lines, not even the score's */
+        return KB_OK;
     int conditions = 0;
     for (size_t i = 0; i < c->hit_count; i++)
         conditions |= c->hits[i].condition;

@@ -360,7 +360,9 @@ static int match_windows(struct kb_query *q, pcre2_code *re, struct windows *w, 
     size_t span = 0;
     for (size_t i = 0; i < w->count; i++)
         span += w->end[i] - w->start[i];
-    if (span > JIT_THRESHOLD)
+    /* JIT-compiled (once: the handle keeps the code) for a long text, and once the handle
+     * has answered a query: it is a --serve process or a self-test, whose patterns run again */
+    if (span > JIT_THRESHOLD || q->db->regex_cache.warm)
         pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     uint64_t *set = NULL;
     size_t mask = 0;
@@ -408,22 +410,157 @@ enum {
     SIG_CODE
 };
 
-/* Does the signature loaded in st apply to this text? One with when= counts only where its
+/* A signature's row as matching reads it: strings NUL-terminated, NULL where the column is
+ * NULL. Owned by the cache of the handle (or its spare row), never by a query. */
+struct kb_sig {
+    long long entry, section;
+    int kind, context, line;
+    unsigned regions;
+    double weight;
+    const char *source, *pattern, *path, *origin, *when;
+    size_t source_len, when_len;
+    const unsigned char *code;
+    size_t code_len;
+};
+
+/* Rows kept per handle, at most (a few hundred bytes each): enough for every signature a
+ * --serve process of the shipped KB meets; past it rows are read again each time. */
+#define SIG_CACHE_ROWS 8192
+#define SIG_CACHE_BYTES (4u << 20)
+
+/* Signature rows by id, open addressing (ids are never 0 in SQLite; a slot of 0 is empty). */
+struct kb_sig_cache {
+    uint32_t *ids;
+    struct kb_sig **rows;
+    size_t cap, count, bytes;
+    struct kb_sig *spare; /* the last row read while the cache was full */
+};
+
+void kb_sig_cache_free(struct kb_sig_cache *cache)
+{
+    if (!cache)
+        return;
+    for (size_t i = 0; i < cache->cap; i++)
+        free(cache->rows[i]);
+    free(cache->ids);
+    free(cache->rows);
+    free(cache->spare);
+    free(cache);
+}
+
+static size_t sig_slot(const struct kb_sig_cache *cache, uint32_t id)
+{
+    size_t i = (size_t)(id * 2654435761u) & (cache->cap - 1);
+    while (cache->ids[i] && cache->ids[i] != id)
+        i = (i + 1) & (cache->cap - 1);
+    return i;
+}
+
+static const struct kb_sig *sig_cached(const struct kb_sig_cache *cache, uint32_t id)
+{
+    if (!cache || !cache->cap)
+        return NULL;
+    size_t i = sig_slot(cache, id);
+    return cache->ids[i] ? cache->rows[i] : NULL;
+}
+
+/* Makes room for one more row; 0 when the cache is full or out of memory (then it is not
+ * kept). */
+static int sig_cache_room(struct kb_sig_cache *cache, size_t bytes)
+{
+    if (cache->count >= SIG_CACHE_ROWS || cache->bytes + bytes > SIG_CACHE_BYTES)
+        return 0;
+    if ((cache->count + 1) * 2 <= cache->cap)
+        return 1;
+    size_t cap = cache->cap ? cache->cap * 2 : 256;
+    uint32_t *ids = calloc(cap, sizeof *ids);
+    struct kb_sig **rows = calloc(cap, sizeof *rows);
+    if (!ids || !rows) {
+        free(ids);
+        free(rows);
+        return 0;
+    }
+    struct kb_sig_cache grown = {ids, rows, cap, 0, 0, NULL};
+    for (size_t i = 0; i < cache->cap; i++)
+        if (cache->ids[i]) {
+            size_t k = sig_slot(&grown, cache->ids[i]);
+            ids[k] = cache->ids[i];
+            rows[k] = cache->rows[i];
+        }
+    free(cache->ids);
+    free(cache->rows);
+    cache->ids = ids;
+    cache->rows = rows;
+    cache->cap = cap;
+    return 1;
+}
+
+/* The text and blob columns of a row, in the order sig_from_row copies them. */
+static const int sig_strings[] = {SIG_SOURCE, SIG_PATTERN, SIG_PATH,
+                                  SIG_ORIGIN, SIG_WHEN,    SIG_CODE};
+#define SIG_STRINGS (sizeof sig_strings / sizeof sig_strings[0])
+
+/* The row of st (just stepped) as one heap block, strings NUL-terminated; NULL when out of
+ * memory. Each column is asked for once: every SQLite call costs. */
+static struct kb_sig *sig_from_row(sqlite3_stmt *st, size_t *bytes)
+{
+    const void *v[SIG_STRINGS];
+    size_t n[SIG_STRINGS];
+    size_t size = sizeof(struct kb_sig);
+    for (size_t i = 0; i < SIG_STRINGS; i++) {
+        v[i] = sig_strings[i] == SIG_CODE ? sqlite3_column_blob(st, SIG_CODE)
+                                          : (const void *)sqlite3_column_text(st, sig_strings[i]);
+        n[i] = v[i] ? (size_t)sqlite3_column_bytes(st, sig_strings[i]) : 0;
+        size += n[i] + 1;
+    }
+    struct kb_sig *sig = malloc(size);
+    if (!sig)
+        return NULL;
+    char *at = (char *)(sig + 1);
+    const char *copy[SIG_STRINGS];
+    for (size_t i = 0; i < SIG_STRINGS; i++) {
+        copy[i] = NULL;
+        if (v[i]) {
+            memcpy(at, v[i], n[i]);
+            at[n[i]] = '\0';
+            copy[i] = at;
+            at += n[i] + 1;
+        }
+    }
+    sig->source = copy[0];
+    sig->source_len = n[0];
+    sig->pattern = copy[1];
+    sig->path = copy[2];
+    sig->origin = copy[3];
+    sig->when = copy[4];
+    sig->when_len = n[4];
+    sig->code = (const unsigned char *)copy[5];
+    sig->code_len = n[5];
+    sig->entry = sqlite3_column_int64(st, SIG_ENTRY);
+    sig->section = sqlite3_column_int64(st, SIG_SECTION);
+    sig->kind = sqlite3_column_int(st, SIG_KIND);
+    sig->context = sqlite3_column_int(st, SIG_CONTEXT);
+    sig->line = sqlite3_column_int(st, SIG_LINE);
+    sig->regions = (unsigned)sqlite3_column_int(st, SIG_REGIONS);
+    sig->weight = sqlite3_column_double(st, SIG_WEIGHT);
+    *bytes = size;
+    return sig;
+}
+
+/* Does the signature apply to this text? One with when= counts only where its
  * condition holds ("leg=delivery": the same words mean another cause inside a bounce). A
  * condition that does not parse (a damaged database) never holds. */
-static int applies(struct kb_query *q, sqlite3_stmt *st)
+static int applies(struct kb_query *q, const struct kb_sig *sig)
 {
-    const char *when = (const char *)sqlite3_column_text(st, SIG_WHEN);
+    const char *when = sig->when;
     if (!when || !*when || !q->what)
         return 1;
     struct kb_condition *c = NULL;
     struct kb_buf msg;
     kb_buf_init(&msg, 1024);
     size_t offset;
-    int holds =
-        kb_condition_parse(when, (size_t)sqlite3_column_bytes(st, SIG_WHEN), &c, &offset, &msg)
-            == KB_OK
-        && kb_condition_holds(c, q->what);
+    int holds = kb_condition_parse(when, sig->when_len, &c, &offset, &msg) == KB_OK
+                && kb_condition_holds(c, q->what);
     kb_condition_free(c);
     kb_buf_release(&msg);
     return holds;
@@ -431,34 +568,66 @@ static int applies(struct kb_query *q, sqlite3_stmt *st)
 
 /* The text a signature reads: the evidence text, and the regions of a report it says it also
  * applies to (region=: the report's headers, the returned original). */
-static const char *text_for(struct kb_query *q, sqlite3_stmt *st)
+static const char *text_for(struct kb_query *q, const struct kb_sig *sig)
 {
-    unsigned regions = (unsigned)sqlite3_column_int(st, SIG_REGIONS);
+    unsigned regions = sig->regions;
     const char *view = regions ? kb_query_view(q, q->evidence_regions | regions) : NULL;
     return view ? view : q->evidence_text;
 }
 
-/* Reads signature sig_id into db->sig_by_id; 1 when there is a row, 0 when not (a damaged
- * index pointing nowhere), -1 on a database error (reported). */
-static int load_signature(struct kb_query *q, uint32_t sig_id)
+/* Reads signature sig_id into *out (valid until the next load); 1 when there is a row, 0 when
+ * not (a damaged index pointing nowhere), -1 on a database error, -2 out of memory (reported).
+ * A row read once is kept with the handle (up to SIG_CACHE_ROWS): the database is immutable,
+ * and reading a row through SQLite cost more than matching most signatures. */
+static int load_signature(struct kb_query *q, uint32_t sig_id, const struct kb_sig **out)
 {
-    sqlite3_stmt *st = q->db->sig_by_id;
+    struct kb_db *db = q->db;
+    if ((*out = sig_cached(db->sig_cache, sig_id)))
+        return 1;
+    sqlite3_stmt *st = db->sig_by_id;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, sig_id);
     int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW)
-        return 1;
-    if (rc == SQLITE_DONE)
-        return 0;
-    kb_fail_sql(q->db, q->err, "cannot read a signature");
-    return -1;
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        if (rc == SQLITE_DONE)
+            return 0;
+        kb_fail_sql(db, q->err, "cannot read a signature");
+        return -1;
+    }
+    size_t bytes = 0;
+    struct kb_sig *sig = sig_from_row(st, &bytes);
+    sqlite3_reset(st);
+    if (!sig) {
+        kb_query_nomem(q);
+        return -2;
+    }
+    if (!db->sig_cache)
+        db->sig_cache = calloc(1, sizeof *db->sig_cache);
+    struct kb_sig_cache *cache = db->sig_cache;
+    if (cache && sig_id && sig_cache_room(cache, bytes)) {
+        size_t i = sig_slot(cache, sig_id);
+        cache->ids[i] = sig_id;
+        cache->rows[i] = sig;
+        cache->count++;
+        cache->bytes += bytes;
+    } else if (cache) {
+        free(cache->spare);
+        cache->spare = sig;
+    } else {
+        free(sig);
+        kb_query_nomem(q);
+        return -2;
+    }
+    *out = sig;
+    return 1;
 }
 
 /* Does the text's context let this signature count, and with what weight? 0 when it may not. */
-static double effective_weight(const struct kb_query *q, sqlite3_stmt *st, int *halved)
+static double effective_weight(const struct kb_query *q, const struct kb_sig *sig, int *halved)
 {
-    int context = sqlite3_column_int(st, SIG_CONTEXT);
-    double weight = sqlite3_column_double(st, SIG_WEIGHT);
+    int context = sig->context;
+    double weight = sig->weight;
     *halved = 0;
     if ((context == KB_CONTEXT_MAIL && q->facts.mail_context == KB_CONTEXT_IS_OTHER)
         || (context == KB_CONTEXT_MAIL_ONLY && q->facts.mail_context != KB_CONTEXT_IS_MAIL))
@@ -528,52 +697,54 @@ static int line_is_other_program(struct kb_query *q, size_t at)
     return 0;
 }
 
-/* Adds the match at offset at of the signature loaded in db->sig_by_id to its entry; re (may
+/* Adds the match at offset at of signature sig to its entry; re (may
  * be NULL for a literal) and q->mdata give its captures. */
-static enum kb_status record_hit(struct kb_query *q, size_t at, const pcre2_code *re)
+static enum kb_status record_hit(struct kb_query *q, const struct kb_sig *sig, size_t at,
+                                 const pcre2_code *re)
 {
-    sqlite3_stmt *st = q->db->sig_by_id;
     int halved;
-    double weight = effective_weight(q, st, &halved);
-    const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);
+    double weight = effective_weight(q, sig, &halved);
+    const char *source = sig->source;
     if (weight <= 0 || !source)
         return KB_OK;
-    if (sqlite3_column_int(st, SIG_CONTEXT) != KB_CONTEXT_ANY
-        && q->facts.mail_context == KB_CONTEXT_IS_MAIL && line_is_other_program(q, at))
+    if (sig->context != KB_CONTEXT_ANY && q->facts.mail_context == KB_CONTEXT_IS_MAIL
+        && line_is_other_program(q, at))
         return KB_OK;
-    const char *path = (const char *)sqlite3_column_text(st, SIG_PATH);
-    int context = sqlite3_column_int(st, SIG_CONTEXT);
-    struct kb_candidate *c =
-        kb_candidate_for(q, sqlite3_column_int64(st, SIG_ENTRY), KB_VIA_SIGNATURE);
+    const char *path = sig->path;
+    int context = sig->context;
+    struct kb_candidate *c = kb_candidate_for(q, sig->entry, KB_VIA_SIGNATURE);
     if (!c || kb_grow((void **)&c->hits, &c->hit_alloc, c->hit_count + 1, sizeof *c->hits))
         return kb_query_nomem(q);
     struct kb_hit *h = &c->hits[c->hit_count];
     memset(h, 0, sizeof *h);
-    const char *origin = (const char *)sqlite3_column_text(st, SIG_ORIGIN);
-    const char *when = (const char *)sqlite3_column_text(st, SIG_WHEN);
-    char *why = kb_format("%s%s%s%s",
-                          halved                      ? ", halved: no mail context in the text"
-                          : context != KB_CONTEXT_ANY ? ", mail context"
-                                                      : "",
-                          when && *when ? ", when " : "", when && *when ? when : "",
-                          when && *when ? " holds" : "");
-    if (!why)
-        return kb_query_nomem(q);
+    const char *origin = sig->origin;
     h->line = kb_norm_line_of(&q->norm, at);
     h->weight = weight;
     h->harvested = origin && origin[0];
     h->source = strdup(source);
-    if (h->harvested)
-        h->explain = kb_format("harvested from the %s: '%s' (weight %g%s, %s:%d) matched line %zu",
-                               origin, source, weight, why, path ? path : "?",
-                               sqlite3_column_int(st, SIG_LINE), kb_query_input_line(q, h->line));
-    else
-        h->explain = kb_format("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
-                               sqlite3_column_int(st, SIG_KIND) == KB_SIG_REGEX ? "re" : "literal",
-                               source, weight, why, path ? path : "?",
-                               sqlite3_column_int(st, SIG_LINE), kb_query_input_line(q, h->line));
-    free(why);
-    if (!h->source || !h->explain) {
+    /* the explanation only for a program that shows it (kb_db_explain_set): formatting it
+     * cost a few per cent of a lookup that never printed it */
+    int explain = !q->db->no_explain;
+    if (explain) {
+        const char *when = sig->when;
+        char *why = kb_format("%s%s%s%s",
+                              halved                      ? ", halved: no mail context in the text"
+                              : context != KB_CONTEXT_ANY ? ", mail context"
+                                                          : "",
+                              when && *when ? ", when " : "", when && *when ? when : "",
+                              when && *when ? " holds" : "");
+        if (why && h->harvested)
+            h->explain = kb_format(
+                "harvested from the %s: '%s' (weight %g%s, %s:%d) matched line %zu", origin, source,
+                weight, why, path ? path : "?", sig->line, kb_query_input_line(q, h->line));
+        else if (why)
+            h->explain =
+                kb_format("signature %s '%s' (weight %g%s, %s:%d) matched line %zu",
+                          sig->kind == KB_SIG_REGEX ? "re" : "literal", source, weight, why,
+                          path ? path : "?", sig->line, kb_query_input_line(q, h->line));
+        free(why);
+    }
+    if (!h->source || (explain && !h->explain)) {
         free(h->source);
         free(h->explain);
         return kb_query_nomem(q);
@@ -582,7 +753,7 @@ static enum kb_status record_hit(struct kb_query *q, size_t at, const pcre2_code
     c->score += weight;
     if (h->harvested) {
         c->harvested += weight;
-        long long section = sqlite3_column_int64(st, SIG_SECTION);
+        long long section = sig->section;
         if (section > 0 && weight > c->section_weight) {
             c->section_id = section;
             c->section_weight = weight;
@@ -592,7 +763,7 @@ static enum kb_status record_hit(struct kb_query *q, size_t at, const pcre2_code
     }
     if (weight > c->best_weight)
         c->best_weight = weight;
-    if (re && record_captures(c, re, q->mdata, text_for(q, st)) != KB_OK)
+    if (re && record_captures(c, re, q->mdata, text_for(q, sig)) != KB_OK)
         return kb_query_nomem(q);
     return KB_OK;
 }
@@ -603,15 +774,14 @@ static size_t match_start(const struct kb_query *q)
     return pcre2_get_ovector_pointer(q->mdata)[0];
 }
 
-/* Finds the literal signature loaded in db->sig_by_id in the text: at the occurrences of its
- * anchor when they are known, else anywhere in the windows. 1 and *at on a match. */
-static int find_literal(struct kb_query *q, const struct windows *w, const struct anchor_hits *hits,
-                        size_t *at)
+/* Finds the literal signature sig in the text: at the occurrences of its anchor when they are
+ * known, else anywhere in the windows. 1 and *at on a match. */
+static int find_literal(struct kb_query *q, const struct kb_sig *sig, const struct windows *w,
+                        const struct anchor_hits *hits, size_t *at)
 {
-    sqlite3_stmt *st = q->db->sig_by_id;
-    const char *source = (const char *)sqlite3_column_text(st, SIG_SOURCE);
-    size_t len = (size_t)sqlite3_column_bytes(st, SIG_SOURCE);
-    const char *text = text_for(q, st);
+    const char *source = sig->source;
+    size_t len = sig->source_len;
+    const char *text = text_for(q, sig);
     if (!source)
         return 0;
     size_t in[MAX_ANCHOR_OFFSETS], n_in = 0;
@@ -639,36 +809,29 @@ static enum kb_status run_signature(struct kb_query *q, uint32_t sig_id, struct 
                                     const struct anchor_hits *hits)
 {
     enum kb_status status = KB_OK;
-    int rc = load_signature(q, sig_id);
+    const struct kb_sig *sig = NULL;
+    int rc = load_signature(q, sig_id, &sig);
     if (rc <= 0)
-        return rc < 0 ? KB_ERR_DB : KB_OK;
-    sqlite3_stmt *st = q->db->sig_by_id;
+        return rc == -2 ? KB_ERR_NOMEM : rc < 0 ? KB_ERR_DB : KB_OK;
     int halved;
-    const char *pattern = (const char *)sqlite3_column_text(st, SIG_PATTERN);
-    if (!pattern || effective_weight(q, st, &halved) <= 0 || !applies(q, st)) {
-        sqlite3_reset(st);
+    const char *pattern = sig->pattern;
+    if (!pattern || effective_weight(q, sig, &halved) <= 0 || !applies(q, sig))
         return KB_OK;
-    }
-    if (sqlite3_column_int(st, SIG_KIND) == KB_SIG_LITERAL) {
+    if (sig->kind == KB_SIG_LITERAL) {
         size_t at = 0;
-        if (find_literal(q, w, hits, &at))
-            status = record_hit(q, at, NULL);
-        sqlite3_reset(st);
+        if (find_literal(q, sig, w, hits, &at))
+            status = record_hit(q, sig, at, NULL);
         return status;
     }
     /* a pattern that does not compile: the compiler rejects them, a foreign database may not */
-    const char *text = text_for(q, st);
-    if (windows_missed(w, pattern, text)) {
-        sqlite3_reset(st);
+    const char *text = text_for(q, sig);
+    if (windows_missed(w, pattern, text))
         return KB_OK;
-    }
-    pcre2_code *re = kb_db_sig_regex(q->db, sig_id, pattern, sqlite3_column_blob(st, SIG_CODE),
-                                     (size_t)sqlite3_column_bytes(st, SIG_CODE));
+    pcre2_code *re = kb_db_sig_regex(q->db, sig_id, pattern, sig->code, sig->code_len);
     if (re && match_windows(q, re, w, text))
-        status = record_hit(q, match_start(q), re);
+        status = record_hit(q, sig, match_start(q), re);
     else if (re)
         windows_add_miss(w, pattern, text);
-    sqlite3_reset(st);
     return status;
 }
 
@@ -748,16 +911,16 @@ static enum kb_status run_unanchored(struct kb_query *q, struct windows *whole)
         }
         if (!match_windows(q, codes[i], whole, q->norm.text))
             continue;
-        int rc = load_signature(q, db->always[i]);
+        const struct kb_sig *sig = NULL;
+        int rc = load_signature(q, db->always[i], &sig);
         if (rc < 0)
-            st = KB_ERR_DB;
-        else if (rc > 0 && applies(q, db->sig_by_id)) {
+            st = rc == -2 ? KB_ERR_NOMEM : KB_ERR_DB;
+        else if (rc > 0 && applies(q, sig)) {
             /* it matched the whole text: again on what the signature reads, when less */
-            const char *text = text_for(q, db->sig_by_id);
+            const char *text = text_for(q, sig);
             if (text == q->norm.text || match_windows(q, codes[i], whole, text))
-                st = record_hit(q, match_start(q), codes[i]);
+                st = record_hit(q, sig, match_start(q), codes[i]);
         }
-        sqlite3_reset(db->sig_by_id);
     }
     free(skip);
     return st;
