@@ -1387,14 +1387,18 @@ static enum kb_status harvest_titles(struct parse *p, struct kbc_entry *e)
     return status;
 }
 
-/* The level-3 parts of an entry: "Why it happens"/"Cause", "Tell it apart" and
- * "Fix"/"Solution"/"How to fix". */
+/* The level-3 parts of an entry: "Why it happens"/"Cause", "Tell it apart",
+ * "Fix"/"Solution"/"How to fix", and after the solution "How it is recognised": the notes
+ * that explain an entry's signatures, examples and conditions to whoever maintains the KB,
+ * which the agent reading the solution has no use for. */
 static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const struct section *s)
 {
     static const char *const why_names[] = {"why it happens", "cause"};
     static const char *const tell_names[] = {"tell it apart", "how to tell it apart"};
     static const char *const fix_names[] = {"fix", "solution", "how to fix"};
+    static const char *const notes_names[] = {"how it is recognised", "how it is recognized"};
     cmark_node *why = NULL, *why_end = NULL, *tell = NULL, *tell_end = NULL, *fix = NULL;
+    cmark_node *notes = NULL;
     enum kb_status status = KB_OK;
     for (cmark_node *n = cmark_node_next(s->heading); n && n != s->end; n = cmark_node_next(n)) {
         int level = heading_level(n);
@@ -1420,6 +1424,8 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
                          e->id ? e->id : "");
         } else if (!fix && heading_is(title, fix_names, 3)) {
             fix = n;
+        } else if (fix && !notes && heading_is(title, notes_names, 2)) {
+            notes = n;
         }
         free(title);
     }
@@ -1427,6 +1433,8 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
         why_end = s->end;
     if (!tell_end)
         tell_end = s->end;
+    /* the solution: from Fix to the maintainers' notes, or to the end of the entry */
+    cmark_node *solution_end = notes ? notes : s->end;
     if (!fix)
         kbc_diag(p->diags, KBC_ERROR, p->path, s->line, s->col,
                  "entry '%s' has no Fix section (a level-3 heading 'Fix', 'Solution' or 'How "
@@ -1457,12 +1465,13 @@ static enum kb_status render_entry(struct parse *p, struct kbc_entry *e, const s
     /* provider-specific steps get a sentinel while the solution is rendered (steps.c) */
     struct kbc_sentinels sentinels = {0};
     if (status == KB_OK && fix)
-        status = kbc_steps_mark(e, cmark_node_next(fix), s->end, p->path, p->diags, &sentinels);
+        status =
+            kbc_steps_mark(e, cmark_node_next(fix), solution_end, p->path, p->diags, &sentinels);
     if (status == KB_OK && fix)
-        status = render_three(cmark_node_next(fix), s->end, &e->solution_text, &e->solution_ansi,
-                              &e->solution_md);
+        status = render_three(cmark_node_next(fix), solution_end, &e->solution_text,
+                              &e->solution_ansi, &e->solution_md);
     if (status == KB_OK && fix)
-        status = kbc_structure_read(e, fix, s->end);
+        status = kbc_structure_read(e, fix, solution_end);
     kbc_steps_unmark(&sentinels);
     if (status == KB_OK)
         status = kbc_steps_cut(e, KB_FORM_TEXT, &e->solution_text);

@@ -4,7 +4,9 @@
 # declarations only is no article; a submission server stored lowercase), the
 # provider-specific steps, the solution's structure (steps, verify, hand-over, commands)
 # and the three renderings of one entry,
-# compared with fixtures/good.expected. Needs the sqlite3 shell; skipped (77) without it.
+# compared with fixtures/good.expected; then an entry's maintainers' notes ("How it is
+# recognised") kept out of its solution. Needs the sqlite3 shell; skipped (77) without it.
+# Usage: render.sh KB_COMPILE TESTDIR [KB_LOOKUP]
 . "$(dirname "$0")/lib.sh"
 command -v sqlite3 >/dev/null || { echo "sqlite3 shell not installed: skipped"; exit 77; }
 
@@ -40,4 +42,52 @@ SELECT 'meta', key, length(value) FROM meta ORDER BY key;
 SQL
 [ -n "${KBC_REGEN:-}" ] && cp "$WORK/got" "$FIXTURES/good.expected"
 diff -u "$FIXTURES/good.expected" "$WORK/got" || fail "database content differs from good.expected"
+
+# "How it is recognised" after the solution: the maintainers' notes on the evidence are kept in
+# the entry (--show, full text) but are no part of the solution or the hand-over the agent reads
+mkdir -p "$WORK/notes"
+cat >"$WORK/notes/notes.md" <<'MD'
+# Notes example
+
+## The relay refuses the sender
+
+```kb-entry
+id: notes-example
+```
+
+### Fix
+
+1. Use the address the relay account owns as the sender.
+
+### When to hand over
+
+Hand over when the relay's owner must allow another sender.
+
+### How it is recognised
+
+Hosting servers word this check in their own way; the signature below is their wording.
+
+```kb-signatures weight=4
+sender does not match the login
+```
+
+```kb-example
+550 5.7.1 sender does not match the login
+```
+MD
+"$KBC" --quiet "$WORK/notes" -o "$WORK/notes.db" 2>/dev/null
+expect_rc 0 $? "compile an entry with maintainers' notes"
+sol=$(sqlite3 "$WORK/notes.db" "SELECT solution_text FROM entry WHERE slug = 'notes-example'")
+body=$(sqlite3 "$WORK/notes.db" "SELECT body_md FROM entry WHERE slug = 'notes-example'")
+case $sol in *"Hand over when"*) ;; *) fail "the hand-over is missing from the solution" ;; esac
+case $sol in *"Hosting servers"*) fail "the maintainers' notes are in the solution: $sol" ;; esac
+case $body in *"Hosting servers"*) ;; *) fail "the maintainers' notes are missing from the entry" ;; esac
+# with kb-lookup given (ctest passes it as a third argument): the notes' signature answers,
+# and the answer does not print the notes
+if [ -n "${3:-}" ]; then
+    echo "550 5.7.1 sender does not match the login" | "$3" --db "$WORK/notes.db" --json \
+        >"$WORK/notes.json"
+    grep -q '"id":"notes-example"' "$WORK/notes.json" || fail "the notes' signature does not answer"
+    grep -q 'Hosting servers' "$WORK/notes.json" && fail "the notes are printed with the answer"
+fi
 finish
