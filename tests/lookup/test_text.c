@@ -150,6 +150,19 @@ static void test_patterns(void)
     kb_buf_release(&b);
 }
 
+/* The random tests' generator (an LCG, so every run draws the same cases): the next state. */
+static unsigned next_state(unsigned *seed)
+{
+    return *seed = *seed * 1103515245 + 12345;
+}
+
+/* n characters of alphabet (size chars) into out, drawn from *seed. */
+static void random_chars(char *out, size_t n, const char *alphabet, size_t size, unsigned *seed)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = alphabet[(next_state(seed) >> 16) % size];
+}
+
 /* kb_literal_find must agree with PCRE2 running kb_literal_to_pattern's translation, on every
  * input: random literals and texts over an alphabet of the tricky cases (case, white space of
  * several kinds, word and non-word characters, a byte over 0x7f), and random windows. */
@@ -160,22 +173,14 @@ static void test_literal_find_matches_pcre2(void)
     int disagreements = 0, matches = 0;
     for (int iter = 0; iter < 30000; iter++) {
         char lit[8], text[40];
-        seed = seed * 1103515245 + 12345;
-        size_t ll = 1 + (seed >> 16) % 6;
-        for (size_t i = 0; i < ll; i++) {
-            seed = seed * 1103515245 + 12345;
-            lit[i] = alphabet[(seed >> 16) % sizeof alphabet];
-        }
-        seed = seed * 1103515245 + 12345;
-        size_t tl = (seed >> 16) % 32;
-        for (size_t i = 0; i < tl; i++) {
-            seed = seed * 1103515245 + 12345;
-            text[i] = alphabet[(seed >> 16) % sizeof alphabet];
-        }
-        seed = seed * 1103515245 + 12345;
-        size_t start = tl ? (seed >> 16) % (tl + 1) : 0;
-        seed = seed * 1103515245 + 12345;
-        size_t end = start + (tl - start ? (seed >> 16) % (tl - start + 1) : 0);
+        size_t ll = 1 + (next_state(&seed) >> 16) % 6;
+        random_chars(lit, ll, alphabet, sizeof alphabet, &seed);
+        size_t tl = (next_state(&seed) >> 16) % 32;
+        random_chars(text, tl, alphabet, sizeof alphabet, &seed);
+        unsigned r = next_state(&seed) >> 16;
+        size_t start = tl ? r % (tl + 1) : 0;
+        r = next_state(&seed) >> 16;
+        size_t end = start + (tl - start ? r % (tl - start + 1) : 0);
 
         struct kb_buf pat;
         kb_buf_init(&pat, 0);
@@ -223,24 +228,18 @@ static void test_literal_find_at_miss(void)
     int matches = 0;
     for (int iter = 0; iter < 3000; iter++) {
         char lit[8], text[96];
-        seed = seed * 1103515245 + 12345;
-        size_t ll = 1 + (seed >> 16) % 6;
-        for (size_t i = 0; i < ll; i++) {
-            seed = seed * 1103515245 + 12345;
-            lit[i] = alphabet[(seed >> 16) % sizeof alphabet];
-        }
-        seed = seed * 1103515245 + 12345;
+        size_t ll = 1 + (next_state(&seed) >> 16) % 6;
+        random_chars(lit, ll, alphabet, sizeof alphabet, &seed);
+        next_state(&seed);
         size_t unit = 1 + (seed >> 16) % 7, tl = 20 + (seed >> 8) % 70;
         for (size_t i = 0; i < tl; i++) {
             if (i < unit) {
-                seed = seed * 1103515245 + 12345;
-                text[i] = alphabet[(seed >> 16) % sizeof alphabet];
+                random_chars(text + i, 1, alphabet, sizeof alphabet, &seed);
             } else {
                 text[i] = text[i - unit];
             }
         }
-        seed = seed * 1103515245 + 12345;
-        size_t anchor_in = (seed >> 16) % ll;
+        size_t anchor_in = (next_state(&seed) >> 16) % ll;
         struct kb_literal_miss miss = {0};
         for (size_t at = 0; at <= tl; at++) {
             size_t a1 = 0, a2 = 0;
@@ -676,20 +675,16 @@ static void test_literal_set_repeats(void)
         char store[12][6];
         const char *lits[12];
         for (size_t k = 0; k < 12; k++) {
-            seed = seed * 1103515245 + 12345;
-            size_t n = 1 + (seed >> 16) % 5;
-            for (size_t i = 0; i < n; i++) {
-                seed = seed * 1103515245 + 12345;
-                store[k][i] = alphabet[(seed >> 16) % sizeof alphabet];
-            }
+            size_t n = 1 + (next_state(&seed) >> 16) % 5;
+            random_chars(store[k], n, alphabet, sizeof alphabet, &seed);
             store[k][n] = '\0';
             lits[k] = store[k];
         }
         char text[400];
-        seed = seed * 1103515245 + 12345;
+        next_state(&seed);
         size_t unit = 2 + (seed >> 16) % 9, len = 50 + (seed >> 8) % 340;
         for (size_t i = 0; i < len; i++) {
-            seed = seed * 1103515245 + 12345;
+            next_state(&seed);
             text[i] = i < unit || (seed >> 16) % 50 == 0 ? alphabet[(seed >> 20) % sizeof alphabet]
                                                          : text[i - unit];
         }
