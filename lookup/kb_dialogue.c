@@ -1103,7 +1103,8 @@ static void connection_line(struct reader *r, const char *s, size_t n, const cha
     case F_TELNET: {
         /* the command line, at a shell prompt or not: "$ telnet smtp.example.com 587" */
         long at = find_ci(c, cn, "telnet ");
-        int command = at == 0 || (at >= 2 && c[at - 1] == ' ' && strchr("$#>%", c[at - 2]));
+        int command =
+            at == 0 || (at >= 2 && c[at - 1] == ' ' && c[at - 2] && strchr("$#>%", c[at - 2]));
         attempt = has_prefix(c, cn, "Trying ") || command;
         connected = has_prefix(c, cn, "Connected to ") || has_prefix(c, cn, "CONNECTED(0");
         if (command)
