@@ -6,9 +6,10 @@
 #             set. Both were blind when first scored; the figures then are in the commit log.
 # Skipped (exit 77) where ../shared is absent, e.g. on a fresh clone.
 #   bounce3, bounce3-diagnostic: a second blind bounce set (whole messages, then the failure
-#             line the collector picked, looked up alone).
+#             line the collector picked, looked up alone); bounce4, bounce4-diagnostic: a third.
 # Usage: score.sh dev|holdout|blind|blind2|blind3|blind4|blind5|blind6|blind7|blind8|blind9|bounce|
-#                 bounce-diagnostic|bounce3|bounce3-diagnostic SOURCE_DIR PATH/TO/kb-lookup
+#                 bounce-diagnostic|bounce3|bounce3-diagnostic|bounce4|bounce4-diagnostic
+#                 SOURCE_DIR PATH/TO/kb-lookup
 set -eu
 set_name="$1"
 shift
@@ -63,6 +64,18 @@ if [ "$set_name" = bounce3 ]; then
     exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.91 --min-top3 0.91 \
         --min-negative 0.60 "$1/tests/eval/bounce3-errors.jsonl" "$1/tests/eval/bounce3-negatives.jsonl"
 fi
+if [ "$set_name" = bounce4 ]; then
+    # A third set of real bounces (issue 16): 61 failures from about 24 mail systems and 15
+    # messages that are no failure (auto-replies, ARF reports, a relay notice, a read receipt),
+    # collected blind from sources no other set uses by someone who had not read the KB. First
+    # scored on 4f75fde: top-1 0.869, top-3 0.869, non-failures rejected 1.000; once the
+    # articles learnt the wordings its misses showed (then no longer blind: an MX the relay
+    # could not use, Exim's own "Unrouteable address", Yahoo's unresolvable sender domain, a
+    # gateway's give-up line, a local-only Exim, repeated headers), 1.000 / 1.000 / 1.000: a
+    # guard under that.
+    exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.97 --min-top3 0.97 \
+        --min-negative 0.95 "$1/tests/eval/bounce4-errors.jsonl" "$1/tests/eval/bounce4-negatives.jsonl"
+fi
 guard=
 bars=
 case $set_name in
@@ -83,6 +96,15 @@ bounce3-diagnostic)
     # (the misses: lines cut where the bounce wrapped them, doubtful labels).
     diagnostic_lines "" "$1/tests/eval/bounce3-errors.jsonl"
     guard=0.86
+    ;;
+bounce4-diagnostic)
+    # The third set's failure lines as the collector copied them, each looked up alone. First
+    # scored on 4f75fde: top-1 0.738 / top-3 0.738; after the wordings above and a spam
+    # filter's "score exceeded", 0.869 / 0.869. The misses: lines cut where the bounce wrapped
+    # them ("<x@example.com>: host"), and bare words that name no cause without the bounce
+    # around them ("account disabled", "500 Internal Server Error").
+    diagnostic_lines "" "$1/tests/eval/bounce4-errors.jsonl"
+    guard=0.84
     ;;
 esac
 if [ -n "$guard" ]; then
