@@ -8,8 +8,9 @@
  * that clients print (swaks, curl -v, PHPMailer SMTPDebug, smtplib set_debuglevel, msmtp
  * --debug, Nodemailer's logger, MailKit's ProtocolLogger, Ruby Net::SMTP debug_output,
  * JavaMail debug, plain S:/C: and <<< / >>> lines, also behind a logger's time stamp, level and
- * tag as Haraka's [PROTOCOL] lines have them, and sessions typed by hand in telnet or openssl
- * s_client) and the lines Postfix and Exim log about a session, and turns them into one struct
+ * tag as Haraka's [PROTOCOL] lines have them, sessions typed by hand in telnet or openssl
+ * s_client, and sessions pasted bare, without any marker) and the lines Postfix and Exim log
+ * about a session, and turns them into one struct
  * kb_dialogue: what happened, never why. Which shape means which cause is the articles'
  * business.
  *
@@ -754,10 +755,11 @@ static const char *verb_of_code(int code)
     }
 }
 
-/* Can a server open a session with this reply: 220, or a refusal no command owns? */
+/* Can a server open a session with this reply: 220, or a refusal no command owns? 500 to 504
+ * (syntax, unknown command, bad sequence, parameter) always answer a command. */
 static int greeting_code(int code)
 {
-    return code == 220 || (code >= 400 && !verb_of_code(code));
+    return code == 220 || (code >= 400 && !verb_of_code(code) && !(code >= 500 && code <= 504));
 }
 
 /* A final reply (or the final line of one) with code came, on input line line. */
@@ -782,7 +784,10 @@ static void reply_final(struct reader *r, int code, size_t line)
         d->greeting = code == 220;
     if (verb
         && (strcmp(verb, "EHLO") == 0 || strcmp(verb, "HELO") == 0 || strcmp(verb, "LHLO") == 0)) {
-        if (code == 250) {
+        if (code == 250 && strcmp(verb, "HELO") == 0) {
+            /* HELO's reply never lists extensions: what the server offers stays untold */
+            d->ehlo = 1;
+        } else if (code == 250) {
             r->ehlo.open = 1; /* a one-line reply: nothing listed */
             ehlo_commit(r);
         } else if (d->ehlo != 1) {
@@ -795,7 +800,9 @@ static void reply_final(struct reader *r, int code, size_t line)
     }
     r->after_334 = code == 334;
     r->in_data = code == 354;
-    if (code >= 400 && !d->failing_reply) {
+    /* the first failure; one that answers no command shown (a transcript cut after it) gives
+     * way to the first that does */
+    if (code >= 400 && (!d->failing_reply || (!r->failing_verb && verb))) {
         d->failing_reply = code;
         d->failing_line = line;
         r->failing_verb = verb;
@@ -1459,7 +1466,10 @@ struct line_score {
     enum format extra; /* a format it is a line of (2 points), or F_NONE */
     int curl;          /* curl's marks of a turn (1 point) */
     int reading, smtp_replies;
+    int bare; /* a turn without any marker: BARE_REPLY (its code first) or BARE_COMMAND */
 };
+
+enum { BARE_REPLY = 1, BARE_COMMAND = 2 };
 
 static void score_line(struct line l, struct line_score *sc)
 {
@@ -1495,6 +1505,7 @@ static void score_line(struct line l, struct line_score *sc)
             break;
         }
     sc->reading += mail_reading_line(p, m) != 0;
+    sc->bare = reply_code_at(p, m, NULL) ? BARE_REPLY : command_verb(p, m) ? BARE_COMMAND : 0;
 }
 
 /* Scores every format by its cues and returns the best, or F_NONE. */
@@ -1503,8 +1514,11 @@ static enum format pick_format(const struct kb_norm *norm, size_t *work, int *ma
     int points[F_COUNT] = {0};
     int curl_cues = 0; /* curl's points from its own wordings, not from "< " and "> " turns */
     int reading = 0, smtp_replies = 0;
+    /* a session without markers: commands each answered on the next line, or a greeting
+     * then a command */
+    int bare_turns = 0, bare_greeting = 0, previous_bare = 0, turns_seen = 0;
     struct line last = {0};
-    struct line_score sc = {{0}, 0, F_NONE, 0, 0, 0};
+    struct line_score sc = {{0}, 0, F_NONE, 0, 0, 0, 0};
     for (size_t i = 0; i < norm->orig_line_count; i++) {
         struct line l;
         original_line(norm, i, &l);
@@ -1528,6 +1542,17 @@ static enum format pick_format(const struct kb_norm *norm, size_t *work, int *ma
         points[F_CURL] += sc.curl;
         reading += sc.reading;
         smtp_replies += sc.smtp_replies;
+        bare_turns += previous_bare == BARE_COMMAND && sc.bare == BARE_REPLY;
+        if (!turns_seen && sc.bare == BARE_REPLY) {
+            size_t dl = decoration_len(l.s, l.n);
+            while (dl < l.n && (l.s[dl] == ' ' || l.s[dl] == '\t'))
+                dl++;
+            bare_greeting = has_prefix(l.s + dl, l.n - dl, "220");
+        }
+        if (sc.bare == BARE_COMMAND && bare_greeting && !turns_seen)
+            bare_turns++;
+        turns_seen |= sc.bare == BARE_COMMAND;
+        previous_bare = sc.bare;
     }
     /* the generic markers also prefix Nodemailer's and MailKit's turns */
     if (points[F_NODEMAILER] >= 3 || points[F_MAILKIT] >= 3)
@@ -1538,11 +1563,17 @@ static enum format pick_format(const struct kb_norm *norm, size_t *work, int *ma
     for (int f = 1; f < F_COUNT; f++)
         if (points[f] > points[best])
             best = (enum format)f;
-    /* a single weak cue is no transcript: a lone "S: 535 ..." line is an error line */
-    if (points[best] < 2)
-        return F_NONE;
     if (reading && reading >= smtp_replies)
         return F_NONE; /* POP3 or IMAP: mail reading, not sending */
+    /* a single weak cue is no transcript: a lone "S: 535 ..." line is an error line. Without
+     * any, a session pasted bare (typed by hand, or copied from a tool without its markers) is
+     * read as one typed in telnet, named generic: it shows nothing of how TLS was made. */
+    if (points[best] < 2) {
+        if (bare_turns < 2)
+            return F_NONE;
+        *marks_only = 1;
+        return F_TELNET;
+    }
     /* "< 250" and "> EHLO" turns without any of curl's own lines: another program's log
      * that marks turns the same way (a webmail's SMTP log) */
     *marks_only = best == F_CURL && !curl_cues;

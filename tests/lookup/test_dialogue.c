@@ -305,6 +305,31 @@ static void test_decorated_and_cut(void)
               T("generic", 1, -1, ANY, ANY, ANY, ANY, ANY, NULL, "RCPT", 550, "RCPT", "*", ANY));
 }
 
+/* Sessions pasted bare: no client's markers, no telnet banner; the server's lines start with
+ * a code, the client's with a command. Named generic: nothing in them shows how TLS was made. */
+static void test_bare_sessions(void)
+{
+    const char *refused = "220 smtp.example.com ESMTP Postfix\nEHLO client.example.net\n"
+                          "250-smtp.example.com\n250-PIPELINING\n250-STARTTLS\n250 8BITMIME\n"
+                          "AUTH LOGIN\n503 5.5.1 Error: authentication not enabled\nQUIT\n"
+                          "221 2.0.0 Bye\n";
+    read_text("bare AUTH refused", refused, strlen(refused),
+              T("generic", 1, 1, 1, 1, 0, 0, 0, NULL, "QUIT", 503, "AUTH", "quit", ANY));
+    /* HELO's reply lists no extensions: what the server offers stays unknown */
+    const char *helo = "220 mx.example.com ESMTP\nHELO me\n250 mx.example.com\n"
+                       "mail from:<a@example.com>\n250 2.1.0 Ok\nrcpt to:<b@example.org>\n"
+                       "454 4.7.1 <b@example.org>: Relay access denied\n";
+    read_text("bare HELO", helo, strlen(helo),
+              T("generic", 1, 1, 1, -1, -1, -1, -1, NULL, "RCPT", 454, "RCPT", "*", ANY));
+    /* cut after a command it does not show: its 502 is no greeting, and the failure that
+     * answers a command shown is the one told */
+    const char *cut = "502 5.5.2 Error: command not recognized\nEHLO example.com\n"
+                      "250-mx.example.com\n250-STARTTLS\n250 8BITMIME\nAUTH LOGIN\n"
+                      "503 5.5.1 Error: authentication not enabled\n";
+    read_text("bare cut at 502", cut, strlen(cut),
+              T("generic", 1, -1, 1, 1, 0, 0, 0, NULL, "AUTH", 503, "AUTH", "*", ANY));
+}
+
 static void test_not_dialogues(void)
 {
     const struct want *none = T(NULL, -1, -1, -1, -1, -1, -1, -1, NULL, NULL, 0, NULL, NULL, 0);
@@ -313,6 +338,8 @@ static void test_not_dialogues(void)
         "smtplib.SMTPAuthenticationError: (535, b'5.7.8 Username and Password not accepted')",
         "*** Remote host closed connection unexpectedly.",
         "S: 535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled",
+        /* one command word before one reply: prose about an error, not a session */
+        "HELO is rejected by our server:\n550 5.7.1 Helo command rejected: Host not found",
         "msmtp: network read error: the operation timed out",
         /* IMAP and POP3 with the generic markers */
         "S: * OK [CAPABILITY IMAP4rev1] Dovecot ready.\nC: a001 LOGIN user@example.com ***\n"
@@ -380,6 +407,7 @@ int main(int argc, char **argv)
     test_debug_captures();
     test_public_pastes();
     test_decorated_and_cut();
+    test_bare_sessions();
     test_not_dialogues();
     test_pathological();
     return check_report("test_dialogue");
