@@ -1455,6 +1455,18 @@ static void original_line(const struct kb_norm *norm, size_t i, struct line *l)
     l->s = norm->input + s;
     l->n = e - s;
     trim_right(l->s, &l->n);
+    /* a line the person set in bold or as code when pasting into Markdown ("**250-AUTH
+     * NTLM**", "`EHLO me`") */
+    static const char *const wraps[] = {"**", "__", "`"};
+    for (size_t k = 0; k < sizeof wraps / sizeof wraps[0]; k++) {
+        size_t w = strlen(wraps[k]);
+        if (l->n > 2 * w && memcmp(l->s, wraps[k], w) == 0
+            && memcmp(l->s + l->n - w, wraps[k], w) == 0 && l->s[w] != ' ') {
+            l->s += w;
+            l->n -= 2 * w;
+            break;
+        }
+    }
 }
 
 /* What one line adds to pick_format's scores. */

@@ -328,6 +328,12 @@ static void test_bare_sessions(void)
                       "503 5.5.1 Error: authentication not enabled\n";
     read_text("bare cut at 502", cut, strlen(cut),
               T("generic", 1, -1, 1, 1, 0, 0, 0, NULL, "AUTH", 503, "AUTH", "*", ANY));
+    /* lines set in bold or as code when the session was pasted into Markdown */
+    const char *marked = "220 mail.example.com Microsoft ESMTP MAIL Service ready\n`ehlo me`\n"
+                         "250-mail.example.com Hello\n250-STARTTLS\n**250-AUTH NTLM**\n"
+                         "250 8BITMIME\n**auth login**\n334 VXNlcm5hbWU6\n";
+    read_text("bare, marked up", marked, strlen(marked),
+              T("generic", 1, 1, 1, 1, 0, 1, 1, "NTLM", "AUTH", 0, NULL, "*", ANY));
 }
 
 static void test_not_dialogues(void)
