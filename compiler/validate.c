@@ -12,8 +12,8 @@
 #include "kbc.h"
 
 /* Facts every lookup extracts; a placeholder may always name one of them. */
-static const char *const facts[] = {"host",     "port",  "user",   "code",
-                                    "enhanced", "stage", "client", "provider"};
+static const char *const facts[] = {"host",  "port",   "user",     "code",      "enhanced",
+                                    "stage", "client", "provider", "recipient", "recipient_domain"};
 
 /* An open-addressing hash set of entry ids, each mapped to its first definition. */
 struct id_slot {

@@ -492,7 +492,8 @@ enum kb_status kb_query_run(struct kb_db *db, const char *text, size_t len,
 void kb_result_free(struct kb_result *result); /* accepts NULL */
 
 /* Expands {{name|default}} placeholders of template using the match's captures, then the
- * result's facts, then what the KB declares of the provider seen in the text (host and port
+ * result's facts (a bounce's recipient and its domain among them: recipient, recipient_domain),
+ * then what the KB declares of the provider seen in the text (host and port
  * of its submission server, when the text names no host, or names that server, and is not
  * about a delivery between two mail servers), then the default; a placeholder with none of
  * these stays as written. Each substituted

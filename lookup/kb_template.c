@@ -13,6 +13,26 @@
 #include "kb.h"
 #include "kb_buf.h"
 
+/* The report's recipient this match answers for: the first one its recipient list names, else
+ * the report's first recipient with an address. Its address is owned by the result. */
+static const char *answered_recipient(const struct kb_match *match, const struct kb_result *result)
+{
+    const struct kb_report *r = &result->report;
+    const char *first = NULL;
+    for (size_t i = 0; i < r->recipient_count; i++) {
+        const char *a = r->recipients[i].address;
+        if (!a || !*a)
+            continue;
+        if (!first)
+            first = a;
+        size_t n = strlen(a);
+        if (match && match->recipient && strncmp(match->recipient, a, n) == 0
+            && (match->recipient[n] == '\0' || match->recipient[n] == ','))
+            return a;
+    }
+    return first;
+}
+
 const char *kb_placeholder_value(const char *name, const struct kb_match *match,
                                  const struct kb_result *result, char *buf, size_t buf_len)
 {
@@ -39,6 +59,14 @@ const char *kb_placeholder_value(const char *name, const struct kb_match *match,
         return f->client;
     if (strcmp(name, "provider") == 0)
         return f->provider;
+    /* a bounce's recipient, and the domain its mail was for */
+    if (strcmp(name, "recipient") == 0)
+        return answered_recipient(match, result);
+    if (strcmp(name, "recipient_domain") == 0) {
+        const char *a = answered_recipient(match, result);
+        const char *at = a ? strrchr(a, '@') : NULL;
+        return at && at[1] ? at + 1 : NULL;
+    }
     int number = strcmp(name, "port") == 0   ? f->port
                  : strcmp(name, "code") == 0 ? f->reply_code
                                              : 0;
