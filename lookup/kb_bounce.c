@@ -630,10 +630,31 @@ static inline size_t line_end(const struct reader *r, size_t i)
     return e;
 }
 
+/* A line quoted in a reply ("> 550 ...", a whole bounce forwarded with "> " before each line):
+ * the line without its quote marks ("> ", or ">" ending the line; not the ">>>" of a
+ * transcript). */
+static struct line unquoted(struct line l)
+{
+    size_t i = 0;
+    int quoted = 0;
+    for (;;) {
+        size_t k = i;
+        while (k < l.n && is_space(l.s[k]))
+            k++;
+        if (!(k < l.n && l.s[k] == '>'
+              && (k + 1 == l.n || l.s[k + 1] == ' ' || l.s[k + 1] == '\t')))
+            break;
+        i = k + 1 < l.n ? k + 2 : k + 1;
+        quoted = 1;
+    }
+    return quoted ? (struct line){l.s + i, l.n - i} : l;
+}
+
+/* Line i, without the quote marks of a reply that quoted it. */
 static struct line line_at(const struct reader *r, size_t i)
 {
     size_t s = r->m->line_start[i];
-    return (struct line){r->m->text + s, line_end(r, i) - s};
+    return unquoted((struct line){r->m->text + s, line_end(r, i) - s});
 }
 
 /* The first line from i on that is not empty (r->lines when none), the lines passed counted
@@ -733,24 +754,6 @@ static size_t address_len(const char *s, size_t n)
 /* Is l a line that names a recipient at its start ("<user@example.com>:", "  user@example.com",
  * "user@example.com (user@example.com)", "<user@example.com>: host ... said: 550 ...")? Sets
  * the address and where the rest of the line (the failure, when it is on the line) starts. */
-/* A line quoted in a reply ("> 550 ..."): the line without its quote marks ("> ", not the
- * ">>>" of a transcript). */
-static struct line unquoted(struct line l)
-{
-    size_t i = 0;
-    int quoted = 0;
-    for (;;) {
-        size_t k = i;
-        while (k < l.n && is_space(l.s[k]))
-            k++;
-        if (!(k + 1 < l.n && l.s[k] == '>' && (l.s[k + 1] == ' ' || l.s[k + 1] == '\t')))
-            break;
-        i = k + 2;
-        quoted = 1;
-    }
-    return quoted ? (struct line){l.s + i, l.n - i} : l;
-}
-
 static int recipient_line(struct line whole, struct line *addr, size_t *rest)
 {
     if (!whole.n || !memchr(whole.s, '@', whole.n))

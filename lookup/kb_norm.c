@@ -147,12 +147,15 @@ static size_t transcript_marker_len(const char *s, size_t n)
 {
     if (!n || !strchr("SC<>-", s[0]))
         return 0;
+    /* "> " last: the quote mark of a reply that quotes the paste (a forwarded bounce), also
+     * alone on an empty quoted line */
     static const char *const markers[] = {
-        "S: ", "C: ", "<<< ", ">>> ", "<- ", "-> ", "SERVER -> CLIENT: ", "CLIENT -> SERVER: "};
+        "S: ", "C: ", "<<< ", ">>> ", "<- ", "-> ", "SERVER -> CLIENT: ", "CLIENT -> SERVER: ",
+        "> "};
     for (size_t k = 0; k < sizeof markers / sizeof markers[0]; k++)
         if (starts_with(s, n, markers[k]))
             return strlen(markers[k]);
-    return 0;
+    return n == 1 && s[0] == '>';
 }
 
 /* Length of the log decoration at the start of a line. */
