@@ -60,7 +60,8 @@ if [ "$set_name" = bounce3 ]; then
     # no other set uses (of 84 + 16 collected). First scored on b394593: top-1 0.867, top-3
     # 0.889, non-failures rejected 0.625 (the misses are delay notices, answered with the
     # delay's cause); once the articles learnt three wordings its misses showed (then no
-    # longer blind), 0.933 / 0.933 / 0.625: a guard just under that.
+    # longer blind), 0.933 / 0.933 / 0.625: a guard just under that (0.956 once a bounce
+    # quoted in a reply was read as the bounce itself).
     exec python3 "$eval_dir/score" --lookup "$2" --min-top1 0.91 --min-top3 0.91 \
         --min-negative 0.60 "$1/tests/eval/bounce3-errors.jsonl" "$1/tests/eval/bounce3-negatives.jsonl"
 fi
