@@ -1771,8 +1771,11 @@ static int read_log_line(struct reader *r, struct line l, size_t i)
         if (!(p->diagnostic = field_copy(l.s + diag_at, e - diag_at)))
             return -2;
         p->line = i + 1;
-        if (contains_caseless(p->diagnostic, strlen(p->diagnostic), "SASL"))
-            r->report->leg = "submission"; /* the relay's login: a smarthost's */
+        /* the relay's login: a smarthost's (servers between domains do not log in) */
+        size_t dn = strlen(p->diagnostic);
+        if (contains_caseless(p->diagnostic, dn, "SASL")
+            || contains_caseless(p->diagnostic, dn, "in reply to AUTH command"))
+            r->report->leg = "submission";
     }
     if (!r->log_format) /* a log line says more than the words of a report it quotes */
         r->format = r->log_format = format;
