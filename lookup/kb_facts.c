@@ -25,12 +25,14 @@ struct fact_pattern {
     const char *needs;
     /* Where a match can start, stated with the pattern and checked by tests/lookup/test_facts.c:
      * every match holds one of the starts ('|'-separated, compared caselessly) beginning at most
-     * reach bytes after the match's own start. The pattern is then tried only at the starts it
-     * can have, reach bytes before each occurrence up to it (PCRE2's offset limit), instead of
-     * at every byte of the text; on a 1 MiB line holding the needs every few kilobytes that was
-     * a dozen scans of the whole line. NULL: anywhere (the pattern runs over the whole text),
-     * for a pattern whose reach has no bound (a repeated label, "\\s*" before the start) or
-     * whose needs are not in every match. */
+     * reach bytes after the match's own start. On a text of FACTS_WINDOW_THRESHOLD bytes or
+     * more the pattern is then tried only where a match can start, reach bytes before each
+     * occurrence up to it (PCRE2's offset limit), instead of at every byte of the text; on a
+     * 1 MiB line holding the needs every few kilobytes that was a dozen scans of the whole
+     * line. NULL: anywhere (the pattern runs over the whole text): a pattern whose reach has
+     * no bound ("\\s*" or a repeated label before the start), whose needs are not in every
+     * match, or whose scan costs less than finding its starts would (common words: "at ",
+     * "53"); the few that state starts are those whose scans cost most. */
     const char *starts;
     int reach;
 };
