@@ -915,14 +915,122 @@ static int port_in(const char *s, size_t n)
     return 0;
 }
 
-/* A timeout wording, but not a setting ("timeout=300", "timeout = off", "smtpd_timeout"). */
-static int says_timeout(const char *s, size_t n)
+/* The wordings of events the lines of a client's log may hold, anywhere in their first
+ * CUE_SPAN bytes; each group is looked for by one function below. */
+static const char *const timeout_words[] = {"timed out", "timed-out",   "Greeting never received",
+                                            "ETIMEDOUT", "ReadTimeout", "OpenTimeout"};
+static const char *const reset_words[] = {"reset by peer",   "ECONNRESET", "Connection reset",
+                                          "forcibly closed", "errno 104",  "error 104"};
+static const char *const close_words[] = {"closed connection unexpectedly",
+                                          "connection unexpectedly closed",
+                                          "connection closed unexpectedly",
+                                          "unexpectedly closed",
+                                          "closed by remote host",
+                                          "closed by foreign host",
+                                          "closed by peer",
+                                          "connection closed by",
+                                          "server sent an empty reply",
+                                          "response reading failed",
+                                          "EOF caught",
+                                          "end of file reached",
+                                          "EOFError",
+                                          "[EOF]",
+                                          "Unexpected socket close",
+                                          "server closed the connection",
+                                          "lost connection",
+                                          "unexpected disconnection",
+                                          "Remote host closed connection",
+                                          "Socket closed",
+                                          "Server not connected",
+                                          "SMTPServerDisconnected"};
+static const char *const connect_fail_words[] = {
+    "Error connecting to",    "Failed to connect",    "failed to connect",
+    "cannot connect to",      "Could not connect to", "couldn't connect to",
+    "Connection refused",     "ECONNREFUSED",         "connect: timeout",
+    "Couldn't resolve host",  "Bad hostname",         "No route to host",
+    "Network is unreachable", "getaddrinfo",          "Name or service not known",
+    "Could not resolve host", "Could not resolve"};
+static const char *const tls_fail_words[] = {"TLS startup failed",
+                                             "TLS handshake failed",
+                                             "no alternative certificate subject name",
+                                             "certificate is not valid",
+                                             "certificate has expired",
+                                             "self-signed certificate",
+                                             "self signed certificate",
+                                             "unable to get local issuer certificate",
+                                             "SSL routines",
+                                             "SSL certificate problem",
+                                             "certificate verify failed",
+                                             "SSL operation failed",
+                                             "handshake failure",
+                                             "SSLHandshakeException",
+                                             "wrong version number",
+                                             "cannot read from TLS connection",
+                                             "STARTTLS attempted but failed"};
+#define WORDS_OF(a) (sizeof(a) / sizeof(a)[0])
+enum {
+    EVENT_TIMEOUT = 0,
+    EVENT_RESET = EVENT_TIMEOUT + WORDS_OF(timeout_words),
+    EVENT_CLOSE = EVENT_RESET + WORDS_OF(reset_words),
+    EVENT_CONNECT_FAIL = EVENT_CLOSE + WORDS_OF(close_words),
+    EVENT_TLS_FAIL = EVENT_CONNECT_FAIL + WORDS_OF(connect_fail_words),
+    EVENT_WORDS = EVENT_TLS_FAIL + WORDS_OF(tls_fail_words)
+};
+
+/* Every event wording, searched for in one pass a line with tables built once per process:
+ * each searched alone, the five groups were some seventy scans of every line, most of a lookup
+ * on a paste of many short lines (the KB's literals, a line each). */
+static struct {
+    const char *text[EVENT_WORDS];
+    struct kb_literal_set *set; /* NULL when out of memory: each wording searched alone */
+} event_words;
+static pthread_once_t event_words_once = PTHREAD_ONCE_INIT;
+
+static void event_words_build(void)
 {
-    static const char *const words[] = {"timed out", "timed-out",   "Greeting never received",
-                                        "ETIMEDOUT", "ReadTimeout", "OpenTimeout"};
-    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
-        if (contains_ci(s, n, words[k]))
+    static const struct {
+        const char *const *words;
+        size_t count, first;
+    } groups[] = {{timeout_words, WORDS_OF(timeout_words), EVENT_TIMEOUT},
+                  {reset_words, WORDS_OF(reset_words), EVENT_RESET},
+                  {close_words, WORDS_OF(close_words), EVENT_CLOSE},
+                  {connect_fail_words, WORDS_OF(connect_fail_words), EVENT_CONNECT_FAIL},
+                  {tls_fail_words, WORDS_OF(tls_fail_words), EVENT_TLS_FAIL}};
+    for (size_t g = 0; g < sizeof groups / sizeof groups[0]; g++)
+        for (size_t k = 0; k < groups[g].count; k++)
+            event_words.text[groups[g].first + k] = groups[g].words[k];
+    event_words.set = kb_literal_set_new(event_words.text, EVENT_WORDS, 1);
+}
+
+/* found[k] for each event wording in the line's first CUE_SPAN bytes (as contains_ci). */
+static void event_words_find(const char *s, size_t n, unsigned char *found)
+{
+    pthread_once(&event_words_once, event_words_build);
+    memset(found, 0, EVENT_WORDS);
+    /* the scan, not kb_literal_set_present, which allocates a table per call: a line is short */
+    if (event_words.set
+        && kb_literal_set_scan(event_words.set, s, n < CUE_SPAN ? n : CUE_SPAN, note_line_cue,
+                               found)
+               == 0)
+        return;
+    for (size_t k = 0; k < EVENT_WORDS; k++)
+        found[k] = (unsigned char)contains_ci(s, n, event_words.text[k]);
+}
+
+/* Is any wording of the group [first, first + count) in the line (found: event_words_find)? */
+static int event_any(const unsigned char *found, size_t first, size_t count)
+{
+    for (size_t k = first; k < first + count; k++)
+        if (found[k])
             return 1;
+    return 0;
+}
+
+/* A timeout wording, but not a setting ("timeout=300", "timeout = off", "smtpd_timeout"). */
+static int says_timeout(const char *s, size_t n, const unsigned char *found)
+{
+    if (event_any(found, EVENT_TIMEOUT, WORDS_OF(timeout_words)))
+        return 1;
     size_t span = n < CUE_SPAN ? n : CUE_SPAN;
     for (size_t i = 0; i + 7 <= span; i++) {
         if (!has_prefix_ci(s + i, span - i, "timeout"))
@@ -942,55 +1050,18 @@ static int says_timeout(const char *s, size_t n)
 /* How a line says the session ended: sets *how (timeout first: "Connection unexpectedly
  * closed: timed out" is a timeout) and returns 1 when the wording implies that a connection
  * had been made (the peer closed or reset it), 0 otherwise. */
-static int ending_in(const char *s, size_t n, const char **how)
+static int ending_in(const char *s, size_t n, const unsigned char *found, const char **how)
 {
-    static const char *const resets[] = {"reset by peer",   "ECONNRESET", "Connection reset",
-                                         "forcibly closed", "errno 104",  "error 104"};
-    static const char *const closes[] = {"closed connection unexpectedly",
-                                         "connection unexpectedly closed",
-                                         "connection closed unexpectedly",
-                                         "unexpectedly closed",
-                                         "closed by remote host",
-                                         "closed by foreign host",
-                                         "closed by peer",
-                                         "connection closed by",
-                                         "server sent an empty reply",
-                                         "response reading failed",
-                                         "EOF caught",
-                                         "end of file reached",
-                                         "EOFError",
-                                         "[EOF]",
-                                         "Unexpected socket close",
-                                         "server closed the connection",
-                                         "lost connection",
-                                         "unexpected disconnection",
-                                         "Remote host closed connection",
-                                         "Socket closed",
-                                         "Server not connected",
-                                         "SMTPServerDisconnected"};
-    int reset = 0, closed = 0;
-    for (size_t k = 0; k < sizeof resets / sizeof resets[0] && !reset; k++)
-        reset = contains_ci(s, n, resets[k]);
-    for (size_t k = 0; k < sizeof closes / sizeof closes[0] && !closed; k++)
-        closed = contains_ci(s, n, closes[k]);
-    *how = says_timeout(s, n) ? "timeout" : reset ? "reset" : closed ? "closed" : NULL;
+    int reset = event_any(found, EVENT_RESET, WORDS_OF(reset_words));
+    int closed = event_any(found, EVENT_CLOSE, WORDS_OF(close_words));
+    *how = says_timeout(s, n, found) ? "timeout" : reset ? "reset" : closed ? "closed" : NULL;
     return reset || closed;
 }
 
 /* A line that says the connection could not be made at all. */
-static int connect_failed(const char *s, size_t n)
+static int connect_failed(const unsigned char *found)
 {
-    static const char *const words[] = {
-        "Error connecting to",    "Failed to connect",    "failed to connect",
-        "cannot connect to",      "Could not connect to", "couldn't connect to",
-        "Connection refused",     "ECONNREFUSED",         "connect: timeout",
-        "Couldn't resolve host",  "Bad hostname",         "No route to host",
-        "Network is unreachable", "getaddrinfo",          "Name or service not known",
-        "Could not resolve host", "Could not resolve"};
-    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
-        if (contains_ci(s, n, words[k]))
-            return 1;
-    return 0;
+    return event_any(found, EVENT_CONNECT_FAIL, WORDS_OF(connect_fail_words));
 }
 
 /* Lines that say TLS came up. */
@@ -1013,29 +1084,9 @@ static int tls_up_in(enum format f, const char *s, size_t n)
     }
 }
 
-static int tls_failed_in(const char *s, size_t n)
+static int tls_failed_in(const unsigned char *found)
 {
-    static const char *const words[] = {"TLS startup failed",
-                                        "TLS handshake failed",
-                                        "no alternative certificate subject name",
-                                        "certificate is not valid",
-                                        "certificate has expired",
-                                        "self-signed certificate",
-                                        "self signed certificate",
-                                        "unable to get local issuer certificate",
-                                        "SSL routines",
-                                        "SSL certificate problem",
-                                        "certificate verify failed",
-                                        "SSL operation failed",
-                                        "handshake failure",
-                                        "SSLHandshakeException",
-                                        "wrong version number",
-                                        "cannot read from TLS connection",
-                                        "STARTTLS attempted but failed"};
-    for (size_t k = 0; k < sizeof words / sizeof words[0]; k++)
-        if (contains_ci(s, n, words[k]))
-            return 1;
-    return 0;
+    return event_any(found, EVENT_TLS_FAIL, WORDS_OF(tls_fail_words));
 }
 
 /* Connection lines with what they say of the port and of implicit TLS. */
@@ -1183,7 +1234,9 @@ static void event_line(struct reader *r, const struct line *l, size_t number)
         r->tls_now = 1;
         d->tls = 1;
     }
-    if (tls_failed_in(c, cn)) {
+    unsigned char found[EVENT_WORDS];
+    event_words_find(c, cn, found);
+    if (tls_failed_in(found)) {
         r->tls_failed = 1;
         r->saw_error = d->connected == 1;
     }
@@ -1223,8 +1276,8 @@ static void event_line(struct reader *r, const struct line *l, size_t number)
     if (r->f == F_PHPMAILER)
         phpmailer_failure(r, c, cn, number);
     const char *how = NULL;
-    int was_connected = ending_in(c, cn, &how);
-    if (d->connected != 1 && connect_failed(c, cn)) {
+    int was_connected = ending_in(c, cn, found, &how);
+    if (d->connected != 1 && connect_failed(found)) {
         d->connected = 0;
         if (how && strcmp(how, "timeout") == 0)
             set_ended(r, "timeout");

@@ -268,6 +268,11 @@ enum kb_status kb_facts_extract_lines(const struct kb_norm *norm, struct kb_prov
 enum kb_status kb_facts_extract_unfiltered(const struct kb_norm *norm,
                                            struct kb_providers *providers,
                                            struct kb_clients *clients, struct kb_facts *facts);
+/* The same with the patterns that state where their matches start tried only there on any
+ * text, however short (the engine does so from 64 KiB on): for the unit test that checks the
+ * windows change nothing. */
+enum kb_status kb_facts_extract_windowed(const struct kb_norm *norm, struct kb_providers *providers,
+                                         struct kb_clients *clients, struct kb_facts *facts);
 
 /* kb_db.c: runs query on sql and calls row for each row whose first column is a non-empty
  * string (an id), until one fails; "database 'label': cannot read the <what>" when SQLite

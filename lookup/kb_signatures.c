@@ -115,8 +115,8 @@ static int occurrences_sort(struct occurrence **occ, size_t n)
 #define MAX_REGEX_MISSES 32
 
 /* Text ranges to run a signature on: the lines around each occurrence of its anchor, merged.
- * keys: XXH64 of each window's bytes with the WINDOW_CONTEXT bytes before it, computed when
- * first needed (match_windows), NULL until then. */
+ * keys: a hash of each window's bytes with the WINDOW_CONTEXT bytes before it (window_keys),
+ * computed when first needed (match_windows), NULL until then. */
 struct windows {
     size_t *start, *end;
     size_t count, alloc;
@@ -319,13 +319,27 @@ static enum kb_status record_captures(struct kb_candidate *c, const pcre2_code *
 /* Windows of the same bytes (with what a lookbehind may see before them) give a regex the same
  * answer: a log that repeats one error thousands of times, or a paste repeated on one long
  * line, puts the same few windows around every occurrence of an anchor. From this many
- * windows on, each is run only if no earlier one had the same bytes: XXH64 of the window and
- * the WINDOW_CONTEXT bytes before it, computed once for all the signatures of the anchor (a
- * regex that looks further back is not deduplicated). */
+ * windows on, each is run only if no earlier one had the same bytes, the window and the
+ * WINDOW_CONTEXT bytes before it (a regex that looks further back is not deduplicated). */
 #define DEDUP_WINDOWS 8
 #define WINDOW_CONTEXT 255
+/* Bytes at each end of a window (with its context) that its key is a hash of */
+#define WINDOW_KEY_SAMPLE 64
 
-/* The windows' keys; 0 when out of memory (then nothing is deduplicated). */
+/* The bytes a window's answer depends on: text[*from, end), the window starting start - *from
+ * bytes in. */
+static size_t window_span(const struct windows *w, size_t i, size_t *from)
+{
+    *from = w->start[i] > WINDOW_CONTEXT ? w->start[i] - WINDOW_CONTEXT : 0;
+    return w->end[i] - *from;
+}
+
+/* The windows' keys, computed once for all the signatures of the anchor; 0 when out of memory
+ * (then nothing is deduplicated). A key is XXH64 of the span's first and last WINDOW_KEY_SAMPLE
+ * bytes, seeded with its length and the window's offset in it: a few bytes a window whatever
+ * its size (hashing every byte of every window was a tenth of a lookup on a 1 MiB line of
+ * anchors), and exact all the same, since equal keys are confirmed by comparing the bytes
+ * (window_same). */
 static int window_keys(struct windows *w, const char *text)
 {
     if (w->keys)
@@ -333,23 +347,44 @@ static int window_keys(struct windows *w, const char *text)
     if (!(w->keys = malloc(w->count * sizeof *w->keys)))
         return 0;
     for (size_t i = 0; i < w->count; i++) {
-        size_t from = w->start[i] > WINDOW_CONTEXT ? w->start[i] - WINDOW_CONTEXT : 0;
-        w->keys[i] = kb_xxh64(text + from, w->end[i] - from, w->start[i] - from);
+        size_t from, n = window_span(w, i, &from);
+        uint64_t seed = (uint64_t)n << 16 ^ (w->start[i] - from);
+        if (n <= 2 * WINDOW_KEY_SAMPLE)
+            w->keys[i] = kb_xxh64(text + from, n, seed);
+        else
+            w->keys[i] = kb_xxh64(text + from, WINDOW_KEY_SAMPLE, seed)
+                         ^ kb_xxh64(text + from + n - WINDOW_KEY_SAMPLE, WINDOW_KEY_SAMPLE, ~seed);
     }
     return 1;
 }
 
-/* Has a window of this key been run? Remembers it when not. */
-static int window_seen(uint64_t *set, size_t mask, uint64_t key)
+/* Do windows i and j hold the same bytes, context included? */
+static int window_same(const struct windows *w, const char *text, size_t i, size_t j)
 {
-    key = key ? key : 1; /* 0 marks an empty slot */
+    size_t fi, fj, n = window_span(w, i, &fi);
+    return n == window_span(w, j, &fj) && w->start[i] - fi == w->start[j] - fj
+           && memcmp(text + fi, text + fj, n) == 0;
+}
+
+/* Windows of one key (with different bytes) that a window is compared with, at most: past
+ * them it is run, which costs no more than a comparison, and the work stays linear */
+#define WINDOW_KEY_TRIES 4
+
+/* Has a window of the same bytes as window i been run? Remembers i when not (slots hold a
+ * window's index + 1, 0 when empty). */
+static int window_seen(size_t *set, size_t mask, const struct windows *w, const char *text,
+                       size_t i)
+{
+    uint64_t key = w->keys[i];
+    int tries = 0;
     for (size_t s = (size_t)(key ^ (key >> 31)) & mask;; s = (s + 1) & mask) {
-        if (set[s] == key)
-            return 1;
         if (!set[s]) {
-            set[s] = key;
+            set[s] = i + 1;
             return 0;
         }
+        if (w->keys[set[s] - 1] == key
+            && (window_same(w, text, set[s] - 1, i) || ++tries == WINDOW_KEY_TRIES))
+            return tries < WINDOW_KEY_TRIES;
     }
 }
 
@@ -364,8 +399,7 @@ static int match_windows(struct kb_query *q, pcre2_code *re, struct windows *w, 
      * has answered a query: it is a --serve process or a self-test, whose patterns run again */
     if (span > JIT_THRESHOLD || q->db->regex_cache.warm)
         pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
-    uint64_t *set = NULL;
-    size_t mask = 0;
+    size_t *set = NULL, mask = 0;
     uint32_t behind = 0;
     /* the keys are of the text the windows were made on: norm.text (a signature reading the
      * evidence text, where a report's lines are blanked, is not deduplicated) */
@@ -382,7 +416,7 @@ static int match_windows(struct kb_query *q, pcre2_code *re, struct windows *w, 
      * still see the real neighbouring characters. */
     int found = 0;
     for (size_t i = 0; i < w->count && !found; i++) {
-        if (set && window_seen(set, mask, w->keys[i]))
+        if (set && window_seen(set, mask, w, text, i))
             continue;
         q->work.signatures += w->end[i] - w->start[i];
         q->work.regex_calls++;

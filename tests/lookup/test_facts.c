@@ -7,6 +7,12 @@
  * --serve process, so a compiled (or JIT-compiled) pattern reused across texts is checked too.
  * The same for the signatures' per-line test of another program's words (its own prefilter).
  *
+ * Long texts (from 64 KiB) have some patterns tried only near the texts a match must start
+ * with (struct fact_pattern's starts and reach): every text is also read that way, however
+ * short, against the same reference; a start or a reach stated too small shows up here. Texts
+ * built for it stretch each such pattern to its reach and spread its matches over windows far
+ * apart (windows_first_match), at lengths where the engine windows on its own too.
+ *
  *   test_facts FILE...
  */
 #include <stdio.h>
@@ -52,30 +58,133 @@ static void compare_other(const struct kb_norm *norm, const char *where)
     kb_other_program_free(some);
 }
 
-static void compare(const char *text, size_t len, const char *where)
+static int same_facts(const struct kb_facts *a, const struct kb_facts *b, const char *where,
+                      const char *how)
 {
-    struct kb_norm norm;
-    struct kb_facts a, b;
-    CHECK(kb_norm_run(text, len, &norm) == KB_OK);
-    CHECK(kb_facts_extract(&norm, NULL, &clients, &shared, &a) == KB_OK);
-    CHECK(kb_facts_extract_unfiltered(&norm, NULL, &clients, &b) == KB_OK);
-    int ok = a.reply_code == b.reply_code && a.port == b.port && a.mail_context == b.mail_context
-             && same(a.enhanced, b.enhanced) && same(a.stage, b.stage) && same(a.host, b.host)
-             && same(a.user, b.user) && same(a.client, b.client) && same(a.provider, b.provider)
-             && same(a.other_program, b.other_program);
+    int ok = a->reply_code == b->reply_code && a->port == b->port
+             && a->mail_context == b->mail_context && same(a->enhanced, b->enhanced)
+             && same(a->stage, b->stage) && same(a->host, b->host) && same(a->user, b->user)
+             && same(a->client, b->client) && same(a->provider, b->provider)
+             && same(a->other_program, b->other_program);
     CHECK(ok);
     if (!ok)
         fprintf(stderr,
-                "%s: facts differ with the prefilter (stage %s/%s, host %s/%s, context "
+                "%s: facts differ %s (stage %s/%s, host %s/%s, user %s/%s, code %d/%d, context "
                 "%d/%d, other %s/%s)\n",
-                where, a.stage ? a.stage : "-", b.stage ? b.stage : "-", a.host ? a.host : "-",
-                b.host ? b.host : "-", a.mail_context, b.mail_context,
-                a.other_program ? a.other_program : "-", b.other_program ? b.other_program : "-");
+                where, how, a->stage ? a->stage : "-", b->stage ? b->stage : "-",
+                a->host ? a->host : "-", b->host ? b->host : "-", a->user ? a->user : "-",
+                b->user ? b->user : "-", a->reply_code, b->reply_code, a->mail_context,
+                b->mail_context, a->other_program ? a->other_program : "-",
+                b->other_program ? b->other_program : "-");
+    return ok;
+}
+
+static void compare(const char *text, size_t len, const char *where)
+{
+    struct kb_norm norm;
+    struct kb_facts a, b, c;
+    CHECK(kb_norm_run(text, len, &norm) == KB_OK);
+    CHECK(kb_facts_extract(&norm, NULL, &clients, &shared, &a) == KB_OK);
+    CHECK(kb_facts_extract_unfiltered(&norm, NULL, &clients, &b) == KB_OK);
+    CHECK(kb_facts_extract_windowed(&norm, NULL, &clients, &c) == KB_OK);
+    same_facts(&a, &b, where, "with the prefilter");
+    same_facts(&c, &b, where, "in windows");
     compare_other(&norm, where);
     compared++;
     kb_facts_release(&a);
     kb_facts_release(&b);
+    kb_facts_release(&c);
     kb_norm_release(&norm);
+}
+
+/* Appends s to buf (capacity cap) at *len, as far as it fits. */
+static void put(char *buf, size_t cap, size_t *len, const char *s)
+{
+    size_t n = strlen(s);
+    if (n > cap - *len)
+        n = cap - *len;
+    memcpy(buf + *len, s, n);
+    *len += n;
+}
+
+/* For each pattern tried in windows: a match that starts as far before its start text as the
+ * pattern allows, after filler that holds the start texts without a match (each a window of
+ * its own, more than WINDOW_GAP apart) and before a later match that must not be taken for the
+ * first; short, and padded past 64 KiB where the engine windows by itself. Each compared with
+ * the whole text's scan, and the expected value checked. */
+static void windows_first_match(void)
+{
+    static const struct {
+        const char *decoy, *match, *later, *field, *value;
+    } cases[] = {
+        /* user: "user" up to 7 bytes after the match's start ("_email-user") */
+        {"the user said user ", "cfg_email-user = first@example.com ",
+         "cfg_email-user = later@example.com", "user", "first@example.com"},
+        /* host: "smtp" then any white space before "host" */
+        {"our server is down; relay later ", "smtp        \t   host: mx1.example.com ",
+         "smtp host: later.example.net", "host", "mx1.example.com"},
+        /* a mail server's name: "mail" one byte into "email-smtp." */
+        {"send mail by smtp ", "email-smtp.eu-west-1.amazonaws.com ", "smtp.later.example.net",
+         "host", "email-smtp.eu-west-1.amazonaws.com"},
+        /* a wrapped reply code */
+        {"status ok, response fine, code green ", "response code: 535 ", "response code: 421",
+         "code", "535"},
+        {"established a link with hosting ",
+         "Connection could not be established with host \"mailpit:1025\" ",
+         "Connection could not be established with host \"later:1025\"", "host", "mailpit"},
+        {"ETIMEDOUT later, ECONNREFUSED again ", "connect ECONNREFUSED ::1:587 ",
+         "connect ECONNREFUSED ::2:587", "host", "::1"},
+    };
+    size_t cap = 200 * 1024;
+    char *buf = malloc(cap);
+    CHECK(buf != NULL);
+    for (size_t i = 0; buf && i < sizeof cases / sizeof *cases; i++) {
+        for (int pad = 0; pad < 2; pad++) {
+            size_t len = 0;
+            /* decoys, each a window of its own */
+            for (int k = 0; k < 4; k++) {
+                put(buf, cap, &len, cases[i].decoy);
+                for (int f = 0; f < 40; f++)
+                    put(buf, cap, &len, "lorem ipsum ");
+            }
+            put(buf, cap, &len, cases[i].match);
+            put(buf, cap, &len, "\n");
+            while (pad && len < 100 * 1024)
+                put(buf, cap, &len, "lorem ipsum dolor sit amet ");
+            /* a later match of the same pattern is not the first */
+            put(buf, cap, &len, cases[i].decoy);
+            put(buf, cap, &len, "\n");
+            put(buf, cap, &len, cases[i].later);
+            put(buf, cap, &len, "\n");
+            struct kb_norm norm;
+            struct kb_facts a, b, c;
+            CHECK(kb_norm_run(buf, len, &norm) == KB_OK);
+            CHECK(kb_facts_extract(&norm, NULL, &clients, &shared, &a) == KB_OK);
+            CHECK(kb_facts_extract_unfiltered(&norm, NULL, &clients, &b) == KB_OK);
+            CHECK(kb_facts_extract_windowed(&norm, NULL, &clients, &c) == KB_OK);
+            char where[64];
+            snprintf(where, sizeof where, "windows case %zu%s", i, pad ? " (padded)" : "");
+            same_facts(&a, &b, where, "with the prefilter");
+            same_facts(&c, &b, where, "in windows");
+            const char *field = cases[i].field;
+            char code[16];
+            snprintf(code, sizeof code, "%d", c.reply_code);
+            const char *got = strcmp(field, "user") == 0   ? c.user
+                              : strcmp(field, "host") == 0 ? c.host
+                                                           : code;
+            int ok = got && strcmp(got, cases[i].value) == 0;
+            CHECK(ok);
+            if (!ok)
+                fprintf(stderr, "%s: %s '%s', expected '%s'\n", where, field, got ? got : "-",
+                        cases[i].value);
+            compared++;
+            kb_facts_release(&a);
+            kb_facts_release(&b);
+            kb_facts_release(&c);
+            kb_norm_release(&norm);
+        }
+    }
+    free(buf);
 }
 
 /* The cache gives one code per pattern and options, and a pattern's own: keyed by address. */
@@ -105,6 +214,7 @@ int main(int argc, char **argv)
                          "smtplib, SMTPAuthenticationError")
           == KB_OK);
     CHECK(kb_clients_add(&clients, "curl", "curl", "tool", "curl: (", NULL) == KB_OK);
+    windows_first_match();
     for (int i = 1; i < argc; i++) {
         FILE *f = fopen(argv[i], "rb");
         if (!f) {
