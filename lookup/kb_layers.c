@@ -182,6 +182,7 @@ enum kb_status kb_db_layer_add(struct kb_db *db, struct kb_db *layer, struct kb_
     db->above[db->above_count++] = layer;
     layer->layer_index = db->above_count;
     layer->no_explain = db->no_explain;
+    layer->texts = db->texts;
     /* a layer compiled over another KB that declares no clients of its own reads texts as
      * the KB under it does: the first layer owns them and outlives it */
     if (layer->base_build && !layer->clients.count)
