@@ -679,6 +679,8 @@ enum kb_status kb_db_open_memory(const unsigned char *data, size_t len, const ch
     return finish_open(db, out, err);
 }
 
+static void entry_cache_free(struct kb_db *db);
+
 void kb_db_close(struct kb_db *db)
 {
     if (!db)
@@ -686,6 +688,7 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->sig_by_id);
     kb_sig_cache_free(db->sig_cache);
     kb_condition_rows_free(db->condition_rows);
+    entry_cache_free(db);
     sqlite3_finalize(db->entry_by_rowid);
     sqlite3_finalize(db->term_df);
     sqlite3_finalize(db->section_by_id);
@@ -885,6 +888,118 @@ static enum kb_status entry_from_row(sqlite3_stmt *st, struct kb_entry **out)
     return KB_OK;
 }
 
+/* ---- the entries a handle has read -------------------------------------------------------- */
+
+/* At most this many entries are kept with a handle (the answers' entries of a --serve
+ * process: three a request, mostly the same few; without the bodies, tens of KB each). */
+#define KB_ENTRY_CACHE 64
+
+struct kb_entry_slot {
+    long long rowid;
+    unsigned texts;
+    char *lang; /* the handle's want_lang when it was read, "" for the default */
+    struct kb_entry *entry;
+};
+
+static void entry_cache_free(struct kb_db *db)
+{
+    for (size_t i = 0; db->entry_cache && i < KB_ENTRY_CACHE; i++) {
+        free(db->entry_cache[i].lang);
+        kb_entry_free(db->entry_cache[i].entry);
+    }
+    free(db->entry_cache);
+    db->entry_cache = NULL;
+}
+
+static int copy_str(char **dst, const char *src)
+{
+    return (*dst = strdup(src)) != NULL;
+}
+
+/* A copy of e that owns all its strings, or NULL when out of memory. */
+static struct kb_entry *entry_copy(const struct kb_entry *e)
+{
+    struct kb_entry *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->signature_count = e->signature_count;
+    c->fulltext_only = e->fulltext_only;
+    c->layer = e->layer;
+    int ok = copy_str(&c->id, e->id) && copy_str(&c->title, e->title)
+             && copy_str(&c->article, e->article) && copy_str(&c->article_title, e->article_title)
+             && copy_str(&c->provider, e->provider) && copy_str(&c->audience, e->audience)
+             && copy_str(&c->related, e->related) && copy_str(&c->why_text, e->why_text)
+             && copy_str(&c->why_ansi, e->why_ansi) && copy_str(&c->why_md, e->why_md)
+             && copy_str(&c->tell_text, e->tell_text) && copy_str(&c->tell_ansi, e->tell_ansi)
+             && copy_str(&c->tell_md, e->tell_md) && copy_str(&c->solution_text, e->solution_text)
+             && copy_str(&c->solution_ansi, e->solution_ansi)
+             && copy_str(&c->solution_md, e->solution_md) && copy_str(&c->body_md, e->body_md)
+             && copy_str(&c->language, e->language);
+    if (ok && e->step_count && !(c->steps = calloc(e->step_count, sizeof *c->steps)))
+        ok = 0;
+    for (size_t i = 0; ok && i < e->step_count; i++) {
+        c->steps[i] = e->steps[i];
+        c->steps[i].labels = c->steps[i].providers = NULL;
+        c->step_count = i + 1;
+        ok = copy_str(&c->steps[i].labels, e->steps[i].labels)
+             && copy_str(&c->steps[i].providers, e->steps[i].providers);
+    }
+    if (ok && e->fix_count && !(c->fix = calloc(e->fix_count, sizeof *c->fix)))
+        ok = 0;
+    for (size_t i = 0; ok && i < e->fix_count; i++) {
+        const struct kb_fix_step *f = &e->fix[i];
+        struct kb_fix_step *g = &c->fix[i];
+        c->fix_count = i + 1;
+        g->part = f->part;
+        g->number = f->number;
+        ok = copy_str(&g->providers, f->providers) && copy_str(&g->text, f->text)
+             && copy_str(&g->markdown, f->markdown);
+        if (ok && f->command_count
+            && !(g->commands = calloc(f->command_count, sizeof *g->commands)))
+            ok = 0;
+        for (size_t k = 0; ok && k < f->command_count; k++) {
+            g->command_count = k + 1;
+            ok = copy_str(&g->commands[k], f->commands[k]);
+        }
+    }
+    if (!ok) {
+        kb_entry_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The slot that holds entry rowid as the handle reads it now, or NULL. */
+static struct kb_entry_slot *entry_cached(const struct kb_db *db, long long rowid)
+{
+    const char *lang = db->want_lang ? db->want_lang : "";
+    for (size_t i = 0; db->entry_cache && i < KB_ENTRY_CACHE; i++) {
+        struct kb_entry_slot *s = &db->entry_cache[i];
+        if (s->entry && s->rowid == rowid && s->texts == db->texts && strcmp(s->lang, lang) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Keeps a copy of e, entry rowid as the handle reads it now; out of memory, keeps nothing. */
+static void entry_keep(struct kb_db *db, long long rowid, const struct kb_entry *e)
+{
+    if (!db->entry_cache && !(db->entry_cache = calloc(KB_ENTRY_CACHE, sizeof *db->entry_cache)))
+        return;
+    struct kb_entry *copy = entry_copy(e);
+    char *lang = strdup(db->want_lang ? db->want_lang : "");
+    if (!copy || !lang) {
+        kb_entry_free(copy);
+        free(lang);
+        return;
+    }
+    struct kb_entry_slot *s = &db->entry_cache[db->entry_cache_next];
+    db->entry_cache_next = (db->entry_cache_next + 1) % KB_ENTRY_CACHE;
+    free(s->lang);
+    kb_entry_free(s->entry);
+    *s = (struct kb_entry_slot){rowid, db->texts, lang, copy};
+}
+
 /* The columns of an entry's texts (in entry and entry_text alike), in the order entry_from_row
  * and load_translation read them, each with the kb_db_texts_set bit that asks for it. */
 static const struct {
@@ -1017,8 +1132,9 @@ static enum kb_status load_translation(struct kb_db *db, long long rowid, struct
     return status;
 }
 
-enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry **out,
-                             struct kb_error *err)
+/* Reads entry rowid from the database, in the texts and language the handle asks for. */
+static enum kb_status entry_read(struct kb_db *db, long long rowid, struct kb_entry **out,
+                                 struct kb_error *err)
 {
     enum kb_status status = prepare_entry_statements(db, err);
     if (status != KB_OK)
@@ -1049,6 +1165,23 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
             *out = NULL;
         }
     }
+    return status;
+}
+
+/* An entry a handle that has answered a query read before is copied from what it kept (a
+ * --serve process read the same three entries' rows, steps and fix steps on every request:
+ * a tenth of its instructions); a one-shot lookup reads its entries and keeps nothing. */
+enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry **out,
+                             struct kb_error *err)
+{
+    const struct kb_entry_slot *s = entry_cached(db, rowid);
+    if (s) {
+        *out = entry_copy(s->entry);
+        return *out ? KB_OK : kb_fail(err, KB_ERR_NOMEM, "out of memory");
+    }
+    enum kb_status status = entry_read(db, rowid, out, err);
+    if (status == KB_OK && db->regex_cache.warm)
+        entry_keep(db, rowid, *out);
     return status;
 }
 

@@ -124,6 +124,10 @@ struct kb_db {
     struct kb_sig_cache *sig_cache;
     /* the KB's conditions, parsed by the first query (kb_conditions.c) */
     struct kb_condition_rows *condition_rows;
+    /* entries read by earlier queries of a handle that has answered one (kb_entry_load), a
+     * copy handed out each time: KB_ENTRY_CACHE of them, the oldest replaced */
+    struct kb_entry_slot *entry_cache;
+    size_t entry_cache_next;
     sqlite3_stmt *entry_by_rowid;  /* prepared when first used, for the texts asked for */
     sqlite3_stmt *term_df;         /* prepared when first used: kb_db_term_df */
     sqlite3_stmt *section_by_id;   /* prepared when first used: kb_db_section_by_id */

@@ -3,11 +3,14 @@
  * texts answers exactly as one that reads them all (same entries, scores, confidence), the
  * renderings it reads are the same bytes, with the same provider steps and solution structure,
  * and the others are "" with empty step ranges; asking for all again gives all again. Run over
- * the real pastes of the directories given, on the KB given, and on kb_entry_get.
+ * the real pastes of the directories given, on the KB given, and on kb_entry_get; and the
+ * entries a handle keeps once it has answered are those a fresh handle reads, whatever the
+ * language and texts asked for.
  *
  *   test_texts KB_DB DIR...
  */
 #include <dirent.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +142,85 @@ static void check_text(struct kb_db *db, const char *name, const char *text, siz
     kb_result_free(again);
 }
 
+/* A handle that has answered queries keeps the entries it read (kb_entry_load): asked in
+ * another language, or for other texts, it gives what a handle just opened gives. */
+static void check_kept(struct kb_db *warm, const char *db_path, const char *name, const char *text,
+                       size_t len)
+{
+    static const char *const langs[] = {"de", NULL, "fr", "de", NULL};
+    static const unsigned texts[] = {KB_TEXTS_ALL, KB_TEXTS_PLAIN | KB_TEXTS_MARKDOWN, KB_TEXTS_ALL,
+                                     KB_TEXTS_MARKDOWN, KB_TEXTS_ALL};
+    for (size_t k = 0; k < sizeof langs / sizeof langs[0]; k++) {
+        struct kb_error err;
+        struct kb_db *cold = NULL;
+        struct kb_result *a = NULL, *b = NULL;
+        CHECK(kb_db_open_file(db_path, &cold, &err) == KB_OK);
+        if (!cold)
+            return;
+        CHECK(kb_db_language_set(cold, langs[k], &err) == KB_OK);
+        CHECK(kb_db_language_set(warm, langs[k], &err) == KB_OK);
+        kb_db_texts_set(cold, texts[k]);
+        kb_db_texts_set(warm, texts[k]);
+        CHECK(kb_query_run(cold, text, len, NULL, &a, &err) == KB_OK);
+        CHECK(kb_query_run(warm, text, len, NULL, &b, &err) == KB_OK);
+        int same = a && b && a->match_count == b->match_count;
+        for (size_t i = 0; same && i < a->match_count; i++)
+            same = same_entry(a->matches[i].entry, b->matches[i].entry, texts[k])
+                   && strcmp(a->matches[i].entry->language, b->matches[i].entry->language) == 0;
+        if (!same)
+            fprintf(stderr, "%s: a kept entry differs (language %s)\n", name,
+                    langs[k] ? langs[k] : "default");
+        CHECK(same);
+        kb_result_free(a);
+        kb_result_free(b);
+        kb_db_close(cold);
+    }
+    struct kb_error err;
+    CHECK(kb_db_language_set(warm, NULL, &err) == KB_OK);
+    kb_db_texts_set(warm, KB_TEXTS_ALL);
+}
+
+/* The same of kb_entry_get, for an entry the KB holds in other languages (the first one,
+ * read from its table entry_text): the warm handle keeps each language's own. */
+static void check_kept_get(struct kb_db *warm, const char *db_path)
+{
+    sqlite3 *sql = NULL;
+    sqlite3_stmt *st = NULL;
+    char *id = NULL;
+    if (sqlite3_open_v2(db_path, &sql, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+        && sqlite3_prepare_v2(sql,
+                              "SELECT e.slug FROM entry_text t JOIN entry e ON e.id = t.entry_id "
+                              "ORDER BY e.id LIMIT 1",
+                              -1, &st, NULL)
+               == SQLITE_OK
+        && sqlite3_step(st) == SQLITE_ROW)
+        id = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(sql);
+    CHECK(id != NULL); /* the shipped KB holds translations */
+    static const char *const langs[] = {"de", NULL, "fr", "de", NULL, "fr"};
+    for (size_t k = 0; id && k < sizeof langs / sizeof langs[0]; k++) {
+        struct kb_error err;
+        struct kb_db *cold = NULL;
+        struct kb_entry *a = NULL, *b = NULL;
+        CHECK(kb_db_open_file(db_path, &cold, &err) == KB_OK);
+        if (!cold)
+            break;
+        CHECK(kb_db_language_set(cold, langs[k], &err) == KB_OK);
+        CHECK(kb_db_language_set(warm, langs[k], &err) == KB_OK);
+        CHECK(kb_entry_get(cold, id, &a, &err) == KB_OK);
+        CHECK(kb_entry_get(warm, id, &b, &err) == KB_OK);
+        CHECK(a && b && same_entry(a, b, KB_TEXTS_ALL) && strcmp(a->language, b->language) == 0);
+        CHECK(a && strcmp(a->language, langs[k] ? langs[k] : "en") == 0);
+        kb_entry_free(a);
+        kb_entry_free(b);
+        kb_db_close(cold);
+    }
+    struct kb_error err;
+    CHECK(kb_db_language_set(warm, NULL, &err) == KB_OK);
+    free(id);
+}
+
 /* kb_entry_get reads the texts asked for too. */
 static void check_get(struct kb_db *db, const char *id)
 {
@@ -186,6 +268,8 @@ int main(int argc, char **argv)
             CHECK(text != NULL);
             if (text)
                 check_text(db, d->d_name, text, len, &matched);
+            if (text && texts < 12)
+                check_kept(db, argv[1], d->d_name, text, len);
             if (text && !first_id) {
                 struct kb_result *r = NULL;
                 if (kb_query_run(db, text, len, NULL, &r, &err) == KB_OK && r->match_count)
@@ -204,6 +288,7 @@ int main(int argc, char **argv)
     CHECK(first_id != NULL);
     if (first_id)
         check_get(db, first_id);
+    check_kept_get(db, argv[1]); /* db has answered queries: it keeps entries */
     printf("%zu texts, %zu answered\n", texts, matched);
     free(first_id);
     kb_db_close(db);
