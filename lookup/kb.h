@@ -229,6 +229,21 @@ struct kb_entry {
 
 void kb_entry_free(struct kb_entry *entry); /* accepts NULL */
 
+/* Which of an entry's texts kb_query_run and kb_entry_get read (a set of KB_TEXTS_* bits): on
+ * a handle just opened, all of them. A program that prints one or two renderings asks for
+ * those alone and each answer's rows are read without the others, which then hold "" (and
+ * their steps' ranges [0, 0)): the --json printer never shows the ANSI text nor the body, the
+ * terminal's never the Markdown. Applies to every layer of a stack, and to each layer stacked
+ * later. */
+enum kb_texts {
+    KB_TEXTS_PLAIN = 1,    /* why_text, tell_text, solution_text */
+    KB_TEXTS_ANSI = 2,     /* why_ansi, tell_ansi, solution_ansi */
+    KB_TEXTS_MARKDOWN = 4, /* why_md, tell_md, solution_md */
+    KB_TEXTS_BODY = 8,     /* body_md */
+    KB_TEXTS_ALL = 15
+};
+void kb_db_texts_set(struct kb_db *db, unsigned texts);
+
 /* A place where kb_solution_select left steps out. */
 struct kb_gap {
     size_t offset;   /* in the selected text: where the steps were (the start of a line) */

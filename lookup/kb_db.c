@@ -499,19 +499,10 @@ static enum kb_status prepare_statements(struct kb_db *db, struct kb_error *err)
         "SELECT s.entry_id, s.kind, s.source, s.pattern, s.weight, s.context, s.path, s.line, "
         "s.origin, s.section_id, s.regions, s.when_cond, s.code "
         "FROM signature s WHERE s.id = ?1";
-    static const char entry_sql[] =
-        "SELECT e.slug, e.title, a.path, a.title, e.provider, e.audience, e.related, "
-        "e.why_text, e.why_ansi, e.why_md, e.solution_text, e.solution_ansi, e.solution_md, "
-        "e.body_md, e.fulltext_only, (SELECT count(*) FROM signature s WHERE s.entry_id = e.id AND "
-        "s.origin = ''), e.tell_text, e.tell_ansi, e.tell_md "
-        "FROM entry e JOIN article a ON a.id = e.article_id WHERE e.id = ?1";
     static const char conditions_sql[] =
         "SELECT entry_id, source, weight, path, line FROM condition ORDER BY id";
     if (sqlite3_prepare_v3(db->sql, sig_sql, -1, SQLITE_PREPARE_PERSISTENT, &db->sig_by_id, NULL)
             != SQLITE_OK
-        || sqlite3_prepare_v3(db->sql, entry_sql, -1, SQLITE_PREPARE_PERSISTENT,
-                              &db->entry_by_rowid, NULL)
-               != SQLITE_OK
         || sqlite3_prepare_v3(db->sql, conditions_sql, -1, SQLITE_PREPARE_PERSISTENT,
                               &db->conditions, NULL)
                != SQLITE_OK)
@@ -592,6 +583,7 @@ static struct kb_db *db_new(const char *label, struct kb_error *err)
     struct kb_db *db = calloc(1, sizeof *db);
     if (db) {
         db->fulltext_needs_mail = 1;
+        db->texts = KB_TEXTS_ALL;
         db->clients_used = &db->clients;
     }
     if (db && !(db->label = strdup(label))) {
@@ -687,6 +679,8 @@ enum kb_status kb_db_open_memory(const unsigned char *data, size_t len, const ch
     return finish_open(db, out, err);
 }
 
+static void entry_cache_free(struct kb_db *db);
+
 void kb_db_close(struct kb_db *db)
 {
     if (!db)
@@ -694,6 +688,7 @@ void kb_db_close(struct kb_db *db)
     sqlite3_finalize(db->sig_by_id);
     kb_sig_cache_free(db->sig_cache);
     kb_condition_rows_free(db->condition_rows);
+    entry_cache_free(db);
     sqlite3_finalize(db->entry_by_rowid);
     sqlite3_finalize(db->term_df);
     sqlite3_finalize(db->section_by_id);
@@ -893,6 +888,199 @@ static enum kb_status entry_from_row(sqlite3_stmt *st, struct kb_entry **out)
     return KB_OK;
 }
 
+/* ---- the entries a handle has read -------------------------------------------------------- */
+
+/* At most this many entries are kept with a handle (the answers' entries of a --serve
+ * process: three a request, mostly the same few; without the bodies, tens of KB each). */
+#define KB_ENTRY_CACHE 64
+
+struct kb_entry_slot {
+    long long rowid;
+    unsigned texts;
+    char *lang; /* the handle's want_lang when it was read, "" for the default */
+    struct kb_entry *entry;
+};
+
+static void entry_cache_free(struct kb_db *db)
+{
+    for (size_t i = 0; db->entry_cache && i < KB_ENTRY_CACHE; i++) {
+        free(db->entry_cache[i].lang);
+        kb_entry_free(db->entry_cache[i].entry);
+    }
+    free(db->entry_cache);
+    db->entry_cache = NULL;
+}
+
+static int copy_str(char **dst, const char *src)
+{
+    return (*dst = strdup(src)) != NULL;
+}
+
+/* A copy of e that owns all its strings, or NULL when out of memory. */
+static struct kb_entry *entry_copy(const struct kb_entry *e)
+{
+    struct kb_entry *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->signature_count = e->signature_count;
+    c->fulltext_only = e->fulltext_only;
+    c->layer = e->layer;
+    int ok = copy_str(&c->id, e->id) && copy_str(&c->title, e->title)
+             && copy_str(&c->article, e->article) && copy_str(&c->article_title, e->article_title)
+             && copy_str(&c->provider, e->provider) && copy_str(&c->audience, e->audience)
+             && copy_str(&c->related, e->related) && copy_str(&c->why_text, e->why_text)
+             && copy_str(&c->why_ansi, e->why_ansi) && copy_str(&c->why_md, e->why_md)
+             && copy_str(&c->tell_text, e->tell_text) && copy_str(&c->tell_ansi, e->tell_ansi)
+             && copy_str(&c->tell_md, e->tell_md) && copy_str(&c->solution_text, e->solution_text)
+             && copy_str(&c->solution_ansi, e->solution_ansi)
+             && copy_str(&c->solution_md, e->solution_md) && copy_str(&c->body_md, e->body_md)
+             && copy_str(&c->language, e->language);
+    if (ok && e->step_count && !(c->steps = calloc(e->step_count, sizeof *c->steps)))
+        ok = 0;
+    for (size_t i = 0; ok && i < e->step_count; i++) {
+        c->steps[i] = e->steps[i];
+        c->steps[i].labels = c->steps[i].providers = NULL;
+        c->step_count = i + 1;
+        ok = copy_str(&c->steps[i].labels, e->steps[i].labels)
+             && copy_str(&c->steps[i].providers, e->steps[i].providers);
+    }
+    if (ok && e->fix_count && !(c->fix = calloc(e->fix_count, sizeof *c->fix)))
+        ok = 0;
+    for (size_t i = 0; ok && i < e->fix_count; i++) {
+        const struct kb_fix_step *f = &e->fix[i];
+        struct kb_fix_step *g = &c->fix[i];
+        c->fix_count = i + 1;
+        g->part = f->part;
+        g->number = f->number;
+        ok = copy_str(&g->providers, f->providers) && copy_str(&g->text, f->text)
+             && copy_str(&g->markdown, f->markdown);
+        if (ok && f->command_count
+            && !(g->commands = calloc(f->command_count, sizeof *g->commands)))
+            ok = 0;
+        for (size_t k = 0; ok && k < f->command_count; k++) {
+            g->command_count = k + 1;
+            ok = copy_str(&g->commands[k], f->commands[k]);
+        }
+    }
+    if (!ok) {
+        kb_entry_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* The slot that holds entry rowid as the handle reads it now, or NULL. */
+static struct kb_entry_slot *entry_cached(const struct kb_db *db, long long rowid)
+{
+    const char *lang = db->want_lang ? db->want_lang : "";
+    for (size_t i = 0; db->entry_cache && i < KB_ENTRY_CACHE; i++) {
+        struct kb_entry_slot *s = &db->entry_cache[i];
+        if (s->entry && s->rowid == rowid && s->texts == db->texts && strcmp(s->lang, lang) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Keeps a copy of e, entry rowid as the handle reads it now; out of memory, keeps nothing. */
+static void entry_keep(struct kb_db *db, long long rowid, const struct kb_entry *e)
+{
+    if (!db->entry_cache && !(db->entry_cache = calloc(KB_ENTRY_CACHE, sizeof *db->entry_cache)))
+        return;
+    struct kb_entry *copy = entry_copy(e);
+    char *lang = strdup(db->want_lang ? db->want_lang : "");
+    if (!copy || !lang) {
+        kb_entry_free(copy);
+        free(lang);
+        return;
+    }
+    struct kb_entry_slot *s = &db->entry_cache[db->entry_cache_next];
+    db->entry_cache_next = (db->entry_cache_next + 1) % KB_ENTRY_CACHE;
+    free(s->lang);
+    kb_entry_free(s->entry);
+    *s = (struct kb_entry_slot){rowid, db->texts, lang, copy};
+}
+
+/* The columns of an entry's texts (in entry and entry_text alike), in the order entry_from_row
+ * and load_translation read them, each with the kb_db_texts_set bit that asks for it. */
+static const struct {
+    const char *column;
+    unsigned bit;
+} entry_texts[] = {
+    {"why_text", KB_TEXTS_PLAIN},     {"why_ansi", KB_TEXTS_ANSI},
+    {"why_md", KB_TEXTS_MARKDOWN},    {"solution_text", KB_TEXTS_PLAIN},
+    {"solution_ansi", KB_TEXTS_ANSI}, {"solution_md", KB_TEXTS_MARKDOWN},
+    {"body_md", KB_TEXTS_BODY},       {"tell_text", KB_TEXTS_PLAIN},
+    {"tell_ansi", KB_TEXTS_ANSI},     {"tell_md", KB_TEXTS_MARKDOWN},
+};
+
+/* Appends the texts [from, to) of entry_texts to sql, table prefix t ("e." or ""), each as
+ * its column when the handle reads it and as '' when not: a column a statement does not
+ * select is never read, and the longest (the body, the renderings no printer shows) are
+ * most of the bytes of a row. */
+static enum kb_status texts_columns(struct kb_buf *sql, const struct kb_db *db, size_t from,
+                                    size_t to, const char *t)
+{
+    enum kb_status st = KB_OK;
+    for (size_t i = from; i < to && st == KB_OK; i++)
+        st = db->texts & entry_texts[i].bit ? kb_buf_printf(sql, ", %s%s", t, entry_texts[i].column)
+                                            : kb_buf_append_str(sql, ", ''");
+    return st;
+}
+
+/* Prepares the entry statements for the texts the handle reads now, when they were prepared
+ * for another set (or not yet: a handle that answers nothing prepares neither). */
+static enum kb_status prepare_entry_statements(struct kb_db *db, struct kb_error *err)
+{
+    if (db->entry_by_rowid && db->texts_prepared == db->texts && (!db->want_lang || db->entry_text))
+        return KB_OK;
+    sqlite3_finalize(db->entry_by_rowid);
+    sqlite3_finalize(db->entry_text);
+    db->entry_by_rowid = db->entry_text = NULL;
+    struct kb_buf entry, text;
+    kb_buf_init(&entry, 0);
+    kb_buf_init(&text, 0);
+    enum kb_status st =
+        kb_buf_append_str(&entry, "SELECT e.slug, e.title, a.path, a.title, e.provider, "
+                                  "e.audience, e.related");
+    if (st == KB_OK)
+        st = texts_columns(&entry, db, 0, 7, "e.");
+    if (st == KB_OK)
+        st = kb_buf_append_str(&entry, ", e.fulltext_only, (SELECT count(*) FROM signature s "
+                                       "WHERE s.entry_id = e.id AND s.origin = '')");
+    if (st == KB_OK)
+        st = texts_columns(&entry, db, 7, 10, "e.");
+    if (st == KB_OK)
+        st = kb_buf_append_str(&entry, " FROM entry e JOIN article a ON a.id = e.article_id "
+                                       "WHERE e.id = ?1");
+    /* a translation: the title, then the texts in entry_from_row's order but the tell-apart
+     * check after the why */
+    static const size_t order[] = {0, 1, 2, 7, 8, 9, 3, 4, 5, 6};
+    if (st == KB_OK)
+        st = kb_buf_append_str(&text, "SELECT title");
+    for (size_t i = 0; i < sizeof order / sizeof order[0] && st == KB_OK; i++)
+        st = texts_columns(&text, db, order[i], order[i] + 1, "");
+    if (st == KB_OK)
+        st = kb_buf_append_str(&text, " FROM entry_text WHERE entry_id = ?1 AND lang = ?2");
+    if (st != KB_OK)
+        st = kb_fail(err, KB_ERR_NOMEM, "out of memory");
+    else if (sqlite3_prepare_v3(db->sql, entry.data, (int)entry.len, SQLITE_PREPARE_PERSISTENT,
+                                &db->entry_by_rowid, NULL)
+             != SQLITE_OK)
+        st = kb_fail_sql(db, err, "not a KB database of the expected layout");
+    else
+        db->texts_prepared = db->texts;
+    /* the translation's statement only where a language is asked for: most handles never
+     * read one */
+    if (st == KB_OK && db->want_lang
+        && sqlite3_prepare_v3(db->sql, text.data, (int)text.len, SQLITE_PREPARE_PERSISTENT,
+                              &db->entry_text, NULL)
+               != SQLITE_OK)
+        st = kb_fail_sql(db, err, "cannot read a translation");
+    kb_buf_release(&entry);
+    kb_buf_release(&text);
+    return st;
+}
+
 /* Puts the entry's text and its solution's structure in the language asked for
  * (kb_db_language_set), when the KB holds it; e->language says which it is. A translation's
  * steps are not marked for providers: its solution is kept whole. */
@@ -901,16 +1089,7 @@ static enum kb_status load_translation(struct kb_db *db, long long rowid, struct
 {
     const char *lang = db->language;
     int rc = SQLITE_DONE;
-    sqlite3_stmt *st = db->entry_text;
-    if (db->want_lang && !st
-        && sqlite3_prepare_v3(db->sql,
-                              "SELECT title, why_text, why_ansi, why_md, tell_text, tell_ansi, "
-                              "tell_md, solution_text, solution_ansi, solution_md, body_md "
-                              "FROM entry_text WHERE entry_id = ?1 AND lang = ?2",
-                              -1, SQLITE_PREPARE_PERSISTENT, &db->entry_text, NULL)
-               != SQLITE_OK)
-        return kb_fail_sql(db, err, "cannot read a translation");
-    st = db->entry_text;
+    sqlite3_stmt *st = db->entry_text; /* prepare_entry_statements made it when needed */
     if (db->want_lang) {
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, rowid);
@@ -953,14 +1132,17 @@ static enum kb_status load_translation(struct kb_db *db, long long rowid, struct
     return status;
 }
 
-enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry **out,
-                             struct kb_error *err)
+/* Reads entry rowid from the database, in the texts and language the handle asks for. */
+static enum kb_status entry_read(struct kb_db *db, long long rowid, struct kb_entry **out,
+                                 struct kb_error *err)
 {
+    enum kb_status status = prepare_entry_statements(db, err);
+    if (status != KB_OK)
+        return status;
     sqlite3_stmt *st = db->entry_by_rowid;
     sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, rowid);
     int rc = sqlite3_step(st);
-    enum kb_status status;
     if (rc == SQLITE_ROW)
         status =
             entry_from_row(st, out) == KB_OK ? KB_OK : kb_fail(err, KB_ERR_NOMEM, "out of memory");
@@ -983,6 +1165,23 @@ enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry 
             *out = NULL;
         }
     }
+    return status;
+}
+
+/* An entry a handle that has answered a query read before is copied from what it kept (a
+ * --serve process read the same three entries' rows, steps and fix steps on every request:
+ * a tenth of its instructions); a one-shot lookup reads its entries and keeps nothing. */
+enum kb_status kb_entry_load(struct kb_db *db, long long rowid, struct kb_entry **out,
+                             struct kb_error *err)
+{
+    const struct kb_entry_slot *s = entry_cached(db, rowid);
+    if (s) {
+        *out = entry_copy(s->entry);
+        return *out ? KB_OK : kb_fail(err, KB_ERR_NOMEM, "out of memory");
+    }
+    enum kb_status status = entry_read(db, rowid, out, err);
+    if (status == KB_OK && db->regex_cache.warm)
+        entry_keep(db, rowid, *out);
     return status;
 }
 
@@ -1171,6 +1370,15 @@ enum kb_status kb_db_language_set(struct kb_db *db, const char *locale, struct k
     for (size_t i = 0; st == KB_OK && i < db->above_count; i++)
         st = language_set_one(db->above[i], locale, err);
     return st;
+}
+
+void kb_db_texts_set(struct kb_db *db, unsigned texts)
+{
+    if (!db)
+        return;
+    db->texts = texts & KB_TEXTS_ALL;
+    for (size_t i = 0; i < db->above_count; i++)
+        db->above[i]->texts = db->texts;
 }
 
 void kb_db_explain_set(struct kb_db *db, int explain)

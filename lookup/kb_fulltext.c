@@ -78,6 +78,7 @@ struct fts_info {
     struct pair_note *notes;
     size_t note_count, note_alloc;
     int notes_lost;
+    size_t scored; /* rows kb_score() was called for (kb_work.fulltext_rows) */
 };
 
 /* Rows whose word pairs are noted for the explanation, at most (a query scores one row per
@@ -503,18 +504,28 @@ static int line_with_term(const char *text, size_t len, const char *term, size_t
  * whose signatures describe the errors (a mail KB), text that no signature knows is rarely
  * about any of its entries: measured on 405 real pastes, the looser rule answered 1 correctly
  * and 4 wrongly (3 of them on other programs' errors), so there the bar is higher. */
+/* A specific term: in at most 5% of the entries (at least one, of course). */
+static long specific_df(const struct kb_db *db)
+{
+    return db->entry_count / 20 > 1 ? db->entry_count / 20 : 1;
+}
+
+/* In a KB of ordinary documents the bar is information, not a count: the matched terms'
+ * inverse document frequencies must add up to that of two terms each on one page in twenty
+ * (that holds for a KB of fifty pages as for one of seven thousand). */
+static double idf_bar(const struct kb_db *db)
+{
+    double entries = db->entry_count > 1 ? (double)db->entry_count : 2.0;
+    return 2 * log(entries) < FTS_MIN_IDF ? 2 * log(entries) : FTS_MIN_IDF;
+}
+
 static int fulltext_evidence_enough(const struct kb_db *db, size_t matched, size_t specific,
                                     double coverage, double idf, double score, double min_score)
 {
     if (db->fulltext_needs_mail)
         return specific >= 3 && coverage >= 0.6;
-    /* In a KB of ordinary documents the bar is information, not a count: the matched terms'
-     * inverse document frequencies must add up to that of two terms each on one page in
-     * twenty (that holds for a KB of fifty pages as for one of seven thousand), and the
-     * section must explain a fair share of the text. */
-    double entries = db->entry_count > 1 ? (double)db->entry_count : 2.0;
-    double bar = 2 * log(entries) < FTS_MIN_IDF ? 2 * log(entries) : FTS_MIN_IDF;
-    return matched >= 2 && coverage >= 0.3 && idf >= bar && score >= min_score;
+    /* and the section must explain a fair share of the text */
+    return matched >= 2 && coverage >= 0.3 && idf >= idf_bar(db) && score >= min_score;
 }
 
 /* FTS5 auxiliary function kb_matched(entry_fts): a bit mask of the query's phrases that occur
@@ -643,6 +654,8 @@ static void fts_score(const Fts5ExtensionApi *api, Fts5Context *ctx, sqlite3_con
 {
     struct fts_info *info = argc >= 1 ? sqlite3_value_pointer(argv[0], "kb_fts_info") : NULL;
     int part = argc >= 2 ? sqlite3_value_int(argv[1]) : 0;
+    if (info)
+        info->scored++;
     if (!info || !info->terms || info->idf_sum <= 0) {
         sqlite3_result_double(out, 0);
         return;
@@ -836,6 +849,33 @@ static int cached_statement(struct kb_db *db, sqlite3_stmt **slot, const char *s
 /* Sections looked at, the best first: enough for the entries any answer can come from. */
 #define FTS_ROWS 128
 
+/* Could a row of the full-text query add anything to the answer, whatever it held? A row
+ * counts for an entry full text corroborates (the first pass of kb_fulltext_run), or must pass
+ * fulltext_evidence_enough (the second): in a mail KB three specific terms among those it
+ * holds, in another KB at least two terms whose information reaches the bar. So when no
+ * candidate is one full text corroborates and even a row holding every used term could not
+ * pass, no row can: the query is not run. At 200,000 signatures the 2 KB paste's terms were
+ * two specific ones and a word in 8% of the entries, and the query scored 3,437 sections to no
+ * effect, 45% of that lookup. */
+static int fulltext_could_answer(const struct kb_query *q, const struct term *terms,
+                                 const struct fts_info *info)
+{
+    for (size_t i = 0; i < q->cand_count; i++)
+        if (corroborated(&q->cands[i]))
+            return 1;
+    if (q->db->fulltext_needs_mail) {
+        size_t specific = 0;
+        for (size_t i = 0; i < info->terms; i++)
+            specific += terms[i].df <= specific_df(q->db);
+        return fulltext_evidence_enough(q->db, info->terms, specific, 1.0, 0, 0, 0);
+    }
+    /* the same sum apply_rows makes, over all the terms: no row's can be larger */
+    double idf = 0;
+    for (size_t i = 0; i < info->terms; i++)
+        idf += info->idf[i];
+    return info->terms >= 2 && idf >= idf_bar(q->db);
+}
+
 /* Runs the full-text query and merges its best FTS_ROWS sections per entry (best entry
  * first, each by its best section, with the terms any of its sections holds). */
 static enum kb_status search_sections(struct kb_query *q, const char *query,
@@ -954,7 +994,7 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
                                  const struct kb_buf *prepared, int corroborate)
 {
     sqlite3_stmt *pairs = NULL;
-    long specific_df = q->db->entry_count / 20 > 1 ? q->db->entry_count / 20 : 1;
+    long specific = specific_df(q->db);
     size_t used = info->terms;
     enum kb_status status = KB_OK;
     /* where each term is in the text, found once (SIZE_MAX: not yet, SIZE_MAX - 1: nowhere):
@@ -967,7 +1007,7 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
     int answered = 0;
     int explain = !q->db->no_explain;
     for (size_t r = 0; r < nrows && status == KB_OK; r++) {
-        size_t matched = 0, specific = 0;
+        size_t matched = 0, specific_matched = 0;
         double idf = 0;
         struct kb_buf which;
         kb_buf_init(&which, 0);
@@ -976,7 +1016,7 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
         for (size_t i = 0; i < used; i++) {
             if (rows[r].mask & ((sqlite3_uint64)1 << i)) {
                 matched++;
-                specific += terms[i].df <= specific_df;
+                specific_matched += terms[i].df <= specific;
                 idf += info->idf[i];
                 if (explain)
                     kb_buf_printf(&which, "%s%s", which.len ? " " : "", terms[i].text);
@@ -989,10 +1029,10 @@ static enum kb_status apply_rows(struct kb_query *q, const struct entry_rows *ro
         }
         double coverage = (double)matched / (double)used;
         struct kb_candidate *c = NULL;
-        if ((corroborate
-                 ? matched > 0
-                 : fulltext_evidence_enough(q->db, matched, specific, coverage, idf, rows[r].score,
-                                            answered ? FTS_MIN_SCORE / 2 : FTS_MIN_SCORE))
+        if ((corroborate ? matched > 0
+                         : fulltext_evidence_enough(q->db, matched, specific_matched, coverage, idf,
+                                                    rows[r].score,
+                                                    answered ? FTS_MIN_SCORE / 2 : FTS_MIN_SCORE))
             && !(c = kb_candidate_for(q, rows[r].entry, KB_VIA_FULLTEXT)))
             status = kb_query_nomem(q);
         answered |= c != NULL;
@@ -1158,6 +1198,8 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
         info.idf[i] = log((entries + 1) / (double)terms[i].df);
         info.idf_sum += info.idf[i];
     }
+    if (!fulltext_could_answer(q, terms, &info))
+        goto done;
     info.unknown = unknown;
     info.idf_sum += FTS_UNKNOWN_WORD * (double)unknown * log(entries + 1);
     fts_layout(prepared.data, prepared.len, terms, used, &info);
@@ -1195,6 +1237,7 @@ enum kb_status kb_fulltext_run(struct kb_query *q, size_t want)
     }
     free(pick);
 done:
+    q->work.fulltext_rows += info.scored;
     free(rows);
     free(info.exact);
     free(info.notes);

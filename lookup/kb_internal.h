@@ -124,7 +124,11 @@ struct kb_db {
     struct kb_sig_cache *sig_cache;
     /* the KB's conditions, parsed by the first query (kb_conditions.c) */
     struct kb_condition_rows *condition_rows;
-    sqlite3_stmt *entry_by_rowid;
+    /* entries read by earlier queries of a handle that has answered one (kb_entry_load), a
+     * copy handed out each time: KB_ENTRY_CACHE of them, the oldest replaced */
+    struct kb_entry_slot *entry_cache;
+    size_t entry_cache_next;
+    sqlite3_stmt *entry_by_rowid;  /* prepared when first used, for the texts asked for */
     sqlite3_stmt *term_df;         /* prepared when first used: kb_db_term_df */
     sqlite3_stmt *section_by_id;   /* prepared when first used: kb_db_section_by_id */
     sqlite3_stmt *conditions;      /* every condition of the KB, in id order */
@@ -175,6 +179,9 @@ struct kb_db {
     char *want_lang;
     sqlite3_stmt *entry_text; /* prepared when first used */
     int no_explain;           /* kb_db_explain_set(db, 0): queries leave explain lines out */
+    /* kb_db_texts_set: the entry texts read (KB_TEXTS_*), and the set entry_by_rowid and
+     * entry_text were prepared for (they select '' for the others) */
+    unsigned texts, texts_prepared;
     /* On the first layer of a stack only: the layers above it, in order; it owns them. */
     struct kb_db **above;
     size_t above_count;

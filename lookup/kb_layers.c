@@ -182,6 +182,7 @@ enum kb_status kb_db_layer_add(struct kb_db *db, struct kb_db *layer, struct kb_
     db->above[db->above_count++] = layer;
     layer->layer_index = db->above_count;
     layer->no_explain = db->no_explain;
+    layer->texts = db->texts;
     /* a layer compiled over another KB that declares no clients of its own reads texts as
      * the KB under it does: the first layer owns them and outlives it */
     if (layer->base_build && !layer->clients.count)
@@ -325,7 +326,7 @@ enum kb_status kb_layers_query(struct kb_db *db, const char *text, size_t len,
     size_t n = kb_db_layer_count(db);
     size_t top = options && options->top ? options->top : KB_DEFAULT_TOP;
     *out = NULL;
-    *work = (struct kb_work){0, 0, 0};
+    *work = (struct kb_work){0, 0, 0, 0};
     struct kb_result **each = calloc(n, sizeof *each);
     size_t *next = calloc(n, sizeof *next);
     struct kb_match *merged = calloc(top, sizeof *merged);
@@ -346,6 +347,7 @@ enum kb_status kb_layers_query(struct kb_db *db, const char *text, size_t len,
         work->signatures += w.signatures;
         work->other += w.other;
         work->regex_calls += w.regex_calls;
+        work->fulltext_rows += w.fulltext_rows;
     }
     if (st != KB_OK)
         goto done;

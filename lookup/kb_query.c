@@ -454,7 +454,7 @@ static enum kb_status query_run(struct kb_db *db, const char *text, size_t len,
     if (max_input > KB_TEXT_MAX) /* the stages' offsets are 32-bit */
         max_input = KB_TEXT_MAX;
     *out = NULL;
-    *work = (struct kb_work){0, 0, 0};
+    *work = (struct kb_work){0, 0, 0, 0};
     if (len > max_input)
         return kb_fail(err, KB_ERR_TOO_LARGE, "input is %zu bytes, over the limit of %zu bytes",
                        len, max_input);

@@ -25,11 +25,12 @@
 /* How many matches a query answers with when its options do not say. */
 #define KB_DEFAULT_TOP 3
 
-/* Bytes of text examined, counted for tests. */
+/* Bytes of text examined, and rows of the full-text index scored, counted for tests. */
 struct kb_work {
-    size_t signatures;  /* windows given to regexes, bytes literal searches read */
-    size_t other;       /* ranges tested for another program's words */
-    size_t regex_calls; /* signature regexes run (one per window) */
+    size_t signatures;    /* windows given to regexes, bytes literal searches read */
+    size_t other;         /* ranges tested for another program's words */
+    size_t regex_calls;   /* signature regexes run (one per window) */
+    size_t fulltext_rows; /* rows of the full-text index scored */
 };
 
 /* One signature that matched. */

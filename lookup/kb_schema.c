@@ -58,7 +58,9 @@ const char *const kb_schema_sql[] = {
     "  origin TEXT NOT NULL DEFAULT '', section_id INTEGER,\n"
     "  regions INTEGER NOT NULL DEFAULT 0, when_cond TEXT NOT NULL DEFAULT '',\n"
     "  code BLOB);\n"
-    "CREATE INDEX signature_entry ON signature(entry_id);\n"
+    /* with origin, an entry's own signatures are counted from the index alone (kb_entry_load:
+     * looking each row up cost most of loading an entry) */
+    "CREATE INDEX signature_entry ON signature(entry_id, origin);\n"
     "CREATE TABLE condition(id INTEGER PRIMARY KEY,\n"
     "  entry_id INTEGER NOT NULL REFERENCES entry(id), source TEXT NOT NULL,\n"
     "  weight REAL NOT NULL, path TEXT NOT NULL DEFAULT '', line INTEGER NOT NULL DEFAULT 0);\n"

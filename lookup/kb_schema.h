@@ -99,7 +99,8 @@
  * had the prefilter as an 'anchors' blob decoded whole at every open; version 7 had one text
  * at most per unanchored signature in 'always_needs', so it ran every alternation; version 8
  * had no client table (the engine knew the mail clients itself) and no signature.code, so
- * every anchored regex a lookup ran was compiled).
+ * every anchored regex a lookup ran was compiled; version 9 indexed signature by entry_id
+ * alone, so counting an entry's own signatures read each of its signature rows).
  */
 #ifndef KB_SCHEMA_H
 #define KB_SCHEMA_H
@@ -108,7 +109,7 @@
 
 #include "kb.h"
 
-#define KB_SCHEMA_VERSION 9
+#define KB_SCHEMA_VERSION 10
 #define KB_APPLICATION_ID 0x4b424c4b /* "KBLK" */
 
 enum kb_sig_kind { KB_SIG_LITERAL = 0, KB_SIG_REGEX = 1 };

@@ -14,6 +14,11 @@
 #include "kb_buf.h"
 #include "kb_internal.h"
 
+/* kb_steps_load tells a rendering the handle reads by its form's bit */
+_Static_assert(KB_TEXTS_PLAIN == 1 << KB_FORM_TEXT && KB_TEXTS_ANSI == 1 << KB_FORM_ANSI
+                   && KB_TEXTS_MARKDOWN == 1 << KB_FORM_MARKDOWN,
+               "a form's bit in kb_db_texts_set");
+
 static const char *form_text(const struct kb_entry *e, int f)
 {
     return f == KB_FORM_TEXT   ? e->solution_text
@@ -69,8 +74,13 @@ enum kb_status kb_steps_load(struct kb_db *db, long long rowid, struct kb_entry 
             break;
         }
         /* the ranges are used to copy bytes: each must lie within its text and hold whole
-         * lines, or the database is damaged */
+         * lines, or the database is damaged; a rendering the handle does not read
+         * (kb_db_texts_set: form f's bit is 1 << f) is "", its ranges empty */
         for (int f = 0; f < 3 && status == KB_OK; f++) {
+            if (!(db->texts & (1u << f))) {
+                s->start[f] = s->end[f] = 0;
+                continue;
+            }
             sqlite3_int64 a = sqlite3_column_int64(st, 2 + 2 * f);
             sqlite3_int64 b = sqlite3_column_int64(st, 3 + 2 * f);
             const char *text = form_text(e, f);

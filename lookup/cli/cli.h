@@ -54,6 +54,12 @@ size_t cli_columns(const char *s);
  * KB_ERR_TOO_LARGE past max bytes, KB_ERR_IO on a read error (errno kept). */
 enum kb_status cli_read_stdin(size_t max, char **out, size_t *len);
 
+/* The renderings of an entry's texts each result printer shows (kb_db_texts_set): the
+ * terminal's prints the ANSI text and asks whether the plain tell-apart check is empty. */
+#define CLI_TEXTS_JSON (KB_TEXTS_PLAIN | KB_TEXTS_MARKDOWN)
+#define CLI_TEXTS_MARKDOWN KB_TEXTS_MARKDOWN
+#define CLI_TEXTS_TERMINAL (KB_TEXTS_PLAIN | KB_TEXTS_ANSI)
+
 /* Result printers. Return 0, or -1 if writing failed. */
 int print_result_text(FILE *out, const struct kb_db *db, const struct kb_result *r,
                       const struct print_options *opt);

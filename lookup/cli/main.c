@@ -680,6 +680,10 @@ static int run_query(FILE *out, struct kb_db *db, const struct options *o, char 
     struct kb_query_options qo = {.top = o->top, .max_input = o->max_input};
     struct kb_result *r = NULL;
     kb_db_explain_set(db, o->explain); /* the lines are formatted only when shown */
+    /* and of the answers' texts only the renderings the printer shows are read */
+    kb_db_texts_set(db, o->format == FORMAT_JSON       ? CLI_TEXTS_JSON
+                        : o->format == FORMAT_MARKDOWN ? CLI_TEXTS_MARKDOWN
+                                                       : CLI_TEXTS_TERMINAL);
     enum kb_status st = kb_query_run(db, text, len, &qo, &r, err);
     if (st == KB_OK)
         cli_miss_log_write(log, db, text, len, r);

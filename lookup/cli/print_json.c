@@ -35,10 +35,43 @@ static int plain8(uint64_t w)
     return !(special & high);
 }
 
+/* What json_string_len writes goes through a small staging area, written out when full and at
+ * the end of the string: a solution's Markdown is lines and code spans, and writing each run
+ * between two escapes with its own stdio call was most of the printer's cost (a thousand calls
+ * and more an answer). Nothing is cut: what does not fit is written first. */
+struct json_stage {
+    FILE *out;
+    size_t used;
+    char data[4096];
+};
+
+static void stage_flush(struct json_stage *st)
+{
+    fwrite(st->data, 1, st->used, st->out);
+    st->used = 0;
+}
+
+static void stage_put(struct json_stage *st, const void *p, size_t n)
+{
+    if (n > sizeof st->data - st->used) {
+        stage_flush(st);
+        if (n > sizeof st->data / 2) { /* long: written as it is, not copied */
+            fwrite(p, 1, n, st->out);
+            return;
+        }
+    }
+    memcpy(st->data + st->used, p, n);
+    st->used += n;
+}
+
 void json_string_len(FILE *out, const char *s, size_t n)
 {
+    static const char hex[] = "0123456789abcdef";
     const unsigned char *p = (const unsigned char *)s;
-    fputc('"', out);
+    struct json_stage st; /* not zeroed: only what is put is written */
+    st.out = out;
+    st.data[0] = '"';
+    st.used = 1;
     size_t run = 0; /* start of the pending run of bytes written as they are */
     for (size_t i = 0; i < n;) {
         /* printable ASCII but the quote and the backslash: most bytes of a solution, passed
@@ -57,25 +90,41 @@ void json_string_len(FILE *out, const char *s, size_t n)
             i += len;
             continue;
         }
-        fwrite(p + run, 1, i - run, out);
-        if (c == '"' || c == '\\') {
-            fputc('\\', out);
-            fputc(c, out);
-        } else if (c == '\n')
-            fputs("\\n", out);
+        stage_put(&st, p + run, i - run);
+        char esc[6] = {'\\', (char)c};
+        size_t esc_len = 2;
+        if (c == '"' || c == '\\')
+            ;
+        else if (c == '\n')
+            esc[1] = 'n';
         else if (c == '\t')
-            fputs("\\t", out);
+            esc[1] = 't';
         else if (c == '\r')
-            fputs("\\r", out);
-        else if (c < 0x20 || c == 0x7f)
-            fprintf(out, "\\u%04x", c);
-        else
-            fputs("\\ufffd", out); /* invalid UTF-8 byte */
+            esc[1] = 'r';
+        else if (c < 0x20 || c == 0x7f) {
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xf];
+            esc_len = 6;
+        } else {
+            memcpy(esc + 1, "ufffd", 5); /* invalid UTF-8 byte */
+            esc_len = 6;
+        }
+        stage_put(&st, esc, esc_len);
         i++;
         run = i;
     }
-    fwrite(p + run, 1, n - run, out);
-    fputc('"', out);
+    stage_put(&st, p + run, n - run);
+    stage_put(&st, "\"", 1);
+    stage_flush(&st);
+}
+
+/* s with its placeholders filled (kb_template_expand), or NULL when it has none or memory
+ * ran out: the caller then prints s itself. Most texts of an answer hold no placeholder, and
+ * copying each of them only to print the copy cost more than looking for one. */
+static char *filled(const char *s, const struct kb_match *m, const struct kb_result *r)
+{
+    return strstr(s, "{{") ? kb_template_expand(s, m, r, "", "") : NULL;
 }
 
 static void json_key(FILE *out, const char *key, int *first)
@@ -257,8 +306,8 @@ static void json_values(FILE *out, const char *cmd, const struct kb_match *m,
 static void json_fix_step(FILE *out, const struct kb_fix_step *s, const struct kb_match *m,
                           const struct kb_result *r)
 {
-    char *md_x = kb_template_expand(s->markdown, m, r, "", "");
-    char *text_x = kb_template_expand(s->text, m, r, "", "");
+    char *md_x = filled(s->markdown, m, r);
+    char *text_x = filled(s->text, m, r);
     int f = 1;
     fputc('{', out);
     json_key(out, "number", &f);
@@ -268,7 +317,7 @@ static void json_fix_step(FILE *out, const struct kb_fix_step *s, const struct k
     json_key(out, "commands", &f);
     fputc('[', out);
     for (size_t i = 0; i < s->command_count; i++) {
-        char *x = kb_template_expand(s->commands[i], m, r, "", "");
+        char *x = filled(s->commands[i], m, r);
         int g = 1;
         fputs(i ? ",{" : "{", out);
         json_opt_string(out, "text", x ? x : s->commands[i], &g);
@@ -296,8 +345,8 @@ static void json_fix_text(FILE *out, const char *key, const struct kb_entry *e, 
     for (size_t i = 0; i < e->fix_count; i++) {
         if (e->fix[i].part != part)
             continue;
-        char *md_x = kb_template_expand(e->fix[i].markdown, m, r, "", "");
-        char *text_x = kb_template_expand(e->fix[i].text, m, r, "", "");
+        char *md_x = filled(e->fix[i].markdown, m, r);
+        char *text_x = filled(e->fix[i].text, m, r);
         int f = 1;
         fputc('{', out);
         json_opt_string(out, "markdown", md_x ? md_x : e->fix[i].markdown, &f);
@@ -365,8 +414,8 @@ static void json_solution(FILE *out, const char *key, const char *md, const char
                           const struct kb_entry *structure, const struct kb_match *m,
                           const struct kb_result *r, struct json_memo *memo, int *first)
 {
-    char *md_x = kb_template_expand(md, m, r, "", "");
-    char *text_x = kb_template_expand(text, m, r, "", "");
+    char *md_x = filled(md, m, r);
+    char *text_x = filled(text, m, r);
     int f = 1;
     json_key(out, key, first);
     fputc('{', out);
@@ -418,7 +467,7 @@ static void json_kept(FILE *out, const char *key, const char *text, const struct
             s[n++] = text[p++];
     }
     s[n] = '\0';
-    char *x = kb_template_expand(s, m, r, "", "");
+    char *x = filled(s, m, r);
     json_opt_string(out, key, x ? x : s, first);
     free(x);
     free(s);
@@ -444,8 +493,8 @@ static void json_selected(FILE *out, const struct kb_match *m, const struct kb_r
     /* the same text as the solution's: the same strings, printed already */
     int same = memo->md && memo->text && strcmp(md.text, m->entry->solution_md) == 0
                && strcmp(text.text, m->entry->solution_text) == 0;
-    char *md_x = same ? NULL : kb_template_expand(md.text, m, r, "", "");
-    char *text_x = same ? NULL : kb_template_expand(text.text, m, r, "", "");
+    char *md_x = same ? NULL : filled(md.text, m, r);
+    char *text_x = same ? NULL : filled(text.text, m, r);
     int f = 1;
     json_key(out, "selected_solution", first);
     fputc('{', out);

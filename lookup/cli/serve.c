@@ -204,6 +204,7 @@ static int answer(struct kb_db *db, const struct cli_serve_options *o, const cha
         /* set for every request, so that no request's language carries over to the next */
         st = kb_db_language_set(db, lang, &err);
         kb_db_explain_set(db, explain);
+        kb_db_texts_set(db, CLI_TEXTS_JSON); /* the rows' other renderings are never read */
         if (st == KB_OK)
             st = kb_query_run(db, text->str, text->len, &qo, &r, &err);
         if (st == KB_ERR_NOMEM) {

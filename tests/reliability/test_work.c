@@ -52,7 +52,7 @@ static struct kb_work work_of(struct kb_db *db, const char *unit, size_t unit_le
     char *text = repeat(unit, unit_len, len);
     struct kb_result *r = NULL;
     struct kb_error err = {KB_OK, ""};
-    struct kb_work work = {0, 0, 0};
+    struct kb_work work = {0, 0, 0, 0};
     CHECK(text != NULL);
     if (text)
         CHECK(kb_query_run_counted(db, text, len, NULL, &r, &err, &work) == KB_OK);
@@ -162,7 +162,7 @@ static void check_app_log(struct kb_db *db)
         char *text = app_log(sizes[k], &lines);
         struct kb_result *r = NULL;
         struct kb_error err = {KB_OK, ""};
-        struct kb_work work = {0, 0, 0};
+        struct kb_work work = {0, 0, 0, 0};
         CHECK(text != NULL);
         if (!text)
             return;
