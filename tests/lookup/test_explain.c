@@ -6,37 +6,13 @@
  *
  *   test_explain KB_DB DIR...
  */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
 #include "kb.h"
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *data = NULL;
-    size_t n = 0, alloc = 0;
-    for (;;) {
-        if (n + 4096 > alloc) {
-            char *p = realloc(data, alloc = n + 65536);
-            if (!p)
-                break;
-            data = p;
-        }
-        size_t got = fread(data + n, 1, alloc - n, f);
-        if (!got)
-            break;
-        n += got;
-    }
-    fclose(f);
-    *len = n;
-    return data;
-}
+#include "pastes.h"
 
 static int same_str(const char *a, const char *b)
 {
@@ -101,6 +77,17 @@ static void check_text(struct kb_db *db, const char *name, const char *text, siz
     kb_result_free(again);
 }
 
+struct explain_run {
+    struct kb_db *db;
+    size_t matched;
+};
+
+static void explain_one(const char *name, const char *text, size_t len, void *arg)
+{
+    struct explain_run *run = arg;
+    check_text(run->db, name, text, len, &run->matched);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -113,27 +100,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "test_explain: %s\n", err.message);
         return 2;
     }
-    size_t texts = 0, matched = 0;
-    for (int a = 2; a < argc; a++) {
-        DIR *dir = opendir(argv[a]);
-        CHECK(dir != NULL);
-        for (struct dirent *d; dir && (d = readdir(dir));) {
-            size_t n = strlen(d->d_name);
-            if (n < 5 || strcmp(d->d_name + n - 4, ".txt") != 0)
-                continue;
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", argv[a], d->d_name);
-            size_t len = 0;
-            char *text = read_file(path, &len);
-            CHECK(text != NULL);
-            if (text)
-                check_text(db, d->d_name, text, len, &matched);
-            free(text);
-            texts++;
-        }
-        if (dir)
-            closedir(dir);
-    }
+    struct explain_run run = {db, 0};
+    size_t texts = pastes_each(argv + 2, argc - 2, explain_one, &run), matched = run.matched;
     /* the pastes are real errors: most have an answer, so the comparison compared answers */
     CHECK(texts >= 20);
     CHECK(matched * 2 >= texts);

@@ -9,7 +9,6 @@
  *
  *   test_texts KB_DB DIR...
  */
-#include <dirent.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,30 +16,7 @@
 
 #include "check.h"
 #include "kb.h"
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *data = NULL;
-    size_t n = 0, alloc = 0;
-    for (;;) {
-        if (n + 4096 > alloc) {
-            char *p = realloc(data, alloc = n + 65536);
-            if (!p)
-                break;
-            data = p;
-        }
-        size_t got = fread(data + n, 1, alloc - n, f);
-        if (!got)
-            break;
-        n += got;
-    }
-    fclose(f);
-    *len = n;
-    return data;
-}
+#include "pastes.h"
 
 /* The texts of an entry with the kb_db_texts_set bit that reads each. */
 struct text_field {
@@ -240,6 +216,29 @@ static void check_get(struct kb_db *db, const char *id)
     kb_db_texts_set(db, KB_TEXTS_ALL);
 }
 
+struct texts_run {
+    struct kb_db *db;
+    const char *db_path;
+    size_t texts, matched;
+    char *first_id; /* the first paste's answer, for check_get */
+};
+
+static void texts_one(const char *name, const char *text, size_t len, void *arg)
+{
+    struct texts_run *run = arg;
+    check_text(run->db, name, text, len, &run->matched);
+    if (run->texts < 12)
+        check_kept(run->db, run->db_path, name, text, len);
+    if (!run->first_id) {
+        struct kb_result *r = NULL;
+        struct kb_error err;
+        if (kb_query_run(run->db, text, len, NULL, &r, &err) == KB_OK && r->match_count)
+            run->first_id = strdup(r->matches[0].entry->id);
+        kb_result_free(r);
+    }
+    run->texts++;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3) {
@@ -252,36 +251,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "test_texts: %s\n", err.message);
         return 2;
     }
-    size_t texts = 0, matched = 0;
-    char *first_id = NULL;
-    for (int a = 2; a < argc; a++) {
-        DIR *dir = opendir(argv[a]);
-        CHECK(dir != NULL);
-        for (struct dirent *d; dir && (d = readdir(dir));) {
-            size_t n = strlen(d->d_name);
-            if (n < 5 || strcmp(d->d_name + n - 4, ".txt") != 0)
-                continue;
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", argv[a], d->d_name);
-            size_t len = 0;
-            char *text = read_file(path, &len);
-            CHECK(text != NULL);
-            if (text)
-                check_text(db, d->d_name, text, len, &matched);
-            if (text && texts < 12)
-                check_kept(db, argv[1], d->d_name, text, len);
-            if (text && !first_id) {
-                struct kb_result *r = NULL;
-                if (kb_query_run(db, text, len, NULL, &r, &err) == KB_OK && r->match_count)
-                    first_id = strdup(r->matches[0].entry->id);
-                kb_result_free(r);
-            }
-            free(text);
-            texts++;
-        }
-        if (dir)
-            closedir(dir);
-    }
+    struct texts_run run = {db, argv[1], 0, 0, NULL};
+    size_t texts = pastes_each(argv + 2, argc - 2, texts_one, &run), matched = run.matched;
+    char *first_id = run.first_id;
     /* the pastes are real errors: most have an answer, so the comparison compared entries */
     CHECK(texts >= 20);
     CHECK(matched * 2 >= texts);
