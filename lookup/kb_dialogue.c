@@ -568,7 +568,13 @@ static const char *command_verb(const char *c, size_t n)
     static const char *const verbs[] = {"EHLO", "HELO", "LHLO",     "MAIL", "RCPT",
                                         "DATA", "BDAT", "STARTTLS", "AUTH", "QUIT",
                                         "RSET", "NOOP", "VRFY",     "EXPN", "HELP"};
+    /* every line of a paste is asked: the first letter rules out all verbs but one or two */
+    if (!n || !memchr("ehlmrdbsaqnvEHLMRDBSAQNV", c[0], 24))
+        return NULL;
+    unsigned char first = lower((unsigned char)c[0]);
     for (size_t k = 0; k < sizeof verbs / sizeof verbs[0]; k++) {
+        if (lower((unsigned char)verbs[k][0]) != first)
+            continue;
         size_t m = strlen(verbs[k]);
         if (has_prefix_ci(c, n, verbs[k]) && (n == m || c[m] == ' ' || c[m] == ':'))
             return verbs[k];
