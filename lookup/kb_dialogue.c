@@ -510,7 +510,10 @@ static int mail_reading_line(const char *c, size_t n)
     for (size_t k = 0; k < sizeof pop / sizeof pop[0]; k++)
         if (has_prefix(c, n, pop[k]))
             return 1;
-    /* an IMAP tag: letters and digits, then a command */
+    /* an IMAP tag: letters and digits, then a command; an SMTP reply's code is none ("250 OK
+     * id=..." is Exim's answer to the end of DATA) */
+    if (reply_code_at(c, n, NULL))
+        return 0;
     size_t i = 0;
     while (i < n && i < 12 && (is_alpha((unsigned char)c[i]) || is_digit((unsigned char)c[i])))
         i++;

@@ -328,6 +328,13 @@ static void test_bare_sessions(void)
                       "503 5.5.1 Error: authentication not enabled\n";
     read_text("bare cut at 502", cut, strlen(cut),
               T("generic", 1, -1, 1, 1, 0, 0, 0, NULL, "AUTH", 503, "AUTH", "*", ANY));
+    /* Exim's "250 OK id=..." is an SMTP reply, not an IMAP tag's OK */
+    const char *exim = "220 mx.example.com ESMTP Exim 4.96\nEHLO me\n250-mx.example.com Hello\n"
+                       "250 HELP\nMAIL FROM:<a@example.com>\n250 OK\nRCPT TO:<b@example.org>\n"
+                       "250 Accepted\nDATA\n354 Enter message\n.\n250 OK id=1abcde-000123-AB\n"
+                       "QUIT\n221 closing\n";
+    read_text("bare Exim session", exim, strlen(exim),
+              T("generic", 1, 1, 1, 0, -1, 0, 0, NULL, "QUIT", 0, NULL, "quit", ANY));
     /* lines set in bold or as code when the session was pasted into Markdown */
     const char *marked = "220 mail.example.com Microsoft ESMTP MAIL Service ready\n`ehlo me`\n"
                          "250-mail.example.com Hello\n250-STARTTLS\n**250-AUTH NTLM**\n"
